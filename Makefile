@@ -1,0 +1,47 @@
+# stackpolicy — every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SOURCES ?=
+SP      := $(BIN)/stackpolicy
+
+SRC_ARGS := $(foreach s,$(SOURCES),--sources $(s))
+
+.PHONY: install policy inventory evals check export test test-corpora bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+## The main job: scan the sources, then write output/policy.md and output/evals.md.
+policy: $(STAMP)
+	$(SP) policy $(SRC_ARGS)
+
+inventory: $(STAMP)
+	$(SP) scan $(SOURCES)
+
+evals: $(STAMP)
+	$(SP) evals $(SRC_ARGS)
+
+check: $(STAMP)
+	$(SP) check $(SRC_ARGS)
+
+export: $(STAMP)
+	$(SP) export all
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto -m "not corpora"
+
+## Scanner tests against ../shared/corpora (skip cleanly when it is absent).
+test-corpora: $(STAMP)
+	$(BIN)/python -m pytest -q -m corpora
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .stackpolicy .pytest_cache

@@ -1,0 +1,39 @@
+"""The `stackpolicy` command line. One module per command group; registered here.
+
+Exit codes: 0 success; 1 the command ran and found problems (strict warnings, check
+failures, merge conflicts); 2 bad usage or input (missing path, invalid config).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from generators import __version__
+
+# Command modules, each defining `register(main)`. Adding a command = adding a module here.
+_COMMAND_MODULES = (
+    "generators.cli.scan_cmd",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="stackpolicy")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Path to stackpolicy.yaml (default: ./stackpolicy.yaml if present).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """stackpolicy: tiered action-class policies and eval suites for AI agents,
+    built from your own infrastructure repositories.
+
+    \b
+    Pipeline:  scan -> classify -> policy / evals -> review -> check -> export
+    Start with `stackpolicy policy` (or `make policy`) on the bundled example.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(_name).register(main)

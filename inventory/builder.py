@@ -1,0 +1,262 @@
+"""Merge per-file fragments into one inventory, then link names into edges.
+
+The same thing is often seen by several files (a Kafka topic as a Strimzi CR, in an env var,
+in a runbook). Entities merge by id: evidence, environments, owners and data classes are
+unioned; scalar facts keep the first value seen (fragments are merged in path order, so the
+result is deterministic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from inventory.model import (
+    Action,
+    Component,
+    Edge,
+    Entity,
+    Evidence,
+    Fact,
+    Inventory,
+    Owner,
+    Resource,
+    Warning,
+    slug,
+)
+from inventory.scanners.base import CommandSighting, Fragment, Reference
+
+_LIST_FIELDS = ("environments", "data_classes", "owners")
+_SCALAR_FIELDS = ("subtype", "namespace", "stateful", "replicas", "deletion_protection")
+
+
+def _union_evidence(a: list[Evidence], b: Iterable[Evidence]) -> list[Evidence]:
+    seen = set(a)
+    out = list(a)
+    for ev in b:
+        if ev not in seen:
+            seen.add(ev)
+            out.append(ev)
+    return out
+
+
+def merge_entity(into: Entity, other: Entity) -> None:
+    """Fold ``other`` (same id) into ``into`` in place."""
+    into.evidence = _union_evidence(into.evidence, other.evidence)
+    for name in _LIST_FIELDS:
+        merged = list(getattr(into, name))
+        for v in getattr(other, name):
+            if v not in merged:
+                merged.append(v)
+        setattr(into, name, merged)
+    for name in _SCALAR_FIELDS:
+        if getattr(into, name) is None and getattr(other, name) is not None:
+            setattr(into, name, getattr(other, name))
+    # Deletion protection anywhere protects: a `prevent_destroy` beats a silent default.
+    if other.deletion_protection:
+        into.deletion_protection = True
+    for k, v in other.labels.items():
+        into.labels.setdefault(k, v)
+    for k, v in other.attributes.items():
+        into.attributes.setdefault(k, v)
+    known = {(f.name, str(f.value)) for f in into.facts}
+    for f in other.facts:
+        if (f.name, str(f.value)) not in known:
+            into.facts.append(f)
+            known.add((f.name, str(f.value)))
+    if isinstance(into, Component) and isinstance(other, Component) and not into.image:
+        into.image = other.image
+
+
+class InventoryBuilder:
+    """Accumulates fragments; :meth:`build` returns a sorted, deterministic inventory."""
+
+    def __init__(self, sources: list[str] | None = None) -> None:
+        self.sources = list(sources or [])
+        self.components: dict[str, Component] = {}
+        self.resources: dict[str, Resource] = {}
+        self.edges: dict[tuple[str, str, str], Edge] = {}
+        self.actions: dict[str, Action] = {}
+        self.owners: dict[str, Owner] = {}
+        self.environments: dict[str, list[Evidence]] = {}
+        self.commands: list[CommandSighting] = []
+        self.references: list[Reference] = []
+        self.secrets: list[Evidence] = []
+        self.warnings: list[Warning] = []
+
+    # -- adding -----------------------------------------------------------------------
+    def add_fragment(self, frag: Fragment) -> None:
+        """Merge everything one file contributed."""
+        for c in frag.components:
+            self.add_entity(c)
+        for r in frag.resources:
+            self.add_entity(r)
+        for e in frag.edges:
+            self.add_edge(e)
+        for a in frag.actions:
+            self.add_action(a)
+        for o in frag.owners:
+            self.add_owner(o)
+        self.commands.extend(frag.commands)
+        self.references.extend(frag.references)
+        self.secrets.extend(frag.secrets)
+        self.warnings.extend(frag.warnings)
+
+    def add_entity(self, ent: Entity) -> Entity:
+        """Add or merge a component/resource; returns the stored one."""
+        table: dict = self.components if isinstance(ent, Component) else self.resources
+        existing = table.get(ent.id)
+        if existing is None:
+            table[ent.id] = ent.model_copy(deep=True)
+            return table[ent.id]
+        merge_entity(existing, ent)
+        return existing
+
+    def add_edge(self, edge: Edge) -> None:
+        """Add an edge; duplicates merge their evidence."""
+        if edge.source == edge.target:
+            return
+        key = (edge.source, edge.target, edge.kind)
+        existing = self.edges.get(key)
+        if existing is None:
+            self.edges[key] = edge.model_copy(deep=True)
+        else:
+            existing.evidence = _union_evidence(existing.evidence, edge.evidence)
+            existing.via = existing.via or edge.via
+
+    def add_action(self, action: Action) -> None:
+        """Add an action class; a second sighting adds its commands and evidence."""
+        existing = self.actions.get(action.id)
+        if existing is None:
+            self.actions[action.id] = action.model_copy(deep=True)
+            return
+        existing.evidence = _union_evidence(existing.evidence, action.evidence)
+        seen = {(c.command, c.evidence) for c in existing.commands}
+        for c in action.commands:
+            if (c.command, c.evidence) not in seen:
+                existing.commands.append(c)
+        # A concrete sighting beats an implied one: the action really happens here.
+        if existing.origin == "implied" and action.origin != "implied":
+            existing.origin = action.origin
+            existing.command = action.command
+            existing.tool = action.tool
+
+    def add_owner(self, owner: Owner) -> None:
+        existing = self.owners.get(owner.name)
+        if existing is None:
+            self.owners[owner.name] = owner.model_copy(deep=True)
+        else:
+            existing.evidence = _union_evidence(existing.evidence, owner.evidence)
+
+    def add_environment(self, name: str, evidence: Iterable[Evidence]) -> None:
+        self.environments[name] = _union_evidence(self.environments.get(name, []), evidence)
+
+    def warn(self, path: str, message: str, line: int = 1, scanner: str = "") -> None:
+        self.warnings.append(Warning(path=path, line=line, message=message, scanner=scanner))
+
+    # -- lookups ----------------------------------------------------------------------
+    def entity(self, ent_id: str) -> Entity | None:
+        return self.components.get(ent_id) or self.resources.get(ent_id)
+
+    def find(self, name: str, kind: str | None = None) -> list[Entity]:
+        """Entities whose name (or slug) is ``name``, optionally of one kind."""
+        wanted = slug(name)
+        out = []
+        for table in (self.components, self.resources):
+            for ent in table.values():
+                if kind and ent.kind != kind:
+                    continue
+                if ent.name == name or slug(ent.name) == wanted:
+                    out.append(ent)
+        return sorted(out, key=lambda e: e.id)
+
+    # -- linking ----------------------------------------------------------------------
+    def resolve_references(self) -> None:
+        """Turn name references into edges where exactly one target matches."""
+        for ref in self.references:
+            if self.entity(ref.source) is None:
+                continue
+            matches = self.find(ref.target_name, ref.target_kind)
+            if ref.target_kind is None and len(matches) > 1:
+                # Ambiguous across kinds: prefer resources (datastores) over components.
+                res = [m for m in matches if isinstance(m, Resource)]
+                matches = res if len(res) == 1 else matches
+            if len(matches) == 1:
+                self.add_edge(
+                    Edge(
+                        source=ref.source,
+                        target=matches[0].id,
+                        kind=ref.edge_kind,
+                        via=ref.via,
+                        evidence=[ref.evidence],
+                    )
+                )
+
+    def record_environments(self) -> None:
+        """Collect the environments entities live in, with evidence."""
+        for table in (self.components, self.resources):
+            for ent in table.values():
+                for env in ent.environments:
+                    evs = [f for f in ent.facts if f.name == "environment" and f.value == env]
+                    self.add_environment(env, evs[0].evidence if evs else ent.evidence[:1])
+
+    def set_fact(self, ent: Entity, name: str, value, evidence: list[Evidence]) -> None:
+        """Record a fact on ``ent`` unless the same (name, value) is already there."""
+        if not any(f.name == name and f.value == value for f in ent.facts):
+            ent.facts.append(Fact(name=name, value=value, evidence=list(evidence)))
+
+    # -- output -----------------------------------------------------------------------
+    def build(self) -> Inventory:
+        """A deterministic inventory: every list sorted, every item's evidence sorted."""
+
+        def ev_sorted(evs: list[Evidence]) -> list[Evidence]:
+            return sorted(set(evs), key=lambda e: (e.path, e.line))
+
+        def norm(ent: Entity) -> Entity:
+            ent = ent.model_copy(deep=True)
+            ent.evidence = ev_sorted(ent.evidence)
+            ent.environments = sorted(set(ent.environments))
+            ent.data_classes = sorted(set(ent.data_classes))
+            ent.owners = sorted(set(ent.owners))
+            ent.labels = dict(sorted(ent.labels.items()))
+            ent.attributes = dict(sorted(ent.attributes.items()))
+            for f in ent.facts:
+                f.evidence = ev_sorted(f.evidence)
+            ent.facts = sorted(ent.facts, key=lambda f: (f.name, str(f.value)))
+            return ent
+
+        actions = []
+        for a in sorted(self.actions.values(), key=lambda a: a.id):
+            a = a.model_copy(deep=True)
+            a.evidence = ev_sorted(a.evidence)
+            a.commands = sorted(a.commands, key=lambda c: (c.evidence.path, c.evidence.line, c.command))
+            a.flags = dict(sorted(a.flags.items()))
+            actions.append(a)
+        edges = []
+        for e in sorted(self.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
+            e = e.model_copy(deep=True)
+            e.evidence = ev_sorted(e.evidence)
+            edges.append(e)
+        owners = []
+        for o in sorted(self.owners.values(), key=lambda o: o.name):
+            o = o.model_copy(deep=True)
+            o.evidence = ev_sorted(o.evidence)
+            owners.append(o)
+        warnings = sorted(
+            {(w.path, w.line, w.message, w.scanner): w for w in self.warnings}.values(),
+            key=lambda w: (w.path, w.line, w.message),
+        )
+        from inventory.model import Environment
+
+        return Inventory(
+            sources=list(self.sources),
+            components=[norm(c) for _, c in sorted(self.components.items())],  # type: ignore[misc]
+            resources=[norm(r) for _, r in sorted(self.resources.items())],  # type: ignore[misc]
+            edges=edges,
+            actions=actions,
+            owners=owners,
+            environments=[
+                Environment(name=n, evidence=ev_sorted(evs)) for n, evs in sorted(self.environments.items())
+            ],
+            secrets=ev_sorted(self.secrets),
+            warnings=warnings,
+        )

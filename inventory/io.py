@@ -1,0 +1,83 @@
+"""Reading and writing inventory files: deterministic YAML/JSON, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from inventory.model import Inventory
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style YAML; multi-line strings as literal blocks for readable diffs."""
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump_yaml(data: Any) -> str:
+    """Deterministic YAML text (key order as given, no aliases, unicode kept)."""
+    _Dumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file + rename, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def inventory_to_data(inv: Inventory) -> dict[str, Any]:
+    """The inventory as plain data (defaults and empty values dropped for readability)."""
+    return inv.model_dump(mode="json", exclude_defaults=False, exclude_none=True)
+
+
+def inventory_to_yaml(inv: Inventory) -> str:
+    return dump_yaml(inventory_to_data(inv))
+
+
+def inventory_to_json(inv: Inventory) -> str:
+    return json.dumps(inventory_to_data(inv), indent=2, sort_keys=False) + "\n"
+
+
+class InventoryLoadError(Exception):
+    """An inventory file that cannot be read; the message names the file."""
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read an inventory written by `stackpolicy scan` (YAML or JSON)."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InventoryLoadError(f"{p}: no such file (run `stackpolicy scan` first)") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InventoryLoadError(f"{p}: cannot read inventory: {exc}") from exc
+    try:
+        return Inventory.model_validate(raw or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InventoryLoadError(f"{p}: not a stackpolicy inventory: {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc

@@ -1,0 +1,213 @@
+"""The inventory model: what the scanners found, every item with its evidence.
+
+Everything downstream (risk model, prompts, documents, checks, exports) is a function of
+an :class:`Inventory`. IDs are stable and readable (``kafka-topic:orders-events``,
+``kafka-topic:orders-events/delete``) so reviewer decisions can be keyed on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Kinds the risk model knows about. Anything else is `other` with a subtype.
+RESOURCE_KINDS: tuple[str, ...] = (
+    "kafka-cluster",
+    "kafka-topic",
+    "kafka-user",
+    "postgres",
+    "mysql",
+    "redis",
+    "memcached",
+    "clickhouse",
+    "search",
+    "document-db",
+    "object-bucket",
+    "warehouse-dataset",
+    "queue",
+    "k8s-cluster",
+    "k8s-namespace",
+    "volume",
+    "secret",
+    "iam",
+    "dns",
+    "network",
+    "kms-key",
+    "other",
+)
+COMPONENT_KINDS: tuple[str, ...] = ("service", "job", "cron-job", "daemon")
+
+# Data classes a name, label or tag can hint at.
+DATA_CLASSES: tuple[str, ...] = ("pii", "customer", "payments", "training-data", "credentials")
+
+FactValue = Union[str, int, bool, list[str]]
+
+ActionOrigin = Literal["command", "openapi", "implied"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Evidence(_Model):
+    """Where something was seen: a path relative to the scanned root, and a 1-based line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    line: int = Field(ge=1)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+class Fact(_Model):
+    """A signal the risk model needs (environment, replicas, data class...), with its evidence."""
+
+    name: str
+    value: FactValue
+    evidence: list[Evidence]
+
+
+class Warning(_Model):  # noqa: A001 - the inventory's own notion of a warning
+    """Something the scan could not read or understand. Never fatal unless ``--strict``."""
+
+    path: str
+    line: int = 1
+    message: str
+    scanner: str = ""
+
+
+class Entity(_Model):
+    """Shared shape of components and resources."""
+
+    id: str
+    kind: str
+    name: str
+    subtype: str | None = None  # technology or provider detail: "strimzi", "aws_db_instance", ...
+    namespace: str | None = None
+    environments: list[str] = Field(default_factory=list)  # empty: unknown
+    stateful: bool | None = None
+    replicas: int | None = None
+    deletion_protection: bool | None = None
+    data_classes: list[str] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    attributes: dict[str, FactValue] = Field(default_factory=dict)
+    facts: list[Fact] = Field(default_factory=list)
+    evidence: list[Evidence]
+
+
+class Component(Entity):
+    """Something that runs: a service, job, cron job or daemon."""
+
+    kind: Literal["service", "job", "cron-job", "daemon"]
+    image: str | None = None
+
+
+class Resource(Entity):
+    """Something components depend on: a datastore, topic, bucket, namespace, IAM binding..."""
+
+
+class Edge(_Model):
+    """``source`` depends on ``target`` (via an env var, a connection string, depends_on...)."""
+
+    source: str
+    target: str
+    kind: str = "depends-on"  # depends-on | produces | consumes | reads | writes | member-of
+    via: str | None = None  # the env var, key or mechanism that revealed it
+    evidence: list[Evidence]
+
+
+class CommandRef(_Model):
+    """One occurrence of a concrete command line (already redacted) that maps to an action."""
+
+    command: str
+    evidence: Evidence
+
+
+class Action(_Model):
+    """An action class: something an agent could do to a component or resource.
+
+    ``origin`` says where it came from: a command seen in a runbook/script/workflow, an
+    OpenAPI operation, or an *implied* standard operation for the target's kind.
+    """
+
+    id: str
+    verb: str
+    tool: str
+    target: str | None = None  # an entity id when resolved
+    target_name: str | None = None  # what the command named, resolved or not
+    object_kind: str | None = None  # kubectl resource type, SQL object, API path...
+    environment: str | None = None
+    flags: dict[str, Union[str, bool]] = Field(default_factory=dict)
+    sql_kind: str | None = None
+    command: str  # a representative command (redacted), or a description for implied actions
+    commands: list[CommandRef] = Field(default_factory=list)
+    origin: ActionOrigin
+    description: str | None = None
+    evidence: list[Evidence]
+
+
+class Owner(_Model):
+    """A team or person that owns something, and where that was stated."""
+
+    name: str
+    kind: str = "team"  # team | user | group
+    evidence: list[Evidence]
+
+
+class Environment(_Model):
+    """An environment seen in the sources (prod, staging, dev...)."""
+
+    name: str
+    evidence: list[Evidence]
+
+
+class Inventory(_Model):
+    """The whole scan: the single input to everything downstream."""
+
+    version: int = 1
+    generator: str = "stackpolicy"
+    sources: list[str] = Field(default_factory=list)
+    components: list[Component] = Field(default_factory=list)
+    resources: list[Resource] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    owners: list[Owner] = Field(default_factory=list)
+    environments: list[Environment] = Field(default_factory=list)
+    secrets: list[Evidence] = Field(default_factory=list)  # where secret values were redacted
+    warnings: list[Warning] = Field(default_factory=list)
+
+    def entities(self) -> dict[str, Entity]:
+        """All components and resources by id."""
+        out: dict[str, Entity] = {c.id: c for c in self.components}
+        out.update({r.id: r for r in self.resources})
+        return out
+
+    def digest(self) -> str:
+        """A short content digest; documents record it so `check` can see drift."""
+        payload = self.model_dump_json(exclude={"warnings"}).encode()
+        return "sha256:" + hashlib.sha256(payload).hexdigest()[:16]
+
+
+_SLUG_RE = re.compile(r"[^a-z0-9._-]+")
+
+
+def slug(text: str) -> str:
+    """A lower-case, ID-safe form of ``text`` (keeps dots, dashes and underscores)."""
+    return _SLUG_RE.sub("-", text.strip().lower()).strip("-") or "unnamed"
+
+
+def entity_id(kind: str, name: str) -> str:
+    """The stable id of a component or resource: ``kind:name``."""
+    return f"{kind}:{slug(name)}"
+
+
+def action_id(target_or_scope: str, verb: str, environment: str | None = None) -> str:
+    """The stable id of an action class: ``<target id>/<verb>[@env]``."""
+    base = f"{target_or_scope}/{slug(verb)}"
+    return f"{base}@{environment}" if environment else base

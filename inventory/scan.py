@@ -1,0 +1,332 @@
+"""Walk the source trees, run every matching scanner on every file, and build the inventory.
+
+Per-file work is cached by content hash (``.stackpolicy/cache/scan.sqlite``) and spread over
+the machine's cores; whole-tree steps (finalize, linking, implied actions) run once after.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from inventory.builder import InventoryBuilder
+from inventory.config import Config
+from inventory.model import Inventory, Warning
+from inventory.scanners import all_scanners
+from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+
+CACHE_DIR = Path(".stackpolicy") / "cache"
+HEAD_BYTES = 2048
+# Directories no one wants scanned.
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".terraform",
+             ".stackpolicy", ".tox", ".mypy_cache", ".pytest_cache", "vendor"}
+
+
+class ScanError(Exception):
+    """A scan that cannot start (a source path that does not exist...)."""
+
+
+@dataclass
+class FileJob:
+    root: Path
+    abspath: Path
+    relpath: str  # evidence path
+
+
+@dataclass
+class ScanStats:
+    files_seen: int = 0
+    files_scanned: int = 0
+    cache_hits: int = 0
+    bytes_read: int = 0
+    skipped: int = 0
+    warnings: list[Warning] = field(default_factory=list)
+
+
+def _excluded(rel: str, cfg: Config) -> bool:
+    if cfg.include and not any(fnmatch.fnmatch(rel, g) for g in cfg.include):
+        return True
+    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel, g.rstrip("/") + "/*") for g in cfg.exclude)
+
+
+def iter_files(roots: list[Path], cfg: Config, stats: ScanStats) -> Iterator[FileJob]:
+    """Every regular file under ``roots``, sorted, following directory symlinks once."""
+    multi = len(roots) > 1
+    for root in roots:
+        label = root.name
+        seen_dirs: set[tuple[int, int]] = set()
+        if root.is_file():
+            yield FileJob(root.parent, root, root.name)
+            continue
+        stack = [root]
+        found: list[FileJob] = []
+        while stack:
+            d = stack.pop()
+            try:
+                st = d.stat()
+            except OSError as exc:
+                stats.warnings.append(Warning(path=str(d), message=f"cannot read directory: {exc.strerror}", scanner="walk"))
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                rel = d.relative_to(root).as_posix()
+                stats.warnings.append(Warning(path=rel, message="symlink loop: directory already visited, skipped", scanner="walk"))
+                continue
+            seen_dirs.add(key)
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError as exc:
+                rel = d.relative_to(root).as_posix() if d != root else "."
+                stats.warnings.append(Warning(path=rel, message=f"cannot read directory: {exc.strerror}", scanner="walk"))
+                continue
+            for entry in entries:
+                p = Path(entry.path)
+                rel = p.relative_to(root).as_posix()
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=True)
+                    is_file = entry.is_file(follow_symlinks=True)
+                except OSError:
+                    is_dir = is_file = False
+                if is_dir:
+                    if entry.name not in SKIP_DIRS:
+                        stack.append(p)
+                    continue
+                if not is_file:
+                    if entry.is_symlink():
+                        stats.warnings.append(Warning(path=rel, message="broken symlink, skipped", scanner="walk"))
+                    continue
+                if _excluded(rel, cfg):
+                    continue
+                found.append(FileJob(root, p, f"{label}/{rel}" if multi else rel))
+        found.sort(key=lambda j: j.relpath)
+        yield from found
+
+
+def _decode(data: bytes) -> str | None:
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str) -> list[dict]:
+    """Run the named scanners on one file; returns fragments as dicts (picklable, cacheable)."""
+    from inventory.config import Config as _Config
+
+    cfg = _Config.model_validate_json(cfg_json)
+    ctx = ScanContext(config=cfg)
+    src = SourceFile(path=relpath, text=text)
+    by_name = {s.name: s for s in all_scanners()}
+    out = []
+    for name in scanner_names:
+        scanner = by_name[name]
+        try:
+            frag = scanner.scan(src, ctx)
+        except RecursionError:
+            frag = scanner.fragment(src)
+            frag.warn("nesting too deep to parse; file skipped")
+        except Exception as exc:  # a scanner bug must not end the scan; report it instead
+            frag = scanner.fragment(src)
+            frag.warn(f"scanner {name} failed: {type(exc).__name__}: {exc}")
+        out.append(frag.model_dump(mode="json"))
+    return out
+
+
+def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> list[list[dict]]:
+    return [_scan_one(p, rel, text, names, cfg_json) for p, rel, text, names in batch]
+
+
+class FragmentCache:
+    """Fragments keyed by (scanner versions, config, path, content hash) in one SQLite file."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.db: sqlite3.Connection | None = None
+        if directory is None:
+            return
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(directory / "scan.sqlite")
+            self.db.execute("CREATE TABLE IF NOT EXISTS fragments (key TEXT PRIMARY KEY, value TEXT)")
+        except (OSError, sqlite3.Error):
+            self.db = None  # an unwritable cache only costs speed
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        if self.db is None or not keys:
+            return {}
+        out: dict[str, str] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = "SELECT key, value FROM fragments WHERE key IN (%s)" % ",".join("?" * len(chunk))
+            out.update(dict(self.db.execute(q, chunk).fetchall()))
+        return out
+
+    def put_many(self, items: list[tuple[str, str]]) -> None:
+        if self.db is None or not items:
+            return
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO fragments VALUES (?, ?)", items)
+            self.db.commit()
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+
+
+def scan_paths(
+    paths: list[str | Path],
+    cfg: Config | None = None,
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Inventory, ScanStats]:
+    """Scan ``paths`` and return the inventory and some statistics.
+
+    Raises :class:`ScanError` for a path that does not exist.
+    """
+    cfg = cfg or Config()
+    roots = []
+    for p in paths:
+        rp = Path(p)
+        if not rp.exists():
+            raise ScanError(f"{p}: no such file or directory")
+        roots.append(rp.resolve())
+    stats = ScanStats()
+    scanners = all_scanners()
+    version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
+    cfg_json = cfg.model_dump_json()
+    cfg_tag = hashlib.sha256((version_tag + cfg_json).encode()).hexdigest()[:16]
+
+    pending: list[tuple[str, str, str, list[str], str]] = []  # abspath, rel, text, names, key
+    cached: dict[str, list[dict]] = {}
+    order: list[str] = []
+    keys_for: dict[str, str] = {}
+    texts: list[tuple[FileJob, str, list[str], str]] = []
+    for job in iter_files(roots, cfg, stats):
+        stats.files_seen += 1
+        try:
+            size = job.abspath.stat().st_size
+            if size > cfg.max_file_bytes:
+                stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
+                stats.skipped += 1
+                continue
+            data = job.abspath.read_bytes()
+        except OSError as exc:
+            stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
+            stats.skipped += 1
+            continue
+        stats.bytes_read += len(data)
+        text = _decode(data)
+        pure = PurePosixPath(job.relpath)
+        if text is None:
+            # Binary files are expected (images, archives); only warn when a scanner wanted it.
+            if any(s.matches(pure, "") for s in scanners):
+                stats.warnings.append(Warning(path=job.relpath, message="not UTF-8 text (binary or another encoding), skipped", scanner="walk"))
+            stats.skipped += 1
+            continue
+        head = text[:HEAD_BYTES]
+        names = [s.name for s in scanners if s.matches(pure, head)]
+        if not names:
+            continue
+        key = hashlib.sha256(f"{cfg_tag}\0{job.relpath}\0".encode() + data).hexdigest()
+        texts.append((job, text, names, key))
+        order.append(job.relpath)
+        keys_for[job.relpath] = key
+
+    cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
+    hits = cache.get_many([k for *_, k in texts]) if use_cache else {}
+    for job, text, names, key in texts:
+        if key in hits:
+            cached[job.relpath] = json.loads(hits[key])
+            stats.cache_hits += 1
+        else:
+            pending.append((str(job.abspath), job.relpath, text, names, key))
+    stats.files_scanned = len(texts)
+
+    results: dict[str, list[dict]] = dict(cached)
+    total = len(texts)
+    done = len(cached)
+    if progress:
+        progress(done, total)
+    if pending:
+        n_jobs = jobs or min(os.cpu_count() or 1, 4)
+        batches: list[list[tuple[str, str, str, list[str]]]] = []
+        size = max(8, min(256, len(pending) // (n_jobs * 8) or 8))
+        for i in range(0, len(pending), size):
+            batches.append([(a, r, t, n) for a, r, t, n, _ in pending[i : i + size]])
+        new_items: list[tuple[str, str]] = []
+        if n_jobs > 1 and len(pending) > 64:
+            with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+                for batch, res in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
+                    for (_, rel, *_rest), frags in zip(batch, res):
+                        results[rel] = frags
+                        new_items.append((keys_for[rel], json.dumps(frags)))
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+        else:
+            for batch in batches:
+                for (_, rel, *_rest), frags in zip(batch, _scan_batch(batch, cfg_json)):
+                    results[rel] = frags
+                    new_items.append((keys_for[rel], json.dumps(frags)))
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+        cache.put_many(new_items)
+    cache.close()
+
+    fragments = [Fragment.model_validate(f) for rel in order for f in results[rel]]
+    inv = build_inventory(fragments, scanners, cfg, [str(p) for p in paths], stats)
+    return inv, stats
+
+
+def build_inventory(
+    fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None = None
+) -> Inventory:
+    """The whole-tree steps: merge, finalize, commands → actions, implied actions, links."""
+    from inventory.actions import actions_from_commands, add_implied_actions
+    from inventory.overrides import apply_overrides
+    from inventory.secrets import scrub_inventory
+
+    builder = InventoryBuilder(sources=sources)
+    for frag in fragments:
+        builder.add_fragment(frag)
+    if stats:
+        builder.warnings.extend(stats.warnings)
+    for scanner in scanners:
+        scanner.finalize([f for f in fragments if f.scanner == scanner.name], builder)
+    apply_overrides(builder, cfg)
+    builder.resolve_references()
+    actions_from_commands(builder, cfg)
+    add_implied_actions(builder, cfg)
+    builder.record_environments()
+    return scrub_inventory(builder.build())
+
+
+def default_progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A rich progress bar on a TTY; nothing otherwise. Returns (update, close)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    task = prog.add_task("scan", total=None)
+    prog.start()
+
+    def update(done: int, total: int) -> None:
+        prog.update(task, completed=done, total=total)
+
+    return update, prog.stop

@@ -1,0 +1,125 @@
+"""The one small interface every scanner implements.
+
+A scanner looks at one file at a time and returns a :class:`Fragment`: what that file says
+on its own (entities, edges, command lines, references by name, warnings). Per-file results
+are cached by content hash and computed in parallel. Anything that needs the whole tree
+(Kustomize overlays giving environments to bases, CODEOWNERS giving owners to paths) is done
+in the optional :meth:`Scanner.finalize` step, which sees every fragment and the merged
+inventory builder.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inventory.model import Action, Component, Edge, Evidence, Owner, Resource, Warning
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inventory.builder import InventoryBuilder
+    from inventory.config import Config
+
+
+class CommandSighting(BaseModel):
+    """A (redacted) command line seen in a runbook, script, Makefile or workflow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    evidence: Evidence
+    environment: str | None = None  # a hint from context (workflow environment, heading...)
+    source_kind: str = "runbook"  # runbook | script | makefile | workflow | compose | other
+
+
+class Reference(BaseModel):
+    """``source`` refers to something by name; the linker turns it into an edge if it exists.
+
+    ``target_kind`` narrows the lookup (``kafka-topic``); ``None`` means any kind.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    target_name: str
+    target_kind: str | None = None
+    edge_kind: str = "depends-on"
+    via: str | None = None
+    evidence: Evidence
+
+
+class Fragment(BaseModel):
+    """What one file contributed to the inventory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    scanner: str = ""
+    components: list[Component] = Field(default_factory=list)
+    resources: list[Resource] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    commands: list[CommandSighting] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    owners: list[Owner] = Field(default_factory=list)
+    secrets: list[Evidence] = Field(default_factory=list)
+    warnings: list[Warning] = Field(default_factory=list)
+    # Free-form, scanner-specific data for `finalize` (e.g. kustomize overlay → bases map,
+    # CODEOWNERS rules). Must be JSON-serialisable: it is cached.
+    extra: dict = Field(default_factory=dict)
+
+    def warn(self, message: str, line: int = 1) -> None:
+        """Record a warning about this file."""
+        self.warnings.append(Warning(path=self.path, line=line, message=message, scanner=self.scanner))
+
+
+@dataclass
+class SourceFile:
+    """A file handed to a scanner: path relative to the root, and its decoded text."""
+
+    path: str  # POSIX, relative to the scanned root
+    text: str
+    root: str = ""  # label of the scanned root (for multi-root scans)
+
+    @property
+    def pure(self) -> PurePosixPath:
+        return PurePosixPath(self.path)
+
+    def evidence(self, line: int) -> Evidence:
+        """Evidence for ``line`` (clamped to 1) of this file."""
+        return Evidence(path=self.path, line=max(1, int(line)))
+
+
+@dataclass
+class ScanContext:
+    """Read-only settings a scanner may consult (environment patterns, overrides...)."""
+
+    config: "Config"
+    extra: dict = field(default_factory=dict)
+
+
+class Scanner(ABC):
+    """Base class for scanners. Subclasses set ``name`` and implement ``matches``/``scan``."""
+
+    name: ClassVar[str] = "base"
+    # Bump when the scanner's output changes, so cached fragments are recomputed.
+    version: ClassVar[int] = 1
+
+    @abstractmethod
+    def matches(self, path: PurePosixPath, head: str) -> bool:
+        """Whether this scanner wants the file. ``head`` is the first 2 KiB of text."""
+
+    @abstractmethod
+    def scan(self, src: SourceFile, ctx: ScanContext) -> Fragment:
+        """Scan one file. Must not raise on bad input: record warnings on the fragment."""
+
+    def finalize(self, fragments: list[Fragment], builder: "InventoryBuilder") -> None:
+        """Optional whole-tree step, run after every file is scanned and merged."""
+        return None
+
+    def fragment(self, src: SourceFile) -> Fragment:
+        """An empty fragment for ``src``, labelled with this scanner."""
+        return Fragment(path=src.path, scanner=self.name)
