@@ -1,0 +1,79 @@
+"""Map images, Helm charts, Terraform types and operator CRs to resource kinds.
+
+The table lives in ``inventory/data/kinds.yaml`` so a team can read it; this module only
+does the matching.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, list[tuple[str, str, str]]]:
+    raw = yaml.safe_load(resources.files("inventory.data").joinpath("kinds.yaml").read_text(encoding="utf-8"))
+    return {section: [(str(p).lower(), k, s) for p, k, s in rows] for section, rows in raw.items()}
+
+
+def image_repository(image: str) -> str:
+    """``registry.example.com:5000/bitnami/postgresql:16@sha256:..`` → ``bitnami/postgresql``."""
+    ref = image.strip().split("@", 1)[0]
+    parts = ref.split("/")
+    # A first segment with a dot or colon (or "localhost") is a registry host.
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    repo = "/".join(parts)
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    if repo.startswith("library/"):
+        repo = repo[len("library/") :]
+    return repo.lower()
+
+
+def kind_for_image(image: str) -> tuple[str, str] | None:
+    """``(kind, subtype)`` for a container image of a known datastore, else ``None``.
+
+    ``postgres:16`` and ``docker.io/bitnami/postgresql`` → postgres; ``nginx`` → None.
+    Matches the whole repository, or its last path segment for the bare names
+    (``postgres``), so ``acme/postgres-exporter`` is not mistaken for a database.
+    """
+    repo = image_repository(image)
+    last = repo.rsplit("/", 1)[-1]
+    for pattern, kind, subtype in _table()["images"]:
+        if "/" in pattern:
+            if repo == pattern or repo.endswith("/" + pattern):
+                return kind, subtype
+        elif last == pattern:
+            return kind, subtype
+    return None
+
+
+def kind_for_chart(name: str) -> tuple[str, str] | None:
+    """``(kind, subtype)`` for a Helm chart name (``bitnami/postgresql`` or ``postgresql``)."""
+    base = name.strip().lower().rsplit("/", 1)[-1]
+    for pattern, kind, subtype in _table()["charts"]:
+        if base == pattern:
+            return kind, subtype
+    return None
+
+
+def kind_for_terraform(resource_type: str) -> tuple[str, str] | None:
+    """``(kind, subtype)`` for a Terraform resource type (prefix match), else ``None``."""
+    t = resource_type.strip().lower()
+    for pattern, kind, subtype in _table()["terraform"]:
+        if t.startswith(pattern):
+            return kind, subtype
+    return None
+
+
+def kind_for_crd(api_version: str, kind: str) -> tuple[str, str] | None:
+    """``(kind, subtype)`` for a custom resource, by API group and kind."""
+    group = api_version.split("/", 1)[0].lower() if "/" in api_version else api_version.lower()
+    key = f"{group}/{kind}".lower()
+    for pattern, rkind, subtype in _table()["crds"]:
+        if key == pattern:
+            return rkind, subtype
+    return None
