@@ -1,0 +1,1 @@
+"""The deterministic risk model: factors → tier floor + rationale, for every action."""
