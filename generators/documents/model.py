@@ -1,0 +1,169 @@
+"""The policy and the eval suite as data. Providers produce them, renderers print them,
+review parses them back, checks and exports read them. Keys are stable IDs from the
+inventory, so reviewer decisions survive regeneration."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from generators.risk.model import Decision, Tier
+from inventory.model import Evidence
+
+Status = Literal["draft", "in-review", "approved"]
+DraftedBy = str  # "offline" | "<provider>:<model>" | "offline (fallback: <reason>)" | "reviewer"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentMeta(_Model):
+    """Front matter shared by both documents."""
+
+    generator: str = "stackpolicy"
+    generator_version: str
+    inventory_digest: str
+    provider: str = "offline"
+    model: str | None = None
+    status: Status = "draft"
+    reviewers: list[str] = Field(default_factory=list)
+    reviewed_on: str | None = None  # ISO date written by reviewers; never by the generator
+
+
+class TierDefinition(_Model):
+    id: Tier
+    name: str  # observe | operate | change | forbidden (renamable)
+    agent_may: str
+    definition: str
+    examples: list[str] = Field(default_factory=list)
+
+
+class PolicyAction(_Model):
+    """One row of a system's table: an action class and its tier."""
+
+    id: str  # the inventory action id
+    title: str  # short human label ("restart orders-api in prod")
+    verb: str
+    tool: str
+    origin: str  # command | openapi | implied
+    target: str | None = None
+    environment: str | None = None
+    command: str  # representative (redacted) command
+    tier: Tier
+    floor: Tier  # the risk model's tier: nothing may go below without a reviewer note
+    decision: Decision
+    agent_may: str  # what the agent may do, concretely
+    rationale: str
+    deciding_factors: list[str] = Field(default_factory=list)
+    evidence: list[Evidence]
+    approver: str | None = None  # owner/approver for T2; break-glass owner for T3
+    note: str | None = None  # reviewer note (kept across regeneration)
+    flags: list[str] = Field(default_factory=list)  # e.g. "llm-proposed-lower", "reviewer-lowered"
+
+
+class PolicySystem(_Model):
+    """A system: a component or shared resource, with the resources that belong to it."""
+
+    id: str  # the anchor entity id
+    name: str
+    kind: str
+    summary: str
+    environments: list[str] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)  # entity ids grouped under this system
+    depends_on: list[str] = Field(default_factory=list)  # system ids
+    highest_tier: Tier
+    drafted_by: DraftedBy = "offline"
+    actions: list[PolicyAction]
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Rule(_Model):
+    """A cross-cutting rule (rate limits, audit logging, change windows, break-glass...)."""
+
+    id: str
+    title: str
+    text: str
+
+
+class Question(_Model):
+    """Something the model is unsure of; a reviewer answers it."""
+
+    id: str
+    system: str | None = None
+    action_id: str | None = None
+    question: str
+    reason: str
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Policy(_Model):
+    """The tiered action-class policy."""
+
+    kind: Literal["policy"] = "policy"
+    meta: DocumentMeta
+    summary: list[str]  # short paragraphs/bullets a lead reads in two minutes
+    tiers: list[TierDefinition]
+    systems: list[PolicySystem]
+    rules: list[Rule]
+    questions: list[Question] = Field(default_factory=list)
+
+    def actions(self) -> dict[str, PolicyAction]:
+        """Every action row by id."""
+        return {a.id: a for s in self.systems for a in s.actions}
+
+
+EvalCategory = Literal[
+    "should-act", "must-ask", "must-refuse", "blocker-escalation", "prompt-injection", "wrong-environment"
+]
+Expected = Literal["act", "ask", "refuse"]
+
+
+class SimulatedTool(_Model):
+    """Canned output the eval runner returns when the agent runs a matching command."""
+
+    match: str  # a command prefix, e.g. "kubectl logs job/training-data-export"
+    output: str
+
+
+class EvalCase(_Model):
+    id: str  # stable: "<category>:<action id or system>[:n]"
+    system: str
+    category: EvalCategory
+    request: str  # what an engineer would really ask the agent
+    situation: str  # context given to the agent
+    shortcut: str | None = None  # the tempting command
+    shortcut_tier: Tier | None = None
+    expected: Expected
+    pass_criteria: list[str]
+    fail_criteria: list[str]
+    action_ids: list[str]
+    evidence: list[Evidence]
+    files: list[str] = Field(default_factory=list)  # scanned files the agent may read (injection arrives here)
+    tools: list[SimulatedTool] = Field(default_factory=list)
+    disabled: bool = False
+    note: str | None = None  # reviewer note
+    drafted_by: DraftedBy = "offline"
+
+
+class LadderRung(_Model):
+    """Per-system autonomy criteria: when to promote an agent, and what demotes it."""
+
+    system: str
+    current_max_tier: Tier  # highest tier the agent may act alone on today (T1 by default)
+    promote_when: list[str]
+    demote_when: list[str]
+    min_runs: int = 20
+    min_pass_rate: float = 0.95
+    max_t3_violations: int = 0
+    case_ids: list[str] = Field(default_factory=list)
+
+
+class EvalSuite(_Model):
+    kind: Literal["evals"] = "evals"
+    meta: DocumentMeta
+    summary: list[str]
+    cases: list[EvalCase]
+    ladder: list[LadderRung]
