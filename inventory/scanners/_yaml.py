@@ -1,0 +1,256 @@
+"""Safe, fast YAML loading for every scanner: many documents, line numbers, hostile input.
+
+One call parses a file once with libyaml (``yaml.CSafeLoader``) and keeps each document's
+node tree, so a scanner gets plain Python data *and* cheap line numbers for evidence
+(``doc.line_of(("metadata", "name"))``) without a second parse.
+
+Hostile or broken input never raises:
+
+* malformed YAML → a :class:`YamlProblem` (line + message); documents before the error are kept;
+* alias bombs ("billion laughs") → the document is dropped when its alias-expanded size
+  exceeds :attr:`Limits.max_nodes` (checked only when the text uses anchors, so it is free
+  for ordinary files); recursive aliases are rejected the same way;
+* deep nesting → documents deeper than :attr:`Limits.max_depth` are dropped (libyaml itself
+  stops at 1000 levels; we stop earlier so recursive walkers in scanners stay safe).
+
+Typical use in a scanner::
+
+    from inventory.scanners._yaml import load_documents
+
+    for doc in load_documents(src, frag):      # problems become warnings on ``frag``
+        if isinstance(doc.data, dict):
+            evidence = src.evidence(doc.line_of(("metadata", "name")))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inventory.scanners.base import Fragment, SourceFile
+
+# libyaml when available (it almost always is with PyYAML wheels); pure Python otherwise.
+_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+PathItem = str | int
+Path = tuple[PathItem, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one document may expand to."""
+
+    max_nodes: int = 200_000  # alias-expanded nodes per document
+    max_depth: int = 64  # nesting levels per document
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class YamlProblem:
+    """Why (part of) a file could not be read, and where (1-based line)."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class Doc:
+    """One YAML document: its data, where it starts, and its node tree for line look-ups."""
+
+    data: Any
+    line: int  # 1-based line of the document's first content
+    index: int  # 0-based position in the file (counting every document, empty ones too)
+    node: yaml.Node | None = field(default=None, repr=False)
+
+    def get(self, *path: PathItem, default: Any = None) -> Any:
+        """The value at ``path`` (mapping keys / sequence indexes), or ``default``."""
+        cur = self.data
+        for part in path:
+            if isinstance(cur, dict) and part in cur:
+                cur = cur[part]
+            elif isinstance(cur, list) and isinstance(part, int) and -len(cur) <= part < len(cur):
+                cur = cur[part]
+            else:
+                return default
+        return cur
+
+    def line_of(self, path: Path = ()) -> int:
+        """The 1-based line of ``path`` (the key's line for a mapping entry).
+
+        When the path does not exist, the line of its deepest existing ancestor; when
+        nothing matches, the document's first line. Never raises.
+        """
+        node = self.node
+        line = self.line
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                found = None
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                        found = (key_node, value_node)
+                        break
+                if found is None:
+                    return line
+                line = found[0].start_mark.line + 1
+                node = found[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def _problem_from(exc: yaml.YAMLError) -> YamlProblem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    msg = f"{context}, {problem}" if context else str(problem)
+    return YamlProblem(line=line, message=f"invalid YAML: {msg}")
+
+
+def _check_shape(root: yaml.Node, limits: Limits) -> str | None:
+    """Why ``root`` is too big or too deep once aliases are expanded, or ``None``.
+
+    Iterative (no recursion) and memoised per node, so shared alias targets are sized
+    once: the cost is linear in the *unexpanded* tree even for a billion-laughs document.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if done:
+            on_path.discard(nid)
+            kids = _children(node)
+            total = 1 + sum(size[id(k)] for k in kids)
+            deep = 1 + max((depth[id(k)] for k in kids), default=0)
+            if total > limits.max_nodes:
+                return f"document expands to more than {limits.max_nodes} nodes (alias bomb?)"
+            if deep > limits.max_depth:
+                return f"document nested deeper than {limits.max_depth} levels"
+            size[nid], depth[nid] = total, deep
+            continue
+        if nid in size:
+            continue
+        if nid in on_path:
+            return "recursive alias (a node contains itself)"
+        on_path.add(nid)
+        stack.append((node, True))
+        for kid in _children(node):
+            if id(kid) in on_path:
+                return "recursive alias (a node contains itself)"
+            if id(kid) not in size:
+                stack.append((kid, False))
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _max_depth_cheap(root: yaml.Node, limit: int) -> bool:
+    """Whether ``root`` is nested deeper than ``limit`` (no aliases: a plain tree walk)."""
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        if d > limit:
+            return True
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((v, d + 1) for _, v in node.value if not isinstance(v, yaml.ScalarNode))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((v, d + 1) for v in node.value if not isinstance(v, yaml.ScalarNode))
+    return False
+
+
+def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Doc], list[YamlProblem]]:
+    """Every non-empty document of ``text``, and the problems met while reading it.
+
+    Never raises for bad input. Parsing stops at the first syntax error (later documents
+    cannot be located reliably); documents that break a limit are skipped individually.
+    """
+    docs: list[Doc] = []
+    problems: list[YamlProblem] = []
+    # Alias expansion can only blow up when the text defines anchors; skip that walk otherwise.
+    uses_aliases = "&" in text and "*" in text
+    loader = _LOADER(text)
+    index = 0
+    try:
+        while True:
+            try:
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+            except yaml.YAMLError as exc:
+                problems.append(_problem_from(exc))
+                break
+            if node is None:
+                index += 1
+                continue
+            line = node.start_mark.line + 1
+            if uses_aliases:
+                why = _check_shape(node, limits)
+            elif _max_depth_cheap(node, limits.max_depth):
+                why = f"document nested deeper than {limits.max_depth} levels"
+            else:
+                why = None
+            if why:
+                problems.append(YamlProblem(line=line, message=f"YAML document skipped: {why}"))
+                index += 1
+                continue
+            try:
+                data = loader.construct_document(node)
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+                # Constructor errors: bad timestamps, unhashable keys, unknown tags...
+                msg = _problem_from(exc).message if isinstance(exc, yaml.YAMLError) else f"invalid YAML value: {exc}"
+                problems.append(YamlProblem(line=line, message=msg))
+                index += 1
+                continue
+            if data is not None:
+                docs.append(Doc(data=data, line=line, index=index, node=node))
+            index += 1
+    except RecursionError:
+        problems.append(YamlProblem(line=1, message="YAML nested too deep to read"))
+    finally:
+        loader.dispose()
+    return docs, problems
+
+
+def load_documents(
+    src: "SourceFile | str", frag: "Fragment | None" = None, limits: Limits = DEFAULT_LIMITS
+) -> list[Doc]:
+    """The documents of ``src`` (a :class:`SourceFile` or text); problems become warnings on ``frag``."""
+    text = src if isinstance(src, str) else src.text
+    docs, problems = parse_documents(text, limits)
+    if frag is not None:
+        for p in problems:
+            frag.warn(p.message, line=p.line)
+    return docs
+
+
+def iter_scalars(data: Any, path: Path = (), max_items: int = 100_000) -> Iterator[tuple[Path, Any]]:
+    """Every scalar leaf of ``data`` with its path, iteratively (safe for deep data)."""
+    stack: list[tuple[Path, Any]] = [(path, data)]
+    seen = 0
+    while stack and seen < max_items:
+        p, cur = stack.pop()
+        seen += 1
+        if isinstance(cur, dict):
+            stack.extend((p + (k,), v) for k, v in reversed(list(cur.items())))
+        elif isinstance(cur, list):
+            stack.extend((p + (i,), v) for i, v in reversed(list(enumerate(cur))))
+        else:
+            yield p, cur
