@@ -1,0 +1,507 @@
+"""Terraform (``*.tf``, ``*.tf.json``, ``*.tfvars``): managed datastores, buckets, IAM, modules.
+
+Each ``resource`` block whose type the kinds table knows becomes a :class:`Resource`
+(``aws_s3_bucket`` → ``object-bucket``), named after its literal ``identifier`` / ``bucket`` /
+``name`` attribute, else the block label. The scanner records what the risk model needs:
+deletion protection (``deletion_protection``, ``lifecycle.prevent_destroy``,
+``force_destroy``), environment / owner / data-class tags, IAM actions and resources with
+wildcards flagged, and module sources. Literal secrets (``password = "..."``) are never
+kept; their location goes to ``frag.secrets``.
+
+Whole-tree step: Terraform modules are directories, so ``finalize`` gives resources the
+environment their directory's ``*.tfvars`` / ``variable "environment"`` default names, and
+turns references between resources (``aws_s3_bucket.training.arn`` in an IAM policy) into
+edges once every file's resource addresses are known.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import hcl2
+from hcl2.utils import SerializationOptions
+from lark.exceptions import LarkError, UnexpectedInput
+
+from inventory.environments import detect_environment
+from inventory.kinds import kind_for_terraform
+from inventory.model import Edge, Evidence, Owner, Resource, entity_id
+from inventory.scanners._common import data_classes, fact, keep
+from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+from inventory.secrets import is_secret_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inventory.builder import InventoryBuilder
+
+_OPTIONS = SerializationOptions(
+    with_comments=False, explicit_blocks=False, strip_string_quotes=True, preserve_heredocs=False
+)
+# Attributes that name the real thing, in order of preference.
+_NAME_ATTRS = ("identifier", "bucket", "cluster_identifier", "replication_group_id", "cluster_id",
+               "cluster_name", "domain_name", "topic_name", "dataset_id", "account_id", "name")
+# Literal attributes worth keeping (what the risk model or a reviewer looks at).
+_KEEP_ATTRS = ("engine", "engine_version", "instance_class", "node_type", "database_version", "tier",
+               "multi_az", "publicly_accessible", "storage_encrypted", "backup_retention_period",
+               "skip_final_snapshot", "force_destroy", "kafka_version", "number_of_broker_nodes",
+               "partitions", "replication_factor", "acl", "location", "region")
+_STATEFUL_KINDS = {"postgres", "mysql", "redis", "memcached", "clickhouse", "search", "document-db",
+                   "object-bucket", "warehouse-dataset", "queue", "kafka-cluster", "kafka-topic", "volume",
+                   "secret", "kms-key"}
+_IAM_TYPES_RE = re.compile(r"^(aws_iam_|google_.*iam|google_service_account|azurerm_role_)")
+_ENV_TAG_KEYS = {"env", "environment", "stage", "tier-env"}
+_OWNER_TAG_KEYS = {"owner", "owners", "team", "owning-team", "owner-team"}
+_DATA_TAG_KEYS = {"data-class", "data_class", "dataclass", "data-classification", "data_classification",
+                  "classification", "sensitivity"}
+# `${aws_s3_bucket.training.arn}` → ("aws_s3_bucket", "training"); skips var./local./module./data.
+_REF_RE = re.compile(r"(?<![\w.\-])([a-z][a-z0-9]*_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)")
+_NOT_TYPES = {"var", "local", "module", "data", "each", "count", "path", "self", "terraform"}
+_IAM_ACTION_RE = re.compile(r"""["']?(?:Action|NotAction|actions|not_actions)["']?\s*[:=]\s*(\[[^\]]*\]|"[^"]*")""")
+_IAM_RESOURCE_RE = re.compile(r"""["']?(?:Resource|resources)["']?\s*[:=]\s*(\[[^\]]*\]|"[^"]*")""")
+_QUOTED_RE = re.compile(r'"([^"]*)"')
+
+
+def _blocks(value: Any) -> list[dict]:
+    """hcl2 gives repeated blocks as a list of dicts; ``.tf.json`` may give one dict."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return []
+
+
+def _literal(value: Any) -> str | None:
+    """A string attribute with no interpolation, else None."""
+    if isinstance(value, str) and "${" not in value:
+        return value
+    return None
+
+
+def _norm_key(key: str) -> str:
+    return key.strip().strip('"').lower().replace("_", "-") if isinstance(key, str) else ""
+
+
+def _strings(value: Any, limit: int = 5000) -> list[str]:
+    """Every string inside ``value`` (iterative, bounded)."""
+    out: list[str] = []
+    stack = [value]
+    while stack and len(out) < limit:
+        cur = stack.pop()
+        if isinstance(cur, str):
+            out.append(cur)
+        elif isinstance(cur, dict):
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
+    return out
+
+
+def _secret_attrs(value: Any, prefix: str = "") -> list[str]:
+    """Dotted names of secret-named attributes holding a literal (non-empty, non-reference)."""
+    out: list[str] = []
+    stack: list[tuple[str, Any]] = [(prefix, value)]
+    while stack:
+        path, cur = stack.pop()
+        if isinstance(cur, dict):
+            for k, v in cur.items():
+                key = str(k).strip('"')
+                sub = f"{path}.{key}" if path else key
+                lit = _literal(v)
+                if is_secret_key(key) and lit:
+                    out.append(sub)
+                else:
+                    stack.append((sub, v))
+        elif isinstance(cur, list):
+            stack.extend((path, v) for v in cur)
+    return sorted(out)
+
+
+class _Lines:
+    """Finds the line of a block or attribute by text search (hcl2 output carries no lines)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def find(self, pattern: re.Pattern[str], start: int = 1, end: int | None = None) -> int | None:
+        stop = min(len(self.lines), end) if end else len(self.lines)
+        for i in range(max(start, 1) - 1, stop):
+            if pattern.search(self.lines[i]):
+                return i + 1
+        return None
+
+    def block(self, keyword: str, *labels: str) -> int:
+        parts = r"\s+".join([re.escape(keyword)] + [rf'"?{re.escape(label)}"?' for label in labels])
+        found = self.find(re.compile(rf"^\s*{parts}\s*\{{?"))
+        if found is None and labels:
+            # .tf.json or unusual formatting: the last label as a JSON key.
+            found = self.find(re.compile(rf'"{re.escape(labels[-1])}"\s*:'))
+        return found or 1
+
+    def attr(self, name: str, start: int) -> int:
+        found = self.find(re.compile(rf'^\s*"?{re.escape(name)}"?\s*[=:]'), start, start + 400)
+        return found or start
+
+
+def _iam_lists(body: dict, text_blobs: list[str]) -> tuple[list[str], list[str]]:
+    """IAM actions and resources from policy documents, JSON policies and ``jsonencode``."""
+    actions: set[str] = set()
+    resources: set[str] = set()
+    stack: list[Any] = [body]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            for k, v in cur.items():
+                key = str(k).strip('"').lower()
+                if key in ("actions", "action", "not_actions", "notaction", "permissions"):
+                    target = actions
+                elif key in ("resources", "resource"):
+                    target = resources
+                else:
+                    stack.append(v)
+                    continue
+                for s in _strings(v):
+                    target.add(s)
+        elif isinstance(cur, list):
+            stack.extend(cur)
+        elif isinstance(cur, str) and cur.lstrip().startswith("{"):
+            try:
+                stack.append(json.loads(cur))
+            except ValueError:
+                pass
+    for blob in text_blobs:
+        for rx, target in ((_IAM_ACTION_RE, actions), (_IAM_RESOURCE_RE, resources)):
+            for m in rx.finditer(blob):
+                target.update(_QUOTED_RE.findall(m.group(1)))
+    return sorted(a for a in actions if a), sorted(r for r in resources if r)
+
+
+def _refs(body: Any) -> list[tuple[str, str]]:
+    """Resource addresses referenced inside ``body``'s interpolations."""
+    found: set[tuple[str, str]] = set()
+    for s in _strings(body):
+        if "${" not in s:
+            continue
+        for m in _REF_RE.finditer(s):
+            rtype, rname = m.group(1), m.group(2)
+            if rtype not in _NOT_TYPES and not s[: m.start()].endswith("data."):
+                found.add((rtype, rname))
+    return sorted(found)
+
+
+def _refine_kind(rtype: str, kind: str, body: dict) -> str:
+    """Engine attributes say whether an RDS/Cloud SQL instance is MySQL or Postgres."""
+    engine = (_literal(body.get("engine")) or _literal(body.get("database_version")) or "").lower()
+    if kind in ("postgres", "mysql") and engine:
+        if "mysql" in engine or "maria" in engine:
+            return "mysql"
+        if "postgres" in engine:
+            return "postgres"
+        if any(e in engine for e in ("sqlserver", "oracle", "db2")):
+            return "other"
+    return kind
+
+
+class TerraformScanner(Scanner):
+    """Terraform resources, modules, IAM and variables."""
+
+    name = "terraform"
+    version = 1
+
+    def matches(self, path: PurePosixPath, head: str) -> bool:
+        n = path.name
+        return n.endswith((".tf", ".tfvars", ".tf.json", ".tfvars.json"))
+
+    def scan(self, src: SourceFile, ctx: ScanContext) -> Fragment:
+        frag = self.fragment(src)
+        name = src.pure.name
+        try:
+            if name.endswith(".json"):
+                data = json.loads(src.text)
+            else:
+                data = hcl2.loads(src.text, serialization_options=_OPTIONS)
+        except UnexpectedInput as exc:
+            # The token's text is left out on purpose: it may be half of a secret.
+            token = getattr(getattr(exc, "token", None), "type", None)
+            what = f"unexpected {token}" if token else "unexpected input"
+            line, col = getattr(exc, "line", 1) or 1, getattr(exc, "column", 0) or 0
+            frag.warn(f"invalid HCL: {what} at line {line}, column {col}", line=line)
+            return frag
+        except (LarkError, ValueError) as exc:
+            line = getattr(exc, "lineno", None) or getattr(exc, "line", None) or 1
+            frag.warn(f"invalid Terraform file: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}", line=line)
+            return frag
+        if not isinstance(data, dict):
+            frag.warn("Terraform file is not an object at the top level")
+            return frag
+        lines = _Lines(src.text)
+        patterns = ctx.config.environments
+        dir_env = detect_environment(str(src.pure.parent), patterns=patterns)
+        if name.endswith((".tfvars", ".tfvars.json")):
+            self._scan_tfvars(src, frag, data, lines, patterns)
+            return frag
+        file_env = self._variables(src, frag, data, lines, patterns)
+        env = dir_env or file_env
+        addresses: dict[str, str] = {}
+        refs: list[list[Any]] = []
+        iam_docs: dict[str, tuple[list[str], list[str]]] = {}
+        for block in _blocks(data.get("data")):
+            for dtype, named in block.items():
+                for dname, body in (named or {}).items() if isinstance(named, dict) else []:
+                    if dtype == "aws_iam_policy_document" and isinstance(body, dict):
+                        iam_docs[str(dname)] = _iam_lists(body, [])
+        for block in _blocks(data.get("resource")):
+            for rtype, named in block.items():
+                if not isinstance(named, dict):
+                    continue
+                for rname, body in named.items():
+                    if isinstance(body, list) and body and isinstance(body[0], dict):
+                        body = body[0]  # .tf.json allows a list of bodies
+                    if not isinstance(body, dict):
+                        continue
+                    self._resource(src, frag, str(rtype), str(rname), body, lines, env, addresses, refs, iam_docs)
+        for block in _blocks(data.get("module")):
+            for mname, body in block.items():
+                if isinstance(body, dict):
+                    self._module(src, frag, str(mname), body, lines, env)
+        frag.extra = {"dir": str(src.pure.parent), "env": env, "addresses": addresses, "refs": refs}
+        return frag
+
+    # -- pieces -----------------------------------------------------------------------
+    def _variables(self, src: SourceFile, frag: Fragment, data: dict, lines: _Lines, patterns) -> str | None:
+        """The environment a ``variable "environment"`` default names; secret defaults recorded."""
+        env = None
+        for block in _blocks(data.get("variable")):
+            for vname, body in block.items():
+                if not isinstance(body, dict):
+                    continue
+                vline = lines.block("variable", str(vname))
+                default = _literal(body.get("default"))
+                if default and is_secret_key(str(vname)):
+                    keep(frag, str(vname), default, src.evidence(lines.attr("default", vline)))
+                if str(vname).lower() in ("environment", "env", "stage") and default:
+                    env = env or detect_environment(default, patterns=patterns)
+        for block in _blocks(data.get("locals")):
+            for k, v in block.items():
+                lit = _literal(v)
+                if lit and is_secret_key(str(k)):
+                    keep(frag, str(k), lit, src.evidence(lines.attr(str(k), 1)))
+                if lit and str(k).lower() in ("environment", "env", "stage"):
+                    env = env or detect_environment(lit, patterns=patterns)
+        return env
+
+    def _scan_tfvars(self, src: SourceFile, frag: Fragment, data: dict, lines: _Lines, patterns) -> None:
+        """Variable values: secrets are recorded (never kept); ``environment`` names the env."""
+        env = None
+        for key, value in data.items():
+            lit = _literal(value)
+            line = lines.attr(str(key), 1)
+            if lit and is_secret_key(str(key)):
+                keep(frag, str(key), lit, src.evidence(line))
+            elif lit and str(key).lower() in ("environment", "env", "stage", "workspace"):
+                env = env or detect_environment(lit, patterns=patterns)
+            for sub in _secret_attrs(value) if isinstance(value, (dict, list)) else []:
+                keep(frag, sub, "x", src.evidence(line))
+        env = env or detect_environment(src.pure.stem, patterns=patterns)
+        frag.extra = {"dir": str(src.pure.parent), "vars_env": env, "addresses": {}, "refs": []}
+
+    def _resource(self, src: SourceFile, frag: Fragment, rtype: str, rname: str, body: dict, lines: _Lines,
+                  env: str | None, addresses: dict[str, str], refs: list[list[Any]],
+                  iam_docs: dict[str, tuple[list[str], list[str]]]) -> None:
+        line = lines.block("resource", rtype, rname)
+        ev = src.evidence(line)
+        for attr in _secret_attrs(body):
+            keep(frag, attr, "x", src.evidence(lines.attr(attr.rsplit(".", 1)[-1], line)))
+        is_iam = bool(_IAM_TYPES_RE.match(rtype))
+        found = kind_for_terraform(rtype)
+        if found is None and not is_iam:
+            return
+        kind, subtype = found if found else ("iam", rtype.split("_", 1)[0] + "-iam")
+        kind = _refine_kind(rtype, kind, body)
+        address = f"{rtype}.{rname}"
+        # A sub-resource (aws_s3_bucket_versioning → aws_s3_bucket.x) adds to its parent.
+        parent = self._parent(rtype, body, addresses)
+        if parent and not is_iam:
+            self._annotate_parent(frag, parent, rtype, body, ev)
+            addresses[address] = parent
+            return
+        name = rname
+        for attr in _NAME_ATTRS:
+            lit = _literal(body.get(attr))
+            if lit:
+                name = lit
+                break
+        res = Resource(id=entity_id(kind, name), kind=kind, name=name, subtype=rtype, evidence=[ev])
+        res.attributes["terraform_address"] = address
+        res.attributes["provider_subtype"] = subtype
+        if kind in _STATEFUL_KINDS:
+            res.stateful = True
+        for attr in _KEEP_ATTRS:
+            v = body.get(attr)
+            if isinstance(v, (bool, int)) or _literal(v):
+                res.attributes[attr] = v if isinstance(v, (bool, int)) else keep(frag, attr, v, ev)
+        self._protection(res, body, lines, line, src)
+        self._tags(frag, res, body, lines, line, src)
+        if env and not res.environments:
+            res.environments.append(env)
+            res.facts.append(fact("environment", env, ev))
+        if is_iam:
+            doc_refs = [d for t, d in _refs(body) if t == "aws_iam_policy_document"]
+            blobs = [s for s in _strings(body) if "Action" in s or "actions" in s]
+            actions, resources = _iam_lists(body, blobs)
+            for d in sorted(set(doc_refs) | {m for s in _strings(body) for m in re.findall(r"data\.aws_iam_policy_document\.([\w-]+)", s)}):
+                a, r = iam_docs.get(d, ([], []))
+                actions, resources = sorted(set(actions) | set(a)), sorted(set(resources) | set(r))
+            resources = [r for r in resources if "${" not in r] + sorted({f"{t}.{n}" for t, n in _refs({"r": resources})})
+            if actions:
+                res.attributes["actions"] = actions
+            if resources:
+                res.attributes["resources"] = resources
+            wild = [a for a in actions if "*" in a]
+            if wild:
+                res.attributes["wildcard_actions"] = True
+                res.facts.append(fact("wildcard-actions", wild, ev))
+            if "*" in resources:
+                res.attributes["wildcard_resources"] = True
+                res.facts.append(fact("wildcard-resources", True, ev))
+            for key in ("role", "policy_arn", "member", "members", "principal_id", "user", "group"):
+                lit = _literal(body.get(key))
+                if lit:
+                    res.attributes[key] = lit
+        addresses[address] = res.id
+        targets = set(_refs(body))
+        for r in res.attributes.get("resources", []) if is_iam else []:
+            if isinstance(r, str) and "." in r and "${" not in r and ":" not in r:
+                targets.add(tuple(r.split(".", 1)))  # type: ignore[arg-type]
+        for rtype2, rname2 in sorted(targets):
+            if (rtype2, rname2) != (rtype, rname):
+                refs.append([res.id, f"{rtype2}.{rname2}", ev.path, ev.line])
+        frag.resources.append(res)
+
+    def _parent(self, rtype: str, body: dict, addresses: dict[str, str]) -> str | None:
+        for ptype, pname in _refs(body):
+            if rtype != ptype and rtype.startswith(ptype + "_") and f"{ptype}.{pname}" in addresses:
+                return addresses[f"{ptype}.{pname}"]
+        return None
+
+    def _annotate_parent(self, frag: Fragment, parent_id: str, rtype: str, body: dict, ev: Evidence) -> None:
+        for res in frag.resources:
+            if res.id != parent_id:
+                continue
+            res.evidence.append(ev)
+            if rtype.endswith("_versioning"):
+                status = _strings(body.get("versioning_configuration"))
+                res.attributes["versioning"] = "Enabled" in status
+            elif rtype.endswith("_public_access_block"):
+                res.attributes["public_access_blocked"] = bool(body.get("block_public_acls"))
+            else:
+                res.attributes[rtype] = True
+
+    def _protection(self, res: Resource, body: dict, lines: _Lines, line: int, src: SourceFile) -> None:
+        """Deletion protection: explicit flags, ``prevent_destroy``, ``force_destroy``."""
+        prevent = any(b.get("prevent_destroy") is True for b in _blocks(body.get("lifecycle")))
+        dp = body.get("deletion_protection")
+        if dp is None:
+            dp = body.get("deletion_protection_enabled")
+        fd = body.get("force_destroy")
+        if prevent:
+            res.deletion_protection = True
+            res.facts.append(fact("prevent_destroy", True, src.evidence(lines.attr("prevent_destroy", line))))
+        if isinstance(dp, bool):
+            res.deletion_protection = res.deletion_protection or dp
+            res.facts.append(fact("deletion_protection", dp, src.evidence(lines.attr("deletion_protection", line))))
+        if isinstance(fd, bool):
+            res.facts.append(fact("force_destroy", fd, src.evidence(lines.attr("force_destroy", line))))
+            if fd:
+                res.deletion_protection = bool(prevent or dp is True)
+            elif res.deletion_protection is None:
+                # force_destroy = false: a non-empty bucket cannot be destroyed by terraform.
+                res.deletion_protection = True
+        if res.deletion_protection is None and isinstance(dp, bool):
+            res.deletion_protection = dp
+
+    def _tags(self, frag: Fragment, res: Resource, body: dict, lines: _Lines, line: int, src: SourceFile) -> None:
+        """``tags`` / ``labels`` → environment, owners, data classes (with facts)."""
+        for attr in ("tags", "labels", "default_tags", "resource_labels"):
+            tags = body.get(attr)
+            for t in _blocks(tags):
+                for k, v in t.items():
+                    key = _norm_key(str(k))
+                    val = _literal(v)
+                    if not val:
+                        continue
+                    ev = src.evidence(lines.attr(str(k).strip('"'), line))
+                    kept = keep(frag, str(k), val, ev)
+                    res.labels[str(k).strip('"')] = kept
+                    if key in _ENV_TAG_KEYS:
+                        env = detect_environment(val)
+                        if env and env not in res.environments:
+                            res.environments.append(env)
+                            res.facts.append(fact("environment", env, ev))
+                    elif key in _OWNER_TAG_KEYS:
+                        for owner in (o.strip() for o in val.split(",")):
+                            if owner and owner not in res.owners:
+                                res.owners.append(owner)
+                                res.facts.append(fact("owner", owner, ev))
+                                frag.owners.append(Owner(name=owner, evidence=[ev]))
+                    elif key in _DATA_TAG_KEYS:
+                        for dc in data_classes(*re.split(r"[,\s]+", val)) or data_classes(val):
+                            if dc not in res.data_classes:
+                                res.data_classes.append(dc)
+                                res.facts.append(fact("data_class", dc, ev))
+        for dc in data_classes(res.name):
+            if dc not in res.data_classes:
+                res.data_classes.append(dc)
+                res.facts.append(fact("data_class", dc, res.evidence[0]))
+
+    def _module(self, src: SourceFile, frag: Fragment, mname: str, body: dict, lines: _Lines, env: str | None) -> None:
+        line = lines.block("module", mname)
+        ev = src.evidence(line)
+        for attr in _secret_attrs(body):
+            keep(frag, attr, "x", src.evidence(lines.attr(attr.rsplit(".", 1)[-1], line)))
+        res = Resource(id=entity_id("other", f"tf-module-{mname}"), kind="other", name=mname,
+                       subtype="terraform-module", evidence=[ev])
+        source = _literal(body.get("source"))
+        if source:
+            res.attributes["source"] = keep(frag, "source", source, ev)
+        version = _literal(body.get("version"))
+        if version:
+            res.attributes["version"] = version
+        if env:
+            res.environments.append(env)
+            res.facts.append(fact("environment", env, ev))
+        frag.resources.append(res)
+
+    # -- whole tree -------------------------------------------------------------------
+    def finalize(self, fragments: list[Fragment], builder: "InventoryBuilder") -> None:
+        """Directory environments from tfvars; cross-file references → edges."""
+        dir_env: dict[str, str] = {}
+        addresses: dict[str, dict[str, str]] = {}
+        for f in fragments:
+            d = f.extra.get("dir")
+            if d is None:
+                continue
+            env = f.extra.get("env") or f.extra.get("vars_env")
+            if env:
+                dir_env.setdefault(d, env)
+            addresses.setdefault(d, {}).update(f.extra.get("addresses", {}))
+        for f in sorted(fragments, key=lambda x: x.path):
+            d = f.extra.get("dir")
+            if d is None:
+                continue
+            env = dir_env.get(d)
+            if env:
+                for r in f.resources:
+                    ent = builder.entity(r.id)
+                    if ent is not None and not ent.environments:
+                        ent.environments.append(env)
+                        builder.set_fact(ent, "environment", env, r.evidence[:1])
+            for source_id, target_addr, path, line in f.extra.get("refs", []):
+                target = addresses.get(d, {}).get(target_addr)
+                if target and builder.entity(target) is not None and builder.entity(source_id) is not None:
+                    builder.add_edge(Edge(source=source_id, target=target, kind="depends-on",
+                                          via=f"terraform reference {target_addr}",
+                                          evidence=[Evidence(path=path, line=line)]))
+
+
+__all__ = ["TerraformScanner"]

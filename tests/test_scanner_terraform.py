@@ -1,0 +1,208 @@
+"""Terraform scanner: resources, protection, tags, IAM, modules, secrets, environments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inventory.config import Config
+from inventory.scan import scan_paths
+from inventory.scanners.base import Fragment, ScanContext, SourceFile
+from inventory.scanners.terraform import TerraformScanner
+
+MAIN_TF = '''variable "environment" {
+  default = "staging"
+}
+
+resource "aws_s3_bucket" "training" {
+  bucket        = "acme-training-data"
+  force_destroy = false
+  tags = {
+    "data-class" = "training-data"
+    team         = "ml-platform"
+  }
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "training" {
+  bucket = aws_s3_bucket.training.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_db_instance" "orders" {
+  identifier          = "orders"
+  engine              = "postgres"
+  password            = "hunter2-but-longer"
+  deletion_protection = true
+}
+
+resource "aws_db_instance" "legacy" {
+  identifier = "legacy-${var.environment}"
+  engine     = "mysql"
+}
+
+resource "aws_elasticache_cluster" "scratch" {
+  cluster_id = "scratch"
+  engine     = "redis"
+}
+
+data "aws_iam_policy_document" "read" {
+  statement {
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.training.arn]
+  }
+}
+
+resource "aws_iam_policy" "reader" {
+  name   = "training-reader"
+  policy = data.aws_iam_policy_document.read.json
+}
+
+module "vpc" {
+  source  = "terraform-aws-modules/vpc/aws"
+  version = "5.0"
+}
+
+resource "aws_instance" "web" {
+  ami = "ami-123"
+}
+'''
+
+
+def _scan(text: str, path: str = "terraform/main.tf") -> Fragment:
+    return TerraformScanner().scan(SourceFile(path=path, text=text), ScanContext(config=Config()))
+
+
+def _res(frag: Fragment) -> dict:
+    return {r.id: r for r in frag.resources}
+
+
+def test_matches_terraform_files_only() -> None:
+    s = TerraformScanner()
+    from pathlib import PurePosixPath as P
+
+    assert s.matches(P("a/main.tf"), "") and s.matches(P("prod.tfvars"), "") and s.matches(P("x.tf.json"), "")
+    assert not s.matches(P("main.tfstate"), "") and not s.matches(P("tf.yaml"), "")
+
+
+def test_resources_named_from_literal_attributes_and_kinds_refined() -> None:
+    res = _res(_scan(MAIN_TF))
+    assert set(res) == {
+        "object-bucket:acme-training-data",
+        "postgres:orders",
+        "mysql:legacy",  # interpolated identifier → block label; engine → mysql
+        "redis:scratch",
+        "iam:training-reader",
+        "other:tf-module-vpc",
+    }
+    assert res["postgres:orders"].subtype == "aws_db_instance"
+    assert res["postgres:orders"].attributes["terraform_address"] == "aws_db_instance.orders"
+    assert res["postgres:orders"].stateful is True
+
+
+def test_deletion_protection_sources() -> None:
+    res = _res(_scan(MAIN_TF))
+    bucket = res["object-bucket:acme-training-data"]
+    assert bucket.deletion_protection is True
+    assert {(f.name, f.value, f.evidence[0].line) for f in bucket.facts} >= {("prevent_destroy", True, 13), ("force_destroy", False, 7)}
+    assert res["postgres:orders"].deletion_protection is True
+    assert res["redis:scratch"].deletion_protection is None
+    destroyable = _res(_scan('resource "aws_s3_bucket" "t" {\n  bucket = "tmp"\n  force_destroy = true\n}\n'))
+    assert destroyable["object-bucket:tmp"].deletion_protection is False
+
+
+def test_tags_give_owner_data_class_and_subresources_merge() -> None:
+    frag = _scan(MAIN_TF)
+    bucket = _res(frag)["object-bucket:acme-training-data"]
+    assert bucket.owners == ["ml-platform"]
+    assert bucket.data_classes == ["training-data"]
+    assert [o.name for o in frag.owners] == ["ml-platform"]
+    assert bucket.attributes["versioning"] is True
+    assert [e.line for e in bucket.evidence] == [5, 17]
+
+
+def test_environment_from_variable_default_and_from_directory() -> None:
+    assert _res(_scan(MAIN_TF))["postgres:orders"].environments == ["staging"]
+    frag = _scan('resource "aws_sqs_queue" "q" {\n  name = "jobs"\n}\n', path="infra/envs/prod/queues.tf")
+    q = _res(frag)["queue:jobs"]
+    assert q.environments == ["prod"]
+    assert q.facts[0].name == "environment"
+
+
+def test_iam_actions_resources_and_wildcards() -> None:
+    frag = _scan(MAIN_TF)
+    pol = _res(frag)["iam:training-reader"]
+    assert pol.attributes["actions"] == ["s3:*"]
+    assert pol.attributes["wildcard_actions"] is True
+    assert "aws_s3_bucket.training" in pol.attributes["resources"]
+    assert ["iam:training-reader", "aws_s3_bucket.training"] == frag.extra["refs"][0][:2]
+    inline = _scan(
+        'resource "aws_iam_role_policy" "p" {\n  name = "p"\n  role = "r"\n'
+        '  policy = jsonencode({\n    Statement = [{ Action = ["kms:Decrypt"], Effect = "Allow", Resource = "*" }]\n  })\n}\n'
+    )
+    p = _res(inline)["iam:p"]
+    assert p.attributes["actions"] == ["kms:Decrypt"]
+    assert p.attributes["wildcard_resources"] is True
+    assert "wildcard_actions" not in p.attributes
+
+
+def test_module_block() -> None:
+    mod = _res(_scan(MAIN_TF))["other:tf-module-vpc"]
+    assert mod.subtype == "terraform-module"
+    assert mod.attributes == {"source": "terraform-aws-modules/vpc/aws", "version": "5.0"}
+
+
+def test_literal_secrets_are_recorded_never_kept() -> None:
+    frag = _scan(MAIN_TF)
+    assert [e.line for e in frag.secrets] == [27]
+    assert "hunter2" not in frag.model_dump_json()
+    tfvars = TerraformScanner().scan(
+        SourceFile(path="envs/prod/prod.tfvars", text='environment = "prod"\ndb_password = "s3cr3t-v4lue"\nregion = "eu-west-1"\n'),
+        ScanContext(config=Config()),
+    )
+    assert [e.line for e in tfvars.secrets] == [2]
+    assert "s3cr3t" not in tfvars.model_dump_json()
+    assert tfvars.extra["vars_env"] == "prod"
+
+
+def test_syntax_error_is_a_warning_with_line() -> None:
+    frag = _scan('resource "aws_s3_bucket" "a" {\n  bucket = "x"\n  tags = {\n    a = \n  }\n}\n')
+    assert frag.resources == []
+    assert len(frag.warnings) == 1
+    assert frag.warnings[0].line == 4
+    assert frag.warnings[0].message.startswith("invalid HCL: unexpected")
+    leaky = _scan('variable "db_password" {\n  default = "s3cr3t-half\n}\n')
+    assert leaky.warnings and "s3cr3t" not in leaky.warnings[0].message
+
+
+def test_tf_json_resources() -> None:
+    text = '{"resource": {"aws_s3_bucket": {"logs": {"bucket": "acme-logs", "force_destroy": true}}}}'
+    frag = _scan(text, path="tf/main.tf.json")
+    assert _res(frag)["object-bucket:acme-logs"].deletion_protection is False
+
+
+def test_whole_tree_scan_links_references_and_tfvars_environment(tmp_path: Path) -> None:
+    d = tmp_path / "stack"
+    d.mkdir()
+    (d / "s3.tf").write_text('resource "aws_s3_bucket" "training" {\n  bucket = "acme-training-data"\n}\n')
+    (d / "iam.tf").write_text(
+        'resource "aws_iam_policy" "reader" {\n  name = "reader"\n'
+        '  policy = jsonencode({ Statement = [{ Action = "s3:GetObject", Resource = aws_s3_bucket.training.arn }] })\n}\n'
+    )
+    (d / "terraform.tfvars").write_text('environment = "staging"\n')
+    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
+    edges = [(e.source, e.target) for e in inv.edges]
+    assert ("iam:reader", "object-bucket:acme-training-data") in edges
+    bucket = inv.entities()["object-bucket:acme-training-data"]
+    assert bucket.environments == ["staging"]
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "locals {}\n"])
+def test_empty_files_give_nothing(text: str) -> None:
+    frag = _scan(text)
+    assert frag.resources == [] and frag.warnings == []
