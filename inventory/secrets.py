@@ -1,25 +1,827 @@
-"""Secret redaction: values never enter the inventory (first version; hardened separately)."""
+"""Secret redaction: secret values never enter the inventory, a prompt, a cache or a document.
+
+The inventory keeps *that* a secret exists and *where* (an :class:`~inventory.model.Evidence`
+in ``Inventory.secrets``), never its value, a base64 of it, or a part of it.
+
+The module is shaped like detect-secrets: one detector is one small object with a cheap
+``trigger`` regex (a prefilter that must match before the detector runs) and a ``spans``
+method returning the ``(start, end)`` character spans to mask. Token formats (AWS, GitHub,
+Slack, Stripe, JWT...) come from detect-secrets' own plugins, called directly through
+``analyze_string`` so that no global settings, filters or network verification are involved.
+Key-name rules, connection strings, command-line flags and PEM blocks are our own detectors.
+
+Public entry points:
+
+* :func:`is_secret_key` - does a key/variable name hold a secret?
+* :func:`redact_value` - a key/value pair from config (env var, YAML value, tfvars).
+* :func:`redact_text` / :func:`redact_lines` - free text (runbooks, commands, whole files).
+* :func:`redact_k8s_secret_data` - the ``data``/``stringData`` of a Kubernetes Secret.
+* :func:`scrub_data` / :func:`scrub_inventory` - the last line of defence over any JSON-like
+  structure and over the whole built inventory.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
 
 from inventory.model import Inventory
 
 REDACTED = "<redacted>"
-_KEY_RE = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?)")
+
+Span = tuple[int, int]
+
+# --------------------------------------------------------------------------------------
+# Key names
+# --------------------------------------------------------------------------------------
+
+# Words that, as a whole token of a key name, mean "the value is a secret".
+_STRONG_WORDS = frozenset(
+    {
+        "password", "passwd", "pwd", "pass", "passphrase", "passcode", "pswd",
+        "secret", "token", "apikey", "credential", "credentials", "creds",
+        "auth", "authorization", "bearer", "privatekey", "secretkey", "accesskey",
+        "pgpassword", "pgpass", "salt", "pepper", "cookiesecret",
+    }
+)
+# "<word>_key" pairs that name a secret key (``api_key``, ``signing_key``...). A bare ``key``
+# is not enough: ``key: password`` in a secretKeyRef, routing/partition/sort keys...
+_KEY_QUALIFIERS = frozenset(
+    {
+        "api", "access", "secret", "private", "signing", "sign", "encryption", "encrypt",
+        "decryption", "master", "hmac", "license", "licence", "ssh", "session", "jwt",
+        "webhook", "app", "client", "shared", "service", "account", "auth", "admin", "root",
+        "storage", "subscription", "consumer", "deploy", "crypt", "cipher", "aes", "fernet",
+        "django", "rails", "cookie", "csrf", "x",
+    }
+)
+# A key whose *last* token is one of these names a pointer to a secret, not the secret:
+# ``db_password_file``, ``secretName``, ``secretKeyRef``, ``token_url``, ``password_length``.
+_NEGATIVE_LAST = frozenset(
+    {
+        "name", "names", "ref", "refs", "reference", "file", "files", "path", "paths", "dir",
+        "directory", "url", "uri", "urls", "endpoint", "host", "hostname", "port", "arn",
+        "length", "len", "min", "max", "ttl", "timeout", "expiry", "expires", "expiration",
+        "lifetime", "duration", "type", "types", "kind", "mode", "method", "methods",
+        "mechanism", "mechanisms", "enabled", "enable", "disabled", "required", "policy",
+        "policies", "rotation", "header", "version", "provider", "providers", "store",
+        "manager", "namespace", "mount", "location", "format", "algorithm", "algo", "field",
+        "property", "env", "var", "variable", "source", "template", "count", "size",
+        "secrets", "keys", "tokens", "passwords", "class", "id", "ids", "selector", "label",
+        "labels", "annotation", "annotations", "schema", "scope", "scopes", "issuer",
+        "audience", "prefix", "suffix", "strategy", "role", "roles", "user", "username",
+        "backend", "engine", "volume", "volumes", "generator", "rotate", "config",
+        "configuration", "configs", "option", "options", "settings", "spec", "status",
+        "ref_name", "provided", "exists", "present", "interval", "period", "seconds", "secs",
+        "sec", "minutes", "mins", "hours", "days", "ms", "lifespan", "age", "only", "limit",
+    }
+)
+# k8s/Helm style ``<something>Secret`` keys that hold the *name* of a Secret object.
+_SECRET_NAME_HOLDERS = frozenset(
+    {
+        "existing", "tls", "credentials", "credential", "ca", "cert", "certificate",
+        "image", "pull", "docker", "registry", "git", "kube", "k8s", "vault", "external",
+        "sealed", "use", "create", "password", "auth", "admin",
+    }
+)
+# Whole key names that are known pointers (matched on the normalised, underscore form).
+_NEGATIVE_EXACT = frozenset(
+    {
+        "secret_key_ref", "secret_ref", "secret_name", "existing_secret", "secret_provider_class",
+        "value_from", "env_from", "secret_store_ref", "image_pull_secrets", "pull_secret",
+        "access_key_id_ref", "authentication", "authenticated", "authenticator", "authorize",
+        "authorized", "pass_through", "passthrough", "token_review", "service_account_token",
+        "automount_service_account_token", "bypass", "compass", "bypass_auth",
+    }
+)
+# Keys whose value is sensitive only when it also *looks* random (checked with entropy):
+# ``STRIPE_KEY``, ``MAPS_KEY``, ``SIGNATURE``, ``SEED``.
+_LOOSE_WORDS = frozenset({"key", "signature", "sig", "seed", "nonce", "hmac", "cookie", "session"})
+
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT_RE = re.compile(r"[^A-Za-z0-9]+")
 
 
+@lru_cache(maxsize=8192)
+def _key_tokens(name: str) -> tuple[str, ...]:
+    """``dbPassword_FILE`` -> ``("db", "password", "file")``; cached: keys repeat a lot."""
+    spaced = _CAMEL_RE.sub("_", name.strip())
+    return tuple(t for t in _SPLIT_RE.split(spaced.lower()) if t)
+
+
+def _glued_secret(token: str) -> bool:
+    """A token with a secret word glued on: ``dbpassword``, ``apitoken``, ``mysqlpwd``."""
+    return token.endswith(("password", "passwd", "secret", "token", "apikey", "pwd")) and len(token) > 3
+
+
+@lru_cache(maxsize=8192)
 def is_secret_key(name: str) -> bool:
-    """Whether a key/variable name suggests its value is a secret."""
-    return bool(_KEY_RE.search(name or ""))
+    """Whether a key/variable name says its value is a secret.
+
+    ``DB_PASSWORD``, ``apiKey``, ``client_secret``, ``GITHUB_TOKEN``, ``MYSQL_PWD`` and
+    ``Authorization`` are; pointers to secrets are not, so their useful names stay visible:
+    ``password_file``/``*_FILE``, ``secretName``, ``secretKeyRef``, ``existingSecret``,
+    ``token_url``, ``password_length``, ``authentication``.
+    """
+    tokens = _key_tokens(name or "")
+    if not tokens:
+        return False
+    if "_".join(tokens) in _NEGATIVE_EXACT:
+        return False
+    last = tokens[-1]
+    # ``access_key_id`` is the one "...id" we treat as a secret (AWS pairs it with the key).
+    if tokens[-3:] == ("access", "key", "id"):
+        return True
+    if last in _NEGATIVE_LAST:
+        return False
+    if last == "secret" and len(tokens) > 1 and tokens[-2] in _SECRET_NAME_HOLDERS:
+        return False
+    for i, tok in enumerate(tokens):
+        if tok in _STRONG_WORDS or _glued_secret(tok):
+            return True
+        if tok == "key" and i > 0 and tokens[i - 1] in _KEY_QUALIFIERS:
+            return True
+        if tok in ("privatekey", "apikey", "secretkey", "accesskey"):
+            return True
+    return False
+
+
+def _is_loose_secret_key(name: str) -> bool:
+    """Keys whose value is a secret when it also looks random (``STRIPE_KEY``, ``SIGNATURE``)."""
+    tokens = _key_tokens(name or "")
+    if not tokens or tokens[-1] in _NEGATIVE_LAST - {"key"}:
+        return False
+    return any(t in _LOOSE_WORDS for t in tokens)
+
+
+# --------------------------------------------------------------------------------------
+# Values: references, placeholders, entropy
+# --------------------------------------------------------------------------------------
+
+# Things that *point to* a secret instead of holding it. Removed from a value; if nothing
+# alphanumeric is left, the value is a reference and is kept (it names a variable, not a secret).
+_REFERENCE_RE = re.compile(
+    r"""
+    \$\{\{[^}]*\}\}                 # GitHub Actions ${{ secrets.X }}
+    | \{\{[^}]*\}\}                 # Helm / Jinja {{ .Values.x }}
+    | \$\{[^}\s]*\}                 # ${VAR}, ${var.x}
+    | \$\([A-Za-z_][\w.-]*\)        # $(VAR) in k8s env, Makefiles
+    | \$[A-Za-z_][A-Za-z0-9_]*      # $VAR
+    | %\([\w.-]+\)s                 # %(name)s
+    | %[A-Za-z_][\w.-]*%            # %VAR% (Windows)
+    | <redacted>
+    """,
+    re.VERBOSE,
+)
+# Whole-value references: Terraform expressions, secret-manager URIs, ARNs.
+_WHOLE_REFERENCE_RE = re.compile(
+    r"""^(?:
+      (?:var|local|module|data|each|self)\.[\w.\[\]"*-]+
+    | [a-z][a-z0-9]*_[a-z0-9_]+\.[\w-]+\.[\w.\[\]"*-]+        # random_password.db.result
+    | (?:vault|ref\+\w+|awssm|ssm|gcpsm|azkv|op|secretsmanager|sm)://\S+
+    | vault:[\w/.#-]+
+    | arn:aws[\w-]*:(?:secretsmanager|ssm|kms):\S+
+    | (?:/|\.{1,2}/|~/)[\w.@/-]+                             # a file path, e.g. a mounted key file
+    | secretKeyRef | valueFrom | \*+ | (?i:true|false|yes|no|on|off|null|none|nil|~)
+    | read | write | read-all | write-all                  # GitHub Actions ``id-token: write``
+    )$""",
+    re.VERBOSE,
+)
+
+
+_COMMAND_SUBST_RE = re.compile(r"\$\([^()]*\)|`[^`]*`")
+_AUTH_SCHEME_RE = re.compile(r"^(?i:bearer|basic|token|digest|bot)\s+")
+
+
+def is_reference(value: str) -> bool:
+    """Whether ``value`` only *refers* to a secret (``${VAR}``, ``{{ .Values.pw }}``, ``var.x``).
+
+    Empty values, booleans, ``null``, ``*****`` and already-redacted values count as
+    references too: there is nothing to hide. Placeholders such as ``changeme`` do not: a
+    placeholder is sometimes the real password, so it is masked like one.
+    """
+    v = value.strip().strip("\"'").strip()
+    if not v:
+        return True
+    # ``Bearer $TOKEN``: an auth scheme in front of a reference is still a reference.
+    v = _AUTH_SCHEME_RE.sub("", v)
+    if _WHOLE_REFERENCE_RE.match(v):
+        return True
+    rest = _REFERENCE_RE.sub("", v)
+    # ``$(vault read -field=pw ...)``: the secret is produced at run time, not written here,
+    # unless the command itself carries a literal token.
+    rest = _COMMAND_SUBST_RE.sub(lambda m: "" if not any(_LOOSE_VALUE_RE.match(w) and _looks_random(w, 20) for w in m.group(0).split()) else m.group(0), rest)
+    return not any(c.isalnum() for c in rest)
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character of ``text`` (a random base64 string of 40 chars is about 5)."""
+    if not text:
+        return 0.0
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
+
+
+_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def _looks_random(token: str, min_len: int = 16, min_entropy: float = 3.5) -> bool:
+    """A token that looks generated (mixed classes, high entropy), not a word or a path."""
+    if len(token) < min_len:
+        return False
+    classes = sum((any(c.islower() for c in token), any(c.isupper() for c in token), any(c.isdigit() for c in token)))
+    if _HEX_RE.match(token):
+        return len(token) >= 32 and shannon_entropy(token) >= 3.0
+    return classes >= 2 and shannon_entropy(token) >= min_entropy
+
+
+_LOOSE_VALUE_RE = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
+
+
+def _loose_value_is_secret(value: str) -> bool:
+    """Under a loosely secret-ish key (``STRIPE_KEY``), a value is a secret when it is one
+    random-looking token; file names (``jwtRS256.key.pub``) and expressions are not."""
+    v = value.strip().strip("\"'")
+    return bool(_LOOSE_VALUE_RE.match(v)) and _looks_random(v, min_len=20, min_entropy=3.5)
+
+
+def looks_like_base64_secret(value: str) -> bool:
+    """Whether ``value`` is strict base64 of something (as in a k8s Secret's ``data``).
+
+    Scanners use it to recognise encoded values outside ``kind: Secret`` (e.g. a ConfigMap
+    that carries an encoded password under an innocent key).
+    """
+    v = value.strip()
+    if len(v) < 8 or len(v) % 4 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", v):
+        return False
+    try:
+        base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# Detectors
+# --------------------------------------------------------------------------------------
+
+
+class Detector(Protocol):
+    """One detector: a cheap ``trigger`` prefilter and the spans to mask in a text."""
+
+    name: str
+    trigger: re.Pattern[str]
+
+    def spans(self, text: str) -> Iterable[Span]:
+        """Character spans of secret values in ``text`` (called only when ``trigger`` matches)."""
+        ...
+
+
+@dataclass
+class RegexDetector:
+    """Masks the capture groups of every match of ``pattern`` (groups that did not take part
+    in a match are skipped, so alternatives can each capture their own value).
+
+    With ``keep_references`` a value that only refers to a secret (``${DB_PASSWORD}``) is
+    left alone.
+    """
+
+    name: str
+    trigger: re.Pattern[str]
+    pattern: re.Pattern[str]
+    keep_references: bool = True
+
+    def spans(self, text: str) -> Iterator[Span]:
+        """Spans of the captured groups of every match."""
+        for m in self.pattern.finditer(text):
+            for g in range(1, (m.re.groups or 0) + 1):
+                start, end = m.span(g)
+                if start < 0 or start == end:
+                    continue
+                value = text[start:end]
+                if len(value) >= 2 and value[0] in "\"'" and value[-1] == value[0]:
+                    start, end, value = start + 1, end - 1, value[1:-1]
+                if self.keep_references and is_reference(value):
+                    continue
+                yield start, end
+
+
+_TOKEN_CHARS_LEFT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_TOKEN_CHARS_RIGHT = _TOKEN_CHARS_LEFT | frozenset("+/=.~")
+
+
+def _widen(text: str, start: int, end: int) -> Span:
+    """Grow a token match to the whole token, so no prefix or suffix of it survives."""
+    while start > 0 and text[start - 1] in _TOKEN_CHARS_LEFT:
+        start -= 1
+    while end < len(text) and text[end] in _TOKEN_CHARS_RIGHT:
+        end += 1
+    # A sentence's full stop is not part of the token.
+    while end > start and text[end - 1] == ".":
+        end -= 1
+    return start, end
+
+
+@dataclass
+class DetectSecretsDetector:
+    """Wraps a detect-secrets regex plugin (token formats: AWS, GitHub, Slack, JWT...).
+
+    Calls the plugin's ``analyze_string`` directly: ``scan_line``/``analyze_line`` would touch
+    detect-secrets' global settings and may try network verification.
+    """
+
+    name: str
+    trigger: re.Pattern[str]
+    plugin_path: str  # "module:Class" under detect_secrets.plugins
+    _plugin: Any = field(default=None, init=False, repr=False)
+
+    def _get(self) -> Any:
+        if self._plugin is None:
+            import importlib
+
+            module_name, cls_name = self.plugin_path.split(":")
+            module = importlib.import_module(f"detect_secrets.plugins.{module_name}")
+            self._plugin = getattr(module, cls_name)()
+        return self._plugin
+
+    def spans(self, text: str) -> Iterator[Span]:
+        """Every occurrence of every value the plugin reports, widened to the whole token."""
+        for value in set(self._get().analyze_string(text)):
+            if not value or value == REDACTED:
+                continue
+            pos = text.find(value)
+            while pos >= 0:
+                yield _widen(text, pos, pos + len(value))
+                pos = text.find(value, pos + len(value))
+
+
+@dataclass
+class AssignmentDetector:
+    """``KEY=value``, ``key: value``, ``"key": "value"``, ``key = "value"`` (HCL/tfvars), ``--key=value``.
+
+    Masks the value when :func:`is_secret_key` says the key holds a secret, or when the key
+    is loosely secret-ish (``STRIPE_KEY``, ``SIGNATURE``) and the value looks random. YAML
+    block scalars (``password: |``) are masked down to the end of the block.
+    """
+
+    name: str = "assignment"
+    trigger: re.Pattern[str] = field(
+        default_factory=lambda: re.compile(
+            r"(?i)pass|pwd|secret|token|key|auth|cred|salt|pepper|sig|seed|nonce|cookie|session|dsn"
+        )
+    )
+    # The key (optionally quoted), then an assignment operator. The value is parsed by hand.
+    pattern: re.Pattern[str] = field(
+        default_factory=lambda: re.compile(
+            r"""(?<![\w.-])(?P<q>["']?)(?P<key>[A-Za-z_][\w.-]*)(?P=q)\s*(?P<op>:=|=>|=|:(?=\s|$|["']))[ \t]*"""
+        )
+    )
+
+    def spans(self, text: str) -> Iterator[Span]:
+        """Spans of values assigned to secret keys."""
+        for m in self.pattern.finditer(text):
+            key = m.group("key")
+            strong = is_secret_key(key)
+            if not strong and not _is_loose_secret_key(key):
+                continue
+            span = self._value_span(text, m)
+            if span is None:
+                continue
+            start, end = span
+            value = text[start:end]
+            if is_reference(value):
+                continue
+            if not strong and not _loose_value_is_secret(value):
+                continue
+            yield span
+
+    @staticmethod
+    def _value_span(text: str, m: re.Match[str]) -> Span | None:
+        pos = m.end()
+        if pos >= len(text):
+            return None
+        ch = text[pos]
+        op = m.group("op")
+        if ch in "\"'":
+            end = _closing_quote(text, pos)
+            return (pos + 1, end) if end > pos + 1 else None
+        if ch in "\n\r":
+            return None
+        if op == ":":
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            if not _ENTRY_START_RE.search(text, line_start, m.start()):
+                return None  # ``Invalid token: enter your key`` is prose, not a YAML entry
+            opener = text[m.start() - 1] if m.start() > 0 and not m.group("q") else ""
+            line_end = text.find("\n", pos)
+            line_end = len(text) if line_end < 0 else line_end
+            rest = text[pos:line_end]
+            # ``'X-Api-Key: abc' https://...``: the value ends at the quote that opened the pair.
+            if opener in "\"'" and opener and opener in rest:
+                return pos, pos + rest.index(opener)
+            if re.fullmatch(r"[|>][-+0-9]*\s*(#.*)?", rest):
+                return _block_scalar_span(text, m.start(), line_end)
+            if rest.startswith(("{", "[", "&", "*", "!")):
+                return None  # a mapping/anchor/alias/tag, not a scalar value
+            comment = re.search(r"\s+#", rest)
+            value = rest[: comment.start()] if comment else rest.rstrip()
+            # JSON: ``"n": 3600,`` - the separator is not part of the value.
+            end = pos + len(value.rstrip(",").rstrip() if value.endswith(",") else value)
+            return (pos, end) if end > pos else None
+        # ``=``-style (shell, HCL, URLs, flags): the value is one shell-ish word.
+        vm = _SHELL_WORD_RE.match(text, pos)
+        return vm.span() if vm else None
+
+
+# What may precede a ``key:`` that starts a YAML/JSON entry: indentation, a list dash, a flow
+# mapping, a comma, or a quote (``-H 'X-Api-Key: abc'``).
+_ENTRY_START_RE = re.compile(r"(?:^[ \t]*(?:-[ \t]+)*|[{,][ \t]*|[\"'])\Z")
+
+# One shell-ish word; ``${VAR}``/``$(VAR)``/``{{ x }}`` stay whole so references are recognised.
+# Commas and brackets do not end it: a password may hold them, and masking too much is safe.
+_SHELL_WORD_RE = re.compile(r"(?:\$\{\{[^}\n]*\}\}|\{\{[^}\n]*\}\}|\$\{[^}\s]*\}|\$\([^)\s]*\)|[^\s;&\"'`|<>])+")
+
+
+@dataclass
+class EnvPairDetector:
+    """k8s/compose env entries written as a pair: ``- name: DB_PASSWORD`` then ``value: x``."""
+
+    name: str = "env-pair"
+    trigger: re.Pattern[str] = field(default_factory=lambda: re.compile(r"name:"))
+    pattern: re.Pattern[str] = field(
+        default_factory=lambda: re.compile(
+            r"""\bname:[ \t]*["']?(?P<key>[A-Za-z_][\w.-]*)["']?[ \t]*\r?\n[ \t]*(?:-[ \t]*)?value:[ \t]*(?P<value>[^\n]*)"""
+        )
+    )
+
+    def spans(self, text: str) -> Iterator[Span]:
+        """The value of every pair whose name is a secret key."""
+        for m in self.pattern.finditer(text):
+            if not is_secret_key(m.group("key")):
+                continue
+            start, end = m.span("value")
+            raw = text[start:end]
+            value = re.sub(r"\s+#.*$", "", raw).rstrip()
+            if value[:1] in "\"'" and len(value) >= 2 and value[-1] == value[0]:
+                start, value = start + 1, value[1:-1]
+            if value and not is_reference(value):
+                yield start, start + len(value)
+
+
+def _closing_quote(text: str, pos: int) -> int:
+    """Index of the quote closing the one at ``pos`` (backslash escapes respected), or line end."""
+    q = text[pos]
+    i = pos + 1
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == q or c == "\n":
+            return i
+        i += 1
+    return len(text)
+
+
+def _block_scalar_span(text: str, key_start: int, line_end: int) -> Span | None:
+    """The body of a YAML block scalar that starts after ``line_end``."""
+    line_start = text.rfind("\n", 0, key_start) + 1
+    indent = len(text[line_start:key_start]) - len(text[line_start:key_start].lstrip(" -"))
+    pos = line_end + 1
+    end = line_end
+    first = None
+    while pos < len(text):
+        nl = text.find("\n", pos)
+        nl = len(text) if nl < 0 else nl
+        line = text[pos:nl]
+        if line.strip() and len(line) - len(line.lstrip(" ")) <= indent:
+            break
+        if line.strip():
+            if first is None:
+                first = pos + len(line) - len(line.lstrip(" "))
+            end = nl
+        pos = nl + 1
+    return (first, end) if first is not None else None
+
+
+@dataclass
+class PemPrivateKeyDetector:
+    """A PEM/OpenSSH/PGP private key block, BEGIN to END, over several lines if needed.
+
+    Also matches blocks whose newlines are escaped (``\\n`` in JSON). Without an END line the
+    rest of the text is masked: better too much than a key body.
+    """
+
+    name: str = "private-key"
+    trigger: re.Pattern[str] = field(default_factory=lambda: re.compile(r"PRIVATE KEY|PuTTY-User-Key-File"))
+    pattern: re.Pattern[str] = field(
+        default_factory=lambda: re.compile(
+            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)"
+            r"|PuTTY-User-Key-File-\d:.*?(?:Private-MAC:[^\n]*|\Z)",
+            re.DOTALL,
+        )
+    )
+
+    def spans(self, text: str) -> Iterator[Span]:
+        """Whole key blocks."""
+        for m in self.pattern.finditer(text):
+            yield m.span()
+
+
+def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+# Our own rules, then detect-secrets' token plugins. Order does not matter: spans are merged.
+DETECTORS: list[Detector] = [
+    PemPrivateKeyDetector(),
+    # scheme://user:PASSWORD@host (postgres, mysql, redis, amqp, mongodb+srv, https...).
+    RegexDetector(
+        "url-password",
+        _rx(r"://"),
+        _rx(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:([^\s'\"]+?)@(?=[^\s@'\"]*(?:[\s'\"]|$))"),
+    ),
+    # Authorization headers and bare Bearer tokens: ``Authorization: Basic abc``, ``Bearer eyJ..``.
+    RegexDetector(
+        "authorization-header",
+        _rx(r"(?i)authorization|bearer"),
+        _rx(
+            r"(?i)(?:authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest|bot|apikey|negotiate)\s+)?"
+            r"(?!(?:bearer|basic|token|digest|bot|apikey|negotiate)\b)"
+            r"([A-Za-z0-9._~+/=:-]{6,}|\$\{\{[^}]*\}\}|\$\{?[A-Za-z_]\w*\}?)"
+            # A bare ``Bearer X`` needs X to look like a token (a digit or punctuation), not prose.
+            r"|\bbearer\s+((?=[A-Za-z._~+/=:-]*[0-9._~+/=-])[A-Za-z0-9._~+/=:-]{8,}))"
+        ),
+    ),
+    AssignmentDetector(),
+    EnvPairDetector(),
+    # Command-line flags whose next word is a secret: ``--password x``, ``--token x``.
+    RegexDetector(
+        "secret-flag",
+        _rx(r"(?i)--[\w-]*(?:pass|pwd|secret|token|api-?key|auth|cred)"),
+        _rx(
+            r"(?i)(?<![\w-])--(?:[\w-]*-)?(?:password|passwd|pass|pwd|secret|client-secret|token|api-?key|access-key|"
+            r"secret-key|private-key|auth-token|credentials?|auth)\s+(?!-)(\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|]+)"
+        ),
+    ),
+    # mysql family: ``-pSECRET``, ``-p'pass'`` (glued; ``-p`` alone prompts). ``-P`` is the port.
+    RegexDetector(
+        "mysql-p",
+        _rx(r"(?i)mysql|mariadb"),
+        _rx(r"(?i:\b(?:mysql\w*|mariadb\w*)\b)[^\n|;&]*?\s-p(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"';&|]+)"),
+    ),
+    # Password-taking short flags for tools where ``-a``/``-p`` is known to be a password.
+    RegexDetector(
+        "cli-short-password",
+        _rx(r"redis-cli|sshpass|docker login|podman login|helm registry login|keytool|openssl|htpasswd"),
+        _rx(
+            r"(?:\bredis-cli\b[^\n|;&]*?\s-a|\bsshpass\b[^\n|;&]*?\s-p|\b(?:docker|podman|helm registry) login\b"
+            r"[^\n|;&]*?\s-p|\bkeytool\b[^\n|;&]*?\s-(?:store|key)pass|\bopenssl\b[^\n|;&]*?\s-pass(?:in|out)\s+pass:"
+            r"(?=\S))\s*(\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|]+)"
+        ),
+    ),
+    RegexDetector(
+        "htpasswd",
+        _rx(r"htpasswd"),
+        _rx(r"\bhtpasswd\s+(?:-\w+\s+)*-\w*b\w*\s+\S+\s+\S+\s+(\S+)"),
+    ),
+    # curl/wget basic auth: ``curl -u user:pass``, ``--user user:pass``.
+    RegexDetector(
+        "curl-user",
+        _rx(r"curl|wget|http"),
+        _rx(r"(?:\s-u\s*|--user[= ]|--proxy-user[= ])[\"']?[^\s:\"']*:([^\s\"']+)"),
+    ),
+    # ``kubectl create secret ... --from-literal=anykey=value``: every literal of a Secret.
+    RegexDetector(
+        "from-literal",
+        _rx(r"from-literal"),
+        _rx(r"--from-literal[= ][\"']?[^=\s\"']+=(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"';&|]+)"),
+    ),
+    # ``aws configure set aws_secret_access_key X`` (key and value separated by a space).
+    RegexDetector(
+        "aws-configure",
+        _rx(r"(?i)aws_secret_access_key|aws_session_token"),
+        _rx(r"(?i)\baws_(?:secret_access_key|session_token)\s+(\S+)"),
+    ),
+    # Modern OpenAI/Anthropic keys (``sk-proj-...``, ``sk-ant-...``): detect-secrets only knows the
+    # legacy format. Also Stripe test keys and ``sk_`` style keys, which its plugin leaves alone.
+    RegexDetector(
+        "sk-key",
+        _rx(r"sk[-_]"),
+        _rx(r"(?<![\w-])((?:sk|rk|pk_live|sk_test|rk_test)[-_](?:proj-|ant-|svcacct-|admin-|live_|test_)?[A-Za-z0-9_-]{20,})"),
+        keep_references=False,
+    ),
+    # Other well-known prefixes: GitHub fine-grained PATs, HashiCorp Vault tokens, Google API keys.
+    RegexDetector(
+        "prefixed-token",
+        _rx(r"github_pat_|hv[sbr]\.|AIza|npm_|dop_v1_|shpat_|SG\."),
+        _rx(
+            r"(?<![\w-])((?:github_pat_[A-Za-z0-9_]{40,}|hv[sbr]\.[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}"
+            r"|npm_[A-Za-z0-9]{30,}|dop_v1_[a-f0-9]{64}|shpat_[a-fA-F0-9]{32}))"
+        ),
+        keep_references=False,
+    ),
+    DetectSecretsDetector("aws", _rx(r"A3T|ABIA|ACCA|AKIA|ASIA|(?i:aws)"), "aws:AWSKeyDetector"),
+    DetectSecretsDetector("azure-storage", _rx(r"AccountKey="), "azure_storage_key:AzureStorageKeyDetector"),
+    DetectSecretsDetector("discord", _rx(r"[MNO][\w-]{23,25}\.[\w-]{6}\."), "discord:DiscordBotTokenDetector"),
+    DetectSecretsDetector("github", _rx(r"gh[pousr]_"), "github_token:GitHubTokenDetector"),
+    DetectSecretsDetector("gitlab", _rx(r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|GR1348941"), "gitlab_token:GitLabTokenDetector"),
+    DetectSecretsDetector("jwt", _rx(r"eyJ"), "jwt:JwtTokenDetector"),
+    DetectSecretsDetector("mailchimp", _rx(r"-us\d"), "mailchimp:MailchimpDetector"),
+    DetectSecretsDetector("npm", _rx(r"_authToken"), "npm:NpmDetector"),
+    DetectSecretsDetector("openai", _rx(r"T3BlbkFJ"), "openai:OpenAIDetector"),
+    DetectSecretsDetector("pypi", _rx(r"pypi-"), "pypi_token:PypiTokenDetector"),
+    DetectSecretsDetector("sendgrid", _rx(r"SG\."), "sendgrid:SendGridDetector"),
+    DetectSecretsDetector("slack", _rx(r"(?i)xox|hooks\.slack\.com"), "slack:SlackDetector"),
+    DetectSecretsDetector("square", _rx(r"sq0csp-"), "square_oauth:SquareOAuthDetector"),
+    DetectSecretsDetector("stripe", _rx(r"[rs]k_live_"), "stripe:StripeDetector"),
+    DetectSecretsDetector("telegram", _rx(r"\d{8,10}:[\w-]{35}"), "telegram_token:TelegramBotTokenDetector"),
+    DetectSecretsDetector("twilio", _rx(r"(?:AC|SK)[a-z0-9]{32}"), "twilio:TwilioKeyDetector"),
+]
+
+
+def register(detector: Detector) -> None:
+    """Add a detector (see docs/secrets.md). Rebuilds the combined prefilter."""
+    DETECTORS.append(detector)
+    _combined_trigger.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def _combined_trigger() -> re.Pattern[str]:
+    """One regex matching wherever *any* detector's trigger matches: the fast path."""
+    parts = []
+    for d in DETECTORS:
+        pat = d.trigger.pattern.removeprefix("(?i)")
+        parts.append(f"(?i:{pat})" if d.trigger.flags & re.IGNORECASE else f"(?:{pat})")
+    return re.compile("|".join(parts))
+
+
+# --------------------------------------------------------------------------------------
+# Redaction
+# --------------------------------------------------------------------------------------
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    out: list[Span] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _find_spans(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for d in DETECTORS:
+        if d.trigger.search(text):
+            spans.extend(d.spans(text))
+    # Never mask (part of) an earlier mask: keeps the function idempotent.
+    masks = [(m.start(), m.end()) for m in re.finditer(re.escape(REDACTED), text)] if REDACTED in text else []
+    kept = []
+    for s, e in _merge(spans):
+        if any(ms <= s and e <= me for ms, me in masks):
+            continue
+        kept.append((s, e))
+    return kept
 
 
 def redact_text(text: str) -> tuple[str, int]:
-    """``text`` with secret-looking spans masked, and how many were masked."""
-    return text, 0
+    """``text`` with every secret span replaced by :data:`REDACTED`, and how many were masked.
+
+    Works on one line or a whole file. A masked span that crossed lines keeps its newlines,
+    so line numbers after it do not move. Idempotent: redacting twice masks nothing more.
+    """
+    if not text or not _combined_trigger().search(text):
+        return text, 0
+    spans = _find_spans(text)
+    if not spans:
+        return text, 0
+    parts: list[str] = []
+    last = 0
+    for s, e in spans:
+        parts.append(text[last:s])
+        parts.append(REDACTED + "\n" * text.count("\n", s, e))
+        last = e
+    parts.append(text[last:])
+    return "".join(parts), len(spans)
+
+
+def redact_lines(lines: Iterable[str]) -> tuple[list[str], list[int]]:
+    """Redact a file given as lines; returns the lines and the 1-based numbers of masked lines.
+
+    Scanners that read line by line use this rather than :func:`redact_text` per line, so
+    a private key's body (the lines between BEGIN and END) is masked too. The line numbers
+    are what a scanner records as ``Evidence`` in ``Fragment.secrets``.
+    """
+    src = list(lines)
+    text = "\n".join(src)
+    if not _combined_trigger().search(text):
+        return src, []
+    spans = _find_spans(text)
+    if not spans:
+        return src, []
+    redacted, _ = redact_text(text)
+    out = redacted.split("\n")
+    starts = [0]
+    for line in src:
+        starts.append(starts[-1] + len(line) + 1)
+    hit: set[int] = set()
+    import bisect
+
+    for s, e in spans:
+        first = bisect.bisect_right(starts, s)
+        last = bisect.bisect_right(starts, max(s, e - 1))
+        hit.update(range(first, last + 1))
+    return out, sorted(hit)
+
+
+def redact_value(key: str | None, value: str) -> tuple[str, bool]:
+    """Redact one key/value pair from config (env var, YAML value, tfvars, Helm values).
+
+    Under a secret key (:func:`is_secret_key`) the whole value becomes :data:`REDACTED`,
+    unless it only refers to a secret (``${VAR}``, ``{{ .Values.x }}``, ``var.db_password``)
+    or is empty. Under any other key the value is scanned like free text (a connection string
+    under ``DATABASE_URL`` keeps its host and loses its password). Returns the value and
+    whether anything was masked.
+    """
+    if not isinstance(value, str):
+        return value, False
+    if key and is_secret_key(key):
+        if value == REDACTED or is_reference(value):
+            return value, False
+        return REDACTED, True
+    if key and _is_loose_secret_key(key) and _loose_value_is_secret(value):
+        return REDACTED, True
+    text, n = redact_text(value)
+    return text, n > 0
+
+
+def redact_k8s_secret_data(mapping: Mapping[str, Any] | None) -> dict[str, str]:
+    """The ``data``/``stringData`` of a k8s Secret: the keys (names are useful), every value masked.
+
+    Every value is masked whatever its key: in a Secret, ``username`` or ``host`` are
+    secret material too, and a base64 value cannot be judged without decoding it.
+    """
+    if not isinstance(mapping, Mapping):
+        return {}
+    return {str(k): REDACTED for k in sorted(mapping, key=str)}
+
+
+# --------------------------------------------------------------------------------------
+# Whole structures
+# --------------------------------------------------------------------------------------
+
+
+def _scrub(obj: Any, key: str | None, counter: list[int]) -> Any:
+    if isinstance(obj, str):
+        new, changed = redact_value(key, obj)
+        if changed:
+            counter[0] += 1
+        return new
+    if isinstance(obj, dict):
+        # k8s-style ``{name: DB_PASSWORD, value: ...}`` pairs: the name is the key.
+        pair_key = obj.get("name") if isinstance(obj.get("name"), str) and "value" in obj else None
+        out: dict[Any, Any] = {}
+        for k, v in obj.items():
+            nk = _scrub(k, None, counter) if isinstance(k, str) else k
+            vk = pair_key if (k == "value" and pair_key) else (k if isinstance(k, str) else None)
+            out[nk] = _scrub(v, vk, counter)
+        return out
+    if isinstance(obj, (list, tuple)):
+        items = [_scrub(v, key, counter) for v in obj]
+        return type(obj)(items) if isinstance(obj, tuple) else items
+    return obj
+
+
+def scrub_data(obj: Any) -> Any:
+    """A copy of any JSON-like structure with secret values masked.
+
+    Strings under a secret key (``{"password": "x"}``, ``{"name": "DB_PASSWORD", "value": "x"}``)
+    are masked whole; every other string is scanned with :func:`redact_text`. Non-string
+    leaves are returned as they are. Use it on prompts, cache entries and log records.
+    """
+    return _scrub(obj, None, [0])
 
 
 def scrub_inventory(inv: Inventory) -> Inventory:
-    """Last line of defence over the whole built inventory."""
-    return inv
+    """The last line of defence over the whole built inventory.
+
+    Walks every string of the model and masks secrets left by a scanner. Returns ``inv``
+    itself when nothing was masked (the common case, and cheap), else a rebuilt inventory.
+    """
+    data = inv.model_dump(mode="python")
+    counter = [0]
+    # Field names of the model are not config keys: only ``attributes``/``labels``/``flags``
+    # hold scanned keys, but a secret-looking field name never occurs in the model, so the
+    # keyed walk is safe on the whole dump.
+    scrubbed = _scrub(data, None, counter)
+    if counter[0] == 0:
+        return inv
+    return Inventory.model_validate(scrubbed)
