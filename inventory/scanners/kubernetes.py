@@ -268,6 +268,7 @@ class KubernetesScanner(Scanner):
                 "path": src.path, "line": doc.line_of(("reclaimPolicy",)) if "reclaimPolicy" in data else d.line,
             }
         elif kind == "Namespace":
+            d.namespace = d.name  # a namespace's own name is its best environment hint
             d.resource("k8s-namespace", d.name, subtype="kubernetes")
         elif kind == "Secret":
             self._secret(d)
