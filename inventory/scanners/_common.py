@@ -7,22 +7,15 @@ spans masked, and the caller learns whether anything was masked (to record evide
 
 from __future__ import annotations
 
-from inventory.model import DATA_CLASSES, Evidence, Fact, FactValue
+from inventory.model import Evidence, Fact, FactValue
 from inventory.scanners.base import Fragment
-from inventory.secrets import REDACTED, is_secret_key, redact_text
-
-try:  # the keyword table lives with the Kubernetes scanner's helpers
-    from inventory.dataclasses import data_classes_for as _data_classes_for
-except ImportError:  # pragma: no cover - only while that module is not installed
-    _data_classes_for = None
+from inventory.dataclasses import data_classes_for
+from inventory.secrets import redact_value
 
 
 def keep_value(key: str, value: str) -> tuple[str, bool]:
     """``value`` as it may be stored under ``key``, and whether anything was masked."""
-    if is_secret_key(key) and value.strip():
-        return REDACTED, True
-    text, count = redact_text(value)
-    return text, count > 0
+    return redact_value(key, value)
 
 
 def keep(frag: Fragment, key: str, value: str, evidence: Evidence) -> str:
@@ -35,11 +28,7 @@ def keep(frag: Fragment, key: str, value: str, evidence: Evidence) -> str:
 
 def data_classes(*texts: str | None) -> list[str]:
     """Data classes named or hinted by ``texts`` (tags, labels, names), sorted."""
-    clean = [t for t in texts if t]
-    if _data_classes_for is not None:
-        return sorted(set(_data_classes_for(*clean)))
-    found = {t.strip().lower() for t in clean} & set(DATA_CLASSES)
-    return sorted(found)
+    return sorted(set(data_classes_for(*(t for t in texts if t))))
 
 
 def fact(name: str, value: FactValue, evidence: Evidence) -> Fact:
