@@ -1,0 +1,310 @@
+"""Load the risk rules (``rules.yaml``) and merge a team's overrides from ``stackpolicy.yaml``.
+
+Merging is simple and predictable:
+
+* mappings merge key by key, recursively (``rules: {classes: {restart: {prod: T1}}}`` changes
+  one field of one class);
+* ``tools.<tool>`` lists from the config are tried *before* the built-in rules for that tool,
+  so a team's rule wins (first match wins) and the defaults still cover the rest;
+* any other list or scalar replaces the default.
+
+``Config.tiers`` overrides the tier names and definitions (``tiers: {T1: {name: operate}}``).
+Rules are validated; a bad override is a :class:`RulesError` naming the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from generators.risk.model import TIERS, Tier
+
+RULES_FILE = "rules.yaml"
+
+
+class RulesError(Exception):
+    """Risk rules that cannot be used; the message names the source and the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _glob_re(patterns: list[str]) -> re.Pattern[str] | None:
+    """One compiled regex for a list of lower-case shell globs (``None`` for an empty list)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p.lower())})" for p in patterns))
+
+
+class TierDef(_Model):
+    """A tier's name and what an agent may do in it."""
+
+    name: str
+    agent_may: str
+    definition: str = ""
+    examples: list[str] = Field(default_factory=list)
+
+
+class VerbClass(_Model):
+    """What a class of verbs implies: a floor anywhere, and a floor in prod."""
+
+    tier: Tier
+    prod: Tier | None = None
+    mutating: bool = True
+    deletes: bool = False
+    reversible: bool = True
+    description: str = ""
+
+
+class ToolRule(_Model):
+    """One row of a tool's verb table (see the header of rules.yaml for the fields)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    verb: list[str] = Field(default_factory=lambda: ["*"])
+    kind: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+    values: list[str] = Field(default_factory=list)
+    no_flags: list[str] = Field(default_factory=list)
+    sql: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    argv: list[str] = Field(default_factory=list)
+    source: list[str] = Field(default_factory=list)
+    cls: str = Field(alias="class")
+    kind_as: str | None = None
+    reason: str | None = None
+
+    _verb_re: re.Pattern[str] | None = PrivateAttr(default=None)
+    _kind_re: re.Pattern[str] | None = PrivateAttr(default=None)
+    _values_re: re.Pattern[str] | None = PrivateAttr(default=None)
+    _args_re: re.Pattern[str] | None = PrivateAttr(default=None)
+    _source_re: re.Pattern[str] | None = PrivateAttr(default=None)
+    _sql: set[str] = PrivateAttr(default_factory=set)
+    _argv: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("verb", "kind", "flags", "values", "no_flags", "sql", "args", "argv", "source", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> list[str]:
+        return _as_list(v)
+
+    def model_post_init(self, __context: Any) -> None:
+        # Compiled once: classify runs thousands of lines a second.
+        self._verb_re = _glob_re(self.verb)
+        self._kind_re = _glob_re(self.kind)
+        self._values_re = _glob_re(self.values)
+        self._args_re = _glob_re(self.args)
+        self._source_re = _glob_re(self.source)
+        self._sql = {s.lower() for s in self.sql}
+        self._argv = [a.lower() for a in self.argv]
+
+    # Compiled matchers, exposed read-only for the matcher in assess.py.
+    @property
+    def verb_re(self) -> re.Pattern[str] | None:
+        return self._verb_re
+
+    @property
+    def kind_re(self) -> re.Pattern[str] | None:
+        return self._kind_re
+
+    @property
+    def values_re(self) -> re.Pattern[str] | None:
+        return self._values_re
+
+    @property
+    def args_re(self) -> re.Pattern[str] | None:
+        return self._args_re
+
+    @property
+    def source_re(self) -> re.Pattern[str] | None:
+        return self._source_re
+
+    @property
+    def sql_set(self) -> set[str]:
+        return self._sql
+
+    @property
+    def argv_words(self) -> list[str]:
+        return self._argv
+
+
+class KindInfo(_Model):
+    """How much a kind of object weighs: deletion floor, shared infrastructure, holds data."""
+
+    delete: Tier | None = None
+    shared: bool = False
+    stateful: bool = False
+
+
+class EnvironmentRules(_Model):
+    escalate: list[str] = Field(default_factory=lambda: ["prod", "unknown"])
+    hint_flags: list[str] = Field(default_factory=list)
+
+
+class BlastRadius(_Model):
+    high_fan_in: int = Field(default=3, ge=1)
+    tier: Tier = "T2"
+    delete_tier: Tier = "T3"
+
+
+class Statefulness(_Model):
+    tier: Tier = "T2"
+    classes: list[str] = Field(default_factory=list)
+
+
+class Reversibility(_Model):
+    irreversible: Tier = "T2"
+
+
+class DeletionProtection(_Model):
+    tier: Tier = "T3"
+
+
+class DataClassRules(_Model):
+    sensitive: list[str] = Field(default_factory=list)
+    escalations: dict[str, Tier] = Field(default_factory=dict)
+    hints: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class ScopeRules(_Model):
+    flags: dict[str, list[str]] = Field(default_factory=dict)
+    escalations: dict[str, dict[str, Tier]] = Field(default_factory=dict)
+
+
+class Rules(_Model):
+    """The whole, validated rule set. Build it with :func:`load_rules`."""
+
+    tiers: dict[Tier, TierDef]
+    classes: dict[str, VerbClass]
+    reversibility: Reversibility = Field(default_factory=Reversibility)
+    environments: EnvironmentRules = Field(default_factory=EnvironmentRules)
+    blast_radius: BlastRadius = Field(default_factory=BlastRadius)
+    statefulness: Statefulness = Field(default_factory=Statefulness)
+    deletion_protection: DeletionProtection = Field(default_factory=DeletionProtection)
+    data_classes: DataClassRules = Field(default_factory=DataClassRules)
+    scope: ScopeRules = Field(default_factory=ScopeRules)
+    kind_aliases: dict[str, str] = Field(default_factory=dict)
+    kinds: dict[str, KindInfo] = Field(default_factory=dict)
+    global_rules: list[ToolRule] = Field(default_factory=list, alias="global")
+    verbs: dict[str, str] = Field(default_factory=dict)
+    tools: dict[str, list[ToolRule]] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Rules:
+        missing_tiers = [t for t in TIERS if t not in self.tiers]
+        if missing_tiers:
+            raise ValueError(f"tiers: missing {', '.join(missing_tiers)}")
+        if "unknown" not in self.classes:
+            raise ValueError("classes: the `unknown` class is required (unparseable commands go there)")
+        known = set(self.classes)
+        for where, names in (
+            ("verbs", list(self.verbs.values())),
+            ("statefulness.classes", self.statefulness.classes),
+            ("data_classes.escalations", list(self.data_classes.escalations)),
+        ):
+            bad = sorted(set(names) - known)
+            if bad:
+                raise ValueError(f"{where}: unknown verb class {', '.join(bad)}")
+        for tool, rows in [("global", self.global_rules), *self.tools.items()]:
+            for i, row in enumerate(rows):
+                if row.cls not in known:
+                    raise ValueError(f"tools.{tool}[{i}]: unknown verb class {row.cls!r}")
+        return self
+
+    def kind(self, name: str | None) -> str | None:
+        """The canonical kind for an object kind as written (``po`` → ``pod``)."""
+        if not name:
+            return None
+        low = name.lower().split(".", 1)[0]  # deployment.apps → deployment
+        return self.kind_aliases.get(low, low)
+
+    def tier_label(self, tier: str) -> str:
+        """``T2 change``: the tier with its (possibly renamed) name."""
+        return f"{tier} {self.tiers[tier].name}"  # type: ignore[index]
+
+
+@lru_cache(maxsize=1)
+def default_rules_data() -> dict[str, Any]:
+    """The built-in rules as plain data (a fresh deep copy is made before any merge)."""
+    text = resources.files("generators.risk").joinpath(RULES_FILE).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise RulesError(f"generators/risk/{RULES_FILE}: expected a mapping")
+    return data
+
+
+def merge_rules(base: dict[str, Any], override: dict[str, Any], *, _path: str = "") -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base`` (see the module docstring for the policy)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        path = f"{_path}.{key}" if _path else str(key)
+        if _path == "tools" and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = copy.deepcopy(value) + out[key]  # team rules first: first match wins
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_rules(out[key], value, _path=path)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _error_location(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}" if loc else str(err["msg"])
+
+
+def build_rules(data: dict[str, Any], *, source: str = f"generators/risk/{RULES_FILE}") -> Rules:
+    """Validate rule data; errors name ``source`` and the offending key."""
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        raise RulesError(f"{source}: {_error_location(exc)}") from exc
+
+
+@lru_cache(maxsize=1)
+def _default_rules() -> Rules:
+    return build_rules(default_rules_data())
+
+
+def load_rules(
+    rules_override: dict[str, Any] | None = None,
+    tiers_override: dict[str, Any] | None = None,
+    *,
+    source: str = "stackpolicy.yaml",
+) -> Rules:
+    """The rules: built-in defaults, with ``rules:`` and ``tiers:`` overrides from the config.
+
+    Without overrides the validated defaults are cached and shared (they are never mutated).
+    """
+    if not rules_override and not tiers_override:
+        return _default_rules()
+    data = merge_rules(default_rules_data(), dict(rules_override or {}))
+    if tiers_override:
+        data["tiers"] = merge_rules(data.get("tiers", {}), dict(tiers_override))
+    return build_rules(data, source=f"{source} (rules/tiers override)")
+
+
+def rules_from_config(cfg: Any | None) -> Rules:
+    """The rules for an :class:`inventory.config.Config` (``None``: the defaults)."""
+    if cfg is None:
+        return load_rules()
+    source = f"{cfg.base_dir}/stackpolicy.yaml" if getattr(cfg, "base_dir", ".") != "." else "stackpolicy.yaml"
+    return load_rules(cfg.rules, cfg.tiers, source=source)
+
