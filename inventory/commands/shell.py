@@ -1,0 +1,385 @@
+"""Shell lines → every simple command they would run, unwrapped and tool-parsed.
+
+This is the safety-critical entry point: permission systems have been bypassed by
+``bash -c "..."``, ``sudo -u postgres psql -c ...``, ``echo FLUSHALL | redis-cli``,
+``xargs kubectl delete``, ``kubectl exec pod -- psql -c ...``. Every such layer is peeled
+here so the command that really runs is what gets classified:
+
+* compound lines (``&& || ; | &``, newlines, subshells) are split; ``$( )``, backticks and
+  ``<( )`` substitutions are parsed too;
+* wrappers (sudo, env, VAR=x, timeout, nohup, nice, xargs, watch, time, exec, command,
+  stdbuf, ionice, chroot, su -c, runuser, flock...) are recorded in ``wrappers`` and removed;
+* shells with ``-c`` (and shells fed a heredoc/pipe), ``ssh host 'cmd'``, ``kubectl exec``,
+  ``docker exec``/``run`` and ``find -exec`` are parsed recursively (``via`` says how);
+* text piped or heredoc'd into a client (``echo "DROP TABLE x" | psql``) is its input.
+
+Never raises: a line that cannot be understood has ``parse_error`` set.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from inventory.commands.lexer import SimpleCommand, lex
+from inventory.commands.model import CommandLine, ParsedCommand
+from inventory.commands.options import OptSpec, parse_options, spec
+from inventory.commands.tools import PARSERS, ToolContext, normalize_tool
+
+MAX_DEPTH = 8
+_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
+_SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash", "fish", "busybox"})
+# Shell keywords that prefix a command (dropped) or open a construct whose words are not a command.
+_PREFIX_KEYWORDS = frozenset({"if", "then", "do", "else", "elif", "while", "until", "!", "{", "}", "fi", "done",
+                              "esac", "coproc", "in"})
+_SKIP_KEYWORDS = frozenset({"for", "select", "case", "function"})
+
+
+@dataclass
+class _Unwrapped:
+    """What a wrapper runs: an argv, a shell text, or nothing (``sudo -i`` opens a shell)."""
+
+    argv: list[str] | None = None
+    script: str | None = None
+    alone_verb: str | None = None
+    target: str | None = None
+
+
+def _opts_then_argv(sp: OptSpec, skip: int = 0) -> Callable[[list[str]], _Unwrapped]:
+    """A wrapper with options, ``skip`` operands (timeout's duration), then the command."""
+
+    def unwrap(args: list[str]) -> _Unwrapped:
+        p = parse_options(args, sp, stop_at_positional=True)
+        rest = p.positionals if p.after_dashdash is None else p.after_dashdash
+        rest = rest[skip:]
+        return _Unwrapped(argv=rest) if rest else _Unwrapped(alone_verb="shell")
+
+    return unwrap
+
+
+def _unwrap_env(args: list[str]) -> _Unwrapped:
+    p = parse_options(args, spec(values="unset chdir split-string", aliases={"u": "unset", "C": "chdir",
+                                                                            "S": "split-string"}),
+                      stop_at_positional=True)
+    rest = p.positionals if p.after_dashdash is None else p.after_dashdash
+    if isinstance(p.flags.get("split-string"), str):
+        return _Unwrapped(script=" ".join([str(p.flags["split-string"]), *map(shlex.quote, rest)]))
+    return _Unwrapped(argv=rest) if rest else _Unwrapped(alone_verb="list")
+
+
+def _unwrap_nice(args: list[str]) -> _Unwrapped:
+    while args and re.match(r"^-\d+$|^--?adjustment", args[0]):
+        args = args[1:]
+    return _opts_then_argv(spec(values="adjustment", aliases={"n": "adjustment"}))(args)
+
+
+def _unwrap_watch(args: list[str]) -> _Unwrapped:
+    p = parse_options(args, spec(values="interval differences", aliases={"n": "interval", "d": "differences"}),
+                      stop_at_positional=True)
+    rest = p.positionals
+    if not rest:
+        return _Unwrapped(alone_verb="unknown")
+    if p.flags.get("x") or p.flags.get("exec"):
+        return _Unwrapped(argv=rest)
+    return _Unwrapped(script=" ".join(rest))  # watch hands its arguments to `sh -c`
+
+
+def _unwrap_xargs(args: list[str]) -> _Unwrapped:
+    p = parse_options(args, spec(values="replace max-args max-procs max-lines delimiter arg-file eof max-chars "
+                                        "process-slot-var",
+                                 aliases={"I": "replace", "n": "max-args", "P": "max-procs", "L": "max-lines",
+                                          "d": "delimiter", "a": "arg-file", "E": "eof", "s": "max-chars"}),
+                      stop_at_positional=True)
+    return _Unwrapped(argv=p.positionals) if p.positionals else _Unwrapped(argv=["echo"])
+
+
+def _unwrap_su(args: list[str]) -> _Unwrapped:
+    p = parse_options(args, spec(values="command user group shell session-command",
+                                 aliases={"c": "command", "u": "user", "g": "group", "s": "shell"}))
+    user = p.positionals[0] if p.positionals and p.positionals[0] != "-" else None
+    if p.after_dashdash:
+        return _Unwrapped(argv=p.after_dashdash)
+    for key in ("command", "session-command"):
+        if isinstance(p.flags.get(key), str):
+            return _Unwrapped(script=str(p.flags[key]))
+    return _Unwrapped(alone_verb="shell", target=user)
+
+
+def _unwrap_command(args: list[str]) -> _Unwrapped:
+    if args and args[0] in ("-v", "-V"):
+        return _Unwrapped(alone_verb="builtin")
+    return _opts_then_argv(spec())(args)
+
+
+_SUDO = spec(values="user group close-from chdir host prompt role type other-user command-timeout",
+             aliases={"u": "user", "g": "group", "C": "close-from", "D": "chdir", "h": "host", "p": "prompt",
+                      "r": "role", "t": "type", "U": "other-user", "T": "command-timeout"})
+
+WRAPPERS: dict[str, Callable[[list[str]], _Unwrapped]] = {
+    "sudo": _opts_then_argv(_SUDO),
+    "doas": _opts_then_argv(spec(values="u C", aliases={})),
+    "env": _unwrap_env,
+    "timeout": _opts_then_argv(spec(values="signal kill-after", aliases={"s": "signal", "k": "kill-after"}), skip=1),
+    "gtimeout": _opts_then_argv(spec(values="signal kill-after", aliases={"s": "signal", "k": "kill-after"}), skip=1),
+    "nohup": _opts_then_argv(spec()),
+    "nice": _unwrap_nice,
+    "ionice": _opts_then_argv(spec(values="class classdata pid pgid uid", aliases={
+        "c": "class", "n": "classdata", "p": "pid", "P": "pgid", "u": "uid"})),
+    "stdbuf": _opts_then_argv(spec(values="input output error", aliases={"i": "input", "o": "output", "e": "error"})),
+    "time": _opts_then_argv(spec(values="o f output format", aliases={})),
+    "exec": _opts_then_argv(spec(values="a", aliases={})),
+    "command": _unwrap_command,
+    "builtin": _opts_then_argv(spec()),
+    "watch": _unwrap_watch,
+    "xargs": _unwrap_xargs,
+    "chroot": _opts_then_argv(spec(values="userspec groups"), skip=1),
+    "su": _unwrap_su,
+    "runuser": _unwrap_su,
+    "flock": _opts_then_argv(spec(values="w timeout E conflict-exit-code", aliases={"w": "timeout"}), skip=1),
+    "setsid": _opts_then_argv(spec()),
+    "unbuffer": _opts_then_argv(spec()),
+    "chronic": _opts_then_argv(spec()),
+    "caffeinate": _opts_then_argv(spec(values="t w", aliases={})),
+    "proxychains": _opts_then_argv(spec(values="f", aliases={})),
+    "proxychains4": _opts_then_argv(spec(values="f", aliases={})),
+    "torsocks": _opts_then_argv(spec()),
+    "strace": _opts_then_argv(spec(values="o e p s", aliases={})),
+    "retry": _opts_then_argv(spec(values="times delay", aliases={"t": "times", "d": "delay"})),
+}
+
+_SSH = spec(values="i p l o F J L R D b c E e m O Q S W w B", aliases={})
+
+
+def _join_via(outer: str | None, inner: str) -> str:
+    return inner if not outer else f"{outer} > {inner}"
+
+
+def _strip_keywords(words: list[str]) -> list[str]:
+    i = 0
+    while i < len(words) and words[i] in _PREFIX_KEYWORDS:
+        i += 1
+    words = words[i:]
+    if words and words[0] in _SKIP_KEYWORDS:
+        return []
+    while words and words[-1] in ("}", "fi", "done"):
+        words = words[:-1]
+    return words
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "r": "\r"}
+
+
+def _output_of(words: list[str], sc: SimpleCommand) -> str | None:
+    """What a producer writes to a pipe, when it is visible in the line (echo/printf/cat<<EOF)."""
+    if not words:
+        return None
+    tool = words[0]
+    if tool == "echo":
+        args = words[1:]
+        escapes = False
+        while args and re.match(r"^-[neE]+$", args[0]):
+            escapes = escapes or "e" in args[0]
+            args = args[1:]
+        text = " ".join(args)
+        return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text) if escapes else text
+    if tool == "printf" and len(words) > 1:
+        fmt = re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], words[1])
+        vals = iter(words[2:])
+        return re.sub(r"%[sdb]", lambda m: next(vals, ""), fmt)
+    if tool == "cat" and len(words) == 1 and sc.stdin is not None:
+        return sc.stdin
+    return None
+
+
+def _shell_script(args: list[str]) -> tuple[str, str | None]:
+    """How a shell was invoked: ``("script", text)``, ``("file", path)`` or ``("stdin", None)``."""
+    i = 0
+    has_c = False
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            i += 1
+            break
+        if a in ("-o", "-O", "+o", "+O", "--rcfile", "--init-file"):
+            i += 2
+            continue
+        if a.startswith(("-", "+")) and len(a) > 1:
+            if not a.startswith("--") and "c" in a[1:]:
+                has_c = True
+            i += 1
+            continue
+        break
+    pos = args[i:]
+    if has_c:
+        return "script", (pos[0] if pos else "")
+    if pos:
+        return "file", pos[0]
+    return "stdin", None
+
+
+class _Parser:
+    """One parse of one line (keeps the original text for every command's ``raw``)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def text(self, text: str, via: str | None, depth: int) -> tuple[list[ParsedCommand], list[str]]:
+        if depth > MAX_DEPTH:
+            self.errors.append("nesting too deep")
+            return [], []
+        lexed = lex(text)
+        if lexed.error:
+            self.errors.append(lexed.error)
+        out: list[ParsedCommand] = []
+        prev_output: str | None = None
+        for sc in lexed.commands:
+            for inner in sc.nested:
+                sub, _ = self.text(inner, _join_via(via, "substitution"), depth + 1)
+                out.extend(sub)
+            stdin = sc.stdin
+            piped = False
+            if stdin is None and sc.op_before in ("|", "|&") and prev_output is not None:
+                stdin, piped = prev_output, True
+            words = _strip_keywords(sc.words)
+            prev_output = _output_of(words, sc)
+            if not words:
+                continue
+            cmds = self.resolve(words, via=via, wrappers=[], stdin=stdin, redirects=sc.redirects, depth=depth)
+            if piped:
+                for c in cmds:
+                    if c.via is None:
+                        c.via = _join_via(via, "pipe")
+            out.extend(cmds)
+        if lexed.error and out:
+            out[-1].parse_error = out[-1].parse_error or lexed.error
+        return out, lexed.operators
+
+    def resolve(
+        self,
+        argv: list[str],
+        *,
+        via: str | None,
+        wrappers: list[str],
+        stdin: str | None,
+        redirects: list[tuple[str, str]],
+        depth: int,
+    ) -> list[ParsedCommand]:
+        """Unwrap wrappers and shells, then run the tool parser on what remains."""
+        args = list(argv)
+        wrappers = list(wrappers)
+        for _ in range(32):  # bounded: `sudo sudo sudo ...` cannot loop forever
+            if not args:
+                return []
+            k = 0
+            while k < len(args) and _ASSIGN.match(args[k]):
+                k += 1
+            if k:
+                if "env" not in wrappers:
+                    wrappers.append("env")
+                args = args[k:]
+                continue
+            tool = normalize_tool(args[0])
+            unwrap = WRAPPERS.get(tool)
+            if unwrap is None:
+                break
+            wrappers.append(tool)
+            res = unwrap(args[1:])
+            if res.script is not None:
+                return self._nested_text(res.script, _join_via(via, tool), wrappers, depth)
+            if res.argv is None:
+                return [ParsedCommand(raw=shlex.join(args), argv=args, tool=tool, verb=res.alone_verb or "unknown",
+                                      target=res.target, wrappers=wrappers[:-1], via=via)]
+            args = res.argv
+        if not args:
+            return []
+        tool = normalize_tool(args[0])
+        raw = shlex.join(args)
+        if tool in _SHELLS:
+            how, value = _shell_script(args[1:])
+            if how == "script":
+                return self._nested_text(value or "", _join_via(via, f"{tool} -c"), wrappers, depth)
+            if how == "stdin" and stdin:
+                return self._nested_text(stdin, _join_via(via, f"{tool} stdin"), wrappers, depth)
+            return [ParsedCommand(raw=raw, argv=args, tool=tool, verb="script" if how == "file" else "shell",
+                                  object_kind="script" if how == "file" else None, target=value,
+                                  wrappers=wrappers, via=via)]
+        pc = ParsedCommand(raw=raw, argv=args, tool=tool, wrappers=wrappers, via=via)
+        if tool == "ssh":
+            return [pc, *self._ssh(pc, args[1:], stdin, via, depth)]
+        parser = PARSERS.get(tool)
+        if parser is None:
+            return [pc]
+        ctx = ToolContext(
+            stdin=stdin,
+            redirects=list(redirects),
+            resolve=lambda inner, how: self.resolve(inner, via=_join_via(via, how), wrappers=[], stdin=None,
+                                                    redirects=[], depth=depth + 1),
+            parse_script=lambda text, how: self._nested_text(text, _join_via(via, how), [], depth),
+        )
+        try:
+            extra = parser(pc, args[1:], ctx) or []
+        except Exception as exc:  # a parser bug must not lose the command: keep it, unknown
+            pc.verb = "unknown"
+            pc.parse_error = f"{tool}: arguments not understood ({type(exc).__name__})"
+            extra = []
+        return [pc, *extra]
+
+    def _nested_text(self, text: str, via: str, wrappers: list[str], depth: int) -> list[ParsedCommand]:
+        cmds, _ = self.text(text, via, depth + 1)
+        for c in cmds:
+            c.wrappers = [*wrappers, *c.wrappers]
+        return cmds
+
+    def _ssh(self, pc: ParsedCommand, args: list[str], stdin: str | None, via: str | None,
+             depth: int) -> list[ParsedCommand]:
+        p = parse_options(args, _SSH, stop_at_positional=True)
+        pos = p.positionals
+        pc.object_kind = "host"
+        if not pos:
+            pc.verb = "unknown"
+            return []
+        pc.target = pos[0].split("@", 1)[-1]
+        remote = pos[1:]
+        if remote:
+            pc.verb = "exec"
+            # ssh joins its arguments with spaces and the remote shell parses them again.
+            return self._nested_text(" ".join(remote), _join_via(via, "ssh"), [], depth)
+        if stdin:
+            pc.verb = "exec"
+            return self._nested_text(stdin, _join_via(via, "ssh"), [], depth)
+        pc.verb = "connect"
+        return []
+
+
+def parse_line(line: str) -> CommandLine:
+    """Every simple command ``line`` would run, unwrapped and tool-parsed, in order.
+
+    Never raises; unbalanced quotes and similar set ``parse_error`` (commands found before
+    the problem are still returned).
+    """
+    parser = _Parser()
+    try:
+        cmds, ops = parser.text(line, None, 0)
+    except RecursionError:
+        return CommandLine(raw=line, parse_error="nesting too deep")
+    except Exception as exc:  # the last guard: a classifier must get an answer, not a traceback
+        return CommandLine(raw=line, parse_error=f"could not parse: {type(exc).__name__}")
+    error = "; ".join(dict.fromkeys(parser.errors)) or None
+    return CommandLine(raw=line, commands=cmds, operators=ops, parse_error=error)
+
+
+def parse_command(argv: list[str], raw: str | None = None, *, stdin: str | None = None) -> list[ParsedCommand]:
+    """Parse an already-split command (e.g. an agent tool call's argv), unwrapping as :func:`parse_line`."""
+    parser = _Parser()
+    try:
+        cmds = parser.resolve(list(argv), via=None, wrappers=[], stdin=stdin, redirects=[], depth=0)
+    except (RecursionError, Exception) as exc:  # noqa: BLE001 - never raise to a classifier
+        return [ParsedCommand(raw=raw or shlex.join(argv), argv=list(argv), tool=normalize_tool(argv[0]) if argv else "",
+                              parse_error=f"could not parse: {type(exc).__name__}")]
+    if raw is not None:
+        for c in cmds:
+            if c.via is None and not c.wrappers:
+                c.raw = raw
+    return cmds

@@ -1,0 +1,72 @@
+"""Tool parsers: a plug-in table ``tool name → parser``.
+
+A parser fills a :class:`~inventory.commands.model.ParsedCommand` in place from the
+arguments after the tool name, and may return extra commands it reaches (the command
+inside ``kubectl exec``, each command piped into ``redis-cli``...). Adding a tool means
+adding an entry to one module's ``PARSERS`` dict; :data:`PARSERS` merges them all.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from inventory.commands.model import ParsedCommand
+
+
+@dataclass
+class ToolContext:
+    """What a tool parser may need beyond its arguments.
+
+    ``stdin``: text fed to the command (heredoc, here-string, ``echo ... |``), if known.
+    ``resolve(argv, via)``: fully parse a nested argv (wrappers, tools) reached via ``via``.
+    ``parse_script(text, via)``: parse a nested shell text (``bash -c``, ``ssh host '...'``).
+    """
+
+    stdin: str | None = None
+    redirects: list[tuple[str, str]] = field(default_factory=list)
+    resolve: Callable[[list[str], str], list[ParsedCommand]] = lambda argv, via: []
+    parse_script: Callable[[str, str], list[ParsedCommand]] = lambda text, via: []
+
+    def stdin_file(self) -> str | None:
+        """The file redirected into stdin (``< dump.sql``), if any."""
+        for op, target in self.redirects:
+            if op == "<":
+                return target
+        return None
+
+
+ToolParser = Callable[[ParsedCommand, list[str], ToolContext], "list[ParsedCommand] | None"]
+
+# Spellings of the same tool. Kafka's scripts are normalised without `.sh` (see model).
+TOOL_ALIASES: dict[str, str] = {
+    "k": "kubectl",
+    "kubectl.exe": "kubectl",
+    "docker-compose": "docker-compose",
+    "python3": "python",
+    "tofu": "terraform",
+    "pgcli": "psql",
+    "mariadb": "mysql",
+}
+
+
+def normalize_tool(word: str) -> str:
+    """``/usr/local/bin/kubectl`` → ``kubectl``; ``./bin/kafka-topics.sh`` → ``kafka-topics``."""
+    base = posixpath.basename(word.rstrip("/")) or word
+    if base.endswith(".sh") and base[:-3] in PARSERS:
+        base = base[:-3]
+    return TOOL_ALIASES.get(base, base)
+
+
+def _load() -> dict[str, ToolParser]:
+    from inventory.commands.tools import cloud, data, kafka, kubernetes, system
+
+    merged: dict[str, ToolParser] = {}
+    for mod in (kubernetes, kafka, data, cloud, system):
+        merged.update(mod.PARSERS)
+    return merged
+
+
+PARSERS: dict[str, ToolParser] = {}
+PARSERS.update(_load())

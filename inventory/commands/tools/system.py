@@ -1,0 +1,434 @@
+"""Containers, services, HTTP, git, files, Vault, and the read-only shell utilities."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from inventory.commands.model import ParsedCommand
+from inventory.commands.options import parse_options, spec
+from inventory.commands.tools import ToolContext
+from inventory.secrets import is_secret_key
+
+_DOCKER_RUN = spec(
+    values="env volume publish name network entrypoint workdir user mount label env-file platform restart memory "
+    "cpus hostname add-host pull log-driver log-opt cap-add cap-drop device dns gpus ipc pid runtime "
+    "security-opt shm-size tmpfs ulimit link expose health-cmd detach-keys cidfile",
+    aliases={"e": "env", "v": "volume", "p": "publish", "w": "workdir", "u": "user", "l": "label",
+             "m": "memory", "h": "hostname", "d": "detach", "i": "interactive", "t": "tty", "P": "publish-all"},
+    drop="env env-file",
+)
+_DOCKER_GLOBAL = spec(values="host context config log-level tlscacert tlscert tlskey",
+                      aliases={"H": "host", "c": "context", "l": "log-level"})
+_COMPOSE = spec(values="file project-name profile env-file project-directory",
+                aliases={"f": "file", "p": "project-name"}, multi="file")
+_DOCKER_GROUPS = {"system", "volume", "network", "image", "container", "builder", "buildx", "swarm", "service",
+                  "stack", "secret", "config", "node", "plugin", "context", "manifest", "trust"}
+
+
+def parse_docker(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """docker/podman/docker-compose: verb (``system prune``, ``compose down``), target, exec/run inner."""
+    g = parse_options(args, _DOCKER_GLOBAL, stop_at_positional=True)
+    pos = g.positionals
+    if pc.tool == "docker-compose":
+        pos = ["compose", *pos]
+    if not pos:
+        return None
+    verb, rest = pos[0], pos[1:]
+    if verb == "compose":
+        c = parse_options(rest, _COMPOSE, stop_at_positional=True)
+        sub = c.positionals
+        pc.verb = f"compose {sub[0]}" if sub else "compose"
+        pc.object_kind = "compose-service"
+        if isinstance(c.flags.get("project-name"), str):
+            pc.flags["project"] = c.flags["project-name"]
+        if sub and sub[0] in ("exec", "run"):
+            o = parse_options(sub[1:], _DOCKER_RUN, stop_at_positional=True)
+            if o.positionals:
+                pc.target = o.positionals[0]
+                if len(o.positionals) > 1:
+                    return ctx.resolve(o.positionals[1:], f"docker compose {sub[0]}")
+            return None
+        o = parse_options(sub[1:], spec(values="timeout", aliases={"v": "volumes", "f": "force", "d": "detach",
+                                                                    "t": "timeout"}))
+        pc.flags.update({k: v for k, v in o.flags.items() if k in ("volumes", "force", "remove-orphans", "rmi")})
+        pc.target = o.positionals[0] if o.positionals else None
+        return None
+    if verb in _DOCKER_GROUPS and rest:
+        verb, rest = f"{verb} {rest[0]}", rest[1:]
+    pc.verb = {"rmi": "image rm", "container rm": "rm", "container exec": "exec", "container run": "run"}.get(verb, verb)
+    if pc.verb in ("exec", "run"):
+        o = parse_options(rest, _DOCKER_RUN, stop_at_positional=True)
+        pc.flags.update({k: v for k, v in o.flags.items() if k in ("privileged", "user", "rm", "detach",
+                                                                    "interactive", "tty", "network")})
+        if isinstance(o.flags.get("volume"), str):
+            pc.flags["volume"] = o.flags["volume"]
+        pc.object_kind = "container" if pc.verb == "exec" else "image"
+        if o.positionals:
+            pc.target = o.positionals[0]
+            if len(o.positionals) > 1:
+                return ctx.resolve(o.positionals[1:], f"docker {pc.verb}")
+            if isinstance(o.flags.get("entrypoint"), str):
+                return ctx.resolve([str(o.flags["entrypoint"])], f"docker {pc.verb}")
+        return None
+    o = parse_options(rest, spec(values="filter format time timeout signal tail since until", aliases={
+        "f": "force", "a": "all", "v": "volumes", "t": "timeout", "s": "signal", "q": "quiet", "n": "tail"}))
+    pc.flags.update({k: v for k, v in o.flags.items() if k in ("force", "all", "volumes", "filter", "signal")})
+    pc.object_kind = {"volume": "volume", "network": "network", "image": "image", "system": "system",
+                      "secret": "secret", "service": "swarm-service"}.get(pc.verb.split(" ")[0], "container")
+    if pc.verb in ("push", "pull", "build", "tag"):
+        pc.object_kind = "image"
+    if pc.verb == "login":
+        pc.object_kind = "registry"
+    pc.target = o.positionals[0] if o.positionals else None
+    return None
+
+
+def parse_systemctl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """systemctl: verb and unit (``.service`` dropped)."""
+    p = parse_options(args, spec(values="host machine signal kill-who property type state",
+                                 aliases={"H": "host", "M": "machine", "s": "signal", "p": "property",
+                                          "t": "type", "a": "all", "q": "quiet", "f": "force"}))
+    pos = p.positionals
+    pc.verb = pos[0] if pos else "list-units"
+    pc.object_kind = "unit"
+    pc.target = re.sub(r"\.service$", "", pos[1]) if len(pos) > 1 else None
+    pc.flags.update({k: v for k, v in p.flags.items() if k in ("now", "user", "force", "host")})
+
+
+def parse_service(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """SysV ``service NAME ACTION``."""
+    pos = [a for a in args if not a.startswith("-")]
+    pc.object_kind = "unit"
+    pc.target = pos[0] if pos else None
+    pc.verb = pos[1] if len(pos) > 1 else "status"
+
+
+def parse_journalctl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """journalctl: read logs, optionally of one unit."""
+    p = parse_options(args, spec(values="unit since until lines priority output identifier boot",
+                                 aliases={"u": "unit", "n": "lines", "p": "priority", "o": "output",
+                                          "t": "identifier", "b": "boot", "f": "follow"}))
+    pc.verb = "logs"
+    pc.object_kind = "unit"
+    if isinstance(p.flags.get("unit"), str):
+        pc.target = re.sub(r"\.service$", "", str(p.flags["unit"]))
+    if p.flags.get("vacuum-time") or p.flags.get("vacuum-size") or p.flags.get("rotate"):
+        pc.verb = "vacuum"
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user:password and with secret-looking query values masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.scheme:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = urlencode([(k, "<redacted>" if is_secret_key(k) else v) for k, v in parse_qsl(parts.query, True)],
+                      safe="<>/:,")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+_CURL = spec(
+    values="request header data data-raw data-binary data-urlencode data-ascii form user output url "
+    "upload-file cookie cookie-jar cert key cacert proxy max-time connect-timeout retry write-out "
+    "user-agent referer oauth2-bearer json resolve",
+    aliases={"X": "request", "H": "header", "d": "data", "F": "form", "u": "user", "o": "output",
+             "T": "upload-file", "b": "cookie", "c": "cookie-jar", "E": "cert", "x": "proxy", "m": "max-time",
+             "w": "write-out", "A": "user-agent", "e": "referer", "I": "head", "G": "get", "k": "insecure",
+             "s": "silent", "S": "show-error", "L": "location", "f": "fail", "v": "verbose", "i": "include",
+             "O": "remote-name"},
+    secret="user cookie oauth2-bearer key",
+    drop="header data data-raw data-binary data-urlencode data-ascii form json",
+)
+_CURL_KEEP = ("insecure", "output", "upload-file", "location", "fail", "data", "form", "json", "header", "user")
+
+
+def parse_curl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """curl: method (``-X``; ``-d`` implies POST, ``-I`` HEAD, ``-T`` PUT) and URL; headers kept out."""
+    p = parse_options(args, _CURL)
+    f = p.flags
+    method = f.get("request") if isinstance(f.get("request"), str) else None
+    if not method:
+        if f.get("head"):
+            method = "HEAD"
+        elif f.get("get"):
+            method = "GET"
+        elif any(k in f for k in ("data", "data-raw", "data-binary", "data-urlencode", "data-ascii", "form", "json")):
+            method = "POST"
+        elif "upload-file" in f:
+            method = "PUT"
+        else:
+            method = "GET"
+    pc.verb = str(method).lower()
+    urls = p.raw_values.get("url") or [a for a in p.positionals if "://" in a or re.match(r"^[\w.-]+(:\d+)?/", a)]
+    if not urls and p.positionals:
+        urls = p.positionals[:1]
+    if urls:
+        pc.object_kind = "url"
+        pc.target = safe_url(urls[0])
+    for key in _CURL_KEEP:
+        if key in f and key not in ("header",):
+            pc.flags[key] = True if key in ("data", "form", "json", "user") else f[key]
+    for key in ("data-raw", "data-binary", "data-urlencode", "data-ascii"):
+        if key in f:
+            pc.flags["data"] = True
+
+
+def parse_wget(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """wget: GET (or POST with --post-data) of a URL."""
+    p = parse_options(args, spec(values="post-data post-file method output-document header user password "
+                                      "http-user http-password body-data",
+                                 aliases={"O": "output-document", "q": "quiet"},
+                                 secret="password http-password user http-user", drop="header post-data body-data"))
+    pc.verb = str(p.flags.get("method") or ("post" if "post-data" in p.flags or "post-file" in p.flags else "get")).lower()
+    if p.positionals:
+        pc.object_kind, pc.target = "url", safe_url(p.positionals[0])
+
+
+def parse_httpie(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """HTTPie ``http [METHOD] URL``."""
+    pos = [a for a in args if not a.startswith("-")]
+    if pos and pos[0].isupper():
+        pc.verb, pos = pos[0].lower(), pos[1:]
+    else:
+        pc.verb = "post" if any("=" in a for a in pos[1:]) else "get"
+    if pos:
+        pc.object_kind, pc.target = "url", safe_url(pos[0])
+
+
+_GIT = spec(values="C c git-dir work-tree message branch", aliases={"m": "message", "b": "branch"},
+            drop="c message")
+
+
+def parse_git(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """git: subcommand and the flags that make it destructive (push --force, reset --hard, clean -f)."""
+    g = parse_options(args, spec(values="C c git-dir work-tree", drop="c"), stop_at_positional=True)
+    pos = g.positionals
+    if not pos:
+        return
+    pc.verb, rest = pos[0], pos[1:]
+    o = parse_options(rest, spec(values="message branch upstream set-upstream-to", aliases={
+        "m": "message", "f": "force", "d": "delete", "D": "force-delete", "x": "ignored", "n": "dry-run",
+        "q": "quiet", "u": "set-upstream", "b": "branch", "a": "all"}, drop="message"))
+    keep = ("force", "force-with-lease", "hard", "soft", "mixed", "delete", "force-delete", "mirror", "prune",
+            "ignored", "dry-run", "all", "tags", "no-verify")
+    pc.flags.update({k: v for k, v in o.flags.items() if k in keep})
+    if pc.verb == "push":
+        pc.object_kind = "branch"
+        refs = o.positionals[1:]
+        if refs:
+            ref = refs[0]
+            if ref.startswith("+"):
+                pc.flags["force"] = True
+                ref = ref[1:]
+            if ref.startswith(":"):
+                pc.flags["delete"] = True
+            pc.target = ref.split(":")[-1]
+        if o.positionals:
+            pc.flags["remote"] = o.positionals[0]
+    elif pc.verb == "clean" and o.positionals:
+        pc.object_kind, pc.target = "path", o.positionals[0]
+    elif pc.verb in ("reset", "checkout", "switch", "rebase", "merge", "revert", "branch", "tag"):
+        pc.object_kind = "ref"
+        pc.target = o.positionals[0] if o.positionals else None
+    elif pc.verb == "clone" and o.positionals:
+        pc.object_kind, pc.target = "repository", safe_url(o.positionals[0])
+
+
+def parse_rm(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """rm: recursive/force flags and the paths (from stdin via xargs when none are given)."""
+    p = parse_options(args, spec(aliases={"r": "recursive", "R": "recursive", "f": "force", "i": "interactive",
+                                          "v": "verbose", "d": "dir"}))
+    pc.verb = "delete"
+    pc.object_kind = "path"
+    for key in ("recursive", "force", "no-preserve-root"):
+        if p.flags.get(key):
+            pc.flags[key] = True
+    paths = p.positionals + (p.after_dashdash or [])
+    if paths:
+        pc.target = paths[0]
+        if len(paths) > 1:
+            pc.flags["paths"] = str(len(paths))
+
+
+def parse_find(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """find: a search, a delete with ``-delete``, and the command of ``-exec``/``-execdir`` (parsed)."""
+    pc.verb = "search"
+    pc.object_kind = "path"
+    start = [a for a in args[:1] if not a.startswith("-")]
+    pc.target = start[0] if start else None
+    extra: list[ParsedCommand] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-delete":
+            pc.verb = "delete"
+        elif a in ("-exec", "-execdir", "-ok", "-okdir"):
+            j = i + 1
+            while j < len(args) and args[j] not in (";", "+", "\\;"):
+                j += 1
+            inner = args[i + 1 : j]
+            if inner:
+                extra.extend(ctx.resolve(inner, "find -exec"))
+            i = j
+        i += 1
+    return extra or None
+
+
+_VAULT = spec(values="mount field format address namespace method path version versions policy",
+              public="field")
+_VAULT_GROUPS = {"kv", "secrets", "policy", "auth", "token", "operator", "lease", "audit", "plugin", "namespace",
+                 "transit", "pki"}
+
+
+def parse_vault(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """vault: ``kv get|put|delete``, read/write/delete/list, policy/auth/secrets/operator sub-commands."""
+    p = parse_options(args, _VAULT, stop_at_positional=False)
+    pos = p.positionals
+    if not pos:
+        return
+    verb, rest = pos[0], pos[1:]
+    if verb in _VAULT_GROUPS and rest:
+        verb, rest = f"{verb} {rest[0]}", rest[1:]
+        if verb in ("kv metadata", "operator raft") and rest:
+            verb, rest = f"{verb} {rest[0]}", rest[1:]
+    pc.verb = verb
+    group = verb.split(" ")[0]
+    pc.object_kind = {"kv": "secret", "read": "path", "write": "path", "delete": "path", "list": "path",
+                      "policy": "policy", "auth": "auth-method", "secrets": "secrets-engine", "token": "token",
+                      "lease": "lease"}.get(group, group)
+    paths = [r for r in rest if "=" not in r]
+    pc.target = paths[0] if paths else None
+    if isinstance(p.flags.get("mount"), str):
+        pc.flags["mount"] = p.flags["mount"]
+        if pc.target:
+            pc.target = f"{p.flags['mount']}/{pc.target}"
+    if isinstance(p.flags.get("field"), str):
+        pc.flags["field"] = p.flags["field"]
+    if any("=" in r for r in rest):
+        pc.flags["keys"] = ",".join(sorted(r.split("=", 1)[0] for r in rest if "=" in r))
+
+
+# Read-only or local utilities: tool → verb. Actions skip the "shell" and "text" groups.
+UTILITIES: dict[str, tuple[str, str]] = {
+    **{t: ("read", "file") for t in ("cat", "less", "more", "head", "tail", "bat", "zcat", "view", "strings",
+                                     "xxd", "hexdump", "od")},
+    **{t: ("print", "text") for t in ("echo", "printf", "yes", "banner")},
+    **{t: ("filter", "text") for t in ("grep", "egrep", "fgrep", "rg", "ag", "jq", "yq", "awk", "gawk", "cut",
+                                      "sort", "uniq", "wc", "tr", "column", "base64", "sha256sum", "md5sum",
+                                      "diff", "comm", "paste", "fold", "fmt", "nl", "rev", "tac", "envsubst",
+                                      "xmllint", "python-json", "gojq", "seq", "numfmt", "expr", "bc")},
+    **{t: ("list", "shell") for t in ("ls", "ll", "tree", "pwd", "du", "df", "stat", "file", "which", "type",
+                                      "whoami", "id", "hostname", "uname", "date", "env", "printenv", "ps", "top",
+                                      "htop", "free", "uptime", "lsof", "ss", "netstat", "nproc", "history",
+                                      "realpath", "dirname", "basename", "readlink", "uptime", "w", "who",
+                                      "groups", "locale", "tty", "jobs", "ulimit", "getent", "mktemp")},
+    **{t: ("builtin", "shell") for t in ("cd", "pushd", "popd", "export", "set", "unset", "source", ".", "alias",
+                                         "unalias", "read", "sleep", "true", "false", ":", "test", "[", "[[",
+                                         "wait", "shift", "local", "declare", "typeset", "readonly", "return",
+                                         "exit", "trap", "shopt", "eval", "let", "break", "continue", "clear",
+                                         "umask", "hash", "getopts", "mkdir", "touch", "cls", "tput", "logger",
+                                         "break", "ln", "bind", "complete", "disown", "suspend")},
+    **{t: ("network-check", "shell") for t in ("ping", "dig", "nslookup", "host", "traceroute", "mtr",
+                                               "tracepath", "whois", "arp")},
+}
+
+
+def parse_utility(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """Read-only utilities: a fixed verb, and the file for readers (``cat /etc/passwd``)."""
+    verb, _ = UTILITIES[pc.tool]
+    pc.verb = verb
+    if verb == "read":
+        files = [a for a in args if not a.startswith("-")]
+        if files:
+            pc.object_kind, pc.target = "file", files[0]
+
+
+def parse_sed(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """sed: a filter, or an in-place edit of files with ``-i``."""
+    inplace = any(a.startswith(("-i", "--in-place")) for a in args)
+    pc.verb = "edit" if inplace else "filter"
+    if inplace:
+        files = [a for a in args if not a.startswith("-")][1:]
+        if files:
+            pc.object_kind, pc.target = "file", files[0]
+
+
+def parse_tee(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """tee: writes its input to files."""
+    files = [a for a in args if not a.startswith("-")]
+    pc.verb = "write"
+    if files:
+        pc.object_kind, pc.target = "file", files[0]
+
+
+def parse_file_op(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """mv/cp/chmod/chown/dd/truncate/shred/mkfs: local file changes, target = last or first path."""
+    pos = [a for a in args if not a.startswith("-")]
+    pc.verb = {"mv": "move", "cp": "copy", "chmod": "chmod", "chown": "chown", "dd": "write-device",
+               "truncate": "truncate", "shred": "shred", "scp": "copy", "rsync": "sync", "tar": "archive",
+               "unlink": "delete", "rmdir": "delete"}.get(pc.tool, pc.tool)
+    if pc.tool.startswith("mkfs"):
+        pc.verb = "format"
+    if pc.tool == "dd":
+        of = [a[3:] for a in args if a.startswith("of=")]
+        pc.object_kind, pc.target = ("device" if of and of[0].startswith("/dev/") else "file"), (of[0] if of else None)
+        return
+    pc.object_kind = "path"
+    if pos:
+        pc.target = pos[-1] if pc.tool in ("mv", "cp", "scp", "rsync") else pos[-1 if pc.tool in ("chmod", "chown") else 0]
+    if any(a in ("-r", "-R", "-rf", "-fr", "--recursive", "-a") for a in args):
+        pc.flags["recursive"] = True
+    if pc.tool == "rsync" and "--delete" in args:
+        pc.flags["delete"] = True
+
+
+def parse_script_runner(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """python/node/ruby/perl/make...: the script or module (or target) that runs."""
+    if pc.tool == "make":
+        p = parse_options(args, spec(values="C f file directory jobs", aliases={"C": "directory", "f": "file",
+                                                                               "j": "jobs"}))
+        pc.verb = "make"
+        pc.object_kind = "make-target"
+        targets = [a for a in p.positionals if "=" not in a]
+        pc.target = targets[0] if targets else None
+        return
+    pc.verb = "script"
+    if "-m" in args and args.index("-m") + 1 < len(args):
+        pc.object_kind, pc.target = "module", args[args.index("-m") + 1]
+    elif "-c" in args or "-e" in args:
+        pc.object_kind, pc.verb = "inline", "eval"
+    else:
+        pos = [a for a in args if not a.startswith("-")]
+        if pos:
+            pc.object_kind, pc.target = "script", pos[0]
+
+
+PARSERS = {
+    "docker": parse_docker,
+    "podman": parse_docker,
+    "nerdctl": parse_docker,
+    "docker-compose": parse_docker,
+    "systemctl": parse_systemctl,
+    "service": parse_service,
+    "journalctl": parse_journalctl,
+    "curl": parse_curl,
+    "wget": parse_wget,
+    "http": parse_httpie,
+    "https": parse_httpie,
+    "git": parse_git,
+    "rm": parse_rm,
+    "find": parse_find,
+    "vault": parse_vault,
+    "sed": parse_sed,
+    "tee": parse_tee,
+    **{t: parse_file_op for t in ("mv", "cp", "chmod", "chown", "dd", "truncate", "shred", "scp", "rsync",
+                                  "tar", "unlink", "rmdir", "mkfs", "mkfs.ext4", "mkfs.xfs")},
+    **{t: parse_script_runner for t in ("python", "node", "ruby", "perl", "make", "go", "npm", "npx", "uv")},
+    **{t: parse_utility for t in UTILITIES},
+}
