@@ -1,0 +1,111 @@
+"""Run one command as a child process and measure it: wall time, peak RSS, its JSON result.
+
+Peak RSS is reported two ways because the scan uses a process pool:
+
+* ``maxrss_mb``: the largest single process in the child's tree (``ru_maxrss`` from
+  ``wait4``; exact, but blind to several processes being alive at once);
+* ``tree_peak_mb``: the largest *sum* of RSS over the child and all its descendants,
+  sampled every 20 ms with psutil (what the machine actually had to hold; a short spike
+  between two samples can be missed). This is the number the 500 MB aim is checked against.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+SAMPLE_SECONDS = 0.02
+
+
+@dataclass
+class Measured:
+    """What one child run cost and what it printed."""
+
+    wall_s: float
+    returncode: int
+    maxrss_mb: float
+    tree_peak_mb: float
+    result: dict[str, Any] = field(default_factory=dict)  # last stdout line, if JSON
+    stderr_tail: str = ""
+
+
+def _tree_rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    try:
+        import psutil
+    except ImportError:  # psutil is a test extra; without it only ru_maxrss is reported
+        return
+    try:
+        root = psutil.Process(pid)
+    except psutil.Error:
+        return
+    while not stop.is_set():
+        total = 0
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            break
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass  # a pool worker that just exited
+        peak[0] = max(peak[0], total)
+        stop.wait(SAMPLE_SECONDS)
+
+
+def run_measured(cmd: list[str], *, stdin_text: str | None = None, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> Measured:
+    """Run ``cmd`` to completion, sampling its process tree's memory while it runs."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
+        if stdin_text is not None:
+            inp.write(stdin_text.encode())
+            inp.seek(0)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=inp if stdin_text is not None else subprocess.DEVNULL,
+                                stdout=out, stderr=err, cwd=cwd or REPO_DIR, env=env)
+        stop = threading.Event()
+        peak = [0]
+        sampler = threading.Thread(target=_tree_rss_sampler, args=(proc.pid, stop, peak), daemon=True)
+        sampler.start()
+        # wait4 (not Popen.wait) because it hands back the child's own rusage.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        stop.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    result: dict[str, Any] = {}
+    lines = stdout.strip().splitlines()
+    if lines:
+        try:
+            parsed = json.loads(lines[-1])
+            result = parsed if isinstance(parsed, dict) else {}
+        except json.JSONDecodeError:
+            result = {}
+    maxrss_kb = max(usage.ru_maxrss, int(result.get("rss_self_kb", 0)), int(result.get("rss_children_kb", 0)))
+    return Measured(
+        wall_s=wall,
+        returncode=proc.returncode,
+        maxrss_mb=maxrss_kb / 1024,
+        tree_peak_mb=max(peak[0] / 2**20, maxrss_kb / 1024),
+        result=result,
+        stderr_tail="\n".join(stderr.strip().splitlines()[-5:]),
+    )
+
+
+def run_worker(task: str, args: dict[str, Any]) -> Measured:
+    """Run ``bench/worker.py <task>`` with ``args`` in a fresh interpreter."""
+    return run_measured([sys.executable, str(BENCH_DIR / "worker.py"), task, json.dumps(args)])

@@ -1,0 +1,268 @@
+"""The benchmark phases: one function each, run in order by ``bench/run.py``.
+
+A phase takes the shared :class:`BenchContext` and returns a :class:`PhaseResult`. Every
+measurement happens in a child process (see ``measure.py``), so a phase's peak RSS is its
+own. Phases that need code not written yet check for it and return a ``skipped`` result
+saying what is missing, so adding a phase is adding one function to :data:`PHASES`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from measure import REPO_DIR, Measured, run_measured, run_worker
+
+
+@dataclass
+class BenchContext:
+    """What every phase needs: the synthetic repo, scratch space, and earlier results."""
+
+    repo: Path
+    out_dir: Path
+    n_services: int
+    n_files: int
+    repeat: int = 1
+    results: dict[str, "PhaseResult"] = field(default_factory=dict)
+    # Results one phase measures for a later one (the warm rescan is measured with the cold).
+    pending: dict[str, "PhaseResult"] = field(default_factory=dict)
+
+    @property
+    def cache_dir(self) -> Path:
+        """The scan cache shared by the cold and warm phases (wiped before each cold run)."""
+        return self.out_dir / f"cache-n{self.n_services}"
+
+
+@dataclass
+class PhaseResult:
+    """One row of the report."""
+
+    name: str
+    status: str = "ok"  # ok | skipped | failed
+    seconds: float | None = None
+    items: int | None = None  # files, commands... whatever the phase counts
+    unit: str = "files"
+    maxrss_mb: float | None = None
+    tree_peak_mb: float | None = None
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float | None:
+        """Items per second."""
+        if self.seconds and self.items is not None:
+            return self.items / self.seconds
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly dict (for ``bench/out/results.json``)."""
+        return {
+            "name": self.name, "status": self.status, "seconds": self.seconds, "items": self.items,
+            "unit": self.unit, "rate_per_s": self.rate, "maxrss_mb": self.maxrss_mb,
+            "tree_peak_mb": self.tree_peak_mb, "note": self.note, "details": self.details,
+        }
+
+
+Phase = Callable[[BenchContext], PhaseResult]
+
+
+def _failed(name: str, m: Measured) -> PhaseResult:
+    return PhaseResult(name=name, status="failed", note=f"exit {m.returncode}: {m.stderr_tail or 'no output'}")
+
+
+def _best_of(ctx: BenchContext, run: Callable[[], Measured]) -> list[Measured]:
+    """Run ``run`` ``ctx.repeat`` times; the fastest first (machines are shared and noisy)."""
+    runs = [run() for _ in range(max(1, ctx.repeat))]
+    return sorted(runs, key=lambda m: (m.returncode != 0, m.result.get("seconds", m.wall_s)))
+
+
+def _from_worker(name: str, runs: list[Measured], note: str = "") -> PhaseResult:
+    best = runs[0]
+    if best.returncode != 0 or "seconds" not in best.result:
+        return _failed(name, best)
+    details = {k: v for k, v in best.result.items() if k not in ("seconds", "rss_self_kb", "rss_children_kb")}
+    if len(runs) > 1:
+        details["all_seconds"] = [round(m.result.get("seconds", m.wall_s), 3) for m in runs]
+    return PhaseResult(
+        name=name, seconds=best.result["seconds"], items=best.result.get("files"),
+        maxrss_mb=max(m.maxrss_mb for m in runs), tree_peak_mb=max(m.tree_peak_mb for m in runs),
+        note=note, details=details,
+    )
+
+
+def phase_floor_1proc(ctx: BenchContext) -> PhaseResult:
+    """Parse floor, one process: walk, read every file, libyaml-parse every YAML file."""
+    runs = _best_of(ctx, lambda: run_worker("floor", {"paths": [str(ctx.repo)], "procs": 1}))
+    return _from_worker("floor (1 proc)", runs, "read + decode + yaml.CSafeLoader")
+
+
+def phase_floor_2proc(ctx: BenchContext) -> PhaseResult:
+    """Parse floor over 2 processes: the fair baseline for a scan that uses both cores."""
+    runs = _best_of(ctx, lambda: run_worker("floor", {"paths": [str(ctx.repo)], "procs": 2}))
+    return _from_worker("floor (2 procs)", runs, "baseline for cold/floor")
+
+
+def _cold_then_warm(ctx: BenchContext) -> tuple[list[Measured], list[Measured]]:
+    cold: list[Measured] = []
+    warm: list[Measured] = []
+    args = {"paths": [str(ctx.repo)], "cache_dir": str(ctx.cache_dir)}
+    for _ in range(max(1, ctx.repeat)):
+        shutil.rmtree(ctx.cache_dir, ignore_errors=True)
+        cold.append(run_worker("scan", args))
+        warm.append(run_worker("scan", args))
+    key = lambda m: (m.returncode != 0, m.result.get("seconds", m.wall_s))  # noqa: E731
+    return sorted(cold, key=key), sorted(warm, key=key)
+
+
+def phase_cold_scan(ctx: BenchContext) -> PhaseResult:
+    """``scan_paths`` with an empty cache: every file scanned, on both cores.
+
+    Also runs the warm rescan right after (it needs this cache) and stores it for
+    :func:`phase_warm_scan`, so both phases see the same cache state.
+    """
+    cold, warm = _cold_then_warm(ctx)
+    ctx.pending["warm"] = _from_worker("warm rescan", warm, "same cache, files unchanged")
+    res = _from_worker("cold scan", cold, "fresh cache dir")
+    if res.status == "ok":
+        inv = res.details
+        res.note = (f"{inv['components']} components, {inv['resources']} resources, "
+                    f"{inv['edges']} edges, {inv['actions']} actions")
+    return res
+
+
+def phase_warm_scan(ctx: BenchContext) -> PhaseResult:
+    """The rescan measured by :func:`phase_cold_scan`, checked for cache hits and same output."""
+    res = ctx.pending.pop("warm", None)
+    if res is None:
+        return PhaseResult(name="warm rescan", status="skipped", note="skipped: cold scan did not run")
+    cold = ctx.results.get("cold")
+    if res.status == "ok" and cold is not None and cold.status == "ok":
+        same = res.details.get("digest") == cold.details.get("digest")
+        res.note = (f"{res.details.get('cache_hits')}/{res.details.get('files_scanned')} from cache; "
+                    f"inventory {'identical to' if same else 'DIFFERS from'} cold")
+    return res
+
+
+@lru_cache(maxsize=1)
+def cli_commands() -> dict[str, list[str]]:
+    """The ``stackpolicy`` CLI's commands and their option names, read in a child process."""
+    code = (
+        "import json\nfrom generators.cli import main\n"
+        "print(json.dumps({n: sorted(o for p in c.params for o in getattr(p, 'opts', []))"
+        " for n, c in main.commands.items()}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_DIR)
+    if proc.returncode != 0:
+        return {}
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return {}
+
+
+def _stackpolicy() -> list[str]:
+    return [sys.executable, "-m", "generators.cli"] if not (Path(sys.executable).parent / "stackpolicy").exists() \
+        else [str(Path(sys.executable).parent / "stackpolicy")]
+
+
+def _write_config(ctx: BenchContext, name: str, provider: dict[str, Any]) -> tuple[Path, Path]:
+    """A ``stackpolicy.yaml`` in a scratch dir for a generation phase; returns (config, output dir)."""
+    work = ctx.out_dir / f"gen-{name}-n{ctx.n_services}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    cfg = {"sources": [str(ctx.repo)], "output": str(work / "output"), "provider": provider}
+    path = work / "stackpolicy.yaml"
+    path.write_text(json.dumps(cfg, indent=2))  # JSON is YAML
+    return path, work
+
+
+def _generation(ctx: BenchContext, name: str, provider: dict[str, Any], env: dict[str, str] | None = None) -> PhaseResult:
+    cfg_path, work = _write_config(ctx, name, provider)
+    # Seed the scratch dir's scan cache from the cold/warm phases so this measures generation,
+    # not a second cold scan.
+    if ctx.cache_dir.exists():
+        shutil.copytree(ctx.cache_dir, work / ".stackpolicy" / "cache")
+    m = run_measured([*_stackpolicy(), "--config", str(cfg_path), "policy"], cwd=work, env=env)
+    if m.returncode != 0:
+        return _failed(name, m)
+    return PhaseResult(name=name, seconds=m.wall_s, items=ctx.n_services, unit="services",
+                       maxrss_mb=m.maxrss_mb, tree_peak_mb=m.tree_peak_mb,
+                       note="`stackpolicy policy` end to end (warm scan cache), incl. interpreter start")
+
+
+def phase_offline_generation(ctx: BenchContext) -> PhaseResult:
+    """``stackpolicy policy`` with the offline drafter, on the synthetic repo."""
+    name = "offline generation"
+    if "policy" not in cli_commands():
+        return PhaseResult(name=name, status="skipped", note="skipped: not available (no `stackpolicy policy` command yet)")
+    return _generation(ctx, name, {"name": "offline"})
+
+
+_FENCE_RE = re.compile(r"```(?:bash|sh|shell|console)?\n(.*?)```", re.S)
+
+
+def runbook_commands(repo: Path, limit: int) -> list[str]:
+    """Command lines from the synthetic runbooks' fenced blocks, cycled up to ``limit``."""
+    lines: list[str] = []
+    for md in sorted(repo.rglob("*.md")):
+        for block in _FENCE_RE.findall(md.read_text(encoding="utf-8")):
+            lines.extend(ln.strip() for ln in block.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+        if len(lines) >= limit:
+            break
+    if not lines:
+        return []
+    return [lines[i % len(lines)] for i in range(limit)]
+
+
+def phase_classify_stdin(ctx: BenchContext) -> PhaseResult:
+    """Throughput of ``stackpolicy classify --stdin`` on runbook command lines."""
+    name = "classify --stdin"
+    if "--stdin" not in cli_commands().get("classify", []):
+        return PhaseResult(name=name, status="skipped", note="skipped: not available (no `stackpolicy classify --stdin` yet)")
+    commands = runbook_commands(ctx.repo, 10 * ctx.n_services)
+    m = run_measured([*_stackpolicy(), "classify", "--stdin"], stdin_text="\n".join(commands) + "\n", cwd=ctx.out_dir)
+    if m.returncode != 0:
+        return _failed(name, m)
+    return PhaseResult(name=name, seconds=m.wall_s, items=len(commands), unit="commands",
+                       maxrss_mb=m.maxrss_mb, tree_peak_mb=m.tree_peak_mb, note="incl. interpreter start")
+
+
+def phase_llm_fake_server(ctx: BenchContext) -> PhaseResult:
+    """``stackpolicy policy`` through the OpenAI-compatible provider against a local fake server.
+
+    Needs ``generators.providers.testing.fake_openai_server()`` (a context manager yielding a
+    base URL whose replies the pipeline accepts); until the providers package ships it, skipped.
+    """
+    name = "LLM generation (fake server)"
+    if "policy" not in cli_commands():
+        return PhaseResult(name=name, status="skipped", note="skipped: not available (no `stackpolicy policy` command yet)")
+    try:
+        from generators.providers.testing import fake_openai_server  # type: ignore[import-not-found]
+    except ImportError:
+        return PhaseResult(name=name, status="skipped",
+                           note="skipped: not available (no generators.providers.testing.fake_openai_server)")
+    import os
+
+    with fake_openai_server() as base_url:
+        env = {**os.environ, "OPENAI_API_KEY": "bench-fake-key"}
+        return _generation(ctx, name, {"name": "openai-compatible", "base_url": base_url, "model": "bench-fake"}, env)
+
+
+# (key, function) in run order; keys name results for ratios and results.json.
+PHASES: list[tuple[str, Phase]] = [
+    ("floor1", phase_floor_1proc),
+    ("floor2", phase_floor_2proc),
+    ("cold", phase_cold_scan),
+    ("warm", phase_warm_scan),
+    ("offline", phase_offline_generation),
+    ("classify", phase_classify_stdin),
+    ("llm", phase_llm_fake_server),
+]

@@ -1,0 +1,168 @@
+"""Scan benchmark: ``make bench`` / ``python bench/run.py [--quick] [--services N] [--json]``.
+
+Generates (or reuses) the synthetic monorepo under ``bench/out/``, runs the phases in
+``bench/phases.py`` (each measurement in its own child process), prints a table and the
+ratios against the parse floor measured in the same run, and optionally writes
+``bench/out/results.json``. See ``bench/README.md`` for how to read the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import BENCH_DIR, run_worker  # noqa: E402
+from phases import PHASES, BenchContext, PhaseResult  # noqa: E402
+from synth import ensure_repo  # noqa: E402
+
+OUT_DIR = BENCH_DIR / "out"
+QUICK_SERVICES = 200
+PROFILE_SERVICES = 200
+
+# The aims from the product brief; reported as met / missed, never enforced.
+AIM_COLD_OVER_FLOOR = 2.0
+AIM_WARM_OVER_COLD = 0.10
+AIM_PEAK_RSS_MB = 500.0
+
+
+def ratios(results: dict[str, PhaseResult]) -> dict[str, Any]:
+    """cold/floor (against the 2-process floor, and the 1-process one), warm/cold, peak RSS."""
+    def secs(key: str) -> float | None:
+        r = results.get(key)
+        return r.seconds if r is not None and r.status == "ok" else None
+
+    f1, f2, cold, warm = secs("floor1"), secs("floor2"), secs("cold"), secs("warm")
+    out: dict[str, Any] = {
+        "cold_over_floor": cold / f2 if cold and f2 else None,
+        "cold_over_floor_1proc": cold / f1 if cold and f1 else None,
+        "warm_over_cold": warm / cold if warm and cold else None,
+        "floor_parallel_speedup": f1 / f2 if f1 and f2 else None,
+    }
+    peaks = [r.tree_peak_mb for k, r in results.items() if k in ("cold", "warm") and r.tree_peak_mb]
+    out["scan_peak_rss_mb"] = max(peaks) if peaks else None
+    out["aims"] = {
+        "cold <= 2x floor (2 procs)": _aim(out["cold_over_floor"], AIM_COLD_OVER_FLOOR),
+        "warm <= 10% of cold": _aim(out["warm_over_cold"], AIM_WARM_OVER_COLD),
+        "peak RSS <= 500 MB": _aim(out["scan_peak_rss_mb"], AIM_PEAK_RSS_MB),
+    }
+    return out
+
+
+def _aim(value: float | None, limit: float) -> str:
+    if value is None:
+        return "n/a"
+    return "met" if value <= limit else "MISSED"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_table(results: dict[str, PhaseResult]) -> str:
+    """The human-readable report: one row per phase."""
+    head = f"{'phase':<30} {'status':<8} {'time s':>8} {'items':>8} {'per s':>9} {'RSS MB':>7} {'tree MB':>8}  note"
+    rows = [head, "-" * len(head)]
+    for r in results.values():
+        rows.append(
+            f"{r.name:<30} {r.status:<8} {_fmt(r.seconds, '8.2f')} {_fmt(r.items, '8d')} "
+            f"{_fmt(r.rate, '9.0f')} {_fmt(r.maxrss_mb, '7.0f')} {_fmt(r.tree_peak_mb, '8.0f')}  {r.note}"
+        )
+    return "\n".join(rows)
+
+
+def format_ratios(rat: dict[str, Any]) -> str:
+    """Ratios and whether the aims are met."""
+    lines = [
+        f"cold / floor (2 procs, the fair baseline): {_fmt(rat['cold_over_floor'], '.2f')}x   "
+        f"(vs 1-proc floor: {_fmt(rat['cold_over_floor_1proc'], '.2f')}x)",
+        f"warm / cold: {_fmt(rat['warm_over_cold'] and rat['warm_over_cold'] * 100, '.1f')} %",
+        f"floor speed-up from 2 processes: {_fmt(rat['floor_parallel_speedup'], '.2f')}x",
+        f"scan peak RSS (process tree): {_fmt(rat['scan_peak_rss_mb'], '.0f')} MB",
+        "aims: " + ", ".join(f"{k}: {v}" for k, v in rat["aims"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def profile(out_dir: Path, seed: int) -> dict[str, Any]:
+    """cProfile a 1-process cold scan of a 200-service repo; per-module hotspots."""
+    repo, _, _ = ensure_repo(PROFILE_SERVICES, seed, out_dir)
+    m = run_worker("profile", {"paths": [str(repo)], "out": str(out_dir / "scan.prof")})
+    if m.returncode != 0:
+        return {"error": m.stderr_tail}
+    return m.result
+
+
+def format_profile(prof: dict[str, Any], modules: int = 12, top: int = 4) -> str:
+    """The hottest modules and their top functions by cumulative time."""
+    if "error" in prof:
+        return f"profile failed: {prof['error']}"
+    lines = [f"cProfile, {PROFILE_SERVICES} services, 1 process: {prof['seconds']:.2f}s "
+             f"(stats in {prof['stats_file']}; `python -m pstats` to browse)"]
+    for label, rows in list(prof["summary"].items())[:modules]:
+        lines.append(f"  {label}")
+        for row in rows[:top]:
+            lines.append(f"      {row['cum_s']:7.3f}s cum {row['self_s']:7.3f}s self {row['calls']:>8} calls  {row['function']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, generate the repo, run every phase, print and optionally save results."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--services", type=int, default=2000, help="services in the synthetic repo (default 2000, ~20k files)")
+    ap.add_argument("--quick", action="store_true", help=f"{QUICK_SERVICES} services: a fast check")
+    ap.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    ap.add_argument("--repeat", type=int, default=1, help="run each timed phase N times and keep the fastest")
+    ap.add_argument("--json", action="store_true", help="write bench/out/results.json")
+    ap.add_argument("--profile", action="store_true", help=f"also cProfile a {PROFILE_SERVICES}-service cold scan")
+    ap.add_argument("--out", type=Path, default=OUT_DIR, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    n = QUICK_SERVICES if args.quick else args.services
+    if n < 1:
+        ap.error("--services must be at least 1")
+
+    t0 = time.perf_counter()
+    repo, n_files, fresh = ensure_repo(n, args.seed, args.out)
+    print(f"synthetic repo: {n} services, {n_files} files at {repo} "
+          f"({'generated in %.1fs' % (time.perf_counter() - t0) if fresh else 'reused'})")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
+          "all phases read from the page cache (files were just written or read)\n")
+
+    ctx = BenchContext(repo=repo, out_dir=args.out, n_services=n, n_files=n_files, repeat=args.repeat)
+    for key, phase in PHASES:
+        print(f"  running {key} ...", file=sys.stderr, flush=True)
+        ctx.results[key] = phase(ctx)
+    rat = ratios(ctx.results)
+    print(format_table(ctx.results))
+    print()
+    print(format_ratios(rat))
+
+    prof: dict[str, Any] | None = None
+    if args.profile:
+        prof = profile(args.out, args.seed)
+        print()
+        print(format_profile(prof))
+
+    if args.json:
+        payload = {
+            "services": n, "files": n_files, "seed": args.seed, "repeat": args.repeat,
+            "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "phases": {k: r.to_json() for k, r in ctx.results.items()},
+            "ratios": rat, "profile": prof,
+        }
+        path = args.out / "results.json"
+        path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        print(f"\nwrote {path}")
+    failed = [r.name for r in ctx.results.values() if r.status == "failed"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
