@@ -1,0 +1,166 @@
+"""CODEOWNERS: who owns which paths, applied to every entity by where it was seen.
+
+Per file, the rules (pattern, owners, line) go to ``frag.extra``; the whole-tree step gives
+each component and resource the owners of the *last* rule matching each of its evidence
+paths (GitHub's semantics), with an ``owner`` fact citing the CODEOWNERS line. Owners are
+written without the leading ``@`` so ``@acme/payments`` here and ``group:acme/payments`` in a
+Backstage catalog name the same team.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from inventory.model import Evidence, Owner
+from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inventory.builder import InventoryBuilder
+
+# Where GitHub / GitLab look for the file, in order of precedence.
+_LOCATIONS = (".github", "", "docs", ".gitlab")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@lru_cache(maxsize=4096)
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a CODEOWNERS (gitignore-style) pattern, matched against a relative path.
+
+    ``/x`` and patterns with an inner ``/`` are anchored at the root, others match at any
+    depth; ``*`` stays within a path segment, ``**`` crosses segments; a pattern naming a
+    directory covers everything below it, except ``dir/*`` which covers only direct children.
+    """
+    pat = pattern.strip()
+    dir_only = pat.endswith("/")
+    body = pat.strip("/")
+    anchored = pat.startswith("/") or "/" in body
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if body.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif body.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    prefix = "^" if anchored else "^(?:.*/)?"
+    if body == "" or body == "*" and not anchored:
+        return re.compile(r"^.*$")
+    if dir_only:
+        suffix = "/.*"
+    elif body.endswith("/*"):
+        suffix = ""
+    else:
+        suffix = "(?:/.*)?"
+    return re.compile(prefix + "".join(out) + suffix + "$")
+
+
+def _owner(token: str) -> tuple[str, str]:
+    """``@org/team`` → (``org/team``, team); ``@user`` → user; an email → user."""
+    if token.startswith("@"):
+        name = token[1:]
+        return name, "team" if "/" in name else "user"
+    return token, "user"
+
+
+def parse_codeowners(text: str) -> tuple[list[tuple[str, list[str], int]], list[tuple[int, str]]]:
+    """Rules ``(pattern, owners, line)`` in file order, and problems ``(line, message)``."""
+    rules: list[tuple[str, list[str], int]] = []
+    problems: list[tuple[int, str]] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line or line.startswith("["):  # blank, comment, GitLab section header
+            continue
+        parts = line.split()
+        pattern, tokens = parts[0], parts[1:]
+        owners = []
+        for t in tokens:
+            if t.startswith("@") or _EMAIL_RE.match(t):
+                owners.append(_owner(t)[0])
+            else:
+                problems.append((n, f"CODEOWNERS: {t!r} is not an @owner or e-mail; ignored"))
+        rules.append((pattern, owners, n))
+    return rules, problems
+
+
+def owners_for(path: str, rules: list[tuple[str, list[str], int]]) -> tuple[list[str], int] | None:
+    """Owners of ``path`` by the last matching rule, and that rule's line; None when none match."""
+    for pattern, owners, line in reversed(rules):
+        if pattern_regex(pattern).match(path):
+            return owners, line
+    return None
+
+
+class CodeownersScanner(Scanner):
+    """``CODEOWNERS`` in the root, ``.github/`` or ``docs/``."""
+
+    name = "codeowners"
+    version = 1
+
+    def matches(self, path: PurePosixPath, head: str) -> bool:
+        return path.name == "CODEOWNERS"
+
+    def scan(self, src: SourceFile, ctx: ScanContext) -> Fragment:
+        frag = self.fragment(src)
+        rules, problems = parse_codeowners(src.text)
+        for line, message in problems:
+            frag.warn(message, line=line)
+        parent = src.pure.parent
+        # The repository root is the directory holding .github/ or docs/ (or the file itself).
+        base = parent.parent if parent.name in (".github", "docs", ".gitlab") else parent
+        base_str = "" if str(base) == "." else str(base)
+        location = parent.name if parent.name in (".github", "docs", ".gitlab") else ""
+        seen: set[str] = set()
+        for _, owners, line in rules:
+            for o in owners:
+                if o not in seen:
+                    seen.add(o)
+                    kind = "team" if "/" in o else "user"
+                    frag.owners.append(Owner(name=o, kind=kind, evidence=[src.evidence(line)]))
+        frag.extra = {
+            "base": base_str,
+            "precedence": _LOCATIONS.index(location),
+            "rules": [[p, o, n] for p, o, n in rules],
+        }
+        return frag
+
+    def finalize(self, fragments: list[Fragment], builder: "InventoryBuilder") -> None:
+        """Give every entity the owners of the last rule matching each of its evidence paths."""
+        by_base: dict[str, Fragment] = {}
+        for f in sorted(fragments, key=lambda f: (f.extra.get("precedence", 9), f.path)):
+            by_base.setdefault(f.extra.get("base", ""), f)
+        if not by_base:
+            return
+        # Longest base first: a nested repository's CODEOWNERS governs its own files.
+        bases = sorted(by_base, key=lambda b: (-len(b), b))
+        rules_of = {b: [(p, list(o), int(n)) for p, o, n in by_base[b].extra.get("rules", [])] for b in bases}
+        for table in (builder.components, builder.resources):
+            for ent in table.values():
+                for ev in sorted({e.path for e in ent.evidence}):
+                    for base in bases:
+                        if base and not ev.startswith(base + "/"):
+                            continue
+                        frag = by_base[base]
+                        rel = ev[len(base) + 1 :] if base else ev
+                        hit = owners_for(rel, rules_of[base])
+                        if hit:
+                            owners, line = hit
+                            cite = Evidence(path=frag.path, line=line)
+                            for o in owners:
+                                if o not in ent.owners:
+                                    ent.owners.append(o)
+                                builder.set_fact(ent, "owner", o, [cite])
+                        break
