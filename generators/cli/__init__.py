@@ -15,6 +15,7 @@ from generators import __version__
 # Command modules, each defining `register(main)`. Adding a command = adding a module here.
 _COMMAND_MODULES = (
     "generators.cli.scan_cmd",
+    "generators.cli.policy_cmd",
 )
 
 

@@ -30,6 +30,7 @@ class DocumentMeta(_Model):
     status: Status = "draft"
     reviewers: list[str] = Field(default_factory=list)
     reviewed_on: str | None = None  # ISO date written by reviewers; never by the generator
+    sources: list[str] = Field(default_factory=list)  # scanned roots, as given; evidence paths are relative to them
 
 
 class TierDefinition(_Model):

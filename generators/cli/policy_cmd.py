@@ -1,0 +1,90 @@
+"""`stackpolicy policy` and `stackpolicy evals`: scan, assess, draft, render, write.
+
+`policy` writes the inventory, the policy and the eval suite (the eval suite is graded by
+the policy, so they are regenerated together); `evals` writes the inventory and the eval
+suite only. Both say which provider drafted the documents.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from generators.cli.common import UsageError, console, get_config
+from generators.cli.scan_cmd import run_scan
+from generators.pipeline import assess, draft_documents, write_documents
+from generators.risk.rules import RulesError
+from inventory.config import Config
+
+
+def _provider_note(cfg: Config) -> str:
+    """How the documents were drafted, for the console."""
+    name = cfg.provider.name
+    if name in ("auto", "offline"):
+        return "offline (no LLM provider configured): deterministic drafter, tiers are the risk model's floors"
+    return f"offline (provider '{name}' is configured but this command drafts with the deterministic drafter)"
+
+
+def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, which: tuple[str, ...]) -> None:
+    cfg = get_config(ctx)
+    inv, stats = run_scan(ctx, sources, use_cache=not no_cache)
+    try:
+        assessments = assess(inv, cfg)
+        policy, evals = draft_documents(inv, assessments, cfg, provider=None)
+    except RulesError as exc:
+        raise UsageError(str(exc)) from exc
+    out_dir = Path(output or cfg.output)
+    try:
+        written = write_documents(policy if "policy" in which else None, evals if "evals" in which else None,
+                                  out_dir, inv=inv)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot write: {exc.strerror or exc}") from exc
+    con = console()
+    tiers = Counter(a.tier for s in policy.systems for a in s.actions)
+    con.print(f"[bold]scanned[/bold] {stats.files_scanned} files: {len(inv.components)} components, "
+              f"{len(inv.resources)} resources, {len(inv.actions)} actions"
+              + (f", [yellow]{len(inv.warnings)} warnings[/yellow]" if inv.warnings else ""))
+    if "policy" in which:
+        con.print(f"policy: {len(policy.systems)} systems, "
+                  + ", ".join(f"{tiers.get(t, 0)} {t}" for t in ("T0", "T1", "T2", "T3"))
+                  + f", {len(policy.questions)} open questions")
+    if "evals" in which:
+        cats = Counter(c.category for c in evals.cases)
+        con.print(f"evals: {len(evals.cases)} cases (" + ", ".join(f"{n} {k}" for k, n in sorted(cats.items()))
+                  + f"), ladder for {len(evals.ladder)} systems")
+    con.print(f"drafted {_provider_note(cfg)}")
+    for p in written.paths:
+        con.print(f"  wrote {p}")
+
+
+def register(main: click.Group) -> None:
+    sources_opt = click.option("--sources", "sources", multiple=True, type=click.Path(),
+                               help="A source tree to scan (repeatable; default: `sources` in stackpolicy.yaml, "
+                                    "else examples/acme-platform).")
+    output_opt = click.option("--output", "output", default=None, type=click.Path(file_okay=False),
+                              help="Output directory (default: `output` in stackpolicy.yaml, else ./output).")
+    cache_opt = click.option("--no-cache", is_flag=True, help="Ignore and do not update the per-file scan cache.")
+
+    @main.command("policy")
+    @sources_opt
+    @output_opt
+    @cache_opt
+    @click.pass_context
+    def policy(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool) -> None:
+        """Scan, then write the policy and the eval suite.
+
+        Writes inventory.yaml, policy.md, policy.yaml, evals.md and evals.yaml to the output
+        directory. With no LLM provider configured the built-in offline drafter runs.
+        """
+        _run(ctx, sources, output, no_cache, ("policy", "evals"))
+
+    @main.command("evals")
+    @sources_opt
+    @output_opt
+    @cache_opt
+    @click.pass_context
+    def evals(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool) -> None:
+        """Scan, then write the eval suite only (inventory.yaml, evals.md, evals.yaml)."""
+        _run(ctx, sources, output, no_cache, ("evals",))

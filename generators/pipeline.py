@@ -1,0 +1,150 @@
+"""scan → assess → draft → render → write: the one path both documents take.
+
+The CLI (``stackpolicy policy`` / ``evals``) and the LLM providers share it. The offline
+drafter always runs first: its output is the floor a provider may refine (raise tiers,
+rewrite prose) but never lower. Writing happens in exactly one place,
+:func:`write_documents`, which renders everything to strings before touching the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from generators import __version__
+from generators.documents.evals import draft_evals
+from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
+from generators.documents.policy import draft_policy
+from generators.documents.render import render_evals_md, render_policy_md, render_yaml
+from generators.documents.tiers import tier_definitions
+from generators.risk.rules import Rules, rules_from_config
+from generators.risk.model import Assessment
+from inventory.config import Config
+from inventory.io import atomic_write, inventory_to_yaml
+from inventory.model import Inventory
+
+POLICY_MD, POLICY_YAML = "policy.md", "policy.yaml"
+EVALS_MD, EVALS_YAML = "evals.md", "evals.yaml"
+INVENTORY_YAML = "inventory.yaml"
+
+
+class DocumentProvider(Protocol):
+    """What an LLM provider plugs in: it refines the offline drafts (never replaces the floor)."""
+
+    name: str
+    model: str | None
+
+    def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
+        """Return an improved policy; tiers may only go up (lowering is a reviewer question)."""
+        ...
+
+    def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
+        """Return an improved eval suite, grounded in ``inv``."""
+        ...
+
+
+def document_meta(inv: Inventory, provider: DocumentProvider | None = None) -> DocumentMeta:
+    """Front matter for a fresh draft: always status draft with no reviewers."""
+    return DocumentMeta(
+        generator_version=__version__,
+        inventory_digest=inv.digest(),
+        provider=provider.name if provider else "offline",
+        model=provider.model if provider else None,
+        sources=list(inv.sources),
+    )
+
+
+def load_tiers(cfg: Config, rules: Rules | None = None) -> list[TierDefinition]:
+    """Tier definitions for the document: the risk rules' tiers (``cfg.tiers`` applied)."""
+    return tier_definitions(rules or rules_from_config(cfg))
+
+
+def draft_documents(
+    inv: Inventory,
+    assessments: dict[str, Assessment],
+    cfg: Config,
+    provider: DocumentProvider | None = None,
+) -> tuple[Policy, EvalSuite]:
+    """The policy and the eval suite for ``inv``: offline drafts, refined by ``provider`` if given."""
+    meta = document_meta(inv, provider)
+    policy = draft_policy(inv, assessments, load_tiers(cfg), meta)
+    if provider is not None:
+        policy = provider.refine_policy(policy, inv, assessments)
+    evals = draft_evals(inv, policy, meta)
+    if provider is not None:
+        evals = provider.refine_evals(evals, inv, policy)
+    return policy, evals
+
+
+@dataclass
+class Written:
+    """What :func:`write_documents` wrote (paths in write order)."""
+
+    paths: list[Path] = field(default_factory=list)
+
+
+def render_documents(
+    policy: Policy | None, evals: EvalSuite | None, out_dir: str | Path, inv: Inventory | None = None
+) -> dict[str, str]:
+    """Every output file's text, by file name. Pure: nothing is written."""
+    out: dict[str, str] = {}
+    if inv is not None:
+        out[INVENTORY_YAML] = inventory_to_yaml(inv)
+    if policy is not None:
+        out[POLICY_MD] = render_policy_md(policy, out_dir)
+        out[POLICY_YAML] = render_yaml(policy)
+    if evals is not None:
+        names = {s.id: s.name for s in policy.systems} if policy is not None else {}
+        out[EVALS_MD] = render_evals_md(evals, out_dir, names)
+        out[EVALS_YAML] = render_yaml(evals)
+    return out
+
+
+def write_documents(
+    policy: Policy | None,
+    evals: EvalSuite | None,
+    out_dir: str | Path,
+    *,
+    inv: Inventory | None = None,
+) -> Written:
+    """Render everything first, then write each file atomically (never half a document).
+
+    ``policy`` or ``evals`` may be ``None`` to write only the other (``stackpolicy evals``);
+    ``inv`` adds ``inventory.yaml``. This is the single place documents reach the disk.
+    """
+    texts = render_documents(policy, evals, out_dir, inv)
+    written = Written()
+    for name, text in texts.items():
+        path = Path(out_dir) / name
+        atomic_write(path, text)
+        written.paths.append(path)
+    return written
+
+
+def assess(inv: Inventory, cfg: Config) -> dict[str, Assessment]:
+    """Run the risk model with the configured rules (``cfg.rules`` / ``cfg.tiers``)."""
+    from generators.risk.assess import assess_inventory
+
+    return assess_inventory(inv, rules_from_config(cfg))
+
+
+def run_pipeline(
+    sources: Iterable[str],
+    cfg: Config,
+    out_dir: str | Path,
+    *,
+    which: tuple[str, ...] = ("policy", "evals"),
+    provider: DocumentProvider | None = None,
+    use_cache: bool = True,
+) -> tuple[Inventory, Policy, EvalSuite, Written]:
+    """Scan ``sources``, assess, draft both documents, and write ``which`` of them plus the inventory."""
+    from inventory.scan import scan_paths
+
+    inv, _stats = scan_paths(list(sources), cfg, use_cache=use_cache)
+    policy, evals = draft_documents(inv, assess(inv, cfg), cfg, provider)
+    written = write_documents(
+        policy if "policy" in which else None, evals if "evals" in which else None, out_dir, inv=inv
+    )
+    return inv, policy, evals, written
