@@ -75,7 +75,9 @@ Phase = Callable[[BenchContext], PhaseResult]
 
 
 def _failed(name: str, m: Measured) -> PhaseResult:
-    return PhaseResult(name=name, status="failed", note=f"exit {m.returncode}: {m.stderr_tail or 'no output'}")
+    last = m.stderr_tail.splitlines()[-1].strip() if m.stderr_tail else "no output"
+    return PhaseResult(name=name, status="failed", note=f"failed: exit {m.returncode}: {last}",
+                       details={"stderr_tail": m.stderr_tail})
 
 
 def _best_of(ctx: BenchContext, run: Callable[[], Measured]) -> list[Measured]:

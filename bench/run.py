@@ -122,9 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="run each timed phase N times and keep the fastest")
     ap.add_argument("--json", action="store_true", help="write bench/out/results.json")
     ap.add_argument("--profile", action="store_true", help=f"also cProfile a {PROFILE_SERVICES}-service cold scan")
+    ap.add_argument("--phases", default="", help="comma-separated phase keys to run (default: all): "
+                    + ",".join(k for k, _ in PHASES))
     ap.add_argument("--out", type=Path, default=OUT_DIR, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     n = QUICK_SERVICES if args.quick else args.services
+    known = [k for k, _ in PHASES]
+    wanted = [k.strip() for k in args.phases.split(",") if k.strip()] or known
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        ap.error(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(known)}")
     if n < 1:
         ap.error("--services must be at least 1")
 
@@ -137,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx = BenchContext(repo=repo, out_dir=args.out, n_services=n, n_files=n_files, repeat=args.repeat)
     for key, phase in PHASES:
+        if key not in wanted:
+            continue
         print(f"  running {key} ...", file=sys.stderr, flush=True)
         ctx.results[key] = phase(ctx)
     rat = ratios(ctx.results)

@@ -1,0 +1,198 @@
+"""The benchmark's synthetic repo generator, measurement helper, ratios, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import measure  # noqa: E402
+import run  # noqa: E402
+import synth  # noqa: E402
+from phases import PhaseResult, runbook_commands  # noqa: E402
+
+N = 20
+
+
+@pytest.fixture(scope="module")
+def small_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root, _, _ = synth.ensure_repo(N, 7, tmp_path_factory.mktemp("synth"))
+    return root
+
+
+def test_same_seed_gives_identical_tree(tmp_path: Path, small_tree: Path) -> None:
+    again, _, fresh = synth.ensure_repo(N, 7, tmp_path)
+    assert fresh
+    assert synth.tree_hash(again) == synth.tree_hash(small_tree)
+    # The in-memory hash agrees with what lands on disk (the stamp relies on it).
+    assert synth.files_hash(synth.generate_files(N, 7)) == synth.tree_hash(small_tree)
+
+
+def test_other_seed_gives_other_tree(small_tree: Path) -> None:
+    assert synth.files_hash(synth.generate_files(N, 8)) != synth.tree_hash(small_tree)
+
+
+def test_existing_tree_is_reused_and_stale_tree_rebuilt(tmp_path: Path) -> None:
+    root, _, fresh = synth.ensure_repo(3, 1, tmp_path)
+    assert fresh
+    _, _, fresh_again = synth.ensure_repo(3, 1, tmp_path)
+    assert not fresh_again
+    (root / "services" / "stray.txt").write_text("x")
+    (tmp_path / "repo-n3-s1.stamp").write_text("v0 stale\n")
+    _, _, rebuilt = synth.ensure_repo(3, 1, tmp_path)
+    assert rebuilt and not (root / "services" / "stray.txt").exists()
+
+
+def test_artifact_types_and_file_count(small_tree: Path) -> None:
+    files = [p.relative_to(small_tree).as_posix() for p in small_tree.rglob("*") if p.is_file()]
+    kinds = Counter(synth.artifact_type(f) for f in files)
+    expected = {
+        "k8s-manifest", "kustomize-base", "kustomize-overlay", "helm-values", "helm-chart", "helm-template",
+        "docker-compose", "terraform", "runbook", "openapi", "backstage-catalog", "kafka-topics",
+        "kafka-platform", "k8s-namespaces", "codeowners",
+    }
+    assert expected <= set(kinds), expected - set(kinds)
+    assert kinds["shell-script"] + kinds["makefile"] > 0
+    assert "other" not in kinds
+    # One of each always-present artifact per service; ~10 files per service overall.
+    for always in ("k8s-manifest", "helm-values", "runbook", "backstage-catalog"):
+        assert kinds[always] == N
+    assert 7 * N <= len(files) <= 13 * N + 20
+
+
+def test_default_size_is_about_twenty_thousand_files() -> None:
+    files = synth.generate_files(2000, 42)
+    assert 18_000 <= len(files) <= 22_000
+    mean = sum(len(t) for t in files.values()) / len(files)
+    assert 500 <= mean <= 4000  # "a few KB" for the big artifacts, small overlays pull the mean down
+
+
+def test_every_yaml_outside_helm_templates_parses(small_tree: Path) -> None:
+    checked = 0
+    for path in sorted(small_tree.rglob("*.yaml")):
+        rel = path.relative_to(small_tree).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if synth.is_helm_template(rel):
+            assert "{{" in text  # real Go templates, which scanners must not YAML-parse
+            continue
+        docs = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+        assert docs, rel
+        checked += 1
+    assert checked > 5 * N
+
+
+def test_deployments_are_multi_document(small_tree: Path) -> None:
+    dep = next(small_tree.rglob("deployment.yaml"))
+    if synth.is_helm_template(dep.relative_to(small_tree).as_posix()):
+        dep = next(p for p in small_tree.rglob("k8s/base/deployment.yaml"))
+    kinds = [d["kind"] for d in yaml.safe_load_all(dep.read_text())]
+    assert kinds[:2] == ["Deployment", "Service"]
+
+
+def test_env_vars_wire_services_to_existing_topics_and_databases() -> None:
+    files = synth.generate_files(60, 3)
+    topics = {
+        d["metadata"]["name"]
+        for rel, text in files.items() if rel.endswith("kafka/topics.yaml")
+        for d in yaml.safe_load_all(text)
+    }
+    consumed: set[str] = set()
+    db_urls = 0
+    for rel, text in files.items():
+        if rel.endswith("k8s/base/deployment.yaml"):
+            dep = next(yaml.safe_load_all(text))
+            for var in dep["spec"]["template"]["spec"]["containers"][0]["env"]:
+                if var["name"].startswith("CONSUME_TOPIC_"):
+                    consumed.add(var["value"])
+                db_urls += var["name"] == "DATABASE_URL"
+    assert consumed and consumed <= topics
+    assert db_urls > 0
+    assert any('resource "aws_db_instance"' in t for r, t in files.items() if r.endswith(".tf"))
+    assert any('resource "aws_rds_cluster"' in t for r, t in files.items() if r.startswith("platform/"))
+
+
+def test_a_few_fake_secrets_are_planted() -> None:
+    files = synth.generate_files(2 * synth.SECRET_EVERY, 5)
+    leaks = [rel for rel, text in files.items() if re.search(r"AKIA[A-Z2-7]{16}", text)]
+    assert len(leaks) == 2  # every SECRET_EVERY-th service, in its Helm values
+    assert all(rel.endswith("helm/values.yaml") for rel in leaks)
+
+
+def test_runbooks_have_commands_in_fenced_blocks(small_tree: Path) -> None:
+    cmds = runbook_commands(small_tree, 50)
+    assert len(cmds) == 50
+    assert any(c.startswith("kubectl ") for c in cmds)
+    assert not any(c.startswith("```") for c in cmds)
+    all_cmds = runbook_commands(small_tree, 2000)
+    assert any(c.startswith("kafka-") for c in all_cmds) and any(c.startswith("psql ") for c in all_cmds)
+
+
+def test_run_measured_reports_peak_rss_and_json_result() -> None:
+    code = "x = bytearray(120 * 2**20); x[::4096] = b'1' * len(x[::4096]); print('{\"seconds\": 0.5, \"files\": 3}')"
+    m = measure.run_measured([sys.executable, "-c", code])
+    assert m.returncode == 0
+    assert m.result == {"seconds": 0.5, "files": 3}
+    assert m.maxrss_mb >= 120
+    assert m.tree_peak_mb >= m.maxrss_mb
+
+
+def test_ratios_and_aims() -> None:
+    results = {
+        "floor1": PhaseResult(name="f1", seconds=4.0, items=100),
+        "floor2": PhaseResult(name="f2", seconds=2.0, items=100),
+        "cold": PhaseResult(name="cold", seconds=5.0, items=100, tree_peak_mb=600.0),
+        "warm": PhaseResult(name="warm", seconds=0.4, items=100, tree_peak_mb=100.0),
+        "llm": PhaseResult(name="llm", status="skipped", note="skipped: not available"),
+    }
+    rat = run.ratios(results)
+    assert rat["cold_over_floor"] == pytest.approx(2.5)
+    assert rat["cold_over_floor_1proc"] == pytest.approx(1.25)
+    assert rat["warm_over_cold"] == pytest.approx(0.08)
+    assert rat["aims"] == {
+        "cold <= 2x floor (2 procs)": "MISSED", "warm <= 10% of cold": "met", "peak RSS <= 500 MB": "MISSED",
+    }
+    table = run.format_table(results)
+    assert "skipped: not available" in table and "50" in table  # 100 files / 2 s
+
+
+def test_ratios_without_a_cold_scan_are_not_available() -> None:
+    rat = run.ratios({"floor2": PhaseResult(name="f2", seconds=1.0), "cold": PhaseResult(name="c", status="failed")})
+    assert rat["cold_over_floor"] is None
+    assert rat["aims"]["cold <= 2x floor (2 procs)"] == "n/a"
+
+
+def test_tiny_end_to_end_run(tmp_path: Path) -> None:
+    """The runner's core phases on 5 services (a few seconds): each runs and they agree.
+
+    Later phases (generation, classify) belong to other modules and are left out here.
+    """
+    t0 = time.perf_counter()
+    rc = run.main(["--services", "5", "--json", "--out", str(tmp_path), "--phases", "floor1,floor2,cold,warm"])
+    assert time.perf_counter() - t0 < 20
+    data = json.loads((tmp_path / "results.json").read_text())
+    phases = data["phases"]
+    assert rc == 0
+    for key in ("floor1", "floor2", "cold", "warm"):
+        assert phases[key]["status"] == "ok", phases[key]
+        assert phases[key]["items"] == data["files"]
+    assert phases["warm"]["details"]["cache_hits"] == phases["warm"]["details"]["files_scanned"]
+    assert phases["cold"]["details"]["cache_hits"] == 0
+    assert phases["warm"]["details"]["digest"] == phases["cold"]["details"]["digest"]
+    assert phases["cold"]["details"]["components"] >= 1  # sanity: the scanners found the services
+    assert data["ratios"]["cold_over_floor"] > 0
+    assert set(phases) == {"floor1", "floor2", "cold", "warm"}
+
+
+def test_unknown_phase_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run.main(["--services", "1", "--phases", "cold,nope", "--out", str(tmp_path)])
+    assert exc.value.code == 2
