@@ -184,6 +184,17 @@ def test_env_vars_become_references_and_values_are_not_kept() -> None:
     assert "hunter2" not in dumped and "s3cr3t-in-configmap" not in dumped
 
 
+def test_env_values_are_kept_only_redacted() -> None:
+    frag = scan("deploy/orders.yaml", ORDERS)
+    env = {c.id: c for c in frag.components}["service:orders-api"].attributes["env"]
+    assert "CACHE_HOST=cache" in env
+    assert "API_TOKEN=<from secretKeyRef:orders-secrets>" in env
+    dsn = [e for e in env if e.startswith("DATABASE_URL=")][0]
+    assert "orders-db.acme-prod" in dsn and "hunter2" not in dsn and "<redacted>" in dsn
+    # The DSN's password line is recorded as secret evidence.
+    assert 22 in [ev.line for ev in frag.secrets]
+
+
 def test_configmap_secret_values_are_recorded_as_secret_evidence() -> None:
     frag = scan("deploy/orders.yaml", ORDERS)
     assert any(ev.line == ORDERS.splitlines().index("  ADMIN_PASSWORD: s3cr3t-in-configmap") + 1 for ev in frag.secrets)

@@ -26,7 +26,7 @@ from inventory.model import Component, Evidence, Fact, Resource, entity_id
 from inventory.references import references_from_env
 from inventory.scanners._yaml import Doc, iter_scalars, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
-from inventory.secrets import is_secret_key, redact_text
+from inventory.secrets import redact_text, redact_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from inventory.builder import InventoryBuilder
@@ -164,9 +164,8 @@ class HelmScanner(Scanner):
                 continue
             key = _leaf_key(path, doc)
             ev = src.evidence(doc.line_of(path))
-            if is_secret_key(key) and isinstance(value, (str, int)) and not _TEMPLATING_RE.search(str(value)):
-                frag.secrets.append(ev)
-                continue
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and redact_value(key, str(value))[1]:
+                frag.secrets.append(ev)  # the value itself is never kept
             for ref in references_from_env("helm-values", key, value, ev):
                 info["refs"].append(ref.model_dump(mode="json", exclude={"source"}))
 

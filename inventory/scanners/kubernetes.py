@@ -23,7 +23,7 @@ from inventory.model import Component, Edge, Entity, Evidence, Fact, Owner, Reso
 from inventory.references import references_from_env
 from inventory.scanners._yaml import Doc, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
-from inventory.secrets import is_secret_key, redact_text
+from inventory.secrets import is_secret_key, redact_text, redact_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from inventory.builder import InventoryBuilder
@@ -185,6 +185,31 @@ def _containers(pod: dict, pod_path: tuple) -> list[tuple[dict, tuple]]:
     return out
 
 
+_MAX_ENV_VALUE = 200
+
+
+def _env_summary(containers: list[tuple[dict, tuple]]) -> list[str]:
+    """``NAME=value`` per env var, values redacted (and shortened); references say where from."""
+    out: set[str] = set()
+    for c, _ in containers:
+        for e in c.get("env") or []:
+            if not isinstance(e, dict) or not e.get("name"):
+                continue
+            key = str(e["name"])
+            vf = e.get("valueFrom")
+            if isinstance(vf, dict):
+                src = next((f"{k}:{v.get('name', '')}" for k, v in vf.items() if isinstance(v, dict)), "valueFrom")
+                out.add(f"{key}=<from {src}>")
+            elif e.get("value") is not None:
+                value = redact_value(key, str(e["value"]))[0]
+                if len(value) > _MAX_ENV_VALUE:
+                    value = value[:_MAX_ENV_VALUE] + "..."
+                out.add(f"{key}={value}")
+            else:
+                out.add(key)
+    return sorted(out)
+
+
 def _datastore(kind: str, containers: list[tuple[dict, tuple]]) -> tuple[str, str] | None:
     """``(resource kind, subtype)`` when a workload runs a datastore, else ``None``."""
     main = [c for c, p in containers if p[-2] == "containers"]
@@ -308,10 +333,9 @@ class KubernetesScanner(Scanner):
         sa = pod.get("serviceAccountName") or pod.get("serviceAccount")
         if isinstance(sa, str) and sa:
             attrs["service_account"] = sa
-        env_names = sorted({str(e.get("name")) for c, _ in containers for e in (c.get("env") or [])
-                            if isinstance(e, dict) and e.get("name")})
-        if env_names:
-            attrs["env_vars"] = env_names  # names only: values may hold secrets
+        env = _env_summary(containers)
+        if env:
+            attrs["env"] = env
         store = _datastore(d.kind, containers) if d.kind not in ("Job", "CronJob", "Pod") else None
         stateful = True if d.kind == "StatefulSet" else None
         ent: Entity
@@ -351,7 +375,7 @@ class KubernetesScanner(Scanner):
                 if "value" in e:
                     ev = d.ev(*cpath, "env", i, "value")
                     d.frag.references.extend(references_from_env(source, key, e.get("value"), ev))
-                    if is_secret_key(key) and e.get("value") not in (None, ""):
+                    if e.get("value") not in (None, "") and redact_value(key, str(e.get("value")))[1]:
                         d.frag.secrets.append(ev)  # a literal secret in a manifest
                 vf = e.get("valueFrom")
                 if isinstance(vf, dict):
@@ -467,7 +491,7 @@ class KubernetesScanner(Scanner):
         for k, v in block.items():
             key = str(k)
             ev = d.ev("data", k)
-            if is_secret_key(key) and v not in (None, ""):
+            if v not in (None, "") and redact_value(key, str(v))[1]:
                 d.frag.secrets.append(ev)
             refs = references_from_env("configmap", key, v if isinstance(v, str) else None, ev)
             if refs:
