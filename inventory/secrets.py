@@ -5,10 +5,11 @@ in ``Inventory.secrets``), never its value, a base64 of it, or a part of it.
 
 The module is shaped like detect-secrets: one detector is one small object with a cheap
 ``keywords`` prefilter (lower-case literals, one of which must occur in the text before the
-detector runs) and a ``spans`` method returning the ``(start, end)`` character spans to mask. Token formats (AWS, GitHub,
-Slack, Stripe, JWT...) come from detect-secrets' own plugins, called directly through
-``analyze_string`` so that no global settings, filters or network verification are involved.
-Key-name rules, connection strings, command-line flags and PEM blocks are our own detectors.
+detector runs) and a ``spans`` method returning the ``(start, end)`` character spans to mask.
+Token formats (AWS, GitHub, Slack, Stripe, JWT...) come from detect-secrets' own plugins,
+called directly through ``analyze_string`` so that no global settings, filters or network
+verification are involved. Key-name rules, connection strings, command-line flags, k8s Secret
+data and PEM blocks are our own detectors. See docs/secrets.md.
 
 Public entry points:
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import math
 import re
 from collections import Counter
@@ -217,8 +219,14 @@ def is_reference(value: str) -> bool:
     rest = _REFERENCE_RE.sub("", v)
     # ``$(vault read -field=pw ...)``: the secret is produced at run time, not written here,
     # unless the command itself carries a literal token.
-    rest = _COMMAND_SUBST_RE.sub(lambda m: "" if not any(_LOOSE_VALUE_RE.match(w) and _looks_random(w, 20) for w in m.group(0).split()) else m.group(0), rest)
+    rest = _COMMAND_SUBST_RE.sub(_drop_harmless_substitution, rest)
     return not any(c.isalnum() for c in rest)
+
+
+def _drop_harmless_substitution(m: re.Match[str]) -> str:
+    """``$(...)``/backticks vanish unless a word inside looks like a literal token."""
+    words = m.group(0).strip("$()`").split()
+    return m.group(0) if any(_LOOSE_VALUE_RE.match(w) and _looks_random(w, 20) for w in words) else ""
 
 
 def shannon_entropy(text: str) -> float:
@@ -561,6 +569,58 @@ class PemPrivateKeyDetector:
             yield m.span()
 
 
+_DOC_SEP_RE = re.compile(r"(?m)^---[^\n]*$")
+_KIND_SECRET_RE = re.compile(r"(?m)^kind:[ \t]*[\"']?Secret[\"']?[ \t]*(?:#.*)?$")
+_DATA_BLOCK_RE = re.compile(r"(?m)^([ \t]*)(?:data|stringData):[ \t]*(\S[^\n]*)?$")
+
+
+@dataclass
+class K8sSecretDataDetector:
+    """Every value under ``data:``/``stringData:`` of a ``kind: Secret`` YAML document.
+
+    In a Secret every value is secret material whatever its key (``username``, ``host``,
+    ``config.json``), and base64 cannot be judged without decoding. The keys stay visible.
+    """
+
+    name: str = "k8s-secret-data"
+    keywords: tuple[str, ...] = ("kind: secret", "kind: 'secret'", 'kind: "secret"')
+
+    def spans(self, text: str) -> Iterator[Span]:
+        """Values (and block-scalar bodies) inside the data blocks of Secret documents."""
+        bounds = [0] + [m.end() for m in _DOC_SEP_RE.finditer(text)] + [len(text)]
+        for doc_start, doc_end in zip(bounds, bounds[1:]):
+            if not _KIND_SECRET_RE.search(text, doc_start, doc_end):
+                continue
+            for m in _DATA_BLOCK_RE.finditer(text, doc_start, doc_end):
+                if m.group(2):  # ``data: {a: b}`` flow style: mask the whole mapping
+                    if m.group(2).strip() not in ("{}", "null", "~"):
+                        yield m.span(2)
+                    continue
+                yield from self._block_values(text, m.end() + 1, doc_end, len(m.group(1)))
+
+    @staticmethod
+    def _block_values(text: str, pos: int, end: int, indent: int) -> Iterator[Span]:
+        while pos < end:
+            nl = text.find("\n", pos, end)
+            nl = end if nl < 0 else nl
+            line = text[pos:nl]
+            stripped = line.lstrip(" ")
+            if stripped.strip():
+                if len(line) - len(stripped) <= indent:
+                    return
+                colon = _ENTRY_COLON_RE.match(stripped)
+                if colon:  # ``key: value``: the value only
+                    vstart = pos + (len(line) - len(stripped)) + colon.end()
+                    if vstart < nl and not _BLOCK_INDICATOR_RE.fullmatch(text[vstart:nl]):
+                        yield vstart, nl
+                else:  # a block scalar's body line
+                    yield pos + len(line) - len(stripped), nl
+            pos = nl + 1
+
+
+_ENTRY_COLON_RE = re.compile(r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s:"'][^:\n]*?):(?:[ \t]+|$)""")
+
+
 def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """Compile ``pattern`` (a short alias keeps the detector table readable)."""
     return re.compile(pattern, flags)
@@ -569,6 +629,7 @@ def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
 # Our own rules, then detect-secrets' token plugins. Order does not matter: spans are merged.
 DETECTORS: list[Detector] = [
     PemPrivateKeyDetector(),
+    K8sSecretDataDetector(),
     # scheme://user:PASSWORD@host (postgres, mysql, redis, amqp, mongodb+srv, https...).
     RegexDetector(
         "url-password",
@@ -619,11 +680,11 @@ DETECTORS: list[Detector] = [
         ("htpasswd",),
         _rx(r"\bhtpasswd\s+(?:-\w+\s+)*-\w*b\w*\s+\S+\s+\S+\s+(\S+)"),
     ),
-    # curl/wget basic auth: ``curl -u user:pass``, ``--user user:pass``.
+    # curl basic auth: ``curl -u user:pass``, ``--user user:pass`` (not ``--user 1000:1000``).
     RegexDetector(
         "curl-user",
         ("curl", "--user", "--proxy-user"),
-        _rx(r"(?:\s-u\s*|--user[= ]|--proxy-user[= ])[\"']?[^\s:\"']*:([^\s\"']+)"),
+        _rx(r"(?:\bcurl\b[^\n|;&]*?\s-u\s*|--user[= ]|--proxy-user[= ])[\"']?[^\s:\"']*:(?!\d+(?:[\s\"']|$))([^\s\"']+)"),
     ),
     # ``kubectl create secret ... --from-literal=anykey=value``: every literal of a Secret.
     RegexDetector(
@@ -658,7 +719,11 @@ DETECTORS: list[Detector] = [
     DetectSecretsDetector("aws", ("akia", "asia", "abia", "acca", "a3t"), "aws:AWSKeyDetector"),
     DetectSecretsDetector("azure-storage", ("accountkey=",), "azure_storage_key:AzureStorageKeyDetector"),
     DetectSecretsDetector("github", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), "github_token:GitHubTokenDetector"),
-    DetectSecretsDetector("gitlab", ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-", "glimt-", "glptt-", "glagent-", "gloas-", "gr1348941"), "gitlab_token:GitLabTokenDetector"),
+    DetectSecretsDetector(
+        "gitlab",
+        ("glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "glcbt-", "glimt-", "glptt-", "glagent-", "gloas-", "gr1348941"),
+        "gitlab_token:GitLabTokenDetector",
+    ),
     DetectSecretsDetector("jwt", ("eyj",), "jwt:JwtTokenDetector"),
     DetectSecretsDetector("mailchimp", ("-us",), "mailchimp:MailchimpDetector"),
     DetectSecretsDetector("npm", ("_authtoken",), "npm:NpmDetector"),
@@ -674,6 +739,12 @@ DETECTORS: list[Detector] = [
 def register(detector: Detector) -> None:
     """Add a detector (see docs/secrets.md). Rebuilds the combined prefilter."""
     DETECTORS.append(detector)
+    _prefilter.cache_clear()
+
+
+def unregister(name: str) -> None:
+    """Remove the detectors called ``name`` (e.g. to switch off one that is noisy for a team)."""
+    DETECTORS[:] = [d for d in DETECTORS if d.name != name]
     _prefilter.cache_clear()
 
 
@@ -777,8 +848,6 @@ def redact_lines(lines: Iterable[str]) -> tuple[list[str], list[int]]:
     for line in src:
         starts.append(starts[-1] + len(line) + 1)
     hit: set[int] = set()
-    import bisect
-
     for s, e in spans:
         first = bisect.bisect_right(starts, s)
         last = bisect.bisect_right(starts, max(s, e - 1))
