@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 # A run of characters with no special meaning to the shell (the fast path).
 _PLAIN = re.compile(r"[^\s'\"\\$`;&|()<>#]+")
+_MAKE_VAR = re.compile(r"[A-Z_][A-Z0-9_]*$")
 _CONTROL_OPS = frozenset({"&&", "||", ";", "|", "&", "|&", ";;"})
 _REDIR_OPS = ("<<<", "<<-", "&>>", "<<", "<>", "<&", ">>", ">|", ">&", "&>", "<", ">")
 
@@ -151,7 +152,9 @@ def lex(text: str) -> Lexed:
             out.commands.append(cur)
         if op in _CONTROL_OPS:
             out.operators.append(op)
-        cur = SimpleCommand(op_before=op if op in ("|", "|&") else None)
+        # A newline right after `|` (a pipe continued on the next line) keeps the pipe.
+        carried = cur.op_before if cur.empty() and op == ";" else None
+        cur = SimpleCommand(op_before=op if op in ("|", "|&") else carried)
 
     def read_heredocs(pos: int) -> int:
         """Consume heredoc bodies that start at ``pos``; returns the index after them."""
@@ -257,7 +260,11 @@ def lex(text: str) -> Lexed:
                 i = k + 1
             elif text.startswith("$(", i):
                 k = match_paren(text, i + 1)
-                if k < 0:
+                if k > 0 and _MAKE_VAR.match(text, i + 2, k):
+                    # $(KUBECTL): a Makefile variable, not a command named KUBECTL.
+                    word.append(text[i : k + 1])
+                    i = k + 1
+                elif k < 0:
                     out.error = f"unbalanced $( at column {i + 1}"
                     cur.nested.append(text[i + 2 :])
                     word.append(text[i:])

@@ -9,6 +9,7 @@ adding an entry to one module's ``PARSERS`` dict; :data:`PARSERS` merges them al
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,8 +52,20 @@ TOOL_ALIASES: dict[str, str] = {
 }
 
 
+_VAR_TOOL = re.compile(r"^\$[({]?([A-Za-z_][A-Za-z0-9_]*)[)}]?$")
+
+
 def normalize_tool(word: str) -> str:
-    """``/usr/local/bin/kubectl`` → ``kubectl``; ``./bin/kafka-topics.sh`` → ``kafka-topics``."""
+    """``/usr/local/bin/kubectl`` → ``kubectl``; ``./bin/kafka-topics.sh`` → ``kafka-topics``.
+
+    A variable named after a known tool (``$(KUBECTL)`` in a Makefile, ``${HELM}``) is that tool.
+    """
+    m = _VAR_TOOL.match(word)
+    if m:
+        name = m.group(1).lower().replace("_", "-")
+        name = TOOL_ALIASES.get(name, name)
+        if name in PARSERS or name in ("make",):
+            return name
     base = posixpath.basename(word.rstrip("/")) or word
     if base.endswith(".sh") and base[:-3] in PARSERS:
         base = base[:-3]

@@ -1,0 +1,91 @@
+"""Shared by the runbook and shell scanners: logical command lines and redacted sightings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from inventory import secrets
+from inventory.commands.lexer import lex
+from inventory.scanners.base import CommandSighting, Fragment, SourceFile
+
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][\w-]*)\1")
+_CONTINUES = re.compile(r"(\\|\|\||&&|\|)\s*$")
+MAX_JOINED_LINES = 200
+MAX_QUOTED_LINES = 30
+
+
+def _unbalanced(text: str) -> bool:
+    err = lex(text).error
+    return bool(err) and ("quote" in err or "unbalanced" in err)
+
+
+def logical_commands(lines: list[str], first_line: int, *, keep: Callable[[str], str | None] | None = None) -> list[tuple[int, str]]:
+    """Join physical ``lines`` into commands: ``\\`` continuations, trailing ``|``/``&&``,
+    open quotes and heredoc bodies. Returns ``(line number of the first line, text)``.
+
+    ``keep(line) -> str | None`` selects and rewrites a starting line (strips a prompt,
+    drops comments and output); ``None`` skips the line.
+    """
+    out: list[tuple[int, str]] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        start = lines[i]
+        text = keep(start) if keep else start
+        if text is None or not text.strip():
+            i += 1
+            continue
+        line_no = first_line + i
+        joined = text
+        i += 1
+        # Continuations and open quotes.
+        for _ in range(MAX_JOINED_LINES):
+            if i >= n:
+                break
+            stripped = joined.rstrip()
+            if stripped.endswith("\\"):
+                nxt = lines[i]
+                # A continued line in a console block may repeat the "> " prompt.
+                nxt = nxt[2:] if nxt.startswith("> ") else nxt
+                joined = stripped[:-1].rstrip() + " " + nxt.strip()
+                i += 1
+            elif _CONTINUES.search(joined):
+                joined = joined + "\n" + lines[i]
+                i += 1
+            elif _unbalanced(joined):
+                # An open quote spans lines only if it closes soon; a stray apostrophe
+                # must not swallow the rest of the block.
+                for k in range(1, min(MAX_QUOTED_LINES, n - i) + 1):
+                    candidate = joined + "\n" + "\n".join(lines[i : i + k])
+                    if not _unbalanced(candidate):
+                        joined, i = candidate, i + k
+                        break
+                else:
+                    break
+            else:
+                break
+        # Heredoc bodies belong to their command.
+        for m in _HEREDOC.finditer(joined):
+            delim = m.group(2)
+            body: list[str] = []
+            while i < n:
+                body.append(lines[i])
+                i += 1
+                if lines[i - 1].strip() == delim:
+                    break
+            joined = joined + "\n" + "\n".join(body)
+        out.append((line_no, joined))
+    return out
+
+
+def emit(frag: Fragment, src: SourceFile, line: int, command: str, environment: str | None,
+         source_kind: str) -> None:
+    """Record a command sighting, redacted first; note where a secret was masked."""
+    redacted, masked = secrets.redact_text(command.strip())
+    ev = src.evidence(line)
+    if masked:
+        frag.secrets.append(ev)
+    frag.commands.append(
+        CommandSighting(command=redacted, evidence=ev, environment=environment, source_kind=source_kind)
+    )
