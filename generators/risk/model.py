@@ -47,6 +47,8 @@ class Assessment(BaseModel):
     factors: list[Factor] = Field(default_factory=list)
     deciding: list[str] = Field(default_factory=list)  # names of the factors that set the tier
     rationale: str  # one line naming the deciding factors
+    environment: str | None = None  # the environment the tier was computed for ("unknown" counts as prod)
+    target: str | None = None  # the entity id the action resolved to, when known
 
     @property
     def decision(self) -> Decision:

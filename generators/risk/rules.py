@@ -183,6 +183,7 @@ class DataClassRules(_Model):
 
 class ScopeRules(_Model):
     flags: dict[str, list[str]] = Field(default_factory=dict)
+    exempt: list[str] = Field(default_factory=list)
     escalations: dict[str, dict[str, Tier]] = Field(default_factory=dict)
 
 

@@ -1,0 +1,284 @@
+"""Classify a shell line an agent wants to run: every simple command it would run gets a tier,
+and the line gets the highest of them.
+
+The line is parsed like a shell would (compound commands, pipes, ``bash -c``, ``sudo``,
+``env``, ``xargs``, ``kubectl exec -- inner``, piped SQL) by :mod:`inventory.commands.shell`,
+so wrapping a dangerous command never lowers its tier. With an inventory, targets resolve to
+real entities whose environment, fan-in and data classes feed the risk model.
+
+A reviewed policy (``--policy output/policy.yaml``) can adjust the tier of a command that
+matches one of its action classes:
+
+* ``actions: [{id: <action id>, tier: T3}]`` — a reviewer's tier *raises* the model's tier;
+* ``{id: ..., tier: T1, reviewed: true}`` — only an entry marked ``reviewed: true`` may
+  *lower* it. Without that mark a lower tier is ignored (the model's tier is a floor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from generators.risk.assess import (
+    InventoryIndex,
+    Subject,
+    assess_subject,
+    classify_verb,
+    normalise_tool,
+    subject_for_action,
+)
+from generators.risk.model import DECISION_FOR_TIER, Decision, Factor, Tier, max_tier, tier_index
+from generators.risk.rules import Rules, load_rules
+from inventory.commands.model import ParsedCommand
+from inventory.commands.shell import parse_line
+from inventory.model import Action, Entity
+
+# A line is cached by its text; bounded so a long audit log cannot grow memory without limit.
+_CACHE_MAX = 50_000
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used; the message names the file."""
+
+
+class PolicyEntry(BaseModel):
+    """One reviewed action class from a policy file."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tier: Tier
+    reviewed: bool = False
+
+
+class CommandResult(BaseModel):
+    """The verdict on one simple command of a line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    tool: str
+    verb: str
+    object_kind: str | None = None
+    target: str | None = None
+    namespace: str | None = None
+    via: str | None = None
+    environment: str
+    verb_class: str
+    matched_target: str | None = None
+    matched_action: str | None = None
+    tier: Tier
+    rationale: str
+    factors: list[Factor] = Field(default_factory=list)
+
+
+class Classification(BaseModel):
+    """The verdict on a whole line: the highest tier of anything it runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    tier: Tier
+    tier_name: str
+    decision: Decision
+    reasons: list[str]
+    matched_action: str | None = None
+    matched_target: str | None = None
+    commands: list[CommandResult] = Field(default_factory=list)
+
+
+def load_policy(path: str | Path) -> dict[str, PolicyEntry]:
+    """Reviewed tiers by action id from a policy YAML/JSON file (``actions: [{id, tier, reviewed}]``)."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyError(f"{p}: no such file") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{p}: cannot read policy: {exc}") from exc
+    actions: Any = raw.get("actions") if isinstance(raw, dict) else None
+    if isinstance(actions, dict):  # also accept {id: {tier: ..}}
+        actions = [{"id": k, **(v if isinstance(v, dict) else {"tier": v})} for k, v in actions.items()]
+    if not isinstance(actions, list):
+        raise PolicyError(f"{p}: expected a mapping with an `actions` list of {{id, tier}}")
+    out: dict[str, PolicyEntry] = {}
+    for i, item in enumerate(actions):
+        try:
+            entry = PolicyEntry.model_validate(item)
+        except Exception as exc:  # pydantic ValidationError or a non-mapping item
+            raise PolicyError(f"{p}: actions[{i}]: needs `id` and `tier` (T0..T3): {exc.__class__.__name__}") from exc
+        out[entry.id] = entry
+    return out
+
+
+def _subject(pc: ParsedCommand, exec_env_ns: str | None) -> Subject:
+    return Subject(
+        tool=pc.tool,
+        verb=pc.verb,
+        object_kind=pc.object_kind,
+        target=pc.target,
+        namespace=pc.namespace or exec_env_ns,
+        flags=pc.flags,
+        argv=tuple(pc.argv),
+        sql_kinds=tuple(pc.sql_kinds),
+        wrappers=tuple(pc.wrappers),
+        parse_error=pc.parse_error,
+        origin="command",
+    )
+
+
+class Classifier:
+    """Classifies lines against one rule set, inventory index and policy; caches by line."""
+
+    def __init__(
+        self,
+        rules: Rules | None = None,
+        index: InventoryIndex | None = None,
+        policy: Mapping[str, PolicyEntry] | None = None,
+    ) -> None:
+        self.rules = rules or load_rules()
+        self.index = index
+        self.policy = dict(policy or {})
+        self._cache: dict[str, Classification] = {}
+        self._action_classes: dict[str, str] = {}
+
+    # -- inventory matching ------------------------------------------------------------
+
+    def _action_class(self, action: Action) -> str:
+        if action.id not in self._action_classes:
+            ent = self.index.entities.get(action.target) if (self.index and action.target) else None
+            self._action_classes[action.id] = classify_verb(subject_for_action(action, ent), self.rules).cls
+        return self._action_classes[action.id]
+
+    def _match_action(self, pc: ParsedCommand, entity: Entity | None, verb_class: str, env: str) -> str | None:
+        """The inventory action class this command is an instance of, if any."""
+        if self.index is None:
+            return None
+        tool = normalise_tool(pc.tool)
+        if entity is not None:
+            cands = self.index.actions_by_target.get(entity.id, [])
+        else:
+            cands = [a for a in self.index.actions_by_id.values() if pc.target and a.target_name == pc.target]
+
+        def env_ok(a: Action) -> bool:
+            return a.environment is None or a.environment == env
+
+        exact = [a for a in cands if normalise_tool(a.tool) == tool and a.verb == pc.verb and env_ok(a)]
+        if exact:
+            return exact[0].id
+        same_class = [a for a in cands if env_ok(a) and self._action_class(a) == verb_class]
+        same_class.sort(key=lambda a: (normalise_tool(a.tool) != tool, a.environment is None, a.id))
+        return same_class[0].id if same_class else None
+
+    # -- classification ----------------------------------------------------------------
+
+    def _apply_policy(self, action_id: str | None, tier: Tier) -> tuple[Tier, str | None]:
+        entry = self.policy.get(action_id or "")
+        if entry is None or entry.tier == tier:
+            return tier, None
+        if tier_index(entry.tier) > tier_index(tier):
+            return entry.tier, f"reviewed policy sets {action_id} to {entry.tier}"
+        if entry.reviewed:
+            return entry.tier, f"reviewed policy lowers {action_id} to {entry.tier} (reviewed: true)"
+        return tier, None
+
+    def _classify_command(self, pc: ParsedCommand, exec_ns: str | None) -> CommandResult:
+        s = _subject(pc, exec_ns)
+        entity = None
+        if self.index is not None and not pc.parse_error:
+            entity = self.index.resolve(pc.target, self.rules.kind(pc.object_kind), s.namespace)
+        out = assess_subject(s, self.rules, self.index, entity)
+        matched = self._match_action(pc, entity, out.verb_class, out.environment)
+        tier, note = self._apply_policy(matched, out.tier)
+        rationale = out.rationale if note is None else f"{self.rules.tier_label(tier)}: {note} (model: {out.rationale})"
+        return CommandResult(
+            command=pc.raw,
+            tool=pc.tool,
+            verb=pc.verb,
+            object_kind=pc.object_kind,
+            target=pc.target,
+            namespace=s.namespace,
+            via=pc.via,
+            environment=out.environment,
+            verb_class=out.verb_class,
+            matched_target=entity.id if entity is not None else None,
+            matched_action=matched,
+            tier=tier,
+            rationale=rationale,
+            factors=out.factors,
+        )
+
+    def _unparseable(self, line: str, why: str) -> Classification:
+        tier: Tier = self.rules.classes["unknown"].tier
+        reason = f"{self.rules.tier_label(tier)}: {why}, so a human decides"
+        return Classification(command=line, tier=tier, tier_name=self.rules.tiers[tier].name,
+                              decision=DECISION_FOR_TIER[tier], reasons=[reason])
+
+    def classify(self, line: str) -> Classification:
+        """The tier of ``line``: the highest tier of every simple command it would run."""
+        cached = self._cache.get(line)
+        if cached is not None:
+            return cached
+        result = self._classify_uncached(line)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[line] = result
+        return result
+
+    def _classify_uncached(self, line: str) -> Classification:
+        if not line.strip():
+            return self._unparseable(line, "empty command")
+        parsed = parse_line(line)
+        if not parsed.commands:
+            return self._unparseable(line, f"could not be parsed ({parsed.parse_error or 'no command found'})")
+        results: list[CommandResult] = []
+        exec_ns: str | None = None
+        for pc in parsed.commands:
+            # A command reached through `kubectl exec -n ns` runs in that namespace's environment.
+            if pc.via and "exec" in pc.via:
+                inner_ns = exec_ns
+            else:
+                inner_ns = None
+                if pc.verb in ("exec", "attach", "debug") and pc.namespace:
+                    exec_ns = pc.namespace
+            results.append(self._classify_command(pc, inner_ns))
+        tier = max_tier(*(r.tier for r in results))
+        if parsed.parse_error:
+            # Part of the line could not be read: never below the unknown class.
+            unknown_tier = self.rules.classes["unknown"].tier
+            if tier_index(unknown_tier) > tier_index(tier):
+                tier = unknown_tier
+        reasons = list(dict.fromkeys(r.rationale for r in results if r.tier == tier))
+        if parsed.parse_error:
+            reasons.append(f"{self.rules.tier_label(tier)}: part of the line could not be parsed ({parsed.parse_error})")
+        top = next((r for r in results if r.tier == tier), None)
+        return Classification(
+            command=line,
+            tier=tier,
+            tier_name=self.rules.tiers[tier].name,
+            decision=DECISION_FOR_TIER[tier],
+            reasons=reasons,
+            matched_action=top.matched_action if top else None,
+            matched_target=top.matched_target if top else None,
+            commands=results,
+        )
+
+    def classify_many(self, lines: Iterable[str]) -> Iterable[Classification]:
+        """Classify each non-blank line (batch and audit-log use)."""
+        for line in lines:
+            if line.strip():
+                yield self.classify(line.rstrip("\n"))
+
+
+def classify_line(
+    line: str,
+    index: InventoryIndex | None = None,
+    rules: Rules | None = None,
+    policy: Mapping[str, PolicyEntry] | None = None,
+) -> Classification:
+    """Classify one shell line (for many lines, reuse a :class:`Classifier`: it caches)."""
+    return Classifier(rules, index, policy).classify(line)

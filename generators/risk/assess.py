@@ -1,0 +1,530 @@
+"""The deterministic risk model: an action (or a parsed command) → factors → tier + rationale.
+
+Everything here is a pure function of the action, the inventory index and the rules, so the
+same inputs always give the same tier and the same one-line rationale. The tier is the
+highest tier any single factor implies; the rationale names the factors that set it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from generators.risk.model import Assessment, Factor, Tier, max_tier, tier_index
+from generators.risk.rules import Rules, ToolRule, load_rules
+from inventory.environments import detect_environment, tokens
+from inventory.model import Action, Entity, Evidence, Inventory, slug
+
+# ---------------------------------------------------------------------------------------
+# What is being assessed
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A tool-agnostic view of one action or one parsed simple command."""
+
+    tool: str
+    verb: str
+    object_kind: str | None = None
+    target: str | None = None
+    namespace: str | None = None
+    flags: Mapping[str, str | bool] = field(default_factory=dict)
+    argv: tuple[str, ...] = ()
+    sql_kinds: tuple[str, ...] = ()
+    wrappers: tuple[str, ...] = ()
+    environment: str | None = None  # stated explicitly (an action's environment, an exec's namespace)
+    parse_error: str | None = None
+    origin: str = "command"
+
+
+_TOOL_SUFFIXES = (".sh", ".exe", ".py")
+
+
+def normalise_tool(tool: str) -> str:
+    """``/usr/local/bin/kafka-topics.sh`` → ``kafka-topics``."""
+    base = tool.strip().rsplit("/", 1)[-1].lower()
+    for suffix in _TOOL_SUFFIXES:
+        if base.endswith(suffix) and len(base) > len(suffix):
+            base = base[: -len(suffix)]
+    return base
+
+
+class FlagView:
+    """Flag presence and values, from the parser's flags and (as a fallback) the raw argv.
+
+    Single-letter flags are case-sensitive (``-A`` is not ``-a``); long ones are not.
+    """
+
+    __slots__ = ("_present", "_values")
+
+    def __init__(self, flags: Mapping[str, str | bool], argv: Iterable[str]) -> None:
+        present: set[str] = set()
+        values: dict[str, str] = {}
+
+        def key(name: str) -> str:
+            name = name.lstrip("-")
+            return name if len(name) == 1 else name.lower()
+
+        for name, value in flags.items():
+            if value is False:  # the parser records an explicitly absent switch (dry-run: False)
+                continue
+            k = key(name)
+            present.add(k)
+            if isinstance(value, str):
+                values.setdefault(k, value)
+        toks = list(argv)[1:]
+        for i, tok in enumerate(toks):
+            if tok == "--":
+                break
+            nxt = toks[i + 1] if i + 1 < len(toks) and not toks[i + 1].startswith("-") else None
+            if tok.startswith("--") and len(tok) > 2:
+                name, eq, val = tok[2:].partition("=")
+                k = key(name)
+                present.add(k)
+                if eq:
+                    values.setdefault(k, val)
+                elif nxt is not None:
+                    values.setdefault(k, nxt)
+            elif tok.startswith("-") and len(tok) > 1 and not tok[1].isdigit():
+                body = tok[1:]
+                if "=" in body:  # terraform-style -var=x, -destroy
+                    name, _, val = body.partition("=")
+                    present.add(key(name))
+                    values.setdefault(key(name), val)
+                    continue
+                present.add(key(body))  # single-dash long options (-destroy, -auto-approve)
+                present.update(body)  # combined short flags: -rf
+                first = body[0]
+                if len(body) > 1:
+                    values.setdefault(first, body[1:])  # -oyaml
+                elif nxt is not None:
+                    values.setdefault(first, nxt)
+        self._present = present
+        self._values = values
+
+    def has(self, name: str) -> bool:
+        return (name if len(name) == 1 else name.lower()) in self._present
+
+    def value(self, name: str) -> str | None:
+        return self._values.get(name if len(name) == 1 else name.lower())
+
+
+# ---------------------------------------------------------------------------------------
+# Verb → class
+
+
+@dataclass(frozen=True)
+class VerbMatch:
+    """The verb class a subject falls in, and why."""
+
+    cls: str
+    reason: str
+    kind_as: str | None = None
+
+
+def _positionals(argv: tuple[str, ...]) -> list[str]:
+    return [a for a in argv[1:] if a and (a == "-" or not a.startswith("-"))]
+
+
+def rule_matches(rule: ToolRule, s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> bool:
+    """Whether one rule row applies to ``s`` (see the rules.yaml header for the fields)."""
+    if rule.verb_re is not None and not rule.verb_re.match(s.verb.lower()):
+        return False
+    if rule.kind_re is not None and not rule.kind_re.match(kind or ""):
+        return False
+    if rule.flags:
+        present = [f for f in rule.flags if fv.has(f)]
+        if not present:
+            return False
+        if rule.values_re is not None and not any(
+            (v := fv.value(f)) is not None and rule.values_re.match(v.lower()) for f in present
+        ):
+            return False
+    if rule.no_flags and any(fv.has(f) for f in rule.no_flags):
+        return False
+    if rule.sql_set and not (rule.sql_set & {k.lower() for k in s.sql_kinds}):
+        return False
+    if rule.args_re is not None and not any(rule.args_re.match(a) for a in args):
+        return False
+    if rule.argv_words and not all(w in args for w in rule.argv_words):
+        return False
+    if rule.source_re is not None:
+        pos = [p.lower() for p in _positionals(s.argv)]
+        if not any(rule.source_re.match(p) for p in pos[:-1]):
+            return False
+    return True
+
+
+def _first_match(rows: list[ToolRule], s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> ToolRule | None:
+    for row in rows:
+        if rule_matches(row, s, fv, kind, args):
+            return row
+    return None
+
+
+def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbMatch:
+    """The verb class of ``s``: tool rules, the global rules, then the generic verb table."""
+    if s.parse_error:
+        return VerbMatch("unknown", f"could not be parsed ({s.parse_error})")
+    fv = fv or FlagView(s.flags, s.argv)
+    tool = normalise_tool(s.tool)
+    verb = (s.verb or "unknown").lower()
+    kind = rules.kind(s.object_kind)
+    args = tuple(a.lower() for a in s.argv[1:])
+    label = f"{tool} {verb}".strip()
+
+    match: VerbMatch | None = None
+    if s.origin != "command" and verb in rules.verbs:
+        # Implied/OpenAPI actions use the generic verb names first.
+        match = VerbMatch(rules.verbs[verb], f"{verb} is {rules.verbs[verb]}")
+    if match is None and tool in rules.tools:
+        row = _first_match(rules.tools[tool], s, fv, kind, args)
+        if row is not None and not (row.cls == "unknown" and verb in rules.verbs):
+            match = VerbMatch(row.cls, f"{label}: {row.reason}" if row.reason else f"{label} is {row.cls}", row.kind_as)
+    if match is None and verb in rules.verbs and verb != "unknown":
+        match = VerbMatch(rules.verbs[verb], f"{label} is {rules.verbs[verb]}")
+    if match is None:
+        known = tool in rules.tools
+        why = f"{label}: verb not in the {tool} rules" if known else f"{tool}: unknown tool"
+        match = VerbMatch("unknown", why)
+    g = _first_match(rules.global_rules, s, fv, kind, args)
+    if g is not None and tier_index(rules.classes[g.cls].tier) > tier_index(rules.classes[match.cls].tier):
+        match = VerbMatch(g.cls, f"{label}: {g.reason}" if g.reason else f"{label} is {g.cls}", g.kind_as or match.kind_as)
+    return match
+
+
+# ---------------------------------------------------------------------------------------
+# The inventory, indexed for lookups
+
+
+_POD_SUFFIX_RES = (
+    re.compile(r"^(.+)-[a-f0-9]{6,10}-[a-z0-9]{5}$"),  # deployment pod: name-<rs hash>-<pod hash>
+    re.compile(r"^(.+)-[a-z0-9]{5}$"),  # job/daemonset pod
+    re.compile(r"^(.+)-\d+$"),  # statefulset pod: name-0
+)
+# Which inventory kinds an object kind on a command line can name.
+_KIND_TARGETS: dict[str, tuple[str, ...]] = {
+    "namespace": ("k8s-namespace",),
+    "topic": ("kafka-topic",),
+    "bucket": ("object-bucket",),
+    "database": ("postgres", "mysql", "clickhouse", "document-db", "redis"),
+    "secret": ("secret",),
+    "kafka-cluster": ("kafka-cluster",),
+    "release": ("service", "job", "cron-job", "daemon", "postgres", "mysql", "redis", "kafka-cluster"),
+}
+
+
+def target_names(target: str | None) -> list[str]:
+    """Names a command's target could be known by in the inventory, most specific first."""
+    if not target:
+        return []
+    t = target.strip().strip("'\"")
+    out: list[str] = []
+    m = re.match(r"^(s3|gs|s3a|az|abfss?)://([^/]+)", t)
+    if m:
+        out.append(m.group(2))
+    else:
+        m = re.match(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?([^/:?]+)(?::\d+)?(?:/([^?]+))?", t)
+        if m:
+            if m.group(2):
+                out.append(m.group(2).strip("/"))
+            out.append(m.group(1).split(".", 1)[0])
+        else:
+            if "/" in t:
+                t = t.rsplit("/", 1)[-1]  # deployment/orders-api
+            t = t.split(":", 1)[0]
+            out.append(t)
+            for rx in _POD_SUFFIX_RES:
+                pm = rx.match(t)
+                if pm:
+                    out.append(pm.group(1))
+    seen: set[str] = set()
+    return [slug(n) for n in out if n and not (slug(n) in seen or seen.add(slug(n)))]
+
+
+class InventoryIndex:
+    """Entities by id/name/namespace, fan-in per entity, environment per namespace, actions by target."""
+
+    def __init__(self, inv: Inventory, env_patterns: Mapping[str, Iterable[str]] | None = None) -> None:
+        self.inventory = inv
+        self.env_patterns = env_patterns
+        self.entities: dict[str, Entity] = inv.entities()
+        self.by_name: dict[str, list[Entity]] = defaultdict(list)
+        for ent in sorted(self.entities.values(), key=lambda e: e.id):
+            self.by_name[slug(ent.name)].append(ent)
+        sources: dict[str, set[str]] = defaultdict(set)
+        for edge in inv.edges:
+            if edge.source != edge.target:
+                sources[edge.target].add(edge.source)
+        self.fan_in: dict[str, int] = {k: len(v) for k, v in sources.items()}
+        self.namespace_env: dict[str, str] = {}
+        for ent in self.entities.values():
+            if ent.kind == "k8s-namespace" and ent.environments:
+                self.namespace_env[ent.name] = "prod" if "prod" in ent.environments else sorted(ent.environments)[0]
+        self.actions_by_target: dict[str, list[Action]] = defaultdict(list)
+        self.actions_by_id: dict[str, Action] = {}
+        for act in sorted(inv.actions, key=lambda a: a.id):
+            self.actions_by_id[act.id] = act
+            if act.target:
+                self.actions_by_target[act.target].append(act)
+
+    def env_of_namespace(self, namespace: str | None) -> str | None:
+        """The environment a namespace belongs to: the inventory's word, else its name."""
+        if not namespace:
+            return None
+        return self.namespace_env.get(namespace) or detect_environment(namespace, patterns=self.env_patterns)
+
+    def resolve(self, target: str | None, object_kind: str | None, namespace: str | None) -> Entity | None:
+        """The entity a command's target names (name + namespace; object kind narrows it)."""
+        if not target:
+            return None
+        if target in self.entities:
+            return self.entities[target]
+        wanted = _KIND_TARGETS.get(object_kind or "")
+        for name in target_names(target):
+            cands = self.by_name.get(name, [])
+            if wanted:
+                narrowed = [e for e in cands if e.kind in wanted]
+                cands = narrowed or ([] if object_kind in ("namespace", "topic", "bucket") else cands)
+            if not cands:
+                continue
+            if namespace:
+                same_ns = [e for e in cands if e.namespace == namespace]
+                if same_ns:
+                    return same_ns[0]
+            return cands[0]
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Factors
+
+
+def _line_environments(s: Subject, rules: Rules, index: InventoryIndex | None) -> list[tuple[str, str]]:
+    """Environments the line itself reveals, as (env, where) in order of specificity."""
+    patterns = index.env_patterns if index else None
+    found: list[tuple[str, str]] = []
+    if s.environment:
+        found.append((s.environment, "stated"))
+    if s.namespace:
+        env = index.env_of_namespace(s.namespace) if index else detect_environment(s.namespace, patterns=patterns)
+        if env:
+            found.append((env, f"namespace {s.namespace}"))
+    fv = FlagView(s.flags, ())
+    for name in rules.environments.hint_flags:
+        val = fv.value(name)
+        if val:
+            env = detect_environment(val, patterns=patterns)
+            if env:
+                found.append((env, f"--{name} {val}"))
+    if s.target and detect_environment(s.target, patterns=patterns) == "prod":
+        # A target name may only *raise* to prod: `qa-tools` in a prod cluster is still prod.
+        found.append(("prod", f"target {s.target}"))
+    return found
+
+
+def _environment(s: Subject, entity: Entity | None, rules: Rules, index: InventoryIndex | None) -> tuple[str, str]:
+    """(environment, where it came from). Any sign of prod wins; nothing known: ``unknown``."""
+    line = _line_environments(s, rules, index)
+    if any(env == "prod" for env, _ in line):
+        return "prod", next(w for env, w in line if env == "prod")
+    if line:
+        return line[0]
+    if entity is not None and entity.environments:
+        env = "prod" if "prod" in entity.environments else sorted(entity.environments)[0]
+        return env, f"inventory: {entity.id}"
+    return "unknown", "not stated on the line or in the inventory"
+
+
+def _data_classes(s: Subject, entity: Entity | None, rules: Rules) -> list[str]:
+    found = set(entity.data_classes) if entity is not None else set()
+    toks: set[str] = set()
+    for text in (s.target, s.namespace, entity.name if entity is not None else None):
+        if text:
+            toks.update(tokens(text))
+    for cls, hints in rules.data_classes.hints.items():
+        if toks & {h.lower() for h in hints}:
+            found.add(cls)
+    return sorted(c for c in found if c in rules.data_classes.sensitive)
+
+
+def _scope(s: Subject, fv: FlagView, rules: Rules) -> tuple[str, str]:
+    if "xargs" in s.wrappers:
+        return "many", "targets come from xargs"
+    for scope, names in rules.scope.flags.items():
+        for name in names:
+            if fv.has(name):
+                return scope, f"{'-' if len(name) == 1 else '--'}{name}"
+    return "one", "one named object"
+
+
+def _evidence(entity: Entity | None, *fact_names: str) -> list[Evidence]:
+    if entity is None:
+        return []
+    ev = [e for f in entity.facts if f.name in fact_names for e in f.evidence]
+    return (ev or entity.evidence)[:3]
+
+
+@dataclass
+class Outcome:
+    """Everything the risk model concluded about one subject."""
+
+    verb_class: str
+    tier: Tier
+    factors: list[Factor]
+    deciding: list[str]
+    rationale: str
+    environment: str
+    entity: Entity | None
+
+
+def assess_subject(
+    s: Subject,
+    rules: Rules,
+    index: InventoryIndex | None = None,
+    entity: Entity | None = None,
+    evidence: list[Evidence] | None = None,
+) -> Outcome:
+    """Factors and tier for one subject. ``entity`` is the resolved target, if any."""
+    fv = FlagView(s.flags, s.argv)
+    vm = classify_verb(s, rules, fv)
+    cls_name = vm.cls
+    cls = rules.classes[cls_name]
+    factors: list[Factor] = [Factor(name="verb_class", value=cls_name, tier=cls.tier, reason=vm.reason, evidence=list(evidence or [])[:3])]
+
+    env, env_where = _environment(s, entity, rules, index)
+    escalates = env in rules.environments.escalate
+    env_tier: Tier = cls.prod if (escalates and cls.prod) else "T0"
+    if env_tier != "T0":
+        why = "unknown environment counts as prod" if env == "unknown" else f"{env} ({env_where})"
+        env_reason = f"{why}: {cls_name} there is at least {env_tier}"
+    else:
+        env_reason = f"environment {env} ({env_where})"
+    factors.append(Factor(name="environment", value=env, tier=env_tier, reason=env_reason, evidence=_evidence(entity, "environment")))
+
+    if not cls.reversible:
+        factors.append(Factor(name="reversibility", value="irreversible", tier=rules.reversibility.irreversible,
+                              reason=f"{cls_name} cannot be undone"))
+    else:
+        factors.append(Factor(name="reversibility", value="reversible", tier="T0", reason=f"{cls_name} can be undone"))
+
+    kinds = [k for k in (rules.kind(vm.kind_as), rules.kind(s.object_kind), rules.kind(entity.kind) if entity else None) if k]
+    kinds = list(dict.fromkeys(kinds))
+    infos = [(k, rules.kinds[k]) for k in kinds if k in rules.kinds]
+    if cls.deletes:
+        del_tiers = [(k, i.delete) for k, i in infos if i.delete]
+        if del_tiers:
+            k, t = max(del_tiers, key=lambda kt: tier_index(kt[1]))
+            factors.append(Factor(name="object_kind", value=k, tier=t, reason=f"deleting a {k} is at least {t}"))
+
+    shared = next((k for k, i in infos if i.shared), None)
+    fan_in = index.fan_in.get(entity.id, 0) if (index is not None and entity is not None) else None
+    high = fan_in is not None and fan_in >= rules.blast_radius.high_fan_in
+    if cls.mutating and cls_name not in rules.scope.exempt and (shared or high):
+        t = rules.blast_radius.delete_tier if cls.deletes else rules.blast_radius.tier
+        what = f"shared infrastructure ({shared})" if shared else f"fan-in {fan_in} (high is {rules.blast_radius.high_fan_in}+)"
+        if shared and high:
+            what += f", fan-in {fan_in}"
+        factors.append(Factor(name="blast_radius", value="high", tier=t, reason=f"{what}: {cls_name} is at least {t}",
+                              evidence=_evidence(entity) if high else []))
+    elif fan_in is not None:
+        factors.append(Factor(name="blast_radius", value=f"fan-in {fan_in}", tier="T0", reason=f"fan-in {fan_in}"))
+
+    stateful = (entity.stateful if entity is not None and entity.stateful is not None else False) or any(i.stateful for _, i in infos)
+    if stateful and cls_name in rules.statefulness.classes:
+        t = rules.statefulness.tier
+        who = entity.id if entity is not None else next(k for k, i in infos if i.stateful)
+        factors.append(Factor(name="stateful", value="true", tier=t, reason=f"{who} is stateful: {cls_name} is at least {t}",
+                              evidence=_evidence(entity, "stateful")))
+
+    if cls.deletes and entity is not None and entity.deletion_protection:
+        t = rules.deletion_protection.tier
+        factors.append(Factor(name="deletion_protection", value="true", tier=t,
+                              reason=f"{entity.id} is deletion-protected", evidence=_evidence(entity, "deletion_protection")))
+
+    dcs = _data_classes(s, entity, rules)
+    if dcs:
+        t = rules.data_classes.escalations.get(cls_name, "T0")
+        reason = f"holds {', '.join(dcs)} data" + (f": {cls_name} of it is at least {t}" if t != "T0" else "")
+        factors.append(Factor(name="data_class", value=",".join(dcs), tier=t, reason=reason,
+                              evidence=_evidence(entity, "data_class", "data_classes")))
+
+    scope, scope_why = _scope(s, fv, rules)
+    if scope != "one":
+        esc = rules.scope.escalations.get(scope, {})
+        cands: list[Tier] = []
+        if cls_name in esc:
+            cands.append(esc[cls_name])
+        if cls.mutating and cls_name not in rules.scope.exempt and "mutating" in esc:
+            cands.append(esc["mutating"])
+        if cls.deletes and "deletes" in esc:
+            cands.append(esc["deletes"])
+        t = max_tier(*cands) if cands else "T0"
+        reason = f"scope {scope} ({scope_why})" + (f": {cls_name} is at least {t}" if t != "T0" else "")
+        factors.append(Factor(name="scope", value=scope, tier=t, reason=reason))
+
+    tier = max_tier(*(f.tier for f in factors))
+    deciding = [f.name for f in factors if f.tier == tier and (tier != "T0" or f.name == "verb_class")]
+    reasons = [f.reason for f in factors if f.name in deciding]
+    rationale = f"{rules.tier_label(tier)}: " + "; ".join(reasons)
+    return Outcome(cls_name, tier, factors, deciding, rationale, env, entity)
+
+
+# ---------------------------------------------------------------------------------------
+# Inventory actions
+
+
+def subject_for_action(action: Action, entity: Entity | None) -> Subject:
+    """A :class:`Subject` for an inventory action (argv from its representative command)."""
+    argv: tuple[str, ...] = ()
+    if action.origin == "command" and action.command:
+        try:
+            argv = tuple(shlex.split(action.command))
+        except ValueError:
+            argv = tuple(action.command.split())
+    return Subject(
+        tool=action.tool,
+        verb=action.verb,
+        object_kind=action.object_kind,
+        target=action.target_name or (entity.name if entity is not None else None),
+        namespace=entity.namespace if entity is not None else None,
+        flags=dict(action.flags),
+        argv=argv,
+        sql_kinds=(action.sql_kind,) if action.sql_kind else (),
+        environment=action.environment,
+        origin=action.origin,
+    )
+
+
+def build_index(inv: Inventory, env_patterns: Mapping[str, Iterable[str]] | None = None) -> InventoryIndex:
+    """Index ``inv`` for target resolution, fan-in and environment lookups."""
+    return InventoryIndex(inv, env_patterns)
+
+
+def assess_action(action: Action, index: InventoryIndex, rules: Rules | None = None) -> Assessment:
+    """The risk model's floor for one inventory action, with factors and a one-line rationale."""
+    rules = rules or load_rules()
+    entity = index.entities.get(action.target) if action.target else None
+    out = assess_subject(subject_for_action(action, entity), rules, index, entity, action.evidence)
+    return Assessment(
+        action_id=action.id,
+        tier=out.tier,
+        verb_class=out.verb_class,
+        factors=out.factors,
+        deciding=out.deciding,
+        rationale=out.rationale,
+        environment=out.environment,
+        target=entity.id if entity is not None else None,
+    )
+
+
+def assess_inventory(
+    inv: Inventory, rules: Rules | None = None, env_patterns: Mapping[str, Iterable[str]] | None = None
+) -> dict[str, Assessment]:
+    """An assessment for every action in ``inv``, keyed and ordered by action id."""
+    rules = rules or load_rules()
+    index = build_index(inv, env_patterns)
+    return {a.id: assess_action(a, index, rules) for a in sorted(inv.actions, key=lambda a: a.id)}
