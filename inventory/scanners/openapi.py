@@ -1,0 +1,196 @@
+"""OpenAPI / Swagger specs: every HTTP operation is an action an agent could call.
+
+Each operation becomes an :class:`Action` (``origin="openapi"``, ``tool="http"``, verb = the
+lower-case method, ``object_kind`` = the path) with a stable id
+``api:<api-slug>/<method>-<path-slug>``; its security requirements and deprecation become
+flags. The API itself is an ``other`` resource with subtype ``openapi``.
+
+Whole-tree step: an operation's ``target`` is the component that serves the API when the
+tree says so: a Backstage component that ``providesApis`` it, a component named like the
+API, or else the single Backstage service whose catalog file sits above the spec (the
+repository the spec belongs to).
+
+Line numbers come from one walk over the YAML node tree (JSON parses as YAML too), so a
+large spec costs one parse.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from inventory.model import Action, Resource, entity_id, slug
+from inventory.scanners._common import keep
+from inventory.scanners._yaml import Doc, load_documents
+from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from inventory.builder import InventoryBuilder
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_HEAD_RE = re.compile(r"""^\s*["']?(openapi|swagger)["']?\s*:""", re.MULTILINE)
+
+
+def _method_lines(doc: Doc) -> dict[tuple[str, str], int]:
+    """``(path, method) → line`` from the node tree, in one pass over ``paths``."""
+    out: dict[tuple[str, str], int] = {}
+    root = doc.node
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    paths_node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "paths"), None)
+    if not isinstance(paths_node, yaml.MappingNode):
+        return out
+    for pkey, pval in paths_node.value:
+        if not isinstance(pkey, yaml.ScalarNode) or not isinstance(pval, yaml.MappingNode):
+            continue
+        for mkey, _ in pval.value:
+            if isinstance(mkey, yaml.ScalarNode) and mkey.value.lower() in METHODS:
+                out[(pkey.value, mkey.value.lower())] = mkey.start_mark.line + 1
+    return out
+
+
+def _security_names(requirements: Any) -> list[str] | None:
+    """Scheme names of a ``security`` list; ``[]`` for explicitly none, None when absent."""
+    if not isinstance(requirements, list):
+        return None
+    names: set[str] = set()
+    for req in requirements:
+        if isinstance(req, dict):
+            names.update(str(k) for k in req)
+    return sorted(names)
+
+
+def api_slug(spec: dict, path: PurePosixPath) -> str:
+    """The API's id part: its ``info.title``, else the file's stem."""
+    info = spec.get("info") if isinstance(spec.get("info"), dict) else {}
+    title = info.get("title")
+    return slug(str(title)) if isinstance(title, (str, int)) and str(title).strip() else slug(path.stem)
+
+
+class OpenApiScanner(Scanner):
+    """OpenAPI 3 and Swagger 2 specs in YAML or JSON."""
+
+    name = "openapi"
+    version = 1
+
+    def matches(self, path: PurePosixPath, head: str) -> bool:
+        return path.suffix.lower() in (".yaml", ".yml", ".json") and bool(_HEAD_RE.search(head))
+
+    def scan(self, src: SourceFile, ctx: ScanContext) -> Fragment:
+        frag = self.fragment(src)
+        doc = next((d for d in load_documents(src, frag) if isinstance(d.data, dict)), None)
+        if doc is None or not ({"openapi", "swagger"} & set(doc.data)):
+            return frag
+        spec = doc.data
+        paths = spec.get("paths")
+        if paths is not None and not isinstance(paths, dict):
+            frag.warn("`paths` is not a mapping", line=doc.line_of(("paths",)))
+            paths = None
+        api = api_slug(spec, src.pure)
+        info = spec.get("info") if isinstance(spec.get("info"), dict) else {}
+        ev = src.evidence(doc.line_of(("info", "title")) if info.get("title") else doc.line)
+        res = Resource(id=entity_id("other", f"api-{api}"), kind="other", name=api, subtype="openapi", evidence=[ev])
+        res.attributes["spec_version"] = str(spec.get("openapi") or spec.get("swagger"))
+        if isinstance(info.get("title"), str):
+            res.attributes["title"] = info["title"]
+        if info.get("version") is not None:
+            res.attributes["api_version"] = str(info.get("version"))
+        servers = [s.get("url") for s in spec.get("servers") or [] if isinstance(s, dict) and isinstance(s.get("url"), str)] \
+            if isinstance(spec.get("servers"), list) else []
+        if isinstance(spec.get("host"), str):  # Swagger 2
+            servers.append(str(spec["host"]) + str(spec.get("basePath") or ""))
+        if servers:
+            res.attributes["servers"] = [keep(frag, "server", s, ev) for s in servers]
+        global_security = _security_names(spec.get("security"))
+        lines = _method_lines(doc)
+        count = 0
+        for p in sorted(paths or {}, key=str):
+            item = paths[p]
+            if not isinstance(item, dict):
+                continue
+            for method in METHODS:
+                if method not in item:
+                    continue
+                op = item[method] if isinstance(item[method], dict) else {}
+                line = lines.get((str(p), method)) or doc.line_of(("paths", p))
+                frag.actions.append(self._action(src, frag, api, str(p), method, op, global_security, line))
+                count += 1
+        res.attributes["operations"] = count
+        frag.resources.append(res)
+        frag.extra = {"api": api, "title": info.get("title") if isinstance(info.get("title"), str) else None}
+        return frag
+
+    def _action(self, src: SourceFile, frag: Fragment, api: str, path: str, method: str, op: dict,
+                global_security: list[str] | None, line: int) -> Action:
+        ev = src.evidence(line)
+        flags: dict[str, str | bool] = {}
+        security = _security_names(op.get("security"))
+        if security is None:
+            security = global_security
+        if security is not None:
+            flags["auth"] = ",".join(security) if security else "none"
+        if op.get("deprecated") is True:
+            flags["deprecated"] = True
+        summary = op.get("summary") or op.get("operationId") or op.get("description")
+        description = keep(frag, "summary", str(summary).strip().splitlines()[0], ev) if summary else None
+        if isinstance(op.get("operationId"), str):
+            flags["operation_id"] = op["operationId"]
+        return Action(
+            id=f"api:{api}/{method}-{slug(path)}",
+            verb=method,
+            tool="http",
+            target=None,
+            target_name=api,
+            object_kind=path,
+            flags=flags,
+            command=f"{method.upper()} {path}",
+            origin="openapi",
+            description=description,
+            evidence=[ev],
+        )
+
+    def finalize(self, fragments: list[Fragment], builder: "InventoryBuilder") -> None:
+        """Resolve each API to the component serving it and target its operations there."""
+        for frag in fragments:
+            api = frag.extra.get("api")
+            if not api:
+                continue
+            target = self._serving_component(api, frag.extra.get("title"), frag.path, builder)
+            if target is None:
+                continue
+            for a in frag.actions:
+                stored = builder.actions.get(a.id)
+                if stored is not None and stored.target is None:
+                    stored.target = target
+            api_ent = builder.entity(entity_id("other", f"api-{api}"))
+            if api_ent is not None:
+                api_ent.attributes.setdefault("served_by", target)
+
+    @staticmethod
+    def _serving_component(api: str, title: str | None, spec_path: str, builder: "InventoryBuilder") -> str | None:
+        names = {api, slug(title or "")} - {""}
+        comps = sorted(builder.components.values(), key=lambda c: c.id)
+        provided = []
+        for c in comps:
+            apis = c.attributes.get("provides_apis")
+            if isinstance(apis, list) and names & {slug(str(n)) for n in apis}:
+                provided.append(c)
+        if len(provided) == 1:
+            return provided[0].id
+        named = [c for c in comps if slug(c.name) in names]
+        if len(named) == 1:
+            return named[0].id
+        spec_dir = PurePosixPath(spec_path).parent
+        owners = []
+        for c in comps:
+            if c.kind != "service" or c.subtype != "backstage":
+                continue
+            for ev in c.evidence:
+                cat_dir = PurePosixPath(ev.path).parent
+                if str(cat_dir) == "." or cat_dir == spec_dir or cat_dir in spec_dir.parents:
+                    owners.append(c.id)
+                    break
+        return owners[0] if len(owners) == 1 else None
