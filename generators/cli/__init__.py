@@ -16,6 +16,7 @@ from generators import __version__
 _COMMAND_MODULES = (
     "generators.cli.scan_cmd",
     "generators.cli.policy_cmd",
+    "generators.cli.classify_cmd",
 )
 
 

@@ -393,7 +393,10 @@ def assess_subject(
     vm = classify_verb(s, rules, fv)
     cls_name = vm.cls
     cls = rules.classes[cls_name]
-    factors: list[Factor] = [Factor(name="verb_class", value=cls_name, tier=cls.tier, reason=vm.reason, evidence=list(evidence or [])[:3])]
+    verb_reason = f"{vm.reason} ({cls.description})" if cls.description and vm.reason.endswith(f" is {cls_name}") else vm.reason
+    factors: list[Factor] = [
+        Factor(name="verb_class", value=cls_name, tier=cls.tier, reason=verb_reason, evidence=list(evidence or [])[:3])
+    ]
 
     env, env_where = _environment(s, entity, rules, index)
     escalates = env in rules.environments.escalate
@@ -469,6 +472,8 @@ def assess_subject(
     tier = max_tier(*(f.tier for f in factors))
     deciding = [f.name for f in factors if f.tier == tier and (tier != "T0" or f.name == "verb_class")]
     reasons = [f.reason for f in factors if f.name in deciding]
+    if cls.prod and "environment" not in deciding:
+        reasons.append(env_reason)  # say why the prod floor did not apply
     rationale = f"{rules.tier_label(tier)}: " + "; ".join(reasons)
     return Outcome(cls_name, tier, factors, deciding, rationale, env, entity)
 
