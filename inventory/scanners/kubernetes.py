@@ -68,8 +68,10 @@ def _int(value: Any) -> int | None:
 class _DocCtx:
     """One manifest document with its metadata, and helpers to build entities from it."""
 
-    def __init__(self, doc: Doc, src: SourceFile, ctx: ScanContext, frag: Fragment) -> None:
+    def __init__(self, doc: Doc, src: SourceFile, ctx: ScanContext, frag: Fragment, path_env: str | None) -> None:
         self.doc, self.src, self.ctx, self.frag = doc, src, ctx, frag
+        self.path_env = path_env  # the environment the file's directory names, if any
+        self._base: tuple[str | None, list[str], list[Fact]] | None = None
         data = doc.data
         self.api_version = str(data.get("apiVersion") or "")
         self.kind = str(data.get("kind") or "")
@@ -86,13 +88,14 @@ class _DocCtx:
         """Evidence for ``path`` in this document (the document's name line when empty)."""
         return self.src.evidence(self.doc.line_of(tuple(path)) if path else self.line)
 
-    def entity_fields(self, name: str) -> dict[str, Any]:
-        """The shared fields of any entity this document yields: env, owners, data classes, facts."""
-        ev = self.ev()
+    def _env_and_owners(self) -> tuple[str | None, list[str], list[Fact]]:
+        """Environment and owners of this document (computed once; shared by its entities)."""
+        if self._base is not None:
+            return self._base
         facts: list[Fact] = []
         patterns = self.ctx.config.environments
         env = None
-        env_ev = ev
+        env_ev = self.ev()
         if self.namespace:
             env = detect_environment(self.namespace, patterns=patterns)
             env_ev = self.ev("metadata", "namespace")
@@ -104,8 +107,7 @@ class _DocCtx:
                         env_ev = self.ev("metadata", "labels", key)
                         break
         if env is None:
-            env = detect_environment(str(PurePosixPath(self.src.path).parent), patterns=patterns)
-            env_ev = ev
+            env = self.path_env
         if env:
             facts.append(Fact(name="environment", value=env, evidence=[env_ev]))
         owners: list[str] = []
@@ -117,6 +119,14 @@ class _DocCtx:
                     oev = self.ev("metadata", key_path, key)
                     facts.append(Fact(name="owner", value=val, evidence=[oev]))
                     self.frag.owners.append(Owner(name=val, evidence=[oev]))
+        self._base = (env, owners, facts)
+        return self._base
+
+    def entity_fields(self, name: str) -> dict[str, Any]:
+        """The shared fields of any entity this document yields: env, owners, data classes, facts."""
+        ev = self.ev()
+        env, owners, base_facts = self._env_and_owners()
+        facts = [f.model_copy() for f in base_facts]
         texts = [name] + [self.labels.get(k) for k in DATA_KEYS] + [self.annotations.get(k) for k in DATA_KEYS]
         classes = data_classes_for(*texts)
         for dc in classes:
@@ -124,7 +134,7 @@ class _DocCtx:
         return {
             "namespace": self.namespace,
             "environments": [env] if env else [],
-            "owners": owners,
+            "owners": list(owners),
             "data_classes": classes,
             "labels": dict(sorted(self.labels.items())),
             "facts": facts,
@@ -248,6 +258,7 @@ class KubernetesScanner(Scanner):
         frag = self.fragment(src)
         if "templates" in src.pure.parts and "{{" in src.text:
             return frag
+        path_env = detect_environment(str(src.pure.parent), patterns=ctx.config.environments)
         for doc in load_documents(src, frag):
             if isinstance(doc.data, list) or not isinstance(doc.data, dict):
                 continue
@@ -255,17 +266,17 @@ class KubernetesScanner(Scanner):
                 # `kubectl get -o yaml` output: each item is a manifest of its own.
                 for i, item in enumerate(doc.data["items"]):
                     if isinstance(item, dict):
-                        self._scan_doc(doc.child("items", i), src, ctx, frag)
+                        self._scan_doc(doc.child("items", i), src, ctx, frag, path_env)
                 continue
-            self._scan_doc(doc, src, ctx, frag)
+            self._scan_doc(doc, src, ctx, frag, path_env)
         return frag
 
     # -- per document -----------------------------------------------------------------
-    def _scan_doc(self, doc: Doc, src: SourceFile, ctx: ScanContext, frag: Fragment) -> None:
+    def _scan_doc(self, doc: Doc, src: SourceFile, ctx: ScanContext, frag: Fragment, path_env: str | None) -> None:
         data = doc.data
         if not data.get("apiVersion") or not data.get("kind"):
             return
-        d = _DocCtx(doc, src, ctx, frag)
+        d = _DocCtx(doc, src, ctx, frag, path_env)
         if not d.name:
             if d.kind not in ("Kustomization", "Component"):
                 frag.warn(f"{d.kind} without metadata.name, skipped", line=d.line)
