@@ -345,3 +345,40 @@ def test_data_classes_helper_is_token_based() -> None:
     assert data_classes_for("db-credentials") == ["credentials"]
     assert data_classes_for("userspace-proxy", "cardinality", "discard", None) == []
     assert data_classes_for("UserProfiles") == ["customer", "pii"]
+
+
+def test_ingress_networkpolicy_pv_list_and_backstage_owner() -> None:
+    frag = scan("k8s/edge.yaml", """\
+        apiVersion: v1
+        kind: List
+        items:
+          - apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: shop
+              annotations: {backstage.io/owner: team-storefront}
+            spec:
+              rules:
+                - host: shop.example.com
+                  http:
+                    paths:
+                      - path: /
+                        backend: {service: {name: storefront, port: {number: 80}}}
+          - apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: deny-all}
+            spec: {policyTypes: [Ingress, Egress]}
+          - apiVersion: v1
+            kind: PersistentVolume
+            metadata: {name: pg-data-0}
+            spec: {persistentVolumeReclaimPolicy: Retain, storageClassName: ssd}
+        """)
+    res = {r.id: r for r in frag.resources}
+    dns = res["dns:shop.example.com"]
+    assert dns.owners == ["team-storefront"]
+    assert dns.evidence[0].line == 11  # the host line inside the List item
+    assert ("storefront", None) in {(r.target_name, r.target_kind) for r in frag.references if r.source == dns.id}
+    assert res["network:deny-all"].attributes["policy_types"] == ["Ingress", "Egress"]
+    pv = res["volume:pg-data-0"]
+    assert pv.deletion_protection is True
+    assert any(f.name == "deletion_protection" and f.value is True for f in pv.facts)
