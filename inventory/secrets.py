@@ -49,7 +49,7 @@ _STRONG_WORDS = frozenset(
     {
         "password", "passwd", "pwd", "pass", "passphrase", "passcode", "pswd",
         "secret", "token", "apikey", "credential", "credentials", "creds",
-        "auth", "authorization", "bearer", "privatekey", "secretkey", "accesskey",
+        "authorization", "bearer", "privatekey", "secretkey", "accesskey",
         "pgpassword", "pgpass", "salt", "pepper", "cookiesecret",
     }
 )
@@ -105,7 +105,11 @@ _NEGATIVE_EXACT = frozenset(
 )
 # Keys whose value is sensitive only when it also *looks* random (checked with entropy):
 # ``STRIPE_KEY``, ``MAPS_KEY``, ``SIGNATURE``, ``SEED``.
-_LOOSE_WORDS = frozenset({"key", "signature", "sig", "seed", "nonce", "hmac", "cookie", "session"})
+# A bare ``auth`` is loose too: it is a secret in docker's config.json or .npmrc (base64 of
+# user:pass) but a scheme name in OpenAPI (``auth: bearerAuth``) or Kafka listeners.
+_LOOSE_WORDS = frozenset({"key", "signature", "sig", "seed", "nonce", "hmac", "cookie", "session", "auth"})
+# ``basic_auth: user:pass``: an ``auth`` with one of these in front is a credential.
+_AUTH_QUALIFIERS = frozenset({"basic", "http", "proxy", "npm", "registry", "smtp", "redis", "db"})
 
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SPLIT_RE = re.compile(r"[^A-Za-z0-9]+")
@@ -149,6 +153,8 @@ def is_secret_key(name: str) -> bool:
         if tok in _STRONG_WORDS or _glued_secret(tok):
             return True
         if tok == "key" and i > 0 and tokens[i - 1] in _KEY_QUALIFIERS:
+            return True
+        if tok == "auth" and i > 0 and tokens[i - 1] in _AUTH_QUALIFIERS:
             return True
         if tok in ("privatekey", "apikey", "secretkey", "accesskey"):
             return True

@@ -256,6 +256,7 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
         "apiKey", "X-Api-Key", "access_key", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
         "private_key", "privateKey", "client_secret", "clientSecret", "GITHUB_TOKEN", "auth_token",
         "credentials", "Authorization", "webhookSecret", "signing_key", "passphrase", "session_secret",
+        "basic_auth", "authToken",
     ],
 )
 def test_secret_key_names(name: str) -> None:
@@ -269,7 +270,7 @@ def test_secret_key_names(name: str) -> None:
         "token_url", "tokenUrl", "password_file", "DB_PASSWORD_FILE", "passwordPath", "password_length",
         "token_ttl", "TOKEN_EXPIRY_SECONDS", "auth_type", "authentication", "username", "key",
         "partition_key", "routing_key", "public_key", "kms_key_id", "secrets", "image", "name",
-        "client_id", "bypass", "", "compass_url",
+        "client_id", "bypass", "", "compass_url", "auth",
     ],
 )
 def test_not_secret_key_names(name: str) -> None:
@@ -302,6 +303,9 @@ def test_redact_value_scans_other_keys_as_text() -> None:
     # A loosely secret-ish key masks random-looking values only.
     assert redact_value("STRIPE_KEY", "rk_test_51HqLyjWDarjtT1zdp7dcQx") == (REDACTED, True)
     assert redact_value("cache_key", "orders-v2") == ("orders-v2", False)
+    # ``auth`` names a scheme in OpenAPI but holds base64(user:pass) in docker's config.json.
+    assert redact_value("auth", "bearerAuth") == ("bearerAuth", False)
+    assert redact_value("auth", _b64("deploy:" + REDIS_PW)) == (REDACTED, True)
 
 
 def test_redact_k8s_secret_data_keeps_keys_only() -> None:
