@@ -174,7 +174,7 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
     verb = (s.verb or "unknown").lower()
     kind = rules.kind(s.object_kind)
     args = tuple(a.lower() for a in s.argv[1:])
-    label = f"{tool} {verb}".strip()
+    label = tool if verb == "unknown" else f"{tool} {verb}"
 
     match: VerbMatch | None = None
     if s.origin != "command" and verb in rules.verbs:
@@ -368,6 +368,10 @@ def _evidence(entity: Entity | None, *fact_names: str) -> list[Evidence]:
     return (ev or entity.evidence)[:3]
 
 
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 @dataclass
 class Outcome:
     """Everything the risk model concluded about one subject."""
@@ -414,14 +418,16 @@ def assess_subject(
     else:
         factors.append(Factor(name="reversibility", value="reversible", tier="T0", reason=f"{cls_name} can be undone"))
 
-    kinds = [k for k in (rules.kind(vm.kind_as), rules.kind(s.object_kind), rules.kind(entity.kind) if entity else None) if k]
+    # A rule's kind_as knows better than the parser's object kind (`aws s3 rm` names a bucket
+    # but deletes objects); the resolved entity's kind always counts too.
+    kinds = [k for k in (rules.kind(vm.kind_as or s.object_kind), rules.kind(entity.kind) if entity else None) if k]
     kinds = list(dict.fromkeys(kinds))
     infos = [(k, rules.kinds[k]) for k in kinds if k in rules.kinds]
     if cls.deletes:
         del_tiers = [(k, i.delete) for k, i in infos if i.delete]
         if del_tiers:
             k, t = max(del_tiers, key=lambda kt: tier_index(kt[1]))
-            factors.append(Factor(name="object_kind", value=k, tier=t, reason=f"deleting a {k} is at least {t}"))
+            factors.append(Factor(name="object_kind", value=k, tier=t, reason=f"deleting {_a(k)} is at least {t}"))
 
     shared = next((k for k, i in infos if i.shared), None)
     fan_in = index.fan_in.get(entity.id, 0) if (index is not None and entity is not None) else None
