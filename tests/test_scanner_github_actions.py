@@ -103,3 +103,9 @@ def test_bad_workflows_warn() -> None:
     frag = _scan("jobs:\n  a: 3\n")
     assert frag.warnings[0].line == 2
     assert _scan("jobs: [\n").warnings[0].message.startswith("invalid YAML")
+
+
+def test_test_job_names_are_not_environments() -> None:
+    frag = _scan("on: push\njobs:\n  test:\n    runs-on: x\n    steps:\n      - run: pytest\n")
+    assert frag.components[0].environments == []
+    assert frag.commands[0].environment is None

@@ -129,7 +129,11 @@ class GithubActionsScanner(Scanner):
                 envs = comp.attributes["deploy_environments"]
                 if isinstance(envs, list) and env_raw not in envs:
                     envs.append(env_raw)
-            env = env or detect_environment(str(jid), str(job.get("name") or ""), patterns=patterns)
+            if env is None:
+                # A job *named* for an environment (deploy-prod) hints at it; "test"/"ci" job
+                # names describe what the job does, not where, so they are not environments.
+                guess = detect_environment(str(jid), str(job.get("name") or ""), patterns=patterns)
+                env = guess if guess not in (None, "test") else None
             if env:
                 jev = src.evidence(doc.line_of(("jobs", jid, "environment")) if env_raw else doc.line_of(("jobs", jid)))
                 if env not in comp.environments:
