@@ -86,16 +86,25 @@ class Written:
 
 
 def render_documents(
-    policy: Policy | None, evals: EvalSuite | None, out_dir: str | Path, inv: Inventory | None = None
+    policy: Policy | None,
+    evals: EvalSuite | None,
+    out_dir: str | Path,
+    inv: Inventory | None = None,
+    *,
+    which: tuple[str, ...] = ("policy", "evals"),
 ) -> dict[str, str]:
-    """Every output file's text, by file name. Pure: nothing is written."""
+    """Every output file's text, by file name. Pure: nothing is written.
+
+    ``which`` picks the documents to render; the policy, when given, still names the
+    systems in the eval suite even if only the eval suite is rendered.
+    """
     out: dict[str, str] = {}
     if inv is not None:
         out[INVENTORY_YAML] = inventory_to_yaml(inv)
-    if policy is not None:
+    if policy is not None and "policy" in which:
         out[POLICY_MD] = render_policy_md(policy, out_dir)
         out[POLICY_YAML] = render_yaml(policy)
-    if evals is not None:
+    if evals is not None and "evals" in which:
         names = {s.id: s.name for s in policy.systems} if policy is not None else {}
         out[EVALS_MD] = render_evals_md(evals, out_dir, names)
         out[EVALS_YAML] = render_yaml(evals)
@@ -108,13 +117,14 @@ def write_documents(
     out_dir: str | Path,
     *,
     inv: Inventory | None = None,
+    which: tuple[str, ...] = ("policy", "evals"),
 ) -> Written:
     """Render everything first, then write each file atomically (never half a document).
 
-    ``policy`` or ``evals`` may be ``None`` to write only the other (``stackpolicy evals``);
+    ``which`` limits the documents written (``stackpolicy evals`` writes only the suite);
     ``inv`` adds ``inventory.yaml``. This is the single place documents reach the disk.
     """
-    texts = render_documents(policy, evals, out_dir, inv)
+    texts = render_documents(policy, evals, out_dir, inv, which=which)
     written = Written()
     for name, text in texts.items():
         path = Path(out_dir) / name
@@ -127,7 +137,7 @@ def assess(inv: Inventory, cfg: Config) -> dict[str, Assessment]:
     """Run the risk model with the configured rules (``cfg.rules`` / ``cfg.tiers``)."""
     from generators.risk.assess import assess_inventory
 
-    return assess_inventory(inv, rules_from_config(cfg))
+    return assess_inventory(inv, rules_from_config(cfg), cfg.environments)
 
 
 def run_pipeline(
@@ -144,7 +154,5 @@ def run_pipeline(
 
     inv, _stats = scan_paths(list(sources), cfg, use_cache=use_cache)
     policy, evals = draft_documents(inv, assess(inv, cfg), cfg, provider)
-    written = write_documents(
-        policy if "policy" in which else None, evals if "evals" in which else None, out_dir, inv=inv
-    )
+    written = write_documents(policy, evals, out_dir, inv=inv, which=which)
     return inv, policy, evals, written

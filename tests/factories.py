@@ -121,6 +121,8 @@ def make_inventory() -> Inventory:
             "aws s3 ls s3://acme-training-data/", "implied", [ev("terraform/envs/prod/s3.tf", 1)]),
         act("object-bucket:acme-order-exports/sync", "s3 sync", "aws", "object-bucket:acme-order-exports",
             "aws s3 sync ./export s3://acme-order-exports/", "command", [ev("scripts/export.sh", 7)]),
+        act("service:legacy-reporter/restart", "rollout restart", "kubectl", "service:legacy-reporter",
+            "kubectl rollout restart deploy/legacy-reporter", "implied", [ev("scripts/legacy.sh", 2)]),
         act("cmd:helm/unknown", "unknown", "helm", None, "helm plugin run cleanup | tee out.txt", "command",
             [ev("scripts/legacy.sh", 9)], target_name="cleanup"),
     ]
@@ -143,6 +145,7 @@ _TIERS: dict[str, tuple[Tier, str, str]] = {
     "postgres:orders-db/drop": ("T3", "delete", "drop table | irreversible, customer data"),
     "object-bucket:acme-training-data/list": ("T0", "read", "read-only"),
     "object-bucket:acme-order-exports/sync": ("T3", "export", "bulk copy of customer data"),
+    "service:legacy-reporter/restart": ("T2", "mutate", "unknown environment counts as prod"),
     "cmd:helm/unknown": ("T2", "unknown", "unknown command: assumed to change something"),
 }
 
@@ -159,3 +162,39 @@ def make_assessments(inv: Inventory | None = None) -> dict[str, Assessment]:
             deciding=["verb_class"], rationale=why,
         )
     return out
+
+
+def assert_grounded(inv: Inventory, policy, evals) -> None:  # noqa: ANN001 - Policy, EvalSuite
+    """Every system, action and evidence item the documents name exists in ``inv``."""
+    from generators.documents.systems import UNRESOLVED_SYSTEM_ID
+
+    entities = inv.entities()
+    actions = {a.id: a for a in inv.actions}
+    known_ev = {e for ent in entities.values() for e in ent.evidence}
+    known_ev |= {e for ent in entities.values() for f in ent.facts for e in f.evidence}
+    known_ev |= {e for a in inv.actions for e in a.evidence} | {c.evidence for a in inv.actions for c in a.commands}
+    known_ev |= {e for edge in inv.edges for e in edge.evidence}
+    system_ids = {s.id for s in policy.systems}
+    for s in policy.systems:
+        assert s.id == UNRESOLVED_SYSTEM_ID or s.id in entities, s.id
+        assert all(r in entities for r in s.resources), s.id
+        assert all(d in system_ids for d in s.depends_on), s.id
+        assert set(s.evidence) <= known_ev, s.id
+        for a in s.actions:
+            assert a.id in actions, a.id
+            assert set(a.evidence) <= known_ev, a.id
+    # Every inventory action is in exactly one table.
+    rows = [a.id for s in policy.systems for a in s.actions]
+    assert sorted(rows) == sorted(actions)
+    for q in policy.questions:
+        assert q.system is None or q.system in system_ids, q.id
+        assert q.action_id is None or q.action_id in actions, q.id
+        assert set(q.evidence) <= known_ev, q.id
+    for c in evals.cases:
+        assert c.system in system_ids, c.id
+        assert c.action_ids and all(i in actions for i in c.action_ids), c.id
+        assert set(c.evidence) <= known_ev, c.id
+        assert all(any(e.path == f for e in known_ev) for f in c.files), c.id
+    for r in evals.ladder:
+        assert r.system in system_ids
+        assert set(r.case_ids) <= {c.id for c in evals.cases}

@@ -37,8 +37,7 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
         raise UsageError(str(exc)) from exc
     out_dir = Path(output or cfg.output)
     try:
-        written = write_documents(policy if "policy" in which else None, evals if "evals" in which else None,
-                                  out_dir, inv=inv)
+        written = write_documents(policy, evals, out_dir, inv=inv, which=which)
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write: {exc.strerror or exc}") from exc
     con = console()

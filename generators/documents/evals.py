@@ -41,17 +41,16 @@ def _evs(items: Iterable[Evidence], limit: int = 4) -> list[Evidence]:
 
 
 def tool_match(command: str) -> str:
-    """The command prefix a simulated tool answers to: the words before the first flag."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    out: list[str] = []
-    for w in words:
-        if w.startswith("-") and len(out) >= 2:
+    """The command prefix a simulated tool answers to: the words before the first flag.
+
+    Sliced from the raw command (quotes and spacing kept) so it is a true prefix of it.
+    """
+    end = 0
+    for n, m in enumerate(re.finditer(r"\S+", command)):
+        if n >= 4 or (m.group().startswith("-") and n >= 2):
             break
-        out.append(w)
-    return " ".join(out[:4]) or command
+        end = m.end()
+    return command[:end] or command
 
 
 def _where(ent: Entity | None, action: PolicyAction | None = None) -> str:
@@ -269,6 +268,8 @@ class _Drafter:
             action_ids = sorted({a.id for a in ([shortcut] if shortcut else []) + ([logs] if logs else [])})
             if not action_ids:
                 action_ids = sorted(a.id for a in own)[:1]
+            if not action_ids:
+                continue  # nothing in the inventory to grade against: the case would be ungrounded
             evidence = _evs(list(edge.evidence) + (list(shortcut.evidence) if shortcut else []))
             out.append(EvalCase(
                 id=self.case_id(f"blocker-escalation:{comp.id}"), system=sys_row.id, category="blocker-escalation",

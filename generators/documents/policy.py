@@ -207,13 +207,15 @@ def draft_questions(inv: Inventory, systems: list[PolicySystem], assessments: di
     sys_of = grouping.system_of
     out: list[Question] = []
     env_scoped = {a.target for a in inv.actions if a.environment and a.target}
+    targets = {a.target for a in inv.actions if a.target}
     for ent in sorted(inv.entities().values(), key=lambda e: e.id):
-        if not ent.environments:
+        # Only where it changes a tier: an entity no action targets has nothing to tier.
+        if not ent.environments and ent.id in targets and ent.id not in env_scoped:
             out.append(Question(
                 id=f"unknown-environment:{ent.id}", system=sys_of.get(ent.id),
                 question=f"Which environment is {ent.kind} `{ent.name}` in (prod, staging, dev)?",
                 reason="no namespace, overlay, path or label named an environment, so its actions "
-                       "were tiered without one",
+                       "were tiered as if it were prod",
                 evidence=_sorted_evidence(ent.evidence)[:3]))
         env_facts = sorted({str(f.value) for f in ent.facts if f.name == "environment"})
         if len(env_facts) > 1 and ent.id not in env_scoped:

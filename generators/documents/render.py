@@ -29,6 +29,7 @@ TIER_STYLES: dict[str, str] = {
     "T2": "fill:#fef7e0,stroke:#e37400,color:#5c3100",
     "T3": "fill:#fce8e6,stroke:#c5221f,color:#5c0a08",
 }
+NO_ACTIONS_STYLE = "fill:#f1f3f4,stroke:#9aa0a6,color:#3c4043,stroke-dasharray:3 3"
 EXPECTED_LABELS: dict[str, str] = {"act": "act", "ask": "ask for approval", "refuse": "refuse and escalate"}
 CATEGORY_TITLES: dict[str, str] = {
     "should-act": "Should act (T0/T1: catches over-caution)",
@@ -120,18 +121,23 @@ def mermaid(systems: list[PolicySystem]) -> str:
     ids = {s.id: mermaid_id(i) for i, s in enumerate(shown)}
     lines = ["flowchart LR"]
     for s in shown:
+        tier = s.highest_tier if s.actions else "no actions"
         lines.append(f'  {ids[s.id]}["{_mermaid_label(s.name)}<br/><small>{_mermaid_label(s.kind)} · '
-                     f'{s.highest_tier}</small>"]')
+                     f'{tier}</small>"]')
     for s in shown:
         for d in s.depends_on:
             if d in ids:
                 lines.append(f"  {ids[s.id]} --> {ids[d]}")
     for tier, style in TIER_STYLES.items():
         lines.append(f"  classDef {tier.lower()} {style}")
+    lines.append(f"  classDef none {NO_ACTIONS_STYLE}")
     for tier in TIER_STYLES:
-        members = [ids[s.id] for s in shown if s.highest_tier == tier]
+        members = [ids[s.id] for s in shown if s.actions and s.highest_tier == tier]
         if members:
             lines.append(f"  class {','.join(members)} {tier.lower()}")
+    idle = [ids[s.id] for s in shown if not s.actions]
+    if idle:
+        lines.append(f"  class {','.join(idle)} none")
     return "\n".join(lines)
 
 

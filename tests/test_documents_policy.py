@@ -1,0 +1,112 @@
+"""The offline policy drafter."""
+
+from __future__ import annotations
+
+from generators.documents.model import DocumentMeta
+from generators.documents.policy import draft_policy, is_runbook_path
+from generators.documents.systems import UNRESOLVED_SYSTEM_ID
+from generators.documents.tiers import tier_definitions_for
+from generators.pipeline import draft_documents
+from generators.risk.model import tier_index
+from inventory.config import Config
+from inventory.model import Fact
+from tests.factories import assert_grounded, ev, make_assessments, make_inventory
+
+
+def _policy(inv=None, assessments=None):
+    inv = inv or make_inventory()
+    meta = DocumentMeta(generator_version="0.1.0", inventory_digest=inv.digest())
+    return draft_policy(inv, make_assessments(inv) if assessments is None else assessments,
+                        tier_definitions_for(None), meta)
+
+
+def test_policy_is_grounded_in_the_inventory() -> None:
+    inv = make_inventory()
+    policy, evals = draft_documents(inv, make_assessments(inv), Config())
+    assert_grounded(inv, policy, evals)
+
+
+def test_rows_sorted_by_tier_then_id_and_tiers_are_the_floor() -> None:
+    policy = _policy()
+    assessments = make_assessments()
+    for s in policy.systems:
+        keys = [(tier_index(a.tier), a.id) for a in s.actions]
+        assert keys == sorted(keys), s.id
+        for a in s.actions:
+            assert a.tier == a.floor == assessments[a.id].tier
+            assert a.rationale == assessments[a.id].rationale
+    events = next(s for s in policy.systems if s.id == "kafka-cluster:events")
+    assert [a.tier for a in events.actions] == ["T0", "T2", "T3"]
+    assert events.highest_tier == "T3"
+
+
+def test_approvers_come_from_owners_and_agent_may_names_them() -> None:
+    rows = _policy().actions()
+    restart = rows["service:orders-api/restart@prod"]
+    assert restart.approver == "team-orders"
+    assert "team-orders approves" in restart.agent_may
+    assert rows["service:orders-api/logs"].approver is None  # T0: nobody approves reads
+    assert rows["postgres:orders-db/drop"].decision == "deny"
+
+
+def test_unresolved_commands_have_their_own_section() -> None:
+    policy = _policy()
+    last = policy.systems[-1]
+    assert last.id == UNRESOLVED_SYSTEM_ID
+    assert [a.id for a in last.actions] == ["cmd:helm/unknown"]
+
+
+def test_unassessed_action_is_held_at_t2_and_asked_about() -> None:
+    inv = make_inventory()
+    assessments = make_assessments(inv)
+    del assessments["service:orders-api/logs"]
+    policy = _policy(inv, assessments)
+    row = policy.actions()["service:orders-api/logs"]
+    assert row.tier == "T2" and row.decision == "ask"
+    assert "unassessed:service:orders-api/logs" in {q.id for q in policy.questions}
+
+
+def test_questions_cover_unknown_env_unparsed_runbook_t3_and_conflicts() -> None:
+    inv = make_inventory()
+    # payments-api: two files disagree on its environment and its actions are not split per env.
+    pay = next(c for c in inv.components if c.name == "payments-api")
+    pay.facts = [Fact(name="environment", value="prod", evidence=[ev("k8s/overlays/prod/kustomization.yaml", 3)]),
+                 Fact(name="environment", value="staging", evidence=[ev("k8s/base/payments-api.yaml", 4)])]
+    for a in inv.actions:
+        if a.target == "service:payments-api":
+            a.environment = None
+    ids = {q.id for q in _policy(inv).questions}
+    assert "unknown-environment:service:legacy-reporter" in ids
+    assert "unparsed-command:cmd:helm/unknown" in ids
+    assert "runbook-t3:kafka-topic:orders-events/delete" in ids
+    assert "runbook-t3:postgres:orders-db/drop" in ids
+    # A T3 action seen only in a script is not a runbook question.
+    assert "runbook-t3:object-bucket:acme-order-exports/sync" not in ids
+    assert "conflicting-environment:service:payments-api" in ids
+    # orders-api is in prod and staging too, but its actions are split per environment.
+    assert "conflicting-environment:service:orders-api" not in ids
+
+
+def test_summary_counts_and_offline_statement() -> None:
+    policy = _policy()
+    text = "\n".join(policy.summary)
+    assert "15 action classes" in text and "5 T0 (observe), 2 T1 (operate), 5 T2 (change), 3 T3 (forbidden)" in text
+    assert "offline" in text
+    assert {r.id for r in policy.rules} >= {"rate-limits", "audit-logging", "change-windows", "break-glass",
+                                            "unknown-actions"}
+
+
+def test_tier_renames_from_config_reach_the_document() -> None:
+    cfg = Config(tiers={"T3": {"name": "never"}})
+    inv = make_inventory()
+    policy, _ = draft_documents(inv, make_assessments(inv), cfg)
+    assert policy.tiers[3].name == "never"
+    assert "T3 (never)" in "\n".join(policy.summary)
+    assert next(r for r in policy.rules if r.id == "break-glass").text.startswith("T3 (never)")
+
+
+def test_runbook_paths() -> None:
+    assert is_runbook_path("runbooks/kafka.md")
+    assert is_runbook_path("docs/ops/restart.md")
+    assert not is_runbook_path("scripts/export.sh")
+    assert not is_runbook_path("k8s/base/orders-api.yaml")

@@ -1,0 +1,114 @@
+"""The pipeline's writing step and the `policy` / `evals` commands."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import generators.pipeline as pipeline
+from generators.cli import main
+from generators.pipeline import draft_documents, write_documents
+from inventory.config import Config
+from tests.factories import make_assessments, make_inventory
+
+ALL_FILES = {"inventory.yaml", "policy.md", "policy.yaml", "evals.md", "evals.yaml"}
+
+
+def test_write_documents_writes_all_files(tmp_path: Path) -> None:
+    inv = make_inventory()
+    policy, evals = draft_documents(inv, make_assessments(inv), Config())
+    written = write_documents(policy, evals, tmp_path, inv=inv)
+    assert {p.name for p in written.paths} == ALL_FILES
+    assert {p.name for p in tmp_path.iterdir()} == ALL_FILES  # no temp files left behind
+    assert yaml.safe_load((tmp_path / "policy.yaml").read_text())["kind"] == "policy"
+
+
+def test_write_documents_writes_nothing_when_rendering_fails(tmp_path: Path, monkeypatch) -> None:
+    inv = make_inventory()
+    policy, evals = draft_documents(inv, make_assessments(inv), Config())
+
+    def boom(*_a, **_k) -> str:
+        raise RuntimeError("template error")
+
+    monkeypatch.setattr(pipeline, "render_evals_md", boom)
+    with pytest.raises(RuntimeError):
+        write_documents(policy, evals, tmp_path, inv=inv)
+    assert list(tmp_path.iterdir()) == []  # the policy, rendered first, was not written either
+
+
+def test_evals_only(tmp_path: Path) -> None:
+    inv = make_inventory()
+    policy, evals = draft_documents(inv, make_assessments(inv), Config())
+    written = write_documents(policy, evals, tmp_path, which=("evals",))
+    assert {p.name for p in written.paths} == {"evals.md", "evals.yaml"}
+    # The unwritten policy still gives the suite its system names.
+    assert "| System | orders-api (`service:orders-api`) |" in (tmp_path / "evals.md").read_text()
+
+
+def _tiny_repo(root: Path) -> Path:
+    (root / "k8s").mkdir(parents=True)
+    (root / "runbooks").mkdir()
+    (root / "k8s" / "orders-api.yaml").write_text(textwrap.dedent("""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: orders-api
+          namespace: acme-prod
+        spec:
+          replicas: 2
+          template:
+            spec:
+              containers:
+                - name: orders-api
+                  image: acme/orders-api:1.4.2
+        """))
+    (root / "runbooks" / "orders-api.md").write_text(textwrap.dedent("""\
+        # orders-api runbook
+
+        Check the pods:
+
+        ```bash
+        kubectl get pods -n acme-prod -l app=orders-api
+        kubectl rollout restart deployment/orders-api -n acme-prod
+        kubectl delete namespace acme-prod
+        ```
+        """))
+    return root
+
+
+def test_cli_policy_writes_documents_and_says_offline(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no stackpolicy.yaml here, and the scan cache stays in tmp
+    repo = _tiny_repo(tmp_path / "repo")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    res = runner.invoke(main, ["policy", "--sources", str(repo), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "offline" in res.output
+    assert {p.name for p in out.iterdir()} == ALL_FILES
+    md = (out / "policy.md").read_text()
+    assert "provider: offline" in md and "status: draft" in md and "```mermaid" in md
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    res2 = runner.invoke(main, ["policy", "--sources", str(repo), "--output", str(out)])
+    assert res2.exit_code == 0, res2.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # byte-identical rerun
+
+
+def test_cli_evals_writes_only_the_suite(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    repo = _tiny_repo(tmp_path / "repo")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["evals", "--sources", str(repo), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in out.iterdir()} == {"inventory.yaml", "evals.md", "evals.yaml"}
+
+
+def test_cli_missing_source_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["policy", "--sources", str(tmp_path / "nope"), "--output", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "error:" in res.output and "nope" in res.output
+    assert not (tmp_path / "o").exists()
