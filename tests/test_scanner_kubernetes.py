@@ -382,3 +382,28 @@ def test_ingress_networkpolicy_pv_list_and_backstage_owner() -> None:
     pv = res["volume:pg-data-0"]
     assert pv.deletion_protection is True
     assert any(f.name == "deletion_protection" and f.value is True for f in pv.facts)
+
+
+def test_workload_patch_without_image_sets_env_replicas_not_a_new_entity() -> None:
+    patch = scan("k8s/overlays/prod/orders-db-patch.yaml", """\
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: orders-db}
+        spec:
+          replicas: 5
+          template:
+            spec:
+              containers: [{name: pg, resources: {requests: {cpu: "4"}}}]
+          volumeClaimTemplates:
+            - metadata: {name: data}
+              spec: {storageClassName: retained-ssd}
+        """)
+    assert patch.components == [] and patch.resources == []
+    inv = build(scan("k8s/base/orders.yaml", ORDERS), scan("k8s/base/sc.yaml", OTHERS), patch)
+    db = {r.id: r for r in inv.resources}["postgres:orders-db"]
+    assert db.replicas == 2  # the base value
+    assert db.attributes["replicas.prod"] == 5
+    assert any(f.name == "replicas" and f.value == 5 and f.evidence[0].line == 5 for f in db.facts)
+    vol = {r.id: r for r in inv.resources}["volume:data-orders-db"]
+    assert vol.attributes["storage_class.prod"] == "retained-ssd"
+    assert {c.id for c in inv.components}.isdisjoint({"service:orders-db"})

@@ -63,7 +63,7 @@ class HelmScanner(Scanner):
     """Helm charts and their values files."""
 
     name = "helm"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.name == "Chart.yaml":

@@ -245,7 +245,7 @@ class KubernetesScanner(Scanner):
     """Kubernetes manifests (plain YAML with ``apiVersion`` and ``kind``)."""
 
     name = "kubernetes"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix not in (".yaml", ".yml") or path.name.lower() in ("kustomization.yaml", "kustomization.yml"):
@@ -335,6 +335,10 @@ class KubernetesScanner(Scanner):
         main = [(c, p) for c, p in containers if p[-2] == "containers"]
         image = str(main[0][0].get("image") or "") if main else ""
         replicas = _int(data.get("spec", {}).get("replicas")) if isinstance(data.get("spec"), dict) else None
+        if not any(c.get("image") for c, _ in main):
+            # No image anywhere: a Kustomize/strategic-merge patch of a workload defined elsewhere.
+            self._workload_patch(d, replicas)
+            return
         attrs: dict[str, Any] = {"k8s_kind": d.kind}
         if any(isinstance(c.get("securityContext"), dict) and c["securityContext"].get("privileged") is True
                for c, _ in containers):
@@ -427,6 +431,26 @@ class KubernetesScanner(Scanner):
             cm = vol.get("configMap")
             if isinstance(cm, dict) and cm.get("name"):
                 self._configmap_use(d, source, str(cm["name"]), None, "volume", ev)
+
+    @staticmethod
+    def _workload_patch(d: _DocCtx, replicas: int | None) -> None:
+        """Record what a workload patch changes (replicas, claim storage classes) for finalize."""
+        env, _, _ = d._env_and_owners()
+        claims = []
+        for i, tpl in enumerate(d.doc.get("spec", "volumeClaimTemplates") or []):
+            if isinstance(tpl, dict):
+                tname = str((tpl.get("metadata") or {}).get("name") or f"data{i}")
+                sc = d.doc.get("spec", "volumeClaimTemplates", i, "spec", "storageClassName")
+                if isinstance(sc, str):
+                    claims.append({"volume": entity_id("volume", f"{tname}-{d.name}"), "storage_class": sc,
+                                   "line": d.doc.line_of(("spec", "volumeClaimTemplates", i))})
+        if replicas is None and not claims:
+            return
+        d.frag.extra.setdefault("workload_patches", []).append({
+            "name": d.name, "kind": d.kind, "env": env, "replicas": replicas, "claims": claims,
+            "path": d.src.path, "line": d.line,
+            "replicas_line": d.doc.line_of(("spec", "replicas")),
+        })
 
     def _claim_templates(self, d: _DocCtx, owner: Entity) -> None:
         templates = d.doc.get("spec", "volumeClaimTemplates")
@@ -687,15 +711,45 @@ class KubernetesScanner(Scanner):
                     builder.add_edge(Edge(source=sa.id, target=b["binding"], kind="member-of", via="subjects",
                                           evidence=[Evidence(path=b["path"], line=b["line"])]))
         self._node_pool_replicas(builder)
+        for frag in fragments:
+            for patch in frag.extra.get("workload_patches", []):
+                self._apply_patch(builder, patch)
         for res in builder.resources.values():
-            sc = res.attributes.get("storage_class")
-            if res.kind == "volume" and isinstance(sc, str) and sc in storage:
+            if res.kind != "volume":
+                continue
+            classes = [v for k, v in sorted(res.attributes.items())
+                       if (k == "storage_class" or k.startswith("storage_class.")) and isinstance(v, str)]
+            for sc in classes:
+                if sc not in storage:
+                    continue
                 info = storage[sc]
                 res.attributes.setdefault("reclaim_policy", info["reclaim_policy"])
                 if info["reclaim_policy"] == "Retain":
                     res.deletion_protection = True
                     builder.set_fact(res, "deletion_protection", True,
                                      [Evidence(path=info["path"], line=info["line"])])
+
+    @staticmethod
+    def _apply_patch(builder: "InventoryBuilder", patch: dict) -> None:
+        """A patch's replicas / storage classes land on the workload (per environment when known)."""
+        env = patch["env"]
+        targets = [e for e in builder.find(patch["name"]) if e.attributes.get("k8s_kind") == patch["kind"]]
+        if patch["replicas"] is not None:
+            ev = [Evidence(path=patch["path"], line=patch["replicas_line"])]
+            for ent in targets:
+                if env:
+                    ent.attributes[f"replicas.{env}"] = patch["replicas"]
+                elif ent.replicas is None:
+                    ent.replicas = patch["replicas"]
+                builder.set_fact(ent, "replicas", patch["replicas"], ev)
+        for claim in patch["claims"]:
+            vol = builder.entity(claim["volume"])
+            if vol is not None:
+                key = f"storage_class.{env}" if env else "storage_class"
+                vol.attributes.setdefault(key, claim["storage_class"])
+                ev = Evidence(path=patch["path"], line=claim["line"])
+                if ev not in vol.evidence:
+                    vol.evidence.append(ev)
 
     @staticmethod
     def _node_pool_replicas(builder: "InventoryBuilder") -> None:
