@@ -39,6 +39,8 @@ from inventory.model import Action, Entity
 
 # A line is cached by its text; bounded so a long audit log cannot grow memory without limit.
 _CACHE_MAX = 50_000
+# Object kinds named on a command line that live *inside* an inventory entity.
+_NOT_ENTITY_KINDS = frozenset({"table", "key", "row", "version"})
 
 
 class PolicyError(Exception):
@@ -190,7 +192,16 @@ class Classifier:
         s = _subject(pc, exec_ns)
         entity = None
         if self.index is not None and not pc.parse_error:
-            entity = self.index.resolve(pc.target, self.rules.kind(pc.object_kind), s.namespace)
+            kind = self.rules.kind(pc.object_kind)
+            # A SQL table or a redis key is not an inventory entity: the system it lives in is.
+            if kind not in _NOT_ENTITY_KINDS:
+                entity = self.index.resolve(pc.target, kind, s.namespace)
+            for name in self.rules.target_flags if entity is None else ():
+                value = pc.flags.get(name)
+                if isinstance(value, str) and value:
+                    entity = self.index.resolve(value, None, s.namespace)
+                    if entity is not None:
+                        break
         out = assess_subject(s, self.rules, self.index, entity)
         matched = self._match_action(pc, entity, out.verb_class, out.environment)
         tier, note = self._apply_policy(matched, out.tier)

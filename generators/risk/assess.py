@@ -237,6 +237,8 @@ def target_names(target: str | None) -> list[str]:
                 t = t.rsplit("/", 1)[-1]  # deployment/orders-api
             t = t.split(":", 1)[0]
             out.append(t)
+            if "." in t:
+                out.append(t.split(".", 1)[0])  # a host name: orders-db.prod.svc → orders-db
             for rx in _POD_SUFFIX_RES:
                 pm = rx.match(t)
                 if pm:

@@ -199,6 +199,7 @@ class Rules(_Model):
     deletion_protection: DeletionProtection = Field(default_factory=DeletionProtection)
     data_classes: DataClassRules = Field(default_factory=DataClassRules)
     scope: ScopeRules = Field(default_factory=ScopeRules)
+    target_flags: list[str] = Field(default_factory=list)
     kind_aliases: dict[str, str] = Field(default_factory=dict)
     kinds: dict[str, KindInfo] = Field(default_factory=dict)
     global_rules: list[ToolRule] = Field(default_factory=list, alias="global")
