@@ -88,7 +88,7 @@ class _DocCtx:
         """Evidence for ``path`` in this document (the document's name line when empty)."""
         return self.src.evidence(self.doc.line_of(tuple(path)) if path else self.line)
 
-    def _env_and_owners(self) -> tuple[str | None, list[str], list[Fact]]:
+    def env_and_owners(self) -> tuple[str | None, list[str], list[Fact]]:
         """Environment and owners of this document (computed once; shared by its entities)."""
         if self._base is not None:
             return self._base
@@ -125,7 +125,7 @@ class _DocCtx:
     def entity_fields(self, name: str) -> dict[str, Any]:
         """The shared fields of any entity this document yields: env, owners, data classes, facts."""
         ev = self.ev()
-        env, owners, base_facts = self._env_and_owners()
+        env, owners, base_facts = self.env_and_owners()
         facts = [f.model_copy() for f in base_facts]
         texts = [name] + [self.labels.get(k) for k in DATA_KEYS] + [self.annotations.get(k) for k in DATA_KEYS]
         classes = data_classes_for(*texts)
@@ -435,7 +435,7 @@ class KubernetesScanner(Scanner):
     @staticmethod
     def _workload_patch(d: _DocCtx, replicas: int | None) -> None:
         """Record what a workload patch changes (replicas, claim storage classes) for finalize."""
-        env, _, _ = d._env_and_owners()
+        env, _, _ = d.env_and_owners()
         claims = []
         for i, tpl in enumerate(d.doc.get("spec", "volumeClaimTemplates") or []):
             if isinstance(tpl, dict):
