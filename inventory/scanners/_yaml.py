@@ -80,6 +80,14 @@ class Doc:
                 return default
         return cur
 
+    def child(self, *path: PathItem) -> "Doc":
+        """The sub-document at ``path`` (e.g. one item of a ``kind: List``), with its own lines."""
+        node = self.node
+        for part in path:
+            node = _child_node(node, part)
+        line = node.start_mark.line + 1 if node is not None else self.line_of(path)
+        return Doc(data=self.get(*path), line=line, index=self.index, node=node)
+
     def line_of(self, path: Path = ()) -> int:
         """The 1-based line of ``path`` (the key's line for a mapping entry).
 
@@ -105,6 +113,16 @@ class Doc:
             else:
                 return line
         return line
+
+
+def _child_node(node: yaml.Node | None, part: PathItem) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                return value_node
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return node.value[part]
+    return None
 
 
 def _problem_from(exc: yaml.YAMLError) -> YamlProblem:
