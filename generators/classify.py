@@ -35,7 +35,8 @@ from generators.risk.model import DECISION_FOR_TIER, Decision, Factor, Tier, max
 from generators.risk.rules import Rules, load_rules
 from inventory.commands.model import ParsedCommand
 from inventory.commands.shell import parse_line
-from inventory.model import Action, Entity
+from inventory.commands.verbs import action_verb, target_candidates
+from inventory.model import Action, Entity, slug
 
 # A line is cached by its text; bounded so a long audit log cannot grow memory without limit.
 _CACHE_MAX = 50_000
@@ -156,6 +157,17 @@ class Classifier:
             self._action_classes[action.id] = classify_verb(subject_for_action(action, ent), self.rules).cls
         return self._action_classes[action.id]
 
+    def _resolve(self, pc: ParsedCommand, namespace: str | None) -> Entity | None:
+        """The entity the command acts on, from the parser's own candidate names and kinds."""
+        assert self.index is not None
+        for name, kinds in target_candidates(pc):
+            cands = [e for e in self.index.by_name.get(slug(name), []) if kinds is None or e.kind in kinds]
+            if not cands:
+                continue
+            same_ns = [e for e in cands if namespace and e.namespace == namespace]
+            return (same_ns or cands)[0]
+        return None
+
     def _match_action(self, pc: ParsedCommand, entity: Entity | None, verb_class: str, env: str) -> str | None:
         """The inventory action class this command is an instance of, if any."""
         if self.index is None:
@@ -169,7 +181,11 @@ class Classifier:
         def env_ok(a: Action) -> bool:
             return a.environment is None or a.environment == env
 
-        exact = [a for a in cands if normalise_tool(a.tool) == tool and a.verb == pc.verb and env_ok(a)]
+        # The scanner names command actions with the shared verb vocabulary, so the same
+        # words find the action class this command is an instance of.
+        verb = action_verb(pc)
+        exact = [a for a in cands if a.verb in (verb, pc.verb) and env_ok(a)]
+        exact.sort(key=lambda a: (a.environment is None, normalise_tool(a.tool) != tool, a.id))
         if exact:
             return exact[0].id
         same_class = [a for a in cands if env_ok(a) and self._action_class(a) == verb_class]
@@ -194,7 +210,8 @@ class Classifier:
         if self.index is not None and not pc.parse_error:
             kind = self.rules.kind(pc.object_kind)
             # A SQL table or a redis key is not an inventory entity: the system it lives in is.
-            if kind not in _NOT_ENTITY_KINDS:
+            entity = self._resolve(pc, s.namespace)
+            if entity is None and kind not in _NOT_ENTITY_KINDS:
                 entity = self.index.resolve(pc.target, kind, s.namespace)
             for name in self.rules.target_flags if entity is None else ():
                 value = pc.flags.get(name)
