@@ -1,16 +1,235 @@
-"""Commands seen in the sources → action classes; implied actions per kind (first version)."""
+"""Commands seen in the sources → action classes; implied standard actions per entity kind.
+
+Two sources of actions meet here and share one id scheme so they merge:
+
+* ``actions_from_commands``: every command sighting (runbook, script, Makefile, workflow)
+  is parsed with :func:`inventory.commands.shell.parse_line`; each operational simple
+  command becomes an action. When its target names an inventory entity the id is
+  ``<entity id>/<verb>[@env]`` (``kafka-topic:orders-events/delete``), otherwise
+  ``cmd:<tool>/<verb>[-<object kind>][@env]`` (``cmd:kubectl/delete-namespace``) so similar
+  commands group together.
+* ``add_implied_actions``: for every entity, the standard operations of its kind from
+  ``inventory/data/implied_actions.yaml``, with an example command.
+
+The verb vocabulary (``inventory/commands/verbs.py``) makes ``kubectl rollout restart
+deployment/orders-api`` and the implied ``restart`` of ``service:orders-api`` the same class.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from inventory import secrets
 from inventory.builder import InventoryBuilder
+from inventory.commands.model import ParsedCommand
+from inventory.commands.shell import parse_line
+from inventory.commands.verbs import action_verb, is_noise, target_candidates
 from inventory.config import Config
+from inventory.environments import detect_environment
+from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
+from inventory.scanners.base import CommandSighting
+
+# Flags that name where a command runs: an environment can be read from them.
+_ENV_FLAGS = ("context", "kube-context", "profile", "project", "project_id", "host", "bootstrap-server",
+              "subscription", "resource-group", "workspace")
+# The placeholder the redactor writes contains `<` and `>`, which a shell parser reads as
+# redirections; it is swapped for a plain word while parsing.
+_PARSE_PLACEHOLDER = "REDACTED"
+_SQL_RISK = ("drop", "truncate", "delete", "update", "insert", "alter", "grant", "revoke", "create", "copy",
+             "admin", "unknown", "select")
+
+
+def _safe_flags(flags: dict[str, str | bool]) -> dict[str, str | bool]:
+    """Flags without anything that looks like a credential (by name or by value)."""
+    out: dict[str, str | bool] = {}
+    for key, value in flags.items():
+        if secrets.is_secret_key(key) and not key.endswith(("-id", "-name", "-arn")):
+            if value is True:
+                out[key] = True
+            continue
+        if isinstance(value, str):
+            if _PARSE_PLACEHOLDER in value or secrets.REDACTED in value:
+                continue
+            _, masked = secrets.redact_text(f"{key}={value}")
+            if masked:
+                continue
+        out[key] = value
+    return out
+
+
+def _sql_kind(kinds: list[str]) -> str | None:
+    for kind in _SQL_RISK:
+        if kind in kinds:
+            return kind
+    return kinds[0] if kinds else None
+
+
+def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]) -> Entity | None:
+    """The one entity a command targets, if the name resolves unambiguously."""
+    candidates = target_candidates(pc) + [(n, None) for n in hint_names]
+    for name, kinds in candidates:
+        if not name or name.startswith(("$", "<")):
+            continue
+        found: list[Entity] = []
+        for kind in kinds or (None,):
+            found.extend(builder.find(name, kind))
+        found = list({e.id: e for e in found}.values())
+        if len(found) > 1 and kinds is None:
+            # Same name as a component and a datastore: the command's kind decides; a
+            # workload (deployment/pod) name prefers the component.
+            comps = [e for e in found if isinstance(e, Component)]
+            found = comps if len(comps) == 1 else found
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config) -> str | None:
+    texts: list[str | None] = [pc.namespace]
+    texts += [str(pc.flags[k]) for k in _ENV_FLAGS if isinstance(pc.flags.get(k), str)]
+    env = detect_environment(*texts, patterns=cfg.environments)
+    return env or sighting.environment
+
+
+def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
+                    hint_names: list[str]) -> Action:
+    verb = action_verb(pc)
+    env = _environment(pc, sighting, cfg)
+    entity = _resolve(builder, pc, hint_names)
+    if entity is not None:
+        envs = entity.environments
+        if len(envs) <= 1:
+            env = env or (envs[0] if envs else None)
+            aid = action_id(entity.id, verb)  # one environment: no suffix, like the implied action
+        else:
+            aid = action_id(entity.id, verb, env)
+    else:
+        scope = f"cmd:{slug(pc.tool)}"
+        name = verb if not pc.object_kind or pc.tool in ("make",) else f"{verb}-{pc.object_kind}"
+        aid = action_id(scope, name, env)
+    ref = CommandRef(command=sighting.command, evidence=sighting.evidence)
+    return Action(
+        id=aid,
+        verb=slug(verb),
+        tool=pc.tool,
+        target=entity.id if entity else None,
+        target_name=pc.target if pc.target and not pc.target.startswith(_PARSE_PLACEHOLDER) else None,
+        object_kind=pc.object_kind,
+        environment=env,
+        flags=_safe_flags(pc.flags),
+        sql_kind=_sql_kind(pc.sql_kinds),
+        command=sighting.command,
+        commands=[ref],
+        origin="command",
+        evidence=[sighting.evidence],
+    )
 
 
 def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
-    """Parse every command sighting into an action class on the builder."""
-    return None
+    """Parse every command sighting into action classes on the builder (one per operational command)."""
+    for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
+        text = sighting.command.replace(secrets.REDACTED, _PARSE_PLACEHOLDER)
+        line = parse_line(text)
+        if line.parse_error and not line.commands:
+            builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",
+                         sighting.evidence.line, scanner="actions")
+            continue
+        exec_targets: list[str] = []
+        for pc in line.commands:
+            if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
+                exec_targets = [pc.target]
+            if is_noise(pc) or not pc.tool:
+                continue
+            hints = exec_targets if pc.via and "exec" in pc.via else []
+            for one in _each_target(pc):
+                builder.add_action(_command_action(builder, cfg, one, sighting, hints))
+
+
+_EXEC_TOOLS = ("kubectl", "oc", "docker", "podman", "docker-compose")
+
+
+def _each_target(pc: ParsedCommand) -> list[ParsedCommand]:
+    """One command per object it names (``kubectl rollout restart deploy/a deploy/b``)."""
+    more = pc.flags.get("more-targets")
+    if not isinstance(more, str):
+        return [pc]
+    base = pc.model_copy(update={"flags": {k: v for k, v in pc.flags.items() if k != "more-targets"}})
+    return [base] + [base.model_copy(update={"target": name}) for name in more.split(",") if name]
+
+
+@lru_cache(maxsize=1)
+def implied_table() -> dict[str, list[dict[str, str]]]:
+    """The kind → standard operations table (``inventory/data/implied_actions.yaml``)."""
+    text = resources.files("inventory.data").joinpath("implied_actions.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text) or {}
+    return {str(kind): [dict(e) for e in entries] for kind, entries in raw.items()}
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return f"<{key}>"
+
+
+def render_template(template: str, entity: Entity) -> str:
+    """An example command for ``entity`` from a template with ``{name}``, ``{namespace}``, ``{ns_flag}``."""
+    values = _Blank(
+        name=entity.name,
+        namespace=entity.namespace or "<namespace>",
+        ns_flag=f" -n {entity.namespace}" if entity.namespace else "",
+    )
+    try:
+        return template.format_map(values)
+    except (ValueError, IndexError, KeyError):
+        return template  # a malformed template is shown as written rather than failing the scan
 
 
 def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
-    """Add the standard operations an agent could take on each component/resource."""
-    return None
+    """Add the standard operations an agent could take on each component/resource.
+
+    One action per entity and verb; an entity seen in several environments gets one per
+    environment (``service:orders-api/restart@prod``). A command already seen for the same
+    id keeps its origin and evidence; it only gains the description.
+    """
+    table = implied_table()
+    entities: list[Entity] = [*builder.components.values(), *builder.resources.values()]
+    for entity in sorted(entities, key=lambda e: e.id):
+        entries = table.get(entity.kind) or table.get("other", [])
+        envs = sorted(set(entity.environments))
+        per_env: list[str | None] = envs if len(envs) > 1 else [None]
+        for entry in entries:
+            verb = str(entry["verb"])
+            command = render_template(str(entry.get("command", "")), entity)
+            description = render_template(str(entry.get("description", "")), entity) or None
+            for env in per_env:
+                aid = action_id(entity.id, verb, env)
+                existing = builder.actions.get(aid)
+                if existing is not None:
+                    existing.description = existing.description or description
+                    continue
+                builder.add_action(
+                    Action(
+                        id=aid,
+                        verb=slug(verb),
+                        tool=str(entry.get("tool", "")),
+                        target=entity.id,
+                        target_name=entity.name,
+                        object_kind=entity.kind,
+                        environment=env or (envs[0] if envs else None),
+                        command=command,
+                        origin="implied",
+                        description=description,
+                        evidence=list(entity.evidence[:1]),
+                    )
+                )
+
+
+def actions_by_target(builder: InventoryBuilder) -> dict[str | None, list[Action]]:
+    """Actions grouped by target entity id (``None``: not resolved), ids sorted."""
+    out: dict[str | None, list[Action]] = defaultdict(list)
+    for aid in sorted(builder.actions):
+        out[builder.actions[aid].target].append(builder.actions[aid])
+    return dict(out)

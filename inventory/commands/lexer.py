@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 # A run of characters with no special meaning to the shell (the fast path).
 _PLAIN = re.compile(r"[^\s'\"\\$`;&|()<>#]+")
 _MAKE_VAR = re.compile(r"[A-Z_][A-Z0-9_]*$")
+_TEST_PREFIX = frozenset({"if", "elif", "while", "until", "!", "then", "do"})
 _CONTROL_OPS = frozenset({"&&", "||", ";", "|", "&", "|&", ";;"})
 _REDIR_OPS = ("<<<", "<<-", "&>>", "<<", "<>", "<&", ">>", ">|", ">&", "&>", "<", ">")
 
@@ -186,6 +187,14 @@ def lex(text: str) -> Lexed:
         elif c == "\n":
             finish(";")
             i = read_heredocs(i + 1)
+        elif (c == "[" and not in_word and text.startswith("[[", i) and "]]" in text[i:]
+              and all(w in _TEST_PREFIX for w in cur.words)):
+            # A [[ ... ]] test: its && and || are not command separators.
+            k = text.index("]]", i)
+            for inner in re.findall(r"\$\(([^()]*)\)", text[i:k]):
+                cur.nested.append(inner)
+            cur.words.extend(["[[", text[i + 2 : k].strip(), "]]"])
+            i = k + 2
         elif c == "#":
             if in_word:
                 word.append("#")

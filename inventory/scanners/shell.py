@@ -19,7 +19,7 @@ from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 SCRIPT_SUFFIXES = (".sh", ".bash", ".ksh", ".zsh")
 MAKEFILE_NAMES = ("Makefile", "makefile", "GNUmakefile")
 _SHEBANG = re.compile(r"^#!\s*(?:/usr)?/bin/(?:env\s+)?(?:ba|z|k|da)?sh\b")
-_CASE_PATTERN = re.compile(r"^\s*[^\s()#]+\)\s*")
+_CASE_PATTERN = re.compile(r"^\s*[^\s()#]+\)\s*")  # `start)` / `to-latest|to-earliest)` / `x=*)`
 _RULE = re.compile(r"^([^\s#:=][^:=]*?)\s*::?(?!=)\s*([^=]*)$")
 _ASSIGNMENT = re.compile(r"^[\w.-]+\s*(?:[:+?!]?=)")
 
@@ -28,7 +28,7 @@ def _script_keep(line: str) -> str | None:
     s = line.strip()
     if not s or s.startswith("#"):
         return None
-    if "(" not in s and _CASE_PATTERN.match(s):
+    if _CASE_PATTERN.match(s):
         s = _CASE_PATTERN.sub("", s)  # `start) systemctl start x ;;`
     return s or None
 

@@ -244,9 +244,9 @@ def parse_redis(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[Pa
             return None
     if f.get("cluster-mode"):
         pc.flags["cluster-mode"] = True
-    pc.object_kind = "key"
     if p.positionals:
         pc.verb, pc.target = _redis_words(p.positionals)
+        pc.object_kind = "key" if pc.target else None
         if pc.verb in ("auth",):
             pc.target = None
         return None
@@ -254,10 +254,12 @@ def parse_redis(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[Pa
         lines = [ln.split() for ln in ctx.stdin.splitlines() if ln.strip() and not ln.strip().startswith("#")]
         if lines:
             pc.verb, pc.target = _redis_words(lines[0])
+            pc.object_kind = "key" if pc.target else None
             extra = []
             for words in lines[1:]:
                 sub = pc.model_copy(deep=True)
                 sub.verb, sub.target = _redis_words(words)
+                sub.object_kind = "key" if sub.target else None
                 extra.append(sub)
             return extra or None
     pc.verb = "connect"

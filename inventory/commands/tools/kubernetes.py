@@ -82,6 +82,9 @@ def _objects(pos: list[str]) -> tuple[str | None, str | None]:
     if not pos:
         return None, None
     first = pos[0]
+    if "/" in first and "/" in pos[-1]:
+        kind, _, name = first.partition("/")
+        return kind_name(kind), name or None
     if "/" in first:
         kind, _, name = first.partition("/")
         return kind_name(kind), name or None
@@ -187,7 +190,19 @@ def parse_kubectl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[
             pc.object_kind = "node"
     else:
         pc.object_kind, pc.target = _objects(rest)
+        more = _more_names(rest, pc.object_kind)
+        if more:
+            pc.flags["more-targets"] = ",".join(more)
     return extra or None
+
+
+def _more_names(pos: list[str], kind: str | None) -> list[str]:
+    """Further objects of one command: ``delete pod a b`` or ``restart deploy/a deploy/b`` (same kind only)."""
+    if not pos or not kind:
+        return []
+    if "/" in pos[0]:
+        return [p.split("/", 1)[1] for p in pos[1:] if "/" in p and kind_name(p.split("/", 1)[0]) == kind]
+    return [p for p in pos[2:] if "/" not in p and "=" not in p]
 
 
 _HELM = spec(
