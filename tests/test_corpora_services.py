@@ -48,9 +48,9 @@ def test_openapi_operations_are_actions_targeting_the_catalog_service(inv: Inven
 
 def test_catalog_entity_and_owner(inv: Inventory) -> None:
     svc = inv.entities()["service:notification-api-service"]
-    assert svc.owners == ["cds-snc/notify-dev"]
+    assert svc.owners == ["notify-dev"]
     assert svc.attributes["backstage_system"] == "gc-notification"
-    owner = next(o for o in inv.owners if o.name == "cds-snc/notify-dev")
+    owner = next(o for o in inv.owners if o.name == "notify-dev")
     assert owner.kind == "group" and str(owner.evidence[0]) == "catalog-info.yaml:17"
 
 

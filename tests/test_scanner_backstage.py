@@ -149,3 +149,22 @@ def test_missing_name_warns_and_other_docs_ignored() -> None:
     frag = _scan(CATALOG)
     assert [(w.message, w.line) for w in frag.warnings] == [("Backstage Component without metadata.name", 73)]
     assert _scan("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n").components == []
+
+
+def test_component_refs_look_for_services_and_api_definition_is_resolved() -> None:
+    text = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: web\nspec:\n"
+        "  type: service\n  dependsOn: [component:orders-api]\n---\n"
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: admin\nspec:\n"
+        "  type: openapi\n  definition:\n    $text: ../api/admin.yaml\n"
+    )
+    frag = _scan(text, path="catalog/catalog-info.yaml")
+    assert [(r.target_name, r.target_kind) for r in frag.references] == [("orders-api", "service")]
+    api = next(r for r in frag.resources if r.id == "other:api-admin")
+    assert api.attributes["definition"] == "api/admin.yaml"
+
+
+def test_owner_refs_drop_namespace() -> None:
+    frag = _scan("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: a\nspec:\n"
+                 "  type: service\n  owner: group:cds-snc/notify-dev\n")
+    assert frag.components[0].owners == ["notify-dev"]

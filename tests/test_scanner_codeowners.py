@@ -49,13 +49,13 @@ def test_pattern_matching(pattern: str, path: str, hit: bool) -> None:
 
 def test_parse_and_last_rule_wins() -> None:
     rules, problems = parse_codeowners(RULES)
-    assert rules[0] == ("*", ["acme/platform"], 2)
-    assert rules[2] == ("k8s/**/kafka*.yaml", ["acme/streaming", "jane@example.com"], 4)
+    assert rules[0] == ("*", ["@acme/platform"], 2)
+    assert rules[2] == ("k8s/**/kafka*.yaml", ["@acme/streaming", "jane@example.com"], 4)
     assert problems == [(8, "CODEOWNERS: 'not-an-owner' is not an @owner or e-mail; ignored")]
-    assert owners_for("terraform/main.tf", rules) == (["acme/infra"], 3)
-    assert owners_for("k8s/overlays/prod/kafka.yaml", rules) == (["acme/streaming", "jane@example.com"], 4)
-    assert owners_for("terraform/schema.sql", rules) == (["dba"], 6)
-    assert owners_for("README.md", rules) == (["acme/platform"], 2)
+    assert owners_for("terraform/main.tf", rules) == (["@acme/infra"], 3)
+    assert owners_for("k8s/overlays/prod/kafka.yaml", rules) == (["@acme/streaming", "jane@example.com"], 4)
+    assert owners_for("terraform/schema.sql", rules) == (["@dba"], 6)
+    assert owners_for("README.md", rules) == (["@acme/platform"], 2)
 
 
 def test_scan_records_owners_and_rules() -> None:
@@ -63,9 +63,10 @@ def test_scan_records_owners_and_rules() -> None:
     assert s.matches(PurePosixPath(".github/CODEOWNERS"), "") and not s.matches(PurePosixPath("OWNERS"), "")
     frag = s.scan(SourceFile(path=".github/CODEOWNERS", text=RULES), ScanContext(config=Config()))
     assert frag.extra["base"] == "" and frag.extra["precedence"] == 0
+    # Teams are named by slug (no org) so they meet Backstage's group names.
     assert {(o.name, o.kind) for o in frag.owners} == {
-        ("acme/platform", "team"), ("acme/infra", "team"), ("acme/streaming", "team"),
-        ("jane@example.com", "user"), ("acme/docs", "team"), ("dba", "user"), ("acme/payments", "team"),
+        ("platform", "team"), ("infra", "team"), ("streaming", "team"),
+        ("jane@example.com", "user"), ("docs", "team"), ("dba", "user"), ("payments", "team"),
     }
     assert frag.warnings[0].line == 8
 
@@ -82,10 +83,10 @@ def test_finalize_assigns_owners_by_evidence_path() -> None:
     b.add_entity(Component(id="service:other", kind="service", name="other",
                            evidence=[Evidence(path="elsewhere/x.yaml", line=1)]))
     s.finalize([frag], b)
-    assert b.components["service:api"].owners == ["acme/payments"]
+    assert b.components["service:api"].owners == ["payments"]
     orders = b.resources["postgres:orders"]
-    assert orders.owners == ["acme/infra"]
-    assert [(f.name, f.value, str(f.evidence[0])) for f in orders.facts] == [("owner", "acme/infra", "repo/CODEOWNERS:3")]
+    assert orders.owners == ["infra"]
+    assert [(f.name, f.value, str(f.evidence[0])) for f in orders.facts] == [("owner", "infra", "repo/CODEOWNERS:3")]
     assert b.components["service:other"].owners == []
 
 
@@ -95,4 +96,4 @@ def test_whole_scan_gives_compose_service_its_owner(tmp_path: Path) -> None:
     (tmp_path / "dev").mkdir()
     (tmp_path / "dev" / "docker-compose.yml").write_text("services:\n  web:\n    image: nginx\n")
     inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
-    assert inv.entities()["service:web"].owners == ["acme/devex"]
+    assert inv.entities()["service:web"].owners == ["devex"]

@@ -122,3 +122,9 @@ def test_bad_input_warns() -> None:
     broken = _scan("services:\n  web:\n    image: [\n")
     assert broken.components == [] and broken.warnings and broken.warnings[0].message.startswith("invalid YAML")
     assert _scan("version: '3'\n").components == []
+
+
+def test_one_shot_setup_services_are_jobs() -> None:
+    frag = _scan("services:\n  kafka-init:\n    image: bitnami/kafka:3.7\n  db-migrate:\n    image: postgres:16\n")
+    assert sorted(c.id for c in frag.components) == ["job:db-migrate", "job:kafka-init"]
+    assert frag.resources == []

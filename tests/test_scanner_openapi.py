@@ -123,3 +123,18 @@ def test_target_resolved_to_catalog_component_of_the_repo(tmp_path: Path) -> Non
     acts = {a.id: a for a in inv.actions}
     assert acts["api:orders-api/get-orders"].target == "service:orders-svc"
     assert inv.entities()["other:api-orders-api"].attributes["served_by"] == "service:orders-svc"
+
+
+def test_target_from_backstage_api_definition_and_provides(tmp_path: Path) -> None:
+    (tmp_path / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: orders-api\nspec:\n"
+        "  type: service\n  providesApis: [orders-admin]\n---\n"
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: web\nspec:\n  type: service\n---\n"
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: orders-admin\nspec:\n"
+        "  type: openapi\n  definition:\n    $text: ./api/admin.yaml\n"
+    )
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "admin.yaml").write_text(SPEC.replace("title: Orders API", "title: Admin things"))
+    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
+    acts = {a.id: a for a in inv.actions}
+    assert acts["api:admin-things/delete-orders-order_id"].target == "service:orders-api"

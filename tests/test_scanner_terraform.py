@@ -206,3 +206,27 @@ def test_whole_tree_scan_links_references_and_tfvars_environment(tmp_path: Path)
 def test_empty_files_give_nothing(text: str) -> None:
     frag = _scan(text)
     assert frag.resources == [] and frag.warnings == []
+
+
+def test_interpolated_names_keep_their_literal_stem() -> None:
+    frag = _scan(
+        'resource "aws_s3_bucket" "td" {\n  bucket = "acme-training-data${local.suffix}"\n}\n'
+        'resource "aws_db_instance" "orders" {\n  identifier = "${local.prefix}-orders"\n  engine = "postgres"\n}\n'
+        'resource "aws_sqs_queue" "q" {\n  name = "${var.name}"\n}\n'
+    )
+    assert sorted(_res(frag)) == ["object-bucket:acme-training-data", "postgres:orders", "queue:q"]
+
+
+def test_env_dirs_of_tfvars_apply_to_the_parent_module(tmp_path: Path) -> None:
+    tf = tmp_path / "terraform"
+    for env in ("prod", "staging"):
+        (tf / "envs" / env).mkdir(parents=True)
+        (tf / "envs" / env / "terraform.tfvars").write_text(f'environment = "{env}"\n')
+    (tf / "s3.tf").write_text(
+        'resource "aws_s3_bucket" "a" {\n  bucket = "shared"\n}\n'
+        'resource "aws_s3_bucket" "b" {\n  bucket = "tagged"\n  tags = {\n    env = "prod"\n  }\n}\n'
+    )
+    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
+    ents = inv.entities()
+    assert ents["object-bucket:shared"].environments == ["prod", "staging"]
+    assert ents["object-bucket:tagged"].environments == ["prod"]

@@ -13,6 +13,7 @@ A team's catalog is the most direct statement of what it runs and who owns it:
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -44,6 +45,8 @@ RESOURCE_TYPES: dict[str, str] = {
 # Words in a database's name/labels/tags that say which engine it is.
 _DB_HINTS = (("postgres", "postgres"), ("pg", "postgres"), ("psql", "postgres"), ("mysql", "mysql"),
              ("maria", "mysql"), ("aurora", "postgres"))
+# Backstage ref kind → inventory kind for name lookups (None: any resource kind).
+_REF_KINDS: dict[str, str | None] = {"api": "other", "component": "service", "resource": None}
 _JOB_TYPES = {"job", "batch", "cronjob", "cron-job", "pipeline", "etl"}
 _SKIP_COMPONENT_TYPES = {"library", "documentation", "template", "docs"}
 
@@ -58,10 +61,13 @@ def parse_ref(ref: str, default_kind: str) -> tuple[str, str | None, str]:
 
 
 def _owner_name(ref: str) -> tuple[str, str]:
-    """``group:cds-snc/notify-dev`` → (``cds-snc/notify-dev``, ``group``)."""
-    kind, ns, name = parse_ref(ref.strip(), "group")
-    full = f"{ns}/{name}" if ns and ns != "default" else name
-    return full, "user" if kind == "user" else "group" if kind == "group" else "team"
+    """``group:cds-snc/notify-dev`` → (``notify-dev``, ``group``).
+
+    Owners are named by their team slug, without Backstage namespace or GitHub org, so
+    ``group:orders`` here and ``@acme/orders`` in CODEOWNERS are the same owner.
+    """
+    kind, _, name = parse_ref(ref.strip(), "group")
+    return name, "user" if kind == "user" else "group" if kind == "group" else "team"
 
 
 def _refs(value: Any) -> list[str]:
@@ -83,7 +89,7 @@ class BackstageScanner(Scanner):
     """Backstage ``catalog-info.yaml`` entities."""
 
     name = "backstage"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix.lower() not in (".yaml", ".yml"):
@@ -105,8 +111,7 @@ class BackstageScanner(Scanner):
                 continue
             ev = src.evidence(doc.line_of(("metadata", "name")))
             if kind in ("Group", "User"):
-                full = f"{meta['namespace']}/{name}" if meta.get("namespace") not in (None, "default") else name
-                frag.owners.append(Owner(name=full, kind=kind.lower(), evidence=[ev]))
+                frag.owners.append(Owner(name=name, kind=kind.lower(), evidence=[ev]))
                 continue
             ent = self._entity(src, frag, doc, kind, name, meta, spec)
             if ent is None:
@@ -142,6 +147,11 @@ class BackstageScanner(Scanner):
             res = Resource(id=entity_id("other", f"api-{name}"), kind="other", name=name, subtype="api", evidence=[ev])
             if stype:
                 res.attributes["api_type"] = stype
+            definition = spec.get("definition")
+            ref = definition.get("$text") if isinstance(definition, dict) else None
+            if isinstance(ref, str) and "://" not in ref:
+                # Relative to the catalog file: lets the OpenAPI scanner find who serves it.
+                res.attributes["definition"] = posixpath.normpath(posixpath.join(str(src.pure.parent), ref))
             return res
         if kind == "System":
             self._owners_only(src, frag, doc, spec)
@@ -183,6 +193,6 @@ class BackstageScanner(Scanner):
             for i, ref in enumerate(_refs(spec.get(key))):
                 rkind, _, rname = parse_ref(ref, default_kind)
                 frag.references.append(
-                    Reference(source=ent.id, target_name=rname, target_kind="other" if rkind == "api" else None,
+                    Reference(source=ent.id, target_name=rname, target_kind=_REF_KINDS.get(rkind),
                               via=f"backstage {key}", evidence=src.evidence(doc.line_of(("spec", key, i))))
                 )

@@ -69,10 +69,14 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _owner(token: str) -> tuple[str, str]:
-    """``@org/team`` → (``org/team``, team); ``@user`` → user; an email → user."""
+    """``@org/team`` → (``team``, team); ``@user`` → (``user``, user); an e-mail → user.
+
+    Teams are named by their slug without the GitHub org, so ``@acme/orders`` here and
+    ``group:orders`` in a Backstage catalog are the same owner.
+    """
     if token.startswith("@"):
         name = token[1:]
-        return name, "team" if "/" in name else "user"
+        return (name.rsplit("/", 1)[-1], "team") if "/" in name else (name, "user")
     return token, "user"
 
 
@@ -89,7 +93,7 @@ def parse_codeowners(text: str) -> tuple[list[tuple[str, list[str], int]], list[
         owners = []
         for t in tokens:
             if t.startswith("@") or _EMAIL_RE.match(t):
-                owners.append(_owner(t)[0])
+                owners.append(t)
             else:
                 problems.append((n, f"CODEOWNERS: {t!r} is not an @owner or e-mail; ignored"))
         rules.append((pattern, owners, n))
@@ -108,7 +112,7 @@ class CodeownersScanner(Scanner):
     """``CODEOWNERS`` in the root, ``.github/`` or ``docs/``."""
 
     name = "codeowners"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.name == "CODEOWNERS"
@@ -125,11 +129,11 @@ class CodeownersScanner(Scanner):
         location = parent.name if parent.name in (".github", "docs", ".gitlab") else ""
         seen: set[str] = set()
         for _, owners, line in rules:
-            for o in owners:
-                if o not in seen:
-                    seen.add(o)
-                    kind = "team" if "/" in o else "user"
-                    frag.owners.append(Owner(name=o, kind=kind, evidence=[src.evidence(line)]))
+            for token in owners:
+                name, kind = _owner(token)
+                if name not in seen:
+                    seen.add(name)
+                    frag.owners.append(Owner(name=name, kind=kind, evidence=[src.evidence(line)]))
         frag.extra = {
             "base": base_str,
             "precedence": _LOCATIONS.index(location),
@@ -159,7 +163,7 @@ class CodeownersScanner(Scanner):
                         if hit:
                             owners, line = hit
                             cite = Evidence(path=frag.path, line=line)
-                            for o in owners:
+                            for o in (_owner(t)[0] for t in owners):
                                 if o not in ent.owners:
                                     ent.owners.append(o)
                                 builder.set_fact(ent, "owner", o, [cite])

@@ -28,6 +28,7 @@ _NAME_RE = re.compile(r"^(docker-)?compose([._-][\w.-]+)?\.ya?ml$", re.IGNORECAS
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}; `$$` is a literal dollar.
 _INTERP_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}")
 _OWNER_LABELS = ("owner", "team", "com.example.owner", "org.opencontainers.image.vendor")
+_ONE_SHOT_RE = re.compile(r"(?:^|[-_])(init|setup|migrate|migrations?|seed|bootstrap|create-topics|provision)(?:$|[-_])")
 _STATEFUL_KINDS = {"postgres", "mysql", "redis", "clickhouse", "search", "document-db", "object-bucket",
                    "queue", "kafka-cluster", "memcached"}
 
@@ -85,7 +86,7 @@ class ComposeScanner(Scanner):
     """docker-compose services and datastores."""
 
     name = "compose"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return bool(_NAME_RE.match(path.name))
@@ -134,13 +135,17 @@ class ComposeScanner(Scanner):
         image_raw = svc.get("image")
         image = interpolate(str(image_raw)) if isinstance(image_raw, (str, int, float)) else None
         found = kind_for_image(image) if image else None
+        if found and _ONE_SHOT_RE.search(name):
+            # `kafka-init`, `db-migrate`: a datastore image run once to set things up is a job.
+            found = None
         ent: Entity
         if found:
             kind, subtype = found
             ent = Resource(id=entity_id(kind, name), kind=kind, name=name, subtype=subtype, evidence=[ev])
             ent.attributes["image"] = keep(frag, "image", image or "", ev)
         else:
-            ent = Component(id=entity_id("service", name), kind="service", name=name, subtype="compose",
+            ckind = "job" if _ONE_SHOT_RE.search(name) else "service"
+            ent = Component(id=entity_id(ckind, name), kind=ckind, name=name, subtype="compose",
                             evidence=[ev], image=keep(frag, "image", image, ev) if image else None)
             build = svc.get("build")
             ctx_dir = build.get("context") if isinstance(build, dict) else build

@@ -74,7 +74,7 @@ class OpenApiScanner(Scanner):
     """OpenAPI 3 and Swagger 2 specs in YAML or JSON."""
 
     name = "openapi"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.suffix.lower() in (".yaml", ".yml", ".json") and bool(_HEAD_RE.search(head))
@@ -172,6 +172,10 @@ class OpenApiScanner(Scanner):
     @staticmethod
     def _serving_component(api: str, title: str | None, spec_path: str, builder: "InventoryBuilder") -> str | None:
         names = {api, slug(title or "")} - {""}
+        # A Backstage API entity whose `definition` is this file names the API too.
+        for res in builder.resources.values():
+            if res.subtype == "api" and res.attributes.get("definition") == spec_path:
+                names.add(slug(res.name))
         comps = sorted(builder.components.values(), key=lambda c: c.id)
         provided = []
         for c in comps:

@@ -60,6 +60,7 @@ _NOT_TYPES = {"var", "local", "module", "data", "each", "count", "path", "self",
 _IAM_ACTION_RE = re.compile(r"""["']?(?:Action|NotAction|actions|not_actions)["']?\s*[:=]\s*(\[[^\]]*\]|"[^"]*")""")
 _IAM_RESOURCE_RE = re.compile(r"""["']?(?:Resource|resources)["']?\s*[:=]\s*(\[[^\]]*\]|"[^"]*")""")
 _QUOTED_RE = re.compile(r'"([^"]*)"')
+_INTERP_RE = re.compile(r"\$\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")
 
 
 def _blocks(value: Any) -> list[dict]:
@@ -75,6 +76,22 @@ def _literal(value: Any) -> str | None:
     """A string attribute with no interpolation, else None."""
     if isinstance(value, str) and "${" not in value:
         return value
+    return None
+
+
+def _name_from(body: dict) -> str | None:
+    """The real name from the first naming attribute: a literal, or the literal part of an
+    interpolated one (``acme-training-data${local.suffix}`` → ``acme-training-data``)."""
+    for attr in _NAME_ATTRS:
+        value = body.get(attr)
+        if not isinstance(value, str):
+            continue
+        if "${" not in value:
+            return value
+        stripped = _INTERP_RE.sub("", value).strip("-_. ")
+        # Only a real stem counts: "${var.name}" or "db-${x}" leave too little to name it.
+        if len(stripped) >= 3 and not _INTERP_RE.search(stripped):
+            return stripped
     return None
 
 
@@ -206,7 +223,7 @@ class TerraformScanner(Scanner):
     """Terraform resources, modules, IAM and variables."""
 
     name = "terraform"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         n = path.name
@@ -245,6 +262,7 @@ class TerraformScanner(Scanner):
         addresses: dict[str, str] = {}
         refs: list[list[Any]] = []
         iam_docs: dict[str, tuple[list[str], list[str]]] = {}
+        tagged: list[str] = []  # resources whose own tags name their environment
         for block in _blocks(data.get("data")):
             for dtype, named in block.items():
                 for dname, body in (named or {}).items() if isinstance(named, dict) else []:
@@ -259,12 +277,13 @@ class TerraformScanner(Scanner):
                         body = body[0]  # .tf.json allows a list of bodies
                     if not isinstance(body, dict):
                         continue
-                    self._resource(src, frag, str(rtype), str(rname), body, lines, env, addresses, refs, iam_docs)
+                    self._resource(src, frag, str(rtype), str(rname), body, lines, env, addresses, refs, iam_docs, tagged)
         for block in _blocks(data.get("module")):
             for mname, body in block.items():
                 if isinstance(body, dict):
                     self._module(src, frag, str(mname), body, lines, env)
-        frag.extra = {"dir": str(src.pure.parent), "env": env, "addresses": addresses, "refs": refs}
+        frag.extra = {"dir": str(src.pure.parent), "env": env, "addresses": addresses, "refs": refs,
+                      "tagged": sorted(set(tagged))}
         return frag
 
     # -- pieces -----------------------------------------------------------------------
@@ -307,7 +326,7 @@ class TerraformScanner(Scanner):
 
     def _resource(self, src: SourceFile, frag: Fragment, rtype: str, rname: str, body: dict, lines: _Lines,
                   env: str | None, addresses: dict[str, str], refs: list[list[Any]],
-                  iam_docs: dict[str, tuple[list[str], list[str]]]) -> None:
+                  iam_docs: dict[str, tuple[list[str], list[str]]], tagged: list[str]) -> None:
         line = lines.block("resource", rtype, rname)
         ev = src.evidence(line)
         for attr in _secret_attrs(body):
@@ -325,12 +344,7 @@ class TerraformScanner(Scanner):
             self._annotate_parent(frag, parent, rtype, body, ev)
             addresses[address] = parent
             return
-        name = rname
-        for attr in _NAME_ATTRS:
-            lit = _literal(body.get(attr))
-            if lit:
-                name = lit
-                break
+        name = _name_from(body) or rname
         res = Resource(id=entity_id(kind, name), kind=kind, name=name, subtype=rtype, evidence=[ev])
         res.attributes["terraform_address"] = address
         res.attributes["provider_subtype"] = subtype
@@ -342,7 +356,9 @@ class TerraformScanner(Scanner):
                 res.attributes[attr] = v if isinstance(v, (bool, int)) else keep(frag, attr, v, ev)
         self._protection(res, body, lines, line, src)
         self._tags(frag, res, body, lines, line, src)
-        if env and not res.environments:
+        if res.environments:
+            tagged.append(res.id)
+        elif env:
             res.environments.append(env)
             res.facts.append(fact("environment", env, ev))
         if is_iam:
@@ -474,26 +490,38 @@ class TerraformScanner(Scanner):
 
     # -- whole tree -------------------------------------------------------------------
     def finalize(self, fragments: list[Fragment], builder: "InventoryBuilder") -> None:
-        """Directory environments from tfvars; cross-file references → edges."""
-        dir_env: dict[str, str] = {}
+        """Module environments from tfvars; cross-file references → edges.
+
+        A module is a directory. ``*.tfvars`` beside it name its environment; a directory of
+        only tfvars (``envs/prod/terraform.tfvars`` used with ``-var-file``) names an
+        environment of the nearest parent module, so a root module shared by
+        ``envs/prod`` and ``envs/staging`` is in both.
+        """
+        module_dirs = {f.extra["dir"] for f in fragments if "addresses" in f.extra and "vars_env" not in f.extra}
+        envs: dict[str, set[str]] = {}
         addresses: dict[str, dict[str, str]] = {}
         for f in fragments:
             d = f.extra.get("dir")
             if d is None:
                 continue
-            env = f.extra.get("env") or f.extra.get("vars_env")
-            if env:
-                dir_env.setdefault(d, env)
+            if f.extra.get("env"):
+                envs.setdefault(d, set()).add(f.extra["env"])
+            if f.extra.get("vars_env"):
+                target = d
+                if d not in module_dirs:
+                    parents = [str(p) for p in PurePosixPath(d).parents]
+                    target = next((p for p in parents if p in module_dirs), d)
+                envs.setdefault(target, set()).add(f.extra["vars_env"])
             addresses.setdefault(d, {}).update(f.extra.get("addresses", {}))
         for f in sorted(fragments, key=lambda x: x.path):
             d = f.extra.get("dir")
             if d is None:
                 continue
-            env = dir_env.get(d)
-            if env:
+            tagged = set(f.extra.get("tagged", []))
+            for env in sorted(envs.get(d, ())):
                 for r in f.resources:
                     ent = builder.entity(r.id)
-                    if ent is not None and not ent.environments:
+                    if ent is not None and r.id not in tagged and env not in ent.environments:
                         ent.environments.append(env)
                         builder.set_fact(ent, "environment", env, r.evidence[:1])
             for source_id, target_addr, path, line in f.extra.get("refs", []):
