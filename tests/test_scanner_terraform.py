@@ -97,7 +97,7 @@ def test_resources_named_from_literal_attributes_and_kinds_refined() -> None:
         "postgres:orders",
         "mysql:legacy",  # interpolated identifier → block label; engine → mysql
         "redis:scratch",
-        "iam:training-reader",
+        "iam:policy-training-reader",
         "other:tf-module-vpc",
     }
     assert res["postgres:orders"].subtype == "aws_db_instance"
@@ -136,16 +136,16 @@ def test_environment_from_variable_default_and_from_directory() -> None:
 
 def test_iam_actions_resources_and_wildcards() -> None:
     frag = _scan(MAIN_TF)
-    pol = _res(frag)["iam:training-reader"]
+    pol = _res(frag)["iam:policy-training-reader"]
     assert pol.attributes["actions"] == ["s3:*"]
     assert pol.attributes["wildcard_actions"] is True
     assert "aws_s3_bucket.training" in pol.attributes["resources"]
-    assert ["iam:training-reader", "aws_s3_bucket.training"] == frag.extra["refs"][0][:2]
+    assert ["iam:policy-training-reader", "aws_s3_bucket.training"] == frag.extra["refs"][0][:2]
     inline = _scan(
         'resource "aws_iam_role_policy" "p" {\n  name = "p"\n  role = "r"\n'
         '  policy = jsonencode({\n    Statement = [{ Action = ["kms:Decrypt"], Effect = "Allow", Resource = "*" }]\n  })\n}\n'
     )
-    p = _res(inline)["iam:p"]
+    p = _res(inline)["iam:role-policy-p"]
     assert p.attributes["actions"] == ["kms:Decrypt"]
     assert p.attributes["wildcard_resources"] is True
     assert "wildcard_actions" not in p.attributes
@@ -197,7 +197,7 @@ def test_whole_tree_scan_links_references_and_tfvars_environment(tmp_path: Path)
     (d / "terraform.tfvars").write_text('environment = "staging"\n')
     inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
     edges = [(e.source, e.target) for e in inv.edges]
-    assert ("iam:reader", "object-bucket:acme-training-data") in edges
+    assert ("iam:policy-reader", "object-bucket:acme-training-data") in edges
     bucket = inv.entities()["object-bucket:acme-training-data"]
     assert bucket.environments == ["staging"]
 
@@ -230,3 +230,17 @@ def test_env_dirs_of_tfvars_apply_to_the_parent_module(tmp_path: Path) -> None:
     ents = inv.entities()
     assert ents["object-bucket:shared"].environments == ["prod", "staging"]
     assert ents["object-bucket:tagged"].environments == ["prod"]
+
+
+def test_role_and_policy_with_one_name_stay_apart_and_trust_is_not_a_grant() -> None:
+    frag = _scan(
+        'data "aws_iam_policy_document" "trust" {\n  statement {\n    actions = ["sts:AssumeRoleWithWebIdentity"]\n  }\n}\n'
+        'data "aws_iam_policy_document" "perms" {\n  statement {\n    actions = ["s3:GetObject"]\n    resources = ["*"]\n  }\n}\n'
+        'resource "aws_iam_role" "r" {\n  name = "exporter"\n  assume_role_policy = data.aws_iam_policy_document.trust.json\n}\n'
+        'resource "aws_iam_policy" "p" {\n  name = "exporter"\n  policy = data.aws_iam_policy_document.perms.json\n}\n'
+    )
+    res = _res(frag)
+    assert sorted(res) == ["iam:policy-exporter", "iam:role-exporter"]
+    assert "actions" not in res["iam:role-exporter"].attributes
+    assert res["iam:policy-exporter"].attributes["actions"] == ["s3:GetObject"]
+    assert res["iam:policy-exporter"].name == "exporter"

@@ -95,6 +95,13 @@ def _name_from(body: dict) -> str | None:
     return None
 
 
+def _iam_object(rtype: str) -> str:
+    """``aws_iam_role_policy_attachment`` → ``role-policy-attachment``; ``google_project_iam_member`` → ``project-iam-member``."""
+    short = rtype.split("_", 1)[1] if "_" in rtype else rtype
+    short = short[len("iam_"):] if short.startswith("iam_") else short
+    return short.replace("_", "-")
+
+
 def _norm_key(key: str) -> str:
     return key.strip().strip('"').lower().replace("_", "-") if isinstance(key, str) else ""
 
@@ -223,7 +230,7 @@ class TerraformScanner(Scanner):
     """Terraform resources, modules, IAM and variables."""
 
     name = "terraform"
-    version = 2
+    version = 3
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         n = path.name
@@ -345,7 +352,9 @@ class TerraformScanner(Scanner):
             addresses[address] = parent
             return
         name = _name_from(body) or rname
-        res = Resource(id=entity_id(kind, name), kind=kind, name=name, subtype=rtype, evidence=[ev])
+        # A role and its policy often share a name; the IAM object type keeps them apart.
+        id_name = f"{_iam_object(rtype)}-{name}" if kind == "iam" else name
+        res = Resource(id=entity_id(kind, id_name), kind=kind, name=name, subtype=rtype, evidence=[ev])
         res.attributes["terraform_address"] = address
         res.attributes["provider_subtype"] = subtype
         if kind in _STATEFUL_KINDS:
@@ -362,10 +371,12 @@ class TerraformScanner(Scanner):
             res.environments.append(env)
             res.facts.append(fact("environment", env, ev))
         if is_iam:
-            doc_refs = [d for t, d in _refs(body) if t == "aws_iam_policy_document"]
-            blobs = [s for s in _strings(body) if "Action" in s or "actions" in s]
-            actions, resources = _iam_lists(body, blobs)
-            for d in sorted(set(doc_refs) | {m for s in _strings(body) for m in re.findall(r"data\.aws_iam_policy_document\.([\w-]+)", s)}):
+            # A trust policy says who may assume a role, not what the role may do.
+            grants = {k: v for k, v in body.items() if k != "assume_role_policy"}
+            blobs = [s for s in _strings(grants) if "Action" in s or "actions" in s]
+            actions, resources = _iam_lists(grants, blobs)
+            docs = {m for s in _strings(grants) for m in re.findall(r"data\.aws_iam_policy_document\.([\w-]+)", s)}
+            for d in sorted(docs):
                 a, r = iam_docs.get(d, ([], []))
                 actions, resources = sorted(set(actions) | set(a)), sorted(set(resources) | set(r))
             resources = [r for r in resources if "${" not in r] + sorted({f"{t}.{n}" for t, n in _refs({"r": resources})})
