@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 # A run of characters with no special meaning to the shell (the fast path).
-_PLAIN = re.compile(r"[^\s'\"\\$`;&|()<>#]+")
+_PLAIN = re.compile(r"[^\s'\"\\$`;&|()<>#\[]+")
 _MAKE_VAR = re.compile(r"[A-Z_][A-Z0-9_]*$")
 _TEST_PREFIX = frozenset({"if", "elif", "while", "until", "!", "then", "do"})
 _CONTROL_OPS = frozenset({"&&", "||", ";", "|", "&", "|&", ";;"})
@@ -195,6 +195,10 @@ def lex(text: str) -> Lexed:
                 cur.nested.append(inner)
             cur.words.extend(["[[", text[i + 2 : k].strip(), "]]"])
             i = k + 2
+        elif c == "[":
+            word.append(c)
+            in_word = True
+            i += 1
         elif c == "#":
             if in_word:
                 word.append("#")

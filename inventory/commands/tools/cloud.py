@@ -109,6 +109,10 @@ def parse_aws(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
             pc.object_kind = m.group(1)
             pc.target = values[0].split()[0] if values[0] else None
             break
+    else:
+        if isinstance(p.flags.get("name"), str):
+            pc.object_kind = {"eks": "cluster", "ssm": "parameter", "ecr": "repository"}.get(service, service)
+            pc.target = str(p.flags["name"])
 
 
 _GCLOUD = spec(
@@ -154,6 +158,9 @@ def parse_gcloud(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
     pc.flags.update({k: v for k, v in p.flags.items() if k not in ("format", "verbosity", "filter", "sort-by")})
     if groups:
         pc.object_kind = _singular(groups[-1])
+    members = p.raw_values.get("member", [])
+    if any(m in ("allUsers", "allAuthenticatedUsers") for m in members):
+        pc.flags["public"] = True
     if groups and groups[0] == "storage":
         urls = [r for r in rest if r.startswith("gs://")]
         pc.object_kind = "bucket"
@@ -163,9 +170,6 @@ def parse_gcloud(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
         pc.target = rest[0]
     elif isinstance(p.flags.get("secret"), str):
         pc.object_kind, pc.target = "secret", str(p.flags["secret"])
-    members = p.raw_values.get("member", [])
-    if any(m in ("allUsers", "allAuthenticatedUsers") for m in members):
-        pc.flags["public"] = True
 
 
 _GSUTIL_SUB = {"acl", "iam", "defacl", "versioning", "lifecycle", "retention", "label", "logging", "web", "cors",
