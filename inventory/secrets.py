@@ -409,14 +409,15 @@ class AssignmentDetector:
 
     def spans(self, text: str) -> Iterator[Span]:
         """Spans of values assigned to secret keys."""
-        last_key_end = -1
+        last_key_end = -1  # keyword hits inside a key already judged are skipped
+        covered = -1  # ... and so are hits inside a value already masked (keeps it linear)
         n = len(text)
         # Driven by keyword hits (``password`` in ``DB_PASSWORD=``), not by every word: fast.
         low = text.lower()
         # Lower-casing can change the length of some Unicode text; then search case-blind.
         hits = _SECRETISH_RE.finditer(low) if len(low) == n else _SECRETISH_RE_I.finditer(text)
         for km in hits:
-            if km.start() < last_key_end:
+            if km.start() < last_key_end or km.start() < covered:
                 continue
             ks, ke = km.start(), km.end()
             while ks > 0 and text[ks - 1] in _KEY_CHARS:
@@ -442,6 +443,7 @@ class AssignmentDetector:
                 continue
             if not strong and not _loose_value_is_secret(value):
                 continue
+            covered = span[1]
             yield span
 
     @staticmethod
@@ -455,34 +457,48 @@ class AssignmentDetector:
         if ch in "\n\r":
             return None
         if op == ":":
-            line_start = text.rfind("\n", 0, key_start) + 1
-            before = text[line_start : key_start - 1] if quoted else text[line_start:key_start]
-            if not _ENTRY_START_RE.search(before):
+            if not _starts_entry(text, key_start - 1 if quoted else key_start):
                 return None  # ``Invalid token: enter your key`` is prose, not a YAML entry
             opener = text[key_start - 1] if key_start > 0 and not quoted else ""
             line_end = text.find("\n", pos)
             line_end = len(text) if line_end < 0 else line_end
-            rest = text[pos:line_end]
             # ``'X-Api-Key: abc' https://...``: the value ends at the quote that opened the pair.
-            if opener and opener in "\"'" and opener in rest:
-                return pos, pos + rest.index(opener)
-            if _BLOCK_INDICATOR_RE.fullmatch(rest):
+            if opener and opener in "\"'":
+                close = text.find(opener, pos, line_end)
+                if close >= 0:
+                    return pos, close
+            if _BLOCK_INDICATOR_RE.fullmatch(text, pos, line_end):
                 return _block_scalar_span(text, key_start, line_end)
-            if rest.startswith(("{", "[", "&", "*", "!")):
+            if text.startswith(("{", "[", "&", "*", "!"), pos):
                 return None  # a mapping/anchor/alias/tag, not a scalar value
-            comment = _COMMENT_RE.search(rest)
-            value = rest[: comment.start()] if comment else rest.rstrip()
+            comment = _COMMENT_RE.search(text, pos, line_end)
+            end = comment.start() if comment else line_end
+            while end > pos and text[end - 1] in " \t\r":
+                end -= 1
             # JSON: ``"n": 3600,`` - the separator is not part of the value.
-            end = pos + len(value.rstrip(",").rstrip() if value.endswith(",") else value)
+            if end > pos and text[end - 1] == ",":
+                end -= 1
+                while end > pos and text[end - 1] in " \t":
+                    end -= 1
             return (pos, end) if end > pos else None
         # ``=``-style (shell, HCL, URLs, flags): the value is one shell-ish word.
         vm = _SHELL_WORD_RE.match(text, pos)
         return vm.span() if vm else None
 
 
-# What may precede a ``key:`` that starts a YAML/JSON entry: indentation, a list dash, a flow
-# mapping, a comma, or a quote (``-H 'X-Api-Key: abc'``).
-_ENTRY_START_RE = re.compile(r"(?:^[ \t]*(?:-[ \t]+)*|[{,][ \t]*|[\"'])\Z")
+def _starts_entry(text: str, i: int) -> bool:
+    """Whether a ``key:`` at ``i`` starts a YAML/JSON entry: after indentation and list dashes,
+    a flow mapping's ``{`` or ``,``, or a quote (``-H 'X-Api-Key: abc'``). Walks back only
+    over blanks and dashes, so it costs nothing on long lines."""
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    if i == 0 or text[i - 1] in "\n\r{,\"'":
+        return True
+    if text[i - 1] != "-":
+        return False
+    while i > 0 and text[i - 1] in " \t-":
+        i -= 1
+    return i == 0 or text[i - 1] in "\n\r"
 
 # One shell-ish word; ``${VAR}``/``$(VAR)``/``{{ x }}`` stay whole so references are recognised.
 # Commas and brackets do not end it: a password may hold them, and masking too much is safe.
@@ -640,7 +656,8 @@ DETECTORS: list[Detector] = [
     RegexDetector(
         "url-password",
         ("://",),
-        _rx(r"://[^\s:/@'\"]*:([^\s'\"]+?)@(?=[^\s@'\"]*(?:[\s'\"]|$))"),
+        # Bounded repeats: a long line of ``x://a:b`` without ``@`` must not go quadratic.
+        _rx(r"://[^\s:/@'\"]{0,256}:([^\s'\"]{1,512}?)@(?=[^\s@'\"]{0,2048}(?:[\s'\"]|$))"),
     ),
     # Authorization headers and bare Bearer tokens: ``Authorization: Basic abc``, ``Bearer eyJ..``.
     RegexDetector(
