@@ -130,7 +130,7 @@ def _subject(pc: ParsedCommand, exec_env_ns: str | None) -> Subject:
         sql_kinds=tuple(pc.sql_kinds),
         wrappers=tuple(pc.wrappers),
         parse_error=pc.parse_error,
-        origin="command",
+        origin="line",
     )
 
 

@@ -37,7 +37,7 @@ class Subject:
     wrappers: tuple[str, ...] = ()
     environment: str | None = None  # stated explicitly (an action's environment, an exec's namespace)
     parse_error: str | None = None
-    origin: str = "command"
+    origin: str = "line"  # "line": a command being classified; else an inventory action's origin
 
 
 _TOOL_SUFFIXES = (".sh", ".exe", ".py")
@@ -171,15 +171,18 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
         return VerbMatch("unknown", f"could not be parsed ({s.parse_error})")
     fv = fv or FlagView(s.flags, s.argv)
     tool = normalise_tool(s.tool)
+    tool = rules.tool_aliases.get(tool, tool)
     verb = (s.verb or "unknown").lower()
+    label = tool if verb == "unknown" else f"{tool} {verb}"
     kind = rules.kind(s.object_kind)
     args = tuple(a.lower() for a in s.argv[1:])
-    label = tool if verb == "unknown" else f"{tool} {verb}"
 
     match: VerbMatch | None = None
-    if s.origin != "command" and verb in rules.verbs:
-        # Implied/OpenAPI actions use the generic verb names first.
-        match = VerbMatch(rules.verbs[verb], f"{verb} is {rules.verbs[verb]}")
+    if s.origin != "line" and verb in rules.verbs and tool not in rules.tools_first:
+        # Inventory actions (implied, OpenAPI, and runbook commands alike) are named with the
+        # shared verb vocabulary: an action *class* `reset-offsets` is what the verb says, even
+        # when the one runbook line that showed it was a dry run.
+        match = VerbMatch(rules.verbs[verb], f"{label} is {rules.verbs[verb]}")
     if match is None and tool in rules.tools:
         row = _first_match(rules.tools[tool], s, fv, kind, args)
         if row is not None and not (row.cls == "unknown" and verb in rules.verbs):

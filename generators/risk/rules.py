@@ -204,6 +204,8 @@ class Rules(_Model):
     kinds: dict[str, KindInfo] = Field(default_factory=dict)
     global_rules: list[ToolRule] = Field(default_factory=list, alias="global")
     verbs: dict[str, str] = Field(default_factory=dict)
+    tool_aliases: dict[str, str] = Field(default_factory=dict)
+    tools_first: list[str] = Field(default_factory=list)
     tools: dict[str, list[ToolRule]] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
