@@ -170,7 +170,7 @@ def _is_loose_secret_key(name: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------
-# Values: references, placeholders, entropy
+# Values: references, default passwords, entropy
 # --------------------------------------------------------------------------------------
 
 # Things that *point to* a secret instead of holding it. Removed from a value; if nothing
@@ -212,8 +212,8 @@ def is_reference(value: str) -> bool:
     """Whether ``value`` only *refers* to a secret (``${VAR}``, ``{{ .Values.pw }}``, ``var.x``).
 
     Empty values, booleans, ``null``, ``*****`` and already-redacted values count as
-    references too: there is nothing to hide. Placeholders such as ``changeme`` do not: a
-    placeholder is sometimes the real password, so it is masked like one.
+    references too: there is nothing to hide. Default-looking values such as ``changeme`` do
+    not: such a value is sometimes the real password, so it is masked like one.
     """
     v = value.strip().strip("\"'").strip()
     if not v:
