@@ -138,3 +138,13 @@ def test_target_from_backstage_api_definition_and_provides(tmp_path: Path) -> No
     inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
     acts = {a.id: a for a in inv.actions}
     assert acts["api:admin-things/delete-orders-order_id"].target == "service:orders-api"
+
+
+def test_server_urls_give_the_api_environments() -> None:
+    text = SPEC.replace(
+        "servers:\n  - url: https://orders.internal.example.com/v1\n",
+        "servers:\n  - url: https://api.prod.example.com\n  - url: https://api.example.com\n    description: staging\n",
+    )
+    (res,) = _scan(text).resources
+    assert res.environments == ["prod", "staging"]
+    assert [(f.value, f.evidence[0].line) for f in res.facts] == [("prod", 6), ("staging", 7)]

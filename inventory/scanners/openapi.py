@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from inventory.model import Action, Resource, entity_id, slug
-from inventory.scanners._common import keep
+from inventory.environments import detect_environment
+from inventory.scanners._common import fact, keep
 from inventory.scanners._yaml import Doc, load_documents
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 
@@ -74,7 +75,7 @@ class OpenApiScanner(Scanner):
     """OpenAPI 3 and Swagger 2 specs in YAML or JSON."""
 
     name = "openapi"
-    version = 2
+    version = 3
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.suffix.lower() in (".yaml", ".yml", ".json") and bool(_HEAD_RE.search(head))
@@ -104,6 +105,15 @@ class OpenApiScanner(Scanner):
             servers.append(str(spec["host"]) + str(spec.get("basePath") or ""))
         if servers:
             res.attributes["servers"] = [keep(frag, "server", s, ev) for s in servers]
+        # Servers often name their environment (orders-admin.prod.acme.internal).
+        for i, server in enumerate(spec.get("servers") or [] if isinstance(spec.get("servers"), list) else []):
+            if not isinstance(server, dict):
+                continue
+            env = detect_environment(str(server.get("url") or ""), str(server.get("description") or ""),
+                                     patterns=ctx.config.environments)
+            if env and env not in res.environments:
+                res.environments.append(env)
+                res.facts.append(fact("environment", env, src.evidence(doc.line_of(("servers", i)))))
         global_security = _security_names(spec.get("security"))
         lines = _method_lines(doc)
         count = 0
