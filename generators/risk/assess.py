@@ -418,8 +418,8 @@ def assess_subject(
     factors.append(Factor(name="environment", value=env, tier=env_tier, reason=env_reason, evidence=_evidence(entity, "environment")))
 
     if not cls.reversible:
-        factors.append(Factor(name="reversibility", value="irreversible", tier=rules.reversibility.irreversible,
-                              reason=f"{cls_name} cannot be undone"))
+        why = "its effects are not known, so they count as irreversible" if cls_name == "unknown" else f"{cls_name} cannot be undone"
+        factors.append(Factor(name="reversibility", value="irreversible", tier=rules.reversibility.irreversible, reason=why))
     else:
         factors.append(Factor(name="reversibility", value="reversible", tier="T0", reason=f"{cls_name} can be undone"))
 
