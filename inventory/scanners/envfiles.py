@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _ENV_LINE_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$")
 _PROP_LINE_RE = re.compile(r"^\s*([^=:\s]+)\s*(?:[=:]\s*|\s+)(.*)$")
-_PLACEHOLDER_SOURCE = "envfile:"  # stands in for the source until finalize knows it
+_PENDING_SOURCE = "envfile:"  # stands in for the source until finalize knows it
 
 
 def parse_env(text: str, properties: bool = False) -> list[tuple[str, str, int]]:
@@ -90,7 +90,7 @@ class EnvFilesScanner(Scanner):
             keep(frag, key, value, ev)
             # Properties use dotted keys (spring.datasource.url); the reference rules speak env.
             env_key = re.sub(r"[.-]", "_", key).upper()
-            for ref in references_from_env(_PLACEHOLDER_SOURCE, env_key, value, ev):
+            for ref in references_from_env(_PENDING_SOURCE, env_key, value, ev):
                 refs.append(ref.model_dump(mode="json") | {"via": key})
         name = src.pure.name
         env = detect_environment(name.replace(".env", "").replace(".properties", ""),
