@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 
 import pytest
 
@@ -412,7 +411,7 @@ def test_scrub_inventory_returns_the_same_object_when_clean() -> None:
     assert scrub_inventory(inv) is inv
 
 
-def test_scrub_inventory_is_fast_when_nothing_matches() -> None:
+def test_scrub_inventory_returns_a_clean_large_inventory_untouched() -> None:
     ev = Evidence(path="k8s/base/deploy.yaml", line=3)
     comps = [
         Component(id=f"service:svc-{i}", kind="service", name=f"svc-{i}", labels={"app": f"svc-{i}", "tier": "web"},
@@ -420,12 +419,11 @@ def test_scrub_inventory_is_fast_when_nothing_matches() -> None:
         for i in range(2000)
     ]
     inv = Inventory(components=comps)
-    start = time.perf_counter()
+    # Speed is measured in `make bench`; here only that nothing is rebuilt or masked.
     assert scrub_inventory(inv) is inv
-    assert time.perf_counter() - start < 2.0
 
 
-def test_redact_text_is_fast_on_ordinary_lines() -> None:
+def test_redact_text_leaves_ordinary_lines_alone() -> None:
     lines = [
         "kubectl -n acme-prod get pods -l app=orders-api -o wide",
         "  image: ghcr.io/acme/orders-api:v1.42.0",
@@ -433,9 +431,7 @@ def test_redact_text_is_fast_on_ordinary_lines() -> None:
         "resource \"aws_s3_bucket\" \"exports\" {",
         "  key: orders/config.yaml",
     ] * 4000
-    start = time.perf_counter()
-    assert all(redact_text(line)[1] == 0 for line in lines)
-    assert time.perf_counter() - start < 3.0  # ~0.1 s here; generous for slow CI
+    assert all(redact_text(line) == (line, 0) for line in lines)
 
 
 def test_scrub_data_handles_any_json_like_structure() -> None:
