@@ -27,7 +27,7 @@ from inventory import secrets
 from inventory.builder import InventoryBuilder
 from inventory.commands.model import ParsedCommand
 from inventory.commands.shell import parse_line
-from inventory.commands.verbs import action_verb, is_noise, target_candidates
+from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, target_candidates
 from inventory.config import Config
 from inventory.environments import detect_environment
 from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
@@ -141,7 +141,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
         exec_targets: list[str] = []
         for pc in line.commands:
             if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
-                exec_targets = [pc.target]
+                exec_targets = pod_owner_names(pc.target)
             if is_noise(pc) or not pc.tool:
                 continue
             hints = exec_targets if pc.via and "exec" in pc.via else []

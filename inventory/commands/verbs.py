@@ -326,7 +326,7 @@ def _host_label(host: str) -> str:
     return host.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].split(".", 1)[0]
 
 
-def _pod_owner(pod: str) -> list[str]:
+def pod_owner_names(pod: str) -> list[str]:
     """Names a pod may belong to: ``orders-api-7d9f8b6c4-x2x9z`` → ``orders-api``; ``db-0`` → ``db``."""
     out = [pod]
     m = re.match(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$", pod)
@@ -349,7 +349,7 @@ def target_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
             out.append((str(pc.flags["from"]).split("/", 1)[1], ("cron-job",)))
         if t and kind != "manifest" and "," not in kind:
             kinds = _K8S_KINDS.get(kind, None)
-            names = _pod_owner(t) if kind == "pod" else [t]
+            names = pod_owner_names(t) if kind == "pod" else [t]
             out.extend((n, kinds) for n in names)
     elif tool.startswith("kafka-"):
         if pc.object_kind == "consumer-group" and isinstance(pc.flags.get("topic"), str):
