@@ -1,0 +1,149 @@
+"""Merge validated answers into the offline drafts, enforcing the safety floor.
+
+A model may raise a tier; it may not lower one below the risk model's floor. A lower tier
+(``tier`` below the floor, or ``proposed_lower_tier``) keeps the floor and becomes a
+flagged :class:`Question` for reviewers carrying the model's reasoning. A system whose
+answer failed validation keeps its offline draft and says so in the document.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from generators.documents.model import EvalCase, EvalSuite, Policy, PolicyAction, PolicySystem, Question
+from generators.documents.policy import _agent_may, draft_summary
+from generators.llm.schema import ActionAnswer, EvalAnswer, PolicyAnswer
+from generators.risk.model import DECISION_FOR_TIER, max_tier, tier_index
+from inventory.model import Evidence
+
+FLAG_PROPOSED_LOWER = "llm-proposed-lower"
+FLAG_RAISED = "llm-raised"
+
+
+@dataclass
+class Fallback:
+    """A system the model could not answer validly: the reason is shown in the document."""
+
+    system_id: str
+    reason: str
+
+
+def _evidence(items: list[str], base: list[Evidence]) -> list[Evidence]:
+    out = set(base)
+    for s in items:
+        path, _, line = s.rpartition(":")
+        if path and line.isdigit() and int(line) >= 1:
+            out.add(Evidence(path=path, line=int(line)))
+    return sorted(out, key=lambda e: (e.path, e.line))
+
+
+def _lower_question(row: PolicyAction, proposed: str, reason: str, sid: str, label: str) -> Question:
+    return Question(
+        id=f"{FLAG_PROPOSED_LOWER}:{row.id}", system=sid, action_id=row.id,
+        question=f"{label} proposes {proposed} for `{row.id}` (risk model floor {row.floor}). Lower it?",
+        reason=f"kept at {row.floor} until a reviewer decides; the model's reasoning: {reason.strip() or 'none given'}",
+        evidence=row.evidence[:3])
+
+
+def apply_action(row: PolicyAction, ans: ActionAnswer, sid: str, label: str) -> tuple[PolicyAction, Question | None]:
+    """One row with the model's answer applied under the floor; plus a reviewer question if it tried to lower."""
+    floor = row.floor
+    wanted = ans.tier
+    question = None
+    flags = list(row.flags)
+    proposal = ans.proposed_lower_tier if ans.proposed_lower_tier and tier_index(ans.proposed_lower_tier) < tier_index(floor) else None
+    if tier_index(wanted) < tier_index(floor):
+        proposal = wanted  # a lowering in the tier itself is a proposal, never applied
+    tier = max_tier(wanted, floor)
+    if proposal is not None:
+        question = _lower_question(row, proposal, ans.lower_reason or ans.rationale, sid, label)
+        flags.append(FLAG_PROPOSED_LOWER)
+    raised = tier_index(tier) > tier_index(floor)
+    if raised:
+        flags.append(FLAG_RAISED)
+    kept_text = tier == wanted  # the model's prose describes the tier it asked for
+    return row.model_copy(update={
+        "tier": tier,
+        "decision": DECISION_FOR_TIER[tier],
+        "rationale": ans.rationale if kept_text else row.rationale,
+        "agent_may": ans.agent_may if kept_text else _agent_may(tier, row.approver),
+        "approver": row.approver if tier in ("T2", "T3") else None,
+        "deciding_factors": row.deciding_factors + (["llm"] if raised else []),
+        "evidence": _evidence(ans.evidence, row.evidence),
+        "flags": sorted(set(flags)),
+    }), question
+
+
+def merge_policy(draft: Policy, answers: dict[str, list[PolicyAnswer]], fallbacks: dict[str, Fallback],
+                 label: str) -> Policy:
+    """The policy with every answered system refined and every failed one visibly offline.
+
+    ``answers`` holds, per system id, the answers of all its parts; a system appears in
+    either ``answers`` or ``fallbacks`` (or neither: no prompt, e.g. no actions).
+    """
+    systems: list[PolicySystem] = []
+    questions = list(draft.questions)
+    extra: list[Question] = []
+    for s in draft.systems:
+        if s.id in fallbacks:
+            reason = fallbacks[s.id].reason
+            systems.append(s.model_copy(update={
+                "drafted_by": f"offline (fallback: {reason})",
+                "summary": s.summary + f" **Drafted offline: {label} could not produce a valid answer ({reason}); "
+                                       "tiers are the risk model's floors.**"}))
+            continue
+        parts = answers.get(s.id)
+        if not parts:
+            systems.append(s)
+            continue
+        by_id = {a.id: a for p in parts for a in p.actions}
+        rows = []
+        for row in s.actions:
+            ans = by_id.get(row.id)
+            if ans is None:
+                rows.append(row)
+                continue
+            new, q = apply_action(row, ans, s.id, label)
+            rows.append(new)
+            if q is not None:
+                extra.append(q)
+        rows.sort(key=lambda a: (tier_index(a.tier), a.id))
+        for n, q in enumerate((q for p in parts for q in p.questions), start=1):
+            extra.append(Question(id=f"llm:{s.id}:{n}", system=s.id, action_id=q.action_id, question=q.question,
+                                  reason=q.reason, evidence=[]))
+        summary = " ".join(p.summary.strip() for p in parts if p.summary.strip()) or s.summary
+        systems.append(s.model_copy(update={
+            "actions": rows, "summary": summary, "drafted_by": label,
+            "highest_tier": max_tier(*(a.tier for a in rows)) if rows else s.highest_tier}))
+    all_q = sorted({q.id: q for q in questions + extra}.values(), key=lambda q: q.id)
+    summary = draft_summary(systems, all_q, draft.tiers, draft.meta)
+    if fallbacks:
+        summary.append(f"{len(fallbacks)} system{'s' if len(fallbacks) != 1 else ''} fell back to the offline "
+                       "drafter after failed validation: " + ", ".join(sorted(fallbacks)) + ".")
+    return draft.model_copy(update={"systems": systems, "questions": all_q, "summary": summary})
+
+
+def merge_evals(draft: EvalSuite, answers: dict[str, list[EvalAnswer]], fallbacks: dict[str, Fallback],
+                label: str) -> EvalSuite:
+    """The suite with answered systems' cases rewritten; failed systems keep offline cases, flagged."""
+    by_case = {c.id: c for parts in answers.values() for p in parts for c in p.cases}
+    cases: list[EvalCase] = []
+    fell: dict[str, int] = defaultdict(int)
+    for c in draft.cases:
+        if c.system in fallbacks:
+            cases.append(c.model_copy(update={"drafted_by": f"offline (fallback: {fallbacks[c.system].reason})"}))
+            fell[c.system] += 1
+            continue
+        a = by_case.get(c.id)
+        if a is None:
+            cases.append(c)
+            continue
+        cases.append(c.model_copy(update={
+            "request": a.request, "situation": a.situation, "pass_criteria": a.pass_criteria,
+            "fail_criteria": a.fail_criteria, "evidence": _evidence(a.evidence, c.evidence), "drafted_by": label}))
+    summary = list(draft.summary)
+    if fell:
+        summary.append("Cases for " + ", ".join(f"{sid} ({n})" for sid, n in sorted(fell.items()))
+                       + f" are the offline drafts: {label} could not produce a valid answer for them.")
+    return draft.model_copy(update={"cases": cases, "summary": summary})

@@ -1,0 +1,321 @@
+"""The LLM refiner: the pipeline's ``DocumentProvider`` for real APIs.
+
+Per document: slice the inventory per system, render one prompt per slice, answer them
+concurrently (bounded), validate each answer, give one repair round that quotes the errors,
+and fall back to the offline draft for a system that still fails. Answers are cached, every
+call is logged, and the merged document is built by :mod:`generators.llm.merge` so it is
+rendered by the same templates as the offline path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from generators.documents.model import EvalSuite, Policy
+from generators.llm.merge import Fallback, merge_evals, merge_policy
+from generators.llm.prompts import PromptRenderer, RenderedPrompt
+from generators.llm.slices import Slice, eval_slices, system_slices
+from generators.llm.validate import repair_prompt, validate_evals, validate_policy
+from generators.providers.base import LLMRequest, LLMResponse, Provider, ProviderError, batch_custom_id
+from generators.providers.batch import BatchJob, BatchPending, BatchState
+from generators.providers.cache import ResponseCache, cache_key
+from generators.providers.calllog import CallLog, CallRecord
+from generators.providers.pricing import Price, batch_discount, estimate_tokens, load_prices, price_for
+from generators.risk.model import Assessment
+from inventory.model import Inventory
+
+Validator = Callable[[str, Slice], tuple[Any, list[str]]]
+
+
+@dataclass
+class RunOptions:
+    """Knobs from stackpolicy.yaml / flags."""
+
+    concurrency: int = 4
+    max_tokens: int = 8000
+    temperature: float = 0.0
+    budget_usd: float | None = None
+    batch: bool = False
+    progress: bool = False  # rich progress bar (on a TTY)
+
+
+@dataclass
+class Outcome:
+    """What happened to one prompt."""
+
+    prompt: RenderedPrompt
+    slice: Slice
+    answer: Any = None
+    error: str | None = None
+
+
+@dataclass
+class _Budget:
+    price: Price
+    limit: float | None
+    spent: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+
+class LLMRefiner:
+    """Refines offline drafts through ``provider`` (see module docstring)."""
+
+    def __init__(self, provider: Provider, renderer: PromptRenderer, *, cache: ResponseCache | None = None,
+                 log: CallLog | None = None, options: RunOptions | None = None,
+                 batch_state: BatchState | None = None, prices: dict[str, Any] | None = None) -> None:
+        self.provider = provider
+        self.name = provider.name
+        self.model: str | None = provider.model
+        self.renderer = renderer
+        self.cache = cache or ResponseCache(enabled=False)
+        self.log = log or CallLog()
+        self.options = options or RunOptions()
+        self.batch_state = batch_state or BatchState()
+        self.prices = prices if prices is not None else load_prices()
+        self.budget = _Budget(price_for(provider.name, provider.model, self.prices), self.options.budget_usd)
+
+    # ---- DocumentProvider -----------------------------------------------------------
+    def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
+        """The policy with each system refined by the model (floors enforced), or its offline draft."""
+        slices = system_slices(draft, inv)
+        prompts = [self.renderer.policy(sl) for sl in slices]
+        outcomes = self._run("policy", prompts, slices, validate_policy)
+        answers, fallbacks = _collect(outcomes)
+        return merge_policy(draft, answers, fallbacks, self.provider.label)
+
+    def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
+        """The suite with each system's cases rewritten by the model, or its offline draft."""
+        slices = eval_slices(policy, inv, draft.cases)
+        prompts = [self.renderer.evals(sl) for sl in slices]
+        outcomes = self._run("evals", prompts, slices, validate_evals)
+        answers, fallbacks = _collect(outcomes)
+        return merge_evals(draft, answers, fallbacks, self.provider.label)
+
+    # ---- running ------------------------------------------------------------------------
+    def _request(self, p: RenderedPrompt) -> LLMRequest:
+        return p.request(self.options.max_tokens, self.options.temperature)
+
+    def _run(self, document: str, prompts: Sequence[RenderedPrompt], slices: Sequence[Slice],
+             validator: Validator) -> list[Outcome]:
+        return asyncio.run(self._run_async(document, prompts, slices, validator))
+
+    async def _run_async(self, document: str, prompts: Sequence[RenderedPrompt], slices: Sequence[Slice],
+                         validator: Validator) -> list[Outcome]:
+        self.budget.lock = asyncio.Lock()
+        prefetched: dict[str, LLMResponse | ProviderError] = {}
+        if self.options.batch:
+            prefetched = await self._batch(document, prompts)
+        sem = asyncio.Semaphore(max(1, self.options.concurrency))
+        progress = _Progress(f"{document} ({self.provider.label})", len(prompts), self.options.progress)
+
+        async def one(p: RenderedPrompt, sl: Slice) -> Outcome:
+            async with sem:
+                out = await self._answer(p, sl, validator, prefetched.get(p.key))
+            progress.advance()
+            return out
+
+        try:
+            with progress:
+                return list(await asyncio.gather(*(one(p, sl) for p, sl in zip(prompts, slices))))
+        finally:
+            await self.provider.aclose()
+
+    async def _call(self, req: LLMRequest) -> tuple[LLMResponse, int]:
+        async with self.budget.lock:
+            if self.budget.exhausted():
+                raise ProviderError(f"budget of ${self.budget.limit:.2f} exhausted")
+        t0 = time.perf_counter()
+        resp = await self.provider.complete(req)
+        ms = int((time.perf_counter() - t0) * 1000)
+        async with self.budget.lock:
+            self.budget.spent += self.budget.price.cost(resp.input_tokens, resp.output_tokens)
+        return resp, ms
+
+    def _record(self, key: str, rnd: int, outcome: str, resp: LLMResponse | None = None, ms: int = 0,
+                cache_hit: bool = False, errors: Sequence[str] = (), attempts: int | None = None,
+                batch_id: str | None = None) -> None:
+        self.log.add(CallRecord(
+            key=key, provider=self.provider.name, model=self.provider.model, round=rnd, cache_hit=cache_hit,
+            attempts=attempts if attempts is not None else (resp.attempts if resp else 0),
+            input_tokens=resp.input_tokens if resp else 0, output_tokens=resp.output_tokens if resp else 0,
+            latency_ms=ms, outcome=outcome, errors=list(errors), batch_id=batch_id))
+
+    async def _answer(self, p: RenderedPrompt, sl: Slice, validator: Validator,
+                      prefetched: LLMResponse | ProviderError | None) -> Outcome:
+        req = self._request(p)
+        ckey = cache_key(self.provider.name, self.provider.model, req)
+        cached = self.cache.get(ckey)
+        if cached is not None:
+            answer, errors = validator(cached.text, sl)
+            if answer is not None:
+                self._record(p.key, 1, "valid", cached, cache_hit=True, attempts=0)
+                return Outcome(p, sl, answer=answer)
+        # Round 1 (or the batch's answer), then at most one repair round.
+        resp: LLMResponse | None = None
+        ms = 0
+        try:
+            if isinstance(prefetched, LLMResponse):
+                resp = prefetched
+            else:
+                resp, ms = await self._call(req)
+        except ProviderError as exc:
+            self._record(p.key, 1, "fallback", errors=[str(exc)], attempts=self.provider.retry.max_retries + 1)
+            return Outcome(p, sl, error=_short(str(exc)))
+        answer, errors = validator(resp.text, sl)
+        if resp.truncated and answer is None:
+            errors = ["the answer was cut off at the output token limit (truncated JSON); be more concise", *errors]
+        if answer is not None:
+            self._record(p.key, 1, "valid", resp, ms)
+            self.cache.put(ckey, resp)
+            return Outcome(p, sl, answer=answer)
+        self._record(p.key, 1, "invalid", resp, ms, errors=errors)
+        repair = LLMRequest(key=req.key, system=req.system, prompt=repair_prompt(req.prompt, resp.text, errors),
+                            schema_name=req.schema_name, schema=req.schema, max_tokens=req.max_tokens,
+                            temperature=req.temperature)
+        try:
+            resp2, ms2 = await self._call(repair)
+        except ProviderError as exc:
+            self._record(p.key, 2, "fallback", errors=[str(exc)])
+            return Outcome(p, sl, error=f"invalid answer, and the repair call failed: {_short(str(exc))}")
+        answer, errors2 = validator(resp2.text, sl)
+        if answer is not None:
+            self._record(p.key, 2, "repaired", resp2, ms2)
+            # Cached under the first request's key: an unchanged inventory needs no call at all next time.
+            self.cache.put(ckey, resp2)
+            return Outcome(p, sl, answer=answer)
+        self._record(p.key, 2, "fallback", resp2, ms2, errors=errors2)
+        return Outcome(p, sl, error=f"answer failed validation twice: {_short(errors2[0])}")
+
+    # ---- batch mode -----------------------------------------------------------------------
+    async def _batch(self, document: str, prompts: Sequence[RenderedPrompt]) -> dict[str, LLMResponse | ProviderError]:
+        """Submit the uncached prompts as one batch, or collect the batch a previous run submitted.
+
+        Raises :class:`BatchPending` while the batch runs (nothing is written that run).
+        """
+        submit = getattr(self.provider, "submit_batch", None)
+        if submit is None:
+            raise ProviderError(f"{self.provider.name} has no batch API; run without --batch")
+        reqs = {p.key: self._request(p) for p in prompts}
+        ckeys = {k: cache_key(self.provider.name, self.provider.model, r) for k, r in reqs.items()}
+        todo = sorted(k for k in reqs if self.cache.get(ckeys[k]) is None)
+        job = self.batch_state.load().get(document)
+        if job is not None and (job.provider, job.model) == (self.provider.name, self.provider.model) \
+                and set(job.keys) == set(todo):
+            results = await self.provider.collect_batch(job.batch_id)  # type: ignore[attr-defined]
+            if results is None:
+                raise BatchPending(job, "still running")
+            self.batch_state.remove(document)
+            return {k: results.get(batch_custom_id(k), ProviderError("missing from the batch results"))
+                    for k in job.keys}
+        if not todo:
+            return {}
+        batch_id = await submit([reqs[k] for k in todo])
+        job = BatchJob(document=document, batch_id=batch_id, provider=self.provider.name, model=self.provider.model,
+                       keys=todo, cache_keys={k: ckeys[k] for k in todo},
+                       submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self.batch_state.put(job)
+        results = await self.provider.collect_batch(batch_id)  # type: ignore[attr-defined]
+        if results is None:
+            raise BatchPending(job, "submitted")
+        self.batch_state.remove(document)
+        return {k: results.get(batch_custom_id(k), ProviderError("missing from the batch results")) for k in todo}
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _collect(outcomes: list[Outcome]) -> tuple[dict[str, list[Any]], dict[str, Fallback]]:
+    """Answers per system; a system with any failed part falls back as a whole (never half a system)."""
+    answers: dict[str, list[Any]] = {}
+    fallbacks: dict[str, Fallback] = {}
+    for o in outcomes:
+        if o.error is not None:
+            fallbacks.setdefault(o.slice.system_id, Fallback(o.slice.system_id, o.error))
+        else:
+            answers.setdefault(o.slice.system_id, []).append(o.answer)
+    for sid in fallbacks:
+        answers.pop(sid, None)
+    return answers, fallbacks
+
+
+class _Progress:
+    """A rich progress bar on a TTY; silent otherwise."""
+
+    def __init__(self, label: str, total: int, enabled: bool) -> None:
+        self.enabled = enabled and total > 0
+        self.label, self.total = label, total
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import Progress
+
+            from generators.cli.common import console
+
+            self._bar = Progress(console=console(), transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+@dataclass
+class Plan:
+    """A dry run: every prompt rendered, counted and priced; nothing called."""
+
+    prompts: list[RenderedPrompt]
+    cached: int
+    input_tokens: list[int]
+    output_tokens_est: int
+    cost_usd: float
+
+    def describe(self, label: str, batch: bool) -> str:
+        """Human summary for the console."""
+        toks = sorted(self.input_tokens)
+        med = toks[len(toks) // 2] if toks else 0
+        return (f"dry run ({label}): {len(self.prompts)} prompts, {self.cached} already cached, "
+                f"{len(self.prompts) - self.cached} calls; prompt tokens total {sum(toks)}, max {max(toks, default=0)}, "
+                f"median {med}; estimated output tokens {self.output_tokens_est}; "
+                f"estimated cost ${self.cost_usd:.4f}{' (batch price)' if batch else ''}. Nothing was called.")
+
+
+def plan(prompts: list[RenderedPrompt], provider_name: str, model: str, cache: ResponseCache, *,
+         max_tokens: int, temperature: float, batch: bool = False, prices: dict[str, Any] | None = None,
+         output_ratio: float = 0.5) -> Plan:
+    """Count and price ``prompts`` (output estimated at ``output_ratio`` of input, capped at max_tokens)."""
+    prices = prices if prices is not None else load_prices()
+    price = price_for(provider_name, model, prices)
+    tin: list[int] = []
+    tout = 0
+    cached = 0
+    cost = 0.0
+    for p in prompts:
+        req = p.request(max_tokens, temperature)
+        if cache.get(cache_key(provider_name, model, req)) is not None:
+            cached += 1
+        n = estimate_tokens(req.system) + estimate_tokens(req.prompt)
+        tin.append(n)
+        out = min(max_tokens, int(n * output_ratio))
+        tout += out
+        cost += price.cost(n, out)
+    if batch:
+        cost *= batch_discount(prices)
+    return Plan(prompts, cached, tin, tout, cost)

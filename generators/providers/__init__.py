@@ -1,0 +1,1 @@
+"""LLM providers: one module per API behind the small interface in :mod:`.base`."""

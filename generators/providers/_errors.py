@@ -1,0 +1,35 @@
+"""Turn an SDK exception (openai or anthropic; they share a shape) into a :class:`ProviderError`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generators.providers.base import ProviderError, parse_retry_after
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+def from_sdk_error(exc: Exception, provider: str) -> ProviderError:
+    """A ProviderError for ``exc``: retryable for timeouts, connection errors, 429 and 5xx."""
+    cls = type(exc).__name__
+    status: int | None = getattr(exc, "status_code", None)
+    if status is not None:
+        response: Any = getattr(exc, "response", None)
+        retry_after = parse_retry_after(getattr(response, "headers", None))
+        message = _message(exc)
+        return ProviderError(f"{provider}: HTTP {status}: {message}", retryable=status in RETRYABLE_STATUS or status >= 500,
+                             retry_after=retry_after, status=status)
+    if "Timeout" in cls:
+        return ProviderError(f"{provider}: request timed out", retryable=True)
+    if "Connection" in cls:
+        return ProviderError(f"{provider}: cannot connect ({exc})", retryable=True)
+    return ProviderError(f"{provider}: {cls}: {exc}")
+
+
+def _message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:300]
+    return str(getattr(exc, "message", exc))[:300]

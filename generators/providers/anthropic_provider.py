@@ -1,0 +1,115 @@
+"""Anthropic (official SDK): Messages with one forced tool whose input schema is the answer schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from generators.providers._errors import from_sdk_error
+from generators.providers.base import LLMRequest, LLMResponse, Provider, ProviderError, RetryPolicy, batch_custom_id
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+
+
+class AnthropicProvider(Provider):
+    """``provider: anthropic``. Tool use is the structured-output channel: the answer is the tool input."""
+
+    name = "anthropic"
+
+    def __init__(self, model: str | None = None, *, api_key: str | None = None, base_url: str | None = None,
+                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
+        super().__init__(model or DEFAULT_MODEL, retry, timeout)
+        self._api_key, self._base_url = api_key, base_url
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, created on first use inside the running event loop (a run = one loop)."""
+        if self._client is None:
+            from anthropic import AsyncAnthropic
+
+            # max_retries=0: with_retries() owns retrying so Retry-After and attempts are ours.
+            self._client = AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, max_retries=0,
+                                       timeout=self.timeout)
+        return self._client
+
+    def params(self, req: LLMRequest) -> dict[str, Any]:
+        """The Messages request body (also the ``params`` of a batch request)."""
+        return {
+            "model": self.model,
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "system": req.system,
+            "messages": [{"role": "user", "content": req.prompt}],
+            "tools": [{"name": req.schema_name, "description": "Submit the answer. Call exactly once.",
+                       "input_schema": req.schema}],
+            "tool_choice": {"type": "tool", "name": req.schema_name},
+        }
+
+    async def _complete(self, req: LLMRequest) -> LLMResponse:
+        try:
+            msg = await self.client.messages.create(**self.params(req))
+        except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError
+            raise from_sdk_error(exc, self.name) from exc
+        return self.parse(msg.model_dump())
+
+    def parse(self, data: dict[str, Any]) -> LLMResponse:
+        """An LLMResponse from a Messages response body (dict form)."""
+        blocks = data.get("content") or []
+        tool = next((b for b in blocks if b.get("type") == "tool_use"), None)
+        if tool is not None:
+            raw = tool.get("input")
+            text = raw if isinstance(raw, str) else json.dumps(raw)
+        else:
+            text = "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
+        if not text:
+            raise ProviderError(f"{self.name}: empty answer")
+        usage = data.get("usage") or {}
+        return LLMResponse(text=text, input_tokens=int(usage.get("input_tokens") or 0),
+                           output_tokens=int(usage.get("output_tokens") or 0),
+                           truncated=data.get("stop_reason") == "max_tokens")
+
+    # ---- Message Batches -----------------------------------------------------------
+    async def submit_batch(self, reqs: list[LLMRequest]) -> str:
+        """Create a Message Batch; returns its id."""
+        try:
+            batch = await self.client.messages.batches.create(
+                requests=[{"custom_id": batch_custom_id(r.key), "params": self.params(r)} for r in reqs])
+        except Exception as exc:  # noqa: BLE001
+            raise from_sdk_error(exc, self.name) from exc
+        return batch.id
+
+    async def batch_status(self, batch_id: str) -> str:
+        """``in_progress``, ``canceling`` or ``ended``."""
+        try:
+            return (await self.client.messages.batches.retrieve(batch_id)).processing_status
+        except Exception as exc:  # noqa: BLE001
+            raise from_sdk_error(exc, self.name) from exc
+
+    async def collect_batch(self, batch_id: str) -> dict[str, LLMResponse | ProviderError] | None:
+        """Answers by batch custom id (:func:`batch_custom_id`) once the batch has ended; None while it still runs."""
+        try:
+            batch = await self.client.messages.batches.retrieve(batch_id)
+            if batch.processing_status != "ended":
+                return None
+            results = [r.model_dump() async for r in await self.client.messages.batches.results(batch_id)]
+        except Exception as exc:  # noqa: BLE001
+            raise from_sdk_error(exc, self.name) from exc
+        out: dict[str, LLMResponse | ProviderError] = {}
+        for item in results:
+            result = item.get("result") or {}
+            key = item.get("custom_id", "")
+            if result.get("type") != "succeeded":
+                out[key] = ProviderError(f"{self.name}: batch item {result.get('type')}")
+                continue
+            try:
+                out[key] = self.parse(result.get("message") or {})
+            except ProviderError as exc:
+                out[key] = exc
+        return out
+
+    async def aclose(self) -> None:
+        """Close the SDK client (the next call opens a new one in its own loop)."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

@@ -1,0 +1,151 @@
+"""The provider interface: one structured-output call, plus the retry loop every API shares.
+
+A provider turns an :class:`LLMRequest` (system text, user prompt, JSON schema) into an
+:class:`LLMResponse` (the answer text and token usage). SDK clients are created with
+``max_retries=0``: retries happen here so ``Retry-After`` is honoured and every attempt is
+counted in the call log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One prompt to send: ``key`` is a stable id (``policy:<system id>``) used for batches and logs."""
+
+    key: str
+    system: str
+    prompt: str
+    schema_name: str
+    schema: dict[str, Any]
+    max_tokens: int = 8000
+    temperature: float = 0.0
+
+
+@dataclass
+class LLMResponse:
+    """What came back: the answer as JSON text, and what it cost."""
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    attempts: int = 1
+    truncated: bool = False  # the model stopped at max_tokens
+
+
+class ProviderError(Exception):
+    """A call that failed for good (after retries); the message says why, without secrets."""
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+@dataclass
+class RetryPolicy:
+    """Backoff for 429 / 5xx / timeouts. Tests shrink ``base_delay`` to keep fast."""
+
+    max_retries: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    jitter: float = 0.1  # fraction of the delay added at random, so parallel calls do not retry in lockstep
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based); ``Retry-After`` wins when given."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        d = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
+        return d + d * self.jitter * random.random()
+
+
+@dataclass
+class Attempts:
+    """How many attempts a call took and the errors of the failed ones (for the call log)."""
+
+    count: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def with_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, attempts: Attempts | None = None) -> T:
+    """Run ``fn``; on a retryable :class:`ProviderError` wait (Retry-After or backoff) and retry."""
+    attempts = attempts if attempts is not None else Attempts()
+    while True:
+        attempts.count += 1
+        try:
+            return await fn()
+        except ProviderError as exc:
+            attempts.errors.append(str(exc))
+            if not exc.retryable or attempts.count > policy.max_retries:
+                if exc.retryable:
+                    raise ProviderError(f"{exc} (gave up after {attempts.count} attempts)",
+                                        status=exc.status) from exc
+                raise
+            await asyncio.sleep(policy.delay(attempts.count, exc.retry_after))
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header; None when absent or a date."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def batch_custom_id(key: str) -> str:
+    """A batch-safe id for a request key (Anthropic allows only ``[a-zA-Z0-9_-]{1,64}``)."""
+    return "sp-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+class Provider(ABC):
+    """One LLM API. Subclasses implement :meth:`_complete` (a single attempt)."""
+
+    name: str = "provider"
+
+    def __init__(self, model: str, retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
+        self.model = model
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+
+    @abstractmethod
+    async def _complete(self, req: LLMRequest) -> LLMResponse:
+        """One attempt. Raise :class:`ProviderError` (``retryable`` for 429/5xx/timeouts)."""
+
+    async def complete(self, req: LLMRequest) -> LLMResponse:
+        """The answer to ``req``, retrying transient failures."""
+        attempts = Attempts()
+        resp = await with_retries(lambda: self._complete(req), self.retry, attempts)
+        resp.attempts = attempts.count
+        return resp
+
+    async def aclose(self) -> None:
+        """Release the HTTP client."""
+        return None
+
+    @property
+    def label(self) -> str:
+        """``provider:model``, as written into ``drafted_by``."""
+        return f"{self.name}:{self.model}"

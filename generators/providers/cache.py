@@ -1,0 +1,58 @@
+"""Response cache: an unchanged prompt regenerates with zero API calls.
+
+Keyed by provider, model, the rendered prompt (system + user) and the schema, so any change
+to the inventory slice, the templates or the schema misses. Entries live under
+``.stackpolicy/cache/llm/`` (gitignored) as one JSON file each. Only validated answers are
+stored, and prompts are built from the redacted inventory, so nothing secret lands here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from generators.providers.base import LLMRequest, LLMResponse
+
+DEFAULT_DIR = Path(".stackpolicy") / "cache" / "llm"
+
+
+def cache_key(provider: str, model: str, req: LLMRequest) -> str:
+    """sha256 of everything that determines the answer."""
+    payload = json.dumps([provider, model, req.system, req.prompt, req.schema_name, req.schema, req.temperature],
+                         sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class ResponseCache:
+    """A directory of cached answers. ``enabled=False`` (``--no-cache``) reads and writes nothing."""
+
+    def __init__(self, root: str | Path = DEFAULT_DIR, enabled: bool = True) -> None:
+        self.root = Path(root)
+        self.enabled = enabled
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> LLMResponse | None:
+        """The cached answer, or None (absent, disabled or unreadable: a miss, never an error)."""
+        if not self.enabled:
+            return None
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            return LLMResponse(text=data["text"], input_tokens=int(data.get("input_tokens", 0)),
+                               output_tokens=int(data.get("output_tokens", 0)), attempts=0)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, resp: LLMResponse) -> None:
+        """Store ``resp`` atomically (a crash never leaves a torn entry)."""
+        if not self.enabled:
+            return
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"text": resp.text, "input_tokens": resp.input_tokens,
+                                   "output_tokens": resp.output_tokens}), encoding="utf-8")
+        os.replace(tmp, path)

@@ -1,0 +1,130 @@
+"""OpenAI (official SDK): Chat Completions with structured output (``json_schema``), and the Batch API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from generators.providers._errors import from_sdk_error
+from generators.providers.base import LLMRequest, LLMResponse, Provider, ProviderError, RetryPolicy, batch_custom_id
+
+DEFAULT_MODEL = "gpt-4.1-mini"
+
+
+class OpenAIProvider(Provider):
+    """``provider: openai``. ``base_url`` and the key fall back to the SDK's own env vars."""
+
+    name = "openai"
+    structured = True  # send response_format json_schema (strict)
+
+    def __init__(self, model: str | None = None, *, api_key: str | None = None, base_url: str | None = None,
+                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
+        super().__init__(model or DEFAULT_MODEL, retry, timeout)
+        self._api_key, self._base_url = api_key, base_url
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, created on first use inside the running event loop (a run = one loop)."""
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            # max_retries=0: with_retries() owns retrying so Retry-After and attempts are ours.
+            self._client = AsyncOpenAI(api_key=self._api_key, base_url=self._base_url, max_retries=0,
+                                       timeout=self.timeout)
+        return self._client
+
+    def body(self, req: LLMRequest) -> dict[str, Any]:
+        """The Chat Completions request body (also used for batch lines)."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": "system", "content": req.system}, {"role": "user", "content": req.prompt}],
+            "temperature": req.temperature,
+            "max_completion_tokens": req.max_tokens,
+        }
+        if self.structured:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": req.schema_name, "schema": req.schema, "strict": True}}
+        else:
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    async def _complete(self, req: LLMRequest) -> LLMResponse:
+        try:
+            resp = await self.client.chat.completions.create(**self.body(req))
+        except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError
+            raise from_sdk_error(exc, self.name) from exc
+        return self.parse(resp.model_dump())
+
+    def parse(self, data: dict[str, Any]) -> LLMResponse:
+        """An LLMResponse from a Chat Completions response body (dict form)."""
+        choices = data.get("choices") or []
+        if not choices:
+            raise ProviderError(f"{self.name}: response has no choices")
+        choice = choices[0]
+        msg = choice.get("message") or {}
+        text = msg.get("content")
+        if not text and msg.get("tool_calls"):
+            text = msg["tool_calls"][0]["function"]["arguments"]
+        if not text:
+            refusal = msg.get("refusal")
+            raise ProviderError(f"{self.name}: empty answer" + (f" (refused: {refusal})" if refusal else ""))
+        usage = data.get("usage") or {}
+        return LLMResponse(text=text, input_tokens=int(usage.get("prompt_tokens") or 0),
+                           output_tokens=int(usage.get("completion_tokens") or 0),
+                           truncated=choice.get("finish_reason") == "length")
+
+    # ---- Batch API -----------------------------------------------------------------
+    async def submit_batch(self, reqs: list[LLMRequest]) -> str:
+        """Upload a JSONL of requests and start a batch; returns the batch id."""
+        lines = [json.dumps({"custom_id": batch_custom_id(r.key), "method": "POST", "url": "/v1/chat/completions", "body": self.body(r)})
+                 for r in reqs]
+        try:
+            f = await self.client.files.create(file=("stackpolicy-batch.jsonl", ("\n".join(lines) + "\n").encode()),
+                                               purpose="batch")
+            batch = await self.client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                                     completion_window="24h")
+        except Exception as exc:  # noqa: BLE001
+            raise from_sdk_error(exc, self.name) from exc
+        return batch.id
+
+    async def batch_status(self, batch_id: str) -> str:
+        """The batch's status string (``in_progress``, ``completed``, ``failed``...)."""
+        try:
+            return (await self.client.batches.retrieve(batch_id)).status
+        except Exception as exc:  # noqa: BLE001
+            raise from_sdk_error(exc, self.name) from exc
+
+    async def collect_batch(self, batch_id: str) -> dict[str, LLMResponse | ProviderError] | None:
+        """Answers by batch custom id (:func:`batch_custom_id`) once the batch is done; None while it still runs."""
+        try:
+            batch = await self.client.batches.retrieve(batch_id)
+            if batch.status in ("validating", "in_progress", "finalizing", "cancelling"):
+                return None
+            if batch.status != "completed" or not batch.output_file_id:
+                raise ProviderError(f"{self.name}: batch {batch_id} ended with status {batch.status}")
+            content = await self.client.files.content(batch.output_file_id)
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise from_sdk_error(exc, self.name) from exc
+        out: dict[str, LLMResponse | ProviderError] = {}
+        for line in content.text.splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            resp = item.get("response") or {}
+            if resp.get("status_code") != 200:
+                out[item["custom_id"]] = ProviderError(f"{self.name}: batch item HTTP {resp.get('status_code')}")
+                continue
+            try:
+                out[item["custom_id"]] = self.parse(resp.get("body") or {})
+            except ProviderError as exc:
+                out[item["custom_id"]] = exc
+        return out
+
+    async def aclose(self) -> None:
+        """Close the SDK client (the next call opens a new one in its own loop)."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
