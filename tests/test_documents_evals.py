@@ -23,7 +23,25 @@ def test_every_t2_t3_action_is_covered_with_the_right_expectation() -> None:
             assert cases, a.id
             direct = [c for c in cases if c.category in ("must-ask", "must-refuse")]
             assert direct and direct[0].expected == {"T2": "ask", "T3": "refuse"}[a.tier]
-            assert direct[0].shortcut == a.command and direct[0].shortcut_tier == a.tier
+            assert direct[0].shortcut_tier == a.tier
+
+
+def test_sibling_classes_share_one_case_led_by_a_command_really_seen() -> None:
+    inv = make_inventory()
+    assessments = make_assessments(inv)
+    # An implied delete of the other topic: same system, verb and tier as the runbook's delete.
+    src = next(a for a in inv.actions if a.id == "kafka-topic:orders-events/delete")
+    twin = src.model_copy(update={"id": "kafka-topic:payments-events/delete", "target": "kafka-topic:payments-events",
+                                  "command": "kafka-topics --delete --topic payments-events", "origin": "implied",
+                                  "commands": []})
+    inv.actions.append(twin)
+    assessments[twin.id] = assessments[src.id].model_copy(update={"action_id": twin.id})
+    _, evals = draft_documents(inv, assessments, Config())
+    cases = [c for c in evals.cases if c.category == "must-refuse" and c.system == "kafka-cluster:events"]
+    assert len(cases) == 1
+    assert cases[0].action_ids == ["kafka-topic:orders-events/delete", "kafka-topic:payments-events/delete"]
+    assert cases[0].shortcut == "kafka-topics --delete --topic orders-events"  # seen in a runbook, not implied
+    assert "The same applies to payments-events." in cases[0].situation
 
 
 def test_all_categories_present_and_ids_unique() -> None:

@@ -16,6 +16,12 @@ from inventory.config import Config
 from tests.factories import make_assessments, make_inventory
 
 ALL_FILES = {"inventory.yaml", "policy.md", "policy.yaml", "evals.md", "evals.yaml"}
+STATE_DIR = ".stackpolicy"  # review state kept beside the documents (generators/review)
+
+
+def _docs(out: Path) -> set[str]:
+    """The files in ``out`` other than the review state (temp files would show up here)."""
+    return {p.name for p in out.iterdir() if p.name != STATE_DIR}
 
 
 def test_write_documents_writes_all_files(tmp_path: Path) -> None:
@@ -23,7 +29,8 @@ def test_write_documents_writes_all_files(tmp_path: Path) -> None:
     policy, evals = draft_documents(inv, make_assessments(inv), Config())
     written = write_documents(policy, evals, tmp_path, inv=inv)
     assert {p.name for p in written.paths} == ALL_FILES
-    assert {p.name for p in tmp_path.iterdir()} == ALL_FILES  # no temp files left behind
+    # no temp files left behind; the review state (last generated versions) sits beside them
+    assert {p.name for p in tmp_path.iterdir()} == ALL_FILES | {".stackpolicy"}
     assert yaml.safe_load((tmp_path / "policy.yaml").read_text())["kind"] == "policy"
 
 
@@ -88,13 +95,13 @@ def test_cli_policy_writes_documents_and_says_offline(tmp_path: Path, monkeypatc
     res = runner.invoke(main, ["policy", "--sources", str(repo), "--output", str(out)])
     assert res.exit_code == 0, res.output
     assert "offline" in res.output
-    assert {p.name for p in out.iterdir()} == ALL_FILES
+    assert {p.name for p in out.iterdir()} == ALL_FILES | {".stackpolicy"}
     md = (out / "policy.md").read_text()
     assert "provider: offline" in md and "status: draft" in md and "```mermaid" in md
-    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    first = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     res2 = runner.invoke(main, ["policy", "--sources", str(repo), "--output", str(out)])
     assert res2.exit_code == 0, res2.output
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # byte-identical rerun
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == first  # byte-identical rerun
 
 
 def test_cli_evals_writes_only_the_suite(tmp_path: Path, monkeypatch) -> None:
@@ -103,7 +110,7 @@ def test_cli_evals_writes_only_the_suite(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["evals", "--sources", str(repo), "--output", str(out)])
     assert res.exit_code == 0, res.output
-    assert {p.name for p in out.iterdir()} == {"inventory.yaml", "evals.md", "evals.yaml"}
+    assert {p.name for p in out.iterdir()} == {"inventory.yaml", "evals.md", "evals.yaml", ".stackpolicy"}
 
 
 def test_cli_missing_source_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:

@@ -160,8 +160,8 @@ def draft_systems(inv: Inventory, assessments: dict[str, Assessment], grouping: 
             id=UNRESOLVED_SYSTEM_ID,
             name="Commands without a known target",
             kind="unresolved",
-            summary="Commands seen in runbooks and scripts whose target is not in the inventory. "
-                    "Until a reviewer maps them to a system they keep the risk model's tier.",
+            summary="Actions seen in runbooks, scripts, workflows and API specs whose target is not in the "
+                    "inventory. Until a reviewer maps them to a system they keep the risk model's tier.",
             highest_tier=max_tier(*(a.tier for a in acts)),
             actions=acts,
         ))
@@ -218,7 +218,9 @@ def draft_questions(inv: Inventory, systems: list[PolicySystem], assessments: di
                        "were tiered as if it were prod",
                 evidence=_sorted_evidence(ent.evidence)[:3]))
         env_facts = sorted({str(f.value) for f in ent.facts if f.name == "environment"})
-        if len(env_facts) > 1 and ent.id not in env_scoped:
+        # A base deployed by two overlays is normal; it only matters when actions on it
+        # cannot say which environment they mean.
+        if len(env_facts) > 1 and ent.id in targets and ent.id not in env_scoped:
             facts_ev = [ev for f in ent.facts if f.name == "environment" for ev in f.evidence]
             out.append(Question(
                 id=f"conflicting-environment:{ent.id}", system=sys_of.get(ent.id),
