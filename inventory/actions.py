@@ -36,9 +36,9 @@ from inventory.scanners.base import CommandSighting
 # Flags that name where a command runs: an environment can be read from them.
 _ENV_FLAGS = ("context", "kube-context", "profile", "project", "project_id", "host", "bootstrap-server",
               "subscription", "resource-group", "workspace")
-# The placeholder the redactor writes contains `<` and `>`, which a shell parser reads as
+# The mask the redactor writes contains `<` and `>`, which a shell parser reads as
 # redirections; it is swapped for a plain word while parsing.
-_PARSE_PLACEHOLDER = "REDACTED"
+_PARSE_STAND_IN = "REDACTED"
 _SQL_RISK = ("drop", "truncate", "delete", "update", "insert", "alter", "grant", "revoke", "create", "copy",
              "admin", "unknown", "select")
 
@@ -52,7 +52,7 @@ def _safe_flags(flags: dict[str, str | bool]) -> dict[str, str | bool]:
                 out[key] = True
             continue
         if isinstance(value, str):
-            if _PARSE_PLACEHOLDER in value or secrets.REDACTED in value:
+            if _PARSE_STAND_IN in value or secrets.REDACTED in value:
                 continue
             _, masked = secrets.redact_text(f"{key}={value}")
             if masked:
@@ -117,7 +117,7 @@ def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, s
         verb=slug(verb),
         tool=pc.tool,
         target=entity.id if entity else None,
-        target_name=pc.target if pc.target and not pc.target.startswith(_PARSE_PLACEHOLDER) else None,
+        target_name=pc.target if pc.target and not pc.target.startswith(_PARSE_STAND_IN) else None,
         object_kind=pc.object_kind,
         environment=env,
         flags=_safe_flags(pc.flags),
@@ -132,7 +132,7 @@ def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, s
 def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
     """Parse every command sighting into action classes on the builder (one per operational command)."""
     for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
-        text = sighting.command.replace(secrets.REDACTED, _PARSE_PLACEHOLDER)
+        text = sighting.command.replace(secrets.REDACTED, _PARSE_STAND_IN)
         line = parse_line(text)
         if line.parse_error and not line.commands:
             builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",

@@ -303,8 +303,7 @@ class _Parser:
             if how == "stdin" and stdin:
                 return self._nested_text(stdin, _join_via(via, f"{tool} stdin"), wrappers, depth)
             return [ParsedCommand(raw=raw, argv=args, tool=tool, verb="script" if how == "file" else "shell",
-                                  object_kind="script" if how == "file" else None, target=value,
-                                  wrappers=wrappers, via=via)]
+                                  target=value, wrappers=wrappers, via=via)]
         pc = ParsedCommand(raw=raw, argv=args, tool=tool, wrappers=wrappers, via=via)
         if tool == "ssh":
             return [pc, *self._ssh(pc, args[1:], stdin, via, depth)]

@@ -35,8 +35,15 @@ _K8S_KINDS: dict[str, tuple[str, ...] | None] = {
 }
 
 
+# A word that can name a program: output lines pasted into runbooks ("HTTP/1.1 200",
+# "...", "]") start with words that cannot.
+_PROGRAM = re.compile(r"^[A-Za-z_$~./][\w.+@:$/{}()-]*$")
+
+
 def is_noise(pc: ParsedCommand) -> bool:
-    """Shell builtins and text utilities are not actions; reading a sensitive file is."""
+    """Shell builtins, text utilities and non-program words are not actions; reading a sensitive file is."""
+    if not _PROGRAM.match(pc.tool) or not any(ch.isalpha() for ch in pc.tool):
+        return True
     group = UTILITIES.get(pc.tool)
     if group is None:
         return False

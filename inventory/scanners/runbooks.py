@@ -31,7 +31,7 @@ MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 _PROMPT = re.compile(r"^\s*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+(?::[^\s$#%]*)?\s*|\[[^\]]+\]\s*)?([$#%])\s+(\S.*)$")
 _WRAPPER_WORDS = frozenset({"sudo", "env", "timeout", "nohup", "watch", "time", "xargs", "bash", "sh", "ssh",
                             "exec", "nice", "doas", "su"})
-_NOT_COMMAND = re.compile(r"^\s*([{}\[\]<>|=*+\-]|[A-Z][A-Z0-9_ ]+\s{2,}|[\w.-]+:(\s|$)|\d)")
+_NOT_COMMAND = re.compile(r"^\s*([{}\[\]<>|=*+\-]|[A-Z][A-Z0-9_ ]+\s{2,}|[\w.-]+:(\s|$)|\d|HTTP/\d|\.\.\.)")
 
 
 def known_tool(word: str) -> bool:

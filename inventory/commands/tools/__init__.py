@@ -44,7 +44,6 @@ ToolParser = Callable[[ParsedCommand, list[str], ToolContext], "list[ParsedComma
 TOOL_ALIASES: dict[str, str] = {
     "k": "kubectl",
     "kubectl.exe": "kubectl",
-    "docker-compose": "docker-compose",
     "python3": "python",
     "tofu": "terraform",
     "pgcli": "psql",
