@@ -51,6 +51,7 @@ class ProviderConfig(BaseModel):
     concurrency: int = 4
     timeout: float = 60.0
     max_retries: int = 4
+    retry_base_delay: float = 1.0  # seconds before the first retry (doubles each time; Retry-After wins)
     budget_usd: float | None = None
     max_output_tokens: int = 8000
 

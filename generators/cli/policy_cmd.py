@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from generators.cli.common import UsageError, console, get_config
+from generators.cli.llm_opts import llm_note, llm_options, llm_provider
 from generators.cli.scan_cmd import run_scan
 from generators.pipeline import assess, draft_documents, write_documents
 from generators.risk.rules import RulesError
@@ -32,7 +33,7 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
     inv, stats = run_scan(ctx, sources, use_cache=not no_cache)
     try:
         assessments = assess(inv, cfg)
-        policy, evals = draft_documents(inv, assessments, cfg, provider=None)
+        policy, evals = draft_documents(inv, assessments, cfg, provider=llm_provider(ctx, cfg, inv, assessments))
     except RulesError as exc:
         raise UsageError(str(exc)) from exc
     out_dir = Path(output or cfg.output)
@@ -53,7 +54,7 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
         cats = Counter(c.category for c in evals.cases)
         con.print(f"evals: {len(evals.cases)} cases (" + ", ".join(f"{n} {k}" for k, n in sorted(cats.items()))
                   + f"), ladder for {len(evals.ladder)} systems")
-    con.print(f"drafted {_provider_note(cfg)}")
+    con.print(f"drafted {llm_note(ctx) or _provider_note(cfg)}")
     for p in written.paths:
         con.print(f"  wrote {p}")
 
@@ -70,6 +71,7 @@ def register(main: click.Group) -> None:
     @sources_opt
     @output_opt
     @cache_opt
+    @llm_options
     @click.pass_context
     def policy(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool) -> None:
         """Scan, then write the policy and the eval suite.
@@ -83,6 +85,7 @@ def register(main: click.Group) -> None:
     @sources_opt
     @output_opt
     @cache_opt
+    @llm_options
     @click.pass_context
     def evals(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool) -> None:
         """Scan, then write the eval suite only (inventory.yaml, evals.md, evals.yaml)."""

@@ -38,12 +38,12 @@ class PromptError(Exception):
 
 
 def _bundled_dir() -> Path:
-    try:
-        import prompts as pkg  # the package data, wherever stackpolicy is installed
-
-        return Path(pkg.__file__).resolve().parent
-    except ImportError:
+    """The bundled templates: the repo's ``prompts/`` (editable install), else the installed package."""
+    if (BUNDLED_DIR / POLICY_TEMPLATE).is_file():
         return BUNDLED_DIR
+    from importlib.resources import files
+
+    return Path(str(files("prompts")))
 
 
 @dataclass(frozen=True)

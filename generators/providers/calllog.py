@@ -47,12 +47,16 @@ class CallLog:
         return sum(1 for r in self.records if not r.cache_hit and r.outcome != "dry-run")
 
     def write(self, out_dir: str | Path) -> Path:
-        """Append this run's records to ``<out_dir>/generation-log.jsonl`` (sorted by key, round)."""
+        """Write this run's records to ``<out_dir>/generation-log.jsonl`` (sorted by key, round).
+
+        The file describes the run that produced the documents next to it, so it is replaced,
+        not appended to (latency varies run to run; everything else is deterministic).
+        """
+        from inventory.io import atomic_write
+
         path = Path(out_dir) / LOG_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            for r in sorted(self.records, key=lambda r: (r.key, r.round)):
-                fh.write(json.dumps(r.model_dump(), sort_keys=True) + "\n")
+        atomic_write(path, "".join(json.dumps(r.model_dump(), sort_keys=True) + "\n"
+                                   for r in sorted(self.records, key=lambda r: (r.key, r.round))))
         return path
 
     def summary(self) -> str:
