@@ -257,3 +257,15 @@ def test_unparseable_sighting_is_a_warning_not_a_crash() -> None:
     sight(b, "kubectl delete ns 'x", 4)
     actions_from_commands(b, Config())
     assert "cmd:kubectl/delete-namespace" in b.actions
+
+
+def test_terraform_targeted_destroy_resolves_through_resource_type() -> None:
+    b = make_builder()
+    b.add_entity(Resource(id="postgres:orders", kind="postgres", name="orders", subtype="aws_db_instance",
+                          evidence=[EV]))
+    sight(b, "terraform destroy -target=module.db.aws_db_instance.orders -auto-approve", 1)
+    sight(b, "terraform destroy -target=aws_elasticache_replication_group.cache", 2)
+    sight(b, "terraform destroy -target=aws_s3_bucket.unknown", 3)
+    actions_from_commands(b, Config())
+    assert {"postgres:orders/drop", "redis:cache/delete", "cmd:terraform/delete-resource"} <= ids(b)
+    assert b.actions["postgres:orders/drop"].flags["auto-approve"] is True

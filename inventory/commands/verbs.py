@@ -16,6 +16,7 @@ import re
 
 from inventory.commands.model import ParsedCommand
 from inventory.commands.tools.system import UTILITIES
+from inventory.kinds import kind_for_terraform
 
 COMPONENTS = ("service", "daemon", "job", "cron-job")
 DATABASES = ("postgres", "mysql", "clickhouse", "document-db", "search")
@@ -303,6 +304,26 @@ def _system(pc: ParsedCommand) -> str:
     return pc.verb
 
 
+def terraform_address(address: str) -> tuple[str, str] | None:
+    """``module.db.aws_db_instance.orders[0]`` → ``("aws_db_instance", "orders")``."""
+    parts = [p for p in re.sub(r"\[[^\]]*\]", "", address).split(".") if p]
+    while len(parts) > 2 and parts[0] in ("module", "data"):
+        parts = parts[2:] if parts[0] == "module" else parts[1:]
+    return (parts[-2], parts[-1]) if len(parts) >= 2 else None
+
+
+_TF_RESOLVED_VERBS = ("destroy", "taint", "state rm", "apply")
+
+
+def _terraform(pc: ParsedCommand) -> str:
+    """``terraform destroy -target=aws_db_instance.orders`` deletes (drops, for a database) one resource."""
+    if pc.verb == "destroy" and pc.target:
+        addr = terraform_address(pc.target)
+        found = kind_for_terraform(addr[0]) if addr else None
+        return "drop" if found and found[0] in DATABASES + ("postgres", "mysql") else "delete"
+    return pc.verb
+
+
 _FAMILIES = {
     **{t: _kubectl for t in ("kubectl", "oc")},
     **{t: _kafka for t in ("kafka-topics", "kafka-consumer-groups", "kafka-configs", "kafka-acls",
@@ -315,6 +336,7 @@ _FAMILIES = {
                                "pg_ctl", "pg_ctlcluster", "patronictl", "mongosh", "mongo", "mysqladmin",
                                "etcdctl")},
     **{t: _gitops for t in ("helm", "argocd", "flux", "velero", "istioctl")},
+    "terraform": _terraform, "terragrunt": _terraform,
 }
 
 
@@ -322,8 +344,6 @@ def action_verb(pc: ParsedCommand) -> str:
     """The action-vocabulary verb of a parsed command (``kubectl rollout restart`` → ``restart``)."""
     family = _FAMILIES.get(pc.tool, _system)
     verb = family(pc)
-    if pc.tool == "terraform" or pc.tool == "terragrunt":
-        verb = pc.verb
     if verb == "unknown":
         return "run"
     return verb
@@ -400,6 +420,9 @@ def target_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
     elif tool == "vault":
         if t:
             out.append((t.rstrip("/").rsplit("/", 1)[-1], ("secret",)))
-    elif tool == "etcdctl":
-        pass
+    elif tool in ("terraform", "terragrunt") and t and pc.verb in _TF_RESOLVED_VERBS:
+        addr = terraform_address(t)
+        found = kind_for_terraform(addr[0]) if addr else None
+        if addr and found:
+            out.append((addr[1], (found[0],)))
     return out
