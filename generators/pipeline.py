@@ -22,7 +22,8 @@ from generators.documents.tiers import tier_definitions
 from generators.risk.rules import Rules, rules_from_config
 from generators.risk.model import Assessment
 from inventory.config import Config
-from inventory.io import atomic_write, inventory_to_yaml
+from generators.review.roundtrip import STATE_DIR, ReviewReport, reconcile, write_all
+from inventory.io import inventory_to_yaml
 from inventory.model import Inventory
 
 POLICY_MD, POLICY_YAML = "policy.md", "policy.yaml"
@@ -80,9 +81,12 @@ def draft_documents(
 
 @dataclass
 class Written:
-    """What :func:`write_documents` wrote (paths in write order)."""
+    """What :func:`write_documents` wrote (document paths in write order), the review state
+    files beside them, and the review merge's report (conflicts make the command fail)."""
 
     paths: list[Path] = field(default_factory=list)
+    state: list[Path] = field(default_factory=list)
+    review: ReviewReport | None = None
 
 
 def render_documents(
@@ -118,18 +122,24 @@ def write_documents(
     *,
     inv: Inventory | None = None,
     which: tuple[str, ...] = ("policy", "evals"),
+    force: bool = False,
 ) -> Written:
-    """Render everything first, then write each file atomically (never half a document).
+    """Render everything first, merge with the reviewed files, then write them all at once.
 
     ``which`` limits the documents written (``stackpolicy evals`` writes only the suite);
     ``inv`` adds ``inventory.yaml``. This is the single place documents reach the disk.
+    Reviewer edits in existing documents are kept (see :mod:`generators.review.roundtrip`);
+    ``force`` regenerates from scratch, keeping a backup. Raises
+    :class:`generators.review.roundtrip.ReviewError` when the reviewed files cannot be merged.
     """
-    texts = render_documents(policy, evals, out_dir, inv, which=which)
-    written = Written()
-    for name, text in texts.items():
-        path = Path(out_dir) / name
-        atomic_write(path, text)
-        written.paths.append(path)
+    texts, report = reconcile(
+        policy, evals, out_dir,
+        lambda p, e: render_documents(p, e, out_dir, inv, which=which),
+        force=force,
+    )
+    written = Written(review=report)
+    for path in write_all(out_dir, texts):
+        (written.state if STATE_DIR in path.relative_to(out_dir).parts else written.paths).append(path)
     return written
 
 

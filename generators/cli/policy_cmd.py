@@ -12,10 +12,12 @@ from pathlib import Path
 
 import click
 
-from generators.cli.common import UsageError, console, get_config
+from generators.cli.common import EXIT_FINDINGS, UsageError, console, get_config
+from generators.cli.review_report import print_review
 from generators.cli.llm_opts import llm_note, llm_options, llm_provider
 from generators.cli.scan_cmd import run_scan
 from generators.pipeline import assess, draft_documents, write_documents
+from generators.review.roundtrip import ReviewError
 from generators.risk.rules import RulesError
 from inventory.config import Config
 
@@ -28,7 +30,8 @@ def _provider_note(cfg: Config) -> str:
     return f"offline (provider '{name}' is configured but this command drafts with the deterministic drafter)"
 
 
-def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, which: tuple[str, ...]) -> None:
+def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, which: tuple[str, ...],
+         force: bool = False) -> None:
     cfg = get_config(ctx)
     inv, stats = run_scan(ctx, sources, use_cache=not no_cache)
     try:
@@ -38,9 +41,12 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
         raise UsageError(str(exc)) from exc
     out_dir = Path(output or cfg.output)
     try:
-        written = write_documents(policy, evals, out_dir, inv=inv, which=which)
+        written = write_documents(policy, evals, out_dir, inv=inv, which=which, force=force)
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write: {exc.strerror or exc}") from exc
+    except ReviewError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_FINDINGS)
     con = console()
     tiers = Counter(a.tier for s in policy.systems for a in s.actions)
     con.print(f"[bold]scanned[/bold] {stats.files_scanned} files: {len(inv.components)} components, "
@@ -57,6 +63,8 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
     con.print(f"drafted {llm_note(ctx) or _provider_note(cfg)}")
     for p in written.paths:
         con.print(f"  wrote {p}")
+    if written.review is not None and not print_review(con, written.review):
+        ctx.exit(EXIT_FINDINGS)
 
 
 def register(main: click.Group) -> None:
@@ -66,27 +74,32 @@ def register(main: click.Group) -> None:
     output_opt = click.option("--output", "output", default=None, type=click.Path(file_okay=False),
                               help="Output directory (default: `output` in stackpolicy.yaml, else ./output).")
     cache_opt = click.option("--no-cache", is_flag=True, help="Ignore and do not update the per-file scan cache.")
+    force_opt = click.option("--force", is_flag=True,
+                             help="Regenerate from scratch, dropping reviewer edits (a backup is kept in "
+                                  "<output>/.stackpolicy/backup/).")
 
     @main.command("policy")
     @sources_opt
     @output_opt
     @cache_opt
     @llm_options
+    @force_opt
     @click.pass_context
-    def policy(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool) -> None:
+    def policy(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, force: bool) -> None:
         """Scan, then write the policy and the eval suite.
 
         Writes inventory.yaml, policy.md, policy.yaml, evals.md and evals.yaml to the output
         directory. With no LLM provider configured the built-in offline drafter runs.
         """
-        _run(ctx, sources, output, no_cache, ("policy", "evals"))
+        _run(ctx, sources, output, no_cache, ("policy", "evals"), force)
 
     @main.command("evals")
     @sources_opt
     @output_opt
     @cache_opt
     @llm_options
+    @force_opt
     @click.pass_context
-    def evals(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool) -> None:
+    def evals(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, force: bool) -> None:
         """Scan, then write the eval suite only (inventory.yaml, evals.md, evals.yaml)."""
-        _run(ctx, sources, output, no_cache, ("evals",))
+        _run(ctx, sources, output, no_cache, ("evals",), force)
