@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ class Measured:
     tree_peak_mb: float
     result: dict[str, Any] = field(default_factory=dict)  # last stdout line, if JSON
     stderr_tail: str = ""
+    timed_out: bool = False
 
 
 def _tree_rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
@@ -63,22 +65,40 @@ def _tree_rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
         stop.wait(SAMPLE_SECONDS)
 
 
+def _wait(pid: int, timeout: float | None) -> tuple[int, Any, bool]:
+    """``wait4`` on ``pid``; past ``timeout`` seconds, kill its process group and reap it."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if deadline is None:
+            _, status, usage = os.wait4(pid, 0)
+            return status, usage, False
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage, False
+        if time.monotonic() > deadline:
+            # The child leads its own session (start_new_session), so this reaches its pool too.
+            os.killpg(pid, signal.SIGKILL)
+            _, status, usage = os.wait4(pid, 0)
+            return status, usage, True
+        time.sleep(0.05)
+
+
 def run_measured(cmd: list[str], *, stdin_text: str | None = None, cwd: Path | None = None,
-                 env: dict[str, str] | None = None) -> Measured:
-    """Run ``cmd`` to completion, sampling its process tree's memory while it runs."""
+                 env: dict[str, str] | None = None, timeout: float | None = None) -> Measured:
+    """Run ``cmd`` to completion (or ``timeout`` seconds), sampling its process tree's memory."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
         if stdin_text is not None:
             inp.write(stdin_text.encode())
             inp.seek(0)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=inp if stdin_text is not None else subprocess.DEVNULL,
-                                stdout=out, stderr=err, cwd=cwd or REPO_DIR, env=env)
+                                stdout=out, stderr=err, cwd=cwd or REPO_DIR, env=env, start_new_session=True)
         stop = threading.Event()
         peak = [0]
         sampler = threading.Thread(target=_tree_rss_sampler, args=(proc.pid, stop, peak), daemon=True)
         sampler.start()
         # wait4 (not Popen.wait) because it hands back the child's own rusage.
-        _, status, usage = os.wait4(proc.pid, 0)
+        status, usage, timed_out = _wait(proc.pid, timeout)
         wall = time.perf_counter() - t0
         stop.set()
         sampler.join()
@@ -102,10 +122,11 @@ def run_measured(cmd: list[str], *, stdin_text: str | None = None, cwd: Path | N
         maxrss_mb=maxrss_kb / 1024,
         tree_peak_mb=max(peak[0] / 2**20, maxrss_kb / 1024),
         result=result,
-        stderr_tail="\n".join(stderr.strip().splitlines()[-5:]),
+        stderr_tail=f"timed out after {timeout:.0f}s" if timed_out else "\n".join(stderr.strip().splitlines()[-5:]),
+        timed_out=timed_out,
     )
 
 
-def run_worker(task: str, args: dict[str, Any]) -> Measured:
+def run_worker(task: str, args: dict[str, Any], timeout: float | None = None) -> Measured:
     """Run ``bench/worker.py <task>`` with ``args`` in a fresh interpreter."""
-    return run_measured([sys.executable, str(BENCH_DIR / "worker.py"), task, json.dumps(args)])
+    return run_measured([sys.executable, str(BENCH_DIR / "worker.py"), task, json.dumps(args)], timeout=timeout)

@@ -31,6 +31,7 @@ class BenchContext:
     n_services: int
     n_files: int
     repeat: int = 1
+    timeout: float | None = None  # seconds per child run; None: wait forever
     results: dict[str, "PhaseResult"] = field(default_factory=dict)
     # Results one phase measures for a later one (the warm rescan is measured with the cold).
     pending: dict[str, "PhaseResult"] = field(default_factory=dict)
@@ -102,13 +103,13 @@ def _from_worker(name: str, runs: list[Measured], note: str = "") -> PhaseResult
 
 def phase_floor_1proc(ctx: BenchContext) -> PhaseResult:
     """Parse floor, one process: walk, read every file, libyaml-parse every YAML file."""
-    runs = _best_of(ctx, lambda: run_worker("floor", {"paths": [str(ctx.repo)], "procs": 1}))
+    runs = _best_of(ctx, lambda: run_worker("floor", {"paths": [str(ctx.repo)], "procs": 1}, ctx.timeout))
     return _from_worker("floor (1 proc)", runs, "read + decode + yaml.CSafeLoader")
 
 
 def phase_floor_2proc(ctx: BenchContext) -> PhaseResult:
     """Parse floor over 2 processes: the fair baseline for a scan that uses both cores."""
-    runs = _best_of(ctx, lambda: run_worker("floor", {"paths": [str(ctx.repo)], "procs": 2}))
+    runs = _best_of(ctx, lambda: run_worker("floor", {"paths": [str(ctx.repo)], "procs": 2}, ctx.timeout))
     return _from_worker("floor (2 procs)", runs, "baseline for cold/floor")
 
 
@@ -118,8 +119,10 @@ def _cold_then_warm(ctx: BenchContext) -> tuple[list[Measured], list[Measured]]:
     args = {"paths": [str(ctx.repo)], "cache_dir": str(ctx.cache_dir)}
     for _ in range(max(1, ctx.repeat)):
         shutil.rmtree(ctx.cache_dir, ignore_errors=True)
-        cold.append(run_worker("scan", args))
-        warm.append(run_worker("scan", args))
+        cold.append(run_worker("scan", args, ctx.timeout))
+        if cold[-1].returncode != 0:
+            break  # no usable cache: a "warm" run would be a second cold one
+        warm.append(run_worker("scan", args, ctx.timeout))
     key = lambda m: (m.returncode != 0, m.result.get("seconds", m.wall_s))  # noqa: E731
     return sorted(cold, key=key), sorted(warm, key=key)
 
@@ -131,7 +134,8 @@ def phase_cold_scan(ctx: BenchContext) -> PhaseResult:
     :func:`phase_warm_scan`, so both phases see the same cache state.
     """
     cold, warm = _cold_then_warm(ctx)
-    ctx.pending["warm"] = _from_worker("warm rescan", warm, "same cache, files unchanged")
+    if warm:
+        ctx.pending["warm"] = _from_worker("warm rescan", warm, "same cache, files unchanged")
     res = _from_worker("cold scan", cold, "fresh cache dir")
     if res.status == "ok":
         inv = res.details
@@ -144,7 +148,7 @@ def phase_warm_scan(ctx: BenchContext) -> PhaseResult:
     """The rescan measured by :func:`phase_cold_scan`, checked for cache hits and same output."""
     res = ctx.pending.pop("warm", None)
     if res is None:
-        return PhaseResult(name="warm rescan", status="skipped", note="skipped: cold scan did not run")
+        return PhaseResult(name="warm rescan", status="skipped", note="skipped: cold scan did not complete")
     cold = ctx.results.get("cold")
     if res.status == "ok" and cold is not None and cold.status == "ok":
         same = res.details.get("digest") == cold.details.get("digest")
@@ -192,7 +196,7 @@ def _generation(ctx: BenchContext, name: str, provider: dict[str, Any], env: dic
     # not a second cold scan.
     if ctx.cache_dir.exists():
         shutil.copytree(ctx.cache_dir, work / ".stackpolicy" / "cache")
-    m = run_measured([*_stackpolicy(), "--config", str(cfg_path), "policy"], cwd=work, env=env)
+    m = run_measured([*_stackpolicy(), "--config", str(cfg_path), "policy"], cwd=work, env=env, timeout=ctx.timeout)
     if m.returncode != 0:
         return _failed(name, m)
     return PhaseResult(name=name, seconds=m.wall_s, items=ctx.n_services, unit="services",
@@ -230,7 +234,8 @@ def phase_classify_stdin(ctx: BenchContext) -> PhaseResult:
     if "--stdin" not in cli_commands().get("classify", []):
         return PhaseResult(name=name, status="skipped", note="skipped: not available (no `stackpolicy classify --stdin` yet)")
     commands = runbook_commands(ctx.repo, 10 * ctx.n_services)
-    m = run_measured([*_stackpolicy(), "classify", "--stdin"], stdin_text="\n".join(commands) + "\n", cwd=ctx.out_dir)
+    m = run_measured([*_stackpolicy(), "classify", "--stdin"], stdin_text="\n".join(commands) + "\n", cwd=ctx.out_dir,
+                     timeout=ctx.timeout)
     if m.returncode != 0:
         return _failed(name, m)
     return PhaseResult(name=name, seconds=m.wall_s, items=len(commands), unit="commands",

@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="run each timed phase N times and keep the fastest")
     ap.add_argument("--json", action="store_true", help="write bench/out/results.json")
     ap.add_argument("--profile", action="store_true", help=f"also cProfile a {PROFILE_SERVICES}-service cold scan")
+    ap.add_argument("--timeout", type=float, default=1800.0,
+                    help="seconds allowed per measured child run before it is killed (default 1800; 0: none)")
     ap.add_argument("--phases", default="", help="comma-separated phase keys to run (default: all): "
                     + ",".join(k for k, _ in PHASES))
     ap.add_argument("--out", type=Path, default=OUT_DIR, help=argparse.SUPPRESS)
@@ -142,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
           "all phases read from the page cache (files were just written or read)\n")
 
-    ctx = BenchContext(repo=repo, out_dir=args.out, n_services=n, n_files=n_files, repeat=args.repeat)
+    ctx = BenchContext(repo=repo, out_dir=args.out, n_services=n, n_files=n_files, repeat=args.repeat,
+                       timeout=args.timeout or None)
     for key, phase in PHASES:
         if key not in wanted:
             continue

@@ -145,6 +145,14 @@ def test_run_measured_reports_peak_rss_and_json_result() -> None:
     assert m.tree_peak_mb >= m.maxrss_mb
 
 
+def test_run_measured_kills_a_child_past_its_timeout() -> None:
+    t0 = time.perf_counter()
+    m = measure.run_measured([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    assert m.timed_out and m.returncode != 0
+    assert time.perf_counter() - t0 < 10
+    assert "timed out" in m.stderr_tail
+
+
 def test_ratios_and_aims() -> None:
     results = {
         "floor1": PhaseResult(name="f1", seconds=4.0, items=100),
