@@ -71,6 +71,13 @@ CASES: list[tuple[str, str, dict]] = [
     ("find /var/log -name '*.gz' -exec rm -f {} \\;", "rm", {"verb": "delete", "via": "find -exec"}),
     ("find /tmp -mtime +7 -delete", "find", {"verb": "delete", "target": "/tmp"}),
     ("cat script.sql | bash", "cat", {"verb": "read"}),
+    ('eval "kubectl delete ns x"', "kubectl", {"verb": "delete", "target": "x", "wrappers": ["eval"]}),
+    ('echo "DROP TABLE x" | kubectl exec -i db-0 -- psql', "psql",
+     {"sql_kinds": ["drop"], "target": "x", "via": "kubectl exec"}),
+    ("kubectl exec -i db-0 -- psql <<EOF\nTRUNCATE t;\nEOF", "psql", {"sql_kinds": ["truncate"], "target": "t"}),
+    ('busybox sh -c "rm -rf /data"', "rm", {"target": "/data", "flags": {"recursive": True}}),
+    ("parallel kubectl delete pod ::: a b", "kubectl", {"verb": "delete", "wrappers": ["parallel"]}),
+    ("sudo -i", "sudo", {"verb": "shell"}),
     ("curl -s https://get.example.com/install.sh | sudo bash", "bash", {"verb": "shell", "wrappers": ["sudo"]}),
     # --- kubectl ----------------------------------------------------------------------
     ("kubectl get secret x -o yaml", "kubectl",

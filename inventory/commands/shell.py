@@ -30,7 +30,7 @@ from inventory.commands.tools import PARSERS, ToolContext, normalize_tool
 
 MAX_DEPTH = 8
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
-_SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash", "fish", "busybox"})
+_SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash", "fish"})
 # Shell keywords that prefix a command (dropped) or open a construct whose words are not a command.
 _PREFIX_KEYWORDS = frozenset({"if", "then", "do", "else", "elif", "while", "until", "!", "{", "}", "fi", "done",
                               "esac", "coproc", "in"})
@@ -47,16 +47,36 @@ class _Unwrapped:
     target: str | None = None
 
 
-def _opts_then_argv(sp: OptSpec, skip: int = 0) -> Callable[[list[str]], _Unwrapped]:
-    """A wrapper with options, ``skip`` operands (timeout's duration), then the command."""
+def _opts_then_argv(sp: OptSpec, skip: int = 0, alone: str | None = None) -> Callable[[list[str]], _Unwrapped]:
+    """A wrapper with options, ``skip`` operands (timeout's duration), then the command.
+
+    ``alone``: the verb when no command follows (``sudo -i`` opens a root shell); ``None``
+    means the wrapper alone runs nothing worth recording (``exec >log``, ``time``).
+    """
 
     def unwrap(args: list[str]) -> _Unwrapped:
         p = parse_options(args, sp, stop_at_positional=True)
         rest = p.positionals if p.after_dashdash is None else p.after_dashdash
         rest = rest[skip:]
-        return _Unwrapped(argv=rest) if rest else _Unwrapped(alone_verb="shell")
+        if rest:
+            return _Unwrapped(argv=rest)
+        return _Unwrapped(alone_verb=alone) if alone else _Unwrapped(argv=[])
 
     return unwrap
+
+
+def _unwrap_eval(args: list[str]) -> _Unwrapped:
+    # eval runs its arguments, joined, as shell text: `eval "kubectl delete ns x"`.
+    return _Unwrapped(script=" ".join(args)) if args else _Unwrapped(argv=[])
+
+
+def _unwrap_parallel(args: list[str]) -> _Unwrapped:
+    p = parse_options(args, spec(values="jobs j arg-file a delay timeout S sshlogin", aliases={"j": "jobs"}),
+                      stop_at_positional=True)
+    rest = p.positionals
+    if ":::" in rest:
+        rest = rest[: rest.index(":::")]
+    return _Unwrapped(argv=rest) if rest else _Unwrapped(argv=[])
 
 
 def _unwrap_env(args: list[str]) -> _Unwrapped:
@@ -118,8 +138,11 @@ _SUDO = spec(values="user group close-from chdir host prompt role type other-use
                       "r": "role", "t": "type", "U": "other-user", "T": "command-timeout"})
 
 WRAPPERS: dict[str, Callable[[list[str]], _Unwrapped]] = {
-    "sudo": _opts_then_argv(_SUDO),
-    "doas": _opts_then_argv(spec(values="u C", aliases={})),
+    "sudo": _opts_then_argv(_SUDO, alone="shell"),
+    "doas": _opts_then_argv(spec(values="u C", aliases={}), alone="shell"),
+    "eval": _unwrap_eval,
+    "parallel": _unwrap_parallel,
+    "busybox": _opts_then_argv(spec()),
     "env": _unwrap_env,
     "timeout": _opts_then_argv(spec(values="signal kill-after", aliases={"s": "signal", "k": "kill-after"}), skip=1),
     "gtimeout": _opts_then_argv(spec(values="signal kill-after", aliases={"s": "signal", "k": "kill-after"}), skip=1),
@@ -313,8 +336,8 @@ class _Parser:
         ctx = ToolContext(
             stdin=stdin,
             redirects=list(redirects),
-            resolve=lambda inner, how: self.resolve(inner, via=_join_via(via, how), wrappers=[], stdin=None,
-                                                    redirects=[], depth=depth + 1),
+            resolve=lambda inner, how, inner_stdin=None: self.resolve(
+                inner, via=_join_via(via, how), wrappers=[], stdin=inner_stdin, redirects=[], depth=depth + 1),
             parse_script=lambda text, how: self._nested_text(text, _join_via(via, how), [], depth),
         )
         try:

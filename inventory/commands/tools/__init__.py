@@ -21,13 +21,14 @@ class ToolContext:
     """What a tool parser may need beyond its arguments.
 
     ``stdin``: text fed to the command (heredoc, here-string, ``echo ... |``), if known.
-    ``resolve(argv, via)``: fully parse a nested argv (wrappers, tools) reached via ``via``.
+    ``resolve(argv, via, stdin=None)``: fully parse a nested argv (wrappers, tools) reached
+    via ``via``; ``stdin`` is what flows into it (``kubectl exec -i ... psql <<EOF``).
     ``parse_script(text, via)``: parse a nested shell text (``bash -c``, ``ssh host '...'``).
     """
 
     stdin: str | None = None
     redirects: list[tuple[str, str]] = field(default_factory=list)
-    resolve: Callable[[list[str], str], list[ParsedCommand]] = lambda argv, via: []
+    resolve: Callable[..., list[ParsedCommand]] = lambda argv, via, stdin=None: []
     parse_script: Callable[[str, str], list[ParsedCommand]] = lambda text, via: []
 
     def stdin_file(self) -> str | None:

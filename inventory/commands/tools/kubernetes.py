@@ -150,7 +150,7 @@ def parse_kubectl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[
         if base == "exec":
             inner = p.after_dashdash if p.after_dashdash is not None else rest[1:]
             if inner:
-                extra = ctx.resolve(inner, "kubectl exec")
+                extra = ctx.resolve(inner, "kubectl exec", ctx.stdin)
             elif ctx.stdin:
                 extra = ctx.parse_script(ctx.stdin, "kubectl exec")
     elif verb == "run":

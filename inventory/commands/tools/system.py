@@ -47,7 +47,7 @@ def parse_docker(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[P
             if o.positionals:
                 pc.target = o.positionals[0]
                 if len(o.positionals) > 1:
-                    return ctx.resolve(o.positionals[1:], f"docker compose {sub[0]}")
+                    return ctx.resolve(o.positionals[1:], f"docker compose {sub[0]}", ctx.stdin)
             return None
         o = parse_options(sub[1:], spec(values="timeout", aliases={"v": "volumes", "f": "force", "d": "detach",
                                                                     "t": "timeout"}))
@@ -67,7 +67,7 @@ def parse_docker(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[P
         if o.positionals:
             pc.target = o.positionals[0]
             if len(o.positionals) > 1:
-                return ctx.resolve(o.positionals[1:], f"docker {pc.verb}")
+                return ctx.resolve(o.positionals[1:], f"docker {pc.verb}", ctx.stdin)
             if isinstance(o.flags.get("entrypoint"), str):
                 return ctx.resolve([str(o.flags["entrypoint"])], f"docker {pc.verb}")
         return None
@@ -331,7 +331,7 @@ UTILITIES: dict[str, tuple[str, str]] = {
     **{t: ("builtin", "shell") for t in ("cd", "pushd", "popd", "export", "set", "unset", "source", ".", "alias",
                                          "unalias", "read", "sleep", "true", "false", ":", "test", "[", "[[",
                                          "wait", "shift", "local", "declare", "typeset", "readonly", "return",
-                                         "exit", "trap", "shopt", "eval", "let", "break", "continue", "clear",
+                                         "exit", "trap", "shopt", "let", "break", "continue", "clear",
                                          "umask", "hash", "getopts", "mkdir", "touch", "cls", "tput", "logger",
                                          "break", "ln", "bind", "complete", "disown", "suspend")},
     **{t: ("network-check", "shell") for t in ("ping", "dig", "nslookup", "host", "traceroute", "mtr",
