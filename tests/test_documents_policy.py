@@ -110,3 +110,23 @@ def test_runbook_paths() -> None:
     assert is_runbook_path("docs/ops/restart.md")
     assert not is_runbook_path("scripts/export.sh")
     assert not is_runbook_path("k8s/base/orders-api.yaml")
+
+
+def test_titles_name_the_target_environment_and_api_operation() -> None:
+    from generators.documents.policy import action_title
+    from inventory.model import Action
+
+    inv = make_inventory()
+    ents = inv.entities()
+    restart = next(a for a in inv.actions if a.id == "service:orders-api/restart@prod")
+    assert action_title(restart, ents) == "restart orders-api in prod"
+    api = Action(id="service:orders-api/post-admin-refund", verb="post", tool="http", target="service:orders-api",
+                 command="POST /admin/orders/{id}/refund", origin="openapi", evidence=[ev("api/admin.yaml", 44)])
+    assert action_title(api, ents) == "POST /admin/orders/{id}/refund on orders-api"
+    unknown = next(a for a in inv.actions if a.id == "cmd:helm/unknown")
+    assert action_title(unknown, ents) == "unrecognised helm command on cleanup"
+
+
+def test_summary_names_the_systems_with_forbidden_actions() -> None:
+    text = "\n".join(_policy().summary)
+    assert "3 systems have forbidden (T3) actions; the most: events (1), acme-order-exports (1), orders-db (1)." in text

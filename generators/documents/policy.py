@@ -45,7 +45,12 @@ def action_title(action: Action, entities: dict[str, Entity]) -> str:
     verb = action.verb if not action.sql_kind else f"{action.verb} {action.sql_kind}"
     ent = entities.get(action.target or "")
     what = ent.name if ent else (action.target_name or action.tool)
-    title = f"{verb} {what}" if verb != "unknown" else f"unrecognised {action.tool} command on {what}"
+    if action.origin == "openapi":
+        title = f"{action.command} on {what}"  # the operation itself says more than its verb
+    elif verb == "unknown":
+        title = f"unrecognised {action.tool} command on {what}"
+    else:
+        title = f"{verb} {what}"
     return f"{title} in {action.environment}" if action.environment else title
 
 
@@ -277,8 +282,9 @@ def draft_summary(systems: list[PolicySystem], questions: list[Question], tiers:
     by_t3 = sorted((s for s in real if s.highest_tier == "T3"),
                    key=lambda s: (-sum(a.tier == "T3" for a in s.actions), s.id))
     if by_t3:
-        lines.append("Systems with forbidden (T3) actions: " + ", ".join(
-            f"{s.name} ({sum(a.tier == 'T3' for a in s.actions)})" for s in by_t3) + ".")
+        shown_sys = ", ".join(f"{s.name} ({sum(a.tier == 'T3' for a in s.actions)})" for s in by_t3[:6])
+        rest = f", and {len(by_t3) - 6} more" if len(by_t3) > 6 else ""
+        lines.append(f"{len(by_t3)} systems have forbidden (T3) actions; the most: {shown_sys}{rest}.")
     t3_rows = sorted((a for s in systems for a in s.actions if a.tier == "T3"), key=lambda a: a.id)
     if t3_rows:
         shown = ", ".join(f"`{a.id}`" for a in t3_rows[:5])
