@@ -17,6 +17,8 @@ _COMMAND_MODULES = (
     "generators.cli.scan_cmd",
     "generators.cli.policy_cmd",
     "generators.cli.classify_cmd",
+    "generators.cli.prompts_cmd",
+    "generators.cli.batch_cmd",
 )
 
 
