@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "generators.cli.classify_cmd",
     "generators.cli.prompts_cmd",
     "generators.cli.batch_cmd",
+    "generators.cli.check_cmd",
 )
 
 
