@@ -93,3 +93,17 @@ def test_inline_code_and_fences_survive_backticks() -> None:
     assert code("plain") == "`plain`"
     assert fenced("a\n```\nb").startswith("````text\n")
     assert escape_cell("a|b\nc") == "a\\|b<br>c"
+
+
+def test_fast_yaml_matches_the_reference_dumper() -> None:
+    from generators.documents.render import dump_document_yaml
+    from inventory.io import dump_yaml
+
+    inv = make_inventory()
+    policy, evals = draft_documents(inv, make_assessments(inv), Config())
+    for doc in (policy, evals):
+        data = doc.model_dump(mode="json", exclude_none=True)
+        assert dump_document_yaml(data) == dump_yaml(data)
+    tricky = {"multi": "line one\nline two\n", "unicode": "naïve – “quotes”", "colon": "a: b", "empty": "",
+              "long": "x " * 80, "list": ["- dash", "#hash", "yes", "0123"]}
+    assert dump_document_yaml(tricky) == dump_yaml(tricky)
