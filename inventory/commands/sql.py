@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Statement kinds the classifier reasons about; anything else keeps its first keyword.
 _DML_IN_CTE = re.compile(r"\b(insert|update|delete|merge)\b", re.I)
@@ -25,8 +26,23 @@ _OBJ_PATTERNS: list[tuple[re.Pattern[str], str | None]] = [
 ]
 
 
+_NEEDS_SCAN = re.compile(r"['\"`\\]|--|/\*")
+
+
 def split_statements(sql: str) -> list[str]:
     """Statements of ``sql`` split on ``;`` outside quotes and comments."""
+    return list(_split_cached(sql))
+
+
+@lru_cache(maxsize=4096)
+def _split_cached(sql: str) -> tuple[str, ...]:
+    if not _NEEDS_SCAN.search(sql):
+        # No quotes, comments or meta-commands: a plain split is exact (and much faster).
+        return tuple(p.strip() for p in sql.split(";") if p.strip())
+    return tuple(_split_scan(sql))
+
+
+def _split_scan(sql: str) -> list[str]:
     out: list[str] = []
     buf: list[str] = []
     i, n = 0, len(sql)
@@ -106,11 +122,11 @@ _RISK_ORDER = ("drop", "truncate", "delete", "alter", "grant", "revoke", "update
 
 def primary_object(sql: str) -> tuple[str | None, str | None]:
     """``(object_kind, name)`` of the riskiest statement's object, e.g. ``("table", "orders")``."""
-    stmts = split_statements(sql)
-    ranked = sorted(
-        stmts,
-        key=lambda s: _RISK_ORDER.index(statement_kind(s)) if statement_kind(s) in _RISK_ORDER else len(_RISK_ORDER),
-    )
+    def rank(stmt: str) -> int:
+        kind = statement_kind(stmt)
+        return _RISK_ORDER.index(kind) if kind in _RISK_ORDER else len(_RISK_ORDER)
+
+    ranked = sorted(split_statements(sql), key=rank)
     for stmt in ranked:
         for pat, kind in _OBJ_PATTERNS:
             m = pat.search(stmt)

@@ -9,6 +9,7 @@ adding an entry to one module's ``PARSERS`` dict; :data:`PARSERS` merges them al
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ TOOL_ALIASES: dict[str, str] = {
 _VAR_TOOL = re.compile(r"^\$[({]?([A-Za-z_][A-Za-z0-9_]*)[)}]?$")
 
 
+@lru_cache(maxsize=8192)
 def normalize_tool(word: str) -> str:
     """``/usr/local/bin/kubectl`` → ``kubectl``; ``./bin/kafka-topics.sh`` → ``kafka-topics``.
 
