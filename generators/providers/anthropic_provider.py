@@ -34,11 +34,14 @@ class AnthropicProvider(Provider):
         return self._client
 
     def params(self, req: LLMRequest) -> dict[str, Any]:
-        """The Messages request body (also the ``params`` of a batch request)."""
+        """The Messages request body (also the ``params`` of a batch request).
+
+        The current Messages API takes no ``temperature``; determinism comes from the forced
+        tool and the validation, and the cache makes reruns identical.
+        """
         return {
             "model": self.model,
             "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
             "system": req.system,
             "messages": [{"role": "user", "content": req.prompt}],
             "tools": [{"name": req.schema_name, "description": "Submit the answer. Call exactly once.",
