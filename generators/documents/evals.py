@@ -286,10 +286,6 @@ class _Drafter:
             ))
         return out
 
-    def _deps(self, system_id: str) -> list[str]:
-        s = next(x for x in self.policy.systems if x.id == system_id)
-        return s.depends_on
-
     def blocker_escalation(self) -> list[EvalCase]:
         out = []
         prio = {"writes": 0, "produces": 1, "depends-on": 2, "reads": 3}

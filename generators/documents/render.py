@@ -69,6 +69,7 @@ class EvidenceLinker:
         return (root.parent / head) if root.is_file() else root / rest
 
     def url(self, ev: Evidence) -> str | None:
+        """The relative URL of ``ev`` with a ``#L<line>`` anchor, or ``None`` when unlinkable."""
         tgt = self.target(ev.path)
         if tgt is None:
             return None
@@ -76,6 +77,7 @@ class EvidenceLinker:
         return f"{rel}#L{ev.line}".replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
     def link(self, ev: Evidence) -> str:
+        """``[path:line](url)``; plain code when no scanned root matches the path."""
         url = self.url(ev)
         text = escape_cell(f"{ev.path}:{ev.line}")
         return f"[{text}]({url})" if url else f"`{ev.path}:{ev.line}`"
@@ -109,6 +111,7 @@ def fenced(text: str, lang: str = "text") -> str:
 
 
 def mermaid_id(index: int) -> str:
+    """A Mermaid node id (system ids contain characters Mermaid would misread)."""
     return f"s{index}"
 
 
@@ -142,7 +145,8 @@ def mermaid(systems: list[PolicySystem]) -> str:
     return "\n".join(lines)
 
 
-def _environment(meta: DocumentMeta) -> jinja2.Environment:
+def _environment() -> jinja2.Environment:
+    """The Jinja2 environment for the document layouts, with the markdown filters."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
@@ -175,6 +179,7 @@ def _normalise(text: str) -> str:
 
 
 def front_matter(meta: DocumentMeta) -> str:
+    """The YAML front matter block (``---`` fenced) of a document."""
     data = meta.model_dump(mode="json", exclude_none=True)
     return "---\n" + dump_yaml(data) + "---\n"
 
@@ -191,7 +196,7 @@ def _links(linker: EvidenceLinker):
 def render_policy_md(policy: Policy, out_dir: str | Path) -> str:
     """The policy as GitHub-flavoured markdown with YAML front matter."""
     linker = EvidenceLinker(policy.meta.sources, out_dir)
-    env = _environment(policy.meta)
+    env = _environment()
     env.filters["links"] = _links(linker)
     names = {s.id: s.name for s in policy.systems}
     text = env.get_template("policy.md.j2").render(
@@ -204,7 +209,7 @@ def render_policy_md(policy: Policy, out_dir: str | Path) -> str:
 def render_evals_md(suite: EvalSuite, out_dir: str | Path, system_names: dict[str, str] | None = None) -> str:
     """The eval suite as GitHub-flavoured markdown with YAML front matter."""
     linker = EvidenceLinker(suite.meta.sources, out_dir)
-    env = _environment(suite.meta)
+    env = _environment()
     env.filters["links"] = _links(linker)
     categories = [(k, [c for c in suite.cases if c.category == k]) for k in CATEGORY_TITLES]
     text = env.get_template("evals.md.j2").render(

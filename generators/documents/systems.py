@@ -48,6 +48,7 @@ class Grouping:
     system_of: dict[str, str]  # entity id -> system id
 
     def by_id(self) -> dict[str, SystemGroup]:
+        """Systems keyed by id."""
         return {s.id: s for s in self.systems}
 
 
