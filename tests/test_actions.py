@@ -77,6 +77,13 @@ def test_commands_resolve_to_entities_with_shared_verbs() -> None:
     assert not any(a.tool == "echo" for a in b.actions.values())
 
 
+def test_interactive_shell_inside_exec_is_just_the_exec() -> None:
+    b = make_builder()
+    sight(b, "kubectl -n acme-prod exec -it orders-db-0 -- /bin/bash", 1)
+    actions_from_commands(b, Config())
+    assert ids(b) == {"postgres:orders-db/exec"}
+
+
 def test_unresolved_commands_group_by_tool_verb_and_kind() -> None:
     b = make_builder()
     sight(b, "kubectl delete namespace legacy", 1)

@@ -45,6 +45,8 @@ def is_noise(pc: ParsedCommand) -> bool:
     """Shell builtins, text utilities and non-program words are not actions; reading a sensitive file is."""
     if not _PROGRAM.match(pc.tool) or not any(ch.isalpha() for ch in pc.tool):
         return True
+    if pc.verb == "shell" and pc.via and "exec" in pc.via:
+        return True  # `kubectl exec -it pod -- bash`: the exec itself is the action
     group = UTILITIES.get(pc.tool)
     if group is None:
         return False
