@@ -176,7 +176,7 @@ class Classifier:
         if entity is not None:
             cands = self.index.actions_by_target.get(entity.id, [])
         else:
-            cands = [a for a in self.index.actions_by_id.values() if pc.target and a.target_name == pc.target]
+            cands = self.index.actions_by_target_name.get(pc.target, []) if pc.target else []
 
         def env_ok(a: Action) -> bool:
             return a.environment is None or a.environment == env

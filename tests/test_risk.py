@@ -251,3 +251,19 @@ def test_unresolved_target_still_gets_an_assessment(rules) -> None:
     assert "shared infrastructure (dns)" in result["dns:acme-com/change"].rationale
     assert result["cmd:mystery/run"].tier == "T2"
     assert result["cmd:mystery/run"].verb_class == "unknown"
+
+
+def test_env_detector_agrees_with_detect_environment() -> None:
+    from generators.risk.assess import EnvDetector
+    from inventory.environments import detect_environment
+
+    detect = EnvDetector()
+    samples = ["prod", "shop-prod", "product-api", "pre-prod", "preprod-eu", "staging", "acme-stg-1", "dev",
+               "/dev/null", "qa-tools", "ci", "kafka-prod:9092", "orders-db.prod.svc", "PRODUCTION", "live-eu",
+               "sandbox", "uat", "nothing-here", "", "gprd-main", "test_runner"]
+    for text in samples:
+        assert detect(text) == detect_environment(text), text
+    custom = {"prod": ["prd", "eu-main"], "dev": ["play"]}
+    detect_custom = EnvDetector(custom)
+    for text in ["eu-main-1", "x-eu-main", "eu-mainland", "play-1", "prd"]:
+        assert detect_custom(text) == detect_environment(text, patterns=custom), text

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from generators.risk.model import Assessment, Factor, Tier, max_tier, tier_index
-from generators.risk.rules import Rules, ToolRule, load_rules
-from inventory.environments import detect_environment, tokens
+from generators.risk.rules import CompiledRule, Rules, load_rules
+from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
+from inventory.environments import tokens
 from inventory.model import Action, Entity, Evidence, Inventory, slug
 
 # ---------------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def _positionals(argv: tuple[str, ...]) -> list[str]:
     return [a for a in argv[1:] if a and (a == "-" or not a.startswith("-"))]
 
 
-def rule_matches(rule: ToolRule, s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> bool:
+def rule_matches(rule: CompiledRule, s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> bool:
     """Whether one rule row applies to ``s`` (see the rules.yaml header for the fields)."""
     if rule.verb_re is not None and not rule.verb_re.match(s.verb.lower()):
         return False
@@ -145,11 +146,11 @@ def rule_matches(rule: ToolRule, s: Subject, fv: FlagView, kind: str | None, arg
             return False
     if rule.no_flags and any(fv.has(f) for f in rule.no_flags):
         return False
-    if rule.sql_set and not (rule.sql_set & {k.lower() for k in s.sql_kinds}):
+    if rule.sql and not (rule.sql & {k.lower() for k in s.sql_kinds}):
         return False
     if rule.args_re is not None and not any(rule.args_re.match(a) for a in args):
         return False
-    if rule.argv_words and not all(w in args for w in rule.argv_words):
+    if rule.argv and not all(w in args for w in rule.argv):
         return False
     if rule.source_re is not None:
         pos = [p.lower() for p in _positionals(s.argv)]
@@ -158,7 +159,7 @@ def rule_matches(rule: ToolRule, s: Subject, fv: FlagView, kind: str | None, arg
     return True
 
 
-def _first_match(rows: list[ToolRule], s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> ToolRule | None:
+def _first_match(rows: list[CompiledRule], s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> CompiledRule | None:
     for row in rows:
         if rule_matches(row, s, fv, kind, args):
             return row
@@ -184,7 +185,7 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
         # when the one runbook line that showed it was a dry run.
         match = VerbMatch(rules.verbs[verb], f"{label} is {rules.verbs[verb]}")
     if match is None and tool in rules.tools:
-        row = _first_match(rules.tools[tool], s, fv, kind, args)
+        row = _first_match(rules.rows(tool), s, fv, kind, args)
         if row is not None and not (row.cls == "unknown" and verb in rules.verbs):
             match = VerbMatch(row.cls, f"{label}: {row.reason}" if row.reason else f"{label} is {row.cls}", row.kind_as)
     if match is None and verb in rules.verbs and verb != "unknown":
@@ -193,10 +194,50 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
         known = tool in rules.tools
         why = f"{label}: verb not in the {tool} rules" if known else f"{tool}: unknown tool"
         match = VerbMatch("unknown", why)
-    g = _first_match(rules.global_rules, s, fv, kind, args)
+    g = _first_match(rules.rows("global"), s, fv, kind, args)
     if g is not None and tier_index(rules.classes[g.cls].tier) > tier_index(rules.classes[match.cls].tier):
         match = VerbMatch(g.cls, f"{label}: {g.reason}" if g.reason else f"{label} is {g.cls}", g.kind_as or match.kind_as)
     return match
+
+
+# ---------------------------------------------------------------------------------------
+# Environments from names (memoised: the same namespaces and hosts recur on every line)
+
+
+class EnvDetector:
+    """:func:`inventory.environments.detect_environment` with fixed patterns, compiled once.
+
+    Same semantics (whole-token matches, multi-token patterns as token sequences, the first
+    environment in pattern order wins), as one regex per environment plus a memo.
+    """
+
+    __slots__ = ("_compiled", "_memo")
+
+    def __init__(self, patterns: Mapping[str, Iterable[str]] | None = None) -> None:
+        pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
+        self._compiled: list[tuple[str, re.Pattern[str]]] = []
+        for env, plist in pats.items():
+            alts = ["[^a-z0-9]+".join(map(re.escape, tokens(p))) for p in plist]
+            alts = [a for a in alts if a]
+            if alts:
+                self._compiled.append((env, re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + r")(?![a-z0-9])")))
+        self._memo: dict[str, str | None] = {}
+
+    def __call__(self, text: str | None) -> str | None:
+        if not text:
+            return None
+        hit = self._memo.get(text, "")
+        if hit != "":
+            return hit
+        low = text.lower()
+        found = next((env for env, rx in self._compiled if rx.search(low)), None)
+        if len(self._memo) > 100_000:
+            self._memo.clear()
+        self._memo[text] = found
+        return found
+
+
+_DEFAULT_DETECTOR = EnvDetector()
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,6 +297,7 @@ class InventoryIndex:
     def __init__(self, inv: Inventory, env_patterns: Mapping[str, Iterable[str]] | None = None) -> None:
         self.inventory = inv
         self.env_patterns = env_patterns
+        self.detect_env = EnvDetector(env_patterns) if env_patterns else _DEFAULT_DETECTOR
         self.entities: dict[str, Entity] = inv.entities()
         self.by_name: dict[str, list[Entity]] = defaultdict(list)
         for ent in sorted(self.entities.values(), key=lambda e: e.id):
@@ -271,16 +313,19 @@ class InventoryIndex:
                 self.namespace_env[ent.name] = "prod" if "prod" in ent.environments else sorted(ent.environments)[0]
         self.actions_by_target: dict[str, list[Action]] = defaultdict(list)
         self.actions_by_id: dict[str, Action] = {}
+        self.actions_by_target_name: dict[str, list[Action]] = defaultdict(list)
         for act in sorted(inv.actions, key=lambda a: a.id):
             self.actions_by_id[act.id] = act
             if act.target:
                 self.actions_by_target[act.target].append(act)
+            if act.target_name:
+                self.actions_by_target_name[act.target_name].append(act)
 
     def env_of_namespace(self, namespace: str | None) -> str | None:
         """The environment a namespace belongs to: the inventory's word, else its name."""
         if not namespace:
             return None
-        return self.namespace_env.get(namespace) or detect_environment(namespace, patterns=self.env_patterns)
+        return self.namespace_env.get(namespace) or self.detect_env(namespace)
 
     def resolve(self, target: str | None, object_kind: str | None, namespace: str | None) -> Entity | None:
         """The entity a command's target names (name + namespace; object kind narrows it)."""
@@ -308,32 +353,33 @@ class InventoryIndex:
 # Factors
 
 
-def _line_environments(s: Subject, rules: Rules, index: InventoryIndex | None) -> list[tuple[str, str]]:
+def _line_environments(s: Subject, fv: FlagView, rules: Rules, index: InventoryIndex | None) -> list[tuple[str, str]]:
     """Environments the line itself reveals, as (env, where) in order of specificity."""
-    patterns = index.env_patterns if index else None
+    detect = index.detect_env if index else _DEFAULT_DETECTOR
     found: list[tuple[str, str]] = []
     if s.environment:
         found.append((s.environment, "stated"))
     if s.namespace:
-        env = index.env_of_namespace(s.namespace) if index else detect_environment(s.namespace, patterns=patterns)
+        env = index.env_of_namespace(s.namespace) if index else detect(s.namespace)
         if env:
             found.append((env, f"namespace {s.namespace}"))
-    fv = FlagView(s.flags, ())
     for name in rules.environments.hint_flags:
-        val = fv.value(name)
-        if val:
-            env = detect_environment(val, patterns=patterns)
+        val = s.flags.get(name)
+        if isinstance(val, str) and val:
+            env = detect(val)
             if env:
                 found.append((env, f"--{name} {val}"))
-    if s.target and detect_environment(s.target, patterns=patterns) == "prod":
+    if s.target and detect(s.target) == "prod":
         # A target name may only *raise* to prod: `qa-tools` in a prod cluster is still prod.
         found.append(("prod", f"target {s.target}"))
     return found
 
 
-def _environment(s: Subject, entity: Entity | None, rules: Rules, index: InventoryIndex | None) -> tuple[str, str]:
+def _environment(
+    s: Subject, fv: FlagView, entity: Entity | None, rules: Rules, index: InventoryIndex | None
+) -> tuple[str, str]:
     """(environment, where it came from). Any sign of prod wins; nothing known: ``unknown``."""
-    line = _line_environments(s, rules, index)
+    line = _line_environments(s, fv, rules, index)
     if any(env == "prod" for env, _ in line):
         return "prod", next(w for env, w in line if env == "prod")
     if line:
@@ -350,8 +396,8 @@ def _data_classes(s: Subject, entity: Entity | None, rules: Rules) -> list[str]:
     for text in (s.target, s.namespace, entity.name if entity is not None else None):
         if text:
             toks.update(tokens(text))
-    for cls, hints in rules.data_classes.hints.items():
-        if toks & {h.lower() for h in hints}:
+    for cls, hints in rules.hint_tokens().items():
+        if toks & hints:
             found.add(cls)
     return sorted(c for c in found if c in rules.data_classes.sensitive)
 
@@ -371,6 +417,11 @@ def _evidence(entity: Entity | None, *fact_names: str) -> list[Evidence]:
         return []
     ev = [e for f in entity.facts if f.name in fact_names for e in f.evidence]
     return (ev or entity.evidence)[:3]
+
+
+def _factor(*, name: str, value: str, tier: Tier, reason: str, evidence: list[Evidence] | None = None) -> Factor:
+    # Plain construction: pydantic-core validates this faster than model_construct builds it.
+    return Factor(name=name, value=value, tier=tier, reason=reason, evidence=list(evidence or []))
 
 
 def _a(noun: str) -> str:
@@ -404,10 +455,10 @@ def assess_subject(
     cls = rules.classes[cls_name]
     verb_reason = f"{vm.reason} ({cls.description})" if cls.description and vm.reason.endswith(f" is {cls_name}") else vm.reason
     factors: list[Factor] = [
-        Factor(name="verb_class", value=cls_name, tier=cls.tier, reason=verb_reason, evidence=list(evidence or [])[:3])
+        _factor(name="verb_class", value=cls_name, tier=cls.tier, reason=verb_reason, evidence=list(evidence or [])[:3])
     ]
 
-    env, env_where = _environment(s, entity, rules, index)
+    env, env_where = _environment(s, fv, entity, rules, index)
     escalates = env in rules.environments.escalate
     env_tier: Tier = cls.prod if (escalates and cls.prod) else "T0"
     if env_tier != "T0":
@@ -415,13 +466,13 @@ def assess_subject(
         env_reason = f"{why}: {cls_name} there is at least {env_tier}"
     else:
         env_reason = f"environment {env} ({env_where})"
-    factors.append(Factor(name="environment", value=env, tier=env_tier, reason=env_reason, evidence=_evidence(entity, "environment")))
+    factors.append(_factor(name="environment", value=env, tier=env_tier, reason=env_reason, evidence=_evidence(entity, "environment")))
 
     if not cls.reversible:
         why = "its effects are not known, so they count as irreversible" if cls_name == "unknown" else f"{cls_name} cannot be undone"
-        factors.append(Factor(name="reversibility", value="irreversible", tier=rules.reversibility.irreversible, reason=why))
+        factors.append(_factor(name="reversibility", value="irreversible", tier=rules.reversibility.irreversible, reason=why))
     else:
-        factors.append(Factor(name="reversibility", value="reversible", tier="T0", reason=f"{cls_name} can be undone"))
+        factors.append(_factor(name="reversibility", value="reversible", tier="T0", reason=f"{cls_name} can be undone"))
 
     # A rule's kind_as knows better than the parser's object kind (`aws s3 rm` names a bucket
     # but deletes objects); the resolved entity's kind always counts too.
@@ -432,7 +483,7 @@ def assess_subject(
         del_tiers = [(k, i.delete) for k, i in infos if i.delete]
         if del_tiers:
             k, t = max(del_tiers, key=lambda kt: tier_index(kt[1]))
-            factors.append(Factor(name="object_kind", value=k, tier=t, reason=f"deleting {_a(k)} is at least {t}"))
+            factors.append(_factor(name="object_kind", value=k, tier=t, reason=f"deleting {_a(k)} is at least {t}"))
 
     shared = next((k for k, i in infos if i.shared), None)
     fan_in = index.fan_in.get(entity.id, 0) if (index is not None and entity is not None) else None
@@ -442,28 +493,28 @@ def assess_subject(
         what = f"shared infrastructure ({shared})" if shared else f"fan-in {fan_in} (high is {rules.blast_radius.high_fan_in}+)"
         if shared and high:
             what += f", fan-in {fan_in}"
-        factors.append(Factor(name="blast_radius", value="high", tier=t, reason=f"{what}: {cls_name} is at least {t}",
+        factors.append(_factor(name="blast_radius", value="high", tier=t, reason=f"{what}: {cls_name} is at least {t}",
                               evidence=_evidence(entity) if high else []))
     elif fan_in is not None:
-        factors.append(Factor(name="blast_radius", value=f"fan-in {fan_in}", tier="T0", reason=f"fan-in {fan_in}"))
+        factors.append(_factor(name="blast_radius", value=f"fan-in {fan_in}", tier="T0", reason=f"fan-in {fan_in}"))
 
     stateful = (entity.stateful if entity is not None and entity.stateful is not None else False) or any(i.stateful for _, i in infos)
     if stateful and cls_name in rules.statefulness.classes:
         t = rules.statefulness.tier
         who = entity.id if entity is not None else next(k for k, i in infos if i.stateful)
-        factors.append(Factor(name="stateful", value="true", tier=t, reason=f"{who} is stateful: {cls_name} is at least {t}",
+        factors.append(_factor(name="stateful", value="true", tier=t, reason=f"{who} is stateful: {cls_name} is at least {t}",
                               evidence=_evidence(entity, "stateful")))
 
     if cls.deletes and entity is not None and entity.deletion_protection:
         t = rules.deletion_protection.tier
-        factors.append(Factor(name="deletion_protection", value="true", tier=t,
+        factors.append(_factor(name="deletion_protection", value="true", tier=t,
                               reason=f"{entity.id} is deletion-protected", evidence=_evidence(entity, "deletion_protection")))
 
     dcs = _data_classes(s, entity, rules)
     if dcs:
         t = rules.data_classes.escalations.get(cls_name, "T0")
         reason = f"holds {', '.join(dcs)} data" + (f": {cls_name} of it is at least {t}" if t != "T0" else "")
-        factors.append(Factor(name="data_class", value=",".join(dcs), tier=t, reason=reason,
+        factors.append(_factor(name="data_class", value=",".join(dcs), tier=t, reason=reason,
                               evidence=_evidence(entity, "data_class", "data_classes")))
 
     scope, scope_why = _scope(s, fv, rules)
@@ -478,7 +529,7 @@ def assess_subject(
             cands.append(esc["deletes"])
         t = max_tier(*cands) if cands else "T0"
         reason = f"scope {scope} ({scope_why})" + (f": {cls_name} is at least {t}" if t != "T0" else "")
-        factors.append(Factor(name="scope", value=scope, tier=t, reason=reason))
+        factors.append(_factor(name="scope", value=scope, tier=t, reason=reason))
 
     tier = max_tier(*(f.tier for f in factors))
     deciding = [f.name for f in factors if f.tier == tier and (tier != "T0" or f.name == "verb_class")]

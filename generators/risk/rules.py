@@ -17,12 +17,13 @@ from __future__ import annotations
 import copy
 import fnmatch
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from generators.risk.model import TIERS, Tier
 
@@ -90,57 +91,45 @@ class ToolRule(_Model):
     kind_as: str | None = None
     reason: str | None = None
 
-    _verb_re: re.Pattern[str] | None = PrivateAttr(default=None)
-    _kind_re: re.Pattern[str] | None = PrivateAttr(default=None)
-    _values_re: re.Pattern[str] | None = PrivateAttr(default=None)
-    _args_re: re.Pattern[str] | None = PrivateAttr(default=None)
-    _source_re: re.Pattern[str] | None = PrivateAttr(default=None)
-    _sql: set[str] = PrivateAttr(default_factory=set)
-    _argv: list[str] = PrivateAttr(default_factory=list)
-
     @field_validator("verb", "kind", "flags", "values", "no_flags", "sql", "args", "argv", "source", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> list[str]:
         return _as_list(v)
 
-    def model_post_init(self, __context: Any) -> None:
-        # Compiled once: classify runs thousands of lines a second.
-        self._verb_re = _glob_re(self.verb)
-        self._kind_re = _glob_re(self.kind)
-        self._values_re = _glob_re(self.values)
-        self._args_re = _glob_re(self.args)
-        self._source_re = _glob_re(self.source)
-        self._sql = {s.lower() for s in self.sql}
-        self._argv = [a.lower() for a in self.argv]
 
-    # Compiled matchers, exposed read-only for the matcher in assess.py.
-    @property
-    def verb_re(self) -> re.Pattern[str] | None:
-        return self._verb_re
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A :class:`ToolRule` with its globs compiled (plain attributes: classify is hot code)."""
 
-    @property
-    def kind_re(self) -> re.Pattern[str] | None:
-        return self._kind_re
+    cls: str
+    kind_as: str | None
+    reason: str | None
+    verb_re: re.Pattern[str] | None
+    kind_re: re.Pattern[str] | None
+    flags: tuple[str, ...]
+    values_re: re.Pattern[str] | None
+    no_flags: tuple[str, ...]
+    sql: frozenset[str]
+    args_re: re.Pattern[str] | None
+    argv: tuple[str, ...]
+    source_re: re.Pattern[str] | None
 
-    @property
-    def values_re(self) -> re.Pattern[str] | None:
-        return self._values_re
-
-    @property
-    def args_re(self) -> re.Pattern[str] | None:
-        return self._args_re
-
-    @property
-    def source_re(self) -> re.Pattern[str] | None:
-        return self._source_re
-
-    @property
-    def sql_set(self) -> set[str]:
-        return self._sql
-
-    @property
-    def argv_words(self) -> list[str]:
-        return self._argv
+    @classmethod
+    def of(cls, rule: ToolRule) -> CompiledRule:
+        return cls(
+            cls=rule.cls,
+            kind_as=rule.kind_as,
+            reason=rule.reason,
+            verb_re=_glob_re(rule.verb),
+            kind_re=_glob_re(rule.kind),
+            flags=tuple(rule.flags),
+            values_re=_glob_re(rule.values),
+            no_flags=tuple(rule.no_flags),
+            sql=frozenset(x.lower() for x in rule.sql),
+            args_re=_glob_re(rule.args),
+            argv=tuple(a.lower() for a in rule.argv),
+            source_re=_glob_re(rule.source),
+        )
 
 
 class KindInfo(_Model):
@@ -187,6 +176,12 @@ class ScopeRules(_Model):
     escalations: dict[str, dict[str, Tier]] = Field(default_factory=dict)
 
 
+# Compiled tables per Rules object (keyed by id, holding the object so the id stays valid):
+# pydantic private attributes are too slow to read on the classify hot path.
+_COMPILED: dict[int, tuple[Rules, dict[str, list[CompiledRule]]]] = {}
+_HINTS: dict[int, tuple[Rules, dict[str, frozenset[str]]]] = {}
+
+
 class Rules(_Model):
     """The whole, validated rule set. Build it with :func:`load_rules`."""
 
@@ -231,6 +226,29 @@ class Rules(_Model):
                 if row.cls not in known:
                     raise ValueError(f"tools.{tool}[{i}]: unknown verb class {row.cls!r}")
         return self
+
+    def rows(self, tool: str) -> list[CompiledRule]:
+        """The compiled rule rows of ``tool`` (``"global"`` for the global rules), cached."""
+        table = _COMPILED.get(id(self))
+        if table is None or table[0] is not self:
+            if len(_COMPILED) > 64:
+                _COMPILED.clear()
+            table = _COMPILED[id(self)] = (self, {})
+        rows = table[1].get(tool)
+        if rows is None:
+            source = self.global_rules if tool == "global" else self.tools.get(tool, [])
+            rows = table[1][tool] = [CompiledRule.of(r) for r in source]
+        return rows
+
+    def hint_tokens(self) -> dict[str, frozenset[str]]:
+        """Data-class hint words, lower-cased, per data class (cached)."""
+        table = _HINTS.get(id(self))
+        if table is None or table[0] is not self:
+            if len(_HINTS) > 64:
+                _HINTS.clear()
+            table = _HINTS[id(self)] = (
+                self, {c: frozenset(h.lower() for h in hs) for c, hs in self.data_classes.hints.items()})
+        return table[1]
 
     def kind(self, name: str | None) -> str | None:
         """The canonical kind for an object kind as written (``po`` → ``pod``)."""
