@@ -51,6 +51,24 @@ TABLE: list[tuple[str, str]] = [
     ("kubectl delete crd kafkas.kafka.strimzi.io", "T3"),
     ("kubectl create secret generic x --from-literal=a=b", "T3"),
     ("kubectl create clusterrolebinding x --clusterrole=cluster-admin --user=me", "T3"),
+    ("kubectl delete ns x --dry-run=client", "T0"),  # a dry run changes nothing
+    ("kubectl delete ns x --dry-run=none", "T3"),
+    ("kubectl get secret x -o yaml --dry-run=client", "T2"),  # no dry run for reads
+    ("helm upgrade api ./chart -n prod --dry-run", "T0"),
+    ("terraform apply -auto-approve tfplan", "T2"),
+    # more wrappers and shell forms
+    ("KUBECONFIG=x kubectl delete ns x", "T3"),
+    ("exec kubectl delete ns x", "T3"),
+    ("command kubectl delete ns x", "T3"),
+    ("echo \"kubectl delete ns x\" | sh", "T3"),
+    ("eval \"kubectl delete ns x\"", "T3"),
+    ("xargs -I{} kubectl delete ns {}", "T3"),
+    ("(kubectl delete ns x)", "T3"),
+    ("{ kubectl delete ns x; }", "T3"),
+    ("if true; then kubectl delete ns x; fi", "T3"),
+    ("nice -n 10 kubectl delete ns x", "T3"),
+    ("kubectl exec pod -- sh -c \"redis-cli flushall\"", "T3"),
+    ("docker run --rm -it postgres psql -h prod-db -c 'drop table x'", "T3"),
     # --- wrappers and compound lines: the highest tier of anything the line runs
     ("sudo kubectl delete ns x", "T3"),
     ("sudo -u deploy kubectl delete ns x", "T3"),

@@ -97,7 +97,8 @@ class FlagView:
                     values.setdefault(key(name), val)
                     continue
                 present.add(key(body))  # single-dash long options (-destroy, -auto-approve)
-                present.update(body)  # combined short flags: -rf
+                if len(body) <= 3 and body.isalpha():
+                    present.update(body)  # combined short flags: -rf, -it (not -auto-approve)
                 first = body[0]
                 if len(body) > 1:
                     values.setdefault(first, body[1:])  # -oyaml
