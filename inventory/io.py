@@ -14,14 +14,23 @@ from pydantic import ValidationError
 from inventory.model import Inventory
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block-style YAML; multi-line strings as literal blocks for readable diffs."""
-
-
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    # Multi-line strings as literal blocks: readable diffs of the committed files.
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+# libyaml's emitter when PyYAML has it (its wheels do): the documents are large and the
+# pure-Python emitter would dominate `make policy`. Both give the same bytes.
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    """Block-style YAML, no aliases, multi-line strings as literal blocks."""
+
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 - PyYAML's signature
+        return True
 
 
 _Dumper.add_representer(str, _str_presenter)
@@ -29,7 +38,6 @@ _Dumper.add_representer(str, _str_presenter)
 
 def dump_yaml(data: Any) -> str:
     """Deterministic YAML text (key order as given, no aliases, unicode kept)."""
-    _Dumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
 
 
@@ -39,6 +47,14 @@ def atomic_write(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; keep an existing file's mode, else the usual umask-based one.
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -219,34 +219,6 @@ def render_evals_md(suite: EvalSuite, out_dir: str | Path, system_names: dict[st
     return _normalise(text)
 
 
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    # Multi-line strings as literal blocks, as inventory.io does (readable diffs).
-    if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-
-if getattr(yaml, "__with_libyaml__", False):
-
-    class _FastDumper(yaml.CSafeDumper):  # type: ignore[name-defined,misc]
-        """libyaml's emitter with the same settings as :func:`inventory.io.dump_yaml`."""
-
-    _FastDumper.add_representer(str, _str_presenter)
-    _FastDumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
-else:  # pragma: no cover - libyaml ships with PyYAML's wheels
-    _FastDumper = None  # type: ignore[assignment,misc]
-
-
-def dump_document_yaml(data: object) -> str:
-    """Deterministic YAML, byte-identical to :func:`inventory.io.dump_yaml` (the golden tests
-    compare both), through libyaml when present: the documents are large and the pure-Python
-    emitter would dominate `make policy`."""
-    if _FastDumper is None:
-        return dump_yaml(data)
-    return yaml.dump(data, Dumper=_FastDumper, sort_keys=False, allow_unicode=True, width=100,
-                     default_flow_style=False)
-
-
 def render_yaml(doc: Policy | EvalSuite) -> str:
     """The document as YAML (the same content as the markdown, machine-readable)."""
-    return dump_document_yaml(doc.model_dump(mode="json", exclude_none=True))
+    return dump_yaml(doc.model_dump(mode="json", exclude_none=True))
