@@ -16,6 +16,7 @@ matches one of its action classes:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from inventory.commands.model import ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, target_candidates
 from inventory.model import Action, Entity, slug
+from inventory.secrets import REDACTED, is_secret_key, redact_text
 
 # A line is cached by its text; bounded so a long audit log cannot grow memory without limit.
 _CACHE_MAX = 50_000
@@ -115,6 +117,22 @@ def load_policy(path: str | Path) -> dict[str, PolicyEntry]:
         except Exception as exc:  # pydantic ValidationError or a non-mapping item
             raise PolicyError(f"{p}: actions[{i}]: needs `id` and `tier` (T0..T3): {exc.__class__.__name__}") from exc
         out[entry.id] = entry
+    return out
+
+
+def redact_command(text: str, commands: Iterable[ParsedCommand] = ()) -> str:
+    """``text`` fit for output and audit logs: secret values masked.
+
+    :func:`inventory.secrets.redact_text` finds passwords in URLs, headers, ``KEY=value``...;
+    options the parser kept by presence only because they carry a secret
+    (``--secret-string x``) are masked here too.
+    """
+    out, _ = redact_text(text)
+    for pc in commands:
+        for name, value in pc.flags.items():
+            if value is True and is_secret_key(name):
+                rx = re.compile(rf"(--?{re.escape(name)}(?:=|\s+))('[^']*'|\"[^\"]*\"|[^\s;&|]+)")
+                out = rx.sub(lambda m: m.group(1) + REDACTED, out)
     return out
 
 
@@ -224,11 +242,11 @@ class Classifier:
         tier, note = self._apply_policy(matched, out.tier)
         rationale = out.rationale if note is None else f"{self.rules.tier_label(tier)}: {note} (model: {out.rationale})"
         return CommandResult(
-            command=pc.raw,
+            command=redact_command(pc.raw, (pc,)),
             tool=pc.tool,
             verb=pc.verb,
             object_kind=pc.object_kind,
-            target=pc.target,
+            target=redact_command(pc.target, (pc,)) if pc.target else None,
             namespace=s.namespace,
             via=pc.via,
             environment=out.environment,
@@ -236,14 +254,14 @@ class Classifier:
             matched_target=entity.id if entity is not None else None,
             matched_action=matched,
             tier=tier,
-            rationale=rationale,
-            factors=out.factors,
+            rationale=redact_command(rationale, (pc,)),
+            factors=[f.model_copy(update={"reason": redact_command(f.reason, (pc,))}) for f in out.factors],
         )
 
     def _unparseable(self, line: str, why: str) -> Classification:
         tier: Tier = self.rules.classes["unknown"].tier
         reason = f"{self.rules.tier_label(tier)}: {why}, so a human decides"
-        return Classification(command=line, tier=tier, tier_name=self.rules.tiers[tier].name,
+        return Classification(command=redact_command(line), tier=tier, tier_name=self.rules.tiers[tier].name,
                               decision=DECISION_FOR_TIER[tier], reasons=[reason])
 
     def classify(self, line: str) -> Classification:
@@ -285,7 +303,7 @@ class Classifier:
             reasons.append(f"{self.rules.tier_label(tier)}: part of the line could not be parsed ({parsed.parse_error})")
         top = next((r for r in results if r.tier == tier), None)
         return Classification(
-            command=line,
+            command=redact_command(line, parsed.commands),
             tier=tier,
             tier_name=self.rules.tiers[tier].name,
             decision=DECISION_FOR_TIER[tier],
@@ -299,7 +317,7 @@ class Classifier:
         """Classify each non-blank line (batch and audit-log use)."""
         for line in lines:
             if line.strip():
-                yield self.classify(line.rstrip("\n"))
+                yield self.classify(line.rstrip("\r\n"))
 
 
 def classify_line(

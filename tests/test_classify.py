@@ -436,3 +436,17 @@ def test_load_policy_file(tmp_path) -> None:
     bad.write_text("actions:\n  - {id: a, tier: T9}\n")
     with pytest.raises(Exception, match=r"bad.yaml: actions\[0\]"):
         load_policy(bad)
+
+
+@pytest.mark.parametrize("line", [
+    "aws secretsmanager put-secret-value --secret-id x --secret-string hunter2",
+    'psql postgres://bob:hunter2@db/app -c "select 1"',
+    "kubectl create secret generic x --from-literal=password=hunter2",
+    "mysql -u root -phunter2 -e 'select 1'",
+    "PGPASSWORD=hunter2 psql -h db -c 'DROP TABLE x'",
+    "curl -u admin:hunter2 -X POST https://prod-api/x",
+])
+def test_secret_values_never_reach_the_output(classifier: Classifier, line: str) -> None:
+    result = classifier.classify(line)
+    assert "hunter2" not in result.model_dump_json()
+    assert "<redacted>" in result.command
