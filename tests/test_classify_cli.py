@@ -68,10 +68,9 @@ def test_stdin_prints_json_lines(runner: CliRunner) -> None:
 def test_readable_line_without_json(runner: CliRunner) -> None:
     res = _run(runner, ["classify", "kubectl rollout restart deploy/api -n prod"])
     assert res.exit_code == 0
-    first = res.output.splitlines()[0]
-    assert first.startswith("T2 change (ask)")
-    assert "kubectl rollout restart deploy/api -n prod" in first
-    assert "prod" in res.output.splitlines()[1]
+    lines = res.output.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("T2 change (ask): kubectl rollout restart deploy/api -n prod  -- prod (namespace prod)")
     with pytest.raises(json.JSONDecodeError):
         json.loads(res.output)
 

@@ -14,10 +14,12 @@ from inventory.io import InventoryLoadError, load_inventory
 
 
 def readable(c: Classification) -> str:
-    """One human line: tier, decision, the command, and why."""
+    """One human line: tier, decision, the command, what it matched, and why."""
     where = f" [{c.matched_action or c.matched_target}]" if (c.matched_action or c.matched_target) else ""
-    why = " | ".join(c.reasons)
-    return f"{c.tier} {c.tier_name} ({c.decision}){where}: {c.command}\n    {why}"
+    # The reasons already start with the tier label; drop the repetition.
+    prefix = f"{c.tier} {c.tier_name}: "
+    why = " | ".join(r[len(prefix):] if r.startswith(prefix) else r for r in c.reasons)
+    return f"{c.tier} {c.tier_name} ({c.decision}){where}: {c.command}  -- {why}"
 
 
 def as_json(c: Classification) -> str:
