@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "generators.cli.prompts_cmd",
     "generators.cli.batch_cmd",
     "generators.cli.check_cmd",
+    "generators.cli.evals_run_cmd",  # after policy_cmd: wraps `evals` into a group
 )
 
 

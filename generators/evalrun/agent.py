@@ -154,9 +154,9 @@ class AnthropicBackend:
             "messages": self.wire_messages(messages),
             "tools": [{"name": s["name"], "description": s["description"], "input_schema": s["parameters"]}
                       for s in TOOL_SPECS],
-            "temperature": temperature,
             "max_tokens": max_tokens,
         }
+        # The current Messages API takes no ``temperature``: repeats sample at the model's default.
         client: Any = getattr(self.provider, "client")
 
         async def once() -> Any:
