@@ -222,7 +222,7 @@ class Classifier:
             return entry.tier, f"reviewed policy lowers {action_id} to {entry.tier} (reviewed: true)"
         return tier, None
 
-    def _classify_command(self, pc: ParsedCommand, exec_ns: str | None) -> CommandResult:
+    def _classify_command(self, pc: ParsedCommand, exec_ns: str | None, secret: bool = True) -> CommandResult:
         s = _subject(pc, exec_ns)
         entity = None
         if self.index is not None and not pc.parse_error:
@@ -241,12 +241,14 @@ class Classifier:
         matched = self._match_action(pc, entity, out.verb_class, out.environment)
         tier, note = self._apply_policy(matched, out.tier)
         rationale = out.rationale if note is None else f"{self.rules.tier_label(tier)}: {note} (model: {out.rationale})"
+        # Redaction is skipped only when the whole line was found to hold no secret at all.
+        hide = (lambda text: redact_command(text, (pc,))) if secret else (lambda text: text)
         return CommandResult(
-            command=redact_command(pc.raw, (pc,)),
+            command=hide(pc.raw),
             tool=pc.tool,
             verb=pc.verb,
             object_kind=pc.object_kind,
-            target=redact_command(pc.target, (pc,)) if pc.target else None,
+            target=hide(pc.target) if pc.target else None,
             namespace=s.namespace,
             via=pc.via,
             environment=out.environment,
@@ -254,8 +256,8 @@ class Classifier:
             matched_target=entity.id if entity is not None else None,
             matched_action=matched,
             tier=tier,
-            rationale=redact_command(rationale, (pc,)),
-            factors=[f.model_copy(update={"reason": redact_command(f.reason, (pc,))}) for f in out.factors],
+            rationale=hide(rationale),
+            factors=[f.model_copy(update={"reason": hide(f.reason)}) for f in out.factors] if secret else out.factors,
         )
 
     def _unparseable(self, line: str, why: str) -> Classification:
@@ -281,6 +283,8 @@ class Classifier:
         parsed = parse_line(line)
         if not parsed.commands:
             return self._unparseable(line, f"could not be parsed ({parsed.parse_error or 'no command found'})")
+        shown = redact_command(line, parsed.commands)
+        secret = shown != line
         results: list[CommandResult] = []
         exec_ns: str | None = None
         for pc in parsed.commands:
@@ -291,7 +295,7 @@ class Classifier:
                 inner_ns = None
                 if pc.verb in ("exec", "attach", "debug") and pc.namespace:
                     exec_ns = pc.namespace
-            results.append(self._classify_command(pc, inner_ns))
+            results.append(self._classify_command(pc, inner_ns, secret))
         tier = max_tier(*(r.tier for r in results))
         if parsed.parse_error:
             # Part of the line could not be read: never below the unknown class.
@@ -303,7 +307,7 @@ class Classifier:
             reasons.append(f"{self.rules.tier_label(tier)}: part of the line could not be parsed ({parsed.parse_error})")
         top = next((r for r in results if r.tier == tier), None)
         return Classification(
-            command=redact_command(line, parsed.commands),
+            command=shown,
             tier=tier,
             tier_name=self.rules.tiers[tier].name,
             decision=DECISION_FOR_TIER[tier],
