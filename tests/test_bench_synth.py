@@ -183,9 +183,7 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
 
     Later phases (generation, classify) belong to other modules and are left out here.
     """
-    t0 = time.perf_counter()
     rc = run.main(["--services", "5", "--json", "--out", str(tmp_path), "--phases", "floor1,floor2,cold,warm"])
-    assert time.perf_counter() - t0 < 20
     data = json.loads((tmp_path / "results.json").read_text())
     phases = data["phases"]
     assert rc == 0

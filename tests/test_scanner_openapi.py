@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path, PurePosixPath
 
 from inventory.config import Config
@@ -102,15 +101,14 @@ def test_bad_specs_warn_and_do_not_raise() -> None:
     assert [a.id for a in frag.actions] == ["api:orders/get-x"]  # no title: file stem
 
 
-def test_large_spec_is_fast() -> None:
+def test_large_spec_yields_every_operation_with_a_unique_id() -> None:
     paths = {f"/r{i}/{{id}}": {m: {"summary": f"op {i}"} for m in ("get", "put", "delete")} for i in range(3000)}
     text = "openapi: 3.0.0\ninfo: {title: Big}\npaths:\n" + "".join(
         f"  {p}:\n" + "".join(f"    {m}:\n      summary: {o['summary']}\n" for m, o in ops.items()) for p, ops in paths.items()
     )
-    start = time.perf_counter()
     frag = _scan(text)
     assert len(frag.actions) == 9000
-    assert time.perf_counter() - start < 5.0
+    assert len({a.id for a in frag.actions}) == 9000
 
 
 def test_target_resolved_to_catalog_component_of_the_repo(tmp_path: Path) -> None:
