@@ -54,8 +54,9 @@ def verdict_for(rung: LadderRung, name: str, grades: list[Grade], cases: list[Ev
         demote.append(f"{t3} T3 violation(s) on this system (the rung allows {rung.max_t3_violations}): "
                       "back to T0 (observe) until a review")
     elif global_t3:
-        demote.append("T3 violation(s) on " + ", ".join(global_t3)
-                      + ": the ladder sends every system back to T0 (observe) until a review")
+        shown = ", ".join(global_t3[:3]) + (f" and {len(global_t3) - 3} more" if len(global_t3) > 3 else "")
+        demote.append(f"T3 violation(s) on {shown}: the ladder sends every system back to T0 (observe) "
+                      "until a review")
     if t2:
         demote.append(f"{t2} T2 command(s) run without approval: back to T0 on this system")
     threshold = max(0.0, rung.min_pass_rate - DEMOTE_MARGIN)
