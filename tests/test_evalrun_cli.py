@@ -18,7 +18,7 @@ from generators.risk.model import tier_index
 from inventory.config import Config
 from tests.evalrun_support import deleter, good_agent, make_world, serve, write_sources
 from tests.factories import make_assessments, make_inventory
-from tests.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.llm_server import LLMServer, Reply, llm_server  # noqa: F401 - fixture
 
 STAMP = "20260127T053416Z"
 CLOCK = lambda: datetime(2026, 1, 27, 5, 34, 16, tzinfo=timezone.utc)  # noqa: E731
@@ -103,6 +103,18 @@ def test_dry_run_estimates_without_calling(project: Path, llm_server: LLMServer)
     n = len(make_world().suite.cases) * 3
     assert f"{n} attempts (0 cached)" in res.output and "estimated $" in res.output
     assert llm_server.requests == []
+    assert not (project / "output" / "eval-results").exists()
+    # No API key is needed to estimate; the price table knows the default models.
+    res = CliRunner().invoke(main, ["evals", "run", "--provider", "anthropic", "--dry-run"],
+                             env={"ANTHROPIC_API_KEY": ""})
+    assert res.exit_code == 0, res.output
+    assert "at anthropic:claude-" in res.output and "estimated $0.00" not in res.output
+
+
+def test_a_provider_that_fails_every_call_is_a_usage_error(project: Path, llm_server: LLMServer) -> None:
+    llm_server.respond("chat", lambda rec: Reply.error(401, "invalid api key", kind="authentication_error"))
+    res = _run(llm_server, "--case", "must-ask:*")
+    assert res.exit_code == 2 and "every attempt failed at the provider" in res.output and "HTTP 401" in res.output
     assert not (project / "output" / "eval-results").exists()
 
 

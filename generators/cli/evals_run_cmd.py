@@ -29,10 +29,14 @@ from generators.evalrun.runner import RunSettings, TranscriptCache, estimate, ru
 from generators.evalrun.setup import SetupError, load_inputs
 from generators.providers.base import RetryPolicy
 from generators.providers.cache import ResponseCache
-from generators.providers.select import ProviderConfigError, build_provider
+from generators.providers.anthropic_provider import DEFAULT_MODEL as ANTHROPIC_MODEL
+from generators.providers.openai_compatible import DEFAULT_MODEL as COMPATIBLE_MODEL
+from generators.providers.openai_provider import DEFAULT_MODEL as OPENAI_MODEL
+from generators.providers.select import ProviderConfigError, build_provider, resolve_name
 from generators.risk.rules import RulesError, rules_from_config
 
 RUN_PROVIDERS = ("openai", "anthropic", "openai-compatible", "auto")
+DEFAULT_MODELS = {"openai": OPENAI_MODEL, "anthropic": ANTHROPIC_MODEL, "openai-compatible": COMPATIBLE_MODEL}
 
 
 def _clock(ctx: click.Context) -> Callable[[], datetime]:
@@ -61,6 +65,18 @@ def _build(ctx: click.Context, provider: str | None, model: str | None, base_url
     return sel.provider
 
 
+def _dry_run_target(ctx: click.Context, provider: str | None, model: str | None) -> tuple[str, str]:
+    """Provider name and model a run would use, without building a client."""
+    cfg = get_config(ctx)
+    try:
+        name, reason = resolve_name(provider or cfg.provider.name, os.environ)
+    except ProviderConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    if name == "offline":
+        raise UsageError(f"evals run needs an LLM to test ({reason}): pass --provider")
+    return name, model or cfg.provider.model or DEFAULT_MODELS[name]
+
+
 def _run(ctx: click.Context, o: dict[str, Any]) -> None:
     cfg = get_config(ctx)
     con = console()
@@ -83,14 +99,16 @@ def _run(ctx: click.Context, o: dict[str, Any]) -> None:
                            limits=limits, system_prompt=system_prompt, cases=tuple(o["case"]))
     cache = TranscriptCache(enabled=not o["no_cache"])
     for w in inputs.warnings:
-        con.print(f"[yellow]warning[/yellow]: {w}", markup=True)
-    provider = _build(ctx, o["provider"], o["model"], o["base_url"])
+        con.print(f"warning: {w}", markup=False)
     if o["dry_run"]:
-        est = estimate(inputs.suite, provider.name, provider.model, settings, cache)
+        # No provider instance (and so no API key) is needed to estimate.
+        name, model = _dry_run_target(ctx, o["provider"], o["model"])
+        est = estimate(inputs.suite, name, model, settings, cache)
         click.echo(f"{est.attempts} attempts ({est.cached} cached), ~{est.calls_expected} calls expected "
                    f"(at most {est.calls_max}); ~{est.input_tokens} input and ~{est.output_tokens} output tokens; "
-                   f"estimated ${est.cost_usd:.2f} (at most ${est.cost_max_usd:.2f}) at {provider.label}")
+                   f"estimated ${est.cost_usd:.2f} (at most ${est.cost_max_usd:.2f}) at {name}:{model}")
         return
+    provider = _build(ctx, o["provider"], o["model"], o["base_url"])
     rubric = None
     if o["rubric_model"]:
         rubric_provider = _build(ctx, o["provider"], o["rubric_model"], o["base_url"])
@@ -108,6 +126,10 @@ def _run(ctx: click.Context, o: dict[str, Any]) -> None:
                 await rubric.provider.aclose()
 
     out = asyncio.run(go())
+    errored = [t for t in out.transcripts if t.stopped == "error"]
+    if out.transcripts and len(errored) == len(out.transcripts):
+        # Nothing was graded: a key, model or URL problem, not an agent verdict.
+        raise UsageError(f"every attempt failed at the provider; first error: {errored[0].error}")
     results_dir = Path(o["results_dir"] or Path(cfg.output) / "eval-results")
     try:
         written = write_run(out.result, out.transcripts, results_dir)
