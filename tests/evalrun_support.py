@@ -7,7 +7,6 @@ the situation, the first user turn the request), so concurrent attempts never mi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +161,3 @@ def serve(server: LLMServer, suite: EvalSuite, agent: Agent) -> None:
     """Answer both chat routes of ``server`` with ``agent``."""
     server.respond("chat", lambda rec: _openai_reply(suite, agent, rec))
     server.respond("messages", lambda rec: _anthropic_reply(suite, agent, rec))
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)
