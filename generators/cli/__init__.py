@@ -6,11 +6,21 @@ failures, merge conflicts); 2 bad usage or input (missing path, invalid config).
 
 from __future__ import annotations
 
-import importlib
+import os
+import sys
 
-import click
+# `stackpolicy hook` runs on every agent tool call and must answer fast: the console script
+# hands it to the stdlib-only hook before click and the other commands are imported.
+if os.path.basename(sys.argv[0]) == "stackpolicy" and sys.argv[1:2] == ["hook"]:  # pragma: no cover
+    from generators.hook import main as _hook_main
 
-from generators import __version__
+    sys.exit(_hook_main(sys.argv[2:]))
+
+import importlib  # noqa: E402
+
+import click  # noqa: E402
+
+from generators import __version__  # noqa: E402
 
 # Command modules, each defining `register(main)`. Adding a command = adding a module here.
 _COMMAND_MODULES = (
@@ -20,6 +30,8 @@ _COMMAND_MODULES = (
     "generators.cli.prompts_cmd",
     "generators.cli.batch_cmd",
     "generators.cli.check_cmd",
+    "generators.cli.export_cmd",
+    "generators.cli.hook_cmd",
     "generators.cli.evals_run_cmd",  # after policy_cmd: wraps `evals` into a group
 )
 

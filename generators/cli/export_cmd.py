@@ -1,0 +1,75 @@
+"""`stackpolicy export TARGET`: enforceable configs from the reviewed, compiled policy.
+
+Writes under `<output>/enforce/<target>/`. Exit codes: 0 written; 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from generators.cli.common import UsageError, console, get_config
+from generators.exporters import TARGETS, exporter
+from generators.exporters.base import ExportContext, ExportError, load_compiled
+from generators.exporters.context import decide, load_classifier
+from generators.review.roundtrip import write_all
+from inventory.io import InventoryLoadError
+
+
+def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None) -> ExportContext:
+    """The compiled policy, eval suite, classifier and inventory under ``out_dir``."""
+    policy, evals = load_compiled(out_dir / "policy.yaml")
+    inv_path = out_dir / "inventory.yaml"
+    try:
+        classifier = load_classifier(policy, inv_path, env_patterns)
+    except InventoryLoadError as exc:
+        raise ExportError(str(exc)) from exc
+    inventory = None
+    if classifier.index is not None:
+        from inventory.io import load_inventory
+
+        inventory = json.loads(load_inventory(inv_path).model_dump_json(exclude_none=True))
+    return ExportContext(
+        policy=policy, evals=evals, classify=lambda c: decide(classifier, c), out_dir=out_dir.as_posix(),
+        inventory=inventory, environments=env_patterns,
+        reasons=lambda c: " | ".join(classifier.classify(c).reasons),
+    )
+
+
+def register(main: click.Group) -> None:
+    @main.command("export")
+    @click.argument("target", type=click.Choice([*TARGETS, "all"]))
+    @click.option("--output", "output", default=None, type=click.Path(file_okay=False),
+                  help="Where the compiled policy is (default: `output` in stackpolicy.yaml, else ./output).")
+    @click.pass_context
+    def export(ctx: click.Context, target: str, output: str | None) -> None:
+        """Export the reviewed policy (policy.yaml) for an agent or a gateway.
+
+        \b
+        claude-code  .claude/settings.json fragment (allow/ask/deny rules + PreToolUse hook)
+        codex        execpolicy .rules file (prefix_rule, allow/prompt/forbidden)
+        opa          Rego v1 policy, data.json and opa tests
+        json         plain decision table
+        Every rule is checked against the policy's own commands and probes; a rule that
+        would decide anything differently from the policy is left to the hook.
+        """
+        cfg = get_config(ctx)
+        out_dir = Path(output or cfg.output)
+        try:
+            ectx = build_context(out_dir, dict(cfg.environments) if cfg.environments else None)
+        except ExportError as exc:
+            raise UsageError(str(exc)) from exc
+        con = console()
+        targets = list(TARGETS) if target == "all" else [target]
+        texts: dict[str, str] = {}
+        for t in targets:
+            result = exporter(t)(ectx)
+            texts.update(result.files)
+            con.print(f"{t}: {len(result.rules)} rules, {len(result.left_to_hook)} action classes left to the hook")
+        try:
+            for p in write_all(out_dir / "enforce", texts):
+                con.print(f"  wrote {p}")
+        except OSError as exc:
+            raise UsageError(f"{out_dir / 'enforce'}: cannot write: {exc.strerror or exc}") from exc

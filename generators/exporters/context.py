@@ -1,0 +1,38 @@
+"""The risk model as the exports see it: a classifier loaded with the reviewed policy and,
+when it sits beside the policy, the inventory (so targets resolve to real systems)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from generators.classify import Classifier, PolicyEntry
+from generators.documents.model import Policy
+from generators.risk.model import Decision, tier_index
+
+
+def policy_entries(policy: Policy) -> dict[str, PolicyEntry]:
+    """Reviewed tiers by action id. A tier below the model's floor counts only with a
+    reviewer note (the same rule `check` enforces)."""
+    out: dict[str, PolicyEntry] = {}
+    for aid, a in policy.actions().items():
+        lowered = tier_index(a.tier) < tier_index(a.floor)
+        out[aid] = PolicyEntry(id=aid, tier=a.tier, reviewed=bool(lowered and a.note))
+    return out
+
+
+def load_classifier(policy: Policy, inventory_path: str | Path | None = None,
+                    env_patterns: Mapping[str, list[str]] | None = None) -> Classifier:
+    """A classifier for ``policy``; the inventory is optional (targets then stay unresolved)."""
+    index = None
+    if inventory_path is not None and Path(inventory_path).is_file():
+        from generators.risk.assess import build_index
+        from inventory.io import load_inventory
+
+        index = build_index(load_inventory(inventory_path), env_patterns)
+    return Classifier(None, index, policy_entries(policy))
+
+
+def decide(classifier: Classifier, command: str) -> Decision:
+    """The decision the classifier gives ``command``."""
+    return classifier.classify(command).decision

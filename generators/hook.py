@@ -1,0 +1,98 @@
+"""The PreToolUse hook: ``stackpolicy hook claude-code`` decides every Bash call an agent makes.
+
+Claude Code sends the tool call as JSON on stdin (``tool_name``, ``tool_input.command``,
+``cwd``, ...) and reads ``{"hookSpecificOutput": {"hookEventName": "PreToolUse",
+"permissionDecision": "allow"|"ask"|"deny", "permissionDecisionReason": ...}}`` from stdout.
+
+It runs on every call, so this module imports only the standard library. The export
+compiles ``hook-state.json``: a table of the classifier's verdicts on the policy's own
+commands (answered without importing anything else), the reviewed tiers, and the inventory.
+Any other command goes through the full classifier (compound lines, wrappers,
+target-aware tiers). On any error of its own the hook answers ``ask``: it fails closed,
+never open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+DEFAULT_STATE = "output/enforce/claude-code/hook-state.json"
+STATE_VERSION = 1
+
+
+def _answer(decision: str, reason: str) -> dict[str, Any]:
+    return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": decision,
+                                   "permissionDecisionReason": reason}}
+
+
+def _resolve(path: str, event: dict[str, Any]) -> str:
+    """Relative paths are relative to the project (``$CLAUDE_PROJECT_DIR``, else the call's cwd)."""
+    if os.path.isabs(path):
+        return path
+    base = os.environ.get("CLAUDE_PROJECT_DIR") or event.get("cwd") or os.getcwd()
+    return os.path.join(base, path)
+
+
+def _classify(state: dict[str, Any], command: str) -> tuple[str, str]:
+    """The slow path: the full classifier, with the state's inventory and reviewed tiers."""
+    from generators.classify import Classifier, PolicyEntry
+    from generators.risk.assess import build_index
+    from inventory.model import Inventory
+
+    index = None
+    if state.get("inventory"):
+        index = build_index(Inventory.model_validate(state["inventory"]), state.get("environments") or None)
+    entries = {k: PolicyEntry(id=k, **v) for k, v in (state.get("entries") or {}).items()}
+    c = Classifier(None, index, entries).classify(command)
+    return c.decision, " | ".join(c.reasons)
+
+
+def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
+    """The answer for one hook event (``None``: not a Bash call, nothing to say)."""
+    if event.get("tool_name") != "Bash":
+        return None
+    command = (event.get("tool_input") or {}).get("command")
+    if not isinstance(command, str) or not command.strip():
+        return _answer("ask", "stackpolicy: no command in the tool call, so a human decides")
+    with open(_resolve(state_path, event), encoding="utf-8") as fh:
+        state = json.load(fh)
+    if state.get("version") != STATE_VERSION:
+        return _answer("ask", f"stackpolicy: {state_path} is from another version; rerun `stackpolicy export`")
+    known = (state.get("table") or {}).get(command)
+    if known is not None:
+        decision, reason = known["decision"], known["reason"]
+    else:
+        decision, reason = _classify(state, command)
+    return _answer(decision, f"stackpolicy: {reason}")
+
+
+def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE) -> int:
+    """Read one event, write one answer; always exit 0 (errors become ``ask``)."""
+    try:
+        event = json.loads(stdin.read() or "{}")
+        if not isinstance(event, dict):
+            raise ValueError("the hook input is not a JSON object")
+        answer = decide(event, state_path)
+    except Exception as exc:  # fail closed: any error of ours means a human decides
+        answer = _answer("ask", f"stackpolicy hook error ({exc.__class__.__name__}: {exc}); a human decides")
+    if answer is not None:
+        stdout.write(json.dumps(answer) + "\n")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """``hook claude-code [--state PATH]`` without click (startup time matters here)."""
+    args = list(argv)
+    state = DEFAULT_STATE
+    if "--state" in args:
+        i = args.index("--state")
+        if i + 1 < len(args):
+            state = args[i + 1]
+            del args[i:i + 2]
+    if args[:1] != ["claude-code"] or len(args) != 1:
+        sys.stderr.write("usage: stackpolicy hook claude-code [--state PATH]\n")
+        return 2
+    return run(sys.stdin, sys.stdout, state)
