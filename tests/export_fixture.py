@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -16,11 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "acme-platform"
 
 
-def generate_and_export(root: Path) -> Path:
-    """``stackpolicy policy`` on the example, then ``export all``; returns the output dir."""
+def generate_and_export(root: Path, source: Path = EXAMPLE) -> Path:
+    """``stackpolicy policy`` on ``source``, then every export; returns the output dir."""
     out = root / "output"
     runner = CliRunner()
-    res = runner.invoke(main, ["policy", "--no-cache", "--sources", str(EXAMPLE), "--output", str(out)])
+    res = runner.invoke(main, ["policy", "--no-cache", "--sources", str(source), "--output", str(out)])
     assert res.exit_code == 0, (res.output, res.stderr if res.stderr_bytes is not None else "", res.exception)
     for target in ("claude-code", "codex", "opa", "json"):
         res = runner.invoke(main, ["export", target, "--output", str(out)])
@@ -35,6 +34,3 @@ def classifier_for(out: Path):  # noqa: ANN201 - generators.classify.Classifier
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
-
-
-__all__ = ["generate_and_export", "classifier_for", "read_json", "shutil"]
