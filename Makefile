@@ -42,6 +42,7 @@ test-corpora: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/hook_latency.py
 
 clean:
 	rm -rf $(VENV) .stackpolicy .pytest_cache
