@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from llm_phase import phase_llm
 from measure import REPO_DIR, Measured, run_measured, run_worker
 
 
@@ -152,8 +153,14 @@ def phase_warm_scan(ctx: BenchContext) -> PhaseResult:
     cold = ctx.results.get("cold")
     if res.status == "ok" and cold is not None and cold.status == "ok":
         same = res.details.get("digest") == cold.details.get("digest")
-        res.note = (f"{res.details.get('cache_hits')}/{res.details.get('files_scanned')} from cache; "
-                    f"inventory {'identical to' if same else 'DIFFERS from'} cold")
+        hits, scanned = res.details.get("cache_hits", 0), res.details.get("files_scanned", 0)
+        res.note = f"{hits}/{scanned} from cache; inventory {'identical to' if same else 'DIFFERS from'} cold"
+        if hits < scanned:
+            # Not a warm rescan at all: the cache key (scanner versions, config, content) changed
+            # between the two runs, or the cache is broken. Its ratio would mislead.
+            res.status = "failed"
+            res.note = (f"failed: only {hits}/{scanned} files from cache (scanner code or config changed "
+                        "mid-run, or the cache is broken); " + res.note.split("; ", 1)[1])
     return res
 
 
@@ -271,5 +278,5 @@ PHASES: list[tuple[str, Phase]] = [
     ("warm", phase_warm_scan),
     ("offline", phase_offline_generation),
     ("classify", phase_classify_stdin),
-    ("llm", phase_llm_fake_server),
+    ("llm", phase_llm),
 ]

@@ -18,7 +18,7 @@ sys.path.insert(0, str(BENCH))
 import measure  # noqa: E402
 import run  # noqa: E402
 import synth  # noqa: E402
-from phases import PhaseResult, runbook_commands  # noqa: E402
+from phases import BenchContext, PhaseResult, phase_warm_scan, runbook_commands  # noqa: E402
 
 N = 20
 
@@ -170,6 +170,18 @@ def test_ratios_and_aims() -> None:
     }
     table = run.format_table(results)
     assert "skipped: not available" in table and "50" in table  # 100 files / 2 s
+
+
+def test_warm_rescan_with_cache_misses_is_a_failure(tmp_path: Path) -> None:
+    ctx = BenchContext(repo=tmp_path, out_dir=tmp_path, n_services=1, n_files=10)
+    ctx.results["cold"] = PhaseResult(name="cold", seconds=9.0, details={"digest": "a"})
+    ctx.pending["warm"] = PhaseResult(name="warm", seconds=8.0, details={"digest": "b", "cache_hits": 0, "files_scanned": 10})
+    res = phase_warm_scan(ctx)
+    assert res.status == "failed"
+    assert "0/10 files from cache" in res.note and "DIFFERS" in res.note
+    ctx.pending["warm"] = PhaseResult(name="warm", seconds=1.0, details={"digest": "a", "cache_hits": 10, "files_scanned": 10})
+    res = phase_warm_scan(ctx)
+    assert res.status == "ok" and res.note == "10/10 from cache; inventory identical to cold"
 
 
 def test_ratios_without_a_cold_scan_are_not_available() -> None:
