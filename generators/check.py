@@ -31,7 +31,7 @@ class Finding(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str  # drift-added | drift-removed | drift-changed | no-tier | bad-tier | below-floor | unreviewed |
-    #            no-eval | missing-evidence | malformed | missing-document | conflict
+    #            no-eval | missing-evidence | malformed | missing-document | conflict | stale-compiled
     severity: Severity
     message: str
     path: str
@@ -170,6 +170,16 @@ def compare(fresh: Policy | None, out_dir: str | Path, *, require_review: bool =
             findings.append(Finding(code="below-floor", severity="error", path=str(md_path), line=row.line,
                                     action_id=aid, message=f"{aid}: tier {row.tier} is below the risk model's "
                                                            f"floor {floor}; a reviewer note must say why"))
+    for aid, row in sorted(parsed.rows.items()):
+        old = committed.get(aid)
+        if old is None or not row.tier_valid:
+            continue
+        if row.tier != old.get("tier") or (row.note or None) != (old.get("note") or None):
+            # Exports read the compiled policy: it must say what the reviewers wrote.
+            findings.append(Finding(code="stale-compiled", severity="error", path=str(md_path), line=row.line,
+                                    action_id=aid, message=f"{aid}: policy.md says {row.tier}"
+                                    f"{' with a note' if row.note else ''} but policy.yaml says {old.get('tier')}; "
+                                    f"run `make policy` to recompile before exporting"))
     if require_review and parsed.meta.get("status") != "approved":
         findings.append(Finding(code="unreviewed", severity="error", path=str(md_path), line=_meta_line(md, "status"),
                                 message=f"policy status is '{parsed.meta.get('status', 'missing')}', not approved"))

@@ -114,3 +114,13 @@ def test_missing_documents_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "repo")
     code, stdout = _check(tmp_path / "nothing", repo)
     assert code == 1 and "[missing-document]" in stdout
+
+
+def test_edits_not_yet_compiled_are_flagged_until_regenerated(tmp_path: Path) -> None:
+    repo, out, actions = _generated(tmp_path)
+    aid = sorted(a["id"] for a in actions.values() if a["tier"] == "T0")[0]
+    (out / "policy.md").write_text(_edit_row((out / "policy.md").read_text(), aid, tier="T2"))
+    code, findings = _findings(out, repo)
+    assert code == 1 and [(f["code"], f["action_id"]) for f in findings] == [("stale-compiled", aid)]
+    assert _policy(out, repo)[0] == 0
+    assert _check(out, repo)[0] == 0
