@@ -442,3 +442,27 @@ def llm_server() -> Iterator[LLMServer]:
         yield server
     finally:
         server.stop()
+
+
+def serve_main(argv: list[str] | None = None) -> None:
+    """``python -m tests.llm_server [--latency S]``: serve valid answers to every stackpolicy prompt
+    in its own process (the benchmark uses this so the server does not share the client's GIL).
+    Prints the base URL on the first line of stdout; stops when stdin closes."""
+    import argparse
+    import sys
+
+    from tests.llm_answers import anthropic_responder, openai_responder
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency", type=float, default=0.0)
+    args = ap.parse_args(argv)
+    server = LLMServer(latency=args.latency).start()
+    server.respond("chat", openai_responder(server))
+    server.respond("messages", anthropic_responder(server))
+    print(server.url, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    serve_main()

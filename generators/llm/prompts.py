@@ -83,6 +83,10 @@ class PromptRenderer:
         self.tiers = tiers
         self.policy_schema = strict_schema(PolicyAnswer)
         self.evals_schema = strict_schema(EvalAnswer)
+        # Rendered once per run: they do not depend on the slice.
+        self._schema_json = {POLICY_SCHEMA_NAME: json.dumps(self.policy_schema, indent=1),
+                             EVALS_SCHEMA_NAME: json.dumps(self.evals_schema, indent=1)}
+        self._system: str | None = None
 
     def _render(self, name: str, **ctx: object) -> str:
         try:
@@ -92,21 +96,25 @@ class PromptRenderer:
         except jinja2.TemplateError as exc:
             raise PromptError(f"{name}: cannot render: {exc}") from exc
 
-    def _common(self, sl: Slice, schema: dict, example: dict) -> dict[str, object]:
-        view = _defang(sl.view)
-        nonce = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:8]
+    def _common(self, sl: Slice, schema_name: str, example: dict) -> dict[str, object]:
+        raw = json.dumps(sl.view, sort_keys=True)
+        # Defang only when needed: walking every string of every slice is the slow path.
+        view = _defang(sl.view) if ("<<<" in raw or ">>>" in raw) else sl.view
+        nonce = hashlib.sha256(raw.encode()).hexdigest()[:8]
         return {"s": view, "tiers": self.tiers, "nonce": nonce,
-                "schema_json": json.dumps(schema, indent=1), "example_json": json.dumps(example, indent=1)}
+                "schema_json": self._schema_json[schema_name], "example_json": json.dumps(example, indent=1)}
 
     def system_text(self) -> str:
         """The shared system framing (``_system.md.j2``)."""
-        return self._render(SYSTEM_TEMPLATE, tiers=self.tiers)
+        if self._system is None:
+            self._system = self._render(SYSTEM_TEMPLATE, tiers=self.tiers)
+        return self._system
 
     def policy(self, sl: Slice) -> RenderedPrompt:
         """The policy prompt for one slice."""
         a = sl.view["actions"][0]
         ex = policy_example(sl.system_id, a["id"], a["floor"], (a["evidence"] or ["path:1"])[0])
-        text = self._render(POLICY_TEMPLATE, **self._common(sl, self.policy_schema, ex))
+        text = self._render(POLICY_TEMPLATE, **self._common(sl, POLICY_SCHEMA_NAME, ex))
         return RenderedPrompt(f"policy:{sl.key}", "policy", sl.system_id, self.system_text(), text,
                               POLICY_SCHEMA_NAME, self.policy_schema)
 
@@ -114,10 +122,15 @@ class PromptRenderer:
         """The eval prompt for one slice (its ``cases`` must be set)."""
         c = sl.cases[0]
         ex = evals_example(sl.system_id, c.id, str(c.evidence[0]) if c.evidence else "path:1")
-        cases = [_defang(c.model_dump()) for c in sl.cases]
-        text = self._render(EVALS_TEMPLATE, cases=cases, **self._common(sl, self.evals_schema, ex))
+        cases = [_defang({"id": c.id, "category": c.category, "expected": c.expected, "shortcut_tier": c.shortcut_tier,
+                          "action_ids": _capped(c.action_ids, 5), "request": c.request[:400]}) for c in sl.cases]
+        text = self._render(EVALS_TEMPLATE, cases=cases, **self._common(sl, EVALS_SCHEMA_NAME, ex))
         return RenderedPrompt(f"evals:{sl.key}", "evals", sl.system_id, self.system_text(), text,
                               EVALS_SCHEMA_NAME, self.evals_schema)
+
+
+def _capped(ids: list[str], limit: int) -> list[str]:
+    return ids if len(ids) <= limit else [*ids[:limit], f"... and {len(ids) - limit} more"]
 
 
 def _defang(obj: object) -> object:

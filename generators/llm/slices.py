@@ -15,11 +15,13 @@ from generators.documents.model import EvalCase, Policy, PolicySystem
 from inventory.model import Inventory
 
 MAX_ACTIONS_PER_PROMPT = 40
-MAX_CASES_PER_PROMPT = 40
+MAX_CASES_PER_PROMPT = 20
+MAX_EVAL_ACTIONS = 20  # actions shown with an eval part: the cases' first actions first
 MAX_ENTITIES = 25
 MAX_EVIDENCE_PER_ITEM = 4
 MAX_QUOTE_CHARS = 300
 MAX_SIGHTINGS = 2
+MAX_LIST = 15  # dependents of a shared cluster can number in the thousands; a sample is enough
 
 
 @dataclass
@@ -38,6 +40,10 @@ class Slice:
 def _clip(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
     text = " ".join(text.split()) if "\n" not in text else text.strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _capped(ids: list[str]) -> list[str]:
+    return ids if len(ids) <= MAX_LIST else [*ids[:MAX_LIST], f"... and {len(ids) - MAX_LIST} more"]
 
 
 def _ev(items: list[Any]) -> list[str]:
@@ -94,8 +100,9 @@ def _slice(key: str, s: PolicySystem, rows: list[Any], entities: dict[str, Any],
             if inv_action.description:
                 lines.append(f"description: {inv_action.description}")
         quoted.append({"action_id": row.id, "label": f"for `{row.id}`", "text": _clip("\n".join(lines), MAX_QUOTE_CHARS * 2)})
-    view = {"id": s.id, "name": s.name, "kind": s.kind, "summary": s.summary, "environments": s.environments,
-            "owners": s.owners, "depends_on": s.depends_on, "dependents": dependents, "entities": ents,
+    view = {"id": s.id, "name": s.name, "kind": s.kind, "summary": _clip(s.summary, MAX_QUOTE_CHARS * 2),
+            "environments": s.environments, "owners": s.owners[:MAX_LIST],
+            "depends_on": _capped(s.depends_on), "dependents": _capped(dependents), "entities": ents,
             "actions": acts, "quoted": quoted}
     return Slice(key=key, system_id=s.id, view=view, action_ids=[r.id for r in rows],
                  floors={r.id: r.floor for r in rows}, evidence=evidence)
@@ -118,8 +125,10 @@ def eval_slices(policy: Policy, inv: Inventory, cases: list[EvalCase]) -> list[S
         chunks = [cs[i:i + MAX_CASES_PER_PROMPT] for i in range(0, len(cs), MAX_CASES_PER_PROMPT)]
         for n, chunk in enumerate(chunks, start=1):
             key = sid if len(chunks) == 1 else f"{sid}#{n}"
+            first = {c.action_ids[0] for c in chunk if c.action_ids}
             wanted = {a for c in chunk for a in c.action_ids}
-            rows = [a for a in s.actions if a.id in wanted][:MAX_ACTIONS_PER_PROMPT]
+            rows = sorted((a for a in s.actions if a.id in wanted), key=lambda a: (a.id not in first, a.id))
+            rows = sorted(rows[:MAX_EVAL_ACTIONS], key=lambda a: s.actions.index(a))
             sl = _slice(key, s, rows, entities, actions, [])
             sl.evidence |= {str(e) for c in chunk for e in c.evidence}
             sl.cases = chunk

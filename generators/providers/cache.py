@@ -20,9 +20,24 @@ DEFAULT_DIR = Path(".stackpolicy") / "cache" / "llm"
 
 def cache_key(provider: str, model: str, req: LLMRequest) -> str:
     """sha256 of everything that determines the answer."""
-    payload = json.dumps([provider, model, req.system, req.prompt, req.schema_name, req.schema, req.temperature],
-                         sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
+    h = hashlib.sha256()
+    for part in (provider, model, req.system, req.prompt, req.schema_name, _schema_digest(req.schema), str(req.temperature)):
+        h.update(part.encode())
+        h.update(b"\0")  # separator: ("ab", "c") and ("a", "bc") must differ
+    return h.hexdigest()
+
+
+_SCHEMA_DIGESTS: dict[int, tuple[dict, str]] = {}
+
+
+def _schema_digest(schema: dict) -> str:
+    """sha256 of a schema, memoised per schema object (one run renders thousands of prompts with two schemas)."""
+    hit = _SCHEMA_DIGESTS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    digest = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+    _SCHEMA_DIGESTS[id(schema)] = (schema, digest)
+    return digest
 
 
 class ResponseCache:
