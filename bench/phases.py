@@ -250,24 +250,16 @@ def phase_classify_stdin(ctx: BenchContext) -> PhaseResult:
 
 
 def phase_llm_fake_server(ctx: BenchContext) -> PhaseResult:
-    """``stackpolicy policy`` through the OpenAI-compatible provider against a local fake server.
-
-    Needs ``generators.providers.testing.fake_openai_server()`` (a context manager yielding a
-    base URL whose replies the pipeline accepts); until the providers package ships it, skipped.
-    """
+    """LLM generation against the scripted local server (``bench/llm_phase.py``, owned by the LLM work)."""
     name = "LLM generation (fake server)"
-    if "policy" not in cli_commands():
-        return PhaseResult(name=name, status="skipped", note="skipped: not available (no `stackpolicy policy` command yet)")
     try:
-        from generators.providers.testing import fake_openai_server  # type: ignore[import-not-found]
-    except ImportError:
-        return PhaseResult(name=name, status="skipped",
-                           note="skipped: not available (no generators.providers.testing.fake_openai_server)")
-    import os
-
-    with fake_openai_server() as base_url:
-        env = {**os.environ, "OPENAI_API_KEY": "bench-fake-key"}
-        return _generation(ctx, name, {"name": "openai-compatible", "base_url": base_url, "model": "bench-fake"}, env)
+        from llm_phase import phase_llm
+    except ImportError as exc:
+        return PhaseResult(name=name, status="skipped", note=f"skipped: not available ({exc})")
+    try:
+        return phase_llm(ctx)
+    except ImportError as exc:  # its generators.* imports happen inside the phase
+        return PhaseResult(name=name, status="skipped", note=f"skipped: not available ({exc})")
 
 
 # (key, function) in run order; keys name results for ratios and results.json.
