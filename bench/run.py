@@ -63,7 +63,8 @@ def _aim(value: float | None, limit: float) -> str:
 
 
 def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    width = int(spec.split(".")[0].rstrip("df") or 0)  # "8.2f" -> 8: keep the columns aligned
+    return "-".rjust(width) if value is None else format(value, spec)
 
 
 def format_table(results: dict[str, PhaseResult]) -> str:
