@@ -30,6 +30,7 @@ from generators.risk.model import DECISION_FOR_TIER, Decision
 
 STRICTNESS: dict[str, int] = {"allow": 0, "ask": 1, "deny": 2}
 _OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "<<", "<<<", "2>", "2>&1", "(", ")"})
+_RAW_UNSAFE = ("'", '"', "\\", "$", "`", ";", "&", "|", "\n")
 _UNSAFE_CHARS = ("$(", "`", "*", "(", ")", "{", "}", "\n", "\\", "\"", "'")
 # Extensions appended to a prefix rule's tokens: if the risk model rates any of them
 # stricter than the rule's decision, the prefix is too broad for a static rule.
@@ -127,6 +128,12 @@ def load_compiled(policy_path: str | Path) -> tuple[Policy, EvalSuite | None]:
 
 def rule_tokens(command: str) -> tuple[tuple[str, ...], bool] | str:
     """``(tokens, exact)`` for a representative command, or why no static rule can express it."""
+    if any(c in command for c in ("|", ";", "&")):
+        return "a compound line (pipes, &&, ;): the hook checks each part"
+    if any(c in command for c in _RAW_UNSAFE):
+        # Quoting, expansions or separators: the agent's literal text would differ from the
+        # rule's, so a rule could not be trusted to match (or not match) it.
+        return "shell expansions or quoting a prefix rule cannot express"
     try:
         tokens = shlex.split(command)
     except ValueError:
@@ -302,7 +309,7 @@ def matched_examples(rule: Rule, samples: list[Sample], matches: Callable[[Rule,
     miss: list[list[str]] = []
     for s in samples:
         argv = argv_of(s.command)
-        if not argv or any(t in _OPERATORS for t in argv):
+        if not argv or any(t in _OPERATORS or "$" in t for t in argv):
             continue
         if matches(rule, s.command):
             if len(hit) < limit and argv not in hit:
