@@ -348,3 +348,11 @@ def test_unknown_provider_is_a_usage_error(project: Path) -> None:
     res = _run(project, "policy", "--provider", "openai")
     assert res.exit_code == 2
     assert "provider 'openai' needs OPENAI_API_KEY" in res.output
+
+
+def test_unreachable_server_is_a_usage_error_and_writes_nothing(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    res = _run(project, "policy", "--provider", "openai", "--base-url", "http://127.0.0.1:9/v1")
+    assert res.exit_code == 2
+    assert "openai: cannot connect" in res.output and "nothing was written" in res.output
+    assert not (project / "out").exists()

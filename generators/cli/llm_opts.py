@@ -89,7 +89,13 @@ class _CliProvider:
             raise UsageError(str(exc)) from exc
 
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
-        return self._guard(lambda: self.refiner.refine_policy(draft, inv, assessments))
+        out = self._guard(lambda: self.refiner.refine_policy(draft, inv, assessments))
+        if self.refiner.unreachable is not None and not any(r.outcome in ("valid", "repaired")
+                                                            for r in self.refiner.log.records):
+            # Not one answer: a wrong base URL or a server that is down, not a model problem.
+            raise UsageError(f"{self.refiner.unreachable}; nothing was written (check --base-url / "
+                             "OPENAI_BASE_URL / ANTHROPIC_BASE_URL, or use --provider offline)")
+        return out
 
     def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
         out = self._guard(lambda: self.refiner.refine_evals(draft, inv, policy))

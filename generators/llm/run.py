@@ -81,6 +81,7 @@ class LLMRefiner:
         self.batch_state = batch_state or BatchState()
         self.prices = prices if prices is not None else load_prices()
         self.budget = _Budget(price_for(provider.name, provider.model, self.prices), self.options.budget_usd)
+        self.unreachable: str | None = None  # set when the API cannot be reached at all
 
     # ---- DocumentProvider -----------------------------------------------------------
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
@@ -132,8 +133,17 @@ class LLMRefiner:
         async with self.budget.lock:
             if self.budget.exhausted():
                 raise ProviderError(f"budget of ${self.budget.limit:.2f} exhausted")
+        if self.unreachable is not None:
+            # Circuit breaker: once the server could not be reached after all retries, every
+            # other call would wait through the same backoff for nothing.
+            raise ProviderError(self.unreachable)
         t0 = time.perf_counter()
-        resp = await self.provider.complete(req)
+        try:
+            resp = await self.provider.complete(req)
+        except ProviderError as exc:
+            if "cannot connect" in str(exc):
+                self.unreachable = str(exc)
+            raise
         ms = int((time.perf_counter() - t0) * 1000)
         async with self.budget.lock:
             self.budget.spent += self.budget.price.cost(resp.input_tokens, resp.output_tokens)
