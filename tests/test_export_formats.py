@@ -94,7 +94,7 @@ def test_too_broad_allow_is_left_to_the_hook() -> None:
 
 @pytest.mark.parametrize(("command", "why"), [
     ("kubectl get pods | grep x", "compound"),
-    ("<delete events/dual-role>", "placeholder"),
+    ("<delete events/dual-role>", "too early"),
     ("kubectl create job x-$(date +%s)", "expansions"),
 ])
 def test_commands_no_rule_can_express(command: str, why: str) -> None:
@@ -102,7 +102,7 @@ def test_commands_no_rule_can_express(command: str, why: str) -> None:
     assert isinstance(got, str) and why in got
 
 
-def test_placeholder_becomes_a_prefix() -> None:
+def test_template_argument_becomes_a_prefix() -> None:
     assert rule_tokens("aws route53 change-resource-record-sets --hosted-zone-id <zone>") == (
         ("aws", "route53", "change-resource-record-sets", "--hosted-zone-id"), False)
 

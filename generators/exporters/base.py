@@ -2,9 +2,9 @@
 samples each rule is verified against, and the pruning that keeps only rules that agree.
 
 A rule is a token prefix taken from an action's representative command: the whole command
-(``exact``) or, where the command has a placeholder (``<zone>``), the tokens before it
+(``exact``) or, where the command has a template argument (``<zone>``), the tokens before it
 followed by "anything" (``prefix``). Commands a prefix rule cannot express (compound lines,
-substitutions, a placeholder first) are left to the hook, which runs the full classifier.
+substitutions, a template argument first) are left to the hook, which runs the full classifier.
 
 Verification: each rule is matched (with the target's own semantics) against samples, the
 policy's own commands with their reviewed decisions, eval-case shortcuts, and *probes*,
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from functools import lru_cache
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -145,7 +145,7 @@ def rule_tokens(command: str) -> tuple[tuple[str, ...], bool] | str:
     if cut is not None:
         tokens = tokens[:cut]
     if len(tokens) < (1 if exact else 2):
-        return "a placeholder comes too early for a prefix rule"
+        return "a template argument (<...>) comes too early for a prefix rule"
     if any(t in _OPERATORS for t in tokens):
         return "a compound line (pipes, &&, ;, redirects): the hook checks each part"
     if any(any(c in t for c in _UNSAFE_CHARS) for t in tokens) or any(t.startswith("$") for t in tokens):
