@@ -40,13 +40,16 @@ def _classify(state: dict[str, Any], command: str) -> tuple[str, str]:
     """The slow path: the full classifier, with the state's inventory and reviewed tiers."""
     from generators.classify import Classifier, PolicyEntry
     from generators.risk.assess import build_index
+    from generators.risk.rules import build_rules
     from inventory.model import Inventory
 
+    # The configured rules travel as JSON: validating them is far cheaper than parsing YAML.
+    rules = build_rules(state["rules"], source="hook state") if state.get("rules") else None
     index = None
     if state.get("inventory"):
         index = build_index(Inventory.model_validate(state["inventory"]), state.get("environments") or None)
     entries = {k: PolicyEntry(id=k, **v) for k, v in (state.get("entries") or {}).items()}
-    c = Classifier(None, index, entries).classify(command)
+    c = Classifier(rules, index, entries).classify(command)
     return c.decision, " | ".join(c.reasons)
 
 

@@ -108,3 +108,14 @@ def test_console_script_answers_without_click(state: Path) -> None:
                          input=json.dumps(_bash("kubectl delete namespace acme-prod")),
                          capture_output=True, text=True, check=True)
     assert json.loads(res.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_slow_path_uses_the_exported_rules(state: Path, tmp_path: Path) -> None:
+    data = json.loads(state.read_text())
+    assert data["rules"]["tiers"]["T0"]["name"] == "observe"
+    data["rules"]["tiers"]["T0"]["name"] = "look-only"  # as a team's `tiers:` override would
+    custom = tmp_path / "state.json"
+    custom.write_text(json.dumps(data))
+    ans = _ask(custom, _bash("git log --oneline"))
+    assert ans is not None
+    assert ans["hookSpecificOutput"]["permissionDecisionReason"].startswith("stackpolicy: T0 look-only")

@@ -15,15 +15,16 @@ from generators.exporters import TARGETS, exporter
 from generators.exporters.base import ExportContext, ExportError, load_compiled
 from generators.exporters.context import decide, load_classifier
 from generators.review.roundtrip import write_all
+from generators.risk.rules import Rules, RulesError, rules_from_config
 from inventory.io import InventoryLoadError
 
 
-def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None) -> ExportContext:
-    """The compiled policy, eval suite, classifier and inventory under ``out_dir``."""
+def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None, rules: Rules | None = None) -> ExportContext:
+    """The compiled policy, eval suite, classifier (with ``rules``) and inventory under ``out_dir``."""
     policy, evals = load_compiled(out_dir / "policy.yaml")
     inv_path = out_dir / "inventory.yaml"
     try:
-        classifier = load_classifier(policy, inv_path, env_patterns)
+        classifier = load_classifier(policy, inv_path, env_patterns, rules)
     except InventoryLoadError as exc:
         raise ExportError(str(exc)) from exc
     inventory = None
@@ -35,6 +36,7 @@ def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None) -> E
         policy=policy, evals=evals, classify=lambda c: decide(classifier, c), out_dir=out_dir.as_posix(),
         inventory=inventory, environments=env_patterns,
         reasons=lambda c: " | ".join(classifier.classify(c).reasons),
+        rules_data=classifier.rules.model_dump(mode="json"),
     )
 
 
@@ -58,8 +60,9 @@ def register(main: click.Group) -> None:
         cfg = get_config(ctx)
         out_dir = Path(output or cfg.output)
         try:
-            ectx = build_context(out_dir, dict(cfg.environments) if cfg.environments else None)
-        except ExportError as exc:
+            ectx = build_context(out_dir, dict(cfg.environments) if cfg.environments else None,
+                                 rules_from_config(cfg))
+        except (ExportError, RulesError) as exc:
             raise UsageError(str(exc)) from exc
         con = console()
         targets = list(TARGETS) if target == "all" else [target]

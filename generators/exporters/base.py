@@ -54,6 +54,7 @@ class ExportContext:
     inventory: dict | None = None  # the inventory as JSON data, for the hook
     environments: dict[str, list[str]] | None = None
     reasons: Callable[[str], str] | None = None  # command -> the classifier's one-line reason
+    rules_data: dict | None = None  # the configured risk rules as JSON data, for the hook
 
     @property
     def enforce_dir(self) -> str:

@@ -75,6 +75,7 @@ def hook_state(ctx: ExportContext) -> dict[str, Any]:
         "policy_digest": ctx.policy.meta.inventory_digest,
         "entries": {k: {"tier": v.tier, "reviewed": v.reviewed} for k, v in sorted(policy_entries(ctx.policy).items())},
         "environments": ctx.environments or {},
+        "rules": ctx.rules_data,
         "inventory": ctx.inventory,
         "table": dict(sorted(table.items())),
     }

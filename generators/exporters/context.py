@@ -9,6 +9,7 @@ from pathlib import Path
 from generators.classify import Classifier, PolicyEntry
 from generators.documents.model import Policy
 from generators.risk.model import Decision, tier_index
+from generators.risk.rules import Rules
 
 
 def policy_entries(policy: Policy) -> dict[str, PolicyEntry]:
@@ -22,15 +23,16 @@ def policy_entries(policy: Policy) -> dict[str, PolicyEntry]:
 
 
 def load_classifier(policy: Policy, inventory_path: str | Path | None = None,
-                    env_patterns: Mapping[str, list[str]] | None = None) -> Classifier:
-    """A classifier for ``policy``; the inventory is optional (targets then stay unresolved)."""
+                    env_patterns: Mapping[str, list[str]] | None = None, rules: Rules | None = None) -> Classifier:
+    """A classifier for ``policy`` with ``rules`` (default: the built-in rules); the inventory
+    is optional (targets then stay unresolved)."""
     index = None
     if inventory_path is not None and Path(inventory_path).is_file():
         from generators.risk.assess import build_index
         from inventory.io import load_inventory
 
         index = build_index(load_inventory(inventory_path), env_patterns)
-    return Classifier(None, index, policy_entries(policy))
+    return Classifier(rules, index, policy_entries(policy))
 
 
 def decide(classifier: Classifier, command: str) -> Decision:
