@@ -67,6 +67,14 @@ def merge_entity(into: Entity, other: Entity) -> None:
         into.image = other.image
 
 
+def _alias_names(ent: Entity) -> set[str]:
+    """Slugged names of the ids merged into ``ent`` by the alias pass (``kind:name`` → ``name``)."""
+    aliases = ent.attributes.get("aliases")
+    if not isinstance(aliases, list):
+        return set()
+    return {slug(a.partition(":")[2]) for a in aliases}
+
+
 class InventoryBuilder:
     """Accumulates fragments; :meth:`build` returns a sorted, deterministic inventory."""
 
@@ -82,14 +90,18 @@ class InventoryBuilder:
         self.references: list[Reference] = []
         self.secrets: list[Evidence] = []
         self.warnings: list[Warning] = []
+        # entity id -> names of the scanners that reported it (for the alias pass).
+        self.seen_by: dict[str, set[str]] = {}
 
     # -- adding -----------------------------------------------------------------------
     def add_fragment(self, frag: Fragment) -> None:
         """Merge everything one file contributed."""
         for c in frag.components:
             self.add_entity(c)
+            self.seen_by.setdefault(c.id, set()).add(frag.scanner)
         for r in frag.resources:
             self.add_entity(r)
+            self.seen_by.setdefault(r.id, set()).add(frag.scanner)
         for e in frag.edges:
             self.add_edge(e)
         for a in frag.actions:
@@ -165,9 +177,46 @@ class InventoryBuilder:
             for ent in table.values():
                 if kind and ent.kind != kind:
                     continue
-                if ent.name == name or slug(ent.name) == wanted:
+                if ent.name == name or slug(ent.name) == wanted or wanted in _alias_names(ent):
                     out.append(ent)
         return sorted(out, key=lambda e: e.id)
+
+    def merge_alias(self, alias_id: str, kept_id: str) -> None:
+        """Fold entity ``alias_id`` into ``kept_id``: the same thing seen under another id.
+
+        The kept entity gains the alias's evidence, owners, environments, data classes and
+        facts, and records the alias id under ``attributes["aliases"]``; edges, actions and
+        references that used the alias id are re-pointed (duplicates merge, self-edges drop).
+        """
+        alias = self.entity(alias_id)
+        kept = self.entity(kept_id)
+        if alias is None or kept is None or alias_id == kept_id:
+            return
+        merge_entity(kept, alias)
+        if isinstance(kept, Component) and isinstance(alias, Component) and kept.image is None:
+            kept.image = alias.image
+        known = kept.attributes.get("aliases")
+        names = sorted({*(known if isinstance(known, list) else []), alias_id})
+        kept.attributes["aliases"] = names
+        (self.components if isinstance(alias, Component) else self.resources).pop(alias_id, None)
+        self.seen_by.setdefault(kept_id, set()).update(self.seen_by.pop(alias_id, set()))
+        old_edges = list(self.edges.values())
+        self.edges = {}
+        for e in old_edges:
+            src = kept_id if e.source == alias_id else e.source
+            tgt = kept_id if e.target == alias_id else e.target
+            self.add_edge(e if (src, tgt) == (e.source, e.target) else e.model_copy(update={"source": src, "target": tgt}))
+        for aid in sorted(self.actions):
+            act = self.actions[aid]
+            if act.target != alias_id:
+                continue
+            act.target = kept_id
+            if aid.startswith(alias_id + "/"):
+                del self.actions[aid]
+                self.add_action(act.model_copy(update={"id": kept_id + aid[len(alias_id):]}))
+        for i, ref in enumerate(self.references):
+            if ref.source == alias_id:
+                self.references[i] = ref.model_copy(update={"source": kept_id})
 
     # -- linking ----------------------------------------------------------------------
     def resolve_references(self) -> None:

@@ -298,6 +298,7 @@ def build_inventory(
 ) -> Inventory:
     """The whole-tree steps: merge, finalize, commands → actions, implied actions, links."""
     from inventory.actions import actions_from_commands, add_implied_actions
+    from inventory.aliases import apply_aliases
     from inventory.overrides import apply_overrides
     from inventory.secrets import scrub_inventory
 
@@ -309,6 +310,7 @@ def build_inventory(
     for scanner in scanners:
         scanner.finalize([f for f in fragments if f.scanner == scanner.name], builder)
     apply_overrides(builder, cfg)
+    apply_aliases(builder)
     builder.resolve_references()
     actions_from_commands(builder, cfg)
     add_implied_actions(builder, cfg)

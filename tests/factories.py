@@ -166,7 +166,7 @@ def make_assessments(inv: Inventory | None = None) -> dict[str, Assessment]:
 
 def assert_grounded(inv: Inventory, policy, evals) -> None:  # noqa: ANN001 - Policy, EvalSuite
     """Every system, action and evidence item the documents name exists in ``inv``."""
-    from generators.documents.systems import UNRESOLVED_SYSTEM_ID
+    from generators.documents.systems import ACCESS_KIND, LOCAL_DEV_SYSTEM_ID, UNRESOLVED_SYSTEM_ID
 
     entities = inv.entities()
     actions = {a.id: a for a in inv.actions}
@@ -176,7 +176,9 @@ def assert_grounded(inv: Inventory, policy, evals) -> None:  # noqa: ANN001 - Po
     known_ev |= {e for edge in inv.edges for e in edge.evidence}
     system_ids = {s.id for s in policy.systems}
     for s in policy.systems:
-        assert s.id == UNRESOLVED_SYSTEM_ID or s.id in entities, s.id
+        # A group system (access, local dev) has no entity of its own: its members ground it.
+        grouped = s.id == LOCAL_DEV_SYSTEM_ID or s.id.startswith(ACCESS_KIND + ":")
+        assert s.id == UNRESOLVED_SYSTEM_ID or s.id in entities or (grouped and s.resources), s.id
         assert all(r in entities for r in s.resources), s.id
         assert all(d in system_ids for d in s.depends_on), s.id
         assert set(s.evidence) <= known_ev, s.id

@@ -67,7 +67,7 @@ class PolicyAction(_Model):
 class PolicySystem(_Model):
     """A system: a component or shared resource, with the resources that belong to it."""
 
-    id: str  # the anchor entity id
+    id: str  # the anchor entity id, or a group id (`access:<workload>`, `local-dev`)
     name: str
     kind: str
     summary: str

@@ -19,7 +19,14 @@ from generators.documents.model import (
     Rule,
     TierDefinition,
 )
-from generators.documents.systems import UNRESOLVED_SYSTEM_ID, Grouping, group_systems
+from generators.documents.systems import (
+    ACCESS_KIND,
+    LOCAL_DEV_KIND,
+    UNRESOLVED_SYSTEM_ID,
+    Grouping,
+    SystemGroup,
+    group_systems,
+)
 from generators.risk.model import DECISION_FOR_TIER, TIERS, Assessment, Tier, max_tier, tier_index
 from inventory.model import Action, Entity, Evidence, Inventory
 
@@ -103,21 +110,43 @@ def draft_action(action: Action, assessment: Assessment | None, approver: str | 
     )
 
 
-def _system_summary(anchor: Entity, members: list[str], entities: dict[str, Entity], deps: list[str]) -> str:
-    parts = [f"{anchor.kind} `{anchor.name}`"]
-    if anchor.subtype:
-        parts[0] += f" ({anchor.subtype})"
-    if anchor.namespace:
-        parts.append(f"in namespace `{anchor.namespace}`")
-    text = " ".join(parts)
-    others = [entities[m] for m in members if m != anchor.id]
-    if others:
-        text += "; with " + ", ".join(f"{e.kind} `{e.name}`" for e in others[:6])
-        if len(others) > 6:
-            text += f" and {len(others) - 6} more"
-    if deps:
-        text += "; depends on " + ", ".join(f"`{entities[d].name}`" for d in deps if d in entities)
-    data = sorted({d for m in members for d in entities[m].data_classes})
+def _entity_phrase(ent: Entity) -> str:
+    text = f"{ent.kind} `{ent.name}`"
+    return text + f" ({ent.subtype})" if ent.subtype else text
+
+
+def _aliases(ent: Entity) -> list[str]:
+    names = ent.attributes.get("aliases")
+    return [a.partition(":")[2] for a in names] if isinstance(names, list) else []
+
+
+def _system_summary(group: SystemGroup, entities: dict[str, Entity], grouping: Grouping) -> str:
+    """One sentence: what the system is, what it holds, what it depends on, which data it touches."""
+    members = [entities[m] for m in group.members]
+    if group.kind == LOCAL_DEV_KIND:
+        text = ("Containers and datastores that exist only in local development (docker compose); "
+                "nothing here reaches staging or prod: " + ", ".join(_entity_phrase(e) for e in members))
+        return text + "."
+    if group.kind == ACCESS_KIND:
+        text = (f"Who `{group.title.removesuffix(' access (IAM/RBAC)')}` runs as and what it may touch: "
+                + ", ".join(_entity_phrase(e) for e in members))
+    else:
+        anchor = group.anchor
+        text = _entity_phrase(anchor)
+        if anchor.namespace:
+            text += f" in namespace `{anchor.namespace}`"
+        aka = _aliases(anchor)
+        if aka:
+            text += "; also named " + ", ".join(f"`{a}`" for a in aka)
+        others = [e for e in members if e.id != anchor.id]
+        if others:
+            text += "; with " + ", ".join(f"{e.kind} `{e.name}`" for e in others[:6])
+            if len(others) > 6:
+                text += f" and {len(others) - 6} more"
+    titles = {g.id: g.title for g in grouping.systems}
+    if group.depends_on:
+        text += "; depends on " + ", ".join(f"`{titles[d]}`" for d in group.depends_on if d in titles)
+    data = sorted({d for e in members for d in e.data_classes})
     if data:
         text += "; data: " + ", ".join(data)
     return text + "."
@@ -148,12 +177,12 @@ def draft_systems(inv: Inventory, assessments: dict[str, Assessment], grouping: 
         evidence = _sorted_evidence(ev for e in ents for ev in e.evidence[:1])
         systems.append(PolicySystem(
             id=g.id,
-            name=g.anchor.name,
-            kind=g.anchor.kind,
-            summary=_system_summary(g.anchor, g.members, entities, g.depends_on),
+            name=g.title,
+            kind=g.display_kind,
+            summary=_system_summary(g, entities, grouping),
             environments=sorted({env for e in ents for env in e.environments}),
             owners=_owners(g.members, entities),
-            resources=list(g.members[1:]),
+            resources=[m for m in g.members if m != g.id],
             depends_on=list(g.depends_on) + [m for m in g.member_of if m not in g.depends_on],
             highest_tier=max_tier(*(a.tier for a in acts)),
             actions=acts,
