@@ -8,8 +8,11 @@ It runs on every call, so this module imports only the standard library. The exp
 compiles ``hook-state.json``: a table of the classifier's verdicts on the policy's own
 commands (answered without importing anything else), the reviewed tiers, and the inventory.
 Any other command goes through the full classifier (compound lines, wrappers,
-target-aware tiers). On any error of its own the hook answers ``ask``: it fails closed,
-never open.
+target-aware tiers). Importing it costs ~400 ms, so a warm classifier process per state
+(:mod:`generators.hook_server`, reached through :mod:`generators.hook_client`) answers
+those; when none answers, the hook classifies in-process this once (the slow path, same
+answer) and starts one in the background. On any error of its own the hook answers
+``ask``: it fails closed, never open.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
+
+from generators import hook_client
 
 DEFAULT_STATE = "output/enforce/claude-code/hook-state.json"
 STATE_VERSION = 1
@@ -36,8 +42,12 @@ def _resolve(path: str, event: dict[str, Any]) -> str:
     return os.path.join(base, path)
 
 
-def _classify(state: dict[str, Any], command: str) -> tuple[str, str]:
-    """The slow path: the full classifier, with the state's inventory and reviewed tiers."""
+def build_classifier(state: dict[str, Any]) -> Callable[[str], tuple[str, str]]:
+    """The full classifier for ``state`` (its rules, inventory and reviewed tiers), built once.
+
+    Returns ``command -> (decision, reason)``; used by the slow path and the warm server alike,
+    so both give the same answers.
+    """
     from generators.classify import Classifier, PolicyEntry
     from generators.risk.assess import build_index
     from generators.risk.rules import build_rules
@@ -49,8 +59,34 @@ def _classify(state: dict[str, Any], command: str) -> tuple[str, str]:
     if state.get("inventory"):
         index = build_index(Inventory.model_validate(state["inventory"]), state.get("environments") or None)
     entries = {k: PolicyEntry(id=k, **v) for k, v in (state.get("entries") or {}).items()}
-    c = Classifier(rules, index, entries).classify(command)
-    return c.decision, " | ".join(c.reasons)
+    classifier = Classifier(rules, index, entries)
+
+    def classify(command: str) -> tuple[str, str]:
+        c = classifier.classify(command)
+        return c.decision, " | ".join(c.reasons)
+
+    return classify
+
+
+def _classify(state: dict[str, Any], command: str) -> tuple[str, str]:
+    """The slow path: the full classifier, loaded in this process for this one call."""
+    return build_classifier(state)(command)
+
+
+def _warm_or_slow(state: dict[str, Any], state_path: str, digest: str, command: str) -> tuple[str, str]:
+    """Ask the warm server for this exact state; without one, classify here and start one."""
+    if not hook_client.enabled():
+        return _classify(state, command)
+    directory = hook_client.socket_dir(create=True)
+    if directory is None:  # not private to us: never talk to or start a server there
+        return _classify(state, command)
+    sock = hook_client.socket_path(directory, state_path, digest)
+    answer = hook_client.query(sock, digest, command)
+    if answer is not None:
+        return answer
+    decision, reason = _classify(state, command)  # first, so a spawn failure cannot cost the answer
+    hook_client.spawn(state_path, digest, sock)
+    return decision, reason
 
 
 def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
@@ -60,15 +96,17 @@ def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
     command = (event.get("tool_input") or {}).get("command")
     if not isinstance(command, str) or not command.strip():
         return _answer("ask", "stackpolicy: no command in the tool call, so a human decides")
-    with open(_resolve(state_path, event), encoding="utf-8") as fh:
-        state = json.load(fh)
+    path = os.path.abspath(_resolve(state_path, event))
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    state = json.loads(raw)
     if state.get("version") != STATE_VERSION:
         return _answer("ask", f"stackpolicy: {state_path} is from another version; rerun `stackpolicy export`")
     known = (state.get("table") or {}).get(command)
     if known is not None:
         decision, reason = known["decision"], known["reason"]
     else:
-        decision, reason = _classify(state, command)
+        decision, reason = _warm_or_slow(state, path, hook_client.state_hash(raw), command)
     return _answer(decision, f"stackpolicy: {reason}")
 
 

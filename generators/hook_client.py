@@ -1,0 +1,167 @@
+"""The hook's side of the warm classifier: find, ask and start a :mod:`generators.hook_server`.
+
+Importing the full classifier costs ~400 ms, far over the hook's 150 ms budget, so one
+background process per exported hook state keeps it loaded and answers over a UNIX socket.
+This module runs inside every hook call and imports only the standard library.
+
+Trust: the socket lives in a directory owned by the user and closed to everyone else
+(``$XDG_RUNTIME_DIR/stackpolicy`` or ``/tmp/stackpolicy-<uid>``, mode 0700); a directory that
+is not ours or is open to others is refused. The socket name is derived from the state
+file's absolute path and the SHA-256 of its bytes, the server must be run by our own uid
+(``SO_PEERCRED`` where available) and must echo that hash and the command in its reply.
+Anything else (no server, timeout, a malformed or foreign reply) returns ``None``, and the
+caller classifies in-process: a server can only ever make the hook faster, never change
+what it answers.
+
+Environment: ``STACKPOLICY_HOOK_SERVER=off`` never uses or starts a server;
+``STACKPOLICY_HOOK_SOCKET_DIR`` overrides the socket directory (tests, benchmarks);
+``STACKPOLICY_HOOK_IDLE`` is the server's idle timeout in seconds (default 900).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import sys
+import time
+
+# The whole exchange must fit well inside the hook's budget; past this the slow path answers.
+CLIENT_TIMEOUT = 0.1
+DEFAULT_IDLE = 900.0
+MAX_REPLY = 1 << 20
+DECISIONS = frozenset({"allow", "ask", "deny"})
+
+
+def state_hash(raw: bytes) -> str:
+    """The identity of one hook state: the SHA-256 of the file's bytes."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def enabled() -> bool:
+    """Whether the warm server may be used (``STACKPOLICY_HOOK_SERVER=off`` turns it off)."""
+    return os.environ.get("STACKPOLICY_HOOK_SERVER", "on").strip().lower() not in {"off", "0", "no", "false"}
+
+
+def idle_timeout() -> float:
+    """The server's idle timeout in seconds (``STACKPOLICY_HOOK_IDLE``, default 15 minutes)."""
+    try:
+        value = float(os.environ.get("STACKPOLICY_HOOK_IDLE", DEFAULT_IDLE))
+    except ValueError:
+        return DEFAULT_IDLE
+    return value if value > 0 else DEFAULT_IDLE
+
+
+def _candidate_dir() -> str:
+    override = os.environ.get("STACKPOLICY_HOOK_SOCKET_DIR")
+    if override:
+        return override
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+        return os.path.join(runtime, "stackpolicy")
+    return os.path.join("/tmp", f"stackpolicy-{os.getuid()}")
+
+
+def private_dir(path: str) -> bool:
+    """``path`` is a real directory (not a symlink), owned by us, and closed to group and others."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def socket_dir(create: bool = False) -> str | None:
+    """The private socket directory, created 0700 when ``create``; ``None`` if it is not safe."""
+    path = _candidate_dir()
+    if create:
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+    return path if private_dir(path) else None
+
+
+def socket_path(directory: str, state_path: str, digest: str) -> str:
+    """The socket of the server for this state file with these exact bytes."""
+    key = hashlib.sha256(f"{os.path.abspath(state_path)}\0{digest}".encode()).hexdigest()[:32]
+    return os.path.join(directory, f"{key}.sock")
+
+
+def _peer_is_us(sock: socket.socket) -> bool:
+    """The process at the other end runs as our uid (Linux ``SO_PEERCRED``; elsewhere the 0700 dir)."""
+    opt = getattr(socket, "SO_PEERCRED", None)
+    if opt is None:
+        return True
+    import struct
+
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i")))
+    return uid == os.getuid()
+
+
+def query(sock_path: str, digest: str, command: str, timeout: float = CLIENT_TIMEOUT) -> tuple[str, str] | None:
+    """Ask the server at ``sock_path``: ``(decision, reason)``, or ``None`` for any failure."""
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(sock_path)
+            if not _peer_is_us(sock):
+                return None
+            sock.sendall(json.dumps({"command": command, "state": digest}).encode() + b"\n")
+            buf = b""
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or len(buf) > MAX_REPLY:
+                    return None
+                sock.settimeout(left)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        reply = json.loads(buf.split(b"\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    if not isinstance(reply, dict) or reply.get("state") != digest or reply.get("command") != command:
+        return None  # a stale or foreign server: never trust its answer
+    decision, reason = reply.get("decision"), reply.get("reason")
+    if decision not in DECISIONS or not isinstance(reason, str):
+        return None
+    return decision, reason
+
+
+def spawn(state_path: str, digest: str, sock_path: str, idle: float | None = None) -> None:
+    """Start a detached server for this state (best effort; any failure is silently the slow path).
+
+    A double fork with a new session: the server outlives the hook call, is not its child
+    (no zombie, no signal from Claude Code's process group) and has /dev/null for stdio.
+    """
+    # `-m generators.hook_server` must import from where this copy of stackpolicy lives.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = [sys.executable, "-m", "generators.hook_server", os.path.abspath(state_path),
+            "--hash", digest, "--socket", sock_path, "--idle", str(idle if idle is not None else idle_timeout())]
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid:
+        try:
+            os.waitpid(pid, 0)  # the middle process exits at once
+        except OSError:
+            pass
+        return
+    try:  # the middle process: new session, fork the server, leave
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        os.chdir(root)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.execv(sys.executable, argv)
+    finally:
+        os._exit(0)  # never return into the hook's own code from a forked child

@@ -1,0 +1,182 @@
+"""The warm classifier behind the hook: ``python -m generators.hook_server STATE --hash H --socket S``.
+
+Started detached by :func:`generators.hook_client.spawn` on the first hook call that misses
+the precomputed table. It loads the full classifier once, then answers one JSON line per
+connection on a UNIX socket: ``{"command", "state"}`` in, ``{"command", "state",
+"decision", "reason"}`` out. It only classifies: it never runs a command.
+
+It exits when idle for ``--idle`` seconds, when the state file's bytes change (the next hook
+call starts a fresh server for the new state), or when another server already holds the
+socket's lock. Its pid is in ``<socket>.lock`` while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from generators import hook_client
+
+# How often the state file is checked for changes while no call arrives.
+CHECK_INTERVAL = 1.0
+MAX_REQUEST = 1 << 20
+REQUEST_TIMEOUT = 1.0
+
+
+def _file_key(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _read_request(conn: socket.socket) -> dict[str, object] | None:
+    buf = b""
+    while b"\n" not in buf and len(buf) <= MAX_REQUEST:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    try:
+        req = json.loads(buf.split(b"\n", 1)[0])
+    except ValueError:
+        return None
+    return req if isinstance(req, dict) else None
+
+
+class Server:
+    """One state file's classifier behind one socket."""
+
+    def __init__(self, state_path: str, digest: str, sock_path: str, idle: float,
+                 classify: Callable[[str], tuple[str, str]]) -> None:
+        self.state_path, self.digest, self.sock_path, self.idle = state_path, digest, sock_path, idle
+        self.classify = classify
+        self.key = _file_key(state_path)
+
+    def state_changed(self) -> bool:
+        """The state file is gone or its bytes no longer hash to ours."""
+        key = _file_key(self.state_path)
+        if key == self.key:
+            return False
+        try:
+            with open(self.state_path, "rb") as fh:
+                changed = hook_client.state_hash(fh.read()) != self.digest
+        except OSError:
+            return True
+        self.key = key
+        return changed
+
+    def answer(self, req: dict[str, object] | None) -> dict[str, object]:
+        """The reply to one request; an error reply makes the client classify in-process."""
+        command = (req or {}).get("command")
+        if not isinstance(command, str) or (req or {}).get("state") != self.digest:
+            return {"state": self.digest, "error": "bad request"}
+        try:
+            decision, reason = self.classify(command)
+        except Exception as exc:  # the client falls back to the slow path, which reports it
+            return {"state": self.digest, "command": command, "error": f"{exc.__class__.__name__}: {exc}"}
+        return {"state": self.digest, "command": command, "decision": decision, "reason": reason}
+
+    def serve(self, listener: socket.socket) -> None:
+        """Answer until idle for ``self.idle`` seconds or the state changes."""
+        last = time.monotonic()
+        while True:
+            left = self.idle - (time.monotonic() - last)
+            if left <= 0 or self.state_changed():
+                return
+            listener.settimeout(min(left, CHECK_INTERVAL))
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.settimeout(REQUEST_TIMEOUT)
+                    if hook_client._peer_is_us(conn):
+                        reply = self.answer(_read_request(conn))
+                        conn.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError:
+                    pass  # a client that gave up; it has its answer from the slow path
+            last = time.monotonic()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+@contextlib.contextmanager
+def _lock(sock_path: str) -> Iterator[IO[str] | None]:
+    """The lock that makes one server per socket; ``None`` when another server holds it."""
+    fh = open(sock_path + ".lock", "a+", encoding="ascii")  # noqa: SIM115 (held for the server's life)
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield None
+            return
+        fh.truncate(0)
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield fh
+        finally:
+            fh.truncate(0)
+    finally:
+        fh.close()
+
+
+def run(state_path: str, digest: str, sock_path: str, idle: float) -> int:
+    """Load the classifier for ``state_path`` (whose bytes must hash to ``digest``) and serve."""
+    directory = os.path.dirname(sock_path)
+    if not hook_client.private_dir(directory):
+        return 2
+    # A plain `kill` still removes the socket and clears the lock file (the finally blocks run).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with _lock(sock_path) as held:
+        if held is None:
+            return 0
+        with open(state_path, "rb") as fh:
+            raw = fh.read()
+        if hook_client.state_hash(raw) != digest:
+            return 0  # the state changed since the hook looked; the next call starts the right server
+        from generators.hook import build_classifier
+
+        server = Server(state_path, digest, sock_path, idle, build_classifier(json.loads(raw)))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(sock_path)  # a dead server's socket: we hold the lock, so nobody else uses it
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(sock_path)
+            os.chmod(sock_path, 0o600)
+            listener.listen(16)
+            try:
+                server.serve(listener)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(sock_path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (run by :func:`generators.hook_client.spawn`)."""
+    ap = argparse.ArgumentParser(prog="python -m generators.hook_server", description=__doc__)
+    ap.add_argument("state", help="absolute path of hook-state.json")
+    ap.add_argument("--hash", required=True, help="SHA-256 of the state file's bytes")
+    ap.add_argument("--socket", required=True, help="the UNIX socket to listen on")
+    ap.add_argument("--idle", type=float, default=hook_client.DEFAULT_IDLE, help="exit after this many idle seconds")
+    args = ap.parse_args(argv)
+    return run(args.state, args.hash, args.socket, args.idle)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
