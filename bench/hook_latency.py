@@ -2,14 +2,25 @@
 
 Times ``stackpolicy hook claude-code`` end to end, as Claude Code runs it (a new process
 per tool call, JSON on stdin), against the exported hook state of the bundled example:
-a command from the policy (the fast path: standard library only) and one the full
-classifier must decide. The aim is 150 ms; the numbers are reported, not enforced.
+
+* table hit: a command from the policy, answered from ``hook-state.json`` (stdlib only);
+* cold first call: a command outside the table with no warm server (the slow path: the
+  full classifier is imported in the hook process, which then starts the server);
+* warm server call: commands outside the table, answered by the warm classifier server.
+
+Each phase reports p50/p95 over ``--runs`` calls (cold: ``--cold-runs``, each with a fresh
+socket directory so no server is up). The aim is 150 ms; the numbers are reported, not enforced.
+Servers started here are stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -19,6 +30,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 AIM_MS = 150.0
+MISSES = [
+    "sudo bash -c 'kubectl -n acme-prod delete deploy/orders-api' && echo done",
+    "kubectl -n acme-prod delete deploy/payments-api",
+    "git log --oneline -5 && git status",
+    "helm upgrade orders-api ./chart -n acme-prod",
+    "terraform -chdir=infra plan -out plan.bin",
+]
 
 
 def _event(cmd: str) -> str:
@@ -26,21 +44,49 @@ def _event(cmd: str) -> str:
                        "tool_name": "Bash", "tool_input": {"command": cmd}})
 
 
-def _time(exe: Path, state: Path, cmd: str, runs: int) -> tuple[float, str]:
-    times, decision = [], ""
-    for _ in range(runs):
-        t = time.perf_counter()
-        res = subprocess.run([str(exe), "hook", "claude-code", "--state", str(state)], input=_event(cmd),
-                             capture_output=True, text=True, check=True)
-        times.append((time.perf_counter() - t) * 1000)
-        decision = json.loads(res.stdout)["hookSpecificOutput"]["permissionDecision"]
-    return statistics.median(times), decision
+def _call(exe: Path, state: Path, cmd: str, env: dict[str, str]) -> tuple[float, str]:
+    t = time.perf_counter()
+    res = subprocess.run([str(exe), "hook", "claude-code", "--state", str(state)], input=_event(cmd),
+                         capture_output=True, text=True, check=True, env=env)
+    ms = (time.perf_counter() - t) * 1000
+    return ms, json.loads(res.stdout)["hookSpecificOutput"]["permissionDecision"]
+
+
+def _stop_servers(sock_dir: Path) -> None:
+    """Stop the servers this bench started (their pids are in the socket dir's lock files)."""
+    for lock in sock_dir.glob("*.lock"):
+        text = lock.read_text().strip()
+        if text.isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(text), signal.SIGTERM)
+
+
+def _wait_for_server(state: Path, sock_dir: Path, timeout: float = 20.0) -> bool:
+    """The server for ``state`` in ``sock_dir`` answers (it loads the classifier first)."""
+    from generators import hook_client
+
+    digest = hook_client.state_hash(state.read_bytes())
+    sock = hook_client.socket_path(str(sock_dir), str(state), digest)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if hook_client.query(sock, digest, "true", timeout=1.0) is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _row(label: str, times: list[float], decisions: set[str]) -> str:
+    p50 = statistics.median(times)
+    p95 = statistics.quantiles(times, n=20)[-1] if len(times) >= 2 else times[0]
+    aim = "met" if p95 <= AIM_MS else "missed"
+    return f"{label:34} {len(times):>5} {p50:9.1f} {p95:9.1f} {aim:>6}  {','.join(sorted(decisions))}"
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--output", type=Path, default=None, help="a generated output dir (default: generate the example)")
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=50, help="calls per phase (table hit, warm server)")
+    ap.add_argument("--cold-runs", type=int, default=5, help="cold first calls (each starts a server)")
     args = ap.parse_args()
     exe = Path(sys.executable).with_name("stackpolicy")
     out = args.output
@@ -49,14 +95,40 @@ def main() -> int:
         subprocess.run([str(exe), "policy", "--output", str(out)], check=True, capture_output=True, cwd=REPO)
     subprocess.run([str(exe), "export", "claude-code", "--output", str(out)], check=True, capture_output=True, cwd=REPO)
     state = out / "enforce" / "claude-code" / "hook-state.json"
-    table = json.loads(state.read_text())["table"]
-    known = next(iter(table))
-    cases = [("fast path (a policy command)", known),
-             ("full classifier (compound, wrapped)", "sudo bash -c 'kubectl -n acme-prod delete deploy/orders-api' && echo done")]
-    print(f"{'hook call':40} {'median ms':>10} {'aim':>6}  decision")
-    for label, cmd in cases:
-        ms, decision = _time(exe, state, cmd, args.runs)
-        print(f"{label:40} {ms:10.1f} {'met' if ms <= AIM_MS else 'missed':>6}  {decision}")
+    known = next(iter(json.loads(state.read_text())["table"]))
+    dirs: list[Path] = []
+
+    def fresh_env() -> tuple[dict[str, str], Path]:
+        d = Path(tempfile.mkdtemp(prefix="sphb"))  # short: AF_UNIX paths are limited
+        dirs.append(d)
+        return {**os.environ, "STACKPOLICY_HOOK_SOCKET_DIR": str(d), "STACKPOLICY_HOOK_SERVER": "on"}, d
+
+    rows: list[str] = []
+    try:
+        env, sock_dir = fresh_env()
+        table = [_call(exe, state, known, env) for _ in range(args.runs)]
+        rows.append(_row("table hit (a policy command)", [t for t, _ in table], {d for _, d in table}))
+        cold = []
+        for _ in range(args.cold_runs):
+            env, sock_dir = fresh_env()
+            cold.append(_call(exe, state, MISSES[0], env))
+            _stop_servers(sock_dir)
+        rows.append(_row("cold first call (slow path)", [t for t, _ in cold], {d for _, d in cold}))
+        env, sock_dir = fresh_env()
+        _call(exe, state, MISSES[0], env)  # starts the server
+        if not _wait_for_server(state, sock_dir):
+            rows.append(f"{'warm server call':34} the server did not come up")
+        else:
+            warm = [_call(exe, state, MISSES[i % len(MISSES)], env) for i in range(args.runs)]
+            rows.append(_row("warm server call (not in table)", [t for t, _ in warm], {d for _, d in warm}))
+    finally:
+        for d in dirs:
+            _stop_servers(d)
+        time.sleep(0.2)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    print(f"{'hook call':34} {'calls':>5} {'p50 ms':>9} {'p95 ms':>9} {'aim':>6}  decisions")
+    print("\n".join(rows))
     return 0
 
 
