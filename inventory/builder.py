@@ -26,6 +26,9 @@ from inventory.model import (
 from inventory.scanners.base import CommandSighting, Fragment, Reference
 
 _LIST_FIELDS = ("environments", "data_classes", "owners")
+# Kinds that grant access to data but hold none: `acme-training-data-export` names what a role
+# may touch, not what reading the role reveals. Their data classes move to `grants_access_to`.
+NO_DATA_KINDS: frozenset[str] = frozenset({"iam"})
 _SCALAR_FIELDS = ("subtype", "namespace", "stateful", "replicas", "deletion_protection")
 
 
@@ -265,6 +268,10 @@ class InventoryBuilder:
             ent.evidence = ev_sorted(ent.evidence)
             ent.environments = sorted(set(ent.environments))
             ent.data_classes = sorted(set(ent.data_classes))
+            if ent.kind in NO_DATA_KINDS and ent.data_classes:
+                ent.attributes["grants_access_to"] = list(ent.data_classes)
+                ent.data_classes = []
+                ent.facts = [f for f in ent.facts if f.name != "data_class"]
             ent.owners = sorted(set(ent.owners))
             ent.labels = dict(sorted(ent.labels.items()))
             ent.attributes = dict(sorted(ent.attributes.items()))

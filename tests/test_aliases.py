@@ -136,3 +136,15 @@ def test_bundled_example_has_one_id_per_thing() -> None:
     # Real, distinct things stay apart: the compose dev kafka, the RDS migration target.
     assert {"kafka-cluster:events", "kafka-cluster:kafka", "postgres:orders", "postgres:orders-db",
             "cron-job:training-data-export", "other:api-orders-api-admin-api"} <= ids
+
+
+def test_iam_names_say_what_they_grant_not_what_they_hold() -> None:
+    tf = Fragment(path="terraform/iam.tf", scanner="terraform", resources=[
+        Resource(id="iam:role-export", kind="iam", name="training-data-export", data_classes=["training-data"],
+                 evidence=[_ev("terraform/iam.tf", 3)]),
+        Resource(id="object-bucket:training-data", kind="object-bucket", name="training-data",
+                 data_classes=["training-data"], evidence=[_ev("terraform/s3.tf", 3)])])
+    res = {r.id: r for r in _build(tf).resources}
+    assert res["iam:role-export"].data_classes == []
+    assert res["iam:role-export"].attributes["grants_access_to"] == ["training-data"]
+    assert res["object-bucket:training-data"].data_classes == ["training-data"]

@@ -130,3 +130,48 @@ def test_titles_name_the_target_environment_and_api_operation() -> None:
 def test_summary_names_the_systems_with_forbidden_actions() -> None:
     text = "\n".join(_policy().summary)
     assert "3 systems have forbidden (T3) actions; the most: events (1), acme-order-exports (1), orders-db (1)." in text
+
+
+def _with_dev_and_access():  # -> (Inventory, assessments)
+    from generators.risk.model import Assessment
+    from inventory.model import Action, Edge, Resource
+
+    inv = make_inventory()
+    dev = [ev("docker-compose.yml", 5)]
+    inv.resources.append(Resource(id="postgres:postgres", kind="postgres", name="postgres", environments=["dev"],
+                                  evidence=dev))
+    inv.resources.append(Resource(id="iam:serviceaccount-training-data-export", kind="iam",
+                                  name="serviceaccount/training-data-export", environments=["prod"],
+                                  attributes={"grants_access_to": ["training-data"]},
+                                  evidence=[ev("k8s/base/rbac.yaml", 3)]))
+    inv.edges.append(Edge(source="cron-job:training-data-export", target="iam:serviceaccount-training-data-export",
+                          evidence=[ev("k8s/base/training-data-export.yaml", 12)]))
+    extra = [("postgres:postgres/drop", "drop", "postgres:postgres", None, "T3", dev),
+             ("iam:serviceaccount-training-data-export/grant@prod", "grant",
+              "iam:serviceaccount-training-data-export", "prod", "T3", [ev("k8s/base/rbac.yaml", 3)])]
+    assessments = make_assessments(inv)
+    for aid, verb, target, env, tier, evs in extra:
+        inv.actions.append(Action(id=aid, verb=verb, tool="psql", target=target, environment=env,
+                                  command=f"{verb} it", origin="implied", evidence=evs))
+        assessments[aid] = Assessment(action_id=aid, tier=tier, verb_class=verb, rationale=f"{tier}: {verb}",
+                                      deciding=["verb_class"], factors=[])
+    inv.actions.sort(key=lambda a: a.id)
+    return inv, assessments
+
+
+def test_local_dev_and_access_systems_are_grounded_and_dev_stays_out_of_the_t3_summary() -> None:
+    inv, assessments = _with_dev_and_access()
+    policy, evals = draft_documents(inv, assessments, Config())
+    assert_grounded(inv, policy, evals)
+    by_id = {s.id: s for s in policy.systems}
+    local = by_id["local-dev"]
+    assert local.kind == "local-dev" and local.resources == ["postgres:postgres"]
+    assert "exist only in local development" in local.summary
+    access = by_id["access:training-data-export"]
+    assert access.name == "training-data-export access (IAM/RBAC)" and access.highest_tier == "T3"
+    assert "grants access to training-data data" in access.summary
+    t3_line = next(line for line in policy.summary if "forbidden (T3) actions" in line)
+    assert "training-data-export access" in t3_line and "Local development" not in t3_line
+    assert "postgres:postgres/drop" not in " ".join(policy.summary)
+    assert any(line.startswith("Local development (postgres) is dev-only") for line in policy.summary)
+    assert policy.summary[0].startswith(f"{len(policy.systems) - 2} systems (plus local development: 1 ")

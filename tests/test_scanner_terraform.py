@@ -244,3 +244,16 @@ def test_role_and_policy_with_one_name_stay_apart_and_trust_is_not_a_grant() -> 
     assert "actions" not in res["iam:role-exporter"].attributes
     assert res["iam:policy-exporter"].attributes["actions"] == ["s3:GetObject"]
     assert res["iam:policy-exporter"].name == "exporter"
+
+
+def test_interpolated_dns_record_is_named_by_its_pattern_not_its_first_label() -> None:
+    frag = _scan('resource "aws_route53_record" "redis" {\n'
+                 '  name    = "redis.${var.environment}.${var.private_zone_name}"\n'
+                 '  type    = "CNAME"\n}\n'
+                 'resource "aws_route53_record" "www" {\n  name = "www.acme.shop"\n  type = "A"\n}\n',
+                 "terraform/dns.tf")
+    res = _res(frag)
+    # `dns:redis` would read as the Redis cache; the record keeps "record" in its id.
+    assert "dns:redis" not in res
+    assert res["dns:redis-record"].name == "redis.{environment}.{private_zone_name}"
+    assert res["dns:www.acme.shop"].name == "www.acme.shop"  # a literal name is already unambiguous

@@ -22,6 +22,7 @@ from generators.documents.model import (
 from generators.documents.systems import (
     ACCESS_KIND,
     LOCAL_DEV_KIND,
+    LOCAL_DEV_SYSTEM_ID,
     UNRESOLVED_SYSTEM_ID,
     Grouping,
     SystemGroup,
@@ -52,6 +53,9 @@ def action_title(action: Action, entities: dict[str, Entity]) -> str:
     verb = action.verb if not action.sql_kind else f"{action.verb} {action.sql_kind}"
     ent = entities.get(action.target or "")
     what = ent.name if ent else (action.target_name or action.tool)
+    if action.environment:
+        # A name pattern (`redis.{environment}.{zone}`) reads better filled in.
+        what = what.replace("{environment}", action.environment).replace("{env}", action.environment)
     if action.origin == "openapi":
         title = f"{action.command} on {what}"  # the operation itself says more than its verb
     elif verb == "unknown":
@@ -149,7 +153,15 @@ def _system_summary(group: SystemGroup, entities: dict[str, Entity], grouping: G
     data = sorted({d for e in members for d in e.data_classes})
     if data:
         text += "; data: " + ", ".join(data)
+    grants = sorted({str(d) for e in members for d in _list_attr(e, "grants_access_to")})
+    if grants:
+        text += "; grants access to " + ", ".join(grants) + " data"
     return text + "."
+
+
+def _list_attr(ent: Entity, name: str) -> list:
+    value = ent.attributes.get(name)
+    return value if isinstance(value, list) else []
 
 
 def draft_systems(inv: Inventory, assessments: dict[str, Assessment], grouping: Grouping | None = None) -> list[PolicySystem]:
@@ -301,24 +313,40 @@ def draft_summary(systems: list[PolicySystem], questions: list[Question], tiers:
     counts = Counter(a.tier for s in systems for a in s.actions)
     total = sum(counts.values())
     real = [s for s in systems if s.id != UNRESOLVED_SYSTEM_ID]
+    local = next((s for s in real if s.id == LOCAL_DEV_SYSTEM_ID), None)
+    platform = [s for s in real if s.id != LOCAL_DEV_SYSTEM_ID]
+    count = f"{len(platform)} systems" + (
+        f" (plus local development: {len(local.resources)} dev-only containers and datastores, grouped as one)"
+        if local else "")
     lines = [
-        f"{len(real)} systems and {total} action classes were found in the scanned sources. "
+        f"{count} and {total} action classes were found in the scanned sources. "
         + ", ".join(f"{counts.get(t, 0)} {t} ({name[t]})" for t in TIERS) + ".",
         f"Agents may act alone on {counts.get('T0', 0) + counts.get('T1', 0)} action classes (reads, and "
         f"bounded, reversible operations, logged and rate-limited); {counts.get('T2', 0)} need a human's "
         f"approval first; {counts.get('T3', 0)} are never done by an agent.",
     ]
-    by_t3 = sorted((s for s in real if s.highest_tier == "T3"),
-                   key=lambda s: (-sum(a.tier == "T3" for a in s.actions), s.id))
+
+    def t3(s: PolicySystem) -> int:
+        return sum(a.tier == "T3" for a in s.actions)
+
+    # Local dev is left out: a laptop's postgres is not where the blast radius is.
+    by_t3 = sorted((s for s in platform if s.highest_tier == "T3"), key=lambda s: (-t3(s), s.id))
     if by_t3:
-        shown_sys = ", ".join(f"{s.name} ({sum(a.tier == 'T3' for a in s.actions)})" for s in by_t3[:6])
-        rest = f", and {len(by_t3) - 6} more" if len(by_t3) > 6 else ""
+        shown_sys = ", ".join(f"{s.name} ({t3(s)})" for s in by_t3[:5])
+        rest = f", and {len(by_t3) - 5} more" if len(by_t3) > 5 else ""
         lines.append(f"{len(by_t3)} systems have forbidden (T3) actions; the most: {shown_sys}{rest}.")
-    t3_rows = sorted((a for s in systems for a in s.actions if a.tier == "T3"), key=lambda a: a.id)
-    if t3_rows:
-        shown = ", ".join(f"`{a.id}`" for a in t3_rows[:5])
-        more = f" and {len(t3_rows) - 5} more" if len(t3_rows) > 5 else ""
-        lines.append(f"Never for agents: {shown}{more}.")
+        # One example per system, production first: the list reads as what is at stake.
+        examples = []
+        for s in by_t3[:5]:
+            rows = sorted((a for a in s.actions if a.tier == "T3"), key=lambda a: (a.target != s.id, a.environment != "prod", a.id))
+            examples.append(f"{rows[0].title} (`{rows[0].id}`)")
+        n_t3 = sum(t3(s) for s in platform)
+        more = f", and {n_t3 - len(examples)} more" if n_t3 > len(examples) else ""
+        lines.append(f"Never for agents, for example: {'; '.join(examples)}{more}.")
+    if local:
+        lines.append(f"Local development ({', '.join(e.partition(':')[2] for e in local.resources[:6])}"
+                     f"{', ...' if len(local.resources) > 6 else ''}) is dev-only and listed last; "
+                     f"its {len(local.actions)} action classes touch no shared environment.")
     unresolved = next((s for s in systems if s.id == UNRESOLVED_SYSTEM_ID), None)
     if unresolved:
         n = len(unresolved.actions)

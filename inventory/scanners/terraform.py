@@ -95,6 +95,21 @@ def _name_from(body: dict) -> str | None:
     return None
 
 
+def _dns_pattern(body: dict) -> str | None:
+    """An interpolated DNS record name with each interpolation shown as ``<last word>``:
+    ``redis.${var.environment}.${var.private_zone_name}`` → ``redis.{environment}.{private_zone_name}``
+    (braces, not angle brackets: the name is printed in markdown, where ``<x>`` is an HTML tag)."""
+    value = body.get("name")
+    if not isinstance(value, str) or "${" not in value:
+        return None
+
+    def placeholder(m: re.Match[str]) -> str:
+        words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", m.group(0))
+        return "{" + (words[-1] if words else "var") + "}"
+
+    return _INTERP_RE.sub(placeholder, value)
+
+
 def _iam_object(rtype: str) -> str:
     """``aws_iam_role_policy_attachment`` → ``role-policy-attachment``; ``google_project_iam_member`` → ``project-iam-member``."""
     short = rtype.split("_", 1)[1] if "_" in rtype else rtype
@@ -230,7 +245,7 @@ class TerraformScanner(Scanner):
     """Terraform resources, modules, IAM and variables."""
 
     name = "terraform"
-    version = 3
+    version = 5
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         n = path.name
@@ -354,6 +369,11 @@ class TerraformScanner(Scanner):
         name = _name_from(body) or rname
         # A role and its policy often share a name; the IAM object type keeps them apart.
         id_name = f"{_iam_object(rtype)}-{name}" if kind == "iam" else name
+        pattern = _dns_pattern(body) if kind == "dns" else None
+        if pattern:
+            # `redis.${var.environment}.${var.zone}` is a record, not the redis cluster: name it
+            # by its pattern and keep "record" in the id so `dns:redis` never reads as the cache.
+            name, id_name = pattern, f"{name}-record"
         res = Resource(id=entity_id(kind, id_name), kind=kind, name=name, subtype=rtype, evidence=[ev])
         res.attributes["terraform_address"] = address
         res.attributes["provider_subtype"] = subtype
