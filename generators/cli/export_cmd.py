@@ -54,6 +54,9 @@ def register(main: click.Group) -> None:
         codex        execpolicy .rules file (prefix_rule, allow/prompt/forbidden)
         opa          Rego v1 policy, data.json and opa tests
         json         plain decision table
+        promptfoo    promptfooconfig.yaml from the eval suite (needs evals.yaml)
+        inspect      Inspect AI dataset (.jsonl) + task from the eval suite (needs evals.yaml)
+        all          every target above
         Every rule is checked against the policy's own commands and probes; a rule that
         would decide anything differently from the policy is left to the hook.
         """
@@ -68,7 +71,10 @@ def register(main: click.Group) -> None:
         targets = list(TARGETS) if target == "all" else [target]
         texts: dict[str, str] = {}
         for t in targets:
-            result = exporter(t)(ectx)
+            try:
+                result = exporter(t)(ectx)
+            except ExportError as exc:  # e.g. promptfoo/inspect without an eval suite: nothing is written
+                raise UsageError(str(exc)) from exc
             texts.update(result.files)
             con.print(f"{t}: {len(result.rules)} rules, {len(result.left_to_hook)} action classes left to the hook")
         try:
