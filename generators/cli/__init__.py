@@ -53,5 +53,23 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for _name in _COMMAND_MODULES:
+# Commands whose module stands alone: `stackpolicy classify ...` (run per agent call and fed
+# batches on stdin) registers only its own module, so start-up does not import the scanners,
+# the LLM stack and the review code it never uses. Any other invocation (and importing
+# `main` from Python) registers every command.
+_STANDALONE = {"classify": "generators.cli.classify_cmd"}
+
+
+def _console_subcommand(argv: list[str]) -> str | None:
+    """The subcommand of a console-script invocation (after the global ``--config``), if any."""
+    if os.path.basename(argv[0]) != "stackpolicy":
+        return None
+    rest = argv[1:]
+    while rest[:1] == ["--config"] or (rest and rest[0].startswith("--config=")):
+        rest = rest[2:] if rest[0] == "--config" else rest[1:]
+    return rest[0] if rest else None
+
+
+_only = _STANDALONE.get(_console_subcommand(sys.argv) or "")
+for _name in (_only,) if _only else _COMMAND_MODULES:
     importlib.import_module(_name).register(main)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 from inventory.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:  # rich is imported when a console is made: `classify` never needs it
+    from rich.console import Console
 
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -25,6 +28,8 @@ class UsageError(click.ClickException):
 
 def console(stderr: bool = True) -> Console:
     """A rich console (stderr by default, so stdout stays machine-readable)."""
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
