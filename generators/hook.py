@@ -85,7 +85,8 @@ def _warm_or_slow(state: dict[str, Any], state_path: str, digest: str, command: 
     if answer is not None:
         return answer
     decision, reason = _classify(state, command)  # first, so a spawn failure cannot cost the answer
-    hook_client.spawn(state_path, digest, sock)
+    if not hook_client.running(sock):  # a hung server keeps its lock: a second one could not serve
+        hook_client.spawn(state_path, digest, sock)
     return decision, reason
 
 
@@ -105,6 +106,8 @@ def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
     known = (state.get("table") or {}).get(command)
     if known is not None:
         decision, reason = known["decision"], known["reason"]
+        # Warm up now (an open() and a flock when it runs) so the first miss is fast too.
+        hook_client.ensure(path, hook_client.state_hash(raw))
     else:
         decision, reason = _warm_or_slow(state, path, hook_client.state_hash(raw), command)
     return _answer(decision, f"stackpolicy: {reason}")
@@ -124,8 +127,28 @@ def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE) -> int:
     return 0
 
 
+def warm(stdin: TextIO, state_path: str = DEFAULT_STATE) -> int:
+    """``--warm`` (a ``SessionStart`` hook): start the warm classifier for the state; print nothing.
+
+    Best effort and silent: a session must never fail to start because of it, and the
+    PreToolUse hook answers correctly with or without the server.
+    """
+    try:
+        try:
+            event = json.loads(stdin.read() or "{}")
+        except ValueError:
+            event = {}
+        path = os.path.abspath(_resolve(state_path, event if isinstance(event, dict) else {}))
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        hook_client.ensure(path, hook_client.state_hash(raw))
+    except Exception:  # noqa: BLE001 - warming is an optimisation; the PreToolUse hook reports errors
+        pass
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    """``hook claude-code [--state PATH]`` without click (startup time matters here)."""
+    """``hook claude-code [--state PATH] [--warm]`` without click (startup time matters here)."""
     args = list(argv)
     state = DEFAULT_STATE
     if "--state" in args:
@@ -133,7 +156,10 @@ def main(argv: list[str]) -> int:
         if i + 1 < len(args):
             state = args[i + 1]
             del args[i:i + 2]
+    warm_only = "--warm" in args
+    if warm_only:
+        args.remove("--warm")
     if args[:1] != ["claude-code"] or len(args) != 1:
-        sys.stderr.write("usage: stackpolicy hook claude-code [--state PATH]\n")
+        sys.stderr.write("usage: stackpolicy hook claude-code [--state PATH] [--warm]\n")
         return 2
-    return run(sys.stdin, sys.stdout, state)
+    return warm(sys.stdin, state) if warm_only else run(sys.stdin, sys.stdout, state)

@@ -134,8 +134,40 @@ def query(sock_path: str, digest: str, command: str, timeout: float = CLIENT_TIM
     return decision, reason
 
 
-def spawn(state_path: str, digest: str, sock_path: str, idle: float | None = None) -> None:
-    """Start a detached server for this state (best effort; any failure is silently the slow path).
+def running(sock_path: str) -> bool:
+    """A server holds the lock of ``sock_path`` (it is up, or loading the classifier)."""
+    import fcntl
+
+    try:
+        fd = os.open(sock_path + ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops our probe lock, if we got it
+    return False
+
+
+def ensure(state_path: str, digest: str) -> None:
+    """Start a server for this state unless one runs (or the server is off, or the dir unsafe)."""
+    try:
+        if not enabled():
+            return
+        directory = socket_dir(create=True)
+        if directory is None:
+            return
+        sock = socket_path(directory, state_path, digest)
+        if not running(sock):
+            spawn(state_path, digest, sock)
+    except (OSError, ValueError):  # warming is an optimisation: it must never cost the answer
+        return
+
+
+def spawn(state_path: str, digest: str, sock_path: str, idle: float | None = None) -> int | None:
+    """Start a detached server for this state: its pid (best effort: ``None`` when it could not).
 
     A double fork with a new session: the server outlives the hook call, is not its child
     (no zombie, no signal from Claude Code's process group) and has /dev/null for stdio.
@@ -145,18 +177,35 @@ def spawn(state_path: str, digest: str, sock_path: str, idle: float | None = Non
     argv = [sys.executable, "-m", "generators.hook_server", os.path.abspath(state_path),
             "--hash", digest, "--socket", sock_path, "--idle", str(idle if idle is not None else idle_timeout())]
     try:
+        # The middle process sends the server's pid; the pipe (close-on-exec) reaches EOF once
+        # the server has exec'd, so a caller never sees a half-started fork of itself.
+        rfd, wfd = os.pipe()
+    except OSError:
+        return None
+    try:
         pid = os.fork()
     except OSError:
-        return
+        os.close(rfd)
+        os.close(wfd)
+        return None
     if pid:
+        os.close(wfd)
+        data = b""
         try:
             os.waitpid(pid, 0)  # the middle process exits at once
+            while chunk := os.read(rfd, 64):
+                data += chunk
         except OSError:
             pass
-        return
-    try:  # the middle process: new session, fork the server, leave
+        finally:
+            os.close(rfd)
+        return int(data) if data.strip().isdigit() else None
+    try:  # the middle process: new session, fork the server, report its pid, leave
+        os.close(rfd)
         os.setsid()
-        if os.fork():
+        server = os.fork()
+        if server:
+            os.write(wfd, str(server).encode())
             os._exit(0)
         os.chdir(root)
         null = os.open(os.devnull, os.O_RDWR)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from generators import hook, hook_client
@@ -40,6 +41,25 @@ def _wait_gone(lock: Path, timeout: float = 10.0) -> bool:
     return False
 
 
+def _servers_in(d: Path) -> list[psutil.Process]:
+    """The hook servers whose socket is in ``d`` (a directory unique to one test)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmd = proc.info["cmdline"] or []
+        if "generators.hook_server" in cmd and any(a.startswith(f"{d}/") for a in cmd) \
+                and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Still running (a zombie has exited: whoever adopted it reaps it in its own time)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.fixture(autouse=True)
 def socket_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private socket dir per test (short: AF_UNIX paths are limited); its servers die with the test."""
@@ -47,12 +67,16 @@ def socket_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("STACKPOLICY_HOOK_SOCKET_DIR", str(d))
     monkeypatch.setenv("STACKPOLICY_HOOK_SERVER", "on")
     yield d
+    servers = _servers_in(d)
+    for proc in servers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    end = time.monotonic() + 10
+    while (alive := [p for p in servers if _running(p)]) and time.monotonic() < end:
+        time.sleep(0.02)
+    assert not alive, f"hook servers still running: {alive}"
     for lock in d.glob("*.lock"):
-        text = lock.read_text().strip()
-        if text.isdigit():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(text), 15)
-        assert _wait_gone(lock), f"hook server {text} still running"
+        assert _wait_gone(lock), f"a hook server still holds {lock}"
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -378,3 +402,49 @@ def test_server_off_starts_nothing(state: Path, socket_dir: Path, monkeypatch: p
     ans = _ask(state, _bash("echo ok && kubectl delete namespace acme-prod"))
     assert ans is not None and ans["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert list(socket_dir.iterdir()) == []
+
+
+def _wait_up(state: Path, socket_dir: Path, timeout: float = 20.0) -> None:
+    sock, digest = _sock(socket_dir, state), _digest(state)
+    end = time.monotonic() + timeout
+    while hook_client.query(sock, digest, "true", timeout=1.0) is None:
+        assert time.monotonic() < end, "no server came up"
+        time.sleep(0.05)
+
+
+def test_a_table_hit_warms_a_server_for_later_misses(state: Path, socket_dir: Path) -> None:
+    ans = _ask(state, _bash("kubectl get pods -n acme-prod -l app=orders-api"))
+    assert ans is not None and ans["hookSpecificOutput"]["permissionDecision"] == "allow"
+    _wait_up(state, socket_dir)
+    hook_client.ensure(str(state), _digest(state))  # already running: no second server
+    assert len(_servers_in(socket_dir)) == 1
+
+
+def test_warm_starts_a_server_and_says_nothing(state: Path, socket_dir: Path) -> None:
+    session = {"session_id": "s", "hook_event_name": "SessionStart", "cwd": str(state.parent)}
+    assert hook.warm(io.StringIO(json.dumps(session)), state.name) == 0  # relative to the event's cwd
+    _wait_up(state, socket_dir)
+
+
+def test_warm_console_script_is_silent_even_on_errors(tmp_path: Path) -> None:
+    code = "import sys; from generators.hook import main; sys.exit(main(sys.argv[1:]))"
+    res = subprocess.run([sys.executable, "-c", code, "claude-code", "--warm", "--state", str(tmp_path / "nope.json")],
+                         input="not json", capture_output=True, text=True, cwd=REPO, timeout=20)
+    assert (res.returncode, res.stdout, res.stderr) == (0, "", "")
+
+
+def test_spawn_reports_the_server_pid(state: Path, socket_dir: Path) -> None:
+    pid = hook_client.spawn(str(state), _digest(state), _sock(socket_dir, state))
+    assert pid is not None
+    assert [p.pid for p in _servers_in(socket_dir)] == [pid]
+    _wait_up(state, socket_dir)
+
+
+def test_click_command_warms_too(state: Path, socket_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from generators.cli import main
+
+    res = CliRunner().invoke(main, ["hook", "claude-code", "--warm", "--state", str(state)], input="{}")
+    assert (res.exit_code, res.output) == (0, "")
+    _wait_up(state, socket_dir)

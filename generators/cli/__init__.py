@@ -11,7 +11,9 @@ import sys
 
 # `stackpolicy hook` runs on every agent tool call and must answer fast: the console script
 # hands it to the stdlib-only hook before click and the other commands are imported.
-if os.path.basename(sys.argv[0]) == "stackpolicy" and sys.argv[1:2] == ["hook"]:  # pragma: no cover
+# `--help` goes on to click, which documents the command.
+if (os.path.basename(sys.argv[0]) == "stackpolicy" and sys.argv[1:2] == ["hook"]
+        and not {"-h", "--help"} & set(sys.argv[2:])):  # pragma: no cover
     from generators.hook import main as _hook_main
 
     sys.exit(_hook_main(sys.argv[2:]))

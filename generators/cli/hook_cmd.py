@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from generators.hook import DEFAULT_STATE, run
+from generators.hook import DEFAULT_STATE, run, warm
 
 
 def register(main: click.Group) -> None:
@@ -18,13 +18,25 @@ def register(main: click.Group) -> None:
     @click.argument("agent", type=click.Choice(["claude-code"]))
     @click.option("--state", "state", default=DEFAULT_STATE, show_default=True,
                   help="The hook state written by `stackpolicy export claude-code` (relative to the project).")
-    def hook(agent: str, state: str) -> None:
+    @click.option("--warm", "warm_only", is_flag=True, default=False,
+                  help="Only start the warm classifier for the state (a SessionStart hook); print nothing.")
+    def hook(agent: str, state: str, warm_only: bool) -> None:
         """Decide one agent tool call: hook JSON on stdin, the decision on stdout.
 
         \b
         Register it in .claude/settings.json (the export writes that fragment):
           {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks":
             [{"type": "command", "command": "stackpolicy hook claude-code"}]}]}}
+        Optionally, start the warm classifier when a session starts, so that even the
+        first command outside the exported table is answered fast:
+          {"hooks": {"SessionStart": [{"hooks":
+            [{"type": "command", "command": "stackpolicy hook claude-code --warm"}]}]}}
+        Commands outside the table go to a warm classifier process (one per hook state,
+        private UNIX socket, exits after 15 idle minutes); without one the hook classifies
+        in-process and starts it. STACKPOLICY_HOOK_SERVER=off turns the server off.
         Errors answer "ask" (fail closed). Exit code is always 0.
         """
-        run(sys.stdin, sys.stdout, state)
+        if warm_only:
+            warm(sys.stdin, state)
+        else:
+            run(sys.stdin, sys.stdout, state)
