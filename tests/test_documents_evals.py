@@ -115,3 +115,18 @@ def test_tool_match_stops_at_the_first_flag() -> None:
     assert tool_match("psql -c 'SELECT 1'") == "psql -c 'SELECT 1'"
     for cmd in ("kubectl  get pods -n x", "a"):
         assert cmd.startswith(tool_match(cmd))
+
+
+def test_ladder_promotes_reversible_non_prod_t2_classes_first() -> None:
+    from generators.documents.evals import _promotion_order
+    from generators.documents.model import PolicyAction
+
+    def row(aid: str, verb: str, env: str | None) -> PolicyAction:
+        return PolicyAction(id=aid, title=aid, verb=verb, tool="kubectl", origin="implied", environment=env,
+                            command=verb, tier="T2", floor="T2", decision="ask", agent_may="", rationale="",
+                            evidence=[])
+
+    rows = [row("s/delete@dev", "delete", "dev"), row("s/restart@prod", "restart", "prod"),
+            row("s/restart@staging", "restart", "staging"), row("s/read-value@staging", "read-value", "staging")]
+    assert [r.id for r in sorted(rows, key=_promotion_order)] == [
+        "s/restart@staging", "s/restart@prod", "s/delete@dev", "s/read-value@staging"]

@@ -175,3 +175,18 @@ def test_local_dev_and_access_systems_are_grounded_and_dev_stays_out_of_the_t3_s
     assert "postgres:postgres/drop" not in " ".join(policy.summary)
     assert any(line.startswith("Local development (postgres) is dev-only") for line in policy.summary)
     assert policy.summary[0].startswith(f"{len(policy.systems) - 2} systems (plus local development: 1 ")
+
+
+def test_one_environment_question_per_system_names_its_members() -> None:
+    inv = make_inventory()
+    for r in inv.resources:
+        if r.id in ("kafka-cluster:events", "kafka-topic:orders-events", "kafka-topic:payments-events"):
+            r.environments, r.facts = [], [f for f in r.facts if f.name != "environment"]
+    for a in inv.actions:
+        if a.target in ("kafka-cluster:events", "kafka-topic:orders-events", "kafka-topic:payments-events"):
+            a.environment = None
+    policy = _policy(inv)
+    env_qs = [q for q in policy.questions if q.id.startswith("unknown-environment:") and q.system == "kafka-cluster:events"]
+    assert [q.id for q in env_qs] == ["unknown-environment:kafka-cluster:events"]
+    assert "kafka-cluster `events`" in env_qs[0].question
+    assert "kafka-topic `orders-events`" in env_qs[0].question

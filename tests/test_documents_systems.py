@@ -109,3 +109,15 @@ def test_dev_only_entities_form_one_local_dev_system_listed_last() -> None:
     # A dev-and-prod service stays its own system; topics keep finding the prod cluster.
     assert g.system_of["service:orders-api"] == "service:orders-api"
     assert g.system_of["kafka-topic:orders-events"] == "kafka-cluster:events"
+
+
+def test_strimzi_labelled_node_pool_joins_its_cluster() -> None:
+    inv = make_inventory()
+    inv.resources.append(Resource(id="other:events-dual-role", kind="other", name="events/dual-role",
+                                  subtype="kafka-node-pool", labels={"strimzi.io/cluster": "events"},
+                                  evidence=[Evidence(path="k8s/kafka/kafka-cluster.yaml", line=6)]))
+    inv.resources.append(Resource(id="other:orphan", kind="other", name="orphan",
+                                  evidence=[Evidence(path="x.yaml", line=1)]))
+    g = group_systems(inv)
+    assert g.system_of["other:events-dual-role"] == "kafka-cluster:events"
+    assert g.system_of["other:orphan"] == "other:orphan"

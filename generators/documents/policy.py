@@ -254,15 +254,29 @@ def draft_questions(inv: Inventory, systems: list[PolicySystem], assessments: di
     out: list[Question] = []
     env_scoped = {a.target for a in inv.actions if a.environment and a.target}
     targets = {a.target for a in inv.actions if a.target}
+    # One environment question per system: a Kafka cluster with its topics and users is one
+    # answer for the reviewer, not nine.
+    unknown_env: dict[str, list[Entity]] = {}
     for ent in sorted(inv.entities().values(), key=lambda e: e.id):
         # Only where it changes a tier: an entity no action targets has nothing to tier.
         if not ent.environments and ent.id in targets and ent.id not in env_scoped:
-            out.append(Question(
-                id=f"unknown-environment:{ent.id}", system=sys_of.get(ent.id),
-                question=f"Which environment is {ent.kind} `{ent.name}` in (prod, staging, dev)?",
-                reason="no namespace, overlay, path or label named an environment, so its actions "
-                       "were tiered as if it were prod",
-                evidence=_sorted_evidence(ent.evidence)[:3]))
+            unknown_env.setdefault(sys_of.get(ent.id, ent.id), []).append(ent)
+    groups = grouping.by_id()
+    for sid, ents in sorted(unknown_env.items()):
+        grp = groups.get(sid)
+        label = f"{grp.display_kind} `{grp.title}`" if grp else f"{ents[0].kind} `{ents[0].name}`"
+        others = [f"{e.kind} `{e.name}`" for e in ents if e.id != sid]
+        also = ""
+        if others:
+            also = (f" The answer also places its " + ", ".join(others[:5])
+                    + (f" and {len(others) - 5} more" if len(others) > 5 else "") + ".")
+        out.append(Question(
+            id=f"unknown-environment:{sid}", system=sid if grp else None,
+            question=f"Which environment is {label} in (prod, staging, dev)?{also}",
+            reason="no namespace, overlay, path or label named an environment, so its actions "
+                   "were tiered as if it were prod",
+            evidence=_sorted_evidence(ev for e in ents for ev in e.evidence[:1])[:3]))
+    for ent in sorted(inv.entities().values(), key=lambda e: e.id):
         env_facts = sorted({str(f.value) for f in ent.facts if f.name == "environment"})
         # A base deployed by two overlays is normal; it only matters when actions on it
         # cannot say which environment they mean.

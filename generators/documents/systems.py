@@ -186,6 +186,9 @@ def group_systems(inv: Inventory) -> Grouping:
             system_of[r.id] = r.id
         elif r.kind in KAFKA_MEMBER_KINDS:
             system_of[r.id] = _cluster_of(r, inv, clusters) or r.id
+        elif r.kind == "other" and any(r.labels.get(label) for label in CLUSTER_LABELS[:1]) and clusters:
+            # A Strimzi node pool, Connect or MirrorMaker labelled with its cluster is part of it.
+            system_of[r.id] = _cluster_of(r, inv, clusters) or r.id
         elif len(users[r.id]) == 1:
             system_of[r.id] = next(iter(users[r.id]))
         else:
