@@ -155,7 +155,8 @@ def test_fast_path_imports_only_the_standard_library(state: Path) -> None:
         "from generators.hook import run\n"
         f"ev = {json.dumps(_bash('kubectl get pods -n acme-prod -l app=orders-api'))!r}\n"
         f"run(io.StringIO(ev), sys.stdout, {str(state)!r})\n"
-        "heavy = sorted(m for m in ('pydantic', 'yaml', 'click', 'generators.classify') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('pydantic', 'yaml', 'click', 'generators.classify', 'socket', 'typing')\n"
+        "               if m in sys.modules)\n"
         "print(json.dumps(heavy))\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
@@ -448,3 +449,24 @@ def test_click_command_warms_too(state: Path, socket_dir: Path) -> None:
     res = CliRunner().invoke(main, ["hook", "claude-code", "--warm", "--state", str(state)], input="{}")
     assert (res.exit_code, res.output) == (0, "")
     _wait_up(state, socket_dir)
+
+
+def test_a_warm_server_call_imports_only_the_standard_library(state: Path, socket_dir: Path) -> None:
+    proc = _start_server(state, socket_dir)
+    try:
+        code = (
+            "import io, json, sys\n"
+            "from generators.hook import run\n"
+            f"ev = {json.dumps(_bash('echo ok && kubectl delete namespace acme-prod'))!r}\n"
+            f"run(io.StringIO(ev), sys.stdout, {str(state)!r})\n"
+            "heavy = sorted(m for m in ('pydantic', 'yaml', 'click', 'generators.classify', 'inventory')\n"
+            "               if m in sys.modules)\n"
+            "print(json.dumps(heavy))\n"
+        )
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+        answer, heavy = res.stdout.strip().splitlines()
+        assert json.loads(answer)["hookSpecificOutput"]["permissionDecision"] == "deny"
+        assert json.loads(heavy) == []
+    finally:
+        proc.terminate()
+        proc.wait(10)
