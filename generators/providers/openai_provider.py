@@ -50,11 +50,22 @@ class OpenAIProvider(Provider):
         return body
 
     async def _complete(self, req: LLMRequest) -> LLMResponse:
+        # The plain-dict body goes straight to the SDK's transport (`client.post`): the typed
+        # `chat.completions.create` walks the whole body (the large JSON schema included)
+        # through its TypedDict transform on every call, and parsing the answer into SDK models
+        # only to dump them back to a dict is wasted work too. Errors, auth and timeouts are
+        # the SDK's as before.
         try:
-            resp = await self.client.chat.completions.create(**self.body(req))
+            raw = await self.client.post("/chat/completions", body=self.body(req), cast_to=bytes)
         except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError
             raise from_sdk_error(exc, self.name) from exc
-        return self.parse(resp.model_dump())
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ProviderError(f"{self.name}: the response is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ProviderError(f"{self.name}: the response is not a JSON object")
+        return self.parse(data)
 
     def parse(self, data: dict[str, Any]) -> LLMResponse:
         """An LLMResponse from a Chat Completions response body (dict form)."""
