@@ -86,6 +86,8 @@ def _warm_or_slow(state: dict[str, Any], state_path: str, digest: str, command: 
         return _classify(state, command)
     sock = hook_client.socket_path(directory, state_path, digest)
     answer = hook_client.query(sock, digest, command)
+    if answer is None and hook_client.wait_loading(sock):
+        answer = hook_client.query(sock, digest, command)
     if answer is not None:
         return answer
     decision, reason = _classify(state, command)  # first, so a spawn failure cannot cost the answer

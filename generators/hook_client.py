@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 # The whole exchange must fit well inside the hook's budget; past this the slow path answers.
 CLIENT_TIMEOUT = 0.1
+# A server that is loading is ready within about the time the slow path would take; never wait longer.
+LOADING_WAIT = 0.6
 DEFAULT_IDLE = 900.0
 MAX_REPLY = 1 << 20
 DECISIONS = frozenset({"allow", "ask", "deny"})
@@ -157,6 +159,23 @@ def running(sock_path: str) -> bool:
     finally:
         os.close(fd)  # also drops our probe lock, if we got it
     return False
+
+
+def wait_loading(sock_path: str, limit: float = LOADING_WAIT) -> bool:
+    """Wait for a server that is still loading the classifier (it holds the lock, has no socket yet).
+
+    Started by an earlier call (a table hit, ``--warm``), it is ready sooner than this process
+    could import the classifier itself. ``True`` once its socket is there; ``False`` at once
+    if no server is loading (none runs, or it already listens and simply did not answer).
+    """
+    if os.path.exists(sock_path):
+        return False
+    deadline = time.monotonic() + limit
+    while not os.path.exists(sock_path):
+        if not running(sock_path) or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def ensure(state_path: str, digest: str) -> None:

@@ -470,3 +470,48 @@ def test_a_warm_server_call_imports_only_the_standard_library(state: Path, socke
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def _loading(sock: str) -> Iterator[None]:
+    """Pretend a server is loading: hold its lock, no socket yet."""
+    with open(sock + ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def test_a_loading_server_is_waited_for_not_raced(state: Path, socket_dir: Path) -> None:
+    sock, digest = _sock(socket_dir, state), _digest(state)
+    cmd = "echo ok && kubectl delete namespace acme-prod"
+
+    def reply(req: dict) -> bytes:
+        return json.dumps({"state": digest, "command": req["command"], "decision": "deny",
+                           "reason": "T3 from the server"}).encode() + b"\n"
+
+    with _loading(sock):
+        def come_up() -> None:
+            time.sleep(0.2)
+            with _fake_server(sock, reply):
+                time.sleep(2)
+
+        t = threading.Thread(target=come_up)
+        t.start()
+        ans = hook._warm_or_slow(json.loads(state.read_text()), str(state), digest, cmd)
+        t.join()
+    assert ans == ("deny", "T3 from the server")
+
+
+def test_a_server_that_never_comes_up_costs_a_bounded_wait(state: Path, socket_dir: Path) -> None:
+    sock, digest = _sock(socket_dir, state), _digest(state)
+    with _loading(sock):
+        t = time.perf_counter()
+        assert hook_client.wait_loading(sock) is False
+        assert time.perf_counter() - t < hook_client.LOADING_WAIT + 0.3
+        ans = _ask(state, _bash("echo ok && kubectl delete namespace acme-prod"))
+    assert ans is not None and ans["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_no_wait_when_no_server_is_loading(state: Path, socket_dir: Path) -> None:
+    t = time.perf_counter()
+    assert hook_client.wait_loading(_sock(socket_dir, state)) is False
+    assert time.perf_counter() - t < 0.05
