@@ -515,3 +515,17 @@ def test_no_wait_when_no_server_is_loading(state: Path, socket_dir: Path) -> Non
     t = time.perf_counter()
     assert hook_client.wait_loading(_sock(socket_dir, state)) is False
     assert time.perf_counter() - t < 0.05
+
+
+def test_server_warm_up_loads_the_lazy_secret_detectors(state: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "from generators.hook import build_classifier\n"
+        "from generators.hook_server import warm_up\n"
+        f"c = build_classifier(json.loads(open({str(state)!r}).read()))\n"
+        "before = 'detect_secrets' in sys.modules\n"
+        "warm_up(c)\n"
+        "print(json.dumps([before, 'detect_secrets' in sys.modules]))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert json.loads(res.stdout) == [False, True]
