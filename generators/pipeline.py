@@ -70,12 +70,23 @@ def draft_documents(
 ) -> tuple[Policy, EvalSuite]:
     """The policy and the eval suite for ``inv``: offline drafts, refined by ``provider`` if given."""
     meta = document_meta(inv, provider)
-    policy = draft_policy(inv, assessments, load_tiers(cfg), meta)
+    tiers = load_tiers(cfg)
+    # A provider may remember finished documents (the LLM refiner's result cache): an
+    # unchanged run then needs no drafting, rendering or validating at all.
+    recall = getattr(provider, "recall_documents", None)
+    if recall is not None:
+        hit = recall(inv, assessments, tiers, meta)
+        if hit is not None:
+            return hit
+    policy = draft_policy(inv, assessments, tiers, meta)
     if provider is not None:
         policy = provider.refine_policy(policy, inv, assessments)
     evals = draft_evals(inv, policy, meta)
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
+        remember = getattr(provider, "remember_documents", None)
+        if remember is not None:
+            remember(policy, evals)
     return policy, evals
 
 

@@ -88,6 +88,18 @@ class PromptRenderer:
                              EVALS_SCHEMA_NAME: json.dumps(self.evals_schema, indent=1)}
         self._system: str | None = None
 
+    def fingerprint(self) -> str:
+        """sha256 of what shapes every prompt but the slice: the templates on the search path
+        (user directory first, as the loader sees them), the tiers and the answer schemas."""
+        h = hashlib.sha256()
+        for d in self.env.loader.searchpath:  # type: ignore[union-attr] - always a FileSystemLoader
+            for path in sorted(Path(d).rglob("*.j2")):
+                h.update(f"{d}\0{path.relative_to(d)}\0".encode())
+                h.update(path.read_bytes())
+        h.update(json.dumps([t.model_dump(mode="json") for t in self.tiers], sort_keys=True).encode())
+        h.update(json.dumps(self._schema_json, sort_keys=True).encode())
+        return h.hexdigest()
+
     def _render(self, name: str, **ctx: object) -> str:
         try:
             return self.env.get_template(name).render(**ctx)

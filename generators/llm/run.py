@@ -10,13 +10,17 @@ rendered by the same templates as the offline path.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from generators.documents.model import EvalSuite, Policy
+from generators import __version__
+from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.llm.merge import Fallback, merge_evals, merge_policy
 from generators.llm.prompts import PromptRenderer, RenderedPrompt
 from generators.llm.slices import Slice, eval_slices, system_slices
@@ -82,6 +86,53 @@ class LLMRefiner:
         self.prices = prices if prices is not None else load_prices()
         self.budget = _Budget(price_for(provider.name, provider.model, self.prices), self.options.budget_usd)
         self.unreachable: str | None = None  # set when the API cannot be reached at all
+        # The finished-documents cache (see recall_documents): the key of this run, every
+        # prompt key answered validly with its token counts, and whether anything fell back.
+        self._doc_key: str | None = None
+        self._answered: list[tuple[str, int, int]] = []
+        self._fell_back = False
+
+    # ---- finished documents ---------------------------------------------------------
+    def recall_documents(self, inv: Inventory, assessments: dict[str, Assessment], tiers: list[TierDefinition],
+                         meta: DocumentMeta) -> tuple[Policy, EvalSuite] | None:
+        """The policy and eval suite a previous run produced from exactly these inputs, or None.
+
+        An unchanged run then skips the offline drafter, prompt rendering and answer
+        validation: the result was validated and merged when it was stored. The key covers the
+        inventory, the assessments, the tiers, the document meta, the provider, model and call
+        options, the prompt templates and the drafting/refining code itself. Only runs where
+        every prompt got a valid answer are stored (a fallback is retried next time), and
+        ``--no-cache`` (a disabled cache) neither reads nor writes. Each remembered prompt is
+        logged as a cache hit, as a per-answer cache hit would be.
+        """
+        self._doc_key, self._answered, self._fell_back = None, [], False
+        if not self.cache.enabled:
+            return None
+        self._doc_key = _documents_key(self, inv, assessments, tiers, meta)
+        text = self.cache.get_text(self._doc_key)
+        if text is None:
+            return None
+        try:
+            head, policy_json, evals_json = text.split("\n", 2)
+            answered = json.loads(head)["answered"]
+            policy = Policy.model_validate_json(policy_json)
+            evals = EvalSuite.model_validate_json(evals_json)
+            hits = [(str(k), int(i), int(o)) for k, i, o in answered]
+        except (ValueError, KeyError, TypeError):
+            return None  # an unreadable entry is a miss, never an error
+        for key, tin, tout in hits:
+            self._record(key, 1, "valid", LLMResponse(text="", input_tokens=tin, output_tokens=tout, attempts=0),
+                         cache_hit=True, attempts=0)
+        self._doc_key = None
+        return policy, evals
+
+    def remember_documents(self, policy: Policy, evals: EvalSuite) -> None:
+        """Store the documents under the key :meth:`recall_documents` computed (clean runs only)."""
+        if self._doc_key is None or self._fell_back:
+            return
+        head = json.dumps({"answered": self._answered})
+        self.cache.put_text(self._doc_key, f"{head}\n{policy.model_dump_json()}\n{evals.model_dump_json()}")
+        self._doc_key = None
 
     # ---- DocumentProvider -----------------------------------------------------------
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
@@ -167,6 +218,7 @@ class LLMRefiner:
             answer, errors = validator(cached.text, sl)
             if answer is not None:
                 self._record(p.key, 1, "valid", cached, cache_hit=True, attempts=0)
+                self._answered.append((p.key, cached.input_tokens, cached.output_tokens))
                 return Outcome(p, sl, answer=answer)
         # Round 1 (or the batch's answer), then at most one repair round.
         resp: LLMResponse | None = None
@@ -178,6 +230,7 @@ class LLMRefiner:
                 resp, ms = await self._call(req)
         except ProviderError as exc:
             self._record(p.key, 1, "fallback", errors=[str(exc)], attempts=self.provider.retry.max_retries + 1)
+            self._fell_back = True
             return Outcome(p, sl, error=_short(str(exc)))
         answer, errors = validator(resp.text, sl)
         if resp.truncated and answer is None:
@@ -185,6 +238,7 @@ class LLMRefiner:
         if answer is not None:
             self._record(p.key, 1, "valid", resp, ms)
             self.cache.put(ckey, resp)
+            self._answered.append((p.key, resp.input_tokens, resp.output_tokens))
             return Outcome(p, sl, answer=answer)
         self._record(p.key, 1, "invalid", resp, ms, errors=errors)
         repair = LLMRequest(key=req.key, system=req.system, prompt=repair_prompt(req.prompt, resp.text, errors),
@@ -194,14 +248,17 @@ class LLMRefiner:
             resp2, ms2 = await self._call(repair)
         except ProviderError as exc:
             self._record(p.key, 2, "fallback", errors=[str(exc)])
+            self._fell_back = True
             return Outcome(p, sl, error=f"invalid answer, and the repair call failed: {_short(str(exc))}")
         answer, errors2 = validator(resp2.text, sl)
         if answer is not None:
             self._record(p.key, 2, "repaired", resp2, ms2)
             # Cached under the first request's key: an unchanged inventory needs no call at all next time.
             self.cache.put(ckey, resp2)
+            self._answered.append((p.key, resp2.input_tokens, resp2.output_tokens))
             return Outcome(p, sl, answer=answer)
         self._record(p.key, 2, "fallback", resp2, ms2, errors=errors2)
+        self._fell_back = True
         return Outcome(p, sl, error=f"answer failed validation twice: {_short(errors2[0])}")
 
     # ---- batch mode -----------------------------------------------------------------------
@@ -237,6 +294,40 @@ class LLMRefiner:
             raise BatchPending(job, "submitted")
         self.batch_state.remove(document)
         return {k: results.get(batch_custom_id(k), ProviderError("missing from the batch results")) for k in todo}
+
+
+# What the finished documents depend on besides the inputs: the code that drafts, slices,
+# validates and merges them (and the bundled templates, via the renderer's search path).
+_CODE_DIRS = ("generators/documents", "generators/llm", "generators/risk")
+_CODE_FILES = ("generators/pipeline.py", "generators/providers/base.py")
+_CODE_DIGEST: list[str] = []
+
+
+def _code_digest() -> str:
+    """sha256 over the sources the documents are computed by (once per process)."""
+    if not _CODE_DIGEST:
+        root = Path(__file__).resolve().parents[2]
+        h = hashlib.sha256(__version__.encode())
+        paths = sorted(p for d in _CODE_DIRS for p in (root / d).glob("*.py")) + [root / f for f in _CODE_FILES]
+        for path in paths:
+            h.update(str(path.relative_to(root)).encode() + b"\0")
+            h.update(path.read_bytes() if path.is_file() else b"-")
+        _CODE_DIGEST.append(h.hexdigest())
+    return _CODE_DIGEST[0]
+
+
+def _documents_key(ref: LLMRefiner, inv: Inventory, assessments: dict[str, Assessment],
+                   tiers: list[TierDefinition], meta: DocumentMeta) -> str:
+    """The finished-documents cache key (everything :meth:`LLMRefiner.recall_documents` lists)."""
+    h = hashlib.sha256(b"stackpolicy-documents-v1\0")
+    for part in (_code_digest(), ref.renderer.fingerprint(), ref.provider.name, str(ref.provider.model),
+                 ref.provider.label, str(ref.options.max_tokens), str(ref.options.temperature), inv.digest(),
+                 meta.model_dump_json(), json.dumps([t.model_dump(mode="json") for t in tiers], sort_keys=True)):
+        h.update(part.encode())
+        h.update(b"\0")
+    for aid in sorted(assessments):
+        h.update(aid.encode() + b"\0" + assessments[aid].model_dump_json().encode() + b"\0")
+    return "documents-" + h.hexdigest()
 
 
 def _short(text: str, limit: int = 160) -> str:

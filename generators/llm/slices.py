@@ -128,7 +128,9 @@ def eval_slices(policy: Policy, inv: Inventory, cases: list[EvalCase]) -> list[S
             first = {c.action_ids[0] for c in chunk if c.action_ids}
             wanted = {a for c in chunk for a in c.action_ids}
             rows = sorted((a for a in s.actions if a.id in wanted), key=lambda a: (a.id not in first, a.id))
-            rows = sorted(rows[:MAX_EVAL_ACTIONS], key=lambda a: s.actions.index(a))
+            # Back in the system's own order (a position map: `list.index` compares whole models).
+            kept = {id(a) for a in rows[:MAX_EVAL_ACTIONS]}
+            rows = [a for a in s.actions if id(a) in kept]
             sl = _slice(key, s, rows, entities, actions, [])
             sl.evidence |= {str(e) for c in chunk for e in c.evidence}
             sl.cases = chunk

@@ -61,6 +61,26 @@ class ResponseCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def get_text(self, key: str) -> str | None:
+        """A stored text entry (see :meth:`put_text`), or None (absent, disabled or unreadable)."""
+        if not self.enabled:
+            return None
+        try:
+            return self._path(key).with_suffix(".txt").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def put_text(self, key: str, text: str) -> None:
+        """Store a text entry atomically (the LLM refiner's finished documents). Like answers,
+        they are built from the redacted inventory, so nothing secret lands here."""
+        if not self.enabled:
+            return
+        path = self._path(key).with_suffix(".txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
     def put(self, key: str, resp: LLMResponse) -> None:
         """Store ``resp`` atomically (a crash never leaves a torn entry)."""
         if not self.enabled:
