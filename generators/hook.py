@@ -90,9 +90,9 @@ def _warm_or_slow(state: dict[str, Any], state_path: str, digest: str, command: 
         answer = hook_client.query(sock, digest, command)
     if answer is not None:
         return answer
-    decision, reason = _classify(state, command)  # first, so a spawn failure cannot cost the answer
-    if not hook_client.running(sock):  # a hung server keeps its lock: a second one could not serve
-        hook_client.spawn(state_path, digest, sock)
+    decision, reason = _classify(state, command)
+    # Never raises; starts nothing if a server holds the lock (a hung one: a second could not serve).
+    hook_client.ensure(state_path, digest)
     return decision, reason
 
 

@@ -529,3 +529,14 @@ def test_server_warm_up_loads_the_lazy_secret_detectors(state: Path) -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert json.loads(res.stdout) == [False, True]
+
+
+def test_a_failing_spawn_never_costs_the_answer(state: Path, socket_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no fork today")
+
+    monkeypatch.setattr(hook_client, "spawn", broken)
+    for cmd, want in (("kubectl get pods -n acme-prod -l app=orders-api", "allow"),  # table hit warms
+                      ("echo ok && kubectl delete namespace acme-prod", "deny")):  # slow path starts
+        ans = _ask(state, _bash(cmd))
+        assert ans is not None and ans["hookSpecificOutput"]["permissionDecision"] == want
