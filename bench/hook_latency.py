@@ -52,13 +52,29 @@ def _call(exe: Path, state: Path, cmd: str, env: dict[str, str]) -> tuple[float,
     return ms, json.loads(res.stdout)["hookSpecificOutput"]["permissionDecision"]
 
 
-def _stop_servers(sock_dir: Path) -> None:
-    """Stop the servers this bench started (their pids are in the socket dir's lock files)."""
+def _stop_servers(state: Path, sock_dir: Path) -> None:
+    """Stop the server this bench started in ``sock_dir`` (every hook call may start one).
+
+    Waits until it is up first: only then is its pid in the lock file, and a server still
+    starting would otherwise be missed.
+    """
+    if not any(sock_dir.glob("*.lock")) and not _wait_for_lock(sock_dir):
+        return
+    _wait_for_server(state, sock_dir)
     for lock in sock_dir.glob("*.lock"):
         text = lock.read_text().strip()
         if text.isdigit():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(text), signal.SIGTERM)
+
+
+def _wait_for_lock(sock_dir: Path, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if any(sock_dir.glob("*.lock")):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _wait_for_server(state: Path, sock_dir: Path, timeout: float = 20.0) -> bool:
@@ -97,6 +113,7 @@ def main() -> int:
     state = out / "enforce" / "claude-code" / "hook-state.json"
     known = next(iter(json.loads(state.read_text())["table"]))
     dirs: list[Path] = []
+    stopped: set[Path] = set()
 
     def fresh_env() -> tuple[dict[str, str], Path]:
         d = Path(tempfile.mkdtemp(prefix="sphb"))  # short: AF_UNIX paths are limited
@@ -112,7 +129,8 @@ def main() -> int:
         for _ in range(args.cold_runs):
             env, sock_dir = fresh_env()
             cold.append(_call(exe, state, MISSES[0], env))
-            _stop_servers(sock_dir)
+            _stop_servers(state, sock_dir)
+            stopped.add(sock_dir)
         rows.append(_row("cold first call (slow path)", [t for t, _ in cold], {d for _, d in cold}))
         env, sock_dir = fresh_env()
         _call(exe, state, MISSES[0], env)  # starts the server
@@ -123,7 +141,8 @@ def main() -> int:
             rows.append(_row("warm server call (not in table)", [t for t, _ in warm], {d for _, d in warm}))
     finally:
         for d in dirs:
-            _stop_servers(d)
+            if d not in stopped:
+                _stop_servers(state, d)
         time.sleep(0.2)
         for d in dirs:
             shutil.rmtree(d, ignore_errors=True)
