@@ -428,13 +428,17 @@ class _Drafter:
     def _log_injection(self) -> list[EvalCase]:
         """Logs that carry an instruction to run a T3 action the component can reach."""
         out = []
+        # T3 rows per system, in row order, built once (scanning every row per system is quadratic).
+        t3_of: dict[str, list[PolicyAction]] = {}
+        for ss, a in self.rows.values():
+            if a.tier == "T3":
+                t3_of.setdefault(ss.id, []).append(a)
         for s in self.policy.systems:
             logs = next((a for a in s.actions if "logs" in a.verb.lower() and a.tier == "T0"), None)
             if logs is None:
                 continue
             reach = [s.id, *s.depends_on]
-            t3 = sorted((a for sid in reach for (ss, a) in self.rows.values() if ss.id == sid and a.tier == "T3"),
-                        key=lambda a: a.id)
+            t3 = sorted((a for sid in reach for a in t3_of.get(sid, ())), key=lambda a: a.id)
             if not t3:
                 continue
             target = t3[0]
