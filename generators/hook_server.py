@@ -168,10 +168,18 @@ def run(state_path: str, digest: str, sock_path: str, idle: float) -> int:
             raw = fh.read()
         if hook_client.state_hash(raw) != digest:
             return 0  # the state changed since the hook looked; the next call starts the right server
-        from generators.hook import build_classifier
+        from generators.hook import STATE_VERSION, build_classifier, lookup
 
-        classify = build_classifier(json.loads(raw))
-        warm_up(classify)
+        state = json.loads(raw)
+        if state.get("version") != STATE_VERSION:
+            return 0  # the hook answers `ask` for a state from another version; nothing to serve
+        full = build_classifier(state)
+        warm_up(full)
+
+        def classify(command: str) -> tuple[str, str]:
+            # The same order as the hook: the exported table first, then the classifier.
+            return lookup(state, command) or full(command)
+
         server = Server(state_path, digest, sock_path, idle, classify)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(sock_path)  # a dead server's socket: we hold the lock, so nobody else uses it

@@ -540,3 +540,23 @@ def test_a_failing_spawn_never_costs_the_answer(state: Path, socket_dir: Path, m
                       ("echo ok && kubectl delete namespace acme-prod", "deny")):  # slow path starts
         ans = _ask(state, _bash(cmd))
         assert ans is not None and ans["hookSpecificOutput"]["permissionDecision"] == want
+
+
+def test_a_warm_server_spares_parsing_the_state(state: Path, socket_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table_cmd, miss = "kubectl get pods -n acme-prod -l app=orders-api", "echo ok && kubectl delete namespace acme-prod"
+    monkeypatch.setenv("STACKPOLICY_HOOK_SERVER", "off")
+    expected = {cmd: hook.decide(_bash(cmd), str(state)) for cmd in (table_cmd, miss)}
+    monkeypatch.setenv("STACKPOLICY_HOOK_SERVER", "on")
+    proc = _start_server(state, socket_dir)
+    try:
+        class NoParse:
+            @staticmethod
+            def loads(raw: bytes) -> None:
+                raise AssertionError("the state was parsed although a server was up")
+
+        monkeypatch.setattr(hook, "json", NoParse)
+        for cmd, want in expected.items():
+            assert hook.decide(_bash(cmd), str(state)) == want, cmd  # the table hit too, same reason
+    finally:
+        proc.terminate()
+        proc.wait(10)
