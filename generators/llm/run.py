@@ -138,16 +138,14 @@ class LLMRefiner:
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
         """The policy with each system refined by the model (floors enforced), or its offline draft."""
         slices = system_slices(draft, inv)
-        prompts = [self.renderer.policy(sl) for sl in slices]
-        outcomes = self._run("policy", prompts, slices, validate_policy)
+        outcomes = self._run("policy", slices, self.renderer.policy, validate_policy)
         answers, fallbacks = _collect(outcomes)
         return merge_policy(draft, answers, fallbacks, self.provider.label)
 
     def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
         """The suite with each system's cases rewritten by the model, or its offline draft."""
         slices = eval_slices(policy, inv, draft.cases)
-        prompts = [self.renderer.evals(sl) for sl in slices]
-        outcomes = self._run("evals", prompts, slices, validate_evals)
+        outcomes = self._run("evals", slices, self.renderer.evals, validate_evals)
         answers, fallbacks = _collect(outcomes)
         return merge_evals(draft, answers, fallbacks, self.provider.label)
 
@@ -155,28 +153,33 @@ class LLMRefiner:
     def _request(self, p: RenderedPrompt) -> LLMRequest:
         return p.request(self.options.max_tokens, self.options.temperature)
 
-    def _run(self, document: str, prompts: Sequence[RenderedPrompt], slices: Sequence[Slice],
+    def _run(self, document: str, slices: Sequence[Slice], render: Callable[[Slice], RenderedPrompt],
              validator: Validator) -> list[Outcome]:
-        return asyncio.run(self._run_async(document, prompts, slices, validator))
+        return asyncio.run(self._run_async(document, slices, render, validator))
 
-    async def _run_async(self, document: str, prompts: Sequence[RenderedPrompt], slices: Sequence[Slice],
+    async def _run_async(self, document: str, slices: Sequence[Slice], render: Callable[[Slice], RenderedPrompt],
                          validator: Validator) -> list[Outcome]:
         self.budget.lock = asyncio.Lock()
         prefetched: dict[str, LLMResponse | ProviderError] = {}
+        prompts: list[RenderedPrompt] | None = None
         if self.options.batch:
+            prompts = [render(sl) for sl in slices]  # the batch needs every prompt up front
             prefetched = await self._batch(document, prompts)
         sem = asyncio.Semaphore(max(1, self.options.concurrency))
-        progress = _Progress(f"{document} ({self.provider.label})", len(prompts), self.options.progress)
+        progress = _Progress(f"{document} ({self.provider.label})", len(slices), self.options.progress)
 
-        async def one(p: RenderedPrompt, sl: Slice) -> Outcome:
+        async def one(i: int, sl: Slice) -> Outcome:
             async with sem:
+                # Rendered when a slot frees up: the first calls go out after `concurrency`
+                # prompts are rendered, and the rest render while those wait on the API.
+                p = prompts[i] if prompts is not None else render(sl)
                 out = await self._answer(p, sl, validator, prefetched.get(p.key))
             progress.advance()
             return out
 
         try:
             with progress:
-                return list(await asyncio.gather(*(one(p, sl) for p, sl in zip(prompts, slices))))
+                return list(await asyncio.gather(*(one(i, sl) for i, sl in enumerate(slices))))
         finally:
             await self.provider.aclose()
 
