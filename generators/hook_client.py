@@ -27,7 +27,7 @@ import stat
 import sys
 import time
 
-# `socket` (~5 ms) is imported where it is used: a table hit never needs it.
+# `socket` (~5 ms) is imported where it is used: a table hit with no server up never needs it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
