@@ -70,14 +70,6 @@ def merge_entity(into: Entity, other: Entity) -> None:
         into.image = other.image
 
 
-def _alias_names(ent: Entity) -> set[str]:
-    """Slugged names of the ids merged into ``ent`` by the alias pass (``kind:name`` → ``name``)."""
-    aliases = ent.attributes.get("aliases")
-    if not isinstance(aliases, list):
-        return set()
-    return {slug(a.partition(":")[2]) for a in aliases}
-
-
 class InventoryBuilder:
     """Accumulates fragments; :meth:`build` returns a sorted, deterministic inventory."""
 
@@ -95,6 +87,19 @@ class InventoryBuilder:
         self.warnings: list[Warning] = []
         # entity id -> names of the scanners that reported it (for the alias pass).
         self.seen_by: dict[str, set[str]] = {}
+        # slugged name / alias name -> entities, for :meth:`find` (built lazily; see _name_index).
+        self._index: dict[str, list[Entity]] | None = None
+        self._index_size = -1
+        self._slugs: dict[str, str] = {}
+        # Edge bookkeeping for merge_alias: insertion rank of each edge key (the order a rebuild
+        # of the edge table would visit them in) and the keys touching each entity id.
+        self._edge_seq: dict[tuple[str, str, str], int] = {}
+        self._edges_by_ent: dict[str, set[tuple[str, str, str]]] = {}
+        self._next_seq = 0
+        self._edges_table = self.edges
+        # reference source id -> positions in self.references (for merge_alias).
+        self._refs_by_source: dict[str, list[int]] = {}
+        self._refs_indexed = 0
 
     # -- adding -----------------------------------------------------------------------
     def add_fragment(self, frag: Fragment) -> None:
@@ -122,7 +127,10 @@ class InventoryBuilder:
         existing = table.get(ent.id)
         if existing is None:
             table[ent.id] = ent.model_copy(deep=True)
+            self._index = None  # a new name to look up
             return table[ent.id]
+        if "aliases" in ent.attributes and "aliases" not in existing.attributes:
+            self._index = None  # merge_entity copies the alias names over
         merge_entity(existing, ent)
         return existing
 
@@ -134,9 +142,42 @@ class InventoryBuilder:
         existing = self.edges.get(key)
         if existing is None:
             self.edges[key] = edge.model_copy(deep=True)
+            self._track_edge(key, self._next_seq)
+            self._next_seq += 1
         else:
             existing.evidence = _union_evidence(existing.evidence, edge.evidence)
             existing.via = existing.via or edge.via
+
+    def _track_edge(self, key: tuple[str, str, str], seq: int) -> None:
+        self._edge_seq[key] = seq
+        self._edges_by_ent.setdefault(key[0], set()).add(key)
+        self._edges_by_ent.setdefault(key[1], set()).add(key)
+
+    def _untrack_edge(self, key: tuple[str, str, str]) -> int:
+        for ent_id in (key[0], key[1]):
+            keys = self._edges_by_ent.get(ent_id)
+            if keys is not None:
+                keys.discard(key)
+        return self._edge_seq.pop(key)
+
+    def _sync_edge_index(self) -> None:
+        """Rebuild the edge bookkeeping from the table if the table was replaced or edited directly."""
+        if len(self._edge_seq) == len(self.edges) and self._edges_table is self.edges:
+            return
+        self._edges_table = self.edges
+        self._edge_seq, self._edges_by_ent = {}, {}
+        for seq, key in enumerate(self.edges):
+            self._track_edge(key, seq)
+        self._next_seq = len(self.edges)
+
+    def _refs_from(self, source: str) -> list[int]:
+        """Positions of the references whose source is ``source`` (index kept up to date lazily)."""
+        if self._refs_indexed > len(self.references):
+            self._refs_by_source, self._refs_indexed = {}, 0  # the list was replaced
+        for i in range(self._refs_indexed, len(self.references)):
+            self._refs_by_source.setdefault(self.references[i].source, []).append(i)
+        self._refs_indexed = len(self.references)
+        return self._refs_by_source.get(source, [])
 
     def add_action(self, action: Action) -> None:
         """Add an action class; a second sighting adds its commands and evidence."""
@@ -172,17 +213,43 @@ class InventoryBuilder:
     def entity(self, ent_id: str) -> Entity | None:
         return self.components.get(ent_id) or self.resources.get(ent_id)
 
+    def _slug(self, text: str) -> str:
+        """``slug`` memoised per builder: the same few thousand names are looked up many times."""
+        out = self._slugs.get(text)
+        if out is None:
+            out = self._slugs[text] = slug(text)
+        return out
+
+    def invalidate_index(self) -> None:
+        """Forget the name index; call after renaming an entity or editing its ``aliases``."""
+        self._index = None
+
+    def _name_index(self) -> dict[str, list[Entity]]:
+        """Slugged name and alias names -> entities, components first, each table in order.
+
+        Rebuilt when an entity was added or aliased through the builder, or when the tables
+        changed size behind its back (a scanner popping an entry), so lookups stay O(1).
+        """
+        size = len(self.components) + len(self.resources)
+        if self._index is None or size != self._index_size:
+            index: dict[str, list[Entity]] = {}
+            for table in (self.components, self.resources):
+                for ent in table.values():
+                    keys = {self._slug(ent.name)}
+                    aliases = ent.attributes.get("aliases")
+                    if isinstance(aliases, list):
+                        keys.update(self._slug(a.partition(":")[2]) for a in aliases)
+                    for key in keys:
+                        index.setdefault(key, []).append(ent)
+            self._index, self._index_size = index, size
+        return self._index
+
     def find(self, name: str, kind: str | None = None) -> list[Entity]:
         """Entities whose name (or slug) is ``name``, optionally of one kind."""
-        wanted = slug(name)
-        out = []
-        for table in (self.components, self.resources):
-            for ent in table.values():
-                if kind and ent.kind != kind:
-                    continue
-                if ent.name == name or slug(ent.name) == wanted or wanted in _alias_names(ent):
-                    out.append(ent)
-        return sorted(out, key=lambda e: e.id)
+        hits = self._name_index().get(self._slug(name), ())
+        # The index lists components before resources, so a stable sort by id keeps the
+        # order a scan of both tables would give.
+        return sorted((e for e in hits if not kind or e.kind == kind), key=lambda e: e.id)
 
     def merge_alias(self, alias_id: str, kept_id: str) -> None:
         """Fold entity ``alias_id`` into ``kept_id``: the same thing seen under another id.
@@ -203,23 +270,50 @@ class InventoryBuilder:
         kept.attributes["aliases"] = names
         (self.components if isinstance(alias, Component) else self.resources).pop(alias_id, None)
         self.seen_by.setdefault(kept_id, set()).update(self.seen_by.pop(alias_id, set()))
-        old_edges = list(self.edges.values())
-        self.edges = {}
-        for e in old_edges:
-            src = kept_id if e.source == alias_id else e.source
-            tgt = kept_id if e.target == alias_id else e.target
-            self.add_edge(e if (src, tgt) == (e.source, e.target) else e.model_copy(update={"source": src, "target": tgt}))
-        for aid in sorted(self.actions):
+        self._index = None
+        self._repoint_edges(alias_id, kept_id)
+        # Only the actions aimed at the alias move (few: linking runs later), in id order.
+        for aid in sorted(aid for aid, act in self.actions.items() if act.target == alias_id):
             act = self.actions[aid]
-            if act.target != alias_id:
-                continue
             act.target = kept_id
             if aid.startswith(alias_id + "/"):
                 del self.actions[aid]
                 self.add_action(act.model_copy(update={"id": kept_id + aid[len(alias_id):]}))
-        for i, ref in enumerate(self.references):
-            if ref.source == alias_id:
-                self.references[i] = ref.model_copy(update={"source": kept_id})
+        moved = self._refs_from(alias_id)
+        for i in moved:
+            self.references[i] = self.references[i].model_copy(update={"source": kept_id})
+        if moved:
+            self._refs_by_source[kept_id] = sorted([*self._refs_by_source.get(kept_id, []), *moved])
+            del self._refs_by_source[alias_id]
+
+    def _repoint_edges(self, alias_id: str, kept_id: str) -> None:
+        """Re-point the edges touching ``alias_id`` at ``kept_id``; self-edges drop, duplicates merge.
+
+        Gives what re-adding every edge in insertion order would: a merged edge keeps the
+        ``via`` of the earliest of its parts and takes the earliest rank, so later merges fold
+        in the same order. Only the edges touching the alias are visited.
+        """
+        self._sync_edge_index()
+        groups: dict[tuple[str, str, str], list[tuple[int, Edge]]] = {}
+        for key in sorted(self._edges_by_ent.pop(alias_id, set()), key=self._edge_seq.__getitem__):
+            edge = self.edges.pop(key)
+            seq = self._untrack_edge(key)
+            src = kept_id if edge.source == alias_id else edge.source
+            tgt = kept_id if edge.target == alias_id else edge.target
+            if src == tgt:
+                continue
+            edge.source, edge.target = src, tgt
+            groups.setdefault((src, tgt, edge.kind), []).append((seq, edge))
+        for key, parts in groups.items():
+            if key in self.edges:
+                parts.append((self._untrack_edge(key), self.edges[key]))
+                parts.sort(key=lambda p: p[0])
+            seq, stored = parts[0]
+            for _, other in parts[1:]:
+                stored.evidence = _union_evidence(stored.evidence, other.evidence)
+                stored.via = stored.via or other.via
+            self.edges[key] = stored
+            self._track_edge(key, seq)
 
     # -- linking ----------------------------------------------------------------------
     def resolve_references(self) -> None:

@@ -164,11 +164,13 @@ class OpenApiScanner(Scanner):
 
     def finalize(self, fragments: list[Fragment], builder: "InventoryBuilder") -> None:
         """Resolve each API to the component serving it and target its operations there."""
+        lookup: _ServingLookup | None = None  # built on the first spec: one pass over the tree
         for frag in fragments:
             api = frag.extra.get("api")
             if not api:
                 continue
-            target = self._serving_component(api, frag.extra.get("title"), frag.path, builder)
+            lookup = lookup or _ServingLookup(builder)
+            target = lookup.serving_component(api, frag.extra.get("title"), frag.path)
             if target is None:
                 continue
             for a in frag.actions:
@@ -179,32 +181,55 @@ class OpenApiScanner(Scanner):
             if api_ent is not None:
                 api_ent.attributes.setdefault("served_by", target)
 
-    @staticmethod
-    def _serving_component(api: str, title: str | None, spec_path: str, builder: "InventoryBuilder") -> str | None:
-        names = {api, slug(title or "")} - {""}
-        # A Backstage API entity whose `definition` is this file names the API too.
+
+class _ServingLookup:
+    """The tables :meth:`OpenAPIScanner.finalize` matches specs against, built once per finalize.
+
+    Finalize only sets action targets and ``served_by`` on API resources, so the components,
+    their ``provides_apis`` and the Backstage API definitions do not change while it runs.
+    """
+
+    def __init__(self, builder: "InventoryBuilder") -> None:
+        # Backstage API definition file -> slugged names of the API entities it defines.
+        self.defined_names: dict[str, set[str]] = {}
         for res in builder.resources.values():
-            if res.subtype == "api" and res.attributes.get("definition") == spec_path:
-                names.add(slug(res.name))
+            definition = res.attributes.get("definition")
+            if res.subtype == "api" and isinstance(definition, str):
+                self.defined_names.setdefault(definition, set()).add(slug(res.name))
         comps = sorted(builder.components.values(), key=lambda c: c.id)
-        provided = []
+        # slugged API name -> components providing it / slugged name -> components so named;
+        # both in component id order.
+        self.providers: dict[str, list[str]] = {}
+        self.named: dict[str, list[str]] = {}
+        # directory of a Backstage service's catalog file -> those services' ids
+        self.catalog_dirs: dict[PurePosixPath, list[str]] = {}
         for c in comps:
             apis = c.attributes.get("provides_apis")
-            if isinstance(apis, list) and names & {slug(str(n)) for n in apis}:
-                provided.append(c)
+            if isinstance(apis, list):
+                for n in {slug(str(n)) for n in apis}:
+                    self.providers.setdefault(n, []).append(c.id)
+            self.named.setdefault(slug(c.name), []).append(c.id)
+            if c.kind == "service" and c.subtype == "backstage":
+                for cat_dir in dict.fromkeys(PurePosixPath(ev.path).parent for ev in c.evidence):
+                    self.catalog_dirs.setdefault(cat_dir, []).append(c.id)
+
+    @staticmethod
+    def _one(ids: set[str]) -> str | None:
+        return next(iter(ids)) if len(ids) == 1 else None
+
+    def serving_component(self, api: str, title: str | None, spec_path: str) -> str | None:
+        """The one component serving ``api``: by ``providesApis``, by name, else by catalog directory."""
+        names = {api, slug(title or "")} - {""}
+        # A Backstage API entity whose `definition` is this file names the API too.
+        names |= self.defined_names.get(spec_path, set())
+        provided = {cid for n in names for cid in self.providers.get(n, ())}
         if len(provided) == 1:
-            return provided[0].id
-        named = [c for c in comps if slug(c.name) in names]
+            return self._one(provided)
+        named = {cid for n in names for cid in self.named.get(n, ())}
         if len(named) == 1:
-            return named[0].id
+            return self._one(named)
+        # The Backstage services whose catalog file sits in the spec's directory or above it.
         spec_dir = PurePosixPath(spec_path).parent
-        owners = []
-        for c in comps:
-            if c.kind != "service" or c.subtype != "backstage":
-                continue
-            for ev in c.evidence:
-                cat_dir = PurePosixPath(ev.path).parent
-                if str(cat_dir) == "." or cat_dir == spec_dir or cat_dir in spec_dir.parents:
-                    owners.append(c.id)
-                    break
-        return owners[0] if len(owners) == 1 else None
+        owners = {cid for d in (spec_dir, *spec_dir.parents, PurePosixPath("."))
+                  for cid in self.catalog_dirs.get(d, ())}
+        return self._one(owners)
