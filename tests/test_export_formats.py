@@ -38,6 +38,8 @@ def test_claude_code_settings_fragment(exported: Path) -> None:
     assert hook["type"] == "command"
     assert hook["command"].startswith("stackpolicy hook claude-code --state ")
     assert hook["command"].endswith("enforce/claude-code/hook-state.json")
+    [start] = s["hooks"]["SessionStart"]
+    assert start["hooks"][0]["command"] == hook["command"] + " --warm"
     state = read_json(exported / "enforce" / "claude-code" / "hook-state.json")
     assert state["version"] == 1 and state["table"] and state["entries"] and state["inventory"]
 

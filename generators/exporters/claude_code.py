@@ -90,8 +90,13 @@ def export(ctx: ExportContext) -> ExportResult:
     state_path = f"{ctx.enforce_dir}/{STATE}"
     settings = {
         "permissions": {k: sorted(set(v)) for k, v in by.items()},
-        "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [
-            {"type": "command", "command": HOOK_COMMAND.format(state=state_path), "timeout": 10}]}]},
+        "hooks": {
+            "PreToolUse": [{"matcher": "Bash", "hooks": [
+                {"type": "command", "command": HOOK_COMMAND.format(state=state_path), "timeout": 10}]}],
+            # Start the warm classifier at session start, so the first Bash call is fast too.
+            "SessionStart": [{"hooks": [
+                {"type": "command", "command": HOOK_COMMAND.format(state=state_path) + " --warm", "timeout": 10}]}],
+        },
     }
     files = {
         SETTINGS: json.dumps(settings, indent=2, ensure_ascii=False) + "\n",
