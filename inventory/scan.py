@@ -12,10 +12,14 @@ import json
 import os
 import sqlite3
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
+
+from pydantic import TypeAdapter
 
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
@@ -119,8 +123,12 @@ def _decode(data: bytes) -> str | None:
         return None
 
 
-def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str) -> list[dict]:
-    """Run the named scanners on one file; returns fragments as dicts (picklable, cacheable)."""
+def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str) -> str:
+    """Run the named scanners on one file; returns its fragments as one JSON array (the cache value).
+
+    JSON text is cheap to pickle back to the parent, goes into the cache as it is, and is
+    validated there in one pass by pydantic's JSON parser.
+    """
     from inventory.config import Config as _Config
 
     cfg = _Config.model_validate_json(cfg_json)
@@ -138,11 +146,11 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
         except Exception as exc:  # a scanner bug must not end the scan; report it instead
             frag = scanner.fragment(src)
             frag.warn(f"scanner {name} failed: {type(exc).__name__}: {exc}")
-        out.append(frag.model_dump(mode="json"))
-    return out
+        out.append(frag.model_dump_json())
+    return "[" + ",".join(out) + "]"
 
 
-def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> list[list[dict]]:
+def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> list[str]:
     return [_scan_one(p, rel, text, names, cfg_json) for p, rel, text, names in batch]
 
 
@@ -157,6 +165,8 @@ class FragmentCache:
             directory.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(directory / "scan.sqlite")
             self.db.execute("CREATE TABLE IF NOT EXISTS fragments (key TEXT PRIMARY KEY, value TEXT)")
+            # One built inventory per scope (sources + config + code), so the table stays small.
+            self.db.execute("CREATE TABLE IF NOT EXISTS inventories (scope TEXT PRIMARY KEY, key TEXT, value BLOB)")
         except (OSError, sqlite3.Error):
             self.db = None  # an unwritable cache only costs speed
 
@@ -175,6 +185,26 @@ class FragmentCache:
             return
         try:
             self.db.executemany("INSERT OR REPLACE INTO fragments VALUES (?, ?)", items)
+            self.db.commit()
+        except sqlite3.Error:
+            pass
+
+    def get_inventory(self, scope: str, key: str) -> Inventory | None:
+        """The inventory stored for ``scope`` if it was built from exactly ``key``."""
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT value FROM inventories WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+            return Inventory.model_validate_json(zlib.decompress(row[0])) if row else None
+        except (sqlite3.Error, zlib.error, ValueError):
+            return None  # a damaged entry only costs a rebuild
+
+    def put_inventory(self, scope: str, key: str, inv: Inventory) -> None:
+        if self.db is None:
+            return
+        try:
+            blob = zlib.compress(inv.model_dump_json().encode(), 1)
+            self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, ?)", (scope, key, blob))
             self.db.commit()
         except sqlite3.Error:
             pass
@@ -211,7 +241,6 @@ def scan_paths(
     cfg_tag = hashlib.sha256((version_tag + cfg_json).encode()).hexdigest()[:16]
 
     pending: list[tuple[str, str, str, list[str], str]] = []  # abspath, rel, text, names, key
-    cached: dict[str, list[dict]] = {}
     order: list[str] = []
     keys_for: dict[str, str] = {}
     texts: list[tuple[FileJob, str, list[str], str]] = []
@@ -245,20 +274,34 @@ def scan_paths(
         texts.append((job, text, names, key))
         order.append(job.relpath)
         keys_for[job.relpath] = key
-
+    stats.files_scanned = len(texts)
     cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
+    sources = [str(p) for p in paths]
+    # An unchanged tree (same files, config, scanners, code and sources) gives the same
+    # inventory: return the stored one without rebuilding fragments or re-running the
+    # whole-tree steps. Walk warnings are part of the output, so they are part of the key.
+    inv_scope, inv_key = _inventory_key(cfg_tag, sources, [k for *_, k in texts], stats.warnings)
+    if use_cache:
+        stored = cache.get_inventory(inv_scope, inv_key)
+        if stored is not None:
+            stats.cache_hits = len(texts)
+            cache.close()
+            if progress:
+                progress(len(texts), len(texts))
+            return stored, stats
+
     hits = cache.get_many([k for *_, k in texts]) if use_cache else {}
+    results: dict[str, str] = {}  # relpath -> the file's fragments as a JSON array
     for job, text, names, key in texts:
         if key in hits:
-            cached[job.relpath] = json.loads(hits[key])
+            results[job.relpath] = hits[key]
             stats.cache_hits += 1
         else:
             pending.append((str(job.abspath), job.relpath, text, names, key))
-    stats.files_scanned = len(texts)
+    del hits
 
-    results: dict[str, list[dict]] = dict(cached)
     total = len(texts)
-    done = len(cached)
+    done = len(results)
     if progress:
         progress(done, total)
     if pending:
@@ -267,13 +310,15 @@ def scan_paths(
         size = max(8, min(256, len(pending) // (n_jobs * 8) or 8))
         for i in range(0, len(pending), size):
             batches.append([(a, r, t, n) for a, r, t, n, _ in pending[i : i + size]])
+        pending.clear()
+        texts.clear()  # the batches hold the texts still needed; let the rest go
         new_items: list[tuple[str, str]] = []
-        if n_jobs > 1 and len(pending) > 64:
+        if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
             with ProcessPoolExecutor(max_workers=n_jobs) as pool:
                 for batch, res in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
                     for (_, rel, *_rest), frags in zip(batch, res):
                         results[rel] = frags
-                        new_items.append((keys_for[rel], json.dumps(frags)))
+                        new_items.append((keys_for[rel], frags))
                     done += len(batch)
                     if progress:
                         progress(done, total)
@@ -281,16 +326,48 @@ def scan_paths(
             for batch in batches:
                 for (_, rel, *_rest), frags in zip(batch, _scan_batch(batch, cfg_json)):
                     results[rel] = frags
-                    new_items.append((keys_for[rel], json.dumps(frags)))
+                    new_items.append((keys_for[rel], frags))
                 done += len(batch)
                 if progress:
                     progress(done, total)
+        batches.clear()
         cache.put_many(new_items)
-    cache.close()
+        del new_items
 
-    fragments = [Fragment.model_validate(f) for rel in order for f in results[rel]]
-    inv = build_inventory(fragments, scanners, cfg, [str(p) for p in paths], stats)
+    fragments = [f for rel in order for f in _FRAGMENTS.validate_json(results.pop(rel))]
+    inv = build_inventory(fragments, scanners, cfg, sources, stats)
+    if use_cache:
+        cache.put_inventory(inv_scope, inv_key, inv)
+    cache.close()
     return inv, stats
+
+
+_FRAGMENTS: TypeAdapter[list[Fragment]] = TypeAdapter(list[Fragment])
+
+
+@lru_cache(maxsize=1)
+def _code_tag() -> str:
+    """A hash of the inventory package's own files (code and data tables).
+
+    The whole-tree steps (merging, linking, implied actions, scrubbing) have no version
+    number, so a stored inventory is only reused by the exact code that built it.
+    """
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".yaml", ".yml", ".json", ".txt") and "__pycache__" not in f.parts:
+            h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _inventory_key(cfg_tag: str, sources: list[str], file_keys: list[str], warnings: list[Warning]) -> tuple[str, str]:
+    """(scope, key) of a built inventory: scope is what is scanned how, key is everything it was built from."""
+    scope = hashlib.sha256(json.dumps([_code_tag(), cfg_tag, sources]).encode()).hexdigest()
+    h = hashlib.sha256(scope.encode())
+    for k in file_keys:
+        h.update(k.encode())
+    h.update(json.dumps([w.model_dump() for w in warnings], sort_keys=True).encode())
+    return scope, h.hexdigest()
 
 
 def build_inventory(

@@ -1,0 +1,71 @@
+"""The scan's second cache level: a whole built inventory, reused only for an unchanged tree."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from inventory.config import Config
+from inventory.io import inventory_to_json, inventory_to_yaml
+from inventory.scan import scan_paths
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+
+
+def _tree(tmp_path: Path) -> Path:
+    root = tmp_path / "acme-platform"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+def _inventory_rows(cache: Path) -> int:
+    with sqlite3.connect(cache / "scan.sqlite") as db:
+        return db.execute("SELECT COUNT(*) FROM inventories").fetchone()[0]
+
+
+def test_cached_inventory_is_byte_identical_to_a_cold_build(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    first, first_stats = scan_paths([root], Config(), cache_dir=cache)
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert first_stats.cache_hits == 0
+    assert stats.cache_hits == stats.files_scanned > 0
+    assert _inventory_rows(cache) == 1
+    assert inventory_to_yaml(again) == inventory_to_yaml(first) == inventory_to_yaml(cold)
+    assert inventory_to_json(again) == inventory_to_json(cold)
+
+
+def test_a_changed_file_rebuilds_the_inventory(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace(
+        "\nservices:\n", "\nservices:\n  brand-new-cache-probe:\n    image: busybox:1\n", 1))
+    warm, stats = scan_paths([root], Config(), cache_dir=cache)
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    # Only the edited file is scanned again; the inventory is rebuilt, not the stale one.
+    assert stats.cache_hits == stats.files_scanned - 1
+    assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
+    assert any("brand-new-cache-probe" in c.id for c in warm.components)
+    assert _inventory_rows(cache) == 1  # the stale entry for this scope was replaced
+
+
+def test_config_change_is_a_different_inventory(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    cfg = Config(exclude=["**/docker-compose*"])
+    warm, _ = scan_paths([root], cfg, cache_dir=cache)
+    cold, _ = scan_paths([root], cfg, use_cache=False)
+    assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
+
+
+def test_no_cache_neither_reads_nor_writes(tmp_path: Path, monkeypatch) -> None:
+    root = _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _, stats = scan_paths([root], Config(), use_cache=False)
+    assert stats.cache_hits == 0
+    assert not (tmp_path / ".stackpolicy").exists()
