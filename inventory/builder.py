@@ -97,6 +97,8 @@ class InventoryBuilder:
         self._edges_by_ent: dict[str, set[tuple[str, str, str]]] = {}
         self._next_seq = 0
         self._edges_table = self.edges
+        # action id -> (its commands list, how many were indexed, their (command, evidence) keys)
+        self._command_keys: dict[str, tuple[list, int, set]] = {}
         # reference source id -> positions in self.references (for merge_alias).
         self._refs_by_source: dict[str, list[int]] = {}
         self._refs_indexed = 0
@@ -186,15 +188,29 @@ class InventoryBuilder:
             self.actions[action.id] = action.model_copy(deep=True)
             return
         existing.evidence = _union_evidence(existing.evidence, action.evidence)
-        seen = {(c.command, c.evidence) for c in existing.commands}
-        for c in action.commands:
-            if (c.command, c.evidence) not in seen:
-                existing.commands.append(c)
+        seen = self._seen_commands(existing)
+        # Checked against the commands stored before this call only (as one set built up front).
+        fresh = [c for c in action.commands if (c.command, c.evidence) not in seen]
+        existing.commands.extend(fresh)
+        seen.update((c.command, c.evidence) for c in fresh)
+        self._command_keys[existing.id] = (existing.commands, len(existing.commands), seen)
         # A concrete sighting beats an implied one: the action really happens here.
         if existing.origin == "implied" and action.origin != "implied":
             existing.origin = action.origin
             existing.command = action.command
             existing.tool = action.tool
+
+    def _seen_commands(self, act: Action) -> set:
+        """The (command, evidence) keys of ``act``'s commands, kept between calls.
+
+        An action sighted thousands of times (``kubectl get pods`` in every runbook) would
+        otherwise rebuild this set on every sighting. Rebuilt if the list was replaced or
+        changed outside :meth:`add_action`.
+        """
+        entry = self._command_keys.get(act.id)
+        if entry is not None and entry[0] is act.commands and entry[1] == len(act.commands):
+            return entry[2]
+        return {(c.command, c.evidence) for c in act.commands}
 
     def add_owner(self, owner: Owner) -> None:
         existing = self.owners.get(owner.name)
@@ -357,8 +373,12 @@ class InventoryBuilder:
         def ev_sorted(evs: list[Evidence]) -> list[Evidence]:
             return sorted(set(evs), key=lambda e: (e.path, e.line))
 
+        # Shallow copies: every field norm() changes is replaced by a new list/dict, and the
+        # facts it edits are copied, so the builder's own objects stay as they were.
         def norm(ent: Entity) -> Entity:
-            ent = ent.model_copy(deep=True)
+            ent = ent.model_copy()
+            ent.attributes = dict(ent.attributes)
+            ent.facts = [f.model_copy() for f in ent.facts]
             ent.evidence = ev_sorted(ent.evidence)
             ent.environments = sorted(set(ent.environments))
             ent.data_classes = sorted(set(ent.data_classes))
@@ -376,19 +396,19 @@ class InventoryBuilder:
 
         actions = []
         for a in sorted(self.actions.values(), key=lambda a: a.id):
-            a = a.model_copy(deep=True)
+            a = a.model_copy()
             a.evidence = ev_sorted(a.evidence)
             a.commands = sorted(a.commands, key=lambda c: (c.evidence.path, c.evidence.line, c.command))
             a.flags = dict(sorted(a.flags.items()))
             actions.append(a)
         edges = []
         for e in sorted(self.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
-            e = e.model_copy(deep=True)
+            e = e.model_copy()
             e.evidence = ev_sorted(e.evidence)
             edges.append(e)
         owners = []
         for o in sorted(self.owners.values(), key=lambda o: o.name):
-            o = o.model_copy(deep=True)
+            o = o.model_copy()
             o.evidence = ev_sorted(o.evidence)
             owners.append(o)
         warnings = sorted(

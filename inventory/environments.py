@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
 
@@ -12,7 +13,18 @@ _TOKEN_RE = re.compile(r"[^a-z0-9]+")
 
 def tokens(text: str) -> list[str]:
     """Lower-case tokens of ``text`` split on anything that is not a letter or digit."""
-    return [t for t in _TOKEN_RE.split(text.lower()) if t]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(t for t in _TOKEN_RE.split(text.lower()) if t)
+
+
+@lru_cache(maxsize=32)
+def _compile(pats: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """Each environment's patterns as token sequences (the patterns rarely change: cache them)."""
+    return tuple((env, tuple(_tokens(p) for p in plist)) for env, plist in pats)
 
 
 def detect_environment(
@@ -25,14 +37,17 @@ def detect_environment(
     Multi-token patterns (``pre-prod``) match as a token sequence.
     """
     pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
-    compiled = [(env, [tokens(p) for p in plist]) for env, plist in pats.items()]
+    compiled = _compile(tuple((env, tuple(plist)) for env, plist in pats.items()))
     for text in texts:
         if not text:
             continue
-        toks = tokens(text)
+        toks = _tokens(text)
+        present = set(toks)
         for env, seqs in compiled:
             for seq in seqs:
                 n = len(seq)
-                if n and any(toks[i : i + n] == seq for i in range(len(toks) - n + 1)):
+                if not n or seq[0] not in present:
+                    continue
+                if n == 1 or any(toks[i : i + n] == seq for i in range(len(toks) - n + 1)):
                     return env
     return None

@@ -915,9 +915,17 @@ def redact_k8s_secret_data(mapping: Mapping[str, Any] | None) -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 
 
-def _scrub(obj: Any, key: str | None, counter: list[int]) -> Any:
+def _scrub(obj: Any, key: str | None, counter: list[int], memo: dict | None = None) -> Any:
     if isinstance(obj, str):
-        new, changed = redact_value(key, obj)
+        # ``memo``: redact_value is a pure function of (key, value), and a whole inventory
+        # repeats the same paths, ids and names hundreds of thousands of times.
+        if memo is None:
+            new, changed = redact_value(key, obj)
+        else:
+            hit = memo.get((key, obj))
+            if hit is None:
+                hit = memo[(key, obj)] = redact_value(key, obj)
+            new, changed = hit
         if changed:
             counter[0] += 1
         return new
@@ -926,12 +934,12 @@ def _scrub(obj: Any, key: str | None, counter: list[int]) -> Any:
         pair_key = obj.get("name") if isinstance(obj.get("name"), str) and "value" in obj else None
         out: dict[Any, Any] = {}
         for k, v in obj.items():
-            nk = _scrub(k, None, counter) if isinstance(k, str) else k
+            nk = _scrub(k, None, counter, memo) if isinstance(k, str) else k
             vk = pair_key if (k == "value" and pair_key) else (k if isinstance(k, str) else None)
-            out[nk] = _scrub(v, vk, counter)
+            out[nk] = _scrub(v, vk, counter, memo)
         return out
     if isinstance(obj, (list, tuple)):
-        items = [_scrub(v, key, counter) for v in obj]
+        items = [_scrub(v, key, counter, memo) for v in obj]
         return type(obj)(items) if isinstance(obj, tuple) else items
     return obj
 
@@ -957,7 +965,7 @@ def scrub_inventory(inv: Inventory) -> Inventory:
     # Field names of the model are not config keys: only ``attributes``/``labels``/``flags``
     # hold scanned keys, but a secret-looking field name never occurs in the model, so the
     # keyed walk is safe on the whole dump.
-    scrubbed = _scrub(data, None, counter)
+    scrubbed = _scrub(data, None, counter, {})
     if counter[0] == 0:
         return inv
     return Inventory.model_validate(scrubbed)
