@@ -149,6 +149,7 @@ def _subject(pc: ParsedCommand, exec_env_ns: str | None) -> Subject:
         wrappers=tuple(pc.wrappers),
         parse_error=pc.parse_error,
         origin="line",
+        via=pc.via,
     )
 
 
@@ -222,7 +223,9 @@ class Classifier:
             return entry.tier, f"reviewed policy lowers {action_id} to {entry.tier} (reviewed: true)"
         return tier, None
 
-    def _classify_command(self, pc: ParsedCommand, exec_ns: str | None, secret: bool = True) -> CommandResult:
+    def _classify_command(
+        self, pc: ParsedCommand, exec_ns: str | None, secret: bool = True, exec_entity: Entity | None = None
+    ) -> CommandResult:
         s = _subject(pc, exec_ns)
         entity = None
         if self.index is not None and not pc.parse_error:
@@ -237,6 +240,8 @@ class Classifier:
                     entity = self.index.resolve(value, None, s.namespace)
                     if entity is not None:
                         break
+            if entity is None and pc.via and "exec" in pc.via:
+                entity = exec_entity  # `rm` inside `kubectl exec orders-db-0 --` acts on orders-db
         out = assess_subject(s, self.rules, self.index, entity)
         matched = self._match_action(pc, entity, out.verb_class, out.environment)
         tier, note = self._apply_policy(matched, out.tier)
@@ -287,15 +292,19 @@ class Classifier:
         secret = shown != line
         results: list[CommandResult] = []
         exec_ns: str | None = None
+        exec_entity: Entity | None = None
         for pc in parsed.commands:
-            # A command reached through `kubectl exec -n ns` runs in that namespace's environment.
+            # A command reached through `kubectl exec -n ns` runs in that namespace's environment,
+            # on the workload the exec resolved to.
             if pc.via and "exec" in pc.via:
-                inner_ns = exec_ns
-            else:
-                inner_ns = None
-                if pc.verb in ("exec", "attach", "debug") and pc.namespace:
-                    exec_ns = pc.namespace
-            results.append(self._classify_command(pc, inner_ns, secret))
+                results.append(self._classify_command(pc, exec_ns, secret, exec_entity))
+                continue
+            result = self._classify_command(pc, None, secret)
+            if pc.verb in ("exec", "attach", "debug"):
+                exec_ns = pc.namespace or exec_ns
+                if self.index is not None and result.matched_target:
+                    exec_entity = self.index.entities.get(result.matched_target)
+            results.append(result)
         tier = max_tier(*(r.tier for r in results))
         if parsed.parse_error:
             # Part of the line could not be read: never below the unknown class.

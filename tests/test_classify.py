@@ -450,3 +450,55 @@ def test_secret_values_never_reach_the_output(classifier: Classifier, line: str)
     result = classifier.classify(line)
     assert "hunter2" not in result.model_dump_json()
     assert "<redacted>" in result.command
+
+
+def test_file_deletes_inside_a_workload_are_not_local(classifier: Classifier, inv_classifier: Classifier) -> None:
+    line = "kubectl exec -n shop-prod orders-db-0 -- rm -rf /var/lib/postgresql/data"
+    # Without an inventory: deleting inside some running workload, not the agent's scratch
+    # files, so a recursive delete there is forbidden and a single file needs approval.
+    bare = classifier.classify(line)
+    assert bare.commands[-1].verb_class == "delete" and bare.tier == "T3"
+    one = classifier.classify("kubectl exec -n shop-prod web-0 -- rm /tmp/x.lock")
+    assert one.commands[-1].verb_class == "delete" and one.tier == "T2"
+    # With one: the pod belongs to a stateful, deletion-protected prod database.
+    result = inv_classifier.classify(line)
+    inner = result.commands[-1]
+    assert inner.matched_target == "postgres:orders-db"
+    assert inner.verb_class == "destroy" and result.tier == "T3" and result.decision == "deny"
+    # A plain local delete stays a local delete.
+    assert classifier.classify("rm -rf ./build").commands[0].verb_class == "delete-local"
+
+
+def _single(resource: Resource, action: Action) -> Classifier:
+    return Classifier(load_rules(), build_index(Inventory(resources=[resource], actions=[action])))
+
+
+def test_dev_only_datastores_are_not_shared_infrastructure() -> None:
+    from generators.risk.assess import assess_action
+
+    kafka = Resource(id="kafka-cluster:kafka", kind="kafka-cluster", name="kafka", environments=["dev"],
+                     evidence=_ev(40))
+    delete = Action(id="kafka-cluster:kafka/delete", verb="delete", tool="docker", target="kafka-cluster:kafka",
+                    environment="dev", command="docker compose rm -sf kafka", origin="implied", evidence=_ev(40))
+    inv = Inventory(resources=[kafka], actions=[delete])
+    a = assess_action(delete, build_index(inv), load_rules())
+    assert a.tier == "T2"
+    assert any("exists only in dev" in f.reason for f in a.factors)
+    # The same cluster in prod stays forbidden to delete.
+    prod = kafka.model_copy(update={"environments": ["prod"]})
+    inv = Inventory(resources=[prod], actions=[delete.model_copy(update={"environment": "prod"})])
+    assert assess_action(inv.actions[0], build_index(inv), load_rules()).tier == "T3"
+
+
+def test_access_objects_do_not_inherit_data_classes_from_their_names() -> None:
+    from generators.risk.assess import assess_action
+
+    role = Resource(id="iam:role-training-data-export", kind="iam", name="training-data-export",
+                    environments=["prod"], evidence=_ev(50))
+    read = Action(id="iam:role-training-data-export/read@prod", verb="read", tool="aws",
+                  target=role.id, environment="prod", command="aws iam get-role --role-name training-data-export",
+                  origin="implied", evidence=_ev(50))
+    inv = Inventory(resources=[role], actions=[read])
+    a = assess_action(read, build_index(inv), load_rules())
+    assert a.tier == "T0"
+    assert not any(f.name == "data_class" for f in a.factors)

@@ -39,6 +39,7 @@ class Subject:
     environment: str | None = None  # stated explicitly (an action's environment, an exec's namespace)
     parse_error: str | None = None
     origin: str = "line"  # "line": a command being classified; else an inventory action's origin
+    via: str | None = None  # "kubectl exec", "docker exec"...: the command runs inside a workload
 
 
 _TOOL_SUFFIXES = (".sh", ".exe", ".py")
@@ -393,6 +394,9 @@ def _environment(
 
 def _data_classes(s: Subject, entity: Entity | None, rules: Rules) -> list[str]:
     found = set(entity.data_classes) if entity is not None else set()
+    if entity is not None and entity.kind in _NO_NAME_HINT_KINDS:
+        # `acme-training-data-export` names a role that *grants* access; reading it reads no data.
+        return sorted(c for c in found if c in rules.data_classes.sensitive)
     toks: set[str] = set()
     for text in (s.target, s.namespace, entity.name if entity is not None else None):
         if text:
@@ -425,6 +429,21 @@ def _factor(*, name: str, value: str, tier: Tier, reason: str, evidence: list[Ev
     return Factor(name=name, value=value, tier=tier, reason=reason, evidence=list(evidence or []))
 
 
+# Local file classes and what they become inside a workload: (stateless, stateful target).
+_LOCAL_CLASSES: dict[str, tuple[str, str]] = {"delete-local": ("delete", "destroy"), "local-write": ("mutate", "mutate")}
+# Kinds whose names hint at what they *grant*, not what they *hold*: no data-class hints.
+_NO_NAME_HINT_KINDS = frozenset({"iam", "dns", "network", "kms-key"})
+
+
+def _inside_workload(s: Subject, entity: Entity | None) -> str | None:
+    """Where a file command really runs when it is not the agent's machine, else ``None``."""
+    if s.via and "exec" in s.via:
+        return f"{entity.id} ({s.via})" if entity is not None else f"a running workload ({s.via})"
+    if s.origin != "line" and entity is not None and entity.kind not in ("other",):
+        return entity.id  # an inventory action tied to a workload or datastore
+    return None
+
+
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
@@ -455,6 +474,15 @@ def assess_subject(
     cls_name = vm.cls
     cls = rules.classes[cls_name]
     verb_reason = f"{vm.reason} ({cls.description})" if cls.description and vm.reason.endswith(f" is {cls_name}") else vm.reason
+    inside = _inside_workload(s, entity)
+    if inside and cls_name in _LOCAL_CLASSES:
+        # Files inside a running workload are not the agent's scratch space: `rm -rf` in a
+        # database pod destroys its data.
+        stateful_target = entity is not None and (bool(entity.stateful) or any(
+            i.stateful for k, i in rules.kinds.items() if k == rules.kind(entity.kind)))
+        cls_name = _LOCAL_CLASSES[cls_name][1 if stateful_target else 0]
+        cls = rules.classes[cls_name]
+        verb_reason = f"{vm.reason}, but it runs inside {inside}, so it is {cls_name} ({cls.description})"
     factors: list[Factor] = [
         _factor(name="verb_class", value=cls_name, tier=cls.tier, reason=verb_reason, evidence=list(evidence or [])[:3])
     ]
@@ -532,6 +560,13 @@ def assess_subject(
         reason = f"scope {scope} ({scope_why})" + (f": {cls_name} is at least {t}" if t != "T0" else "")
         factors.append(_factor(name="scope", value=scope, tier=t, reason=reason))
 
+    if entity is not None and entity.environments and set(entity.environments) <= set(rules.environments.local):
+        cap = rules.environments.local_cap
+        for i, f in enumerate(factors):
+            if f.name in ("object_kind", "blast_radius") and tier_index(f.tier) > tier_index(cap):
+                factors[i] = _factor(name=f.name, value=f.value, tier=cap,  # type: ignore[arg-type]
+                                     reason=f"{f.reason}, capped at {cap}: {entity.id} exists only in "
+                                            f"{', '.join(entity.environments)}", evidence=f.evidence)
     tier = max_tier(*(f.tier for f in factors))
     deciding = [f.name for f in factors if f.tier == tier and (tier != "T0" or f.name == "verb_class")]
     reasons = [f.reason for f in factors if f.name in deciding]

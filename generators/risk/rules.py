@@ -168,6 +168,10 @@ class KindInfo(_Model):
 class EnvironmentRules(_Model):
     escalate: list[str] = Field(default_factory=lambda: ["prod", "unknown"])
     hint_flags: list[str] = Field(default_factory=list)
+    # Entities that exist only in these environments (a compose stack on a laptop) are not
+    # shared infrastructure: their kind and blast-radius floors are capped at `local_cap`.
+    local: list[str] = Field(default_factory=lambda: ["dev"])
+    local_cap: Tier = "T2"
 
 
 class BlastRadius(_Model):
