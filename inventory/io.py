@@ -41,29 +41,46 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
 
 
+def _target_mode(path: Path) -> int:
+    """An existing file's mode, else the usual umask-based one (mkstemp creates 0600)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_files_atomically(root: str | Path, texts: dict[str, str]) -> list[Path]:
+    """Write ``texts`` (relative path -> text) under ``root``. Every file is staged to a temp
+    file beside its target before any is replaced, so an error while writing leaves all old
+    files untouched and a reader never sees half a file."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for rel, text in texts.items():
+            path = Path(root) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+            os.chmod(tmp, _target_mode(path))
+    except BaseException:
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    return [p for _, p in staged]
+
+
 def atomic_write(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temp file + rename, so a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates 0600; keep an existing file's mode, else the usual umask-based one.
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_files_atomically(path.parent, {path.name: text})
 
 
 def inventory_to_data(inv: Inventory) -> dict[str, Any]:

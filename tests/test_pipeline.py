@@ -119,3 +119,22 @@ def test_cli_missing_source_is_a_usage_error(tmp_path: Path, monkeypatch) -> Non
     assert res.exit_code == 2
     assert "error:" in res.output and "nope" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_written_files_get_ordinary_permissions(tmp_path) -> None:
+    """Atomic writes go through mkstemp (0600); committed documents must be readable by others."""
+    import os
+
+    from inventory.io import atomic_write, write_files_atomically
+
+    old = os.umask(0o022)
+    try:
+        write_files_atomically(tmp_path, {"a/policy.md": "x\n", "b.yaml": "y\n"})
+        assert (tmp_path / "a/policy.md").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "b.yaml").chmod(0o664)
+        atomic_write(tmp_path / "b.yaml", "z\n")  # an existing file keeps its mode
+        assert (tmp_path / "b.yaml").stat().st_mode & 0o777 == 0o664
+        assert (tmp_path / "b.yaml").read_text() == "z\n"
+        assert not [p for p in tmp_path.rglob("*.tmp")]
+    finally:
+        os.umask(old)

@@ -162,9 +162,9 @@ def test_failed_write_leaves_files_as_they_were(tmp_path: Path, monkeypatch) -> 
     repo, out, _ = _setup(tmp_path)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     (repo / "k8s" / "billing-api.yaml").write_text(DEPLOY.format(name="billing-api"))
-    import generators.review.roundtrip as rt
+    import inventory.io as io_mod
 
-    real = rt.os.fdopen
+    real = io_mod.os.fdopen
     calls = {"n": 0}
 
     def flaky(*a, **k):  # the third staged file fails to write
@@ -173,7 +173,7 @@ def test_failed_write_leaves_files_as_they_were(tmp_path: Path, monkeypatch) -> 
             raise OSError(28, "No space left on device")
         return real(*a, **k)
 
-    monkeypatch.setattr(rt.os, "fdopen", flaky)
+    monkeypatch.setattr(io_mod.os, "fdopen", flaky)
     code, output = _policy(out, repo)
     assert code == 2 and "cannot write" in output
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

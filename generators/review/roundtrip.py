@@ -9,8 +9,6 @@ file at once (all staged to temp files first, so a failure leaves the old files 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,7 @@ from generators.documents.model import EvalSuite, Policy
 from generators.review.decisions import Decisions, apply_to_evals, apply_to_policy, collect
 from generators.review.parse import CONFLICT_RE, Parsed, Problem, parse_evals, parse_policy
 from generators.review.textmerge import Conflict, merge_text
-from inventory.io import dump_yaml
+from inventory.io import dump_yaml, write_files_atomically
 
 STATE_DIR = ".stackpolicy"
 DECISIONS = "decisions.yaml"
@@ -83,27 +81,8 @@ def _refuse_markers(path: Path, text: str | None) -> None:
 
 
 def write_all(root: str | Path, texts: dict[str, str]) -> list[Path]:
-    """Write ``texts`` (relative path -> text) under ``root``: every file is staged to a temp
-    file before any is replaced, so an error while writing leaves all old files untouched."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for rel, text in texts.items():
-            path = Path(root) / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-    except BaseException:
-        for tmp, _ in staged:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
-    return [p for _, p in staged]
+    """Write ``texts`` (relative path -> text) under ``root``, all staged before any replace."""
+    return write_files_atomically(root, texts)
 
 
 def _backup(out: Path, names: list[str], texts: dict[str, str], report: ReviewReport) -> None:
