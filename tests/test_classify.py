@@ -502,3 +502,11 @@ def test_access_objects_do_not_inherit_data_classes_from_their_names() -> None:
     a = assess_action(read, build_index(inv), load_rules())
     assert a.tier == "T0"
     assert not any(f.name == "data_class" for f in a.factors)
+
+
+def test_printing_one_object_is_a_read_but_piping_it_elsewhere_is_not(classifier: Classifier) -> None:
+    one = classifier.classify("aws s3 cp s3://acme-training-data/daily/_SUCCESS -")
+    assert one.commands[0].verb_class == "read-data" and one.tier == "T1"  # training data: logged
+    assert classifier.classify("aws s3 cp --recursive s3://acme-training-data/ -").tier == "T3"
+    piped = classifier.classify("aws s3 cp s3://acme-training-data/x - | aws s3 cp - s3://other/x")
+    assert piped.tier in ("T2", "T3")
