@@ -276,3 +276,17 @@ def test_terraform_targeted_destroy_resolves_through_resource_type() -> None:
     actions_from_commands(b, Config())
     assert {"postgres:orders/drop", "redis:cache/delete", "cmd:terraform/delete-resource"} <= ids(b)
     assert b.actions["postgres:orders/drop"].flags["auto-approve"] is True
+
+
+def test_s3_verbs_match_what_the_command_does() -> None:
+    from inventory.commands.shell import parse_line
+    from inventory.commands.verbs import action_verb
+
+    def verb(line: str) -> str:
+        return action_verb(parse_line(line).commands[0])
+
+    assert verb("aws s3 cp s3://acme-training-data/x -") == "read"  # printed, not exported
+    assert verb("aws s3 cp --recursive s3://acme-training-data/ -") == "copy-out"
+    assert verb("aws s3 cp - s3://acme-training-data/x") == "write"
+    assert verb("aws s3 cp s3://acme-training-data/x ./x") == "copy-out"
+    assert verb("aws s3 presign s3://acme-training-data/x") == "copy-out"  # anyone with the URL reads it

@@ -135,9 +135,12 @@ def _redis(pc: ParsedCommand) -> str:
 def _aws(pc: ParsedCommand) -> str:
     service, _, op = pc.verb.partition(" ")
     if service == "s3":
+        if op == "cp" and pc.argv[-1:] == ["-"] and not (pc.flags.get("recursive") or pc.flags.get("r")):
+            return "read"  # one object printed to the terminal: `aws s3 cp s3://b/k -`
         if op in ("cp", "sync", "mv"):
             return {"download": "copy-out", "upload": "write"}.get(str(pc.flags.get("direction")), "copy-out")
-        return {"ls": "list", "rm": "delete", "rb": "delete", "mb": "create", "presign": "read"}.get(op, op)
+        # A presigned URL lets anyone holding it read the object: an export, not a read.
+        return {"ls": "list", "rm": "delete", "rb": "delete", "mb": "create", "presign": "copy-out"}.get(op, op)
     if service == "s3api":
         acl = str(pc.flags.get("acl", ""))
         if op in ("put-bucket-acl", "put-object-acl") and acl.startswith("public"):
