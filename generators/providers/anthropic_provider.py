@@ -6,32 +6,24 @@ import json
 from typing import Any
 
 from generators.providers._errors import from_sdk_error
-from generators.providers.base import LLMRequest, LLMResponse, Provider, ProviderError, RetryPolicy, batch_custom_id
+from generators.providers.base import LLMRequest, LLMResponse, ProviderError, RetryPolicy, SDKProvider, batch_custom_id
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKProvider):
     """``provider: anthropic``. Tool use is the structured-output channel: the answer is the tool input."""
 
     name = "anthropic"
 
     def __init__(self, model: str | None = None, *, api_key: str | None = None, base_url: str | None = None,
                  retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
-        super().__init__(model or DEFAULT_MODEL, retry, timeout)
-        self._api_key, self._base_url = api_key, base_url
-        self._client: Any = None
+        super().__init__(model or DEFAULT_MODEL, api_key=api_key, base_url=base_url, retry=retry, timeout=timeout)
 
-    @property
-    def client(self) -> Any:
-        """The SDK client, created on first use inside the running event loop (a run = one loop)."""
-        if self._client is None:
-            from anthropic import AsyncAnthropic
+    def _new_client(self) -> Any:
+        from anthropic import AsyncAnthropic
 
-            # max_retries=0: with_retries() owns retrying so Retry-After and attempts are ours.
-            self._client = AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, max_retries=0,
-                                       timeout=self.timeout)
-        return self._client
+        return AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=self.timeout)
 
     def params(self, req: LLMRequest) -> dict[str, Any]:
         """The Messages request body (also the ``params`` of a batch request).
@@ -111,8 +103,3 @@ class AnthropicProvider(Provider):
                 out[key] = exc
         return out
 
-    async def aclose(self) -> None:
-        """Close the SDK client (the next call opens a new one in its own loop)."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None

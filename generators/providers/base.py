@@ -149,3 +149,31 @@ class Provider(ABC):
     def label(self) -> str:
         """``provider:model``, as written into ``drafted_by``."""
         return f"{self.name}:{self.model}"
+
+
+class SDKProvider(Provider):
+    """A provider backed by an official async SDK client, created on first use."""
+
+    def __init__(self, model: str, *, api_key: str | None = None, base_url: str | None = None,
+                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
+        super().__init__(model, retry, timeout)
+        self._api_key, self._base_url = api_key, base_url
+        self._client: Any = None
+
+    @abstractmethod
+    def _new_client(self) -> Any:
+        """The SDK's async client, with ``max_retries=0`` (:func:`with_retries` owns retrying,
+        so ``Retry-After`` and attempt counts are ours)."""
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, created on first use inside the running event loop (a run = one loop)."""
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    async def aclose(self) -> None:
+        """Release the HTTP client."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
