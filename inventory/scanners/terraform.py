@@ -103,11 +103,11 @@ def _dns_pattern(body: dict) -> str | None:
     if not isinstance(value, str) or "${" not in value:
         return None
 
-    def placeholder(m: re.Match[str]) -> str:
+    def slot(m: re.Match[str]) -> str:
         words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", m.group(0))
         return "{" + (words[-1] if words else "var") + "}"
 
-    return _INTERP_RE.sub(placeholder, value)
+    return _INTERP_RE.sub(slot, value)
 
 
 def _iam_object(rtype: str) -> str:
