@@ -17,6 +17,7 @@ deployment/orders-api`` and the implied ``restart`` of ``service:orders-api`` th
 
 from __future__ import annotations
 
+import fnmatch
 from collections import defaultdict
 from functools import lru_cache
 from importlib import resources
@@ -169,17 +170,32 @@ def implied_table() -> dict[str, list[dict[str, str]]]:
     return {str(kind): [dict(e) for e in entries] for kind, entries in raw.items()}
 
 
+def implied_entries(table: dict[str, list[dict[str, str]]], entity: Entity) -> list[dict[str, str]]:
+    """The standard operations for ``entity``: ``<kind>/<subtype glob>`` first, then ``<kind>``,
+    then ``other``."""
+    if entity.subtype:
+        for key in sorted(table):
+            kind, sep, pattern = key.partition("/")
+            if sep and kind == entity.kind and fnmatch.fnmatchcase(entity.subtype, pattern):
+                return table[key]
+    return table.get(entity.kind) or table.get("other", [])
+
+
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
         return f"<{key}>"
 
 
 def render_template(template: str, entity: Entity) -> str:
-    """An example command for ``entity`` from a template with ``{name}``, ``{namespace}``, ``{ns_flag}``."""
+    """An example command for ``entity`` from a template with ``{name}``, ``{namespace}``,
+    ``{ns_flag}``, ``{subkind}`` and ``{ref}``."""
+    subkind = (entity.subtype or entity.kind).removeprefix("k8s-")
     values = _Blank(
         name=entity.name,
         namespace=entity.namespace or "<namespace>",
         ns_flag=f" -n {entity.namespace}" if entity.namespace else "",
+        subkind=subkind,
+        ref=entity.name if "/" in entity.name else f"{subkind}/{entity.name}",
     )
     try:
         return template.format_map(values)
@@ -197,7 +213,7 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
     table = implied_table()
     entities: list[Entity] = [*builder.components.values(), *builder.resources.values()]
     for entity in sorted(entities, key=lambda e: e.id):
-        entries = table.get(entity.kind) or table.get("other", [])
+        entries = implied_entries(table, entity)
         envs = sorted(set(entity.environments))
         per_env: list[str | None] = envs if len(envs) > 1 else [None]
         for entry in entries:

@@ -290,3 +290,24 @@ def test_s3_verbs_match_what_the_command_does() -> None:
     assert verb("aws s3 cp - s3://acme-training-data/x") == "write"
     assert verb("aws s3 cp s3://acme-training-data/x ./x") == "copy-out"
     assert verb("aws s3 presign s3://acme-training-data/x") == "copy-out"  # anyone with the URL reads it
+
+
+def test_implied_actions_follow_the_subtype() -> None:
+    """A Kubernetes Role gets kubectl examples, an AWS role keeps the aws ones."""
+    from inventory.actions import implied_entries, implied_table, render_template
+    from inventory.model import Evidence, Resource
+
+    ev = [Evidence(path="k8s/rbac.yaml", line=3)]
+    role = Resource(id="iam:role-exporter", kind="iam", name="exporter", subtype="k8s-role", namespace="acme-prod",
+                    evidence=ev)
+    aws = Resource(id="iam:role-exporter-aws", kind="iam", name="exporter", subtype="aws_iam_role", evidence=ev)
+    table = implied_table()
+    k8s = {e["verb"]: render_template(e["command"], role) for e in implied_entries(table, role)}
+    assert k8s["read"] == "kubectl get role/exporter -n acme-prod -o yaml"
+    assert k8s["revoke"] == "kubectl delete role/exporter -n acme-prod"
+    named = role.model_copy(update={"name": "role/exporter"})  # the scanner's own naming
+    assert render_template(implied_entries(table, named)[0]["command"], named) == \
+        "kubectl get role/exporter -n acme-prod -o yaml"
+    plain = {e["verb"]: render_template(e["command"], aws) for e in implied_entries(table, aws)}
+    assert plain["read"].startswith("aws iam ")
+    assert set(k8s) == set(plain)  # same action classes, so tiers and ids line up

@@ -287,92 +287,92 @@ test_case_56 if {
 
 # iam:role-training-data-export/grant@prod
 test_case_57 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "role/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "role/training-data-export"]}
 }
 
 # iam:role-training-data-export/grant@staging
 test_case_58 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "role/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "role/training-data-export"]}
 }
 
 # iam:role-training-data-export/read@prod
 test_case_59 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "role/training-data-export"]}
+	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "role/training-data-export", "-o", "yaml"]}
 }
 
 # iam:role-training-data-export/read@staging
 test_case_60 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "role/training-data-export"]}
+	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "role/training-data-export", "-o", "yaml"]}
 }
 
 # iam:role-training-data-export/revoke@prod
 test_case_61 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "role/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "role/training-data-export"]}
 }
 
 # iam:role-training-data-export/revoke@staging
 test_case_62 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "role/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "role/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/grant@prod
 test_case_63 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "rolebinding/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "rolebinding/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/grant@staging
 test_case_64 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "rolebinding/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "rolebinding/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/read@prod
 test_case_65 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "rolebinding/training-data-export"]}
+	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "rolebinding/training-data-export", "-o", "yaml"]}
 }
 
 # iam:rolebinding-training-data-export/read@staging
 test_case_66 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "rolebinding/training-data-export"]}
+	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "rolebinding/training-data-export", "-o", "yaml"]}
 }
 
 # iam:rolebinding-training-data-export/revoke@prod
 test_case_67 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "rolebinding/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "rolebinding/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/revoke@staging
 test_case_68 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "rolebinding/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "rolebinding/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/grant@prod
 test_case_69 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "serviceaccount/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "serviceaccount/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/grant@staging
 test_case_70 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "serviceaccount/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "serviceaccount/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/read@prod
 test_case_71 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "serviceaccount/training-data-export"]}
+	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "serviceaccount/training-data-export", "-o", "yaml"]}
 }
 
 # iam:serviceaccount-training-data-export/read@staging
 test_case_72 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "serviceaccount/training-data-export"]}
+	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "serviceaccount/training-data-export", "-o", "yaml"]}
 }
 
 # iam:serviceaccount-training-data-export/revoke@prod
 test_case_73 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "serviceaccount/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "serviceaccount/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/revoke@staging
 test_case_74 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "serviceaccount/training-data-export", "--policy-arn", "<arn>"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "serviceaccount/training-data-export"]}
 }
 
 # job:gha-deploy/delete@prod
