@@ -167,16 +167,7 @@ def references_from_env(source_id: str, key: str, value: object, evidence: Evide
                 add(target[0], target[1])
         return refs
 
-    if _BOOTSTRAP_KEY_RE.search(key):
-        for host in _hosts_of(val):
-            label = _first_label(host)
-            if label is None:
-                continue
-            m = _BOOTSTRAP_HOST_RE.match(label)
-            add(m.group("name") if m else label, "kafka-cluster" if m else None)
-        return refs
-
-    if _HOST_KEY_RE.search(key):
+    if _BOOTSTRAP_KEY_RE.search(key) or _HOST_KEY_RE.search(key):
         for host in _hosts_of(val):
             label = _first_label(host)
             if label is None:

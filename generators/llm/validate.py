@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TypeVar, Union
 
 from pydantic import ValidationError
 
 from generators.llm.schema import TIER_ENUM, EvalAnswer, PolicyAnswer
 from generators.llm.slices import Slice
+
+_AnswerT = TypeVar("_AnswerT", bound=Union[PolicyAnswer, EvalAnswer])
 
 MAX_ERRORS = 20  # quoting hundreds of errors back helps nobody
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
@@ -39,17 +42,25 @@ def _evidence_errors(where: str, items: list[str], allowed: set[str]) -> list[st
             for ev in items if ev not in allowed]
 
 
-def validate_policy(text: str, sl: Slice) -> tuple[PolicyAnswer | None, list[str]]:
-    """The parsed answer and no errors, or None and the errors to quote back."""
+def _parse(text: str, model: type[_AnswerT], sl: Slice) -> tuple[_AnswerT | None, list[str]]:
+    """JSON → ``model``; a wrong ``system_id`` is an error to quote back, not a parse failure."""
     data, errors = _json(text)
     if errors:
         return None, errors
     try:
-        ans = PolicyAnswer.model_validate(data)
+        ans = model.model_validate(data)
     except ValidationError as exc:
         return None, _schema_errors(exc)
     if ans.system_id != sl.system_id:
         errors.append(f"system_id is `{ans.system_id}` but this prompt is about `{sl.system_id}`")
+    return ans, errors
+
+
+def validate_policy(text: str, sl: Slice) -> tuple[PolicyAnswer | None, list[str]]:
+    """The parsed answer and no errors, or None and the errors to quote back."""
+    ans, errors = _parse(text, PolicyAnswer, sl)
+    if ans is None:
+        return None, errors
     known = set(sl.action_ids)
     seen: set[str] = set()
     for a in ans.actions:
@@ -78,15 +89,9 @@ def validate_policy(text: str, sl: Slice) -> tuple[PolicyAnswer | None, list[str
 
 def validate_evals(text: str, sl: Slice) -> tuple[EvalAnswer | None, list[str]]:
     """The parsed eval answer and no errors, or None and the errors to quote back."""
-    data, errors = _json(text)
-    if errors:
+    ans, errors = _parse(text, EvalAnswer, sl)
+    if ans is None:
         return None, errors
-    try:
-        ans = EvalAnswer.model_validate(data)
-    except ValidationError as exc:
-        return None, _schema_errors(exc)
-    if ans.system_id != sl.system_id:
-        errors.append(f"system_id is `{ans.system_id}` but this prompt is about `{sl.system_id}`")
     known = {c.id for c in sl.cases}
     seen: set[str] = set()
     for c in ans.cases:
