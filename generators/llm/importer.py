@@ -84,35 +84,30 @@ class ImportProvider:
         return f"import:{self.source}"
 
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
-        slices = system_slices(draft, inv)
-        got: dict[str, list[Any]] = {}
-        for n, raw in enumerate((a for a in self.answers if "actions" in a), start=1):
-            sl = _match(raw, slices, "actions")
-            if sl is None:
-                self.errors.append(f"policy answer {n}: system `{raw.get('system_id')}` is not in the inventory")
-                continue
-            ans, errs = validate_policy(json.dumps(raw), sl)
-            if errs:
-                self.errors.extend(f"policy answer for `{sl.key}`: {e}" for e in errs)
-                continue
-            got.setdefault(sl.system_id, []).append(ans)
-            self.applied.append(f"policy:{sl.key}")
+        got = self._validated("policy", "actions", system_slices(draft, inv), validate_policy,
+                              "is not in the inventory")
         return merge_policy(draft, got, {}, self.label)
 
-    def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
-        slices = eval_slices(policy, inv, draft.cases)
+    def _validated(self, doc: str, key: str, slices: Any, validate: Any, missing: str) -> dict[str, list[Any]]:
+        """Every pasted answer carrying ``key``, matched to its slice and validated like an API
+        answer; failures are collected in ``self.errors``, successes by system id."""
         got: dict[str, list[Any]] = {}
-        for n, raw in enumerate((a for a in self.answers if "cases" in a), start=1):
-            sl = _match(raw, slices, "cases")
+        for n, raw in enumerate((a for a in self.answers if key in a), start=1):
+            sl = _match(raw, slices, key)
             if sl is None:
-                self.errors.append(f"eval answer {n}: system `{raw.get('system_id')}` has no eval cases")
+                self.errors.append(f"{doc} answer {n}: system `{raw.get('system_id')}` {missing}")
                 continue
-            ans, errs = validate_evals(json.dumps(raw), sl)
+            ans, errs = validate(json.dumps(raw), sl)
             if errs:
-                self.errors.extend(f"eval answer for `{sl.key}`: {e}" for e in errs)
+                self.errors.extend(f"{doc} answer for `{sl.key}`: {e}" for e in errs)
                 continue
             got.setdefault(sl.system_id, []).append(ans)
-            self.applied.append(f"evals:{sl.key}")
+            self.applied.append(f"{'evals' if doc == 'eval' else doc}:{sl.key}")
+        return got
+
+    def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
+        got = self._validated("eval", "cases", eval_slices(policy, inv, draft.cases), validate_evals,
+                              "has no eval cases")
         unknown = [a for a in self.answers if "actions" not in a and "cases" not in a]
         self.errors.extend(f"answer {i}: neither a policy answer (`actions`) nor an eval answer (`cases`)"
                            for i, _ in enumerate(unknown, start=1))
