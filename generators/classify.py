@@ -42,6 +42,8 @@ from inventory.secrets import REDACTED, is_secret_key, redact_text
 
 # A line is cached by its text; bounded so a long audit log cannot grow memory without limit.
 _CACHE_MAX = 50_000
+# No real command line is this long; beyond it a human reads the line (it is never parsed).
+MAX_LINE_CHARS = 1_000_000
 # Object kinds named on a command line that live *inside* an inventory entity.
 _NOT_ENTITY_KINDS = frozenset({"table", "key", "row", "version"})
 
@@ -285,6 +287,12 @@ class Classifier:
     def _classify_uncached(self, line: str) -> Classification:
         if not line.strip():
             return self._unparseable(line, "empty command")
+        if len(line) > MAX_LINE_CHARS:
+            return self._unparseable(line[:200] + "...", f"the line is {len(line):,} characters long "
+                                     f"(more than {MAX_LINE_CHARS:,}), too long to review")
+        if "\0" in line:
+            # A shell never sees past a NUL byte; what runs is not what this text shows.
+            return self._unparseable(line.replace("\0", "\\0"), "the line contains a NUL byte")
         parsed = parse_line(line)
         if not parsed.commands:
             return self._unparseable(line, f"could not be parsed ({parsed.parse_error or 'no command found'})")

@@ -59,10 +59,10 @@ def test_stdin_prints_json_lines(runner: CliRunner) -> None:
     res = _run(runner, ["classify", "--stdin", "--json"], stdin)
     assert res.exit_code == 0, res.output
     lines = res.output.strip().splitlines()
-    assert len(lines) == 3  # the blank line is skipped
+    assert len(lines) == 4  # one answer per input line, the blank one included
     rows = [json.loads(line) for line in lines]
-    assert [r["tier"] for r in rows] == ["T0", "T3", "T0"]
-    assert [r["command"] for r in rows] == ["kubectl get pods", "terraform destroy", 'psql -c "SELECT 1"']
+    assert [r["tier"] for r in rows] == ["T0", "T2", "T3", "T0"]
+    assert [r["command"] for r in rows] == ["kubectl get pods", "", "terraform destroy", 'psql -c "SELECT 1"']
 
 
 def test_readable_line_without_json(runner: CliRunner) -> None:

@@ -1,16 +1,31 @@
-"""`stackpolicy classify`: the tier (and allow / ask / deny) of a command an agent wants to run."""
+"""`stackpolicy classify`: the tier (and allow / ask / deny) of a command an agent wants to run.
+
+``--stdin`` answers every input line with exactly one output line, in order, whatever the
+line holds: a blank line, invalid UTF-8, a NUL byte, a huge line or a line the classifier
+chokes on all get an answer (at least T2, ask) that says why. Nothing is skipped, so answer
+*n* always belongs to input line *n*.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import click
 
 from generators.classify import Classification, Classifier, PolicyError, load_policy
 from generators.cli.common import UsageError, get_config
 from generators.risk.assess import build_index
+from generators.risk.model import DECISION_FOR_TIER, max_tier, tier_index
 from generators.risk.rules import RulesError, rules_from_config
 from inventory.io import InventoryLoadError, load_inventory
+
+# Per-line bounds for --stdin: bytes read for one line, and seconds spent classifying it.
+MAX_LINE_BYTES = 1_000_000
+LINE_SECONDS = 2.0
 
 
 def readable(c: Classification) -> str:
@@ -19,7 +34,9 @@ def readable(c: Classification) -> str:
     # The reasons already start with the tier label; drop the repetition.
     prefix = f"{c.tier} {c.tier_name}: "
     why = " | ".join(r[len(prefix):] if r.startswith(prefix) else r for r in c.reasons)
-    return f"{c.tier} {c.tier_name} ({c.decision}){where}: {c.command}  -- {why}"
+    # One answer is one output line, whatever control characters the command holds.
+    command = c.command.replace("\r", "\\r").replace("\n", "\\n")
+    return f"{c.tier} {c.tier_name} ({c.decision}){where}: {command}  -- {why}"
 
 
 def as_json(c: Classification) -> str:
@@ -49,6 +66,83 @@ def make_classifier(ctx: click.Context, inventory: str | None, policy: str | Non
     return Classifier(rules, index, entries)
 
 
+class _LineTimeout(BaseException):
+    """Raised by the per-line alarm; a BaseException so no ``except Exception`` swallows it."""
+
+
+def read_lines(stream: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes, bool]]:
+    """``(line without its newline, cut)`` for every line of ``stream``; ``cut`` when the line
+    was longer than ``max_bytes`` (the rest of it is read and dropped, never kept in memory)."""
+    while True:
+        chunk = stream.readline(max_bytes + 1)
+        if not chunk:
+            return
+        if chunk.endswith(b"\n"):
+            yield chunk[:-1], False
+            continue
+        if len(chunk) <= max_bytes:  # the last line, without a final newline
+            yield chunk, False
+            return
+        while True:  # skip to the end of an over-long line
+            rest = stream.readline(1 << 16)
+            if not rest or rest.endswith(b"\n"):
+                break
+        yield chunk[:max_bytes], True
+
+
+def _floor(c: Classification, classifier: Classifier, why: str) -> Classification:
+    """``c`` raised to at least the unknown class's tier, with ``why`` among its reasons."""
+    unknown = classifier.rules.classes["unknown"].tier
+    tier = max_tier(c.tier, unknown)
+    reason = f"{classifier.rules.tier_label(tier)}: {why}, so a human decides"
+    if tier_index(tier) == tier_index(c.tier) and tier != unknown:
+        return c.model_copy(update={"reasons": [*c.reasons, reason]})
+    return c.model_copy(update={"tier": tier, "tier_name": classifier.rules.tiers[tier].name,
+                                "decision": DECISION_FOR_TIER[tier], "reasons": [*c.reasons, reason]})
+
+
+def _fixed(classifier: Classifier, text: str, why: str) -> Classification:
+    """An answer without classifying: the unknown class's tier and ``why``."""
+    return _floor(classifier.classify(""), classifier, why).model_copy(
+        update={"command": text, "reasons": [f"{classifier.rules.tier_label(classifier.rules.classes['unknown'].tier)}: "
+                                             f"{why}, so a human decides"]})
+
+
+def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
+                   seconds: float | None = LINE_SECONDS) -> Classification:
+    """The answer for one raw input line. Never raises; every problem is a reason."""
+    raw = raw[:-1] if raw.endswith(b"\r") else raw
+    text = raw.decode("utf-8", errors="replace")
+    if cut:
+        return _fixed(classifier, text[:200] + "...", f"the line is longer than {MAX_LINE_BYTES:,} bytes, "
+                                                      "too long to review")
+    bad_utf8 = "\ufffd" in text and "\ufffd".encode() not in raw
+    alarm = seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    old = None
+    try:
+        if alarm:
+            def _expire(signum: int, frame: object) -> None:
+                raise _LineTimeout()
+            old = signal.signal(signal.SIGALRM, _expire)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            result = classifier.classify(text)
+        finally:
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+    except _LineTimeout:
+        return _fixed(classifier, text if len(text) <= 200 else text[:200] + "...",
+                      f"classifying the line took longer than {seconds:g} s")
+    except Exception as exc:  # noqa: BLE001 - one bad line must not cost the answers to the rest
+        return _fixed(classifier, text if len(text) <= 200 else text[:200] + "...",
+                      f"the classifier failed on this line ({type(exc).__name__})")
+    if bad_utf8:
+        # What the shell runs is the raw bytes, not this text: a human looks.
+        result = _floor(result, classifier, "the line is not valid UTF-8")
+    return result
+
+
 def register(main: click.Group) -> None:
     @main.command("classify")
     @click.argument("command", nargs=-1)
@@ -58,7 +152,9 @@ def register(main: click.Group) -> None:
                   help="A reviewed policy (output/policy.yaml): reviewers' tiers raise the model's; "
                        "entries with `reviewed: true` may lower it.")
     @click.option("--json", "as_json_flag", is_flag=True, help="Print one JSON object (JSON lines with --stdin).")
-    @click.option("--stdin", "from_stdin", is_flag=True, help="Classify one command per line from standard input.")
+    @click.option("--stdin", "from_stdin", is_flag=True,
+                  help="Classify one command per line from standard input: exactly one answer per input line, "
+                       "in order (blank and unreadable lines get a T2 answer saying why).")
     @click.pass_context
     def classify(ctx: click.Context, command: tuple[str, ...], inventory: str | None, policy: str | None,
                  as_json_flag: bool, from_stdin: bool) -> None:
@@ -76,7 +172,10 @@ def register(main: click.Group) -> None:
         classifier = make_classifier(ctx, inventory, policy)
         emit = as_json if as_json_flag else readable
         if from_stdin:
-            for result in classifier.classify_many(sys.stdin):
-                click.echo(emit(result))
+            stream = sys.stdin.buffer
+            out = sys.stdout
+            for raw, cut in read_lines(stream):
+                out.write(emit(classify_bytes(classifier, raw, cut)) + "\n")
+            out.flush()
             return
-        click.echo(emit(classifier.classify(" ".join(command))))
+        click.echo(emit(classify_bytes(classifier, " ".join(command).encode("utf-8", "surrogateescape"))))

@@ -29,6 +29,9 @@ from inventory.commands.options import OptSpec, parse_options, spec
 from inventory.commands.tools import PARSERS, ToolContext, normalize_tool
 
 MAX_DEPTH = 8
+# Distinct simple commands read from one line; beyond this the line is not reviewable piece by
+# piece (the rest is reported as a parse error, so the line is at least "unknown").
+MAX_COMMANDS = 5_000
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash", "fish"})
 # Shell keywords that prefix a command (dropped) or open a construct whose words are not a command.
@@ -247,6 +250,9 @@ class _Parser:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        # Simple commands already parsed in this line: `a | a | a ...` is one command to judge,
+        # and skipping repeats keeps a 100,000-pipe line linear.
+        self.seen: set[tuple] = set()
 
     def text(self, text: str, via: str | None, depth: int) -> tuple[list[ParsedCommand], list[str]]:
         if depth > MAX_DEPTH:
@@ -269,6 +275,13 @@ class _Parser:
             prev_output = _output_of(words, sc)
             if not words:
                 continue
+            key = (via, depth, piped, stdin, tuple(words), tuple(sc.redirects))
+            if key in self.seen:
+                continue
+            if len(self.seen) >= MAX_COMMANDS:
+                self.errors.append(f"more than {MAX_COMMANDS:,} distinct commands; the rest were not read")
+                break
+            self.seen.add(key)
             cmds = self.resolve(words, via=via, wrappers=[], stdin=stdin, redirects=sc.redirects, depth=depth)
             if piped:
                 for c in cmds:
@@ -292,7 +305,7 @@ class _Parser:
         """Unwrap wrappers and shells, then run the tool parser on what remains."""
         args = list(argv)
         wrappers = list(wrappers)
-        for _ in range(32):  # bounded: `sudo sudo sudo ...` cannot loop forever
+        for _ in range(len(args) + 1):  # every unwrap drops a word: `env env env ... cmd` ends
             if not args:
                 return []
             k = 0

@@ -1,0 +1,100 @@
+"""`classify --stdin` answers every input line exactly once, in order, and fails closed."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generators.classify import Classifier
+from generators.cli.classify_cmd import classify_bytes, read_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(stdin: bytes, *args: str) -> list[str]:
+    proc = subprocess.run([str(Path(sys.executable).parent / "stackpolicy"), "classify", "--stdin", *args], input=stdin,
+                          capture_output=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert b"Traceback" not in proc.stderr
+    return proc.stdout.decode("utf-8").splitlines()
+
+
+HOSTILE = [
+    b"kubectl get pods",
+    b"",
+    b"   ",
+    b"\xff\xfe\xfa kubectl get pods",
+    b"kubectl delete ns prod",
+    b"ls \x00 -la",
+    b"echo 'unbalanced",
+    b"kubectl get pods\r",
+    b"terraform destroy",
+]
+
+
+@pytest.mark.parametrize("json_flag", [True, False])
+def test_one_answer_per_line_in_order(json_flag: bool) -> None:
+    args = ("--json",) if json_flag else ()
+    out = _cli(b"\n".join(HOSTILE) + b"\n", *args)
+    assert len(out) == len(HOSTILE)
+    if json_flag:
+        rows = [json.loads(line) for line in out]
+        tiers = [r["tier"] for r in rows]
+        assert tiers[0] == "T0"
+        assert tiers[1] == tiers[2] == "T2"  # blank: a human decides
+        assert tiers[3] == "T2" and any("UTF-8" in r for r in rows[3]["reasons"])
+        assert tiers[4] == "T3"
+        assert tiers[5] == "T2" and any("NUL" in r for r in rows[5]["reasons"])
+        assert tiers[6] in ("T2", "T3")
+        assert tiers[7] == "T0" and rows[7]["command"] == "kubectl get pods"
+        assert tiers[8] == "T3"
+    else:
+        assert out[0].startswith("T0") and out[4].startswith("T3") and out[8].startswith("T3")
+        assert out[1].startswith("T2") and "empty command" in out[1]
+
+
+def test_last_line_without_newline_is_answered() -> None:
+    assert len(_cli(b"kubectl get pods\nkubectl delete ns prod", "--json")) == 2
+
+
+def test_over_long_line_is_cut_and_answered_without_holding_it() -> None:
+    stream = io.BytesIO(b"a" * 50 + b"\n" + b"b" * 5000 + b"\nls\n")
+    got = list(read_lines(stream, max_bytes=1000))
+    assert [(len(r), cut) for r, cut in got] == [(50, False), (1000, True), (2, False)]
+    c = classify_bytes(Classifier(), got[1][0], cut=True)
+    assert c.tier == "T2" and "too long" in c.reasons[0]
+
+
+def test_time_bound_answers_t2_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    classifier = Classifier()
+
+    def slow(line: str):
+        import time
+        time.sleep(5)
+
+    monkeypatch.setattr(classifier, "classify", lambda line: slow(line) if line else Classifier.classify(classifier, line))
+    c = classify_bytes(classifier, b"kubectl get pods", seconds=0.2)
+    assert c.tier == "T2" and "longer than 0.2 s" in c.reasons[0]
+
+
+def test_classifier_error_is_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    classifier = Classifier()
+
+    def boom(line: str):
+        if line:
+            raise RuntimeError("bug")
+        return Classifier.classify(classifier, line)
+
+    monkeypatch.setattr(classifier, "classify", boom)
+    c = classify_bytes(classifier, b"kubectl get pods")
+    assert c.tier == "T2" and "failed" in c.reasons[0]
+
+
+def test_invalid_utf8_never_lowers_a_dangerous_line() -> None:
+    c = classify_bytes(Classifier(), b"kubectl delete ns prod \xff")
+    assert c.tier == "T3"
