@@ -18,6 +18,7 @@ deployment/orders-api`` and the implied ``restart`` of ``service:orders-api`` th
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import defaultdict
 from functools import lru_cache
 from importlib import resources
@@ -30,13 +31,16 @@ from inventory.commands.model import ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, target_candidates
 from inventory.config import Config
-from inventory.environments import detect_environment
+from inventory.environments import detect_environment, environment_of_path
 from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
 from inventory.scanners.base import CommandSighting
 
 # Flags that name where a command runs: an environment can be read from them.
 _ENV_FLAGS = ("context", "kube-context", "profile", "project", "project_id", "host", "bootstrap-server",
               "subscription", "resource-group", "workspace")
+# Flags whose value is a file or directory a command applies (a per-environment one names it).
+_FILE_FLAGS = ("kustomize", "filename", "var-file", "values", "chdir", "chart", "file", "config")
+_HOST_RE = re.compile(r"^(?:[\w.-]+@)?[a-z0-9-]+(?:\.[a-z0-9-]+){2,}$", re.IGNORECASE)
 # The mask the redactor writes contains `<` and `>`, which a shell parser reads as
 # redirections; it is swapped for a plain word while parsing.
 _PARSE_STAND_IN = "REDACTED"
@@ -89,17 +93,42 @@ def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]
     return None
 
 
-def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config) -> str | None:
+def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
+    """The environment a command itself names: its namespace, context, project, profile or
+    host flags, a host it connects to, or a file it applies from a per-environment directory
+    (``-k k8s/overlays/staging``, ``-var-file=variables/production/app.tfvars``)."""
     texts: list[str | None] = [pc.namespace]
     texts += [str(pc.flags[k]) for k in _ENV_FLAGS if isinstance(pc.flags.get(k), str)]
+    if pc.via is None and pc.verb in ("exec", "ssh", "connect") and pc.target and _HOST_RE.match(pc.target):
+        texts.append(pc.target)  # `ssh db1.gprd.example.net`: the host names where it runs
     env = detect_environment(*texts, patterns=cfg.environments)
-    return env or sighting.environment
+    if env:
+        return env
+    for key in _FILE_FLAGS:
+        val = pc.flags.get(key)
+        if isinstance(val, str) and val:
+            hit = environment_of_path(val.rstrip("/") + "/x", cfg.environments)
+            named = detect_environment(val.rsplit("/", 1)[-1], patterns=cfg.environments) \
+                if val.rsplit("/", 1)[-1].startswith(("values-", "values.")) or val.endswith(".tfvars") else None
+            if hit or named:
+                return hit[0] if hit else named
+    return None
+
+
+def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config, line_env: str | None = None) -> str | None:
+    env = explicit_environment(pc, cfg)
+    # A runbook's headings, prose and folder are not a statement of where a command runs;
+    # a workflow's `environment:` key, a script's per-environment directory or a Makefile
+    # target named for one are. Within one line, what one command names (`ssh host ...`,
+    # `... && kubectl apply -k overlays/staging`) holds for the commands it chains.
+    hint = sighting.environment if sighting.source_kind != "runbook" else None
+    return env or line_env or hint
 
 
 def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
-                    hint_names: list[str]) -> Action:
+                    hint_names: list[str], line_env: str | None = None) -> Action:
     verb = action_verb(pc)
-    env = _environment(pc, sighting, cfg)
+    env = _environment(pc, sighting, cfg, line_env)
     entity = _resolve(builder, pc, hint_names)
     if entity is not None:
         envs = entity.environments
@@ -140,6 +169,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
                          sighting.evidence.line, scanner="actions")
             continue
         exec_targets: list[str] = []
+        line_env = next((e for e in (explicit_environment(pc, cfg) for pc in line.commands) if e), None)
         for pc in line.commands:
             if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
                 exec_targets = pod_owner_names(pc.target)
@@ -147,7 +177,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
                 continue
             hints = exec_targets if pc.via and "exec" in pc.via else []
             for one in _each_target(pc):
-                builder.add_action(_command_action(builder, cfg, one, sighting, hints))
+                builder.add_action(_command_action(builder, cfg, one, sighting, hints, line_env))
 
 
 _EXEC_TOOLS = ("kubectl", "oc", "docker", "podman", "docker-compose")
@@ -170,15 +200,54 @@ def implied_table() -> dict[str, list[dict[str, str]]]:
     return {str(kind): [dict(e) for e in entries] for kind, entries in raw.items()}
 
 
+def platform_of(entity: Entity) -> str | None:
+    """The platform that defines ``entity`` (whose own tool operates it), if one is known."""
+    sub = entity.subtype or ""
+    # Kubernetes first: a service both in a laptop compose file and in the cluster is
+    # operated in the cluster.
+    if "k8s_kind" in entity.attributes:
+        return "k8s"
+    if sub == "github-actions":
+        return "github-actions"
+    if "terraform_address" in entity.attributes or sub == "terraform-module":
+        return "terraform"
+    if sub in ("compose", "compose-volume") or any("compose" in ev.path.rsplit("/", 1)[-1].lower()
+                                                   for ev in entity.evidence[:1]):
+        return "compose"
+    return None
+
+
+# Tools that operate a datastore through an orchestrator or a cloud API: wrong for a
+# container that docker compose runs.
+_NOT_COMPOSE_TOOLS = frozenset({"kubectl", "aws", "gcloud", "terraform", "patronictl", "helm"})
+
+
 def implied_entries(table: dict[str, list[dict[str, str]]], entity: Entity) -> list[dict[str, str]]:
-    """The standard operations for ``entity``: ``<kind>/<subtype glob>`` first, then ``<kind>``,
-    then ``other``."""
+    """The standard operations for ``entity``.
+
+    Tried in order: ``<kind>/<subtype glob>``, ``<kind>@<platform>``, ``<kind>``,
+    ``other@<platform>``, ``other``. A compose-run entity takes ``<kind>@compose`` first,
+    and a compose-run datastore keeps its kind's data commands (``psql -h <name>``) plus the
+    ``datastore@compose`` lifecycle, never kubectl or cloud API commands.
+    """
+    platform = platform_of(entity)
+    if platform == "compose":
+        own = table.get(f"{entity.kind}@compose")
+        if own:
+            return own
+        data = [e for e in table.get(entity.kind, []) if str(e.get("tool", "")) not in _NOT_COMPOSE_TOOLS]
+        verbs = {str(e["verb"]) for e in data}
+        return data + [e for e in table.get("datastore@compose", []) if str(e["verb"]) not in verbs]
     if entity.subtype:
         for key in sorted(table):
             kind, sep, pattern = key.partition("/")
             if sep and kind == entity.kind and fnmatch.fnmatchcase(entity.subtype, pattern):
                 return table[key]
-    return table.get(entity.kind) or table.get("other", [])
+    for key in (f"{entity.kind}@{platform}" if platform else None, entity.kind,
+                f"other@{platform}" if platform else None, "other"):
+        if key and table.get(key):
+            return table[key]
+    return []
 
 
 class _Blank(dict):
@@ -188,9 +257,16 @@ class _Blank(dict):
 
 def render_template(template: str, entity: Entity) -> str:
     """An example command for ``entity`` from a template with ``{name}``, ``{namespace}``,
-    ``{ns_flag}``, ``{subkind}`` and ``{ref}``."""
+    ``{ns_flag}``, ``{subkind}``, ``{ref}``, ``{address}``, ``{k8s_kind}`` and ``{workflow}``."""
     subkind = (entity.subtype or entity.kind).removeprefix("k8s-")
+    address = entity.attributes.get("terraform_address")
+    k8s_kind = entity.attributes.get("k8s_kind")
+    workflow = entity.attributes.get("workflow_file") or (
+        entity.evidence[0].path.rsplit("/", 1)[-1] if entity.evidence else entity.name)
     values = _Blank(
+        address=address if isinstance(address, str) else entity.name,
+        k8s_kind=str(k8s_kind).lower() if isinstance(k8s_kind, str) else subkind,
+        workflow=workflow,
         name=entity.name,
         namespace=entity.namespace or "<namespace>",
         ns_flag=f" -n {entity.namespace}" if entity.namespace else "",

@@ -57,6 +57,11 @@ def merge_entity(into: Entity, other: Entity) -> None:
     # Deletion protection anywhere protects: a `prevent_destroy` beats a silent default.
     if other.deletion_protection:
         into.deletion_protection = True
+    known_src = {(src.environment, src.how) for src in into.environment_sources}
+    for src in other.environment_sources:
+        if (src.environment, src.how) not in known_src:
+            into.environment_sources.append(src.model_copy())
+            known_src.add((src.environment, src.how))
     for k, v in other.labels.items():
         into.labels.setdefault(k, v)
     for k, v in other.attributes.items():
@@ -358,13 +363,17 @@ class InventoryBuilder:
         for table in (self.components, self.resources):
             for ent in table.values():
                 for env in ent.environments:
+                    srcs = [s for s in ent.environment_sources if s.environment == env]
+                    if srcs:
+                        self.add_environment(env, srcs[0].evidence[:1])
+                        continue
                     evs = [f for f in ent.facts if f.name == "environment" and f.value == env]
                     self.add_environment(env, evs[0].evidence if evs else ent.evidence[:1])
 
-    def set_fact(self, ent: Entity, name: str, value, evidence: list[Evidence]) -> None:
+    def set_fact(self, ent: Entity, name: str, value, evidence: list[Evidence], how: str | None = None) -> None:
         """Record a fact on ``ent`` unless the same (name, value) is already there."""
         if not any(f.name == name and f.value == value for f in ent.facts):
-            ent.facts.append(Fact(name=name, value=value, evidence=list(evidence)))
+            ent.facts.append(Fact(name=name, value=value, evidence=list(evidence), how=how))
 
     # -- output -----------------------------------------------------------------------
     def build(self) -> Inventory:
@@ -381,6 +390,9 @@ class InventoryBuilder:
             ent.facts = [f.model_copy() for f in ent.facts]
             ent.evidence = ev_sorted(ent.evidence)
             ent.environments = sorted(set(ent.environments))
+            ent.environment_sources = sorted(
+                (s.model_copy(update={"evidence": ev_sorted(s.evidence)}) for s in ent.environment_sources),
+                key=lambda s: (s.environment, s.resolver, s.how))
             ent.data_classes = sorted(set(ent.data_classes))
             if ent.kind in NO_DATA_KINDS and ent.data_classes:
                 ent.attributes["grants_access_to"] = list(ent.data_classes)

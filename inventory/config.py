@@ -68,6 +68,9 @@ class Config(BaseModel):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ENVIRONMENT_PATTERNS.items()}
     )
     overrides: dict[str, Override] = Field(default_factory=dict)  # keyed by entity id or name
+    # Path glob (relative to a scanned source) → environment: the estate's own statement of
+    # where what is defined under a path runs (`"terraform/deployments/**": prod`).
+    environment_paths: dict[str, str] = Field(default_factory=dict)
     max_file_bytes: int = 2_000_000
     output: str = "output"
     prompts_dir: str | None = None

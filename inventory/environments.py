@@ -51,3 +51,54 @@ def detect_environment(
                 if n == 1 or any(toks[i : i + n] == seq for i in range(len(toks) - n + 1)):
                     return env
     return None
+
+
+# Directory names under which each child directory is one environment's root
+# (`envs/production/`, `clusters/staging/`, `overlays/prod/`, `variables/integration/`).
+ENVIRONMENT_ROOTS: frozenset[str] = frozenset({
+    "envs", "env", "environments", "environment", "variables", "stages", "tfvars", "workspaces",
+})
+# Roots whose children are environments only when named like one (`clusters/my-cluster` is not).
+NAMED_ENVIRONMENT_ROOTS: frozenset[str] = frozenset({"clusters", "overlays"})
+# Folder names that mean something else outside an environment root (`ci/`, `test/`, `local/`).
+_AMBIGUOUS_FOLDERS: frozenset[str] = frozenset({"ci", "test", "tests", "testing", "local", "live", "qa", "sandbox"})
+
+
+def canonical_environment(name: str, patterns: Mapping[str, Iterable[str]] | None = None) -> str | None:
+    """The environment ``name`` *is* (whole name, not a token inside it), else ``None``.
+
+    ``production`` → ``prod``, ``stg`` → ``staging``; ``ci-runners`` → ``None`` (a folder that
+    merely contains an environment word is not an environment).
+    """
+    pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
+    key = "-".join(_tokens(name))
+    if not key:
+        return None
+    for env, plist in pats.items():
+        if key == env or any(key == "-".join(_tokens(p)) for p in plist):
+            return env
+    return None
+
+
+def environment_of_path(path: str, patterns: Mapping[str, Iterable[str]] | None = None) -> tuple[str, str] | None:
+    """``(environment, directory)`` when a directory of ``path`` is an environment's root.
+
+    Two explicit layouts count: a directory named exactly for an environment
+    (``k8s/prod/``, ``apps/production/``), and any directory directly under an environments
+    root (``envs/nonproduction/`` → ``nonproduction``). The innermost match wins. Words
+    inside a name (``docs/ci-runners/``) never count.
+    """
+    parts = path.split("/")[:-1]
+    for i in range(len(parts) - 1, -1, -1):
+        seg = parts[i]
+        parent = parts[i - 1].lower() if i > 0 else ""
+        under_root = parent in ENVIRONMENT_ROOTS or parent in NAMED_ENVIRONMENT_ROOTS
+        env = canonical_environment(seg, patterns)
+        if env is not None and seg.lower() in _AMBIGUOUS_FOLDERS and not under_root:
+            env = None
+        if env is None and parent in ENVIRONMENT_ROOTS and seg and not seg.startswith(".") \
+                and not any(c in seg for c in "${}<>()*"):  # a template slot is not a name
+            env = "-".join(_tokens(seg)) or None
+        if env:
+            return env, "/".join(parts[: i + 1])
+    return None

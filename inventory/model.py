@@ -70,6 +70,7 @@ class Fact(_Model):
     name: str
     value: FactValue
     evidence: list[Evidence]
+    how: str | None = None  # the signal in words ("namespace acme-prod"), where a scanner can say it
 
 
 class Warning(_Model):  # noqa: A001 - the inventory's own notion of a warning
@@ -81,6 +82,18 @@ class Warning(_Model):  # noqa: A001 - the inventory's own notion of a warning
     scanner: str = ""
 
 
+class EnvironmentSource(_Model):
+    """Why an entity is in one environment: the explicit signal in words, and where it was seen.
+
+    Written by the resolve stage (``inventory/resolve/``), one per (environment, signal).
+    """
+
+    environment: str
+    how: str  # readable by a reviewer: "Kustomize overlay apps/production includes it"
+    resolver: str  # the resolver that read the signal
+    evidence: list[Evidence]
+
+
 class Entity(_Model):
     """Shared shape of components and resources."""
 
@@ -89,7 +102,9 @@ class Entity(_Model):
     name: str
     subtype: str | None = None  # technology or provider detail: "strimzi", "aws_db_instance", ...
     namespace: str | None = None
-    environments: list[str] = Field(default_factory=list)  # empty: unknown
+    environments: list[str] = Field(default_factory=list)  # empty: unresolved (counts as prod)
+    # One entry per environment and signal that put it there; empty with `environments`: unresolved.
+    environment_sources: list[EnvironmentSource] = Field(default_factory=list)
     stateful: bool | None = None
     replicas: int | None = None
     deletion_protection: bool | None = None
@@ -167,6 +182,20 @@ class Environment(_Model):
     evidence: list[Evidence]
 
 
+class UnresolvedEnvironments(_Model):
+    """The estate's one environment question: what nobody stated, and how to settle it.
+
+    Entities listed here have no explicit environment signal; the risk model treats them as
+    production. ``settle`` holds `stackpolicy.yaml` lines that would answer the question.
+    """
+
+    entities: list[str]  # entity ids with no environment
+    environments_found: list[str]  # environments resolved elsewhere in the estate
+    signals_seen: list[str]  # "kustomize-overlay: 4 entities", one per resolver that fired
+    settle: list[str]  # stackpolicy.yaml lines (YAML text) that would settle it
+    question: str
+
+
 class Inventory(_Model):
     """The whole scan: the single input to everything downstream."""
 
@@ -179,6 +208,7 @@ class Inventory(_Model):
     actions: list[Action] = Field(default_factory=list)
     owners: list[Owner] = Field(default_factory=list)
     environments: list[Environment] = Field(default_factory=list)
+    unresolved: UnresolvedEnvironments | None = None  # None: every entity has an environment
     secrets: list[Evidence] = Field(default_factory=list)  # where secret values were redacted
     warnings: list[Warning] = Field(default_factory=list)
 

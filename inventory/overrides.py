@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
-from inventory.model import Evidence
+from inventory.model import EnvironmentSource, Evidence
 
 
 def apply_overrides(builder: InventoryBuilder, cfg: Config) -> None:
@@ -29,5 +29,9 @@ def apply_overrides(builder: InventoryBuilder, cfg: Config) -> None:
                     ent.data_classes.append(dc)
                     builder.set_fact(ent, "data_class", dc, evidence)
             if ov.environment:
+                # The team's word replaces whatever the signals said.
                 ent.environments = [ov.environment]
+                ent.environment_sources = [EnvironmentSource(
+                    environment=ov.environment, how=f"stackpolicy.yaml overrides {key}: environment {ov.environment}",
+                    resolver="stackpolicy.yaml", evidence=evidence)]
                 builder.set_fact(ent, "environment", ov.environment, evidence)

@@ -376,6 +376,7 @@ def build_inventory(
     """The whole-tree steps: merge, finalize, commands → actions, implied actions, links."""
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
+    from inventory.resolve import resolve_environments, unresolved_summary
     from inventory.overrides import apply_overrides
     from inventory.secrets import scrub_inventory
 
@@ -386,13 +387,16 @@ def build_inventory(
         builder.warnings.extend(stats.warnings)
     for scanner in scanners:
         scanner.finalize([f for f in fragments if f.scanner == scanner.name], builder)
+    resolve_environments(builder, fragments, cfg)
     apply_overrides(builder, cfg)
     apply_aliases(builder)
     builder.resolve_references()
     actions_from_commands(builder, cfg)
     add_implied_actions(builder, cfg)
     builder.record_environments()
-    return scrub_inventory(builder.build())
+    inv = builder.build()
+    inv.unresolved = unresolved_summary(builder)
+    return scrub_inventory(inv)
 
 
 def default_progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:

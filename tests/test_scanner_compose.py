@@ -72,7 +72,8 @@ def test_services_and_datastores() -> None:
     api = next(c for c in frag.components if c.id == "service:api")
     assert api.image == "ghcr.io/acme/api:${TAG}"
     assert api.attributes["profiles"] == ["backend"]
-    assert api.environments == ["dev"]
+    assert api.environments == []  # nothing in the file says dev: the resolve stage decides
+    assert frag.extra["compose"]["dev_signals"] == []
     # merged from the x-common anchor
     assert api.owners == ["payments"] and api.labels == {"team": "payments"}
     assert api.evidence[0].line == 6

@@ -6,8 +6,11 @@ a :class:`Resource` of that kind, anything else a ``service`` component. ``depen
 hosts, topics) through :func:`inventory.references.references_from_env`. Values are never
 kept: only variable names, and secrets' locations.
 
-Compose describes local development unless the file name says otherwise
-(``docker-compose.prod.yml``), so its entities get environment ``dev``.
+A compose file is a deployment unless the repository says it is for local development. The
+scanner records the signals it can see in the file itself under ``Fragment.extra["compose"]``
+(a dev/override file name, a header comment saying "local development", ``dev`` profiles,
+source bind-mounted into a dev server); the resolve stage (``inventory/resolve/compose.py``)
+decides, also reading what READMEs say. Named volumes are stateful ``volume`` resources.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from inventory.environments import detect_environment
 from inventory.kinds import kind_for_image
-from inventory.model import Component, Edge, Entity, Resource, entity_id
+from inventory.model import Component, Edge, Entity, Fact, Resource, entity_id
 from inventory.references import references_from_env
 from inventory.scanners._common import data_classes, fact, keep
 from inventory.scanners._yaml import Doc, load_documents
@@ -29,6 +32,13 @@ _NAME_RE = re.compile(r"^(docker-)?compose([._-][\w.-]+)?\.ya?ml$", re.IGNORECAS
 _INTERP_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}")
 _OWNER_LABELS = ("owner", "team", "com.example.owner", "org.opencontainers.image.vendor")
 _ONE_SHOT_RE = re.compile(r"(?:^|[-_])(init|setup|migrate|migrations?|seed|bootstrap|create-topics|provision)(?:$|[-_])")
+_DEV_NAME_RE = re.compile(r"(?:^|[._-])(dev|development|local|override|debug)(?:$|[._-])", re.IGNORECASE)
+_DEV_COMMENT_RE = re.compile(r"#.*\b(local[ -]development|development (?:stack|environment|setup|only)|for (?:local )?development|dev(?:elopment)? only|local dev)\b",
+                             re.IGNORECASE)
+_DEV_SERVER_RE = re.compile(r"(npm|yarn|pnpm) (run )?(dev|start:dev|watch)|--reload\b|nodemon|flask run|runserver|rails s(erver)?\b|"
+                            r"\bair\b|watchexec|cargo watch|mix phx\.server|webpack(-dev-server| serve)|\bvite\b|--watch\b",
+                            re.IGNORECASE)
+_SOURCE_MOUNT_RE = re.compile(r"^\.{1,2}(/[\w.-]*)*:/")
 _STATEFUL_KINDS = {"postgres", "mysql", "redis", "clickhouse", "search", "document-db", "object-bucket",
                    "queue", "kafka-cluster", "memcached"}
 
@@ -86,7 +96,7 @@ class ComposeScanner(Scanner):
     """docker-compose services and datastores."""
 
     name = "compose"
-    version = 2
+    version = 3
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return bool(_NAME_RE.match(path.name))
@@ -104,9 +114,12 @@ class ComposeScanner(Scanner):
             frag.warn("`services` is not a mapping", line=doc.line_of(("services",)))
             return frag
         stem = re.sub(r"^(docker-)?compose", "", src.pure.name.rsplit(".", 1)[0], flags=re.IGNORECASE)
-        env = detect_environment(stem, patterns=ctx.config.environments) or "dev"
+        # Only the file name states an environment here (`docker-compose.prod.yml`); whether a
+        # plain compose file is local development is decided by the resolve stage.
+        env = detect_environment(stem, patterns=ctx.config.environments)
         ids: dict[str, str] = {}
         entities: dict[str, Entity] = {}
+        signals = self._dev_signals(src, doc, services)
         for name in sorted(services, key=str):
             svc = services[name]
             if not isinstance(svc, dict):
@@ -127,9 +140,69 @@ class ComposeScanner(Scanner):
                 frag.components.append(ent)
             else:
                 frag.resources.append(ent)  # type: ignore[arg-type]
+        self._volumes(src, frag, doc, services, env)
+        frag.extra = {"compose": {"dir": str(src.pure.parent), "dev_signals": signals, "env": env}}
         return frag
 
-    def _entity(self, src: SourceFile, frag: Fragment, doc: Doc, name: str, svc: dict, env: str) -> Entity:
+    @staticmethod
+    def _dev_signals(src: SourceFile, doc: Doc, services: dict) -> list[list]:
+        """What in this file says it is for local development: ``[[how, line], ...]``."""
+        out: list[list] = []
+        stem = src.pure.name.rsplit(".", 1)[0]
+        if _DEV_NAME_RE.search(re.sub(r"^(docker-)?compose", "", stem, flags=re.IGNORECASE)):
+            out.append([f"the file name {src.pure.name} marks it as a development/override file", 1])
+        for i, text in enumerate(src.text.splitlines()[:400], start=1):
+            if text.lstrip().startswith("#") and _DEV_COMMENT_RE.search(text):
+                out.append([f"its comment says {text.strip().lstrip('#').strip()[:80]!r}", i])
+                break
+        for name in sorted(services, key=str):
+            svc = services[name]
+            if not isinstance(svc, dict):
+                continue
+            base = ("services", name)
+            profiles = [p.lower() for p in _names(svc.get("profiles"))]
+            if any(p in ("dev", "development", "local", "debug") for p in profiles):
+                out.append([f"service {name} is in the {', '.join(profiles)} profile", doc.line_of(base + ("profiles",))])
+            mounts = [str(v) for v in svc.get("volumes") or [] if isinstance(v, str)]
+            cmd = svc.get("command")
+            cmd_text = " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "")
+            if any(_SOURCE_MOUNT_RE.match(m) for m in mounts) and _DEV_SERVER_RE.search(cmd_text):
+                out.append([f"service {name} mounts its source and runs a dev server", doc.line_of(base + ("command",))])
+        return out
+
+    @staticmethod
+    def _volumes(src: SourceFile, frag: Fragment, doc: Doc, services: dict, env: str | None) -> None:
+        """Top-level named volumes: the state a compose deployment keeps (written by its users)."""
+        vols = doc.data.get("volumes")
+        if not isinstance(vols, dict):
+            return
+        users: dict[str, list[str]] = {}
+        for name in sorted(services, key=str):
+            svc = services[name]
+            for v in (svc.get("volumes") or []) if isinstance(svc, dict) else []:
+                source = v.split(":", 1)[0] if isinstance(v, str) else (v.get("source") if isinstance(v, dict) else None)
+                if isinstance(source, str) and source in vols:
+                    users.setdefault(source, []).append(str(name))
+        ids = {str(n): next((e.id for e in (*frag.components, *frag.resources) if e.name == str(n)), None)
+               for n in services}
+        for vname in sorted(vols, key=str):
+            body = vols[vname] if isinstance(vols[vname], dict) else {}
+            if body.get("external") is True:
+                continue  # managed elsewhere: not this file's to define
+            ev = src.evidence(doc.line_of(("volumes", vname)))
+            res = Resource(id=entity_id("volume", str(vname)), kind="volume", name=str(vname),
+                           subtype="compose-volume", stateful=True, evidence=[ev])
+            res.attributes["used_by"] = sorted(users.get(str(vname), []))
+            if env:
+                res.environments.append(env)
+                res.facts.append(Fact(name="environment", value=env, evidence=[ev],
+                                      how=f"compose file {src.pure.name} is named for {env}"))
+            frag.resources.append(res)
+            for user in users.get(str(vname), []):
+                if ids.get(user):
+                    frag.edges.append(Edge(source=ids[user], target=res.id, kind="writes", via="volume", evidence=[ev]))
+
+    def _entity(self, src: SourceFile, frag: Fragment, doc: Doc, name: str, svc: dict, env: str | None) -> Entity:
         base = ("services", name)
         ev = src.evidence(doc.line_of(base))
         image_raw = svc.get("image")
@@ -151,8 +224,10 @@ class ComposeScanner(Scanner):
             ctx_dir = build.get("context") if isinstance(build, dict) else build
             if isinstance(ctx_dir, str):
                 ent.attributes["build_context"] = interpolate(ctx_dir)
-        ent.environments.append(env)
-        ent.facts.append(fact("environment", env, ev))
+        if env:
+            ent.environments.append(env)
+            ent.facts.append(Fact(name="environment", value=env, evidence=[ev],
+                                  how=f"compose file {src.pure.name} is named for {env}"))
         if found and found[0] in _STATEFUL_KINDS:
             ent.stateful = True
         profiles = _names(svc.get("profiles"))

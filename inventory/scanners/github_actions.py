@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from inventory.environments import detect_environment
-from inventory.model import Component, entity_id
+from inventory.model import Component, Evidence, Fact, entity_id
 from inventory.scanners._common import fact, keep
 from inventory.scanners._yaml import Doc, load_documents
 from inventory.scanners.base import CommandSighting, Fragment, ScanContext, Scanner, SourceFile
@@ -76,11 +76,23 @@ def _env_name(value: Any) -> str | None:
     return str(value) if isinstance(value, (str, int)) and str(value).strip() else None
 
 
+# What a workflow's steps do (a rerun does it again): publish artifacts, run tests, deploy.
+_DOES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("publishes", re.compile(r"docker(/build-push-action|\s+push\b)|npm publish|twine upload|gh release create|"
+                             r"goreleaser|helm push|mvn deploy|gradle publish|cargo publish|pypa/gh-action-pypi-publish",
+                             re.IGNORECASE)),
+    ("runs-tests", re.compile(r"\b(pytest|tox|go test|npm (run )?test|yarn test|make test|mvn test|gradle test|"
+                              r"cargo test|rspec|jest|phpunit)\b", re.IGNORECASE)),
+    ("deploys", re.compile(r"\b(kubectl (apply|set image|rollout)|helm (upgrade|install)|terraform apply|"
+                           r"aws ecs update-service|gcloud run deploy|flux reconcile|argocd app sync)\b", re.IGNORECASE)),
+)
+
+
 class GithubActionsScanner(Scanner):
     """`.github/workflows/*.yml`."""
 
     name = "github-actions"
-    version = 1
+    version = 3
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         parts = path.parts
@@ -116,6 +128,7 @@ class GithubActionsScanner(Scanner):
             if crons:
                 comp.attributes["schedule"] = crons
         deploy_uses: set[str] = set()
+        does: dict[str, Evidence] = {}
         for jid in sorted(jobs, key=str):
             job = jobs[jid]
             if not isinstance(job, dict):
@@ -138,7 +151,9 @@ class GithubActionsScanner(Scanner):
                 jev = src.evidence(doc.line_of(("jobs", jid, "environment")) if env_raw else doc.line_of(("jobs", jid)))
                 if env not in comp.environments:
                     comp.environments.append(env)
-                    comp.facts.append(fact("environment", env, jev))
+                    comp.facts.append(Fact(name="environment", value=env, evidence=[jev],
+                                           how=(f"job {jid} deploys to the {env_raw} environment" if env_raw
+                                                else f"job {jid} is named for {env}")))
             self._secret_env(src, frag, doc, ("jobs", jid), job)
             steps = job.get("steps")
             for i, step in enumerate(steps if isinstance(steps, list) else []):
@@ -155,8 +170,24 @@ class GithubActionsScanner(Scanner):
                 run = step.get("run")
                 if isinstance(run, str):
                     self._run(src, frag, doc, ("jobs", jid, "steps", i, "run"), run, env)
+                # What the workflow does, read from its steps: a rerun repeats it.
+                text = " ".join(str(x) for x in (uses, run) if isinstance(x, str))
+                sev = src.evidence(doc.line_of(("jobs", jid, "steps", i)))
+                for what, rx in _DOES:
+                    if rx.search(text) and what not in does:
+                        does[what] = sev
+            if env:
+                does.setdefault("deploys", src.evidence(doc.line_of(("jobs", jid))))
         if deploy_uses:
             comp.attributes["deploy_actions"] = sorted(deploy_uses)
+            does.setdefault("deploys", comp.evidence[0])
+        comp.attributes["workflow_file"] = src.pure.name
+        if does:
+            comp.attributes["does"] = sorted(does)
+            for what, wev in sorted(does.items()):
+                comp.facts.append(fact("does", what, wev))
+        for env in sorted(comp.environments):
+            comp.facts.append(fact("deploys_to", env, comp.evidence[0]))
         if isinstance(comp.attributes.get("deploy_environments"), list):
             comp.attributes["deploy_environments"] = sorted(comp.attributes["deploy_environments"])  # type: ignore[arg-type]
         frag.components.append(comp)

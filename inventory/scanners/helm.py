@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from inventory.dataclasses import data_classes_for
-from inventory.environments import detect_environment
+from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_chart, kind_for_image
 from inventory.model import Component, Evidence, Fact, Resource, entity_id
 from inventory.references import references_from_env
@@ -63,7 +63,7 @@ class HelmScanner(Scanner):
     """Helm charts and their values files."""
 
     name = "helm"
-    version = 2
+    version = 3
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.name == "Chart.yaml":
@@ -130,7 +130,12 @@ class HelmScanner(Scanner):
     def _values(self, src: SourceFile, ctx: ScanContext, frag: Fragment) -> None:
         docs = load_documents(src, frag)
         stem = src.pure.name.rsplit(".", 1)[0]
-        env = detect_environment(stem[len("values"):], str(src.pure.parent), patterns=ctx.config.environments)
+        # `values-prod.yaml`, or a values file in a per-environment directory; never a word
+        # inside a folder name.
+        env = detect_environment(stem[len("values"):], patterns=ctx.config.environments)
+        if env is None:
+            hit = environment_of_path(src.path, ctx.config.environments)
+            env = hit[0] if hit else None
         info: dict[str, Any] = {"chart_dir": str(src.pure.parent), "path": src.path, "env": env,
                                 "images": [], "refs": [], "replicas": None}
         for doc in docs:
@@ -219,7 +224,8 @@ class HelmScanner(Scanner):
         if owner is not None and env:
             if env not in owner.environments:
                 owner.environments.append(env)
-            builder.set_fact(owner, "environment", env, [Evidence(path=path, line=1)])
+            builder.set_fact(owner, "environment", env, [Evidence(path=path, line=1)],
+                             how=f"Helm values file {path} is for {env}")
         if owner is not None and values["replicas"]:
             n = values["replicas"]["value"]
             ev = [Evidence(path=path, line=values["replicas"]["line"])]
@@ -240,7 +246,8 @@ class HelmScanner(Scanner):
             res = Resource(id=entity_id(kind, name), kind=kind, name=name, subtype=subtype,
                            attributes={"image": img["image"], "helm_values": path},
                            environments=[env] if env else [], evidence=[ev],
-                           facts=[Fact(name="environment", value=env, evidence=[ev])] if env else [])
+                           facts=[Fact(name="environment", value=env, evidence=[ev],
+                                       how=f"Helm values file {path} is for {env}")] if env else [])
             stored = builder.add_entity(res)
             if owner is not None and stored.id != owner.id:
                 builder.references.append(Reference(source=owner.id, target_name=name, target_kind=kind,

@@ -17,8 +17,8 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from inventory.dataclasses import data_classes_for
-from inventory.environments import detect_environment
-from inventory.kinds import kind_for_crd, kind_for_image
+from inventory.environments import detect_environment, environment_of_path
+from inventory.kinds import kind_for_chart, kind_for_crd, kind_for_image
 from inventory.model import Component, Edge, Entity, Evidence, Fact, Owner, Resource, entity_id
 from inventory.references import references_from_env
 from inventory.scanners._yaml import Doc, load_documents
@@ -46,6 +46,10 @@ _DATASTORE_PATHS = (("/var/lib/postgresql", "postgres"), ("/var/lib/mysql", "mys
                     ("/bitnami/postgresql", "postgres"), ("/bitnami/mysql", "mysql"),
                     ("/var/lib/redis", "redis"), ("/data/db", "document-db"))
 _STRIMZI_CLUSTER_LABEL = "strimzi.io/cluster"
+_COMPONENT_KINDS = {"service", "job", "cron-job", "daemon"}
+# Where an operator CR names the image its workload runs.
+_CR_IMAGE_PATHS = (("spec", "image"), ("spec", "template", "spec", "image"),
+                   ("spec", "sparkApplicationSpec", "image"))
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -96,20 +100,24 @@ class _DocCtx:
         patterns = self.ctx.config.environments
         env = None
         env_ev = self.ev()
+        how = None
         if self.namespace:
             env = detect_environment(self.namespace, patterns=patterns)
             env_ev = self.ev("metadata", "namespace")
+            how = f"namespace {self.namespace}"
         if env is None:
             for key in ENV_LABELS:
                 if key in self.labels:
                     env = detect_environment(self.labels[key], patterns=patterns)
                     if env:
                         env_ev = self.ev("metadata", "labels", key)
+                        how = f"label {key}: {self.labels[key]}"
                         break
         if env is None:
             env = self.path_env
+            how = f"defined under the per-environment directory {self.src.pure.parent}/"
         if env:
-            facts.append(Fact(name="environment", value=env, evidence=[env_ev]))
+            facts.append(Fact(name="environment", value=env, evidence=[env_ev], how=how))
         owners: list[str] = []
         for source, key_path in ((self.labels, "labels"), (self.annotations, "annotations")):
             for key in OWNER_KEYS:
@@ -245,7 +253,7 @@ class KubernetesScanner(Scanner):
     """Kubernetes manifests (plain YAML with ``apiVersion`` and ``kind``)."""
 
     name = "kubernetes"
-    version = 2
+    version = 5
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix not in (".yaml", ".yml") or path.name.lower() in ("kustomization.yaml", "kustomization.yml"):
@@ -258,7 +266,10 @@ class KubernetesScanner(Scanner):
         frag = self.fragment(src)
         if "templates" in src.pure.parts and "{{" in src.text:
             return frag
-        path_env = detect_environment(str(src.pure.parent), patterns=ctx.config.environments)
+        # Only a per-environment directory (`overlays/prod/`, `k8s/staging/`) counts; a word
+        # inside a folder name does not.
+        hit = environment_of_path(src.path, ctx.config.environments)
+        path_env = hit[0] if hit else None
         for doc in load_documents(src, frag):
             if isinstance(doc.data, list) or not isinstance(doc.data, dict):
                 continue
@@ -322,9 +333,30 @@ class KubernetesScanner(Scanner):
             d.resource("network", d.name, subtype="network-policy", attributes=attrs)
         elif kind == "HorizontalPodAutoscaler":
             self._hpa(d)
+        elif kind == "HelmRelease" and d.api_version.startswith("helm.toolkit.fluxcd.io"):
+            self._helm_release(d)
+        elif kind == "Kustomization" and d.api_version.startswith("kustomize.toolkit.fluxcd.io"):
+            # Where a Flux Kustomization applies from: read by the resolve stage (clusters/<env>/).
+            path = doc.get("spec", "path")
+            frag.extra.setdefault("flux_kustomizations", []).append({
+                "name": d.name, "path": str(path) if isinstance(path, str) else ".",
+                "source_kind": str(doc.get("spec", "sourceRef", "kind") or ""),
+                "source_name": str(doc.get("spec", "sourceRef", "name") or ""),
+                "line": doc.line_of(("spec", "path")) if isinstance(path, str) else d.line})
+        elif kind == "ArtifactGenerator" and d.api_version.startswith("source.extensions.fluxcd.io"):
+            copies: dict[str, list[list[str]]] = {}
+            for art in doc.get("spec", "artifacts") or []:
+                if isinstance(art, dict) and isinstance(art.get("name"), str):
+                    copies[art["name"]] = [[str(c.get("from") or ""), str(c.get("to") or "")]
+                                           for c in art.get("copy") or [] if isinstance(c, dict)]
+            frag.extra.setdefault("flux_artifacts", {}).update(copies)
+        elif kind in ("Application", "ApplicationSet") and d.api_version.startswith("argoproj.io"):
+            self._argocd_app(d)
         else:
             hit = kind_for_crd(d.api_version, kind)
-            if hit:
+            if hit and hit[0] in _COMPONENT_KINDS:
+                self._workload_cr(d, *hit)
+            elif hit:
                 self._custom_resource(d, *hit)
 
     # -- workloads --------------------------------------------------------------------
@@ -588,6 +620,89 @@ class KubernetesScanner(Scanner):
                     d.ref(res.id, svc, None, "depends-on", "ingress backend", res.evidence[0])
 
     # -- operator custom resources ----------------------------------------------------
+    def _workload_cr(self, d: _DocCtx, ckind: str, subtype: str) -> None:
+        """An operator CR that runs code (Spark, Flink, Ray, Argo): a component of its own."""
+        doc = d.doc
+        attrs: dict[str, Any] = {"k8s_kind": d.kind}
+        image = next((doc.get(*p) for p in _CR_IMAGE_PATHS if isinstance(doc.get(*p), str)), None)
+        for key, path in (("schedule", ("spec", "schedule")), ("job_jar", ("spec", "job", "jarURI")),
+                          ("deployment", ("spec", "deploymentName")), ("upgrade_mode", ("spec", "job", "upgradeMode")),
+                          ("flink_version", ("spec", "flinkVersion")), ("spark_version", ("spec", "sparkVersion"))):
+            val = doc.get(*path)
+            if isinstance(val, (str, int)) and not isinstance(val, bool):
+                attrs[key] = redact_value(key, str(val))[0]
+        stateful = None
+        if subtype.startswith("flink"):
+            # Checkpoints and savepoints are the job's state: losing them loses progress.
+            conf = doc.get("spec", "flinkConfiguration")
+            if isinstance(conf, dict) and any("checkpoint" in str(k) or "savepoint" in str(k) for k in conf):
+                stateful = True
+        comp = d.component(ckind, d.name, subtype=subtype, attributes=attrs,
+                           image=redact_value("image", image)[0] if image else None, stateful=stateful)
+        deployment = attrs.get("deployment")
+        if isinstance(deployment, str):
+            d.ref(comp.id, deployment, "service", "depends-on", "spec.deploymentName", d.ev("spec", "deploymentName"))
+
+    def _argocd_app(self, d: _DocCtx) -> None:
+        """An Argo CD Application (or ApplicationSet template): an entity, and its destination
+        and source path for the resolve stage."""
+        doc = d.doc
+        base: tuple = ("spec", "template", "spec") if d.kind == "ApplicationSet" else ("spec",)
+        dest = doc.get(*base, "destination")
+        dest = dest if isinstance(dest, dict) else {}
+        sources = doc.get(*base, "sources")
+        sources = sources if isinstance(sources, list) else [doc.get(*base, "source")]
+        paths, charts = [], []
+        for s in sources:
+            if isinstance(s, dict):
+                if isinstance(s.get("path"), str):
+                    paths.append(s["path"])
+                if isinstance(s.get("chart"), str):
+                    charts.append(s["chart"])
+        attrs: dict[str, Any] = {"k8s_kind": d.kind}
+        for key in ("namespace", "server", "name"):
+            if isinstance(dest.get(key), str):
+                attrs[f"destination_{key}"] = dest[key]
+        project = doc.get(*base, "project")
+        if isinstance(project, str):
+            attrs["project"] = project
+        if paths:
+            attrs["source_paths"] = sorted(paths)
+        if charts:
+            attrs["charts"] = sorted(charts)
+        subtype = "argocd-applicationset" if d.kind == "ApplicationSet" else "argocd-application"
+        res = d.resource("other", d.name, subtype=subtype, attributes=attrs)
+        d.frag.extra.setdefault("argocd_apps", []).append({
+            "id": res.id, "paths": paths, "charts": charts, "namespace": dest.get("namespace"),
+            "server": dest.get("server"), "cluster": dest.get("name"), "project": project,
+            "line": doc.line_of(base + ("destination",)) if dest else d.line})
+
+    def _helm_release(self, d: _DocCtx) -> None:
+        """A Flux HelmRelease: what the chart installs is a system (a datastore chart a resource)."""
+        doc = d.doc
+        chart = doc.get("spec", "chart", "spec", "chart")
+        chart_name = str(chart) if isinstance(chart, str) else str(doc.get("spec", "chartRef", "name") or d.name)
+        release = str(doc.get("spec", "releaseName") or d.name)
+        attrs: dict[str, Any] = {"k8s_kind": "HelmRelease", "chart": chart_name}
+        version = doc.get("spec", "chart", "spec", "version")
+        if isinstance(version, (str, int, float)):
+            attrs["chart_version"] = str(version)
+        hit = kind_for_chart(chart_name)
+        if hit:
+            d.resource(hit[0], release, subtype=hit[1], stateful=True, attributes=attrs)
+            return
+        comp = d.component("service", release, subtype="helm-release", attributes=attrs)
+        values = doc.get("spec", "values")
+        for dep, body in sorted(values.items()) if isinstance(values, dict) else []:
+            # `redis: {enabled: true}` in a release's values: the chart brings that datastore.
+            dep_hit = kind_for_chart(str(dep))
+            if dep_hit and isinstance(body, dict) and body.get("enabled") is True:
+                res = d.resource(dep_hit[0], f"{release}-{dep}", subtype=dep_hit[1], stateful=True,
+                                 attributes={"k8s_kind": "HelmRelease", "chart": chart_name, "values_key": str(dep)})
+                self_ev = d.ev("spec", "values", dep, "enabled")
+                d.frag.edges.append(Edge(source=comp.id, target=res.id, kind="depends-on",
+                                         via=f"values {dep}.enabled", evidence=[self_ev]))
+
     def _custom_resource(self, d: _DocCtx, rkind: str, subtype: str) -> None:
         doc = d.doc
         cluster = d.labels.get(_STRIMZI_CLUSTER_LABEL)
@@ -606,7 +721,11 @@ class KubernetesScanner(Scanner):
             d.resource("kafka-cluster", d.name, subtype=subtype, stateful=True,
                        replicas=_int(doc.get("spec", "kafka", "replicas")), attributes=attrs)
         elif rkind == "kafka-topic":
-            name = str(doc.get("spec", "topicName") or d.name)
+            # Strimzi: spec.topicName; Confluent: spec.name and spec.kafkaClusterRef.
+            name = str(doc.get("spec", "topicName") or doc.get("spec", "name") or d.name)
+            ref = doc.get("spec", "kafkaClusterRef", "name")
+            if not cluster and isinstance(ref, str) and ref:
+                cluster, cluster_ev = ref, d.ev("spec", "kafkaClusterRef", "name")
             partitions = _int(doc.get("spec", "partitions"))
             replicas = _int(doc.get("spec", "replicas"))
             if partitions is not None:
@@ -634,7 +753,9 @@ class KubernetesScanner(Scanner):
                     attrs["roles"] = [str(r) for r in roles]
                 if cluster:
                     attrs["cluster"] = cluster
-            res = d.resource(rkind, name, subtype=subtype, replicas=replicas, attributes=attrs)
+            stateful = True if rkind in ("kafka-cluster", "postgres", "mysql", "redis", "search", "document-db",
+                                         "clickhouse", "object-bucket", "queue") or d.kind in ("KRaftController", "Zookeeper") else None
+            res = d.resource(rkind, name, subtype=subtype, replicas=replicas, attributes=attrs, stateful=stateful)
             if cluster:
                 d.ref(res.id, cluster, "kafka-cluster", "member-of", _STRIMZI_CLUSTER_LABEL, cluster_ev)
 

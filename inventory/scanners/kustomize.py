@@ -144,7 +144,8 @@ class KustomizeScanner(Scanner):
                     seen.add(ent.id)
                     if env not in ent.environments:
                         ent.environments.append(env)
-                    builder.set_fact(ent, "environment", env, evidence)
+                    builder.set_fact(ent, "environment", env, evidence,
+                                     how=f"Kustomize overlay {directory}/ builds it")
                     namespaces.setdefault(ent.id, set()).add(namespace)
                     if namespace:
                         ent.attributes.setdefault(f"namespace.{env}", namespace)

@@ -12,7 +12,7 @@ import re
 from pathlib import PurePosixPath
 
 from inventory.commands.shell import parse_line
-from inventory.environments import detect_environment
+from inventory.environments import detect_environment, environment_of_path
 from inventory.scanners._cmdtext import emit, logical_commands
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 
@@ -41,7 +41,7 @@ class ShellScanner(Scanner):
     """Command lines of shell scripts and Makefile recipes."""
 
     name = "shell"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.name in MAKEFILE_NAMES or path.suffix == ".mk":
@@ -55,7 +55,9 @@ class ShellScanner(Scanner):
         if src.pure.name in MAKEFILE_NAMES or src.pure.suffix == ".mk":
             self._makefile(src, ctx, frag)
         else:
-            env = detect_environment(src.path, patterns=ctx.config.environments)
+            # Only a per-environment directory (`deploy/prod/`) says where a script runs.
+            hit = environment_of_path(src.path, ctx.config.environments)
+            env = hit[0] if hit else None
             for line, text in logical_commands(src.text.splitlines(), 1, keep=_script_keep):
                 if _runs_something(text):
                     emit(frag, src, line, text, env, "script")
@@ -70,7 +72,8 @@ class ShellScanner(Scanner):
         def flush() -> None:
             if not recipe:
                 return
-            env = detect_environment(target, src.path, patterns=ctx.config.environments)
+            hit = environment_of_path(src.path, ctx.config.environments)
+            env = detect_environment(target, patterns=ctx.config.environments) or (hit[0] if hit else None)
             # Re-join recipe lines (they may continue with `\`) keeping their line numbers.
             first = recipe[0][0]
             texts = [""] * (recipe[-1][0] - first + 1)

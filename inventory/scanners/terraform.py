@@ -25,7 +25,7 @@ import hcl2
 from hcl2.utils import SerializationOptions
 from lark.exceptions import LarkError, UnexpectedInput
 
-from inventory.environments import detect_environment
+from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_terraform
 from inventory.model import Edge, Evidence, Owner, Resource, entity_id
 from inventory.scanners._common import data_classes, fact, keep
@@ -49,7 +49,7 @@ _KEEP_ATTRS = ("engine", "engine_version", "instance_class", "node_type", "datab
 _STATEFUL_KINDS = {"postgres", "mysql", "redis", "memcached", "clickhouse", "search", "document-db",
                    "object-bucket", "warehouse-dataset", "queue", "kafka-cluster", "kafka-topic", "volume",
                    "secret", "kms-key"}
-_IAM_TYPES_RE = re.compile(r"^(aws_iam_|google_.*iam|google_service_account|azurerm_role_)")
+_IAM_TYPES_RE = re.compile(r"^(aws_iam_|google_.*iam_(member|binding|policy)|google_service_account|azurerm_role_)")
 _ENV_TAG_KEYS = {"env", "environment", "stage", "tier-env"}
 _OWNER_TAG_KEYS = {"owner", "owners", "team", "owning-team", "owner-team"}
 _DATA_TAG_KEYS = {"data-class", "data_class", "dataclass", "data-classification", "data_classification",
@@ -245,7 +245,7 @@ class TerraformScanner(Scanner):
     """Terraform resources, modules, IAM and variables."""
 
     name = "terraform"
-    version = 5
+    version = 6
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         n = path.name
@@ -275,12 +275,14 @@ class TerraformScanner(Scanner):
             return frag
         lines = _Lines(src.text)
         patterns = ctx.config.environments
-        dir_env = detect_environment(str(src.pure.parent), patterns=patterns)
         if name.endswith((".tfvars", ".tfvars.json")):
             self._scan_tfvars(src, frag, data, lines, patterns)
             return frag
         file_env = self._variables(src, frag, data, lines, patterns)
-        env = dir_env or file_env
+        # A per-environment root (`envs/prod/`) names the environment; a word inside a folder
+        # name does not. Module calls from such roots are followed by the resolve stage.
+        hit = environment_of_path(src.path, patterns)
+        env = hit[0] if hit else file_env
         addresses: dict[str, str] = {}
         refs: list[list[Any]] = []
         iam_docs: dict[str, tuple[list[str], list[str]]] = {}
@@ -357,7 +359,10 @@ class TerraformScanner(Scanner):
         found = kind_for_terraform(rtype)
         if found is None and not is_iam:
             return
-        kind, subtype = found if found else ("iam", rtype.split("_", 1)[0] + "-iam")
+        if is_iam:
+            # `google_storage_bucket_iam_member` grants access to a bucket; it is not one.
+            found = ("iam", found[1] if found and found[0] == "iam" else rtype.split("_", 1)[0] + "-iam")
+        kind, subtype = found
         kind = _refine_kind(rtype, kind, body)
         address = f"{rtype}.{rname}"
         # A sub-resource (aws_s3_bucket_versioning → aws_s3_bucket.x) adds to its parent.

@@ -1,0 +1,112 @@
+"""The resolve stage: explicit signals → the environments each entity runs in.
+
+Runs between scanning and building (after the scanners' whole-tree ``finalize`` steps,
+before overrides, linking and actions). Each module here defines one :class:`Resolver` for
+one kind of signal; discovery is automatic, like scanners. Every environment an entity
+gets carries an :class:`~inventory.model.EnvironmentSource` (how, evidence, resolver).
+
+Nothing is guessed: an entity no signal places is *unresolved* — it keeps no environment
+(the risk model treats that as production) and the estate gets one question
+(:class:`~inventory.model.UnresolvedEnvironments`) saying what was found and which
+`stackpolicy.yaml` lines would settle it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections import Counter
+from functools import lru_cache
+
+from inventory.builder import InventoryBuilder
+from inventory.config import Config
+from inventory.model import Entity, EnvironmentSource, UnresolvedEnvironments
+from inventory.resolve.base import Assignment, ResolveContext, Resolver
+from inventory.scanners.base import Fragment
+
+__all__ = ["Assignment", "ResolveContext", "Resolver", "all_resolvers", "resolve_environments",
+           "unresolved_summary"]
+
+# Entities that run nowhere by themselves: a CI job runs on CI, a Terraform module call is
+# the place its resources come from. They are not counted in the estate's question.
+_NOT_PLACED_SUBTYPES: frozenset[str] = frozenset({"terraform-module", "github-actions"})
+
+
+@lru_cache(maxsize=1)
+def _resolver_classes() -> tuple[type[Resolver], ...]:
+    found: dict[str, type[Resolver]] = {}
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if mod.name.startswith("_") or mod.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        for obj in vars(module).values():
+            if (isinstance(obj, type) and issubclass(obj, Resolver) and obj is not Resolver
+                    and obj.__module__ == module.__name__):
+                found[obj.name] = obj
+    return tuple(sorted(found.values(), key=lambda c: (c.order, c.name)))
+
+
+def all_resolvers() -> list[Resolver]:
+    """One instance of every resolver, in run order."""
+    return [cls() for cls in _resolver_classes()]
+
+
+def apply(builder: InventoryBuilder, resolver: str, assignment: Assignment) -> bool:
+    """Record one assignment on its entity; ``False`` when the entity is gone."""
+    ent = builder.entity(assignment.entity_id)
+    if ent is None or not assignment.environment:
+        return False
+    add_source(ent, assignment.environment, assignment.how, resolver, assignment.evidence)
+    return True
+
+
+def add_source(ent: Entity, env: str, how: str, resolver: str, evidence) -> None:
+    """Put ``ent`` in ``env`` because of one signal (merging evidence of the same signal)."""
+    if env not in ent.environments:
+        ent.environments.append(env)
+    for src in ent.environment_sources:
+        if src.environment == env and src.how == how:
+            src.evidence = list(dict.fromkeys([*src.evidence, *evidence]))
+            return
+    ent.environment_sources.append(
+        EnvironmentSource(environment=env, how=how, resolver=resolver, evidence=list(dict.fromkeys(evidence))))
+
+
+def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config) -> None:
+    """Run every resolver over the merged builder, in order, applying what each finds."""
+    ctx = ResolveContext(builder=builder, fragments=fragments, config=cfg)
+    for resolver in all_resolvers():
+        for assignment in resolver.resolve(ctx):
+            apply(builder, resolver.name, assignment)
+    for table in (builder.components, builder.resources):
+        for ent in table.values():
+            ent.environment_sources.sort(key=lambda s: (s.environment, s.resolver, s.how))
+
+
+def _placed(ent: Entity) -> bool:
+    return (ent.subtype or "") not in _NOT_PLACED_SUBTYPES
+
+
+def unresolved_summary(builder: InventoryBuilder) -> UnresolvedEnvironments | None:
+    """The estate's one environment question, or ``None`` when every entity is placed."""
+    ents = [*builder.components.values(), *builder.resources.values()]
+    missing = sorted(e.id for e in ents if not e.environments and _placed(e))
+    if not missing:
+        return None
+    found = sorted({env for e in ents for env in e.environments})
+    signals = Counter(s.resolver for e in ents for s in e.environment_sources)
+    seen = [f"{name}: {n} environment assignment{'s' if n != 1 else ''}" for name, n in sorted(signals.items())]
+    paths = sorted({ev.path.split("/", 1)[0] + "/**" if "/" in ev.path else ev.path
+                    for i in missing for ev in (builder.entity(i).evidence[:1])})  # type: ignore[union-attr]
+    example_env = "prod" if "prod" in found or not found else found[0]
+    settle = ["environment_paths:"] + [f'  "{p}": {example_env}' for p in paths[:10]]
+    if len(paths) > 10:
+        settle.append(f"  # ... {len(paths) - 10} more top-level paths")
+    settle += ["overrides:", f"  {missing[0]}:", f"    environment: {example_env}"]
+    where = f"environments found: {', '.join(found)}" if found else "no environment is stated anywhere"
+    question = (f"{len(missing)} of {len(ents)} systems have no stated environment and are treated as production "
+                f"({where}). Which environment does each run in? Map paths or systems in stackpolicy.yaml.")
+    return UnresolvedEnvironments(entities=missing, environments_found=found, signals_seen=seen, settle=settle,
+                                  question=question)
+
+
