@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from generators.risk.model import Assessment, Factor, Tier, max_tier, tier_index
-from generators.risk.rules import CompiledRule, Rules, load_rules
+from generators.risk.rules import CompiledRule, Rules, load_rules, norm_path
 from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
 from inventory.environments import tokens
 from inventory.model import Action, Entity, Evidence, Inventory, slug
@@ -158,7 +158,31 @@ def rule_matches(rule: CompiledRule, s: Subject, fv: FlagView, kind: str | None,
         pos = [p.lower() for p in _positionals(s.argv)]
         if not any(rule.source_re.match(p) for p in pos[:-1]):
             return False
+    if rule.target_re is not None and not (s.target and rule.target_re.match(norm_path(s.target))):
+        return False
+    if rule.paths_re is not None and not any(rule.paths_re.match(norm_path(p)) for p in _path_args(s.argv)):
+        return False
+    if rule.all_paths_re is not None:
+        paths = _path_args(s.argv)
+        if not paths or not all(rule.all_paths_re.match(norm_path(p)) for p in paths):
+            return False
+    if rule.via_re is not None and not (s.via and rule.via_re.match(s.via.lower())):
+        return False
     return True
+
+
+def _path_args(argv: tuple[str, ...]) -> list[str]:
+    """Arguments that may be paths: positionals, ``--opt=value`` values and ``of=``/``if=`` operands."""
+    out = []
+    for a in argv[1:]:
+        if a.startswith("-"):
+            if "=" in a:
+                out.append(a.split("=", 1)[1])
+        elif "=" in a and not a.startswith(("/", ".", "~")):
+            out.append(a.split("=", 1)[1])
+        else:
+            out.append(a)
+    return out
 
 
 def _first_match(rows: list[CompiledRule], s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> CompiledRule | None:
@@ -181,6 +205,9 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
     args = tuple(a.lower() for a in s.argv[1:])
 
     match: VerbMatch | None = None
+    if verb == "help" and "help" in rules.verbs and tool in rules.tools:
+        # `--help` / `--version` on a tool the rules know: it prints and exits.
+        return VerbMatch(rules.verbs["help"], f"{tool} --help/--version only prints")
     if s.origin != "line" and verb in rules.verbs and tool not in rules.tools_first:
         # Inventory actions (implied, OpenAPI, and runbook commands alike) are named with the
         # shared verb vocabulary: an action *class* `reset-offsets` is what the verb says, even

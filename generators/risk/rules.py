@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,7 +43,8 @@ def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
+        # Nested lists come from YAML anchors reused inside a list (`[*system_paths, /data]`).
+        return [str(x) for v in value for x in (_as_list(v) if isinstance(v, (list, tuple)) else [v])]
     return [str(value)]
 
 
@@ -112,11 +114,16 @@ class ToolRule(_Model):
     args: list[str] = Field(default_factory=list)
     argv: list[str] = Field(default_factory=list)
     source: list[str] = Field(default_factory=list)
+    target: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list)
+    all_paths: list[str] = Field(default_factory=list)
+    via: list[str] = Field(default_factory=list)
     cls: str = Field(alias="class")
     kind_as: str | None = None
     reason: str | None = None
 
-    @field_validator("verb", "kind", "flags", "values", "no_flags", "sql", "args", "argv", "source", mode="before")
+    @field_validator("verb", "kind", "flags", "values", "no_flags", "sql", "args", "argv", "source", "target",
+                     "paths", "all_paths", "via", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> list[str]:
         return _as_list(v)
@@ -138,6 +145,10 @@ class CompiledRule:
     args_re: re.Pattern[str] | _Literals | None
     argv: tuple[str, ...]
     source_re: re.Pattern[str] | _Literals | None
+    target_re: re.Pattern[str] | _Literals | None
+    paths_re: re.Pattern[str] | _Literals | None
+    all_paths_re: re.Pattern[str] | _Literals | None
+    via_re: re.Pattern[str] | _Literals | None
 
     @classmethod
     def of(cls, rule: ToolRule) -> CompiledRule:
@@ -154,7 +165,40 @@ class CompiledRule:
             args_re=_glob_re(rule.args),
             argv=tuple(a.lower() for a in rule.argv),
             source_re=_glob_re(rule.source),
+            target_re=_glob_re(rule.target),
+            paths_re=_glob_re(rule.paths),
+            all_paths_re=_glob_re(rule.all_paths),
+            via_re=_glob_re(rule.via),
         )
+
+
+_HOME = re.compile(r"^(?:\$HOME|\$\{HOME\}|~[A-Za-z0-9_.-]*)(?=/|$)")
+
+
+@lru_cache(maxsize=8192)
+def norm_path(path: str) -> str:
+    """A path as the path rules see it, lower-cased: ``$HOME/.ssh/x`` and ``~/.ssh/x`` are
+    ``~/.ssh/x``, ``./build/../out`` is ``out``, ``/etc//passwd`` is ``/etc/passwd``; a
+    ``user@host:/path`` copy location is its ``/path``. URLs are left as they are."""
+    p = path.strip().strip("'\"")
+    if "://" in p:
+        return p.lower()
+    m = re.match(r"^[\w.-]+@[\w.-]+:(.*)$", p) or re.match(r"^[\w-]+(?:\.[\w-]+)*:(/.*)$", p)
+    if m:
+        p = m.group(1) or "~"
+    p = _HOME.sub("~", p)
+    if p.startswith("/root/") or p == "/root":
+        p = "~" + p[5:]  # root's home is a home
+    elif re.match(r"^/home/[^/]+(/|$)", p):
+        p = "~" + p[p.index("/", 6):] if p.count("/") > 2 else "~"
+    if p not in ("", "-"):
+        trailing = p.endswith("/") and len(p) > 1
+        p = posixpath.normpath(p)
+        if p.startswith("//"):
+            p = "/" + p.lstrip("/")
+        if trailing and p != "/":
+            p += "/"
+    return p.lower()
 
 
 class KindInfo(_Model):

@@ -196,6 +196,34 @@ def _strip_keywords(words: list[str]) -> list[str]:
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "r": "\r"}
 
+# Redirections that write their target (`>`, `>>`, `&>`, `<>`...) and the one that reads it.
+_WRITE_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
+_READ_REDIRECTS = frozenset({"<", "<&"})
+
+# Environment variables whose value is a command some program runs (git's ssh, pagers,
+# editors, kubectl's diff...): `PAGER='sh -c id' git log` runs `sh -c id`.
+COMMAND_VARS = frozenset({
+    "GIT_SSH_COMMAND", "GIT_SSH", "GIT_PAGER", "PAGER", "MANPAGER", "SYSTEMD_PAGER", "PSQL_PAGER", "EDITOR",
+    "VISUAL", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "KUBE_EDITOR", "KUBECTL_EXTERNAL_DIFF", "GIT_EXTERNAL_DIFF",
+    "GIT_ASKPASS", "SSH_ASKPASS", "SUDO_ASKPASS", "GIT_PROXY_COMMAND", "PROMPT_COMMAND", "BROWSER", "LESSOPEN",
+    "LESSCLOSE", "FCEDIT", "DIFFPROG", "GIT_CONFIG_VALUE_0", "HELM_PLUGINS_CMD",
+})
+# Variables that load code into whatever runs next (libraries, startup files, interpreter options).
+CODE_VARS = frozenset({
+    "LD_PRELOAD", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", "DYLD_LIBRARY_PATH", "BASH_ENV", "ENV", "PERL5OPT",
+    "PERL5DB", "RUBYOPT", "NODE_OPTIONS", "PYTHONSTARTUP", "PYTHONWARNINGS", "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS", "GIT_CONFIG_PARAMETERS", "GIT_TEMPLATE_DIR", "GIT_EXEC_PATH", "IFS", "PS4",
+    "SHELLOPTS", "BASHOPTS", "GCONV_PATH", "HOSTALIASES", "LD_LIBRARY_PATH",
+})
+# Programs that are ordinary values of the command variables (a pager or an editor).
+_PLAIN_COMMAND_VALUES = frozenset({"cat", "less", "more", "most", "vim", "vi", "nvim", "nano", "emacs", "code",
+                                   "true", "delta", "diff", "colordiff", "bat", "pico", "ed", "mg", "subl",
+                                   "xdg-open", "open", "firefox", "dyff"})
+_SSH_EXEC_OPTIONS = re.compile(r"(?i)(ProxyCommand|LocalCommand|PermitLocalCommand|KnownHostsCommand|"
+                               r"ProxyUseFdpass|RemoteCommand)")
+# Help and version switches: the program prints and exits, whatever else the line says.
+_HELP_WORDS = frozenset({"--help", "-help", "--version", "-version", "--usage"})
+
 
 def _output_of(words: list[str], sc: SimpleCommand) -> str | None:
     """What a producer writes to a pipe, when it is visible in the line (echo/printf/cat<<EOF)."""
@@ -283,6 +311,7 @@ class _Parser:
                 break
             self.seen.add(key)
             cmds = self.resolve(words, via=via, wrappers=[], stdin=stdin, redirects=sc.redirects, depth=depth)
+            cmds.extend(_redirect_commands(sc.redirects, via))
             if piped:
                 for c in cmds:
                     if c.via is None:
@@ -305,6 +334,21 @@ class _Parser:
         """Unwrap wrappers and shells, then run the tool parser on what remains."""
         args = list(argv)
         wrappers = list(wrappers)
+        hidden: list[ParsedCommand] = []  # commands run through variables (PAGER=..., LD_PRELOAD=...)
+        out = self._resolve(args, wrappers, hidden, via=via, stdin=stdin, redirects=redirects, depth=depth)
+        return [*hidden, *out]
+
+    def _resolve(
+        self,
+        args: list[str],
+        wrappers: list[str],
+        hidden: list[ParsedCommand],
+        *,
+        via: str | None,
+        stdin: str | None,
+        redirects: list[tuple[str, str]],
+        depth: int,
+    ) -> list[ParsedCommand]:
         for _ in range(len(args) + 1):  # every unwrap drops a word: `env env env ... cmd` ends
             if not args:
                 return []
@@ -314,8 +358,11 @@ class _Parser:
             if k:
                 if "env" not in wrappers:
                     wrappers.append("env")
+                hidden.extend(self._exec_vars(args[:k], via, depth))
                 args = args[k:]
                 continue
+            if normalize_tool(args[0]) in ("export", "declare", "typeset", "readonly", "local"):
+                hidden.extend(self._exec_vars([a for a in args[1:] if _ASSIGN.match(a)], via, depth))
             tool = normalize_tool(args[0])
             unwrap = WRAPPERS.get(tool)
             if unwrap is None:
@@ -341,6 +388,10 @@ class _Parser:
             return [ParsedCommand(raw=raw, argv=args, tool=tool, verb="script" if how == "file" else "shell",
                                   target=value, wrappers=wrappers, via=via)]
         pc = ParsedCommand(raw=raw, argv=args, tool=tool, wrappers=wrappers, via=via)
+        if _asks_for_help(args):
+            # `kubectl delete ns prod --help` prints help and exits: nothing else runs.
+            pc.verb = "help"
+            return [pc]
         if tool == "ssh":
             return [pc, *self._ssh(pc, args[1:], stdin, via, depth)]
         parser = PARSERS.get(tool)
@@ -359,7 +410,28 @@ class _Parser:
             pc.verb = "unknown"
             pc.parse_error = f"{tool}: arguments not understood ({type(exc).__name__})"
             extra = []
+        dry = pc.flags.get("dry-run")
+        if dry is True:
+            pc.flags["dry-run"] = "true"  # a bare --dry-run is a dry run; --dry-run=false/none is not
         return [pc, *extra]
+
+    def _exec_vars(self, assignments: list[str], via: str | None, depth: int) -> list[ParsedCommand]:
+        """Commands hidden in variable assignments: a command variable's value is parsed as the
+        command it is; a code-loading variable (``LD_PRELOAD``) is recorded as running unseen code."""
+        out: list[ParsedCommand] = []
+        for a in assignments:
+            name, _, value = a.partition("=")
+            name = name.rstrip("+").split("[", 1)[0]
+            if name in COMMAND_VARS and value.strip():
+                inner = self._nested_text(value, _join_via(via, f"env {name}"), [], depth)
+                if not _plain_command_value(value):
+                    out.append(ParsedCommand(raw=a, argv=["env", a], tool="env", verb="exec-var", object_kind="variable",
+                                             target=name, via=via))
+                out.extend(inner)
+            elif name in CODE_VARS and value.strip():
+                out.append(ParsedCommand(raw=a, argv=["env", a], tool="env", verb="load-code", object_kind="variable",
+                                         target=name, via=via))
+        return out
 
     def _nested_text(self, text: str, via: str, wrappers: list[str], depth: int) -> list[ParsedCommand]:
         cmds, _ = self.text(text, via, depth + 1)
@@ -386,6 +458,62 @@ class _Parser:
             return self._nested_text(stdin, _join_via(via, "ssh"), [], depth)
         pc.verb = "connect"
         return []
+
+
+# Programs whose later arguments may belong to another program (`find -exec`, `docker run
+# IMAGE CMD`, `ssh host CMD`, interpreters and their scripts): a --help there is not theirs.
+_NO_HELP = frozenset({"find", "ssh", "scp", "python", "python2", "node", "ruby", "perl", "php", "java", "make",
+                      "npm", "npx", "yarn", "pnpm", "uv", "go", "cargo", "deno", "bun", "gitlab-rails",
+                      "gitlab-rake", "rake", "rails", "bundle", "knife", "docker-machine", "vim", "vi",
+                      "nvim", "less", "awk", "gawk", "sed", "tar", "git", "nc", "ncat", "socat"})
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    """``--help``/``--version`` (before any ``--``) on a program that parses its own options.
+
+    The classifier still treats the tool as unknown unless the rules know it.
+    """
+    tool = normalize_tool(args[0])
+    if tool in _SHELLS or tool in WRAPPERS or tool in _NO_HELP or "/" in args[0] or args[0].startswith("$"):
+        return False
+    if tool in ("docker", "podman", "nerdctl", "docker-compose") and any(
+            a in ("run", "exec", "compose", "container", "create") for a in args[1:]):
+        return False
+    for a in args[1:]:
+        if a == "--":
+            return False
+        if a in _HELP_WORDS:
+            return True
+    # `aws s3 rm help`, `gcloud sql instances delete help`: help as the last word of a command tree.
+    return tool in ("aws", "gcloud", "az") and len(args) > 1 and args[-1] == "help"
+
+
+def _plain_command_value(value: str) -> bool:
+    """Whether a command variable's value is an ordinary pager/editor/ssh, not code."""
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return False
+    if not words:
+        return True
+    tool = normalize_tool(words[0])
+    if tool == "ssh":
+        return not any(_SSH_EXEC_OPTIONS.search(w) for w in words[1:])
+    return tool in _PLAIN_COMMAND_VALUES and not any(ch in value for ch in ";|&`$()<>")
+
+
+def _redirect_commands(redirects: list[tuple[str, str]], via: str | None) -> list[ParsedCommand]:
+    """A command per redirection target: ``> /etc/passwd`` writes that file, ``< ~/.aws/credentials`` reads it."""
+    out: list[ParsedCommand] = []
+    for op, target in redirects:
+        if op in _WRITE_REDIRECTS:
+            verb = "append" if op in (">>", "&>>") else "write"
+            out.append(ParsedCommand(raw=f"{op} {target}", argv=["write-file", target], tool="write-file", verb=verb,
+                                     object_kind="file", target=target, via=_join_via(via, "redirect")))
+        elif op in _READ_REDIRECTS:
+            out.append(ParsedCommand(raw=f"{op} {target}", argv=["read-file", target], tool="read-file", verb="read",
+                                     object_kind="file", target=target, via=_join_via(via, "redirect")))
+    return out
 
 
 def parse_line(line: str) -> CommandLine:

@@ -45,6 +45,10 @@ def is_noise(pc: ParsedCommand) -> bool:
     """Shell builtins, text utilities and non-program words are not actions; reading a sensitive file is."""
     if not _PROGRAM.match(pc.tool) or not any(ch.isalpha() for ch in pc.tool):
         return True
+    if pc.via and pc.via.endswith("redirect"):
+        return True  # `> out.txt` is part of the command it follows, not an operation of its own
+    if pc.tool == "env" and pc.verb in ("exec-var", "load-code"):
+        return True
     if pc.verb == "shell" and pc.via and "exec" in pc.via:
         return True  # `kubectl exec -it pod -- bash`: the exec itself is the action
     group = UTILITIES.get(pc.tool)
@@ -57,7 +61,11 @@ def is_noise(pc: ParsedCommand) -> bool:
 
 def _sql_verb(kinds: list[str]) -> str:
     k = set(kinds)
-    for kind, verb in (("drop", "drop"), ("truncate", "truncate"), ("revoke", "revoke"), ("grant", "grant"),
+    for kind, verb in (("program", "remote-exec"), ("drop", "drop"), ("truncate", "truncate"),
+                       ("delete-all", "truncate"), ("update-all", "truncate"), ("revoke", "revoke"),
+                       ("grant", "grant"), ("create user", "grant"), ("create role", "grant"),
+                       ("alter user", "grant"), ("alter role", "grant"), ("admin", "db-admin"),
+                       ("file-access", "copy-out"), ("copy-out", "copy-out"), ("remote-sql", "migrate"),
                        ("unknown", "migrate"), ("alter", "migrate"), ("create", "migrate"),
                        ("rename", "migrate"), ("comment", "migrate")):
         if kind in k:

@@ -105,7 +105,7 @@ def parse_service(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
 
 
 def parse_journalctl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
-    """journalctl: read logs, optionally of one unit."""
+    """journalctl: read logs, optionally of one unit; ``--vacuum-*`` deletes them."""
     p = parse_options(args, spec(values="unit since until lines priority output identifier boot",
                                  aliases={"u": "unit", "n": "lines", "p": "priority", "o": "output",
                                           "t": "identifier", "b": "boot", "f": "follow"}))
@@ -113,8 +113,10 @@ def parse_journalctl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> No
     pc.object_kind = "unit"
     if isinstance(p.flags.get("unit"), str):
         pc.target = re.sub(r"\.service$", "", str(p.flags["unit"]))
-    if p.flags.get("vacuum-time") or p.flags.get("vacuum-size") or p.flags.get("rotate"):
+    if any(k.startswith("vacuum") for k in p.flags):
         pc.verb = "vacuum"
+    elif p.flags.get("rotate") or p.flags.get("flush") or p.flags.get("relinquish-var") or p.flags.get("setup-keys"):
+        pc.verb = "rotate"
 
 
 def safe_url(url: str) -> str:
@@ -148,8 +150,37 @@ _CURL = spec(
 _CURL_KEEP = ("insecure", "output", "upload-file", "location", "fail", "data", "form", "json", "header", "user")
 
 
-def parse_curl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
-    """curl: method (``-X``; ``-d`` implies POST, ``-I`` HEAD, ``-T`` PUT) and URL; headers kept out."""
+def _file_of_data(value: str) -> str | None:
+    """The file a curl data/form value sends: ``@file`` or ``name=@file`` / ``name=<file``."""
+    m = re.match(r"^(?:[^=@<]*=)?[@<](.+)$", value)
+    if m and m.group(1) not in ("-",):
+        return m.group(1).split(";", 1)[0]
+    return None
+
+
+def _file_commands(pc: ParsedCommand, writes: list[str], reads: list[str], how: str) -> list[ParsedCommand]:
+    """``write-file``/``read-file`` commands for files a tool writes (``-o``) or sends (``-d @f``)."""
+    out = []
+    for tool, paths in (("write-file", writes), ("read-file", reads)):
+        for path in paths:
+            out.append(ParsedCommand(raw=f"{pc.tool} {how} {path}", argv=[tool, path], tool=tool,
+                                     verb="write" if tool == "write-file" else "read", object_kind="file",
+                                     target=path, via=f"{pc.via} > {pc.tool}" if pc.via else pc.tool))
+    return out
+
+
+def parse_curl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """curl: method (``-X``; ``-d`` implies POST, ``-I`` HEAD, ``-T`` PUT) and URL; headers kept out.
+
+    Files it writes (``-o``) and sends (``-d @f``, ``-F x=@f``, ``-T f``) become ``write-file`` and
+    ``read-file`` commands, so their paths are judged like any other file access; a file it
+    sends makes the request an upload (``data-file``).
+    """
+    raw = parse_options(args, spec(values=" ".join(_CURL.values), aliases=_CURL.aliases, secret=" ".join(_CURL.secret)))
+    sent = [f for key in ("data", "data-binary", "data-urlencode", "data-ascii", "form", "json", "data-raw")
+            for v in raw.raw_values.get(key, []) if (f := _file_of_data(v)) and key != "data-raw"]
+    sent += [v for v in raw.raw_values.get("upload-file", []) if v != "-"]
+    written = [v for v in raw.raw_values.get("output", []) if v != "-"]
     p = parse_options(args, _CURL)
     f = p.flags
     method = f.get("request") if isinstance(f.get("request"), str) else None
@@ -177,17 +208,32 @@ def parse_curl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
     for key in ("data-raw", "data-binary", "data-urlencode", "data-ascii"):
         if key in f:
             pc.flags["data"] = True
+    if sent:
+        pc.flags["data-file"] = True
+    return _file_commands(pc, written, sent, "") or None
 
 
-def parse_wget(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
-    """wget: GET (or POST with --post-data) of a URL."""
+def parse_wget(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """wget: GET (or POST with --post-data) of a URL; ``-O file`` and ``--post-file`` become file commands."""
     p = parse_options(args, spec(values="post-data post-file method output-document header user password "
-                                      "http-user http-password body-data",
-                                 aliases={"O": "output-document", "q": "quiet"},
+                                      "http-user http-password body-data body-file directory-prefix output-file "
+                                      "append-output input-file",
+                                 aliases={"O": "output-document", "q": "quiet", "P": "directory-prefix",
+                                          "o": "output-file", "a": "append-output", "i": "input-file"},
                                  secret="password http-password user http-user", drop="header post-data body-data"))
-    pc.verb = str(p.flags.get("method") or ("post" if "post-data" in p.flags or "post-file" in p.flags else "get")).lower()
+    pc.verb = str(p.flags.get("method") or ("post" if any(k in p.flags for k in ("post-data", "post-file", "body-data",
+                                                                                 "body-file")) else "get")).lower()
     if p.positionals:
         pc.object_kind, pc.target = "url", safe_url(p.positionals[0])
+    for key in ("output-document", "post-file", "body-file"):
+        if isinstance(p.flags.get(key), str):
+            pc.flags[key] = p.flags[key]
+    written = [v for k in ("output-document", "output-file", "append-output") if isinstance(v := p.flags.get(k), str) and v != "-"]
+    prefix = p.flags.get("directory-prefix")
+    if isinstance(prefix, str):
+        written.append(prefix.rstrip("/") + "/")
+    sent = [v for k in ("post-file", "body-file") if isinstance(v := p.flags.get(k), str)]
+    return _file_commands(pc, written, sent, "") or None
 
 
 def parse_httpie(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
@@ -205,12 +251,59 @@ _GIT = spec(values="C c git-dir work-tree message branch", aliases={"m": "messag
             drop="c message")
 
 
-def parse_git(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
-    """git: subcommand and the flags that make it destructive (push --force, reset --hard, clean -f)."""
+# `git -c key=value` settings whose value is a command git runs (or that make git run one).
+_GIT_EXEC_KEYS = re.compile(r"^(core\.(sshcommand|pager|editor|fsmonitor|hookspath|askpass|gitproxy|alternaterefscommand)|"
+                            r"diff\..*\.(textconv|command)|diff\.external|merge\..*\.driver|filter\..*\.(clean|smudge|process)|"
+                            r"alias\..*|credential\.helper|credential\..*\.helper|protocol\..*allow|sequence\.editor|"
+                            r"gpg\.program|gpg\..*\.program|uploadpack\.packobjectshook|pager\..*|ssh\.variant|"
+                            r"remote\..*\.(uploadpack|receivepack)|include\.path|includeif\..*|init\.templatedir|"
+                            r"core\.sshcommand|interactive\.difffilter|web\.browser|browser\..*\.cmd|man\..*\.cmd)$",
+                            re.I)
+_GIT_EXEC_OPTS = ("upload-pack", "receive-pack", "exec", "config-env")
+
+
+def _git_exec(args: list[str], ctx: ToolContext) -> tuple[list[str], list[ParsedCommand]]:
+    """Settings and options of a git line that run commands: their names, and the commands parsed."""
+    found: list[str] = []
+    inner: list[ParsedCommand] = []
+    for i, a in enumerate(args):
+        value = None
+        if a == "-c" and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith("-c") and len(a) > 2 and "=" in a:
+            value = a[2:]
+        elif a.startswith("--config-env"):
+            found.append("config-env")
+        if value is not None:
+            key, _, val = value.partition("=")
+            if _GIT_EXEC_KEYS.match(key.strip()):
+                found.append(key.strip().lower())
+                cmd = val[1:] if val.startswith("!") else val
+                if cmd and not key.lower().startswith(("protocol.", "include", "core.hookspath", "init.")) and " " in cmd.strip():
+                    inner.extend(ctx.parse_script(cmd, f"git -c {key.strip().lower()}"))
+        for opt in _GIT_EXEC_OPTS:
+            if a.startswith(f"--{opt}=") or (a == f"--{opt}" and i + 1 < len(args)):
+                found.append(opt)
+        if a.startswith("ext::") or "::ext::" in a:
+            found.append("ext-url")
+    return found, inner
+
+
+def parse_git(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """git: subcommand and the flags that make it destructive (push --force, reset --hard, clean -f).
+
+    Settings that run commands (``-c core.sshCommand=...``, ``alias.x=!cmd``, ``--upload-pack``,
+    ``ext::`` URLs) make the verb ``exec-config``; the command in the value is parsed too.
+    """
     g = parse_options(args, spec(values="C c git-dir work-tree", drop="c"), stop_at_positional=True)
     pos = g.positionals
+    found, inner = _git_exec(args, ctx)
+    if found:
+        pc.verb = "exec-config"
+        pc.object_kind, pc.target = "setting", ",".join(sorted(set(found)))
+        return inner or None
     if not pos:
-        return
+        return None
     pc.verb, rest = pos[0], pos[1:]
     o = parse_options(rest, spec(values="message branch upstream set-upstream-to", aliases={
         "m": "message", "f": "force", "d": "delete", "D": "force-delete", "x": "ignored", "n": "dry-run",
@@ -238,6 +331,7 @@ def parse_git(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
         pc.target = o.positionals[0] if o.positionals else None
     elif pc.verb == "clone" and o.positionals:
         pc.object_kind, pc.target = "repository", safe_url(o.positionals[0])
+    return None
 
 
 def parse_rm(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
@@ -349,14 +443,81 @@ def parse_utility(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
             pc.object_kind, pc.target = "file", files[0]
 
 
-def parse_sed(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
-    """sed: a filter, or an in-place edit of files with ``-i``."""
-    inplace = any(a.startswith(("-i", "--in-place")) for a in args)
-    pc.verb = "edit" if inplace else "filter"
-    if inplace:
-        files = [a for a in args if not a.startswith("-")][1:]
-        if files:
-            pc.object_kind, pc.target = "file", files[0]
+# GNU sed's `e` command (`1e cmd`, `/x/e cmd`, a bare `e`) and the `e` flag of `s///`.
+_SED_E_CMD = re.compile(r"(?:^|[;{}\n])\s*(?:\d+|\$|/[^/]*/)?(?:,\s*(?:\d+|\$|/[^/]*/))?\s*!?\s*e(?:\s|;|$)")
+_SED_S = re.compile(r"(?:^|[;{}\n])\s*(?:\d+|\$|/[^/]*/)?\s*s(.)")
+_SED_WRITE = re.compile(r"(?:^|[;{}\n])\s*(?:\d+|\$|/[^/]*/)?\s*[wW]\s+(\S+)")
+
+
+def _sed_flags_exec(script: str) -> tuple[bool, list[str]]:
+    """Whether a sed script runs commands, and the files it writes (``w file``, ``s///w file``)."""
+    execs = bool(_SED_E_CMD.search(script))
+    writes = [m.group(1) for m in _SED_WRITE.finditer(script)]
+    for m in _SED_S.finditer(script):
+        delim = m.group(1)
+        if delim.isalnum() or delim in " \\\n":
+            continue
+        # s<d>pattern<d>replacement<d>flags: walk three delimiters (escapes respected).
+        i, seen = m.end(), 0
+        while i < len(script) and seen < 2:
+            if script[i] == "\\":
+                i += 2
+                continue
+            if script[i] == delim:
+                seen += 1
+            i += 1
+        flags = re.match(r"[gpIiMme0-9]*(w\s+\S+)?", script[i:])
+        text = flags.group(0) if flags else ""
+        if "e" in text.split("w")[0]:
+            execs = True
+        if flags and flags.group(1):
+            writes.append(flags.group(1).split(None, 1)[1])
+    return execs, writes
+
+
+def parse_sed(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """sed: a filter, an in-place edit of files with ``-i``, or (``e``) a command runner."""
+    inplace = any(a.startswith(("-i", "--in-place")) or (a.startswith("-") and not a.startswith("--") and "i" in a[1:]
+                                                        and a[1:].isalpha()) for a in args)
+    p = parse_options(args, spec(values="expression file line-length", aliases={"e": "expression", "f": "file",
+                                                                                   "l": "line-length"}))
+    scripts = list(p.raw_values.get("expression", []))
+    files = list(p.positionals)
+    if not scripts and not p.raw_values.get("file") and files:
+        scripts, files = [files[0]], files[1:]
+    execs, writes = _sed_flags_exec("\n".join(scripts))
+    pc.verb = "exec-script" if execs else ("edit" if inplace else "filter")
+    if inplace and files:
+        pc.object_kind, pc.target = "file", files[0]
+    return _file_commands(pc, writes, [], "w") or None
+
+
+# awk programs that run commands: system(...), `print | "cmd"`, `"cmd" | getline`, `|&` coprocesses.
+_AWK_EXEC = re.compile(r"\bsystem\s*\(|\|\s*getline|\|&|print[f]?\b[^;}]*\|\s*[\"\w(]")
+_AWK_LITERAL_CMD = re.compile(r"\bsystem\s*\(\s*\"((?:[^\"\\]|\\.)*)\"\s*\)|\"((?:[^\"\\]|\\.)*)\"\s*\|\s*getline|"
+                              r"\|\s*\"((?:[^\"\\]|\\.)*)\"")
+_AWK_WRITE = re.compile(r"print[f]?\b[^;}|]*?>>?\s*\"([^\"]+)\"")
+
+
+def parse_awk(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """awk: a filter, unless its program runs commands (``system()``, pipes to or from commands).
+
+    Literal command strings in the program are parsed as the commands they are; files the
+    program prints to become ``write-file`` commands.
+    """
+    p = parse_options(args, spec(values="F v f field-separator assign file", aliases={}))
+    pc.verb = "filter"
+    program = None if p.raw_values.get("f") or p.raw_values.get("file") else (p.positionals[0] if p.positionals else None)
+    if program is None:
+        return None
+    extra: list[ParsedCommand] = []
+    if _AWK_EXEC.search(program):
+        pc.verb = "exec-script"
+        for m in _AWK_LITERAL_CMD.finditer(program):
+            cmd = next(g for g in m.groups() if g is not None)
+            extra.extend(ctx.parse_script(cmd.replace('\\"', '"'), f"{pc.tool} system"))
+    writes = _AWK_WRITE.findall(program)
+    return [*extra, *_file_commands(pc, writes, [], "print >")] or None
 
 
 def parse_tee(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
@@ -365,6 +526,30 @@ def parse_tee(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
     pc.verb = "write"
     if files:
         pc.object_kind, pc.target = "file", files[0]
+
+
+_TAR_EXEC = re.compile(r"^--(checkpoint-action=exec|to-command|use-compress-program|rsh-command|info-script|"
+                       r"new-volume-script|index-file=\|)")
+
+
+def parse_tar(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
+    """tar: an archive operation, or (``--checkpoint-action=exec``, ``--to-command``, ``-I``) a command runner."""
+    inner: list[ParsedCommand] = []
+    runs = False
+    for i, a in enumerate(args):
+        value = None
+        if _TAR_EXEC.match(a):
+            runs = True
+            value = a.split("=", 2)[-1] if "=" in a else (args[i + 1] if i + 1 < len(args) else None)
+        elif a in ("-I", "-F") or (a.startswith("-I") and len(a) > 2):
+            runs = True
+            value = a[2:] if len(a) > 2 else (args[i + 1] if i + 1 < len(args) else None)
+        if value and " " in value.strip():
+            inner.extend(ctx.parse_script(value, "tar"))
+    parse_file_op(pc, args, ctx)
+    if runs:
+        pc.verb = "exec-archive"
+    return inner or None
 
 
 def parse_file_op(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
@@ -381,7 +566,8 @@ def parse_file_op(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
         return
     pc.object_kind = "path"
     if pos:
-        pc.target = pos[-1] if pc.tool in ("mv", "cp", "scp", "rsync") else pos[-1 if pc.tool in ("chmod", "chown") else 0]
+        pc.target = pos[-1] if pc.tool in ("mv", "cp", "scp", "rsync", "ln", "install") else pos[
+            -1 if pc.tool in ("chmod", "chown", "chgrp") else 0]
     if any(a in ("-r", "-R", "-rf", "-fr", "--recursive", "-a") for a in args):
         pc.flags["recursive"] = True
     if pc.tool == "rsync" and "--delete" in args:
@@ -427,8 +613,10 @@ PARSERS = {
     "vault": parse_vault,
     "sed": parse_sed,
     "tee": parse_tee,
-    **{t: parse_file_op for t in ("mv", "cp", "chmod", "chown", "dd", "truncate", "shred", "scp", "rsync",
-                                  "tar", "unlink", "rmdir", "mkfs", "mkfs.ext4", "mkfs.xfs")},
+    **{t: parse_file_op for t in ("mv", "cp", "chmod", "chown", "chgrp", "dd", "truncate", "shred", "scp", "rsync",
+                                  "unlink", "rmdir", "mkfs", "mkfs.ext4", "mkfs.xfs", "ln", "install")},
+    "tar": parse_tar,
     **{t: parse_script_runner for t in ("python", "node", "ruby", "perl", "make", "go", "npm", "npx", "uv")},
     **{t: parse_utility for t in UTILITIES},
+    **{t: parse_awk for t in ("awk", "gawk", "mawk", "nawk")},
 }
