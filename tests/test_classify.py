@@ -457,7 +457,7 @@ def test_file_deletes_inside_a_workload_are_not_local(classifier: Classifier, in
     # Without an inventory: deleting inside some running workload, not the agent's scratch
     # files, so a recursive delete there is forbidden and a single file needs approval.
     bare = classifier.classify(line)
-    assert bare.commands[-1].verb_class == "delete" and bare.tier == "T3"
+    assert bare.commands[-1].verb_class in ("delete", "destroy") and bare.tier == "T3"
     one = classifier.classify("kubectl exec -n shop-prod web-0 -- rm /tmp/x.lock")
     assert one.commands[-1].verb_class == "delete" and one.tier == "T2"
     # With one: the pod belongs to a stateful, deletion-protected prod database.
@@ -465,8 +465,9 @@ def test_file_deletes_inside_a_workload_are_not_local(classifier: Classifier, in
     inner = result.commands[-1]
     assert inner.matched_target == "postgres:orders-db"
     assert inner.verb_class == "destroy" and result.tier == "T3" and result.decision == "deny"
-    # A plain local delete stays a local delete.
-    assert classifier.classify("rm -rf ./build").commands[0].verb_class == "delete-local"
+    # A plain delete of build output in the working directory stays a local, bounded delete.
+    assert classifier.classify("rm -rf ./build").commands[0].verb_class == "delete-workspace"
+    assert classifier.classify("rm -rf ./build").tier == "T1"
 
 
 def _single(resource: Resource, action: Action) -> Classifier:

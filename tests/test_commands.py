@@ -47,7 +47,7 @@ CASES: list[tuple[str, str, dict]] = [
     ("exec command kubectl scale deploy api --replicas=0", "kubectl",
      {"verb": "scale", "object_kind": "deployment", "target": "api", "flags": {"replicas": "0"}}),
     ("docker exec -it pg psql -U app -c 'DELETE FROM users'", "psql",
-     {"sql_kinds": ["delete"], "target": "users", "via": "docker exec", "verb_action": "query-write"}),
+     {"sql_kinds": ["delete", "delete-all"], "target": "users", "via": "docker exec", "verb_action": "truncate"}),
     ("docker compose exec valkey valkey-cli FLUSHALL", "valkey-cli",
      {"verb": "flushall", "via": "docker compose exec"}),
     ("kubectl exec db-0 -- bash -c 'psql -c \"DROP DATABASE orders\"'", "psql",
@@ -60,7 +60,7 @@ CASES: list[tuple[str, str, dict]] = [
     ("env -S 'kubectl delete ns a'", "kubectl", {"verb": "delete", "target": "a"}),
     ("printf 'FLUSHDB\\n' | redis-cli -h cache", "redis-cli", {"verb": "flushdb", "flags": {"host": "cache"}}),
     ("psql -h db <<EOF\nDELETE FROM orders;\nDROP TABLE tmp;\nEOF", "psql",
-     {"sql_kinds": ["delete", "drop"], "object_kind": "table", "target": "tmp", "verb_action": "drop"}),
+     {"sql_kinds": ["delete", "delete-all", "drop"], "object_kind": "table", "target": "tmp", "verb_action": "drop"}),
     ("cat <<'SQL' | psql orders\nTRUNCATE events;\nSQL", "psql", {"sql_kinds": ["truncate"], "via": "pipe"}),
     ("psql -d orders <<< 'SELECT 1'", "psql", {"sql_kinds": ["select"], "verb_action": "query-read"}),
     ("psql -f migrations/0042.sql orders", "psql",
@@ -182,7 +182,7 @@ CASES: list[tuple[str, str, dict]] = [
      {"verb": "reset-offsets", "object_kind": "consumer-group", "target": "billing",
       "flags": {"execute": True, "to-earliest": True, "dry-run": False, "topic": "orders"}}),
     ("kafka-consumer-groups --bootstrap-server b:9092 --group billing --reset-offsets --to-latest --all-topics",
-     "kafka-consumer-groups", {"verb": "reset-offsets", "flags": {"dry-run": True}}),
+     "kafka-consumer-groups", {"verb": "reset-offsets", "flags": {"dry-run": "true"}}),
     ("kafka-consumer-groups --bootstrap-server b:9092 --describe --group billing", "kafka-consumer-groups",
      {"verb": "describe", "target": "billing"}),
     ("kafka-configs --bootstrap-server b:9092 --entity-type topics --entity-name orders --alter "
@@ -197,8 +197,8 @@ CASES: list[tuple[str, str, dict]] = [
     # --- databases --------------------------------------------------------------------
     ("psql postgres://app:s3cr3t@orders-db.acme-prod:5432/orders -c 'SELECT count(*) FROM orders'", "psql",
      {"sql_kinds": ["select"], "flags": {"host": "orders-db.acme-prod", "database": "orders"}}),
-    ("psql -h db -c \"WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d\"", "psql", {"sql_kinds": ["delete"]}),
-    ("psql -c 'EXPLAIN ANALYZE DELETE FROM t'", "psql", {"sql_kinds": ["delete"]}),
+    ("psql -h db -c \"WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d\"", "psql", {"sql_kinds": ["delete", "delete-all"]}),
+    ("psql -c 'EXPLAIN ANALYZE DELETE FROM t'", "psql", {"sql_kinds": ["delete", "delete-all"]}),
     ("psql -c 'GRANT ALL ON orders TO intern'", "psql", {"sql_kinds": ["grant"], "verb_action": "grant"}),
     ("psql -c 'SELECT pg_terminate_backend(123)'", "psql", {"sql_kinds": ["select", "admin"]}),
     ("psql -h db -U app orders", "psql", {"verb": "connect", "flags": {"database": "orders"}}),
@@ -257,7 +257,7 @@ CASES: list[tuple[str, str, dict]] = [
      {"verb": "iam ch", "target": "acme-public", "verb_action": "make-public"}),
     ("gsutil cp gs://acme-data/export.csv .", "gsutil", {"flags": {"direction": "download"}, "verb_action": "copy-out"}),
     ("bq query --use_legacy_sql=false 'DELETE FROM ds.events WHERE true'", "bq",
-     {"verb": "query", "sql_kinds": ["delete"], "verb_action": "query-write"}),
+     {"verb": "query", "sql_kinds": ["delete", "delete-all"], "verb_action": "truncate"}),
     ("bq rm -r -f -d acme:analytics", "bq", {"verb": "rm", "verb_action": "delete"}),
     ("bq extract ds.users gs://x/users.csv", "bq", {"verb": "extract", "verb_action": "copy-out"}),
     ("az keyvault secret show --vault-name kv-prod --name db-pass", "az",
@@ -404,8 +404,15 @@ def test_lexer_heredoc_and_substitutions() -> None:
 
 
 def test_sql_helpers() -> None:
-    assert sql_kinds("BEGIN; UPDATE a SET x=1; COMMIT;") == ["update"]
+    assert sql_kinds("BEGIN; UPDATE a SET x=1; COMMIT;") == ["update", "update-all"]
     assert sql_kinds("-- DROP TABLE x\nSELECT 1") == ["select"]
+    assert sql_kinds("UPDATE a SET x=1 WHERE id=2") == ["update"]
+    assert sql_kinds("DELETE FROM t WHERE 1=1") == ["delete", "delete-all"]
+    assert sql_kinds("SET GLOBAL read_only=ON") == ["set", "admin"]
+    assert sql_kinds("COPY t TO PROGRAM 'curl x'") == ["copy", "program"]
+    assert sql_kinds("SELECT * INTO OUTFILE '/tmp/x' FROM t") == ["select", "file-access"]
+    assert sql_kinds("CREATE USER x") == ["create", "create user"]
+    assert sql_kinds("\\! rm -rf /") == ["program"]
     assert sql_kinds("SELECT ';DROP TABLE x'") == ["select"]
     assert sql_kinds("\\dt\nSELECT 1") == ["meta", "select"]
     assert primary_object("SELECT 1; DROP TABLE IF EXISTS public.users") == ("table", "public.users")

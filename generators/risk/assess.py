@@ -457,7 +457,8 @@ def _factor(*, name: str, value: str, tier: Tier, reason: str, evidence: list[Ev
 
 
 # Local file classes and what they become inside a workload: (stateless, stateful target).
-_LOCAL_CLASSES: dict[str, tuple[str, str]] = {"delete-local": ("delete", "destroy"), "local-write": ("mutate", "mutate")}
+_LOCAL_CLASSES: dict[str, tuple[str, str]] = {"delete-local": ("delete", "destroy"), "delete-workspace": ("delete", "destroy"),
+                                              "local-write": ("mutate", "mutate")}
 # Kinds whose names hint at what they *grant*, not what they *hold*: no data-class hints.
 _NO_NAME_HINT_KINDS = frozenset({"iam", "dns", "network", "kms-key"})
 

@@ -50,6 +50,9 @@ TOOL_ALIASES: dict[str, str] = {
     "tofu": "terraform",
     "pgcli": "psql",
     "mariadb": "mysql",
+    "gitlab-psql": "psql",
+    "gitlab-geo-psql": "psql",
+    "gitlab-redis-cli": "redis-cli",
 }
 
 
@@ -75,10 +78,10 @@ def normalize_tool(word: str) -> str:
 
 
 def _load() -> dict[str, ToolParser]:
-    from inventory.commands.tools import cloud, data, kafka, kubernetes, system
+    from inventory.commands.tools import cloud, data, kafka, kubernetes, ops, system
 
     merged: dict[str, ToolParser] = {}
-    for mod in (kubernetes, kafka, data, cloud, system):
+    for mod in (kubernetes, kafka, data, cloud, system, ops):
         merged.update(mod.PARSERS)
     return merged
 

@@ -118,7 +118,7 @@ def parse_aws(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
 _GCLOUD = spec(
     values="project zone region format account configuration impersonate-service-account verbosity filter limit "
     "sort-by location cluster instance database member role secret data-file keyring key version "
-    "image tag platform service-account quiet-mode",
+    "image tag platform service-account quiet-mode command ssh-flag",
     aliases={"q": "quiet"},
     drop="data-file",
     public="secret",
@@ -149,7 +149,7 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
-def parse_gcloud(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+def parse_gcloud(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
     """gcloud: ``group... verb`` as verb (``sql instances delete``), object kind from the last group."""
     p = parse_options(args, _GCLOUD)
     pos = [w for w in p.positionals if w not in ("alpha", "beta")]
@@ -170,6 +170,13 @@ def parse_gcloud(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
         pc.target = rest[0]
     elif isinstance(p.flags.get("secret"), str):
         pc.object_kind, pc.target = "secret", str(p.flags["secret"])
+    command = p.flags.get("command")
+    if verb == "ssh" and isinstance(command, str):
+        # `gcloud compute ssh VM --command CMD`: CMD runs on the VM.
+        return ctx.parse_script(command, "gcloud compute ssh")
+    if verb == "ssh" and p.after_dashdash:
+        return ctx.parse_script(" ".join(p.after_dashdash), "gcloud compute ssh")
+    return None
 
 
 _GSUTIL_SUB = {"acl", "iam", "defacl", "versioning", "lifecycle", "retention", "label", "logging", "web", "cors",

@@ -37,7 +37,7 @@ _KUBECTL = spec(
     "request-timeout current-replicas resource-version sort-by template patch subresource for min max "
     "cpu-percent schedule restart role clusterrole serviceaccount verb resource group pod-running-timeout "
     "address chunk-size kustomize label-columns env field-manager token password username "
-    "certificate-authority client-certificate client-key profile image-pull-policy limits requests "
+    "certificate-authority client-certificate client-key profile image-pull-policy limits requests raw "
     "docker-password docker-username docker-server docker-email",
     aliases={"n": "namespace", "l": "selector", "o": "output", "f": "filename", "c": "container",
              "A": "all-namespaces", "i": "stdin", "t": "tty", "k": "kustomize", "L": "label-columns",
@@ -60,6 +60,8 @@ _SUBVERBS = {
     "create": set(),  # `create TYPE` is an object kind, handled below
 }
 _NODE_VERBS = {"drain", "cordon", "uncordon"}
+_ADM_GROUPS = {"adm policy", "adm top", "adm groups", "adm certificate", "adm prune", "adm release", "adm upgrade",
+               "adm ocp-certificates", "adm node-image", "adm pod-network", "adm migrate"}
 
 
 def kind_name(word: str) -> str:
@@ -118,6 +120,11 @@ def parse_kubectl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[
     if verb in _SUBVERBS and rest and rest[0] in _SUBVERBS[verb]:
         verb = f"{verb} {rest[0]}"
         rest = rest[1:]
+    elif verb == "adm" and rest:
+        # oc adm: `adm drain NODE`, `adm policy add-cluster-role-to-user ROLE USER`, `adm top nodes`.
+        verb, rest = f"adm {rest[0]}", rest[1:]
+        if verb in _ADM_GROUPS and rest:
+            verb, rest = f"{verb} {rest[0]}", rest[1:]
     pc.verb = verb
     flags = dict(p.flags)
     _apply_common(pc, flags)
@@ -131,7 +138,10 @@ def parse_kubectl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[
         pc.object_kind = "kubeconfig"
         pc.target = rest[0] if rest else None
         return None
-    if base in _NODE_VERBS:
+    if verb.startswith("adm "):
+        pc.object_kind = "node" if verb in ("adm drain", "adm cordon", "adm uncordon", "adm taint") else None
+        pc.target = rest[0] if rest else None
+    elif base in _NODE_VERBS:
         pc.object_kind, pc.target = "node", (rest[0] if rest else None)
     elif base == "cp":
         for loc in rest:

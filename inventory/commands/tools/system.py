@@ -368,7 +368,10 @@ def parse_find(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[Par
                 j += 1
             inner = args[i + 1 : j]
             if inner:
-                extra.extend(ctx.resolve(inner, "find -exec"))
+                # `{}` is each file found under the start directory: judge it as a path there.
+                base = pc.target or "."
+                found = base if base == "/" else ("{}" if base in (".", "./") else base.rstrip("/") + "/{}")
+                extra.extend(ctx.resolve([found if w == "{}" else w for w in inner], "find -exec"))
             i = j
         i += 1
     return extra or None
@@ -619,4 +622,5 @@ PARSERS = {
     **{t: parse_script_runner for t in ("python", "node", "ruby", "perl", "make", "go", "npm", "npx", "uv")},
     **{t: parse_utility for t in UTILITIES},
     **{t: parse_awk for t in ("awk", "gawk", "mawk", "nawk")},
+    "ln": parse_file_op,  # a link's name is where it writes (also listed among the builtins above)
 }
