@@ -1,4 +1,6 @@
-"""The PreToolUse hook: ``stackpolicy hook claude-code`` decides every Bash call an agent makes.
+"""The PreToolUse hook: ``stackpolicy hook claude-code`` decides every Bash call an agent makes,
+and every file tool call (Read, Write, Edit, MultiEdit, NotebookEdit) that touches a secret or
+system path.
 
 Claude Code sends the tool call as JSON on stdin (``tool_name``, ``tool_input.command``,
 ``cwd``, ...) and reads ``{"hookSpecificOutput": {"hookEventName": "PreToolUse",
@@ -31,6 +33,15 @@ if TYPE_CHECKING:
 
 DEFAULT_STATE = "output/enforce/claude-code/hook-state.json"
 STATE_VERSION = 1
+
+# File tools and what they do to their path. Their calls are judged as the shell command that
+# does the same (`cat PATH`, `tee PATH`), so one rule table decides both.
+FILE_TOOLS = {"Read": "cat", "NotebookRead": "cat", "Write": "tee", "Edit": "tee", "MultiEdit": "tee",
+              "NotebookEdit": "tee"}
+# Words in a file name that suggest credentials (a cheap pre-filter: the classifier decides).
+_SENSITIVE_WORDS = ("key", "cred", "secret", "token", "passw", "pem", "p12", "pfx", "kubeconfig", "tfstate",
+                    "id_rsa", "id_ed25519", "id_ecdsa", "shadow", "sudoers", "authorized_keys", "netrc", "pgpass",
+                    "htpasswd", "environ", "keystore", "vault", "private")
 
 
 def _answer(decision: str, reason: str) -> dict[str, Any]:
@@ -115,11 +126,55 @@ def _warm_or_slow(state: dict[str, Any], state_path: str, digest: str, command: 
     return decision, reason
 
 
+def _project_root(event: dict[str, Any]) -> str:
+    return os.path.abspath(os.environ.get("CLAUDE_PROJECT_DIR") or event.get("cwd") or os.getcwd())
+
+
+def needs_review(path: str, root: str) -> bool:
+    """Whether a file tool's path may be a secret or system file: outside the project, under a
+    dot-directory or dot-file (``.ssh``, ``.aws``, ``.env``, ``.git/hooks``), or named like a
+    credential. Other project files are left to the agent's normal permissions."""
+    inside = path == root or path.startswith(root.rstrip("/") + "/")
+    if not inside:
+        return True
+    rel = path[len(root):].lstrip("/")
+    parts = [p for p in rel.split("/") if p]
+    if any(p.startswith(".") and p not in (".", "..") for p in parts):
+        return True
+    name = parts[-1].lower() if parts else ""
+    return any(w in name for w in _SENSITIVE_WORDS)
+
+
+def file_command(event: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(shell command, None)`` equivalent to a file tool call on a sensitive path, ``(None, None)``
+    when the path needs no review, or ``(None, why)`` when the call names no usable path."""
+    import shlex  # only file tool calls pay for it
+
+    verb = FILE_TOOLS[event["tool_name"]]
+    tool_input = event.get("tool_input") or {}
+    path = tool_input.get("file_path") or tool_input.get("notebook_path") or tool_input.get("path")
+    if not isinstance(path, str) or not path.strip() or "\0" in path:
+        return None, "no usable file path in the tool call"
+    full = os.path.normpath(_resolve(os.path.expanduser(path), event))
+    if not needs_review(full, _project_root(event)):
+        return None, None
+    return f"{verb} {shlex.quote(full)}", None
+
+
 def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
-    """The answer for one hook event (``None``: not a Bash call, nothing to say)."""
-    if event.get("tool_name") != "Bash":
+    """The answer for one hook event (``None``: nothing to say — another tool, or a file tool on
+    an ordinary project file)."""
+    tool = event.get("tool_name")
+    if tool in FILE_TOOLS:
+        command, problem = file_command(event)
+        if problem:
+            return _answer("ask", f"stackpolicy: {problem}, so a human decides")
+        if command is None:
+            return None
+    elif tool != "Bash":
         return None
-    command = (event.get("tool_input") or {}).get("command")
+    else:
+        command = (event.get("tool_input") or {}).get("command")
     if not isinstance(command, str) or not command.strip():
         return _answer("ask", "stackpolicy: no command in the tool call, so a human decides")
     path = os.path.abspath(_resolve(state_path, event))
@@ -129,8 +184,9 @@ def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
     # A warm server for these exact bytes has the table too: asking it first spares parsing
     # the state (~10 ms of 0.5 MB JSON) on every call.
     answer = _ask_warm_server(path, digest, command)
+    label = f"{tool} " if tool in FILE_TOOLS else ""
     if answer is not None:
-        return _answer(answer[0], f"stackpolicy: {answer[1]}")
+        return _answer(answer[0], f"stackpolicy: {label}{answer[1]}")
     state = json.loads(raw)
     if state.get("version") != STATE_VERSION:
         return _answer("ask", f"stackpolicy: {state_path} is from another version; rerun `stackpolicy export`")
@@ -141,7 +197,7 @@ def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
         hook_client.ensure(path, digest)
     else:
         decision, reason = _warm_or_slow(state, path, digest, command)
-    return _answer(decision, f"stackpolicy: {reason}")
+    return _answer(decision, f"stackpolicy: {label}{reason}")
 
 
 def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE) -> int:

@@ -33,7 +33,7 @@ def test_claude_code_settings_fragment(exported: Path) -> None:
             assert ":*" not in r  # current syntax, not the legacy prefix form
     assert "Bash(kubectl delete namespace acme-prod)" in s["permissions"]["deny"]
     [entry] = s["hooks"]["PreToolUse"]
-    assert entry["matcher"] == "Bash"
+    assert entry["matcher"] == "Bash|Read|Write|Edit|MultiEdit|NotebookEdit"
     [hook] = entry["hooks"]
     assert hook["type"] == "command"
     assert hook["command"].startswith("stackpolicy hook claude-code --state ")

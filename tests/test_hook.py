@@ -560,3 +560,43 @@ def test_a_warm_server_spares_parsing_the_state(state: Path, socket_dir: Path, m
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _file_tool(tool: str, path: str, cwd: str = "/work/project") -> dict:
+    return {"session_id": "s", "cwd": cwd, "hook_event_name": "PreToolUse", "tool_name": tool,
+            "tool_input": {"file_path": path, "content": "x"}}
+
+
+@pytest.mark.parametrize(("tool", "path", "decision"), [
+    ("Read", "~/.aws/credentials", "ask"),  # a secret read, T2
+    ("Read", "/home/dev/.aws/credentials", "ask"),
+    ("Read", "/work/project/.env.production", "ask"),
+    ("Read", "/home/dev/.kube/config", "ask"),
+    ("Write", "/home/dev/.ssh/authorized_keys", "deny"),  # changes who may log in, T3
+    ("Edit", "/etc/hosts", "deny"),  # a system file, T3
+    ("MultiEdit", "/etc/sudoers.d/ops", "deny"),
+    ("Write", "/work/project/.env", "deny"),  # writes credentials, T3
+    ("Read", "/etc/os-release", "allow"),  # outside the project, but a plain read
+    ("Write", "/tmp/notes.txt", "allow"),  # scratch space
+])
+def test_file_tools_on_secret_and_system_paths(state: Path, tool: str, path: str, decision: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
+    monkeypatch.setenv("HOME", "/home/dev")
+    ans = _ask(state, _file_tool(tool, path))
+    assert ans is not None, (tool, path)
+    out = ans["hookSpecificOutput"]
+    assert out["permissionDecision"] == decision, out
+    assert out["permissionDecisionReason"].startswith(f"stackpolicy: {tool} T")
+
+
+@pytest.mark.parametrize("path", ["/work/project/src/app.py", "README.md", "docs/runbook.md"])
+def test_file_tools_on_ordinary_project_files_are_left_alone(state: Path, path: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
+    assert _ask(state, _file_tool("Edit", path)) is None
+
+
+def test_file_tool_without_a_path_fails_closed(state: Path) -> None:
+    ans = _ask(state, {"tool_name": "Write", "cwd": "/work/project", "tool_input": {}})
+    assert ans is not None and ans["hookSpecificOutput"]["permissionDecision"] == "ask"

@@ -165,3 +165,80 @@ def test_prometheus_runbooks_corpus() -> None:
     tools = {c.command.split()[0] for c in commands}
     assert len(commands) > 20
     assert "kubectl" in tools
+
+
+SESSIONS = """\
+# Clean up
+
+```shell
+sudo gitlab-psql
+```
+
+```sql
+SELECT count(*) FROM ci_builds;
+DELETE FROM ci_builds
+ WHERE created_at < now() - interval '1 year';
+```
+
+```console
+$ sudo gitlab-rails console
+irb(main):001:0> User.find_by(username: 'bob').destroy
+irb(main):002:0> exit
+```
+
+```
+$ redis-cli -h cache-prod
+cache-prod:6379> FLUSHALL
+OK
+```
+
+```console
+$ kubectl exec -it orders-db-0 -n prod -- psql -U app orders
+orders=# DROP TABLE tmp_import;
+DROP TABLE
+orders=# \\q
+```
+
+```sql
+DROP TABLE not_in_a_session;
+```
+"""
+
+
+def test_statements_typed_into_sessions_become_commands_of_that_session() -> None:
+    got = by_line(scan(SESSIONS))
+    assert got[8] == "sudo gitlab-psql -c 'SELECT count(*) FROM ci_builds'"
+    assert got[9].startswith("sudo gitlab-psql -c 'DELETE FROM ci_builds")
+    assert got[15] == "gitlab-rails runner 'User.find_by(username: '\"'\"'bob'\"'\"').destroy'"
+    assert got[21] == "redis-cli -h cache-prod FLUSHALL"
+    assert got[27] == "kubectl exec -it orders-db-0 -n prod -- psql -U app orders -c 'DROP TABLE tmp_import;'"
+    assert 16 not in got and 22 not in got and 28 not in got and 29 not in got  # exit, output, \\q
+    assert 34 not in got  # a sql block with no session open is content
+
+
+OUTPUT_SHAPED = """\
+```bash
+ps -ef | grep gitaly
+git      23079 12827 77 13:00 ?        00:00:01 /opt/gitlab/embedded/bin/gitaly
+default     alertmanager-main-0     1/2     CrashLoopBackOff    37107 2d
+Please select what kind of key you want:
+Your selection?
+pub   rsa4096/0xABCDEF0123456789 2016-01-01 [SC]
+uid                   [ultimate] Ops <ops@example.com>
+ id | name  | email
+(3 rows)
+listen_addresses = '*'
+rate(ocs_rbd_children_count[30m]) > 10
+cleanup() {
+  kubectl delete pod -l app=x
+}
+'[{ "op": "replace", "path": "/spec/x", "value": true }]'
+openshift-storage
+kubectl get pods
+```
+"""
+
+
+def test_output_shaped_lines_are_not_commands() -> None:
+    got = by_line(scan(OUTPUT_SHAPED))
+    assert sorted(got) == [2, 14, 18]  # ps -ef, the function body's kubectl, kubectl get pods

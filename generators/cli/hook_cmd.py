@@ -25,7 +25,7 @@ def register(main: click.Group) -> None:
 
         \b
         Register it in .claude/settings.json (the export writes that fragment):
-          {"hooks": {"PreToolUse": [{"matcher": "Bash", "hooks":
+          {"hooks": {"PreToolUse": [{"matcher": "Bash|Read|Write|Edit|MultiEdit|NotebookEdit", "hooks":
             [{"type": "command", "command": "stackpolicy hook claude-code"}]}]}}
         Optionally, start the warm classifier when a session starts, so that even the
         first command outside the exported table is answered fast:

@@ -91,7 +91,7 @@ def export(ctx: ExportContext) -> ExportResult:
     settings = {
         "permissions": {k: sorted(set(v)) for k, v in by.items()},
         "hooks": {
-            "PreToolUse": [{"matcher": "Bash", "hooks": [
+            "PreToolUse": [{"matcher": "Bash|Read|Write|Edit|MultiEdit|NotebookEdit", "hooks": [
                 {"type": "command", "command": HOOK_COMMAND.format(state=state_path), "timeout": 10}]}],
             # Start the warm classifier at session start, so the first Bash call is fast too.
             "SessionStart": [{"hooks": [

@@ -302,6 +302,8 @@ class _Parser:
             words = _strip_keywords(sc.words)
             prev_output = _output_of(words, sc)
             if not words:
+                # `> /var/log/secure` alone truncates the file: the redirection is the command.
+                out.extend(_redirect_commands(sc.redirects, via))
                 continue
             key = (via, depth, piped, stdin, tuple(words), tuple(sc.redirects))
             if key in self.seen:

@@ -14,10 +14,21 @@ from pathlib import PurePosixPath
 
 from markdown_it import MarkdownIt
 
+from inventory.commands.shell import parse_line
 from inventory.commands.tools import PARSERS, normalize_tool
 from inventory.commands.tools.system import UTILITIES
 from inventory.environments import detect_environment
 from inventory.scanners._cmdtext import emit, logical_commands
+from inventory.scanners._sessions import (
+    REDIS_LANGS,
+    RUBY_LANGS,
+    SQL_LANGS,
+    Session,
+    block_statements,
+    prompt_statements,
+    session_of,
+    statement_command,
+)
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh", "ksh", "fish", "console", "shell-session", "shellsession",
@@ -27,11 +38,32 @@ CONSOLE_LANGS = frozenset({"console", "shell-session", "shellsession", "terminal
 LOOSE_LANGS = frozenset({"", "text", "txt", "plain", "plaintext", "none", "code"})
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 
-# `$ cmd`, `# cmd` (root), `user@host:~$ cmd`, `[user@host dir]# cmd`, `(venv) $ cmd`.
-_PROMPT = re.compile(r"^\s*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+(?::[^\s$#%]*)?\s*|\[[^\]]+\]\s*)?([$#%])\s+(\S.*)$")
+# `$ cmd`, `# cmd` (root), `user@host:~$ cmd`, `[user@host dir]# cmd`, `(venv) $ cmd`,
+# `sh-4.4$ cmd` / `bash-5.1# cmd` (a shell inside a pod or a debug node).
+_PROMPT = re.compile(r"^\s*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+(?::[^\s$#%]*)?\s*|\[[^\]]+\]\s*|"
+                     r"(?:ba|z|k|da)?sh-\d+(?:\.\d+)*)?([$#%])\s+(\S.*)$")
 _WRAPPER_WORDS = frozenset({"sudo", "env", "timeout", "nohup", "watch", "time", "xargs", "bash", "sh", "ssh",
                             "exec", "nice", "doas", "su"})
-_NOT_COMMAND = re.compile(r"^\s*([{}\[\]<>|=*+\-]|[A-Z][A-Z0-9_ ]+\s{2,}|[\w.-]+:(\s|$)|\d|HTTP/\d|\.\.\.)")
+_NOT_COMMAND = re.compile(r"^\s*([{}\[\]<>|=*+\-\"]|[A-Z][A-Z0-9_ ]+\s{2,}|[\w.-]+:(\s|$)|\d|HTTP/\d|\.\.\.|\(\d+ rows?\))")
+# Output-shaped lines: column-aligned table rows, `ps` rows (user pid ppid ... hh:mm), gpg key
+# listings, tab-separated rows, `key = value` config, a function call (PromQL, SQL, code), a
+# shell function definition, and sentences (a capitalised word followed by a lower-case one).
+_TABLE_ROW = re.compile(r"^\s*\S+(?:\s{2,}\S+){2,}")
+_PS_ROW = re.compile(r"^\s*[\w.+-]+\s+\d+\s+\d+\s+.*\b\d{1,2}:\d{2}(?::\d{2})?\b")
+_KEY_LISTING = re.compile(r"^\s*(pub|sub|sec|ssb|uid|fpr|grp)\s+(\S+/|\[|\d|rsa|ed25519|nistp|cv25519|dsa|elg)")
+_CONFIG_LINE = re.compile(r"^\s*[\w.-]+\s+=\s")
+_CALL = re.compile(r"^\s*[A-Za-z_][\w.:]*\((?!\))")
+_FUNCTION_DEF = re.compile(r"^\s*(?:function\s+[\w.:-]+|[\w.:-]+\s*\(\s*\))\s*(?:\{\s*)?$")
+_SENTENCE = re.compile(r"^\s*[A-Z][a-z']*[,:]?\s+[a-z]")
+_ASSIGNMENT_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
+# Programs often run by hand in runbooks that no parser knows (their lines are still commands).
+_COMMON_PROGRAMS = frozenset({"exit", "toolbox", "chroot", "ceph", "rbd", "rados", "radosgw-admin", "virtctl", "ocm",
+                              "crictl", "podman", "oc", "kubectl", "jq", "curl", "ssh", "scp", "sudo", "su", "ls", "cd",
+                              "cat", "echo", "export", "source", "rosa", "hypershift", "clusterctl", "istioctl",
+                              "logout", "clear", "ip", "ss", "iptables", "nft", "tcpdump", "dmesg", "lsblk",
+                              "mount", "umount", "df", "free", "top", "ps", "kill", "openssl", "nc", "dig", "ping",
+                              "cephadm", "lvs", "vgs", "pvs", "xfs_repair", "fsck", "noobaa", "mc", "s3cmd",
+                              "velero", "argocd", "tkn", "kn", "odo", "helm", "kustomize", "yq", "base64", "watch"})
 
 
 def known_tool(word: str) -> bool:
@@ -45,21 +77,74 @@ def _first_word(text: str) -> str:
     return parts[0] if parts else ""
 
 
+def _is_prompt(line: str) -> bool:
+    """A ``$`` prompt, or any prompt with a prefix (``sh-4.4#``, ``root@host:/#``): not a comment."""
+    m = _PROMPT.match(line)
+    return bool(m) and (m.group(1) == "$" or not line.lstrip().startswith(m.group(1)))
+
+
 def _console_keep(line: str) -> str | None:
     m = _PROMPT.match(line)
     if not m:
+        # A command the author typed without its prompt, between prompted ones: only a known
+        # operational tool with a verb it understands (output rarely starts that way).
+        s = line.strip()
+        if s and not _output_shaped(line) and known_tool(_first_word(s)) and _first_word(s) not in _WRAPPER_WORDS:
+            cmds = parse_line(s).commands
+            if cmds and cmds[0].verb not in ("unknown", "") and cmds[0].tool in PARSERS:
+                return s
         return None
     prompt, cmd = m.groups()
-    if prompt == "#" and normalize_tool(_first_word(cmd)) not in PARSERS and not known_tool(_first_word(cmd)):
+    bare = line.lstrip().startswith(prompt)  # `# text` could be a comment; `sh-4.4# cmd` is a prompt
+    if bare and prompt == "#" and normalize_tool(_first_word(cmd)) not in PARSERS and not known_tool(_first_word(cmd)):
         return None  # "# some comment" in a console block, not a root prompt
     return cmd
 
 
+def _output_shaped(line: str) -> bool:
+    """A line that is output, a listing, config or prose rather than something typed at a shell."""
+    s = line.strip()
+    first = _first_word(s)
+    if _NOT_COMMAND.match(line) or _PS_ROW.match(s) or _KEY_LISTING.match(s) or _CONFIG_LINE.match(s):
+        return True
+    if _FUNCTION_DEF.match(s) or _CALL.match(s):
+        return True
+    if s.count("\t") >= 2 and not known_tool(first):
+        return True
+    if _TABLE_ROW.match(s) and not known_tool(first):
+        return True
+    if _SENTENCE.match(s) and not known_tool(first.lower()):
+        return True
+    if " | " in s and s.count("|") >= 2 and all(len(part.split()) == 1 for part in s.split("|")):
+        return True  # a SQL result header: ` id | name | email `
+    return False
+
+
+def _plausible_command(text: str) -> bool:
+    """Whether ``text`` runs a program a person would type (not a JSON fragment or a bare word
+    left over from a line a runbook broke in two)."""
+    if _ASSIGNMENT_LINE.match(text):
+        return True
+    words = text.split()
+    if not words:
+        return False
+    first = words[0]
+    if not _PROGRAM_WORD.match(first):
+        return False
+    if len(words) == 1:
+        tool = normalize_tool(first)
+        return tool in PARSERS or tool in UTILITIES or tool in _COMMON_PROGRAMS or "/" in first
+    return True
+
+
+_PROGRAM_WORD = re.compile(r"^[A-Za-z_$~./][\w.+@:$/{}()-]*$|^\$\(|^`")
+
+
 def _shell_keep(line: str) -> str | None:
     s = line.strip()
-    if not s or s.startswith("#") or _NOT_COMMAND.match(line):
+    if not s or s.startswith("#") or _output_shaped(line):
         return None
-    return line
+    return line if _plausible_command(s) else None
 
 
 def _loose_keep(line: str) -> str | None:
@@ -68,11 +153,14 @@ def _loose_keep(line: str) -> str | None:
     return cmd if cmd and known_tool(_first_word(cmd)) else None
 
 
+_SESSION_LANGS = {"sql": SQL_LANGS, "ruby": RUBY_LANGS, "redis": REDIS_LANGS}
+
+
 class RunbookScanner(Scanner):
     """Commands from markdown runbooks, READMEs and docs."""
 
     name = "runbooks"
-    version = 1
+    version = 2
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.suffix.lower() in MARKDOWN_SUFFIXES
@@ -99,6 +187,7 @@ class RunbookScanner(Scanner):
                 seen.add(key)
                 emit(frag, src, line, cmd, env_hint(), "runbook")
 
+        session: Session | None = None
         for idx, tok in enumerate(tokens):
             if tok.type == "heading_open":
                 level = int(tok.tag[1:])
@@ -113,8 +202,23 @@ class RunbookScanner(Scanner):
                 lines = tok.content.split("\n")
                 if lines and lines[-1] == "":
                     lines.pop()
-                for line, cmd in self.block_commands(lines, lang, first):
+                commands = self.block_commands(lines, lang, first)
+                for line, cmd in commands:
                     add(line, cmd)
+                if commands:
+                    # The last session a block opens stays open for a sql/ruby block right after it.
+                    session = None
+                    for line, cmd in commands:
+                        opened = session_of(cmd)
+                        if opened is not None:
+                            session = opened
+                            rest = lines[line - first + 1 :]
+                            for at, stmt in prompt_statements(opened, rest, line + 1):
+                                add(at, statement_command(opened, stmt))
+                elif session is not None and lang in _SESSION_LANGS.get(session.kind, ()):
+                    for at, stmt in block_statements(session, lines, first):
+                        add(at, statement_command(session, stmt))
+                    session = None
             elif tok.type == "inline" and tok.children and tok.map:
                 for child in tok.children:
                     if child.type == "code_inline" and self._inline_command(child.content):
@@ -126,8 +230,8 @@ class RunbookScanner(Scanner):
         """Commands of one code block (``first_line`` is the 1-based line of its first content line)."""
         if lang not in SHELL_LANGS and lang not in LOOSE_LANGS:
             return []
-        prompted = any(_PROMPT.match(ln) and _PROMPT.match(ln).group(1) == "$" for ln in lines)
-        if lang in CONSOLE_LANGS or (lang in SHELL_LANGS and prompted):
+        prompted = any(_is_prompt(ln) for ln in lines)
+        if prompted or (lang in CONSOLE_LANGS and any(_PROMPT.match(ln) for ln in lines)):
             keep = _console_keep
         elif lang in SHELL_LANGS:
             keep = _shell_keep

@@ -69,8 +69,7 @@ _KNIFE = spec(values="environment run-list secret secret-file format attribute c
               secret="ssh-password")
 _KNIFE_GROUPS = ("node|node run_list|node environment|node policy|role|role env_run_list|role run_list|cookbook|"
                  "cookbook site|supermarket|client|client key|environment|data|data bag|vault|ssl|user|user key|org|"
-                 "acl|tag|job|config|group|policy|status|search|exec|raw|upload|download|diff|list|show|edit|delete|"
-                 "deps|xargs|serve|opc|opc user|opc org")
+                 "acl|tag|job|config|group|policy|opc|opc user|opc org")
 
 
 def parse_knife(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:

@@ -298,6 +298,15 @@ def parse_git(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[Pars
     g = parse_options(args, spec(values="C c git-dir work-tree", drop="c"), stop_at_positional=True)
     pos = g.positionals
     found, inner = _git_exec(args, ctx)
+    if pos and pos[0] == "config":
+        # `git config [--global] core.sshCommand 'cmd'` stores a command git will run later.
+        keys = [a for a in pos[1:] if _GIT_EXEC_KEYS.match(a)]
+        if keys and len(pos) > 2:
+            found.extend(k.lower() for k in keys)
+            value = pos[-1]
+            cmd = value[1:] if value.startswith("!") else value
+            if " " in cmd.strip():
+                inner.extend(ctx.parse_script(cmd, f"git config {keys[0].lower()}"))
     if found:
         pc.verb = "exec-config"
         pc.object_kind, pc.target = "setting", ",".join(sorted(set(found)))
