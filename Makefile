@@ -43,6 +43,7 @@ test-corpora: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/hook_latency.py
+	$(BIN)/python bench/classify_speed.py --lines 10000
 
 clean:
 	rm -rf $(VENV) .stackpolicy .pytest_cache

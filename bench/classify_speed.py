@@ -7,12 +7,17 @@ per-line cache does not help unless stated):
 * in-process, distinct lines, with the bundled example's inventory (target resolution);
 * end to end: the CLI reading N lines on stdin and writing JSON lines (process start included).
 
-The aim from the issue is >= 2,000 commands/s with ``--stdin``.
+and the time of one pathological line (100,000 pipes) through the CLI.
+
+The aim is >= 5,000 lines/s with ``--stdin`` on 10,000 unique lines, and the 100,000-pipe
+line well under a second. Wall time on a shared machine swings with its load, so CPU time
+(user + system of the process and its workers) is printed next to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -41,6 +46,16 @@ TEMPLATES = (
     "echo 'DROP TABLE t{i}' | psql -h db",
     "vault kv get secret/app{i}",
     "tool-{i} --do-something",
+    "gcloud compute instances delete vm-{i} --zone europe-west1-b",
+    "az vm restart -g rg-{i} -n web-{i}",
+    "gh pr view {i} --comments",
+    "cat /var/log/app-{i}.log | grep ERROR > /tmp/errors-{i}.txt",
+    "awk '{{print $1}}' access-{i}.log | sort | uniq -c",
+    "psql -h db-{i} -c 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = {i}'",
+    "kubectl get secret creds-{i} -o jsonpath='{{.data.password}}'",
+    "consul kv get config/app-{i}/flag",
+    "GIT_SSH_COMMAND='ssh -i ~/.ssh/deploy-{i}' git fetch origin",
+    "systemctl restart worker@{i}",
 )
 
 
@@ -60,7 +75,7 @@ def rate(classifier: Classifier, batch: list[str]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, default=20_000)
+    ap.add_argument("--lines", type=int, default=10_000)
     ap.add_argument("--inventory", default=str(ROOT / "output" / "inventory.yaml"),
                     help="inventory for the with-inventory run (default: output/inventory.yaml)")
     args = ap.parse_args()
@@ -84,17 +99,31 @@ def main() -> None:
 
     exe = Path(sys.executable).parent / "stackpolicy"
     stdin = "\n".join(batch) + "\n"
+    elapsed, cpu, out = _cli(exe, stdin)
+    out_lines = out.count("\n")
+    startup, startup_cpu, _ = _cli(exe, "true\n")
+    print(f"CLI --stdin --json:         {out_lines / elapsed:8.0f} lines/s wall, {out_lines / max(cpu, 1e-9):8.0f} per "
+          f"CPU-second ({out_lines} unique lines in {elapsed:.2f}s wall, {cpu:.2f}s CPU; process start alone "
+          f"{startup:.2f}s wall, {startup_cpu:.2f}s CPU)")
+    pipes = "cat access.log | " * 100_000 + "kubectl delete ns prod"
+    elapsed, cpu, out = _cli(exe, pipes + "\n")
+    answer = json.loads(out.splitlines()[0])
+    print(f"CLI, one 100,000-pipe line:  {elapsed:.2f}s wall, {cpu:.2f}s CPU incl. process start "
+          f"(answer: {answer['tier']} {answer['decision']})")
+
+
+def _cli(exe: Path, stdin: str) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child and its workers, stdout) of one ``classify --stdin --json`` run."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([str(exe), "classify", "--stdin", "--json"], input=stdin, capture_output=True,
-                          text=True, check=True)
-    elapsed = time.perf_counter() - start
-    out_lines = proc.stdout.count("\n")
-    start = time.perf_counter()
-    subprocess.run([str(exe), "classify", "--stdin", "--json"], input="true\n", capture_output=True, text=True, check=True)
-    startup = time.perf_counter() - start
-    print(f"CLI --stdin --json:         {out_lines / elapsed:8.0f} commands/s wall "
-          f"({out_lines} lines in {elapsed:.2f}s; process start alone {startup:.2f}s; "
-          f"{out_lines / max(elapsed - startup, 1e-9):.0f}/s without it)")
+    proc = subprocess.run([str(exe), "classify", "--stdin", "--json"], input=stdin, capture_output=True, text=True,
+                          check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
 
 
 if __name__ == "__main__":

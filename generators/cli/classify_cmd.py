@@ -8,10 +8,13 @@ chokes on all get an answer (at least T2, ask) that says why. Nothing is skipped
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 import click
@@ -26,6 +29,10 @@ from inventory.io import InventoryLoadError, load_inventory
 # Per-line bounds for --stdin: bytes read for one line, and seconds spent classifying it.
 MAX_LINE_BYTES = 1_000_000
 LINE_SECONDS = 2.0
+# Long inputs are classified by worker processes (forked after the classifier is built, so
+# they share its rules and inventory); answers still come out one per line, in order.
+PARALLEL_AFTER = 2_000
+CHUNK = 64
 
 
 def readable(c: Classification) -> str:
@@ -123,17 +130,18 @@ def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
         if alarm:
             def _expire(signum: int, frame: object) -> None:
                 raise _LineTimeout()
-            old = signal.signal(signal.SIGALRM, _expire)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            # CPU time, not wall time: a busy machine must not turn a slow schedule into a T2.
+            old = signal.signal(signal.SIGVTALRM, _expire)
+            signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
         try:
             result = classifier.classify(text)
         finally:
             if alarm:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, old)
+                signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+                signal.signal(signal.SIGVTALRM, old)
     except _LineTimeout:
         return _fixed(classifier, text if len(text) <= 200 else text[:200] + "...",
-                      f"classifying the line took longer than {seconds:g} s")
+                      f"classifying the line took more than {seconds:g} s of CPU time")
     except Exception as exc:  # noqa: BLE001 - one bad line must not cost the answers to the rest
         return _fixed(classifier, text if len(text) <= 200 else text[:200] + "...",
                       f"the classifier failed on this line ({type(exc).__name__})")
@@ -141,6 +149,43 @@ def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
         # What the shell runs is the raw bytes, not this text: a human looks.
         result = _floor(result, classifier, "the line is not valid UTF-8")
     return result
+
+
+_WORKER: Classifier | None = None
+_EMIT: Callable[[Classification], str] | None = None
+
+
+def _work(item: tuple[bytes, bool]) -> str:
+    assert _WORKER is not None and _EMIT is not None
+    return _EMIT(classify_bytes(_WORKER, item[0], item[1]))
+
+
+def jobs_for_stdin() -> int:
+    """Worker processes for a long ``--stdin`` input: ``STACKPOLICY_CLASSIFY_JOBS`` or the CPU count (max 8)."""
+    raw = os.environ.get("STACKPOLICY_CLASSIFY_JOBS", "")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def answer_lines(classifier: Classifier, items: Iterable[tuple[bytes, bool]], emit: Callable[[Classification], str],
+                 jobs: int = 1) -> Iterator[str]:
+    """One answer per input item, in input order. With ``jobs > 1`` and more than
+    :data:`PARALLEL_AFTER` lines, the lines after the first ones go to forked workers."""
+    it = iter(items)
+    head = list(itertools.islice(it, PARALLEL_AFTER))
+    for raw, cut in head:
+        yield emit(classify_bytes(classifier, raw, cut))
+    if len(head) < PARALLEL_AFTER:
+        return
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for raw, cut in it:
+            yield emit(classify_bytes(classifier, raw, cut))
+        return
+    global _WORKER, _EMIT
+    _WORKER, _EMIT = classifier, emit
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        yield from pool.imap(_work, it, chunksize=CHUNK)
 
 
 def register(main: click.Group) -> None:
@@ -172,10 +217,9 @@ def register(main: click.Group) -> None:
         classifier = make_classifier(ctx, inventory, policy)
         emit = as_json if as_json_flag else readable
         if from_stdin:
-            stream = sys.stdin.buffer
             out = sys.stdout
-            for raw, cut in read_lines(stream):
-                out.write(emit(classify_bytes(classifier, raw, cut)) + "\n")
+            for answer in answer_lines(classifier, read_lines(sys.stdin.buffer), emit, jobs_for_stdin()):
+                out.write(answer + "\n")
             out.flush()
             return
         click.echo(emit(classify_bytes(classifier, " ".join(command).encode("utf-8", "surrogateescape"))))
