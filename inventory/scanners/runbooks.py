@@ -55,6 +55,9 @@ _CONFIG_LINE = re.compile(r"^\s*[\w.-]+\s+=\s")
 _CALL = re.compile(r"^\s*[A-Za-z_][\w.:]*\((?!\))")
 _FUNCTION_DEF = re.compile(r"^\s*(?:function\s+[\w.:-]+|[\w.:-]+\s*\(\s*\))\s*(?:\{\s*)?$")
 _SENTENCE = re.compile(r"^\s*[A-Z][a-z']*[,:]?\s+[a-z]")
+# PromQL: an aggregation (`sum by (x) (...)`) or a metric name compared, filtered or combined.
+_PROMQL = re.compile(r"^\s*(?:(?:sum|max|min|avg|count|topk|bottomk|quantile|stddev|stdvar|count_values|group)\s*"
+                     r"(?:by|without)?\s*\(|[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}\s*(?:\{|\[|(?:<|>|==|!=|>=|<=|\*|/|\+|-|and|or|unless)\s))")
 _ASSIGNMENT_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
 # Programs often run by hand in runbooks that no parser knows (their lines are still commands).
 _COMMON_PROGRAMS = frozenset({"exit", "toolbox", "chroot", "ceph", "rbd", "rados", "radosgw-admin", "virtctl", "ocm",
@@ -107,7 +110,7 @@ def _output_shaped(line: str) -> bool:
     first = _first_word(s)
     if _NOT_COMMAND.match(line) or _PS_ROW.match(s) or _KEY_LISTING.match(s) or _CONFIG_LINE.match(s):
         return True
-    if _FUNCTION_DEF.match(s) or _CALL.match(s):
+    if _FUNCTION_DEF.match(s) or _CALL.match(s) or (_PROMQL.match(s) and not known_tool(first)):
         return True
     if s.count("\t") >= 2 and not known_tool(first):
         return True
@@ -115,6 +118,8 @@ def _output_shaped(line: str) -> bool:
         return True
     if _SENTENCE.match(s) and not known_tool(first.lower()):
         return True
+    if len(first) > 1 and first.isupper() and "=" not in first:
+        return True  # `FROM image`, `NAME  READY`: Dockerfile instructions and headers are not commands
     if " | " in s and s.count("|") >= 2 and all(len(part.split()) == 1 for part in s.split("|")):
         return True  # a SQL result header: ` id | name | email `
     return False
@@ -133,7 +138,9 @@ def _plausible_command(text: str) -> bool:
         return False
     if len(words) == 1:
         tool = normalize_tool(first)
-        return tool in PARSERS or tool in UTILITIES or tool in _COMMON_PROGRAMS or "/" in first
+        if first.endswith("/"):
+            return False  # a directory in a tree listing
+        return tool in PARSERS or tool in UTILITIES or tool in _COMMON_PROGRAMS or first.startswith(("./", "/", "~/"))
     return True
 
 
