@@ -63,3 +63,15 @@ def test_hundred_thousand_pipes_parse_to_the_distinct_commands() -> None:
     parsed = parse_line(line)
     assert len(parsed.operators) == 100_000
     assert [(c.tool, c.verb) for c in parsed.commands] == [("cat", "read"), ("kubectl", "delete")]
+
+
+def test_shell_join_equals_shlex_join() -> None:
+    import shlex
+
+    from inventory.commands.shell import shell_join
+
+    rng = random.Random(3)
+    alpha = ["a", "b", "-", "/", ".", " ", "'", '"', "$", "*", "é", "=", ",", "@", "%", "+", ":", "\t", "", "\n", "_"]
+    for _ in range(20_000):
+        args = ["".join(rng.choice(alpha) for _ in range(rng.randint(0, 5))) for _ in range(rng.randint(1, 4))]
+        assert shell_join(args) == shlex.join(args), args

@@ -178,6 +178,17 @@ WRAPPERS: dict[str, Callable[[list[str]], _Unwrapped]] = {
 _SSH = spec(values="i p l o F J L R D b c E e m O Q S W w B", aliases={})
 
 
+_UNSAFE = re.compile(r"[^\w@%+=:,./ -]", re.ASCII)
+
+
+def shell_join(args: list[str]) -> str:
+    """``shlex.join`` with a fast path: words that need no quoting are joined as they are."""
+    text = " ".join(args)
+    if args and not _UNSAFE.search(text) and text.count(" ") == len(args) - 1 and all(args):
+        return text
+    return shlex.join(args)
+
+
 def _join_via(outer: str | None, inner: str) -> str:
     return inner if not outer else f"{outer} > {inner}"
 
@@ -374,13 +385,13 @@ class _Parser:
             if res.script is not None:
                 return self._nested_text(res.script, _join_via(via, tool), wrappers, depth)
             if res.argv is None:
-                return [ParsedCommand(raw=shlex.join(args), argv=args, tool=tool, verb=res.alone_verb or "unknown",
+                return [ParsedCommand(raw=shell_join(args), argv=args, tool=tool, verb=res.alone_verb or "unknown",
                                       target=res.target, wrappers=wrappers[:-1], via=via)]
             args = res.argv
         if not args:
             return []
         tool = normalize_tool(args[0])
-        raw = shlex.join(args)
+        raw = shell_join(args)
         if tool in _SHELLS:
             how, value = _shell_script(args[1:])
             if how == "script":
