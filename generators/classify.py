@@ -6,28 +6,27 @@ The line is parsed like a shell would (compound commands, pipes, ``bash -c``, ``
 so wrapping a dangerous command never lowers its tier. With an inventory, targets resolve to
 real entities whose environment, fan-in and data classes feed the risk model.
 
-A reviewed policy (``--policy output/policy.yaml``) can adjust the tier of a command that
-matches one of its action classes:
-
-* ``actions: [{id: <action id>, tier: T3}]`` — a reviewer's tier *raises* the model's tier;
-* ``{id: ..., tier: T1, reviewed: true}`` — only an entry marked ``reviewed: true`` may
-  *lower* it. Without that mark a lower tier is ignored (the model's tier is a floor).
+Every simple command is reduced to its facts (:mod:`generators.decision.facts`) and its tier
+is decided by :func:`generators.decision.decide.decide` over a decision table: the reviewed
+table of ``--policy output/policy.yaml`` (a class or exception tier *raises* the model's tier;
+only one marked ``reviewed: true`` may *lower* it), or, without one, the risk model alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from generators.decision.decide import Table, decide
+from generators.decision.facts import facts_of
+from generators.decision.model import DecisionTable
 from generators.risk.assess import (
     InventoryIndex,
     Subject,
-    assess_subject,
     classify_verb,
     normalise_tool,
     subject_for_action,
@@ -37,7 +36,7 @@ from generators.risk.rules import Rules, load_rules
 from inventory.commands.model import ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, target_candidates
-from inventory.model import Action, Entity, slug
+from inventory.model import Action, Entity, Inventory, Resource, slug
 from inventory.secrets import REDACTED, is_secret_key, redact_text
 
 # A line is cached by its text; bounded so a long audit log cannot grow memory without limit.
@@ -50,16 +49,6 @@ _NOT_ENTITY_KINDS = frozenset({"table", "key", "row", "version"})
 
 class PolicyError(Exception):
     """A policy file that cannot be used; the message names the file."""
-
-
-class PolicyEntry(BaseModel):
-    """One reviewed action class from a policy file."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    tier: Tier
-    reviewed: bool = False
 
 
 class CommandResult(BaseModel):
@@ -78,6 +67,8 @@ class CommandResult(BaseModel):
     verb_class: str
     matched_target: str | None = None
     matched_action: str | None = None
+    action_class: str  # the decision table class (``delete/kafka-topic@prod``)
+    exception: str | None = None  # the table exception that set the tier, if any
     tier: Tier
     rationale: str
     factors: list[Factor] = Field(default_factory=list)
@@ -95,31 +86,30 @@ class Classification(BaseModel):
     reasons: list[str]
     matched_action: str | None = None
     matched_target: str | None = None
+    action_class: str | None = None  # the class of the command that set the tier
     commands: list[CommandResult] = Field(default_factory=list)
 
 
-def load_policy(path: str | Path) -> dict[str, PolicyEntry]:
-    """Reviewed tiers by action id from a policy YAML/JSON file (``actions: [{id, tier, reviewed}]``)."""
+def load_policy(path: str | Path) -> DecisionTable:
+    """The reviewed decision table of a policy file (``output/policy.yaml``, or a bare table)."""
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError as exc:
         raise PolicyError(f"{p}: no such file") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PolicyError(f"{p}: cannot read policy: {exc}") from exc
-    actions: Any = raw.get("actions") if isinstance(raw, dict) else None
-    if isinstance(actions, dict):  # also accept {id: {tier: ..}}
-        actions = [{"id": k, **(v if isinstance(v, dict) else {"tier": v})} for k, v in actions.items()]
-    if not isinstance(actions, list):
-        raise PolicyError(f"{p}: expected a mapping with an `actions` list of {{id, tier}}")
-    out: dict[str, PolicyEntry] = {}
-    for i, item in enumerate(actions):
-        try:
-            entry = PolicyEntry.model_validate(item)
-        except Exception as exc:  # pydantic ValidationError or a non-mapping item
-            raise PolicyError(f"{p}: actions[{i}]: needs `id` and `tier` (T0..T3): {exc.__class__.__name__}") from exc
-        out[entry.id] = entry
-    return out
+    if isinstance(raw, dict) and isinstance(raw.get("table"), dict):
+        raw = raw["table"]
+    if not isinstance(raw, dict) or "classes" not in raw:
+        raise PolicyError(f"{p}: not a stackpolicy policy: expected the `table:` of a generated policy.yaml "
+                          f"(or a decision table with `classes`); run `stackpolicy policy` to write one")
+    try:
+        return DecisionTable.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise PolicyError(f"{p}: invalid decision table at {where or 'top level'}: {first.get('msg')}") from exc
 
 
 def redact_command(text: str, commands: Iterable[ParsedCommand] = ()) -> str:
@@ -162,11 +152,13 @@ class Classifier:
         self,
         rules: Rules | None = None,
         index: InventoryIndex | None = None,
-        policy: Mapping[str, PolicyEntry] | None = None,
+        table: DecisionTable | Table | None = None,
     ) -> None:
         self.rules = rules or load_rules()
+        self.table = table if isinstance(table, Table) else Table(table)
+        if index is None and self.table.table.targets:
+            index = index_from_table(self.table.table)  # the policy knows the estate's names
         self.index = index
-        self.policy = dict(policy or {})
         self._cache: dict[str, Classification] = {}
         self._action_classes: dict[str, str] = {}
 
@@ -215,16 +207,6 @@ class Classifier:
 
     # -- classification ----------------------------------------------------------------
 
-    def _apply_policy(self, action_id: str | None, tier: Tier) -> tuple[Tier, str | None]:
-        entry = self.policy.get(action_id or "")
-        if entry is None or entry.tier == tier:
-            return tier, None
-        if tier_index(entry.tier) > tier_index(tier):
-            return entry.tier, f"reviewed policy sets {action_id} to {entry.tier}"
-        if entry.reviewed:
-            return entry.tier, f"reviewed policy lowers {action_id} to {entry.tier} (reviewed: true)"
-        return tier, None
-
     def _classify_command(
         self, pc: ParsedCommand, exec_ns: str | None, secret: bool = True, exec_entity: Entity | None = None
     ) -> CommandResult:
@@ -244,10 +226,10 @@ class Classifier:
                         break
             if entity is None and pc.via and "exec" in pc.via:
                 entity = exec_entity  # `rm` inside `kubectl exec orders-db-0 --` acts on orders-db
-        out = assess_subject(s, self.rules, self.index, entity)
-        matched = self._match_action(pc, entity, out.verb_class, out.environment)
-        tier, note = self._apply_policy(matched, out.tier)
-        rationale = out.rationale if note is None else f"{self.rules.tier_label(tier)}: {note} (model: {out.rationale})"
+        facts = facts_of(s, self.rules, self.index, entity)
+        ruling = decide(facts, self.rules, self.table)
+        matched = self._match_action(pc, entity, facts.key.verb_class, facts.key.environment)
+        tier, rationale, factors = ruling.tier, ruling.rationale, ruling.factors
         # Redaction is skipped only when the whole line was found to hold no secret at all.
         hide = (lambda text: redact_command(text, (pc,))) if secret else (lambda text: text)
         return CommandResult(
@@ -258,13 +240,15 @@ class Classifier:
             target=hide(pc.target) if pc.target else None,
             namespace=s.namespace,
             via=pc.via,
-            environment=out.environment,
-            verb_class=out.verb_class,
+            environment=facts.key.environment,
+            verb_class=facts.key.verb_class,
             matched_target=entity.id if entity is not None else None,
             matched_action=matched,
+            action_class=ruling.class_id,
+            exception=ruling.exception,
             tier=tier,
             rationale=hide(rationale),
-            factors=[f.model_copy(update={"reason": hide(f.reason)}) for f in out.factors] if secret else out.factors,
+            factors=[f.model_copy(update={"reason": hide(f.reason)}) for f in factors] if secret else factors,
         )
 
     def _unparseable(self, line: str, why: str) -> Classification:
@@ -331,6 +315,7 @@ class Classifier:
             reasons=reasons,
             matched_action=top.matched_action if top else None,
             matched_target=top.matched_target if top else None,
+            action_class=top.action_class if top else None,
             commands=results,
         )
 
@@ -345,7 +330,22 @@ def classify_line(
     line: str,
     index: InventoryIndex | None = None,
     rules: Rules | None = None,
-    policy: Mapping[str, PolicyEntry] | None = None,
+    table: DecisionTable | None = None,
 ) -> Classification:
     """Classify one shell line (for many lines, reuse a :class:`Classifier`: it caches)."""
-    return Classifier(rules, index, policy).classify(line)
+    return Classifier(rules, index, table).classify(line)
+
+
+def index_from_table(table: DecisionTable) -> InventoryIndex:
+    """An inventory index from the estate a policy records (names, kinds, environments, fan-in),
+    so ``classify --policy`` resolves targets exactly as the table was built."""
+    resources = [
+        Resource(id=t.id, kind=t.kind, name=t.name, namespace=t.namespace, environments=list(t.environments),
+                 data_classes=list(t.data_classes), stateful=t.stateful, deletion_protection=t.deletion_protection,
+                 evidence=[])
+        for t in table.targets
+    ]
+    index = InventoryIndex(Inventory(resources=resources))
+    index.fan_in = {t.id: t.fan_in for t in table.targets if t.fan_in}
+    index.namespace_env.update(table.namespaces)
+    return index

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from generators.risk.model import Assessment, Factor, Tier, max_tier, tier_index
+from generators.risk.model import Assessment, Factor, Tier, tier_index
 from generators.risk.rules import CompiledRule, Rules, load_rules, norm_path
 from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
 from inventory.environments import tokens
@@ -444,21 +444,6 @@ def _scope(s: Subject, fv: FlagView, rules: Rules) -> tuple[str, str]:
     return "one", "one named object"
 
 
-def _evidence(entity: Entity | None, *fact_names: str) -> list[Evidence]:
-    if entity is None:
-        return []
-    ev = [e for f in entity.facts if f.name in fact_names for e in f.evidence]
-    return (ev or entity.evidence)[:3]
-
-
-def _factor(*, name: str, value: str, tier: Tier, reason: str, evidence: list[Evidence] | None = None) -> Factor:
-    # Plain construction: pydantic-core validates this faster than model_construct builds it.
-    return Factor(name=name, value=value, tier=tier, reason=reason, evidence=list(evidence or []))
-
-
-# Local file classes and what they become inside a workload: (stateless, stateful target).
-_LOCAL_CLASSES: dict[str, tuple[str, str]] = {"delete-local": ("delete", "destroy"), "delete-workspace": ("delete", "destroy"),
-                                              "local-write": ("mutate", "mutate")}
 # Kinds whose names hint at what they *grant*, not what they *hold*: no data-class hints.
 _NO_NAME_HINT_KINDS = frozenset({"iam", "dns", "network", "kms-key"})
 
@@ -472,10 +457,6 @@ def _inside_workload(s: Subject, entity: Entity | None) -> str | None:
     return None
 
 
-def _a(noun: str) -> str:
-    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
-
-
 @dataclass
 class Outcome:
     """Everything the risk model concluded about one subject."""
@@ -487,6 +468,7 @@ class Outcome:
     rationale: str
     environment: str
     entity: Entity | None
+    class_id: str = ""
 
 
 def assess_subject(
@@ -496,112 +478,21 @@ def assess_subject(
     entity: Entity | None = None,
     evidence: list[Evidence] | None = None,
 ) -> Outcome:
-    """Factors and tier for one subject. ``entity`` is the resolved target, if any."""
-    fv = FlagView(s.flags, s.argv)
-    vm = classify_verb(s, rules, fv)
-    cls_name = vm.cls
-    cls = rules.classes[cls_name]
-    verb_reason = f"{vm.reason} ({cls.description})" if cls.description and vm.reason.endswith(f" is {cls_name}") else vm.reason
-    inside = _inside_workload(s, entity)
-    if inside and cls_name in _LOCAL_CLASSES:
-        # Files inside a running workload are not the agent's scratch space: `rm -rf` in a
-        # database pod destroys its data.
-        stateful_target = entity is not None and (bool(entity.stateful) or any(
-            i.stateful for k, i in rules.kinds.items() if k == rules.kind(entity.kind)))
-        cls_name = _LOCAL_CLASSES[cls_name][1 if stateful_target else 0]
-        cls = rules.classes[cls_name]
-        verb_reason = f"{vm.reason}, but it runs inside {inside}, so it is {cls_name} ({cls.description})"
-    factors: list[Factor] = [
-        _factor(name="verb_class", value=cls_name, tier=cls.tier, reason=verb_reason, evidence=list(evidence or [])[:3])
-    ]
+    """Factors and tier for one subject with no decision table (the model's floor).
 
-    env, env_where = _environment(s, fv, entity, rules, index)
-    escalates = env in rules.environments.escalate
-    env_tier: Tier = cls.prod if (escalates and cls.prod) else "T0"
-    if env_tier != "T0":
-        why = "unknown environment counts as prod" if env == "unknown" else f"{env} ({env_where})"
-        env_reason = f"{why}: {cls_name} there is at least {env_tier}"
-    else:
-        env_reason = f"environment {env} ({env_where})"
-    factors.append(_factor(name="environment", value=env, tier=env_tier, reason=env_reason, evidence=_evidence(entity, "environment")))
+    ``entity`` is the resolved target, if any. The tier itself is decided by
+    :func:`generators.decision.decide.decide`, the one place tiers are decided.
+    """
+    # Imported here: the decision package builds on this module's parsing helpers.
+    from generators.decision.decide import decide
+    from generators.decision.facts import facts_of
 
-    if not cls.reversible:
-        why = "its effects are not known, so they count as irreversible" if cls_name == "unknown" else f"{cls_name} cannot be undone"
-        factors.append(_factor(name="reversibility", value="irreversible", tier=rules.reversibility.irreversible, reason=why))
-    else:
-        factors.append(_factor(name="reversibility", value="reversible", tier="T0", reason=f"{cls_name} can be undone"))
-
-    # A rule's kind_as knows better than the parser's object kind (`aws s3 rm` names a bucket
-    # but deletes objects); the resolved entity's kind always counts too.
-    kinds = [k for k in (rules.kind(vm.kind_as or s.object_kind), rules.kind(entity.kind) if entity else None) if k]
-    kinds = list(dict.fromkeys(kinds))
-    infos = [(k, rules.kinds[k]) for k in kinds if k in rules.kinds]
-    if cls.deletes:
-        del_tiers = [(k, i.delete) for k, i in infos if i.delete]
-        if del_tiers:
-            k, t = max(del_tiers, key=lambda kt: tier_index(kt[1]))
-            factors.append(_factor(name="object_kind", value=k, tier=t, reason=f"deleting {_a(k)} is at least {t}"))
-
-    shared = next((k for k, i in infos if i.shared), None)
-    fan_in = index.fan_in.get(entity.id, 0) if (index is not None and entity is not None) else None
-    high = fan_in is not None and fan_in >= rules.blast_radius.high_fan_in
-    if cls.mutating and cls_name not in rules.scope.exempt and (shared or high):
-        t = rules.blast_radius.delete_tier if cls.deletes else rules.blast_radius.tier
-        what = f"shared infrastructure ({shared})" if shared else f"fan-in {fan_in} (high is {rules.blast_radius.high_fan_in}+)"
-        if shared and high:
-            what += f", fan-in {fan_in}"
-        factors.append(_factor(name="blast_radius", value="high", tier=t, reason=f"{what}: {cls_name} is at least {t}",
-                              evidence=_evidence(entity) if high else []))
-    elif fan_in is not None:
-        factors.append(_factor(name="blast_radius", value=f"fan-in {fan_in}", tier="T0", reason=f"fan-in {fan_in}"))
-
-    stateful = (entity.stateful if entity is not None and entity.stateful is not None else False) or any(i.stateful for _, i in infos)
-    if stateful and cls_name in rules.statefulness.classes:
-        t = rules.statefulness.tier
-        who = entity.id if entity is not None else next(k for k, i in infos if i.stateful)
-        factors.append(_factor(name="stateful", value="true", tier=t, reason=f"{who} is stateful: {cls_name} is at least {t}",
-                              evidence=_evidence(entity, "stateful")))
-
-    if cls.deletes and entity is not None and entity.deletion_protection:
-        t = rules.deletion_protection.tier
-        factors.append(_factor(name="deletion_protection", value="true", tier=t,
-                              reason=f"{entity.id} is deletion-protected", evidence=_evidence(entity, "deletion_protection")))
-
-    dcs = _data_classes(s, entity, rules)
-    if dcs:
-        t = rules.data_classes.escalations.get(cls_name, "T0")
-        reason = f"holds {', '.join(dcs)} data" + (f": {cls_name} of it is at least {t}" if t != "T0" else "")
-        factors.append(_factor(name="data_class", value=",".join(dcs), tier=t, reason=reason,
-                              evidence=_evidence(entity, "data_class", "data_classes")))
-
-    scope, scope_why = _scope(s, fv, rules)
-    if scope != "one":
-        esc = rules.scope.escalations.get(scope, {})
-        cands: list[Tier] = []
-        if cls_name in esc:
-            cands.append(esc[cls_name])
-        if cls.mutating and cls_name not in rules.scope.exempt and "mutating" in esc:
-            cands.append(esc["mutating"])
-        if cls.deletes and "deletes" in esc:
-            cands.append(esc["deletes"])
-        t = max_tier(*cands) if cands else "T0"
-        reason = f"scope {scope} ({scope_why})" + (f": {cls_name} is at least {t}" if t != "T0" else "")
-        factors.append(_factor(name="scope", value=scope, tier=t, reason=reason))
-
-    if entity is not None and entity.environments and set(entity.environments) <= set(rules.environments.local):
-        cap = rules.environments.local_cap
-        for i, f in enumerate(factors):
-            if f.name in ("object_kind", "blast_radius") and tier_index(f.tier) > tier_index(cap):
-                factors[i] = _factor(name=f.name, value=f.value, tier=cap,  # type: ignore[arg-type]
-                                     reason=f"{f.reason}, capped at {cap}: {entity.id} exists only in "
-                                            f"{', '.join(entity.environments)}", evidence=f.evidence)
-    tier = max_tier(*(f.tier for f in factors))
-    deciding = [f.name for f in factors if f.tier == tier and (tier != "T0" or f.name == "verb_class")]
-    reasons = [f.reason for f in factors if f.name in deciding]
-    if cls.prod and "environment" not in deciding:
-        reasons.append(env_reason)  # say why the prod floor did not apply
-    rationale = f"{rules.tier_label(tier)}: " + "; ".join(reasons)
-    return Outcome(cls_name, tier, factors, deciding, rationale, env, entity)
+    facts = facts_of(s, rules, index, entity)
+    ruling = decide(facts, rules)
+    if evidence:
+        ruling.factors[0] = ruling.factors[0].model_copy(update={"evidence": list(evidence)[:3]})
+    return Outcome(facts.key.verb_class, ruling.tier, ruling.factors, ruling.deciding, ruling.rationale,
+                   facts.key.environment, entity, facts.key.id)
 
 
 # ---------------------------------------------------------------------------------------
@@ -642,6 +533,7 @@ def assess_action(action: Action, index: InventoryIndex, rules: Rules | None = N
     out = assess_subject(subject_for_action(action, entity), rules, index, entity, action.evidence)
     return Assessment(
         action_id=action.id,
+        class_id=out.class_id,
         tier=out.tier,
         verb_class=out.verb_class,
         factors=out.factors,

@@ -42,6 +42,7 @@ class Assessment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action_id: str
+    class_id: str = ""  # the decision table class the action is an instance of
     tier: Tier
     verb_class: str
     factors: list[Factor] = Field(default_factory=list)

@@ -1,0 +1,131 @@
+"""Build the decision table from the inventory: every action becomes an instance of exactly
+one class, classified by the same classifier agents meet, so the table shows for each
+example command exactly the tier ``stackpolicy classify`` gives it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from generators.decision.decide import decide
+from generators.decision.facts import facts_of, profile_of
+from generators.decision.factors import class_factors, describe_class, summarise
+from generators.decision.model import (
+    ActionClass,
+    ClassKey,
+    DecisionTable,
+    Instance,
+    TableException,
+    exception_id,
+)
+from generators.risk.assess import InventoryIndex, build_index, subject_for_action
+from generators.risk.model import Assessment, max_tier
+from generators.risk.rules import Rules, load_rules
+from inventory.model import Action, Evidence, Inventory
+
+# `<delete records or zone>`: words standing in for a command, not a command.
+_PSEUDO_RE = re.compile(r"<[A-Za-z][^<>]*>")
+
+
+def is_real_command(action: Action) -> bool:
+    """Whether the action's representative command is a shell line an agent could run."""
+    if action.origin == "openapi" or not action.command.strip():
+        return False
+    if action.origin == "implied" and action.description and action.command == action.description:
+        return False
+    return not _PSEUDO_RE.search(action.command)
+
+
+def rules_digest(rules: Rules) -> str:
+    """A short digest of the rule set the table was built with."""
+    return "sha256:" + hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _sorted_evidence(evs: Iterable[Evidence]) -> list[Evidence]:
+    return sorted(set(evs), key=lambda e: (e.path, e.line))
+
+
+def build_table(
+    inv: Inventory,
+    rules: Rules | None = None,
+    env_patterns: Mapping[str, Iterable[str]] | None = None,
+    system_of: Mapping[str, str] | None = None,
+    index: InventoryIndex | None = None,
+) -> tuple[DecisionTable, dict[str, Assessment]]:
+    """The decision table of ``inv`` and, per action, its assessment (the instance's tier).
+
+    ``system_of`` maps entity ids to the documents' systems (for counts per class).
+    """
+    from generators.classify import Classifier
+
+    rules = rules or load_rules()
+    index = index or build_index(inv, env_patterns)
+    system_of = system_of or {}
+    classifier = Classifier(rules, index)
+    by_class: dict[str, list[Instance]] = defaultdict(list)
+    tools: dict[str, set[str]] = defaultdict(set)
+    keys: dict[str, ClassKey] = {}
+    exceptions: dict[tuple[str, str], TableException] = {}
+    assessments: dict[str, Assessment] = {}
+    for action in sorted(inv.actions, key=lambda a: a.id):
+        entity = index.entities.get(action.target) if action.target else None
+        real = is_real_command(action)
+        if real:
+            c = classifier.classify(action.command)
+            top = next((r for r in c.commands if r.tier == c.tier), None)
+            if top is None:  # unparseable: the unknown class decides
+                real = False
+        if real:
+            target = top.matched_target
+            ent = index.entities.get(target) if target else None
+            key = ClassKey.parse(top.action_class)
+            tier, cmd_tier = c.tier, top.tier
+            class_tier = max_tier(*(f.tier for f in class_factors(key, rules)))
+            assessments[action.id] = Assessment(
+                action_id=action.id, class_id=key.id, tier=tier, verb_class=top.verb_class, factors=top.factors,
+                deciding=list(dict.fromkeys(f.name for f in top.factors if f.tier == tier)),
+                rationale=" | ".join(c.reasons) or top.rationale, environment=top.environment, target=target)
+        else:
+            ent = entity
+            facts = facts_of(subject_for_action(action, entity), rules, index, entity)
+            r = decide(facts, rules)
+            key, tier, target, class_tier = facts.key, r.tier, facts.target, r.class_tier
+            cmd_tier = tier
+            assessments[action.id] = Assessment(
+                action_id=action.id, class_id=key.id, tier=tier, verb_class=key.verb_class, factors=r.factors,
+                deciding=r.deciding, rationale=r.rationale, environment=key.environment, target=target)
+        keys[key.id] = key
+        tools[key.id].add(action.tool)
+        by_class[key.id].append(Instance(
+            action=action.id, target=target, system=system_of.get(target or ""),
+            command=action.command, is_command=real, tier=tier, evidence=_sorted_evidence(action.evidence)[:3]))
+        # The target's own factors moved it off its class's tier: an exception reviewers see.
+        if target is not None and cmd_tier != class_tier and (key.id, target) not in exceptions:
+            a = assessments[action.id]
+            exceptions[(key.id, target)] = TableException(
+                id=exception_id(key.id, target), class_id=key.id, target=target, tier=cmd_tier, floor=cmd_tier,
+                reason=a.rationale, deciding_factors=list(a.deciding),
+                evidence=_sorted_evidence(ent.evidence)[:3] if ent is not None else [])
+    classes = []
+    for cid in sorted(by_class):
+        key = keys[cid]
+        factors = class_factors(key, rules)
+        tier, deciding, rationale = summarise(factors, rules)
+        insts = by_class[cid]
+        classes.append(ActionClass(
+            id=cid, verb_class=key.verb_class, kind=key.kind, environment=key.environment, scope=key.scope,
+            sensitive=key.sensitive, tier=tier, floor=tier, rule=describe_class(key, rules), rationale=rationale,
+            deciding_factors=deciding, factors=factors, tools=sorted(tools[cid]),
+            systems=sorted({i.system for i in insts if i.system}), instances=insts))
+    targets = [
+        profile_of(e, index).model_copy(update={"system": system_of.get(e.id)})
+        for e in sorted(index.entities.values(), key=lambda e: e.id)
+    ]
+    table = DecisionTable(
+        rules_digest=rules_digest(rules), classes=classes,
+        exceptions=[exceptions[k] for k in sorted(exceptions)], targets=targets,
+        namespaces=dict(sorted(index.namespace_env.items())))
+    return table, assessments

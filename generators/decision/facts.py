@@ -1,0 +1,79 @@
+"""Facts about one simple command or inventory action: the class it falls in and the target
+it acts on. This is everything :func:`generators.decision.decide.decide` needs, and what
+``classify --json`` prints as ``opa_input`` so other engines can apply the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generators.decision.model import ANY_KIND, UNRESOLVED_ENV, ClassKey, TargetProfile
+from generators.risk.assess import (
+    FlagView,
+    InventoryIndex,
+    Subject,
+    _data_classes,
+    _environment,
+    _inside_workload,
+    _scope,
+    classify_verb,
+)
+from generators.risk.rules import Rules
+from inventory.model import Entity
+
+# Local file classes and what they become inside a workload: (stateless, stateful target).
+_LOCAL_CLASSES: dict[str, tuple[str, str]] = {"delete-local": ("delete", "destroy"), "delete-workspace": ("delete", "destroy"),
+                                              "local-write": ("mutate", "mutate")}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What puts one command in its class, and the target it acts on."""
+
+    key: ClassKey
+    verb_reason: str  # why the command is in its verb class ("kubectl delete: ...")
+    environment_source: str  # where the environment came from ("namespace acme-prod", "inventory: ...")
+    scope_reason: str
+    data_classes: tuple[str, ...] = ()
+    target: str | None = None  # the entity id it resolved to
+    profile: TargetProfile | None = None
+
+
+def profile_of(entity: Entity, index: InventoryIndex | None) -> TargetProfile:
+    """The decision table's view of an inventory entity."""
+    return TargetProfile(
+        id=entity.id,
+        name=entity.name,
+        kind=entity.kind,
+        namespace=entity.namespace,
+        environments=list(entity.environments),
+        data_classes=list(entity.data_classes),
+        stateful=entity.stateful,
+        deletion_protection=entity.deletion_protection,
+        fan_in=index.fan_in.get(entity.id, 0) if index is not None else 0,
+    )
+
+
+def facts_of(s: Subject, rules: Rules, index: InventoryIndex | None = None, entity: Entity | None = None) -> Facts:
+    """The facts of ``s`` (a parsed command or an inventory action); ``entity``: its resolved target."""
+    fv = FlagView(s.flags, s.argv)
+    vm = classify_verb(s, rules, fv)
+    cls_name = vm.cls if vm.cls in rules.classes else "unknown"
+    verb_reason = vm.reason
+    inside = _inside_workload(s, entity)
+    if inside and cls_name in _LOCAL_CLASSES:
+        # Files inside a running workload are not the agent's scratch space: `rm -rf` in a
+        # database pod destroys its data.
+        stateful_target = entity is not None and (bool(entity.stateful) or any(
+            i.stateful for k, i in rules.kinds.items() if k == rules.kind(entity.kind)))
+        cls_name = _LOCAL_CLASSES[cls_name][1 if stateful_target else 0]
+        verb_reason = f"{vm.reason}, but it runs inside {inside}, so it is {cls_name}"
+    env, env_where = _environment(s, fv, entity, rules, index)
+    # A rule's kind_as knows better than the parser's object kind (`aws s3 rm` names a bucket
+    # but deletes objects); without either, the resolved entity's kind.
+    kind = rules.kind(vm.kind_as or s.object_kind) or (rules.kind(entity.kind) if entity is not None else None)
+    scope, scope_why = _scope(s, fv, rules)
+    dcs = tuple(_data_classes(s, entity, rules))
+    key = ClassKey(cls_name, kind or ANY_KIND, env or UNRESOLVED_ENV, scope, bool(dcs))
+    profile = profile_of(entity, index) if entity is not None else None
+    return Facts(key, verb_reason, env_where, scope_why, dcs, entity.id if entity is not None else None, profile)
