@@ -8,7 +8,7 @@ SP      := $(BIN)/stackpolicy
 
 SRC_ARGS := $(foreach s,$(SOURCES),--sources $(s))
 
-.PHONY: install policy inventory evals check export test test-corpora bench clean
+.PHONY: install policy inventory evals check export test test-corpora test-ecosystem bench clean
 
 install: $(STAMP)
 
@@ -34,11 +34,17 @@ export: $(STAMP)
 	$(SP) export all
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto -m "not corpora"
+	$(BIN)/python -m pytest -q -n auto -m "not corpora and not ecosystem"
 
 ## Scanner tests against ../shared/corpora (skip cleanly when it is absent).
 test-corpora: $(STAMP)
 	$(BIN)/python -m pytest -q -m corpora
+
+## The exports and eval suites in the real tools (Claude Code, Codex, a Rego engine, promptfoo,
+## Inspect), installed from the registries into .cache/ecosystem; each test skips with a
+## visible message when its tool cannot be installed.
+test-ecosystem: $(STAMP)
+	$(BIN)/python -m pytest -q -rs -m ecosystem
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
@@ -46,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/classify_speed.py --lines 10000
 
 clean:
-	rm -rf $(VENV) .stackpolicy .pytest_cache
+	rm -rf $(VENV) .stackpolicy .pytest_cache .cache

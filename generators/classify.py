@@ -99,6 +99,16 @@ def load_policy(path: str | Path) -> DecisionTable:
         raise PolicyError(f"{p}: no such file") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PolicyError(f"{p}: cannot read policy: {exc}") from exc
+    if isinstance(raw, dict) and raw.get("kind") == "policy" and isinstance(raw.get("table"), dict):
+        from generators.decision.edits import policy_table
+        from generators.documents.model import Policy
+
+        try:
+            return policy_table(Policy.model_validate(raw))  # row edits count too
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            raise PolicyError(f"{p}: invalid policy at {where or 'top level'}: {first.get('msg')}") from exc
     if isinstance(raw, dict) and isinstance(raw.get("table"), dict):
         raw = raw["table"]
     if not isinstance(raw, dict) or "classes" not in raw:

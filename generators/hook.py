@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 DEFAULT_STATE = "output/enforce/claude-code/hook-state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the decision table replaces per-action entries
 
 # File tools and what they do to their path. Their calls are judged as the shell command that
 # does the same (`cat PATH`, `tee PATH`), so one rule table decides both.
@@ -63,7 +63,8 @@ def build_classifier(state: dict[str, Any]) -> Callable[[str], tuple[str, str]]:
     Returns ``command -> (decision, reason)``; used by the slow path and the warm server alike,
     so both give the same answers.
     """
-    from generators.classify import Classifier, PolicyEntry
+    from generators.classify import Classifier
+    from generators.decision.model import DecisionTable
     from generators.risk.assess import build_index
     from generators.risk.rules import build_rules
     from inventory.model import Inventory
@@ -73,8 +74,8 @@ def build_classifier(state: dict[str, Any]) -> Callable[[str], tuple[str, str]]:
     index = None
     if state.get("inventory"):
         index = build_index(Inventory.model_validate(state["inventory"]), state.get("environments") or None)
-    entries = {k: PolicyEntry(id=k, **v) for k, v in (state.get("entries") or {}).items()}
-    classifier = Classifier(rules, index, entries)
+    table = DecisionTable.model_validate(state["decision_table"]) if state.get("decision_table") else None
+    classifier = Classifier(rules, index, table)
 
     def classify(command: str) -> tuple[str, str]:
         c = classifier.classify(command)

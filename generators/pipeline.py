@@ -81,6 +81,10 @@ def draft_documents(
     policy = draft_policy(inv, assessments, tiers, meta)
     if provider is not None:
         policy = provider.refine_policy(policy, inv, assessments)
+    table = getattr(assessments, "table", None)
+    if table is None:  # plain assessments (tests, importers): the table is built here
+        table = assess(inv, cfg).table
+    policy = policy.model_copy(update={"table": table})
     evals = draft_evals(inv, policy, meta)
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
@@ -155,10 +159,13 @@ def write_documents(
 
 
 def assess(inv: Inventory, cfg: Config) -> dict[str, Assessment]:
-    """Run the risk model with the configured rules (``cfg.rules`` / ``cfg.tiers``)."""
-    from generators.risk.assess import assess_inventory
+    """Build the decision table with the configured rules (``cfg.rules`` / ``cfg.tiers``): every
+    action's assessment, carrying the table (``.table``) the documents are rendered from."""
+    from generators.decision.build import Assessments, build_table
+    from generators.documents.systems import group_systems
 
-    return assess_inventory(inv, rules_from_config(cfg), cfg.environments)
+    table, assessments = build_table(inv, rules_from_config(cfg), cfg.environments, group_systems(inv).system_of)
+    return Assessments(table, assessments)
 
 
 def run_pipeline(

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.classify import Classifier, PolicyEntry
+from generators.classify import Classifier
 from generators.documents.model import EvalCase, EvalSuite, Policy
 from generators.evalrun.grader import Grader
-from generators.pipeline import draft_documents
+from generators.pipeline import assess, draft_documents
 from generators.risk.assess import build_index
 from inventory.config import Config
-from tests.factories import make_assessments, make_inventory
+from tests.factories import make_inventory
 from tests.llm_server import LLMServer, Recorded, Reply
 
 Call = tuple[str, dict[str, Any]]
@@ -40,10 +40,9 @@ class World:
 
 def make_world() -> World:
     inv = make_inventory()
-    policy, suite = draft_documents(inv, make_assessments(inv), Config())
-    # The drafted policy stands for the team's reviewed one: its tiers are authoritative.
-    entries = {a.id: PolicyEntry(id=a.id, tier=a.tier, reviewed=True) for a in policy.actions().values()}
-    return World(policy, suite, Grader(Classifier(index=build_index(inv), policy=entries)))
+    policy, suite = draft_documents(inv, assess(inv, Config()), Config())
+    # The drafted policy stands for the team's reviewed one: its table decides.
+    return World(policy, suite, Grader(Classifier(index=build_index(inv), table=policy.table)))
 
 
 def write_sources(root: Path, suite: EvalSuite) -> Path:

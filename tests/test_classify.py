@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from generators.classify import Classifier, PolicyEntry, classify_line, load_policy
+from generators.classify import Classifier, PolicyError, classify_line, load_policy
+from generators.decision.model import ActionClass, ClassKey, DecisionTable, TableException, exception_id
 from generators.risk.assess import build_index
 from generators.risk.rules import load_rules
 from inventory.model import Action, Component, Edge, Evidence, Inventory, Resource
@@ -411,31 +413,55 @@ def test_select_on_pii_database_is_logged(inv_classifier: Classifier) -> None:
     assert result.tier == "T1"  # reading pii rows: operate (logged), not observe
 
 
-def test_policy_raises_and_only_reviewed_entries_lower(inv_classifier: Classifier) -> None:
+def _table_with(class_id: str, tier: str, reviewed: bool = False, floor: str = "T2") -> DecisionTable:
+    key = ClassKey.parse(class_id)
+    return DecisionTable(classes=[ActionClass(
+        id=class_id, verb_class=key.verb_class, kind=key.kind, environment=key.environment, tier=tier,
+        floor=floor, reviewed=reviewed, rule="test", rationale="test")])
+
+
+def test_table_raises_and_only_reviewed_rows_lower(inv_classifier: Classifier) -> None:
     line = "kubectl rollout restart deployment/orders-api -n shop-staging"
+    before = inv_classifier.classify(line)
+    assert before.tier == "T1" and before.action_class == "restart/deployment@staging"
     raise_it = Classifier(inv_classifier.rules, inv_classifier.index,
-                          {"service:orders-api-staging/restart@staging": PolicyEntry(id="x", tier="T2")})
+                          _table_with("restart/deployment@staging", "T2", floor="T1"))
     got = raise_it.classify(line)
-    assert got.tier == "T2" and "reviewed policy" in got.reasons[0]
+    assert got.tier == "T2" and "the policy sets class restart/deployment@staging to T2" in got.reasons[0]
     line_prod = "kubectl rollout restart deployment/orders-api -n shop-prod"
-    unreviewed = Classifier(inv_classifier.rules, inv_classifier.index,
-                            {"service:orders-api/restart@prod": PolicyEntry(id="x", tier="T1")})
+    unreviewed = Classifier(inv_classifier.rules, inv_classifier.index, _table_with("restart/deployment@prod", "T1"))
     assert unreviewed.classify(line_prod).tier == "T2"
     reviewed = Classifier(inv_classifier.rules, inv_classifier.index,
-                          {"service:orders-api/restart@prod": PolicyEntry(id="x", tier="T1", reviewed=True)})
+                          _table_with("restart/deployment@prod", "T1", reviewed=True))
     assert reviewed.classify(line_prod).tier == "T1"
+
+
+def test_exception_applies_to_its_target_only(inv_classifier: Classifier) -> None:
+    line = "kubectl rollout restart deployment/orders-api -n shop-staging"
+    c = inv_classifier.classify(line)
+    target = c.matched_target
+    assert target is not None
+    exc = TableException(id=exception_id(c.action_class, target), class_id=c.action_class, target=target,
+                         tier="T3", floor=c.tier, reason="frozen for the audit")
+    clf = Classifier(inv_classifier.rules, inv_classifier.index, DecisionTable(exceptions=[exc]))
+    got = clf.classify(line)
+    assert got.tier == "T3" and got.commands[0].exception == exc.id and "frozen for the audit" in got.reasons[0]
 
 
 def test_load_policy_file(tmp_path) -> None:
     p = tmp_path / "policy.yaml"
-    p.write_text("actions:\n  - {id: a/restart, tier: T3}\n  - {id: b/delete, tier: T1, reviewed: true}\n")
-    entries = load_policy(p)
-    assert entries["a/restart"].tier == "T3" and not entries["a/restart"].reviewed
-    assert entries["b/delete"].reviewed
+    table = _table_with("delete/kafka-topic@prod", "T3", floor="T3")
+    p.write_text(yaml.safe_dump({"table": table.model_dump(mode="json")}))
+    loaded = load_policy(p)
+    assert [c.id for c in loaded.classes] == ["delete/kafka-topic@prod"]
     bad = tmp_path / "bad.yaml"
-    bad.write_text("actions:\n  - {id: a, tier: T9}\n")
-    with pytest.raises(Exception, match=r"bad.yaml: actions\[0\]"):
+    bad.write_text("table:\n  classes:\n    - {id: a, tier: T9}\n")
+    with pytest.raises(PolicyError, match=r"bad.yaml: invalid decision table at classes.0"):
         load_policy(bad)
+    old = tmp_path / "old.yaml"
+    old.write_text("actions:\n  - {id: a/restart, tier: T3}\n")
+    with pytest.raises(PolicyError, match="not a stackpolicy policy"):
+        load_policy(old)
 
 
 @pytest.mark.parametrize("line", [

@@ -85,14 +85,27 @@ def test_with_inventory_resolves_targets(runner: CliRunner, inventory_file: Path
     assert prod["matched_action"] == "service:orders-api/restart@prod"
 
 
-def test_policy_file_raises_a_matched_action(runner: CliRunner, inventory_file: Path, tmp_path: Path) -> None:
+def test_policy_file_raises_a_class(runner: CliRunner, inventory_file: Path, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text("actions:\n  - id: service:orders-api-staging/restart@staging\n    tier: T3\n")
+    policy.write_text("table:\n  classes:\n    - {id: restart/deployment@staging, verb_class: restart, kind: deployment,"
+                      " environment: staging, tier: T3, floor: T1, rule: r, rationale: r}\n")
     res = _run(runner, ["classify", "--inventory", str(inventory_file), "--policy", str(policy), "--json",
                         "kubectl rollout restart deployment/orders-api -n shop-staging"])
     data = json.loads(res.output)
     assert data["tier"] == "T3" and data["decision"] == "deny"
-    assert "reviewed policy" in data["reasons"][0]
+    assert "the policy sets class restart/deployment@staging to T3" in data["reasons"][0]
+
+
+def test_generated_policy_yaml_is_accepted(runner: CliRunner, tmp_path: Path) -> None:
+    """The usage --help advertises: the generated policy.yaml decides every command it shows."""
+    from generators.classify import Classifier, load_policy
+
+    table = load_policy(Path(__file__).parent.parent / "output" / "policy.yaml")
+    assert table.classes and table.targets
+    clf = Classifier(table=table)
+    shown = [(i.command, i.tier) for c in table.classes for i in c.instances if i.is_command]
+    assert shown
+    assert [(cmd, t) for cmd, t in shown if clf.classify(cmd).tier != t] == []
 
 
 def test_missing_inventory_is_a_clean_usage_error(runner: CliRunner, tmp_path: Path) -> None:

@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from generators.classify import Classifier
 from generators.cli import main
-from generators.pipeline import draft_documents, write_documents
-from generators.risk.assess import build_index
-from generators.risk.model import tier_index
+from generators.pipeline import assess, draft_documents, write_documents
 from inventory.config import Config
 from tests.evalrun_support import deleter, good_agent, make_world, serve, write_sources
-from tests.factories import make_assessments, make_inventory
+from tests.factories import make_inventory
 from tests.llm_server import LLMServer, Reply, llm_server  # noqa: F401 - fixture
 
 STAMP = "20260127T053416Z"
@@ -28,14 +25,8 @@ CLOCK = lambda: datetime(2026, 1, 27, 5, 34, 16, tzinfo=timezone.utc)  # noqa: E
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The factory platform's documents in <tmp>/output, runbooks in <tmp>/src; cwd is <tmp>."""
     inv = make_inventory()
-    policy, evals = draft_documents(inv, make_assessments(inv), Config())
-    # The factory's tiers are fixed by hand; where the risk model rates a command higher, the
-    # fixture plays a reviewer who lowered it with a note (the only way a tier goes below the model's).
-    classifier = Classifier(index=build_index(inv))
-    for a in policy.actions().values():
-        model_tier = classifier.classify(a.command).tier
-        if tier_index(model_tier) > tier_index(a.tier):
-            a.floor, a.note = model_tier, "reviewed: routine for this team"
+    # The same documents the scripted agents were written against (tests.evalrun_support).
+    policy, evals = draft_documents(inv, assess(inv, Config()), Config())
     write_documents(policy, evals, tmp_path / "output", inv=inv)
     write_sources(tmp_path / "src", evals)
     monkeypatch.chdir(tmp_path)

@@ -45,7 +45,9 @@ def _commands(out: Path) -> list[str]:
     import yaml
 
     data = yaml.safe_load((out / "policy.yaml").read_text())
-    own = [a["command"] for s in data["systems"] for a in s["actions"]]
+    # Redacted values and placeholders (`<redacted>`, `<k>`) are not what an agent types: the
+    # shell would read them as redirections.
+    own = [a["command"] for s in data["systems"] for a in s["actions"] if not re.search(r"<[A-Za-z][^<>]*>", a["command"])]
     rule_cmds = [" ".join(r["argv"]) for r in policy["rules"]]
     # The rules' own commands with dangerous extensions: where the classifier would go
     # stricter, a prefix rule must not match.

@@ -41,7 +41,7 @@ def test_claude_code_settings_fragment(exported: Path) -> None:
     [start] = s["hooks"]["SessionStart"]
     assert start["hooks"][0]["command"] == hook["command"] + " --warm"
     state = read_json(exported / "enforce" / "claude-code" / "hook-state.json")
-    assert state["version"] == 1 and state["table"] and state["entries"] and state["inventory"]
+    assert state["version"] == 2 and state["table"] and state["decision_table"]["classes"] and state["inventory"]
 
 
 def test_json_table_shape(exported: Path) -> None:

@@ -64,13 +64,13 @@ def make_classifier(ctx: click.Context, inventory: str | None, policy: str | Non
             index = build_index(load_inventory(inventory), cfg.environments)
         except InventoryLoadError as exc:
             raise UsageError(str(exc)) from exc
-    entries = None
+    table = None
     if policy:
         try:
-            entries = load_policy(policy)
+            table = load_policy(policy)
         except PolicyError as exc:
             raise UsageError(str(exc)) from exc
-    return Classifier(rules, index, entries)
+    return Classifier(rules, index, table)
 
 
 class _LineTimeout(BaseException):
@@ -194,8 +194,9 @@ def register(main: click.Group) -> None:
     @click.option("--inventory", "inventory", type=click.Path(dir_okay=False), default=None,
                   help="An inventory from `stackpolicy scan` (e.g. output/inventory.yaml): resolve targets to real systems.")
     @click.option("--policy", "policy", type=click.Path(dir_okay=False), default=None,
-                  help="A reviewed policy (output/policy.yaml): reviewers' tiers raise the model's; "
-                       "entries with `reviewed: true` may lower it.")
+                  help="A reviewed policy (output/policy.yaml): decide from its decision table. A class's or "
+                       "exception's tier raises the model's; only `reviewed: true` may lower it. Targets resolve "
+                       "to the estate the policy records.")
     @click.option("--json", "as_json_flag", is_flag=True, help="Print one JSON object (JSON lines with --stdin).")
     @click.option("--stdin", "from_stdin", is_flag=True,
                   help="Classify one command per line from standard input: exactly one answer per input line, "

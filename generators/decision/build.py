@@ -48,6 +48,14 @@ def _sorted_evidence(evs: Iterable[Evidence]) -> list[Evidence]:
     return sorted(set(evs), key=lambda e: (e.path, e.line))
 
 
+class Assessments(dict[str, Assessment]):
+    """Assessments by action id, with the decision table they are instances of."""
+
+    def __init__(self, table: DecisionTable, items: Mapping[str, Assessment]) -> None:
+        super().__init__(items)
+        self.table = table
+
+
 def build_table(
     inv: Inventory,
     rules: Rules | None = None,

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from generators.decision.model import DecisionTable
 from generators.risk.model import Decision, Tier
 from inventory.model import Evidence
 
@@ -110,6 +111,7 @@ class Policy(_Model):
     systems: list[PolicySystem]
     rules: list[Rule]
     questions: list[Question] = Field(default_factory=list)
+    table: DecisionTable = Field(default_factory=DecisionTable)  # what classify, the hook and exports decide from
 
     def actions(self) -> dict[str, PolicyAction]:
         """Every action row by id."""

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from generators.classify import Classifier, PolicyEntry
+from generators.classify import Classifier
+from generators.decision.edits import policy_table
 from generators.documents.model import EvalSuite, Policy
-from generators.risk.model import Tier, tier_index
+from generators.risk.model import Tier
 from generators.risk.rules import Rules
 
 
@@ -42,16 +43,6 @@ def load_policy_doc(path: str | Path) -> Policy:
         return Policy.model_validate(_load_yaml(p, "policy"))
     except ValueError as exc:
         raise SetupError(f"{p}: not a valid policy: {str(exc).splitlines()[0]}") from exc
-
-
-def policy_entries(policy: Policy) -> dict[str, PolicyEntry]:
-    """Reviewed tiers by action id: a tier below the model's floor counts only with a reviewer
-    note (the rule `check` and the exports apply too)."""
-    out: dict[str, PolicyEntry] = {}
-    for aid, a in policy.actions().items():
-        lowered = tier_index(a.tier) < tier_index(a.floor)
-        out[aid] = PolicyEntry(id=aid, tier=a.tier, reviewed=bool(lowered and a.note))
-    return out
 
 
 @dataclass
@@ -93,7 +84,7 @@ def load_inputs(suite_path: str | Path, *, policy_path: str | Path | None, inven
     for s in srcs:
         if not Path(s).is_dir():
             warnings.append(f"{s}: source directory not found: read_file answers 'no such file'")
-    classifier = Classifier(rules, index, policy_entries(policy) if policy else None)
+    classifier = Classifier(rules, index, policy_table(policy) if policy else None)
     tiers = {aid: a.tier for aid, a in policy.actions().items()} if policy else {}
     names = {s.id: s.name for s in policy.systems} if policy else {}
     return RunInputs(suite=suite, classifier=classifier, sources=srcs, action_tiers=tiers, system_names=names,

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from generators.exporters.base import ExportContext, ExportResult, Rule, build, left_summary, policy_samples
-from generators.exporters.context import policy_entries
+from generators.decision.edits import policy_table
 from generators.hook import STATE_VERSION
 
 HOOK_COMMAND = "stackpolicy hook claude-code --state {state}"
@@ -73,7 +73,8 @@ def hook_state(ctx: ExportContext) -> dict[str, Any]:
     return {
         "version": STATE_VERSION,
         "policy_digest": ctx.policy.meta.inventory_digest,
-        "entries": {k: {"tier": v.tier, "reviewed": v.reviewed} for k, v in sorted(policy_entries(ctx.policy).items())},
+        "decision_table": policy_table(ctx.policy).model_dump(
+            mode="json", exclude={"classes": {"__all__": {"instances", "factors"}}}),
         "environments": ctx.environments or {},
         "rules": ctx.rules_data,
         "inventory": ctx.inventory,

@@ -6,20 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from generators.classify import Classifier, PolicyEntry
+from generators.classify import Classifier
+from generators.decision.edits import policy_table
 from generators.documents.model import Policy
-from generators.risk.model import Decision, tier_index
+from generators.risk.model import Decision
 from generators.risk.rules import Rules
-
-
-def policy_entries(policy: Policy) -> dict[str, PolicyEntry]:
-    """Reviewed tiers by action id. A tier below the model's floor counts only with a
-    reviewer note (the same rule `check` enforces)."""
-    out: dict[str, PolicyEntry] = {}
-    for aid, a in policy.actions().items():
-        lowered = tier_index(a.tier) < tier_index(a.floor)
-        out[aid] = PolicyEntry(id=aid, tier=a.tier, reviewed=bool(lowered and a.note))
-    return out
 
 
 def load_classifier(policy: Policy, inventory_path: str | Path | None = None,
@@ -32,7 +23,7 @@ def load_classifier(policy: Policy, inventory_path: str | Path | None = None,
         from inventory.io import load_inventory
 
         index = build_index(load_inventory(inventory_path), env_patterns)
-    return Classifier(rules, index, policy_entries(policy))
+    return Classifier(rules, index, policy_table(policy))
 
 
 def decide(classifier: Classifier, command: str) -> Decision:
