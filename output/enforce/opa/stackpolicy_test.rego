@@ -25,7 +25,7 @@ test_case_4 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["aws", "rds", "wait", "db-instance-available", "--db-instance-identifier", "acme-prod-orders"]}
 }
 
-# cmd:cp/copy-path@dev
+# cmd:cp/copy-path
 test_case_5 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["cp", ".env.example", "config/app.env", "#", "then", "fill", "in"]}
 }
@@ -35,919 +35,919 @@ test_case_6 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "up", "-d"]}
 }
 
-# cmd:docker/deploy-compose-service@dev
-test_case_7 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "up", "-d"]}
-}
-
 # cmd:helm/dependency-build
-test_case_8 if {
+test_case_7 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["helm", "dependency", "build", "charts/recommendations"]}
 }
 
 # cmd:helm/dependency-build@prod
-test_case_9 if {
+test_case_8 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["helm", "dependency", "build", "charts/recommendations"]}
 }
 
 # cmd:helm/dependency-build@staging
-test_case_10 if {
+test_case_9 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["helm", "dependency", "build", "charts/recommendations"]}
 }
 
 # cmd:kafka-consumer-groups/describe-consumer-group
-test_case_11 if {
+test_case_10 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["/opt/kafka/bin/kafka-consumer-groups.sh", "--bootstrap-server", "localhost:9092", "--command-config", "/tmp/admin.properties", "--describe", "--group", "notifications"]}
 }
 
 # cmd:kubeconform/run
-test_case_12 if {
+test_case_11 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubeconform", "-strict", "-ignore-missing-schemas", "/tmp/staging.yaml", "/tmp/prod.yaml", "/tmp/recommendations.yaml"]}
 }
 
-# cmd:kubectl/deploy-manifest@staging
-test_case_13 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "apply", "-f", "k8s/namespaces.yaml", "&&", "kubectl", "apply", "-k", "k8s/overlays/staging"]}
-}
-
 # cmd:kubectl/deploy@prod
-test_case_14 if {
+test_case_12 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "apply", "-k", "k8s/overlays/prod"]}
 }
 
 # cmd:kubectl/deploy@staging
-test_case_15 if {
+test_case_13 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "apply", "-k", "k8s/overlays/staging"]}
 }
 
 # cmd:kubectl/describe-configmap@prod
-test_case_16 if {
+test_case_14 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "get", "configmap", "training-data-export-checkpoint", "-o", "yaml"]}
 }
 
 # cmd:kubectl/describe-job@prod
-test_case_17 if {
+test_case_15 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "describe", "job", "training-data-export-28650150"]}
 }
 
 # cmd:kubectl/describe-kubeconfig
-test_case_18 if {
+test_case_16 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "config", "current-context"]}
 }
 
 # cmd:kubectl/kustomize-k8s
-test_case_19 if {
+test_case_17 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "kustomize", "k8s/overlays/staging", ">", "/tmp/staging.yaml"]}
 }
 
 # cmd:kubectl/list-all-persistentvolumeclaim-secret@staging
-test_case_20 if {
+test_case_18 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-staging", "get", "all,pvc,secrets"]}
 }
 
 # cmd:kubectl/list-job@prod
-test_case_21 if {
+test_case_19 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "get", "jobs", "-l", "app.kubernetes.io/name=training-data-export", "--sort-by=.metadata.creationTimestamp"]}
 }
 
 # cmd:kubectl/list-pod
-test_case_22 if {
+test_case_20 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "kafka", "get", "pods", "-l", "strimzi.io/cluster=events"]}
 }
 
 # cmd:kubectl/list-pod@prod
-test_case_23 if {
+test_case_21 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "top", "pods", "-l", "app.kubernetes.io/name=notifications-worker"]}
 }
 
 # cmd:kubectl/logs-job@prod
-test_case_24 if {
+test_case_22 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "logs", "job/training-data-export-28650150", "--tail=300"]}
 }
 
 # cmd:kubectl/logs@prod
-test_case_25 if {
+test_case_23 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "logs", "-f", "job/training-data-export-manual-202406110812"]}
 }
 
 # cmd:kubectl/run-pod@prod
-test_case_26 if {
+test_case_24 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "-n", "acme-prod", "run", "redis-cli", "--rm", "-it", "--image=valkey/valkey:7.2", "--restart=Never", "--", "valkey-cli", "-h", "redis.prod.acme.internal", "-p", "6379", "--tls", "--askpass"]}
 }
 
-# cmd:make/help@dev
-test_case_27 if {
+# cmd:make/help
+test_case_25 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["make", "help"]}
 }
 
 # cmd:terraform/fmt
-test_case_28 if {
+test_case_26 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["terraform", "fmt", "-check", "-recursive"]}
 }
 
-# cmd:terraform/plan-resource
-test_case_29 if {
+# cmd:terraform/plan-resource@staging
+test_case_27 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["terraform", "plan", "-destroy", "-var-file=envs/staging/terraform.tfvars", "-target=aws_elasticache_replication_group.cache"]}
 }
 
 # cmd:terraform/validate
-test_case_30 if {
+test_case_28 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["terraform", "validate"]}
 }
 
 # cron-job:training-data-export/delete@dev
-test_case_31 if {
+test_case_29 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "cronjob/training-data-export"]}
 }
 
 # cron-job:training-data-export/delete@prod
-test_case_32 if {
+test_case_30 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "cronjob/training-data-export"]}
 }
 
 # cron-job:training-data-export/delete@staging
-test_case_33 if {
+test_case_31 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "cronjob/training-data-export"]}
 }
 
 # cron-job:training-data-export/describe@dev
-test_case_34 if {
+test_case_32 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "cronjob/training-data-export"]}
 }
 
 # cron-job:training-data-export/describe@prod
-test_case_35 if {
+test_case_33 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "get", "cronjob", "training-data-export"]}
 }
 
 # cron-job:training-data-export/describe@staging
-test_case_36 if {
+test_case_34 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "cronjob/training-data-export"]}
 }
 
 # cron-job:training-data-export/logs@dev
-test_case_37 if {
+test_case_35 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "logs", "job/<last-job-of-training-data-export>"]}
 }
 
 # cron-job:training-data-export/logs@prod
-test_case_38 if {
+test_case_36 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "logs", "job/<last-job-of-training-data-export>"]}
 }
 
 # cron-job:training-data-export/logs@staging
-test_case_39 if {
+test_case_37 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "logs", "job/<last-job-of-training-data-export>"]}
 }
 
-# dns:orders-rds-record/change@prod
-test_case_40 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["aws", "route53", "change-resource-record-sets", "--hosted-zone-id", "<zone>", "--change-batch", "<file>"]}
-}
-
-# dns:orders-rds-record/change@staging
-test_case_41 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["aws", "route53", "change-resource-record-sets", "--hosted-zone-id", "<zone>", "--change-batch", "<file>"]}
-}
-
-# dns:redis-record/change@prod
-test_case_42 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["aws", "route53", "change-resource-record-sets", "--hosted-zone-id", "<zone>", "--change-batch", "<file>"]}
-}
-
-# dns:redis-record/change@staging
-test_case_43 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["aws", "route53", "change-resource-record-sets", "--hosted-zone-id", "<zone>", "--change-batch", "<file>"]}
-}
-
 # iam:policy-acme-training-data-export/grant@prod
+test_case_38 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "create-policy-version", "--policy-arn", "arn:aws:iam::<account-id>:policy/acme-training-data-export", "--policy-document", "file://<policy.json>", "--set-as-default"]}
+}
+
+# iam:policy-acme-training-data-export/grant@staging
+test_case_39 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "create-policy-version", "--policy-arn", "arn:aws:iam::<account-id>:policy/acme-training-data-export", "--policy-document", "file://<policy.json>", "--set-as-default"]}
+}
+
+# iam:policy-acme-training-data-export/read@prod
+test_case_40 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-policy", "--policy-arn", "arn:aws:iam::<account-id>:policy/acme-training-data-export"]}
+}
+
+# iam:policy-acme-training-data-export/read@staging
+test_case_41 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-policy", "--policy-arn", "arn:aws:iam::<account-id>:policy/acme-training-data-export"]}
+}
+
+# iam:policy-acme-training-data-export/revoke@prod
+test_case_42 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "delete-policy", "--policy-arn", "arn:aws:iam::<account-id>:policy/acme-training-data-export"]}
+}
+
+# iam:policy-acme-training-data-export/revoke@staging
+test_case_43 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "delete-policy", "--policy-arn", "arn:aws:iam::<account-id>:policy/acme-training-data-export"]}
+}
+
+# iam:role-acme-training-data-export/grant@prod
 test_case_44 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
 }
 
-# iam:policy-acme-training-data-export/grant@staging
+# iam:role-acme-training-data-export/grant@staging
 test_case_45 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
 }
 
-# iam:policy-acme-training-data-export/read@prod
+# iam:role-acme-training-data-export/read@prod
 test_case_46 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "acme-training-data-export"]}
 }
 
-# iam:policy-acme-training-data-export/read@staging
+# iam:role-acme-training-data-export/read@staging
 test_case_47 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "acme-training-data-export"]}
 }
 
-# iam:policy-acme-training-data-export/revoke@prod
+# iam:role-acme-training-data-export/revoke@prod
 test_case_48 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
 }
 
-# iam:policy-acme-training-data-export/revoke@staging
+# iam:role-acme-training-data-export/revoke@staging
 test_case_49 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
 }
 
-# iam:role-acme-training-data-export/grant@prod
-test_case_50 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
-}
-
-# iam:role-acme-training-data-export/grant@staging
-test_case_51 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
-}
-
-# iam:role-acme-training-data-export/read@prod
-test_case_52 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "acme-training-data-export"]}
-}
-
-# iam:role-acme-training-data-export/read@staging
-test_case_53 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "acme-training-data-export"]}
-}
-
-# iam:role-acme-training-data-export/revoke@prod
-test_case_54 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
-}
-
-# iam:role-acme-training-data-export/revoke@staging
-test_case_55 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "acme-training-data-export", "--policy-arn", "<arn>"]}
-}
-
 # iam:role-policy-attachment-training_export/grant@prod
-test_case_56 if {
+test_case_50 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "training_export", "--policy-arn", "<arn>"]}
 }
 
 # iam:role-policy-attachment-training_export/grant@staging
-test_case_57 if {
+test_case_51 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "attach-role-policy", "--role-name", "training_export", "--policy-arn", "<arn>"]}
 }
 
 # iam:role-policy-attachment-training_export/read@prod
-test_case_58 if {
+test_case_52 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "training_export"]}
 }
 
 # iam:role-policy-attachment-training_export/read@staging
-test_case_59 if {
+test_case_53 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "iam", "get-role", "--role-name", "training_export"]}
 }
 
 # iam:role-policy-attachment-training_export/revoke@prod
-test_case_60 if {
+test_case_54 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "training_export", "--policy-arn", "<arn>"]}
 }
 
 # iam:role-policy-attachment-training_export/revoke@staging
-test_case_61 if {
+test_case_55 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "iam", "detach-role-policy", "--role-name", "training_export", "--policy-arn", "<arn>"]}
 }
 
 # iam:role-training-data-export/grant@prod
-test_case_62 if {
+test_case_56 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "role/training-data-export"]}
 }
 
 # iam:role-training-data-export/grant@staging
-test_case_63 if {
+test_case_57 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "role/training-data-export"]}
 }
 
 # iam:role-training-data-export/read@prod
-test_case_64 if {
+test_case_58 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "role/training-data-export", "-o", "yaml"]}
 }
 
 # iam:role-training-data-export/read@staging
-test_case_65 if {
+test_case_59 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "role/training-data-export", "-o", "yaml"]}
 }
 
 # iam:role-training-data-export/revoke@prod
-test_case_66 if {
+test_case_60 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "role/training-data-export"]}
 }
 
 # iam:role-training-data-export/revoke@staging
-test_case_67 if {
+test_case_61 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "role/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/grant@prod
-test_case_68 if {
+test_case_62 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "rolebinding/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/grant@staging
-test_case_69 if {
+test_case_63 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "rolebinding/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/read@prod
-test_case_70 if {
+test_case_64 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "rolebinding/training-data-export", "-o", "yaml"]}
 }
 
 # iam:rolebinding-training-data-export/read@staging
-test_case_71 if {
+test_case_65 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "rolebinding/training-data-export", "-o", "yaml"]}
 }
 
 # iam:rolebinding-training-data-export/revoke@prod
-test_case_72 if {
+test_case_66 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "rolebinding/training-data-export"]}
 }
 
 # iam:rolebinding-training-data-export/revoke@staging
-test_case_73 if {
+test_case_67 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "rolebinding/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/grant@prod
-test_case_74 if {
+test_case_68 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "serviceaccount/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/grant@staging
-test_case_75 if {
+test_case_69 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "edit", "serviceaccount/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/read@prod
-test_case_76 if {
+test_case_70 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "serviceaccount/training-data-export", "-o", "yaml"]}
 }
 
 # iam:serviceaccount-training-data-export/read@staging
-test_case_77 if {
+test_case_71 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "serviceaccount/training-data-export", "-o", "yaml"]}
 }
 
 # iam:serviceaccount-training-data-export/revoke@prod
-test_case_78 if {
+test_case_72 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "serviceaccount/training-data-export"]}
 }
 
 # iam:serviceaccount-training-data-export/revoke@staging
-test_case_79 if {
+test_case_73 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "serviceaccount/training-data-export"]}
 }
 
-# job:gha-deploy/delete@prod
-test_case_80 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "job/build-and-deploy"]}
-}
-
-# job:gha-deploy/delete@staging
-test_case_81 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "job/build-and-deploy"]}
-}
-
 # job:gha-deploy/describe@prod
-test_case_82 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "job/build-and-deploy"]}
+test_case_74 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["gh", "workflow", "view", "deploy.yml"]}
 }
 
 # job:gha-deploy/describe@staging
-test_case_83 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "job/build-and-deploy"]}
+test_case_75 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["gh", "workflow", "view", "deploy.yml"]}
+}
+
+# job:gha-deploy/disable@prod
+test_case_76 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["gh", "workflow", "disable", "deploy.yml"]}
+}
+
+# job:gha-deploy/disable@staging
+test_case_77 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["gh", "workflow", "disable", "deploy.yml"]}
 }
 
 # job:gha-deploy/logs@prod
-test_case_84 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "logs", "job/build-and-deploy"]}
+test_case_78 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["gh", "run", "view", "<run-id>", "--log"]}
 }
 
 # job:gha-deploy/logs@staging
-test_case_85 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "logs", "job/build-and-deploy"]}
+test_case_79 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["gh", "run", "view", "<run-id>", "--log"]}
 }
 
 # job:kafka-init/delete
-test_case_86 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "job/kafka-init"]}
-}
-
-# job:kafka-init/describe
-test_case_87 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "job/kafka-init"]}
+test_case_80 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "rm", "-s", "-f", "kafka-init"]}
 }
 
 # job:kafka-init/logs
-test_case_88 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "logs", "job/kafka-init"]}
+test_case_81 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["docker", "compose", "logs", "kafka-init"]}
+}
+
+# job:kafka-init/rerun
+test_case_82 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["docker", "compose", "run", "--rm", "kafka-init"]}
 }
 
 # k8s-namespace:acme-prod/delete
-test_case_89 if {
+test_case_83 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "namespace", "acme-prod"]}
 }
 
 # k8s-namespace:acme-prod/describe
-test_case_90 if {
+test_case_84 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "all", "-n", "acme-prod"]}
 }
 
 # k8s-namespace:acme-staging/delete
-test_case_91 if {
+test_case_85 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "namespace", "acme-staging", "--wait=true"]}
 }
 
 # k8s-namespace:acme-staging/describe
-test_case_92 if {
+test_case_86 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "all", "-n", "acme-staging"]}
 }
 
 # k8s-namespace:kafka/delete
-test_case_93 if {
+test_case_87 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "namespace", "kafka"]}
 }
 
 # k8s-namespace:kafka/describe
-test_case_94 if {
+test_case_88 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "get", "all", "-n", "kafka"]}
 }
 
 # kafka-cluster:events/alter-config
-test_case_95 if {
+test_case_89 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-configs.sh", "--bootstrap-server", "events:9092", "--entity-type", "brokers", "--entity-default", "--alter", "--add-config", "<k>=<v>"]}
 }
 
 # kafka-cluster:events/delete
-test_case_96 if {
+test_case_90 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "kafka/events", "-n", "kafka"]}
 }
 
 # kafka-cluster:events/describe
-test_case_97 if {
+test_case_91 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "kafka", "get", "kafka", "events"]}
 }
 
 # kafka-cluster:events/rolling-restart
-test_case_98 if {
+test_case_92 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "annotate", "kafka/events", "strimzi.io/manual-rolling-update=true", "-n", "kafka"]}
 }
 
 # kafka-cluster:kafka/alter-config
-test_case_99 if {
+test_case_93 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-configs.sh", "--bootstrap-server", "kafka:9092", "--entity-type", "brokers", "--entity-default", "--alter", "--add-config", "<k>=<v>"]}
 }
 
 # kafka-cluster:kafka/delete
-test_case_100 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "kafka/kafka"]}
+test_case_94 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "rm", "-s", "-f", "kafka"]}
 }
 
 # kafka-cluster:kafka/describe
-test_case_101 if {
+test_case_95 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kafka-topics.sh", "--bootstrap-server", "kafka:9092", "--list"]}
 }
 
-# kafka-cluster:kafka/rolling-restart
-test_case_102 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "annotate", "kafka/kafka", "strimzi.io/manual-rolling-update=true"]}
+# kafka-cluster:kafka/exec
+test_case_96 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "exec", "kafka", "sh"]}
+}
+
+# kafka-cluster:kafka/logs
+test_case_97 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["docker", "compose", "logs", "--tail=200", "kafka"]}
+}
+
+# kafka-cluster:kafka/restart
+test_case_98 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "restart", "kafka"]}
 }
 
 # kafka-topic:customer-profile-changes/alter-config
-test_case_103 if {
+test_case_99 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-configs.sh", "--bootstrap-server", "<bootstrap>", "--entity-type", "topics", "--entity-name", "customer-profile-changes", "--alter", "--add-config", "<k>=<v>"]}
 }
 
 # kafka-topic:customer-profile-changes/consume
-test_case_104 if {
+test_case_100 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kafka-console-consumer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "customer-profile-changes"]}
 }
 
 # kafka-topic:customer-profile-changes/produce
-test_case_105 if {
+test_case_101 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-console-producer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "customer-profile-changes"]}
 }
 
 # kafka-topic:customer-profile-changes/reset-offsets
-test_case_106 if {
+test_case_102 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-consumer-groups.sh", "--bootstrap-server", "<bootstrap>", "--group", "<group>", "--topic", "customer-profile-changes", "--reset-offsets", "--to-earliest", "--execute"]}
 }
 
 # kafka-topic:orders-events/alter-config
-test_case_107 if {
+test_case_103 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-configs.sh", "--bootstrap-server", "<bootstrap>", "--entity-type", "topics", "--entity-name", "orders-events", "--alter", "--add-config", "<k>=<v>"]}
 }
 
 # kafka-topic:orders-events/consume
-test_case_108 if {
+test_case_104 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kafka-console-consumer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "orders-events"]}
 }
 
 # kafka-topic:orders-events/produce
-test_case_109 if {
+test_case_105 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-console-producer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "orders-events"]}
 }
 
 # kafka-topic:orders-events/reset-offsets
-test_case_110 if {
+test_case_106 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "-n", "kafka", "exec", "-it", "events-dual-role-0", "--", "/opt/kafka/bin/kafka-consumer-groups.sh", "--bootstrap-server", "localhost:9092", "--command-config", "/tmp/admin.properties", "--group", "notifications", "--topic", "orders-events", "--reset-offsets", "--to-latest", "--dry-run"]}
 }
 
 # kafka-topic:payments-events/alter-config
-test_case_111 if {
+test_case_107 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-configs.sh", "--bootstrap-server", "<bootstrap>", "--entity-type", "topics", "--entity-name", "payments-events", "--alter", "--add-config", "<k>=<v>"]}
 }
 
 # kafka-topic:payments-events/consume
-test_case_112 if {
+test_case_108 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kafka-console-consumer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "payments-events"]}
 }
 
 # kafka-topic:payments-events/produce
-test_case_113 if {
+test_case_109 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-console-producer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "payments-events"]}
 }
 
 # kafka-topic:payments-events/reset-offsets
-test_case_114 if {
+test_case_110 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-consumer-groups.sh", "--bootstrap-server", "<bootstrap>", "--group", "<group>", "--topic", "payments-events", "--reset-offsets", "--to-earliest", "--execute"]}
 }
 
 # kafka-topic:recommendation-requests/alter-config
-test_case_115 if {
+test_case_111 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-configs.sh", "--bootstrap-server", "<bootstrap>", "--entity-type", "topics", "--entity-name", "recommendation-requests", "--alter", "--add-config", "<k>=<v>"]}
 }
 
 # kafka-topic:recommendation-requests/consume
-test_case_116 if {
+test_case_112 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kafka-console-consumer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "recommendation-requests"]}
 }
 
 # kafka-topic:recommendation-requests/delete
-test_case_117 if {
+test_case_113 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "-n", "kafka", "delete", "kafkatopic", "recommendation-requests"]}
 }
 
 # kafka-topic:recommendation-requests/produce
-test_case_118 if {
+test_case_114 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-console-producer.sh", "--bootstrap-server", "<bootstrap>", "--topic", "recommendation-requests"]}
 }
 
 # kafka-topic:recommendation-requests/reset-offsets
-test_case_119 if {
+test_case_115 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kafka-consumer-groups.sh", "--bootstrap-server", "<bootstrap>", "--group", "<group>", "--topic", "recommendation-requests", "--reset-offsets", "--to-earliest", "--execute"]}
 }
 
 # kafka-user:notifications-worker/delete
-test_case_120 if {
+test_case_116 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "kafkauser/notifications-worker", "-n", "kafka"]}
 }
 
 # kafka-user:orders-api/delete
-test_case_121 if {
+test_case_117 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "kafkauser/orders-api", "-n", "kafka"]}
 }
 
 # kafka-user:payments-api/delete
-test_case_122 if {
+test_case_118 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "kafkauser/payments-api", "-n", "kafka"]}
 }
 
 # kafka-user:recommendations/delete
-test_case_123 if {
+test_case_119 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "kafkauser/recommendations", "-n", "kafka"]}
 }
 
 # kms-key:data/describe@prod
-test_case_124 if {
+test_case_120 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "kms", "describe-key", "--key-id", "data"]}
 }
 
 # kms-key:data/describe@staging
-test_case_125 if {
+test_case_121 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "kms", "describe-key", "--key-id", "data"]}
 }
 
 # kms-key:data/disable@prod
-test_case_126 if {
+test_case_122 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "kms", "disable-key", "--key-id", "data"]}
 }
 
 # kms-key:data/disable@staging
-test_case_127 if {
+test_case_123 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "kms", "disable-key", "--key-id", "data"]}
 }
 
 # kms-key:data/schedule-deletion@prod
-test_case_128 if {
+test_case_124 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "kms", "schedule-key-deletion", "--key-id", "data"]}
 }
 
 # kms-key:data/schedule-deletion@staging
-test_case_129 if {
+test_case_125 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "kms", "schedule-key-deletion", "--key-id", "data"]}
 }
 
-# network:data-stores/change@prod
-test_case_130 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "apply", "-f", "<networkpolicy", "data-stores>"]}
-}
-
-# network:data-stores/change@staging
-test_case_131 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "apply", "-f", "<networkpolicy", "data-stores>"]}
-}
-
-# network:data-stores/delete@prod
-test_case_132 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "networkpolicy/data-stores"]}
-}
-
-# network:data-stores/delete@staging
-test_case_133 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "networkpolicy/data-stores"]}
-}
-
-# network:data-stores/describe@prod
-test_case_134 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "networkpolicy/data-stores"]}
-}
-
-# network:data-stores/describe@staging
-test_case_135 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "networkpolicy/data-stores"]}
-}
-
 # object-bucket:acme-order-exports/delete@prod
-test_case_136 if {
+test_case_126 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3", "rb", "s3://acme-order-exports", "--force"]}
 }
 
 # object-bucket:acme-order-exports/delete@staging
-test_case_137 if {
+test_case_127 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3", "rb", "s3://acme-order-exports", "--force"]}
 }
 
 # object-bucket:acme-order-exports/list@prod
-test_case_138 if {
+test_case_128 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "s3", "ls", "s3://acme-order-exports/"]}
 }
 
 # object-bucket:acme-order-exports/list@staging
-test_case_139 if {
+test_case_129 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "s3", "ls", "s3://acme-order-exports/"]}
 }
 
 # object-bucket:acme-order-exports/make-public@prod
-test_case_140 if {
+test_case_130 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3api", "put-bucket-acl", "--bucket", "acme-order-exports", "--acl", "public-read"]}
 }
 
 # object-bucket:acme-order-exports/make-public@staging
-test_case_141 if {
+test_case_131 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3api", "put-bucket-acl", "--bucket", "acme-order-exports", "--acl", "public-read"]}
 }
 
 # object-bucket:acme-training-data/copy-out
-test_case_142 if {
+test_case_132 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3", "sync", "s3://acme-training-data/orders/daily/2024-06-11/", "s3://acme-training-data/scratch/2024-06-11/", "--only-show-errors"]}
 }
 
 # object-bucket:acme-training-data/delete@prod
-test_case_143 if {
+test_case_133 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3", "rb", "s3://acme-training-data", "--force"]}
 }
 
 # object-bucket:acme-training-data/delete@staging
-test_case_144 if {
+test_case_134 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3", "rb", "s3://acme-training-data", "--force"]}
 }
 
 # object-bucket:acme-training-data/list@prod
-test_case_145 if {
+test_case_135 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "s3", "ls", "s3://acme-training-data/"]}
 }
 
 # object-bucket:acme-training-data/list@staging
-test_case_146 if {
+test_case_136 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "s3", "ls", "s3://acme-training-data/"]}
 }
 
 # object-bucket:acme-training-data/make-public
-test_case_147 if {
+test_case_137 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3api", "put-bucket-acl", "--bucket", "acme-training-data", "--acl", "public-read"]}
 }
 
 # object-bucket:acme-training-data/make-public@prod
-test_case_148 if {
+test_case_138 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3api", "put-bucket-acl", "--bucket", "acme-training-data", "--acl", "public-read"]}
 }
 
 # object-bucket:acme-training-data/make-public@staging
-test_case_149 if {
+test_case_139 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3api", "put-bucket-acl", "--bucket", "acme-training-data", "--acl", "public-read"]}
 }
 
 # object-bucket:acme-training-data/read
-test_case_150 if {
+test_case_140 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["aws", "s3", "cp", "s3://acme-training-data/orders/daily/2024-06-11/_SUCCESS", "-"]}
 }
 
-# object-bucket:minio/copy-out
-test_case_151 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["aws", "s3", "sync", "s3://minio", "<local-dir>"]}
-}
-
 # object-bucket:minio/delete
-test_case_152 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["aws", "s3", "rb", "s3://minio", "--force"]}
+test_case_141 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "rm", "-s", "-f", "minio"]}
 }
 
-# object-bucket:minio/list
-test_case_153 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["aws", "s3", "ls", "s3://minio/"]}
+# object-bucket:minio/exec
+test_case_142 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "exec", "minio", "sh"]}
 }
 
-# object-bucket:minio/make-public
-test_case_154 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["aws", "s3api", "put-bucket-acl", "--bucket", "minio", "--acl", "public-read"]}
+# object-bucket:minio/logs
+test_case_143 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["docker", "compose", "logs", "--tail=200", "minio"]}
+}
+
+# object-bucket:minio/restart
+test_case_144 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "restart", "minio"]}
+}
+
+# other:events-dual-role/delete
+test_case_145 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "kafkanodepool/events/dual-role", "-n", "kafka"]}
+}
+
+# other:events-dual-role/describe
+test_case_146 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "describe", "kafkanodepool/events/dual-role", "-n", "kafka"]}
 }
 
 # other:events-dual-role/exec
-test_case_155 if {
+test_case_147 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "-n", "kafka", "exec", "-it", "events-dual-role-0", "--", "/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--command-config", "/tmp/admin.properties", "--delete", "--topic", "recommendation-requests"]}
 }
 
-# postgres:orders-db/delete
-test_case_156 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "-n", "acme-prod", "exec", "orders-db-1", "--", "rm", "-rf", "/var/lib/postgresql/data"]}
-}
-
 # postgres:orders-db/delete-pod@prod
-test_case_157 if {
+test_case_148 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "-n", "acme-prod", "delete", "pod", "orders-db-1"]}
 }
 
+# postgres:orders-db/delete@prod
+test_case_149 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "-n", "acme-prod", "exec", "orders-db-1", "--", "rm", "-rf", "/var/lib/postgresql/data"]}
+}
+
 # postgres:orders-db/dump@prod
-test_case_158 if {
+test_case_150 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["pg_dump", "-h", "orders-db", "-f", "<dump.sql>"]}
 }
 
 # postgres:orders-db/dump@staging
-test_case_159 if {
+test_case_151 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["pg_dump", "-h", "orders-db", "-f", "<dump.sql>"]}
 }
 
 # postgres:orders-db/edit-pod@prod
-test_case_160 if {
+test_case_152 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "-n", "acme-prod", "label", "pod", "orders-db-1", "acme.io/role=primary", "--overwrite"]}
 }
 
-# postgres:orders-db/failover@prod
-test_case_161 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["patronictl", "failover", "orders-db"]}
-}
-
 # postgres:orders-db/failover@staging
-test_case_162 if {
+test_case_153 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["patronictl", "failover", "orders-db"]}
 }
 
 # postgres:orders-db/logs@prod
-test_case_163 if {
+test_case_154 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["kubectl", "-n", "acme-prod", "logs", "orders-db-0", "--tail=200"]}
 }
 
 # postgres:orders-db/migrate@prod
-test_case_164 if {
+test_case_155 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["psql", "-h", "orders-db", "-f", "<migration.sql>"]}
 }
 
 # postgres:orders-db/migrate@staging
-test_case_165 if {
+test_case_156 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["psql", "-h", "orders-db", "-f", "<migration.sql>"]}
 }
 
-# postgres:orders/dump@prod
-test_case_166 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["pg_dump", "-h", "orders", "-f", "<dump.sql>"]}
+# postgres:orders/delete@prod
+test_case_157 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["aws", "rds", "delete-db-instance", "--db-instance-identifier", "orders", "--final-db-snapshot-identifier", "<snapshot>"]}
 }
 
-# postgres:orders/dump@staging
-test_case_167 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["pg_dump", "-h", "orders", "-f", "<dump.sql>"]}
+# postgres:orders/delete@staging
+test_case_158 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["aws", "rds", "delete-db-instance", "--db-instance-identifier", "orders", "--final-db-snapshot-identifier", "<snapshot>"]}
+}
+
+# postgres:orders/describe@prod
+test_case_159 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["aws", "rds", "describe-db-instances", "--db-instance-identifier", "orders"]}
+}
+
+# postgres:orders/describe@staging
+test_case_160 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["aws", "rds", "describe-db-instances", "--db-instance-identifier", "orders"]}
 }
 
 # postgres:orders/failover@prod
-test_case_168 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["patronictl", "failover", "orders"]}
+test_case_161 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "rds", "reboot-db-instance", "--db-instance-identifier", "orders", "--force-failover"]}
 }
 
 # postgres:orders/failover@staging
-test_case_169 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["patronictl", "failover", "orders"]}
+test_case_162 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "rds", "reboot-db-instance", "--db-instance-identifier", "orders", "--force-failover"]}
 }
 
-# postgres:orders/migrate@prod
-test_case_170 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["psql", "-h", "orders", "-f", "<migration.sql>"]}
+# postgres:orders/restore@prod
+test_case_163 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "rds", "restore-db-instance-to-point-in-time", "--source-db-instance-identifier", "orders", "--target-db-instance-identifier", "<new-name>", "--restore-time", "<time>"]}
 }
 
-# postgres:orders/migrate@staging
-test_case_171 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["psql", "-h", "orders", "-f", "<migration.sql>"]}
+# postgres:orders/restore@staging
+test_case_164 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "rds", "restore-db-instance-to-point-in-time", "--source-db-instance-identifier", "orders", "--target-db-instance-identifier", "<new-name>", "--restore-time", "<time>"]}
+}
+
+# postgres:orders/snapshot@prod
+test_case_165 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "rds", "create-db-snapshot", "--db-instance-identifier", "orders", "--db-snapshot-identifier", "<snapshot>"]}
+}
+
+# postgres:orders/snapshot@staging
+test_case_166 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "rds", "create-db-snapshot", "--db-instance-identifier", "orders", "--db-snapshot-identifier", "<snapshot>"]}
+}
+
+# postgres:postgres/delete
+test_case_167 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "rm", "-s", "-f", "postgres"]}
 }
 
 # postgres:postgres/dump
-test_case_172 if {
+test_case_168 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["pg_dump", "-h", "postgres", "-f", "<dump.sql>"]}
 }
 
-# postgres:postgres/failover
-test_case_173 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["patronictl", "failover", "postgres"]}
+# postgres:postgres/exec
+test_case_169 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "exec", "postgres", "sh"]}
+}
+
+# postgres:postgres/logs
+test_case_170 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["docker", "compose", "logs", "--tail=200", "postgres"]}
 }
 
 # postgres:postgres/migrate
-test_case_174 if {
+test_case_171 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["psql", "-h", "postgres", "-f", "<migration.sql>"]}
 }
 
-# redis:cache/config-set@prod
-test_case_175 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["redis-cli", "-h", "cache", "CONFIG", "SET", "<param>", "<value>"]}
+# postgres:postgres/restart
+test_case_172 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "restart", "postgres"]}
 }
 
-# redis:cache/config-set@staging
-test_case_176 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["redis-cli", "-h", "cache", "CONFIG", "SET", "<param>", "<value>"]}
+# redis:cache/delete@prod
+test_case_173 if {
+	stackpolicy.decision == "deny" with input as {"argv": ["aws", "elasticache", "delete-replication-group", "--replication-group-id", "cache"]}
 }
 
-# redis:cache/delete
-test_case_177 if {
+# redis:cache/delete@staging
+test_case_174 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["terraform", "destroy", "-var-file=envs/staging/terraform.tfvars", "-target=aws_elasticache_replication_group.cache"]}
 }
 
-# redis:cache/flush@prod
+# redis:cache/describe@prod
+test_case_175 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["aws", "elasticache", "describe-replication-groups", "--replication-group-id", "cache"]}
+}
+
+# redis:cache/describe@staging
+test_case_176 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["aws", "elasticache", "describe-replication-groups", "--replication-group-id", "cache"]}
+}
+
+# redis:cache/failover@prod
+test_case_177 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "elasticache", "test-failover", "--replication-group-id", "cache", "--node-group-id", "<node-group>"]}
+}
+
+# redis:cache/failover@staging
 test_case_178 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["redis-cli", "-h", "cache", "FLUSHALL"]}
-}
-
-# redis:cache/flush@staging
-test_case_179 if {
-	stackpolicy.decision == "deny" with input as {"argv": ["redis-cli", "-h", "cache", "FLUSHALL"]}
-}
-
-# redis:cache/read@prod
-test_case_180 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["redis-cli", "-h", "cache", "GET", "<key>"]}
-}
-
-# redis:cache/read@staging
-test_case_181 if {
-	stackpolicy.decision == "allow" with input as {"argv": ["redis-cli", "-h", "cache", "GET", "<key>"]}
+	stackpolicy.decision == "ask" with input as {"argv": ["aws", "elasticache", "test-failover", "--replication-group-id", "cache", "--node-group-id", "<node-group>"]}
 }
 
 # redis:redis/config-set
-test_case_182 if {
+test_case_179 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["redis-cli", "-h", "redis", "CONFIG", "SET", "<param>", "<value>"]}
 }
 
 # redis:redis/connect
-test_case_183 if {
+test_case_180 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "-n", "acme-prod", "run", "redis-cli", "--rm", "-it", "--image=valkey/valkey:7.2", "--restart=Never", "--", "valkey-cli", "-h", "redis.prod.acme.internal", "-p", "6379", "--tls", "--askpass"]}
 }
 
 # redis:redis/flush
-test_case_184 if {
+test_case_181 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["valkey-cli", "-h", "redis.prod.acme.internal", "--tls", "--askpass", "-n", "0", "FLUSHDB", "ASYNC"]}
 }
 
 # redis:redis/read
-test_case_185 if {
+test_case_182 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["redis-cli", "-h", "redis", "GET", "<key>"]}
 }
 
 # redis:valkey/config-set
-test_case_186 if {
+test_case_183 if {
 	stackpolicy.decision == "ask" with input as {"argv": ["redis-cli", "-h", "valkey", "CONFIG", "SET", "<param>", "<value>"]}
 }
 
+# redis:valkey/delete
+test_case_184 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "rm", "-s", "-f", "valkey"]}
+}
+
 # redis:valkey/exec
-test_case_187 if {
+test_case_185 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["docker", "compose", "exec", "valkey", "valkey-cli", "FLUSHALL"]}
 }
 
 # redis:valkey/flush
-test_case_188 if {
+test_case_186 if {
 	stackpolicy.decision == "deny" with input as {"argv": ["docker", "compose", "exec", "valkey", "valkey-cli", "FLUSHALL"]}
 }
 
+# redis:valkey/logs
+test_case_187 if {
+	stackpolicy.decision == "allow" with input as {"argv": ["docker", "compose", "logs", "--tail=200", "valkey"]}
+}
+
 # redis:valkey/read
-test_case_189 if {
+test_case_188 if {
 	stackpolicy.decision == "allow" with input as {"argv": ["redis-cli", "-h", "valkey", "GET", "<key>"]}
+}
+
+# redis:valkey/restart
+test_case_189 if {
+	stackpolicy.decision == "ask" with input as {"argv": ["docker", "compose", "restart", "valkey"]}
 }
 
 # secret:orders-db-credentials/delete@prod
