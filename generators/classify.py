@@ -163,8 +163,13 @@ class Classifier:
         rules: Rules | None = None,
         index: InventoryIndex | None = None,
         table: DecisionTable | Table | None = None,
+        *,
+        match_actions: bool = True,
     ) -> None:
         self.rules = rules or load_rules()
+        # Naming the inventory action a command is an instance of is for people reading a
+        # verdict; building the table does not need it (the table records its instances).
+        self.match_actions = match_actions
         self.table = table if isinstance(table, Table) else Table(table)
         if index is None and self.table.table.targets:
             index = index_from_table(self.table.table)  # the policy knows the estate's names
@@ -238,7 +243,7 @@ class Classifier:
                 entity = exec_entity  # `rm` inside `kubectl exec orders-db-0 --` acts on orders-db
         facts = facts_of(s, self.rules, self.index, entity)
         ruling = decide(facts, self.rules, self.table)
-        matched = self._match_action(pc, entity, facts.key.verb_class, facts.key.environment)
+        matched = self._match_action(pc, entity, facts.key.verb_class, facts.key.environment) if self.match_actions else None
         tier, rationale, factors = ruling.tier, ruling.rationale, ruling.factors
         # Redaction is skipped only when the whole line was found to hold no secret at all.
         hide = (lambda text: redact_command(text, (pc,))) if secret else (lambda text: text)

@@ -72,7 +72,7 @@ def build_table(
     rules = rules or load_rules()
     index = index or build_index(inv, env_patterns)
     system_of = system_of or {}
-    classifier = Classifier(rules, index)
+    classifier = Classifier(rules, index, match_actions=False)
     by_class: dict[str, list[Instance]] = defaultdict(list)
     tools: dict[str, set[str]] = defaultdict(set)
     keys: dict[str, ClassKey] = {}

@@ -60,8 +60,24 @@ def _reviewed(base: Tier, edited: Tier, reviewed: bool) -> tuple[Tier, bool]:
     return base, False
 
 
+# The same wording recurs on every command of a class: built once per (rules, words).
+_SPECIFIC: dict[tuple, list[Factor]] = {}
+
+
 def _specific(factors: list[Factor], facts: Facts, rules: Rules) -> list[Factor]:
     """The class's factors with this command's own words for its verb and environment."""
+    memo = (id(rules), facts.key, facts.verb_reason, facts.environment_source, facts.scope_reason, facts.data_classes)
+    hit = _SPECIFIC.get(memo)
+    if hit is not None and hit[0] is factors:
+        return list(hit[1:])
+    out = _specific_uncached(factors, facts, rules)
+    if len(_SPECIFIC) > 20_000:
+        _SPECIFIC.clear()
+    _SPECIFIC[memo] = [factors, *out]  # type: ignore[list-item]
+    return out
+
+
+def _specific_uncached(factors: list[Factor], facts: Facts, rules: Rules) -> list[Factor]:
     out = []
     for f in factors:
         if f.name == "verb_class":
