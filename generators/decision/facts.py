@@ -54,6 +54,24 @@ def profile_of(entity: Entity, index: InventoryIndex | None) -> TargetProfile:
     )
 
 
+def _class_kind(object_kind: str | None, rules: Rules) -> str | None:
+    """The kind a class is keyed on: the rules' name for it. An API path is not a kind (the
+    serving system's kind is); of several kinds named at once (``deploy,sts``), the one whose
+    deletion weighs most."""
+    if not object_kind or object_kind.startswith("/"):
+        return None
+    if "," in object_kind:
+        kinds = [k for k in (rules.kind(p) for p in object_kind.split(",") if p) if k]
+        ranked = sorted(kinds, key=lambda k: (-_delete_weight(rules, k), k))
+        return ranked[0] if ranked else None
+    return rules.kind(object_kind)
+
+
+def _delete_weight(rules: Rules, kind: str) -> int:
+    info = rules.kinds.get(kind)
+    return "T0T1T2T3".index(info.delete) // 2 + 1 if info is not None and info.delete else 0
+
+
 def facts_of(s: Subject, rules: Rules, index: InventoryIndex | None = None, entity: Entity | None = None) -> Facts:
     """The facts of ``s`` (a parsed command or an inventory action); ``entity``: its resolved target."""
     fv = FlagView(s.flags, s.argv)
@@ -71,7 +89,7 @@ def facts_of(s: Subject, rules: Rules, index: InventoryIndex | None = None, enti
     env, env_where = _environment(s, fv, entity, rules, index)
     # A rule's kind_as knows better than the parser's object kind (`aws s3 rm` names a bucket
     # but deletes objects); without either, the resolved entity's kind.
-    kind = rules.kind(vm.kind_as or s.object_kind) or (rules.kind(entity.kind) if entity is not None else None)
+    kind = _class_kind(vm.kind_as or s.object_kind, rules) or (rules.kind(entity.kind) if entity is not None else None)
     scope, scope_why = _scope(s, fv, rules)
     dcs = tuple(_data_classes(s, entity, rules))
     key = ClassKey(cls_name, kind or ANY_KIND, env or UNRESOLVED_ENV, scope, bool(dcs))

@@ -727,7 +727,7 @@ test_case_144 if {
 
 # other:events-dual-role/delete
 test_case_145 if {
-	stackpolicy.decision == "ask" with input as {"argv": ["kubectl", "delete", "kafkanodepool/events/dual-role", "-n", "kafka"]}
+	stackpolicy.decision == "deny" with input as {"argv": ["kubectl", "delete", "kafkanodepool/events/dual-role", "-n", "kafka"]}
 }
 
 # other:events-dual-role/describe
