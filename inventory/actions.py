@@ -73,9 +73,46 @@ def _sql_kind(kinds: list[str]) -> str | None:
     return kinds[0] if kinds else None
 
 
+_HOST_SUFFIX_RE = re.compile(r"-?\d+[a-z]?$")
+# Words too common to name a system on their own when they appear as a bare argument.
+_COMMON_WORDS = frozenset({"all", "get", "list", "logs", "pods", "pod", "node", "nodes", "service", "services",
+                           "status", "restart", "start", "stop", "delete", "describe", "default", "main", "master",
+                           "true", "false", "json", "yaml", "wide", "admin", "root", "config", "data", "test"})
+
+
+def host_names(host: str) -> list[str]:
+    """Names a host stands for: ``sidekiq-03.gprd.example.net`` → ``sidekiq-03``, ``sidekiq``."""
+    h = host.split("@", 1)[-1].split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    first = h.split(".", 1)[0]
+    if not first or not _HOST_RE.match(h):
+        return []
+    out = [first]
+    stem = _HOST_SUFFIX_RE.sub("", first)
+    if stem and stem != first:
+        out.append(stem)
+    return out
+
+
+def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | None]]:
+    """What else a command names, tried after the tool's own target: its target and the
+    hosts it connects to (by name), then bare arguments that are exactly an entity's name."""
+    out: list[tuple[str, tuple[str, ...] | None]] = []
+    if pc.target:
+        out += [(n, None) for n in host_names(pc.target)] or [(pc.target, None)]
+    for key in ("host", "hostname", "server", "bootstrap-server", "url", "endpoint"):
+        val = pc.flags.get(key)
+        if isinstance(val, str):
+            out += [(n, None) for n in host_names(val)]
+    for arg in pc.argv[1:]:
+        if len(arg) >= 4 and not arg.startswith(("-", "$", "<", "/", ".")) and "=" not in arg \
+                and arg.lower() not in _COMMON_WORDS:
+            out.append((arg, None))
+    return out
+
+
 def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]) -> Entity | None:
     """The one entity a command targets, if the name resolves unambiguously."""
-    candidates = target_candidates(pc) + [(n, None) for n in hint_names]
+    candidates = target_candidates(pc) + [(n, None) for n in hint_names] + _named_candidates(pc)
     for name, kinds in candidates:
         if not name or name.startswith(("$", "<")):
             continue
@@ -125,11 +162,26 @@ def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config, line
     return env or line_env or hint
 
 
+def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
+    """The environment of the per-environment name a command uses (``acme-prod-orders``)."""
+    per_env = entity.attributes.get("names_by_environment")
+    if not isinstance(per_env, list):
+        return None
+    words = {pc.target or ""} | set(pc.argv) | {str(v) for v in pc.flags.values() if isinstance(v, str)}
+    for item in per_env:
+        env, sep, name = str(item).partition(": ")
+        if sep and name in words:
+            return env
+    return None
+
+
 def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
                     hint_names: list[str], line_env: str | None = None) -> Action:
     verb = action_verb(pc)
     env = _environment(pc, sighting, cfg, line_env)
     entity = _resolve(builder, pc, hint_names)
+    if entity is not None and env is None:
+        env = _env_of_named(entity, pc)
     if entity is not None:
         envs = entity.environments
         if len(envs) <= 1:
@@ -173,9 +225,11 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
         for pc in line.commands:
             if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
                 exec_targets = pod_owner_names(pc.target)
+            elif pc.tool == "ssh" and pc.target:
+                exec_targets = host_names(pc.target)  # what runs over ssh runs on that host
             if is_noise(pc) or not pc.tool:
                 continue
-            hints = exec_targets if pc.via and "exec" in pc.via else []
+            hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
             for one in _each_target(pc):
                 builder.add_action(_command_action(builder, cfg, one, sighting, hints, line_env))
 

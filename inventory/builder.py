@@ -260,6 +260,9 @@ class InventoryBuilder:
                     aliases = ent.attributes.get("aliases")
                     if isinstance(aliases, list):
                         keys.update(self._slug(a.partition(":")[2]) for a in aliases)
+                    per_env = ent.attributes.get("names_by_environment")
+                    if isinstance(per_env, list):  # "prod: acme-prod-orders": the real names
+                        keys.update(self._slug(n.partition(": ")[2]) for n in per_env if ": " in n)
                     for key in keys:
                         index.setdefault(key, []).append(ent)
             self._index, self._index_size = index, size

@@ -65,7 +65,7 @@ def kind_for_terraform(resource_type: str) -> tuple[str, str] | None:
     t = resource_type.strip().lower()
     for pattern, kind, subtype in _table()["terraform"]:
         if t.startswith(pattern):
-            return kind, subtype
+            return None if kind == "skip" else (kind, subtype)
     return None
 
 

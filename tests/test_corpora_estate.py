@@ -54,3 +54,35 @@ def test_flink_and_spark_custom_resources_are_systems() -> None:
     spark = {c.id: c for c in _scan(SPARK).components}
     assert spark["job:spark-pi"].subtype == "spark-application"
     assert any(c.kind == "cron-job" and c.subtype == "scheduled-spark-application" for c in spark.values())
+
+
+def _label(ent) -> str | None:
+    addr = ent.attributes.get("terraform_address")
+    return str(addr).rsplit(".", 1)[-1] if isinstance(addr, str) else None
+
+
+def test_foundation_production_roots_are_production_and_named_from_attributes() -> None:
+    inv = _scan(FOUNDATION)
+    in_prod_root = [e for e in inv.resources if any("/envs/production/" in ev.path for ev in e.evidence)]
+    assert in_prod_root
+    for ent in in_prod_root:
+        assert "prod" in ent.environments, ent.id
+        assert ent.name != _label(ent) and "{" not in ent.name and "$" not in ent.name, ent.name
+    # What those roots instantiate is production too, through the module calls.
+    via_module = [e for e in inv.resources
+                  if any(s.environment == "prod" and s.resolver == "terraform" for s in e.environment_sources)]
+    assert len(via_module) >= 20
+    for ent in inv.resources:
+        assert ent.name != _label(ent) and "${" not in ent.name and "{" not in ent.name, ent.id
+    # The environments the estate names itself, not guessed ones.
+    assert {"prod", "nonproduction", "dev"} <= {e.name for e in inv.environments}
+
+
+def test_notification_api_catalog_entry_is_a_system_with_its_owner() -> None:
+    inv = _scan(NOTIFY)
+    svc = {c.id: c for c in inv.components}["service:notification-api-service"]
+    assert svc.owners == ["notify-dev"]
+    assert any(o.name == "notify-dev" for o in inv.owners)
+    # Its dev container stack is local development; nothing else is called dev.
+    dev = {e.id for e in (*inv.components, *inv.resources) if "dev" in e.environments}
+    assert {"postgres:db", "redis:redis"} <= dev

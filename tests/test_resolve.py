@@ -117,3 +117,11 @@ def test_resolution_is_deterministic() -> None:
     a = _scan("envroots").model_dump_json()
     b = _scan("envroots").model_dump_json()
     assert a == b
+
+
+def test_a_devcontainer_compose_file_is_local_development(tmp_path: Path) -> None:
+    d = tmp_path / ".devcontainer"
+    d.mkdir()
+    (d / "docker-compose.yml").write_text("services:\n  api:\n    build: ..\n  db:\n    image: postgres:16\n")
+    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
+    assert all(e.environments == ["dev"] for e in (*inv.components, *inv.resources))

@@ -154,7 +154,9 @@ def test_iam_actions_resources_and_wildcards() -> None:
 def test_module_block() -> None:
     mod = _res(_scan(MAIN_TF))["other:tf-module-vpc"]
     assert mod.subtype == "terraform-module"
-    assert mod.attributes == {"source": "terraform-aws-modules/vpc/aws", "version": "5.0"}
+    assert mod.name == "module.vpc"  # its address, never the bare label
+    assert mod.attributes == {"source": "terraform-aws-modules/vpc/aws", "version": "5.0",
+                              "terraform_address": "module.vpc"}
 
 
 def test_literal_secrets_are_recorded_never_kept() -> None:
@@ -214,7 +216,11 @@ def test_interpolated_names_keep_their_literal_stem() -> None:
         'resource "aws_db_instance" "orders" {\n  identifier = "${local.prefix}-orders"\n  engine = "postgres"\n}\n'
         'resource "aws_sqs_queue" "q" {\n  name = "${var.name}"\n}\n'
     )
-    assert sorted(_res(frag)) == ["object-bucket:acme-training-data", "postgres:orders", "queue:q"]
+    res = _res(frag)
+    # No literal part at all: the address names it (never the bare label `q`).
+    assert sorted(res) == ["object-bucket:acme-training-data", "postgres:orders", "queue:terraform-aws_sqs_queue.q"]
+    assert res["queue:terraform-aws_sqs_queue.q"].name == "aws_sqs_queue.q"
+    assert res["queue:terraform-aws_sqs_queue.q"].attributes["name_template"] == "${var.name}"
 
 
 def test_env_dirs_of_tfvars_apply_to_the_parent_module(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ class ComposeScanner(Scanner):
     """docker-compose services and datastores."""
 
     name = "compose"
-    version = 3
+    version = 4
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return bool(_NAME_RE.match(path.name))
@@ -151,6 +151,8 @@ class ComposeScanner(Scanner):
         stem = src.pure.name.rsplit(".", 1)[0]
         if _DEV_NAME_RE.search(re.sub(r"^(docker-)?compose", "", stem, flags=re.IGNORECASE)):
             out.append([f"the file name {src.pure.name} marks it as a development/override file", 1])
+        if ".devcontainer" in src.pure.parts:
+            out.append([f"it is the dev container's compose file ({src.pure.parent}/)", 1])
         for i, text in enumerate(src.text.splitlines()[:400], start=1):
             if text.lstrip().startswith("#") and _DEV_COMMENT_RE.search(text):
                 out.append([f"its comment says {text.strip().lstrip('#').strip()[:80]!r}", i])

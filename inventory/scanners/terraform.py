@@ -245,7 +245,7 @@ class TerraformScanner(Scanner):
     """Terraform resources, modules, IAM and variables."""
 
     name = "terraform"
-    version = 6
+    version = 7
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         n = path.name
@@ -307,10 +307,35 @@ class TerraformScanner(Scanner):
                 if isinstance(body, dict):
                     self._module(src, frag, str(mname), body, lines, env)
         frag.extra = {"dir": str(src.pure.parent), "env": env, "addresses": addresses, "refs": refs,
-                      "tagged": sorted(set(tagged))}
+                      "tagged": sorted(set(tagged)), "values": self._values(data),
+                      "modules": [{"name": str(m), "id": entity_id("other", f"tf-module-{m}"),
+                                   "source": str(b.get("source")), "line": lines.block("module", str(m)),
+                                   "args": {str(k): v for k, v in b.items() if isinstance(v, str) and "${" not in v
+                                            and k not in ("source", "version") and not is_secret_key(str(k))
+                                            and len(v) <= 200}}
+                                  for blk in _blocks(data.get("module")) for m, b in blk.items()
+                                  if isinstance(b, dict) and isinstance(b.get("source"), str)
+                                  and str(b["source"]).startswith(("./", "../"))]}
         return frag
 
     # -- pieces -----------------------------------------------------------------------
+    @staticmethod
+    def _values(data: dict) -> dict[str, dict[str, str]]:
+        """Literal variable defaults and locals (names only of non-secret ones): what a name
+        template can be rendered with."""
+        out: dict[str, dict[str, str]] = {"var": {}, "local": {}}
+        for block in _blocks(data.get("variable")):
+            for vname, body in block.items():
+                if isinstance(body, dict) and not is_secret_key(str(vname)):
+                    lit = body.get("default")
+                    if isinstance(lit, str) and len(lit) <= 200:
+                        out["var"][str(vname)] = lit
+        for block in _blocks(data.get("locals")):
+            for k, v in block.items():
+                if isinstance(v, str) and not is_secret_key(str(k)) and len(v) <= 200:
+                    out["local"][str(k)] = v
+        return out
+
     def _variables(self, src: SourceFile, frag: Fragment, data: dict, lines: _Lines, patterns) -> str | None:
         """The environment a ``variable "environment"`` default names; secret defaults recorded."""
         env = None
@@ -346,7 +371,11 @@ class TerraformScanner(Scanner):
             for sub in _secret_attrs(value) if isinstance(value, (dict, list)) else []:
                 keep(frag, sub, "x", src.evidence(line))
         env = env or detect_environment(src.pure.stem, patterns=patterns)
-        frag.extra = {"dir": str(src.pure.parent), "vars_env": env, "addresses": {}, "refs": []}
+        hit = environment_of_path(src.path, patterns)
+        values = {str(k): v for k, v in data.items() if isinstance(v, str) and not is_secret_key(str(k)) and len(v) <= 200}
+        frag.extra = {"dir": str(src.pure.parent), "vars_env": env, "addresses": {}, "refs": [],
+                      "tfvars": {"stem": src.pure.name.split(".", 1)[0], "env": hit[0] if hit else env,
+                                 "env_dir": hit[1] if hit else None, "values": values}}
 
     def _resource(self, src: SourceFile, frag: Fragment, rtype: str, rname: str, body: dict, lines: _Lines,
                   env: str | None, addresses: dict[str, str], refs: list[list[Any]],
@@ -371,9 +400,15 @@ class TerraformScanner(Scanner):
             self._annotate_parent(frag, parent, rtype, body, ev)
             addresses[address] = parent
             return
-        name = _name_from(body) or rname
+        literal_name = _name_from(body)
+        template = next((body[a] for a in _NAME_ATTRS if isinstance(body.get(a), str) and "${" in body[a]), None)
+        # Never the bare label (`this`): without a literal name, the address names it (the
+        # resolve stage renders the template through variables and locals when it can).
+        name = literal_name or address
         # A role and its policy often share a name; the IAM object type keeps them apart.
-        id_name = f"{_iam_object(rtype)}-{name}" if kind == "iam" else name
+        id_name = f"{_iam_object(rtype)}-{name}" if kind == "iam" and literal_name else name
+        if literal_name is None and str(src.pure.parent) not in ("", "."):
+            id_name = f"{src.pure.parent}/{address}"  # `this` in two modules is two things
         pattern = _dns_pattern(body) if kind == "dns" else None
         if pattern:
             # `redis.${var.environment}.${var.zone}` is a record, not the redis cluster: name it
@@ -382,6 +417,8 @@ class TerraformScanner(Scanner):
         res = Resource(id=entity_id(kind, id_name), kind=kind, name=name, subtype=rtype, evidence=[ev])
         res.attributes["terraform_address"] = address
         res.attributes["provider_subtype"] = subtype
+        if template is not None and (literal_name is None or literal_name != template):
+            res.attributes["name_template"] = template
         if kind in _STATEFUL_KINDS:
             res.stateful = True
         for attr in _KEEP_ATTRS:
@@ -511,8 +548,10 @@ class TerraformScanner(Scanner):
         ev = src.evidence(line)
         for attr in _secret_attrs(body):
             keep(frag, attr, "x", src.evidence(lines.attr(attr.rsplit(".", 1)[-1], line)))
-        res = Resource(id=entity_id("other", f"tf-module-{mname}"), kind="other", name=mname,
+        # Named by its address (`module.env`), never the bare label.
+        res = Resource(id=entity_id("other", f"tf-module-{mname}"), kind="other", name=f"module.{mname}",
                        subtype="terraform-module", evidence=[ev])
+        res.attributes["terraform_address"] = f"module.{mname}"
         source = _literal(body.get("source"))
         if source:
             res.attributes["source"] = keep(frag, "source", source, ev)
