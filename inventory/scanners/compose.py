@@ -43,6 +43,15 @@ _STATEFUL_KINDS = {"postgres", "mysql", "redis", "clickhouse", "search", "docume
                    "queue", "kafka-cluster", "memcached"}
 
 
+def _runs_as_client(name: str, svc: dict) -> bool:
+    """A datastore image run as a client (by its command, or a name that says so)."""
+    from inventory.scanners.kubernetes import _CLIENT_CMD_RE, _CLIENT_NAME_RE
+
+    cmd = svc.get("command") or svc.get("entrypoint")
+    text = " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "")
+    return bool(_CLIENT_CMD_RE.search(text)) or bool(_CLIENT_NAME_RE.search(name.lower()))
+
+
 def interpolate(value: str) -> str:
     """Compose variable interpolation without an environment.
 
@@ -96,7 +105,7 @@ class ComposeScanner(Scanner):
     """docker-compose services and datastores."""
 
     name = "compose"
-    version = 4
+    version = 5
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return bool(_NAME_RE.match(path.name))
@@ -210,9 +219,16 @@ class ComposeScanner(Scanner):
         image_raw = svc.get("image")
         image = interpolate(str(image_raw)) if isinstance(image_raw, (str, int, float)) else None
         found = kind_for_image(image) if image else None
+        build = svc.get("build")
+        ctx_dir = build.get("context") if isinstance(build, dict) else build
+        if found is None and isinstance(ctx_dir, str):
+            # A locally built image named for its engine (`build: ./postgres`, service `redis`).
+            found = kind_for_image(name) or kind_for_image(PurePosixPath(interpolate(ctx_dir)).name or "x")
         if found and _ONE_SHOT_RE.search(name):
             # `kafka-init`, `db-migrate`: a datastore image run once to set things up is a job.
             found = None
+        if found and _runs_as_client(name, svc):
+            found = None  # the image's client side: a consumer, a toolbox, a backup loop
         ent: Entity
         if found:
             kind, subtype = found

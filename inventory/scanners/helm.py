@@ -63,7 +63,7 @@ class HelmScanner(Scanner):
     """Helm charts and their values files."""
 
     name = "helm"
-    version = 3
+    version = 4
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.name == "Chart.yaml":
@@ -104,6 +104,9 @@ class HelmScanner(Scanner):
             if not isinstance(dep, dict) or not dep.get("name"):
                 continue
             info["dependencies"].append(self._dependency(src, frag, doc, chart, i, dep))
+            cond = dep.get("condition")
+            if isinstance(cond, str) and cond.strip():
+                info.setdefault("conditions", {})[str(dep.get("alias") or dep["name"])] = cond.split(",")[0].strip()
         frag.extra["chart"] = info
 
     def _dependency(self, src: SourceFile, frag: Fragment, doc: Doc, chart: str, i: int, dep: dict) -> str:
@@ -161,6 +164,10 @@ class HelmScanner(Scanner):
                         stack.append((path + (k,), v))
             elif isinstance(node, list) and len(path) < 32:
                 stack.extend((path + (i,), v) for i, v in enumerate(node))
+        # `redis: {enabled: false}`: switches for the chart's dependencies (Chart.yaml `condition`).
+        for k, v in doc.data.items():
+            if isinstance(v, dict) and isinstance(v.get("enabled"), bool):
+                info.setdefault("flags", {})[f"{k}.enabled"] = [v["enabled"], doc.line_of((k, "enabled"))]
         replicas = doc.get("replicaCount")
         if isinstance(replicas, int) and not isinstance(replicas, bool):
             info["replicas"] = {"value": replicas, "line": doc.line_of(("replicaCount",))}
@@ -191,6 +198,35 @@ class HelmScanner(Scanner):
             values = f.extra.get("values")
             if values:
                 self._apply_values(builder, values, charts.get(values["chart_dir"]), chart_ids.get(values["chart_dir"]))
+        self._conditions(builder, charts, [f.extra["values"] for f in fragments if f.extra.get("values")])
+
+    @staticmethod
+    def _conditions(builder: "InventoryBuilder", charts: dict[str, dict], values: list[dict]) -> None:
+        """A dependency switched off by its ``condition`` is not deployed: dropped when no values
+        file enables it; placed only in the environments whose values leave it on otherwise."""
+        for cdir, info in sorted(charts.items()):
+            for dep, cond in sorted((info.get("conditions") or {}).items()):
+                mine = [v for v in values if v["chart_dir"] == cdir and cond in (v.get("flags") or {})]
+                default = next((v["flags"][cond] for v in mine if not v["env"]), None)
+                default_on = default is None or default[0] is True
+                per_env = {v["env"]: v["flags"][cond] for v in mine if v["env"]}
+                chart_envs = {v["env"] for v in values if v["chart_dir"] == cdir and v["env"]}
+                on_envs = sorted(e for e in chart_envs if per_env.get(e, [default_on])[0] is True)
+                hits = [e for e in builder.find(dep) if e.evidence and all(ev.path == info["path"] for ev in e.evidence)
+                        and builder.seen_by.get(e.id) == {"helm"}]
+                for ent in hits:
+                    if not on_envs and not (default_on and not chart_envs):
+                        builder.resources.pop(ent.id, None)  # switched off everywhere: not a system
+                        builder.invalidate_index()
+                        continue
+                    for env in on_envs:
+                        path = next((v["path"] for v in mine if v["env"] == env), None) or \
+                            next((v["path"] for v in mine if not v["env"]), info["path"])
+                        line = (per_env.get(env) or default or [True, 1])[1]
+                        if env not in ent.environments:
+                            ent.environments.append(env)
+                        builder.set_fact(ent, "environment", env, [Evidence(path=path, line=line)],
+                                         how=f"{cond} is on for {env} ({path})")
 
     @staticmethod
     def _chart_entity(builder: "InventoryBuilder", info: dict, kinds: set[str]) -> str | None:

@@ -13,6 +13,7 @@ key names plus secret-evidence lines.
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -228,9 +229,25 @@ def _env_summary(containers: list[tuple[dict, tuple]]) -> list[str]:
     return sorted(out)
 
 
-def _datastore(kind: str, containers: list[tuple[dict, tuple]]) -> tuple[str, str] | None:
-    """``(resource kind, subtype)`` when a workload runs a datastore, else ``None``."""
+# A datastore image run as a client (a toolbox pod, a consumer, a backup loop) is no server.
+_CLIENT_CMD_RE = re.compile(r"(^|[\s/;&|])(psql|pg_dump|pg_dumpall|pg_restore|redis-cli|valkey-cli|mysql|mysqldump|mongosh|mongo|"
+                            r"mongodump|kafka-console-(consumer|producer)(\.sh)?|kafka-topics(\.sh)?|"
+                            r"kafka-consumer-groups(\.sh)?|kafkacat|kcat|sleep\s+(infinity|\d{4,})|tail\s+-f\s+/dev/null)\b")
+_CLIENT_NAME_RE = re.compile(r"(^|[-_])(client|clients|cli|toolbox|tools|debug|producer|consumer|loadgen)($|[-_])")
+
+
+def _runs_as_client(name: str, c: dict) -> bool:
+    """Whether a container runs its image's client side (by its command, or a name that says so)."""
+    parts = [c.get("command"), c.get("args")]
+    text = " ".join(" ".join(map(str, p)) if isinstance(p, list) else str(p) for p in parts if p)
+    return bool(_CLIENT_CMD_RE.search(text)) or bool(_CLIENT_NAME_RE.search(name.lower()))
+
+
+def _datastore(kind: str, containers: list[tuple[dict, tuple]], name: str = "") -> tuple[str, str] | None:
+    """``(resource kind, subtype)`` when a workload runs a datastore server, else ``None``."""
     main = [c for c, p in containers if p[-2] == "containers"]
+    if main and all(_runs_as_client(name, c) for c in main):
+        return None
     for c in main:
         hit = kind_for_image(str(c.get("image") or ""))
         if hit:
@@ -253,7 +270,7 @@ class KubernetesScanner(Scanner):
     """Kubernetes manifests (plain YAML with ``apiVersion`` and ``kind``)."""
 
     name = "kubernetes"
-    version = 5
+    version = 6
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix not in (".yaml", ".yml") or path.name.lower() in ("kustomization.yaml", "kustomization.yml"):
@@ -383,7 +400,7 @@ class KubernetesScanner(Scanner):
         env = _env_summary(containers)
         if env:
             attrs["env"] = env
-        store = _datastore(d.kind, containers) if d.kind not in ("Job", "CronJob", "Pod") else None
+        store = _datastore(d.kind, containers, d.name) if d.kind not in ("Job", "CronJob", "Pod") else None
         stateful = True if d.kind == "StatefulSet" else None
         ent: Entity
         if store:
