@@ -77,3 +77,18 @@ def test_render_needs_every_slot() -> None:
     assert render("${local.name}", values) == "prod-db"
     assert render("${var.env}-${var.region}", values) is None
     assert render("${upper(var.env)}", values) is None
+
+
+def test_confluent_for_kubernetes_resources_are_systems() -> None:
+    inv = _scan("confluent")
+    ents = _ents(inv)
+    kafka = ents["kafka-cluster:kafka"]
+    assert kafka.subtype == "confluent" and kafka.stateful is True and kafka.replicas == 3
+    topic = ents["kafka-topic:orders"]
+    assert topic.attributes["cluster"] == "kafka"
+    assert ("kafka-topic:orders", "kafka-cluster:kafka", "member-of") in {(e.source, e.target, e.kind) for e in inv.edges}
+    assert ents["other:kraftcontroller"].subtype == "kraft-controller"
+    assert ents["other:schemaregistry"].subtype == "schema-registry"
+    assert ents["iam:orders-writer"].subtype == "confluent-rbac"
+    delete = next(a for a in inv.actions if a.id == "kafka-cluster:kafka/delete")
+    assert delete.command.startswith("kubectl delete kafka.platform.confluent.io/kafka")
