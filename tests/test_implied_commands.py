@@ -67,3 +67,16 @@ def test_a_workflow_says_what_it_does_and_where_it_deploys() -> None:
     assert job.environments == ["prod"]
     assert job.environment_sources[0].how == "job deploy deploys to the production environment"
     assert {(f.name, f.value) for f in job.facts} >= {("deploys_to", "prod"), ("does", "publishes")}
+
+
+def test_a_test_only_workflow_runs_on_ci_and_a_publishing_one_is_unresolved(tmp_path: Path) -> None:
+    wf = tmp_path / ".github" / "workflows"
+    wf.mkdir(parents=True)
+    (wf / "ci.yml").write_text("on: [pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+                               "    steps:\n      - run: pytest -q\n")
+    (wf / "release.yml").write_text("on: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
+                                    "    steps:\n      - run: pytest -q\n      - run: docker push ghcr.io/acme/app:1\n")
+    jobs = {c.id: c for c in _scan(tmp_path).components}
+    ci = jobs["job:gha-ci"]
+    assert ci.environments == ["test"] and "only runs tests" in ci.environment_sources[0].how
+    assert jobs["job:gha-release"].environments == [], jobs["job:gha-release"].environment_sources

@@ -107,5 +107,10 @@ def test_bad_workflows_warn() -> None:
 
 def test_test_job_names_are_not_environments() -> None:
     frag = _scan("on: push\njobs:\n  test:\n    runs-on: x\n    steps:\n      - run: pytest\n")
-    assert frag.components[0].environments == []
+    # Not from the name: the workflow is placed on CI because all it does is run tests.
+    comp = frag.components[0]
+    env_facts = [f for f in comp.facts if f.name == "environment"]
+    assert comp.environments == ["test"] and env_facts[0].how.startswith("the workflow only runs tests")
     assert frag.commands[0].environment is None
+    frag = _scan("on: push\njobs:\n  test:\n    runs-on: x\n    steps:\n      - run: ./deploy.sh\n")
+    assert frag.components[0].environments == []

@@ -76,6 +76,8 @@ def _env_name(value: Any) -> str | None:
     return str(value) if isinstance(value, (str, int)) and str(value).strip() else None
 
 
+_REACHES_OUT = re.compile(r"\b(aws|gcloud|gsutil|bq|az|kubectl|helm|terraform|psql|mysql|ssh|scp|rsync|curl -X (POST|PUT|DELETE)|"
+                         r"docker push|aws-actions/|google-github-actions/|azure/)\b", re.IGNORECASE)
 # What a workflow's steps do (a rerun does it again): publish artifacts, run tests, deploy.
 _DOES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("publishes", re.compile(r"docker(/build-push-action|\s+push\b)|npm publish|twine upload|gh release create|"
@@ -92,7 +94,7 @@ class GithubActionsScanner(Scanner):
     """`.github/workflows/*.yml`."""
 
     name = "github-actions"
-    version = 3
+    version = 4
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         parts = path.parts
@@ -129,6 +131,7 @@ class GithubActionsScanner(Scanner):
                 comp.attributes["schedule"] = crons
         deploy_uses: set[str] = set()
         does: dict[str, Evidence] = {}
+        reaches_out = False  # a step talks to a cloud, a cluster, a database or a host
         for jid in sorted(jobs, key=str):
             job = jobs[jid]
             if not isinstance(job, dict):
@@ -172,6 +175,8 @@ class GithubActionsScanner(Scanner):
                     self._run(src, frag, doc, ("jobs", jid, "steps", i, "run"), run, env)
                 # What the workflow does, read from its steps: a rerun repeats it.
                 text = " ".join(str(x) for x in (uses, run) if isinstance(x, str))
+                if _REACHES_OUT.search(text):
+                    reaches_out = True
                 sev = src.evidence(doc.line_of(("jobs", jid, "steps", i)))
                 for what, rx in _DOES:
                     if rx.search(text) and what not in does:
@@ -188,6 +193,11 @@ class GithubActionsScanner(Scanner):
                 comp.facts.append(fact("does", what, wev))
         for env in sorted(comp.environments):
             comp.facts.append(fact("deploys_to", env, comp.evidence[0]))
+        if set(does) == {"runs-tests"} and not comp.environments and not reaches_out:
+            # Only runs tests on the CI runner: it deploys, publishes and reaches nothing else.
+            comp.environments.append("test")
+            comp.facts.append(Fact(name="environment", value="test", evidence=[does["runs-tests"]],
+                                   how="the workflow only runs tests on CI (deploys, publishes and connects to nothing)"))
         if isinstance(comp.attributes.get("deploy_environments"), list):
             comp.attributes["deploy_environments"] = sorted(comp.attributes["deploy_environments"])  # type: ignore[arg-type]
         frag.components.append(comp)
