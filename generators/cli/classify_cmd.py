@@ -9,6 +9,7 @@ chokes on all get an answer (at least T2, ask) that says why. Nothing is skipped
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import os
 import signal
@@ -47,8 +48,11 @@ def readable(c: Classification) -> str:
 
 
 def as_json(c: Classification) -> str:
-    """One JSON object on one line (stable key order; pydantic's serializer is the fast path)."""
-    return c.model_dump_json()
+    """One JSON object on one line (stable key order; pydantic's serializer is the fast path),
+    with ``opa_input``: the line's facts for the OPA export (never its tier or decision)."""
+    from generators.exporters.opa_input import opa_input
+
+    return c.model_dump_json()[:-1] + ',"opa_input":' + json.dumps(opa_input(c), ensure_ascii=False) + "}"
 
 
 def make_classifier(ctx: click.Context, inventory: str | None, policy: str | None) -> Classifier:
