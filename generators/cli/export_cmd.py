@@ -28,7 +28,11 @@ def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None, rule
     except InventoryLoadError as exc:
         raise ExportError(str(exc)) from exc
     inventory = None
+    profiles = None
     if classifier.index is not None:
+        from generators.decision.facts import profile_of
+
+        profiles = [profile_of(e, classifier.index) for _, e in sorted(classifier.index.entities.items())]
         from inventory.io import load_inventory
 
         inventory = json.loads(load_inventory(inv_path).model_dump_json(exclude_none=True))
@@ -36,7 +40,7 @@ def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None, rule
         policy=policy, evals=evals, classify=lambda c: decide(classifier, c), out_dir=out_dir.as_posix(),
         inventory=inventory, environments=env_patterns,
         reasons=lambda c: " | ".join(classifier.classify(c).reasons),
-        rules_data=classifier.rules.model_dump(mode="json"),
+        rules_data=classifier.rules.model_dump(mode="json"), rules=classifier.rules, target_profiles=profiles,
     )
 
 

@@ -25,8 +25,10 @@ from pathlib import Path
 
 import yaml
 
+from generators.decision.model import TargetProfile
 from generators.documents.model import EvalSuite, Policy
 from generators.risk.model import DECISION_FOR_TIER, Decision
+from generators.risk.rules import Rules, load_rules
 
 STRICTNESS: dict[str, int] = {"allow": 0, "ask": 1, "deny": 2}
 _OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "<<", "<<<", "2>", "2>&1", "(", ")"})
@@ -55,6 +57,12 @@ class ExportContext:
     environments: dict[str, list[str]] | None = None
     reasons: Callable[[str], str] | None = None  # command -> the classifier's one-line reason
     rules_data: dict | None = None  # the configured risk rules as JSON data, for the hook
+    rules: Rules | None = None  # the configured risk rules (None: the built-in rules)
+    target_profiles: list[TargetProfile] | None = None  # every inventory entity, as the table sees it
+
+    def risk_rules(self) -> Rules:
+        """The configured risk rules, else the built-in ones."""
+        return self.rules if self.rules is not None else load_rules()
 
     @property
     def enforce_dir(self) -> str:
