@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 DEFAULT_STATE = "output/enforce/claude-code/hook-state.json"
+DEFAULT_CODEX_STATE = "output/enforce/codex/hook-state.json"
 STATE_VERSION = 2  # 2: the decision table replaces per-action entries
 
 # File tools and what they do to their path. Their calls are judged as the shell command that
@@ -162,9 +163,34 @@ def file_command(event: dict[str, Any]) -> tuple[str | None, str | None]:
     return f"{verb} {shlex.quote(full)}", None
 
 
+def verdict(command: str, event: dict[str, Any], state_path: str) -> tuple[str, str]:
+    """``(decision, reason)`` of the full classifier for ``command``: the warm server, the
+    state's precomputed table, or this process (and a warm server started for next time)."""
+    path = os.path.abspath(_resolve(state_path, event))
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    digest = hook_client.state_hash(raw)
+    # A warm server for these exact bytes has the table too: asking it first spares parsing
+    # the state (~10 ms of 0.5 MB JSON) on every call.
+    answer = _ask_warm_server(path, digest, command)
+    if answer is not None:
+        return answer[0], answer[1]
+    state = json.loads(raw)
+    if state.get("version") != STATE_VERSION:
+        return "ask", f"{state_path} is from another version; rerun `stackpolicy export`"
+    known = lookup(state, command)
+    if known is not None:
+        decision, reason = known
+        # Start the server now (an open() and a flock when it runs) so the first miss is fast too.
+        hook_client.ensure(path, digest)
+    else:
+        decision, reason = _warm_or_slow(state, path, digest, command)
+    return decision, reason
+
+
 def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
-    """The answer for one hook event (``None``: nothing to say — another tool, or a file tool on
-    an ordinary project file)."""
+    """The Claude Code answer for one hook event (``None``: nothing to say — another tool, or a
+    file tool on an ordinary project file)."""
     tool = event.get("tool_name")
     if tool in FILE_TOOLS:
         command, problem = file_command(event)
@@ -178,38 +204,116 @@ def decide(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
         command = (event.get("tool_input") or {}).get("command")
     if not isinstance(command, str) or not command.strip():
         return _answer("ask", "stackpolicy: no command in the tool call, so a human decides")
-    path = os.path.abspath(_resolve(state_path, event))
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    digest = hook_client.state_hash(raw)
-    # A warm server for these exact bytes has the table too: asking it first spares parsing
-    # the state (~10 ms of 0.5 MB JSON) on every call.
-    answer = _ask_warm_server(path, digest, command)
+    decision, reason = verdict(command, event, state_path)
     label = f"{tool} " if tool in FILE_TOOLS else ""
-    if answer is not None:
-        return _answer(answer[0], f"stackpolicy: {label}{answer[1]}")
-    state = json.loads(raw)
-    if state.get("version") != STATE_VERSION:
-        return _answer("ask", f"stackpolicy: {state_path} is from another version; rerun `stackpolicy export`")
-    known = lookup(state, command)
-    if known is not None:
-        decision, reason = known
-        # Start the server now (an open() and a flock when it runs) so the first miss is fast too.
-        hook_client.ensure(path, digest)
-    else:
-        decision, reason = _warm_or_slow(state, path, digest, command)
     return _answer(decision, f"stackpolicy: {label}{reason}")
 
 
-def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE) -> int:
-    """Read one event, write one answer; always exit 0 (errors become ``ask``)."""
+# -- Codex -------------------------------------------------------------------------------
+
+_CODEX_SHELL_TOOLS = ("Bash", "shell", "local_shell", "exec_command", "container.exec")
+_SHELLS = ("bash", "sh", "zsh", "/bin/bash", "/bin/sh", "/usr/bin/bash", "/bin/zsh", "/usr/bin/zsh")
+_PLAIN_OPERATORS = ("&&", "||", ";", "|")
+_RANK = {"allow": 0, "ask": 1, "deny": 2}
+
+
+def codex_command(tool_input: Any) -> str | None:
+    """The shell line of a Codex shell tool call (``command``: a string, or an argv such as
+    ``["bash", "-lc", script]``)."""
+    cmd = tool_input.get("command") if isinstance(tool_input, dict) else None
+    if isinstance(cmd, list) and all(isinstance(x, str) for x in cmd):
+        if len(cmd) == 3 and cmd[0] in _SHELLS and cmd[1] in ("-c", "-lc"):
+            return cmd[2]
+        import shlex
+
+        return shlex.join(cmd)
+    return cmd if isinstance(cmd, str) else None
+
+
+def codex_parts(line: str) -> list[list[str]]:
+    """The commands Codex checks its rules against for ``line``, run as ``bash -lc line``: the
+    simple commands of a *plain* script (words joined by ``&&``, ``||``, ``;``, ``|``), else
+    the whole ``["bash", "-lc", line]`` (expansions, redirections, subshells)."""
+    import shlex
+
+    whole = [["bash", "-lc", line]]
+    if any(c in line for c in "$`\n(){}<>*?~!#"):
+        return whole
+    try:
+        lex = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lex.whitespace_split = True
+        tokens = list(lex)
+    except ValueError:
+        return whole
+    parts: list[list[str]] = [[]]
+    for t in tokens:
+        if t and all(c in "();<>|&" for c in t):
+            if t not in _PLAIN_OPERATORS:
+                return whole
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    parts = [p for p in parts if p]
+    return parts or whole
+
+
+def codex_rules_decision(rules: list[dict[str, Any]], line: str) -> str | None:
+    """The strictest compiled ``prefix_rule`` decision Codex reaches for ``line`` (``None``: no rule)."""
+    best: str | None = None
+    for argv in codex_parts(line):
+        for r in rules:
+            toks = r["tokens"]
+            if argv and argv[0] in r["programs"] and argv[1:1 + len(toks)] == toks:
+                if best is None or _RANK[r["decision"]] > _RANK[best]:
+                    best = r["decision"]
+    return best
+
+
+def decide_codex(event: dict[str, Any], state_path: str) -> dict[str, Any] | None:
+    """The Codex answer for one ``PreToolUse`` event (``None``: let Codex's rules decide).
+
+    Codex enforces only a hook's ``deny`` (its ``ask`` fails open), so: T3 is denied; T2 is
+    left to Codex only when a ``prompt`` or ``forbidden`` rule of the export already stops
+    it for a human, else denied with the reason (a human can run it, or approve a rule);
+    T0/T1 are left to the rules.
+    """
+    if event.get("tool_name") not in _CODEX_SHELL_TOOLS:
+        return None
+    command = codex_command(event.get("tool_input"))
+    if not isinstance(command, str) or not command.strip():
+        return _answer("deny", "stackpolicy: no command in the tool call")
+    decision, reason = verdict(command, event, state_path)
+    reason = f"stackpolicy: {reason}"
+    rules: list[dict[str, Any]] = []
+    if decision == "ask":
+        with open(os.path.abspath(_resolve(state_path, event)), "rb") as fh:
+            rules = json.loads(fh.read()).get("codex_rules") or []
+    return codex_answer(decision, reason, rules, command)
+
+
+def codex_answer(decision: str, reason: str, rules: list[dict[str, Any]], command: str) -> dict[str, Any] | None:
+    """What the Codex hook prints for the classifier's ``decision`` on ``command`` (``None``:
+    nothing, Codex's rules decide)."""
+    if decision == "allow":
+        return None
+    if decision == "ask":
+        if codex_rules_decision(rules, command) in ("ask", "deny"):
+            return None  # a prompt_rule (or forbidden) of the export already stops it for a human
+        reason += " (T2 needs a human's approval, which a Codex hook cannot request: ask the user to run it)"
+    return _answer("deny", reason)
+
+
+def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE, agent: str = "claude-code") -> int:
+    """Read one event, write one answer; always exit 0 (errors become ``ask``, for Codex
+    ``deny``: Codex does not enforce a hook's ``ask``)."""
     try:
         event = json.loads(stdin.read() or "{}")
         if not isinstance(event, dict):
             raise ValueError("the hook input is not a JSON object")
-        answer = decide(event, state_path)
+        answer = decide_codex(event, state_path) if agent == "codex" else decide(event, state_path)
     except Exception as exc:  # fail closed: any error of ours means a human decides
-        answer = _answer("ask", f"stackpolicy hook error ({exc.__class__.__name__}: {exc}); a human decides")
+        answer = _answer("deny" if agent == "codex" else "ask",
+                         f"stackpolicy hook error ({exc.__class__.__name__}: {exc}); blocked until a human decides")
     if answer is not None:
         stdout.write(json.dumps(answer) + "\n")
     return 0
@@ -236,7 +340,7 @@ def warm(stdin: TextIO, state_path: str = DEFAULT_STATE) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """``hook claude-code [--state PATH] [--warm]`` without click (startup time matters here)."""
+    """``hook claude-code|codex [--state PATH] [--warm]`` without click (startup time matters here)."""
     args = list(argv)
     state = DEFAULT_STATE
     if "--state" in args:
@@ -247,7 +351,9 @@ def main(argv: list[str]) -> int:
     warm_only = "--warm" in args
     if warm_only:
         args.remove("--warm")
-    if args[:1] != ["claude-code"] or len(args) != 1:
-        sys.stderr.write("usage: stackpolicy hook claude-code [--state PATH] [--warm]\n")
+    if args[:1] not in (["claude-code"], ["codex"]) or len(args) != 1:
+        sys.stderr.write("usage: stackpolicy hook claude-code|codex [--state PATH] [--warm]\n")
         return 2
-    return warm(sys.stdin, state) if warm_only else run(sys.stdin, sys.stdout, state)
+    if state == DEFAULT_STATE and args[0] == "codex":
+        state = DEFAULT_CODEX_STATE
+    return warm(sys.stdin, state) if warm_only else run(sys.stdin, sys.stdout, state, args[0])

@@ -19,8 +19,10 @@ from generators.risk.rules import Rules, RulesError, rules_from_config
 from inventory.io import InventoryLoadError
 
 
-def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None, rules: Rules | None = None) -> ExportContext:
-    """The compiled policy, eval suite, classifier (with ``rules``) and inventory under ``out_dir``."""
+def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None, rules: Rules | None = None,
+                  cli: str | None = None) -> ExportContext:
+    """The compiled policy, eval suite, classifier (with ``rules``) and inventory under ``out_dir``;
+    ``cli``: the stackpolicy executable the hooks run (default: the installed one)."""
     policy, evals = load_compiled(out_dir / "policy.yaml")
     inv_path = out_dir / "inventory.yaml"
     try:
@@ -41,6 +43,7 @@ def build_context(out_dir: Path, env_patterns: dict[str, list[str]] | None, rule
         inventory=inventory, environments=env_patterns,
         reasons=lambda c: " | ".join(classifier.classify(c).reasons),
         rules_data=classifier.rules.model_dump(mode="json"), rules=classifier.rules, target_profiles=profiles,
+        classifier=classifier, cli=cli,
     )
 
 
@@ -49,26 +52,29 @@ def register(main: click.Group) -> None:
     @click.argument("target", type=click.Choice([*TARGETS, "all"]))
     @click.option("--output", "output", default=None, type=click.Path(file_okay=False),
                   help="Where the compiled policy is (default: `output` in stackpolicy.yaml, else ./output).")
+    @click.option("--cli", "cli", default=None, type=click.Path(dir_okay=False),
+                  help="The stackpolicy executable the agent hooks run, by absolute path "
+                       "(default: the one installed beside this Python, else the one on PATH).")
     @click.pass_context
-    def export(ctx: click.Context, target: str, output: str | None) -> None:
+    def export(ctx: click.Context, target: str, output: str | None, cli: str | None) -> None:
         """Export the reviewed policy (policy.yaml) for an agent or a gateway.
 
         \b
-        claude-code  .claude/settings.json fragment (allow/ask/deny rules + PreToolUse hook)
-        codex        execpolicy .rules file (prefix_rule, allow/prompt/forbidden)
-        opa          Rego v1 policy, data.json and opa tests
-        json         plain decision table
+        claude-code  .claude/settings.json fragment (PreToolUse hook + deny backstop)
+        codex        execpolicy .rules (prefix_rule) + hooks.json (PreToolUse hook)
+        opa          Rego v1 policy over classify's facts, data.json (the table), tests
+        json         the decision table as JSON
         promptfoo    promptfooconfig.yaml from the eval suite (needs evals.yaml)
         inspect      Inspect AI dataset (.jsonl) + task from the eval suite (needs evals.yaml)
         all          every target above
-        Every rule is checked against the policy's own commands and probes; a rule that
-        would decide anything differently from the policy is left to the hook.
+        Rules are compiled from the decision table's classes; the hooks run the full
+        classifier by the CLI's absolute path and block when it is missing.
         """
         cfg = get_config(ctx)
         out_dir = Path(output or cfg.output)
         try:
             ectx = build_context(out_dir, dict(cfg.environments) if cfg.environments else None,
-                                 rules_from_config(cfg))
+                                 rules_from_config(cfg), cli)
         except (ExportError, RulesError) as exc:
             raise UsageError(str(exc)) from exc
         con = console()
@@ -80,7 +86,7 @@ def register(main: click.Group) -> None:
             except ExportError as exc:  # e.g. promptfoo/inspect without an eval suite: nothing is written
                 raise UsageError(str(exc)) from exc
             texts.update(result.files)
-            con.print(f"{t}: {len(result.rules)} rules, {len(result.left_to_hook)} action classes left to the hook")
+            con.print(f"{t}: {len(result.files)} files")
         try:
             for p in write_all(out_dir / "enforce", texts):
                 con.print(f"  wrote {p}")

@@ -1,4 +1,4 @@
-"""`stackpolicy hook claude-code`: the PreToolUse hook (see :mod:`generators.hook`).
+"""`stackpolicy hook claude-code|codex`: the PreToolUse hooks (see :mod:`generators.hook`).
 
 The console script answers `stackpolicy hook ...` before the other commands are imported
 (see :mod:`generators.cli`); this click command is the same hook for `--help` and tests.
@@ -10,17 +10,18 @@ import sys
 
 import click
 
-from generators.hook import DEFAULT_STATE, run, warm
+from generators.hook import DEFAULT_CODEX_STATE, DEFAULT_STATE, run, warm
 
 
 def register(main: click.Group) -> None:
     @main.command("hook")
-    @click.argument("agent", type=click.Choice(["claude-code"]))
-    @click.option("--state", "state", default=DEFAULT_STATE, show_default=True,
-                  help="The hook state written by `stackpolicy export claude-code` (relative to the project).")
+    @click.argument("agent", type=click.Choice(["claude-code", "codex"]))
+    @click.option("--state", "state", default=None,
+                  help=f"The hook state written by `stackpolicy export` (relative to the project; default "
+                       f"{DEFAULT_STATE}, for codex {DEFAULT_CODEX_STATE}).")
     @click.option("--warm", "warm_only", is_flag=True, default=False,
                   help="Only start the warm classifier for the state (a SessionStart hook); print nothing.")
-    def hook(agent: str, state: str, warm_only: bool) -> None:
+    def hook(agent: str, state: str | None, warm_only: bool) -> None:
         """Decide one agent tool call: hook JSON on stdin, the decision on stdout.
 
         \b
@@ -35,8 +36,15 @@ def register(main: click.Group) -> None:
         private UNIX socket, exits after 15 idle minutes); without one the hook classifies
         in-process and starts it. STACKPOLICY_HOOK_SERVER=off turns the server off.
         Errors answer "ask" (fail closed). Exit code is always 0.
+
+        \b
+        codex: the Codex PreToolUse hook (.codex/hooks.json, written by `stackpolicy export
+        codex`). Codex enforces only "deny": T3 is denied, T2 is denied unless a prompt or
+        forbidden rule of the exported .rules already stops it for a human; T0/T1 print
+        nothing and Codex's rules decide. Errors deny.
         """
+        state = state or (DEFAULT_CODEX_STATE if agent == "codex" else DEFAULT_STATE)
         if warm_only:
             warm(sys.stdin, state)
         else:
-            run(sys.stdin, sys.stdout, state)
+            run(sys.stdin, sys.stdout, state, agent)

@@ -1,38 +1,37 @@
-"""Claude Code: a ``.claude/settings.json`` fragment (permission rules + the PreToolUse hook).
+"""Claude Code: a ``.claude/settings.json`` fragment — the PreToolUse hook that decides every
+Bash call with stackpolicy's classifier, and ``permissions.deny`` rules compiled from the
+decision table as a backstop.
 
-Rules use the current syntax: ``Bash(cmd)`` matches exactly that command, ``Bash(cmd *)``
-matches ``cmd`` followed by anything (``*`` is any sequence; the space keeps the word
-boundary, so ``Bash(ls *)`` does not match ``lsof``). Claude Code checks deny, then ask,
-then allow, and checks each part of a compound command on its own. T0/T1 -> allow,
-T2 -> ask, T3 -> deny. Everything a rule cannot say safely is decided by the hook
-(``stackpolicy hook claude-code``), which runs the full classifier on every Bash call.
+The hook is the enforcement: ``stackpolicy hook claude-code`` answers ``allow`` (T0/T1),
+``ask`` (T2) or ``deny`` (T3) for every Bash call, compound lines, wrappers and absolute
+paths included. It is registered by the *absolute path* of the installed CLI behind a
+guard: when the CLI is missing or the hook fails, the command exits 2, which Claude Code
+treats as "block this tool call" (any other non-zero exit would let the call run).
+
+``permissions.deny`` holds ``Bash(<prefix> *)`` for every class prefix that is T3 on its own
+(see :mod:`generators.exporters.prefixes`). Claude Code checks each part of a compound
+command against them. They keep denying if hooks are switched off (``disableAllHooks``);
+they are the only place a static rule is stricter than the hook (a T3 prefix used on a
+dev-only target). No allow or ask rules are exported: a hook ``allow`` does not override an
+``ask`` rule, so they could only make the agent stricter than the policy.
+
+Workspace trust: in a workspace whose trust dialog was not accepted, Claude Code ignores
+``permissions.allow`` from the project's settings; ``deny`` rules and hooks still apply.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 from functools import lru_cache
 from typing import Any
 
-from generators.exporters.base import ExportContext, ExportResult, Rule, build, left_summary, policy_samples
-from generators.decision.edits import policy_table
+from generators.exporters.base import ExportContext, ExportResult, cli_guard
 from generators.hook import STATE_VERSION
 
-HOOK_COMMAND = "stackpolicy hook claude-code --state {state}"
 SETTINGS = "claude-code/settings.json"
-LEFT = "claude-code/left-to-hook.md"
 STATE = "claude-code/hook-state.json"
-
-
-def pattern(rule: Rule) -> str:
-    """The specifier inside ``Bash(...)`` for ``rule``."""
-    body = " ".join(rule.tokens)
-    return body if rule.exact else f"{body} *"
-
-
-def rule_text(rule: Rule) -> str:
-    return f"Bash({pattern(rule)})"
 
 
 def matches_pattern(spec: str, command: str) -> bool:
@@ -58,50 +57,61 @@ def _compiled(spec: str) -> re.Pattern[str]:
     return re.compile("^" + ".*".join(re.escape(part) for part in spec.split("*")) + "$", re.DOTALL)
 
 
-def matches(rule: Rule, command: str) -> bool:
-    return matches_pattern(pattern(rule), command)
-
-
 def hook_state(ctx: ExportContext) -> dict[str, Any]:
     """What the hook loads: a verdict table for the policy's own commands (the fast path),
-    the reviewed tiers and the inventory (for the full classifier)."""
+    the decision table, the rules and the inventory (for the full classifier)."""
     table: dict[str, dict[str, str]] = {}
-    if ctx.classify is not None and ctx.reasons is not None:
-        for s in policy_samples(ctx.policy, ctx.evals):
-            if s.command not in table:
-                table[s.command] = {"decision": ctx.classify(s.command), "reason": ctx.reasons(s.command)}
+    if ctx.classifier is not None:
+        cmds = {a.command for a in ctx.policy.actions().values()}
+        cmds |= {i.command for c in ctx.table().classes for i in c.instances if i.is_command}
+        for cmd in sorted(cmds):
+            c = ctx.classifier.classify(cmd)
+            table[cmd] = {"decision": c.decision, "reason": " | ".join(c.reasons)}
     return {
         "version": STATE_VERSION,
         "policy_digest": ctx.policy.meta.inventory_digest,
-        "decision_table": policy_table(ctx.policy).model_dump(
-            mode="json", exclude={"classes": {"__all__": {"instances", "factors"}}}),
+        "decision_table": ctx.table().model_dump(mode="json", exclude={"classes": {"__all__": {"instances", "factors"}}}),
         "environments": ctx.environments or {},
         "rules": ctx.rules_data,
         "inventory": ctx.inventory,
-        "table": dict(sorted(table.items())),
+        "table": table,
     }
 
 
+def deny_rules(ctx: ExportContext) -> list[str]:
+    """``Bash(prefix *)`` for every compiled prefix that is T3 on its own (names and aliases)."""
+    out: set[str] = set()
+    for r in ctx.prefix_rules():
+        if r.decision != "deny":
+            continue
+        for prog in r.programs:
+            if "/" not in prog:  # absolute paths: the hook resolves them; the list stays readable
+                out.add(f"Bash({' '.join((prog, *r.tokens))} *)")
+    return sorted(out)
+
+
+def hook_command(ctx: ExportContext, *extra: str) -> str:
+    """The hook's shell command: the installed CLI by absolute path, blocking when it is missing."""
+    return cli_guard(ctx.cli_path(), ["hook", "claude-code", "--state", f"{ctx.enforce_dir}/{STATE}", *extra])
+
+
 def export(ctx: ExportContext) -> ExportResult:
-    """Settings fragment with verified allow/ask/deny rules and the hook registration."""
-    rules, left = build(ctx.policy, ctx.evals, matches, ctx.classify)
-    by: dict[str, list[str]] = {"allow": [], "ask": [], "deny": []}
-    for r in rules:
-        by[r.decision].append(rule_text(r))
-    state_path = f"{ctx.enforce_dir}/{STATE}"
+    """Settings fragment (hook + deny backstop) and the hook's state."""
+    cli = ctx.cli_path()
+    warm = f"[ -x {shlex.quote(cli)} ] && {shlex.join([cli, 'hook', 'claude-code', '--state', f'{ctx.enforce_dir}/{STATE}', '--warm'])} || true"
     settings = {
-        "permissions": {k: sorted(set(v)) for k, v in by.items()},
+        "permissions": {"deny": deny_rules(ctx)},
         "hooks": {
             "PreToolUse": [{"matcher": "Bash|Read|Write|Edit|MultiEdit|NotebookEdit", "hooks": [
-                {"type": "command", "command": HOOK_COMMAND.format(state=state_path), "timeout": 10}]}],
-            # Start the warm classifier at session start, so the first Bash call is fast too.
+                {"type": "command", "command": hook_command(ctx), "timeout": 30}]}],
+            # Start the warm classifier at session start, so the first Bash call is fast too
+            # (best effort: a missing CLI must not stop a session from starting).
             "SessionStart": [{"hooks": [
-                {"type": "command", "command": HOOK_COMMAND.format(state=state_path) + " --warm", "timeout": 10}]}],
+                {"type": "command", "command": warm, "timeout": 10}]}],
         },
     }
     files = {
         SETTINGS: json.dumps(settings, indent=2, ensure_ascii=False) + "\n",
-        LEFT: left_summary(left),
         STATE: json.dumps(hook_state(ctx), ensure_ascii=False, separators=(",", ":")) + "\n",
     }
-    return ExportResult(files=files, rules=rules, left_to_hook=left)
+    return ExportResult(files=files, rules=list(settings["permissions"]["deny"]))

@@ -24,7 +24,6 @@ import json
 from typing import Any
 
 from generators.decision.decide import Table, decide
-from generators.decision.edits import policy_table
 from generators.decision.facts import Facts
 from generators.decision.model import ClassKey, DecisionTable, TargetProfile
 from generators.exporters.base import ExportContext, ExportResult
@@ -289,7 +288,7 @@ def rego_tests(table: DecisionTable, rules: Rules) -> str:
 def export(ctx: ExportContext) -> ExportResult:
     """Policy, compiled table and tests."""
     rules = ctx.risk_rules()
-    table = policy_table(ctx.policy)
+    table = ctx.table()
     data = {"stackpolicy_data": compile_data(table, rules, ctx.target_profiles)}
     files = {POLICY: REGO, DATA: json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
              TESTS: rego_tests(table, rules)}
