@@ -1,8 +1,7 @@
 """The command lines every export is checked against (the equivalence test, fast and in the
 real tools): the policy's own commands, and the ways an agent could dress them up —
-compound lines, wrappers, absolute paths, appended flags — plus hand-written evasions and,
-when present, the classifier's adversarial suite (``tests/data/adversarial*.txt``, one line
-each, ``#`` comments).
+compound lines, wrappers, absolute paths, appended flags — plus hand-written evasions and
+the classifier's adversarial suite (``tests/data/adversarial_lines.yaml``).
 
 Deterministic: same policy, same corpus, in the same order.
 """
@@ -73,12 +72,15 @@ def policy_commands(policy: dict[str, Any]) -> list[str]:
 
 
 def adversarial() -> list[str]:
-    """The classifier's adversarial suite, when it is present."""
-    out: list[str] = []
-    for p in sorted(_DATA.glob("adversarial*.txt")) if _DATA.is_dir() else []:
-        out += [ln.rstrip("\n") for ln in p.read_text(encoding="utf-8").splitlines()
-                if ln.strip() and not ln.lstrip().startswith("#")]
-    return out
+    """The classifier's adversarial suite (``tests/data/adversarial_lines.yaml``: entries
+    ``[category, accepted tiers, line]``), when it is present."""
+    p = _DATA / "adversarial_lines.yaml"
+    if not p.is_file():
+        return []
+    import yaml
+
+    entries = (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("lines") or []
+    return [e[2] for e in entries if isinstance(e, list) and len(e) == 3 and isinstance(e[2], str)]
 
 
 def corpus(policy: dict[str, Any]) -> list[str]:

@@ -20,12 +20,14 @@ def test_opa_input_has_the_facts_of_every_simple_command() -> None:
     facts = out["opa_input"]
     assert facts["operators"] == ["&&"]
     assert facts["redirections"] == [{"op": ">", "target": "/tmp/o"}]
-    first, second = facts["commands"]
-    assert first["argv"] == ["kubectl", "logs", "x"] and first["verb_class"] == "read"
-    assert second["argv"] == ["kubectl", "delete", "ns", "acme-prod"]
+    by_argv = {tuple(c["argv"]): (i, c) for i, c in enumerate(facts["commands"])}
+    _, first = by_argv[("kubectl", "logs", "x")]
+    assert first["verb_class"] == "read"
+    i, second = by_argv[("kubectl", "delete", "ns", "acme-prod")]
     assert second["wrappers"] == ["sudo"]
     assert (second["verb_class"], second["kind"], second["environment"]) == ("delete", "namespace", "prod")
-    assert second["action_class"] == out["commands"][1]["action_class"]
+    assert second["action_class"] == out["commands"][i]["action_class"]
+    assert len(facts["commands"]) == len(out["commands"])
 
 
 def test_opa_input_never_carries_the_tier_or_decision() -> None:
