@@ -21,6 +21,7 @@ and the targets check every command of a compound line on its own.
 
 from __future__ import annotations
 
+import fnmatch
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,15 +36,19 @@ from generators.risk.rules import Rules
 # does not resolve host executables still matches `/usr/local/bin/kubectl delete ...`.
 HOST_DIRS: tuple[str, ...] = ("/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin", "/usr/local/sbin", "/opt/homebrew/bin",
                               "/snap/bin")
-# Extensions that can change a prefix's *verb class* (what the tool does), probed on every
-# candidate; what can raise a class's tier without changing it (scope, production, sensitive
-# data, a protected or shared target) is bounded with decide() itself (see `class_reach`).
+# A few extensions probed on every candidate (the parser's reading of a longer line). The bound
+# itself is symbolic: every verb class the rules' rows can give a longer line (`row_classes`),
+# each at the highest tier decide() can give it (`class_reach`: scope, production, sensitive
+# data, a protected or shared target).
 VERB_TAILS: tuple[tuple[str, ...], ...] = (
-    (), ("x",), ("secret", "x", "-o", "yaml"), ("secrets", "-o", "json"), ("--raw",), ("-json",), ("--delete",),
-    ("--alter",), ("FLUSHALL",), ("-c", "DROP TABLE x"), ("-e", "DROP TABLE x"), ("--replicas=0",),
-    ("--dry-run=none",), ("-o", "yaml"), ("--with-decryption",), ("~/.aws/credentials",), ("/etc/shadow",),
-    (".env",), ("-P",), ("--hard",), ("push", "--force"), ("--force",), ("-destroy",), ("--all",), ("-rf", "/"),
-    ("--recursive",), ("--public",), ("--acl", "public-read"),
+    (), ("x",), ("secret", "x", "-o", "yaml"), ("--raw",), ("-c", "DROP TABLE x"), ("--force",), ("--all",),
+)
+# Before a prefix is allowed: options whose value is a command the tool runs later or at once
+# (the parser reads these as hidden execution), in the spellings tools use for them.
+HIDDEN_EXEC_TAILS: tuple[tuple[str, ...], ...] = (
+    ("core.sshCommand", "sh -c id"), ("-c", "core.sshCommand=sh -c id"), ("alias.x", "!sh -c id"),
+    ("--upload-pack", "sh -c id"), ("--exec", "sh -c id"), ("-exec", "sh", "-c", "id", ";"),
+    ("--to-command", "sh -c id"), ("-e", "sh -c id"), ("--command", "sh -c id"), ("x", "sh -c id"),
 )
 
 
@@ -138,13 +143,45 @@ def kind_tokens(rules: Rules) -> list[str]:
     return sorted(weighty | {a for a, k in rules.kind_aliases.items() if k in weighty})
 
 
+_CONDITIONS = ("kind", "flags", "values", "no_flags", "sql", "args", "argv", "source", "target", "paths", "all_paths",
+               "via")
+
+
+def row_classes(tool: str, words: tuple[str, ...], rules: Rules) -> set[str]:
+    """Every verb class the risk rules can give a command starting with ``tool words``: each
+    row whose verb matches those words (or extends them), up to the first row that matches
+    them without any condition (rows are tried in order), plus the global rows."""
+    tool = rules.tool_aliases.get(tool, tool)
+    verb = " ".join(words).lower()
+    out: set[str] = set()
+    for row in rules.tools.get(tool, []):
+        exact = any(fnmatch.fnmatchcase(verb, p) for p in row.verb)
+        longer = any(p.startswith(verb + " ") for p in row.verb) if verb else True
+        if not (exact or longer):
+            continue
+        cls = row.cls
+        if cls == "unknown" and verb in rules.verbs:
+            cls = rules.verbs[verb]  # the classifier's generic fallback for a verb it knows
+        out.add(cls)
+        if exact and not any(getattr(row, c, None) for c in _CONDITIONS):
+            return out | {r.cls for r in rules.global_rules}
+    if verb in rules.verbs:
+        out.add(rules.verbs[verb])
+    return out | {"unknown"} | {r.cls for r in rules.global_rules}
+
+
 def _decide(cand: tuple[str, ...], classify: Callable[[str], Verdict],
-            reach_of: Callable[[str], Tier]) -> tuple[Verdict, Tier, set[str], str]:
+            reach_of: Callable[[str], Tier], rules: Rules) -> tuple[Verdict, Tier, set[str], str]:
     line = shlex.join(cand)
     bare = classify(line)
     reach: Tier = "T0"
     classes: set[str] = set()
     worst = line
+    # What the rules can make of any longer line (flags, kinds, SQL they condition on).
+    for cls in sorted(row_classes(cand[0], cand[1:], rules)):
+        t = reach_of(cls)
+        if tier_index(t) > tier_index(reach):
+            reach, worst = t, f"{line} … ({cls})"
     for tail in VERB_TAILS:
         v = classify(shlex.join(cand + tail)) if tail else bare
         if v.action_class:
@@ -169,7 +206,7 @@ def compile_rules(table: DecisionTable, rules: Rules, classify: Callable[[str], 
     out: list[PrefixRule] = []
     for cand, tool in sorted(candidates(rules).items()):
         line = shlex.join(cand)
-        bare, reach, classes, worst = _decide(cand, classify, reach_of)
+        bare, reach, classes, worst = _decide(cand, classify, reach_of, rules)
         verb_class = (bare.action_class or "").split("/", 1)[0]
         if 2 <= len(cand) <= 3 and verb_class in rules.classes and rules.classes[verb_class].deletes and bare.tier != "T3":
             # Deleting, T3 only for some objects: the object kind settles it (`kubectl delete ns`).
@@ -180,6 +217,11 @@ def compile_rules(table: DecisionTable, rules: Rules, classify: Callable[[str], 
                 if sub.tier == "T3" and sub_kind == rules.kind(k):
                     out.append(PrefixRule(programs(tool, rules), (*cand[1:], k), "deny", "T3", "T3",
                                           (sub.action_class or "",), f"{line} {k} is T3 ({sub.action_class})"))
+        if tier_index(reach) <= 1:
+            for tail in HIDDEN_EXEC_TAILS:
+                v = classify(shlex.join(cand + tail))
+                if tier_index(v.tier) > tier_index(reach):
+                    reach, worst = v.tier, shlex.join(cand + tail)
         if tier_index(reach) <= 1:
             decision: Decision = "allow"
             why = f"{line} is {bare.tier}, and no extension can be worse than {reach}"
