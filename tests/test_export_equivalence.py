@@ -230,3 +230,12 @@ def test_codex_hook_answers(out: Path) -> None:
     assert _hook(out, "codex", "kubectl get pods -n acme-prod").stdout.strip() == ""  # T0: the rules decide
     denied = _hook(out, "codex", "kubectl logs x && kubectl delete ns acme-prod")
     assert json.loads(denied.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_guard_with_a_bare_name_blocks_when_it_is_not_on_path(tmp_path: Path) -> None:
+    from generators.exporters.base import cli_guard
+
+    cmd = cli_guard("stackpolicy-not-installed", ["hook", "claude-code"])
+    res = subprocess.run(["/bin/sh", "-c", cmd], input="{}", capture_output=True, text=True, timeout=30,
+                         env={"PATH": str(tmp_path)})
+    assert res.returncode == 2 and "blocked" in res.stderr

@@ -53,8 +53,9 @@ def register(main: click.Group) -> None:
     @click.option("--output", "output", default=None, type=click.Path(file_okay=False),
                   help="Where the compiled policy is (default: `output` in stackpolicy.yaml, else ./output).")
     @click.option("--cli", "cli", default=None, type=click.Path(dir_okay=False),
-                  help="The stackpolicy executable the agent hooks run, by absolute path "
-                       "(default: the one installed beside this Python, else the one on PATH).")
+                  help="The stackpolicy executable the agent hooks run: an absolute path (default: the one "
+                       "installed beside this Python, else the one on PATH), or a bare name looked up on PATH "
+                       "when the hook runs. Either way the hook blocks when it is missing.")
     @click.pass_context
     def export(ctx: click.Context, target: str, output: str | None, cli: str | None) -> None:
         """Export the reviewed policy (policy.yaml) for an agent or a gateway.

@@ -79,6 +79,8 @@ class ExportContext:
         """The absolute path of the stackpolicy CLI the hooks run: ``cli`` if given, else the
         one beside this Python (the venv ``make install`` made), else the one on PATH."""
         if self.cli:
+            if "/" not in self.cli:  # a bare name: found on PATH when the hook runs (the guard checks)
+                return self.cli
             return str(Path(self.cli).expanduser().absolute())
         beside = Path(sys.executable).parent / "stackpolicy"
         if beside.is_file():
@@ -138,10 +140,12 @@ def load_compiled(policy_path: str | Path) -> tuple[Policy, EvalSuite | None]:
 def cli_guard(cli: str, args: list[str]) -> str:
     """A hook command that runs ``cli args`` and blocks (exit 2, the agents' "block this
     tool call" code, with the reason on stderr) when the CLI is missing or fails: a hook that
-    cannot run must never let the call through (any other exit code lets it run)."""
+    cannot run must never let the call through (any other exit code lets it run). ``cli`` is
+    an absolute path, or a bare name looked up on PATH when the hook runs."""
     q = shlex.quote(cli)
     run = shlex.join([cli, *args])
+    present = f"[ -x {q} ]" if "/" in cli else f"command -v {q} >/dev/null 2>&1"
     missing = shlex.quote(f"stackpolicy: {cli} is missing or not executable, so this tool call is blocked; "
                           "reinstall stackpolicy there or rerun `stackpolicy export --cli PATH`")
     failed = shlex.quote("stackpolicy: the policy hook failed, so this tool call is blocked")
-    return f"[ -x {q} ] || {{ echo {missing} >&2; exit 2; }}; {run} || {{ echo {failed} >&2; exit 2; }}"
+    return f"{present} || {{ echo {missing} >&2; exit 2; }}; {run} || {{ echo {failed} >&2; exit 2; }}"

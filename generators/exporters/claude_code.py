@@ -98,7 +98,8 @@ def hook_command(ctx: ExportContext, *extra: str) -> str:
 def export(ctx: ExportContext) -> ExportResult:
     """Settings fragment (hook + deny backstop) and the hook's state."""
     cli = ctx.cli_path()
-    warm = f"[ -x {shlex.quote(cli)} ] && {shlex.join([cli, 'hook', 'claude-code', '--state', f'{ctx.enforce_dir}/{STATE}', '--warm'])} || true"
+    present = f"[ -x {shlex.quote(cli)} ]" if "/" in cli else f"command -v {shlex.quote(cli)} >/dev/null 2>&1"
+    warm = f"{present} && {shlex.join([cli, 'hook', 'claude-code', '--state', f'{ctx.enforce_dir}/{STATE}', '--warm'])} || true"
     settings = {
         "permissions": {"deny": deny_rules(ctx)},
         "hooks": {
