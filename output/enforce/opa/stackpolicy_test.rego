@@ -36,9 +36,9 @@ test_class_6 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "config-change/redis@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "config-change", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
-# class config-change/redis@unknown
+# class config-change/redis@staging
 test_class_7 if {
-	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "config-change/redis@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "config-change", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
+	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "config-change/redis@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "config-change", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class config-change/topic@unknown
@@ -201,274 +201,274 @@ test_class_39 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "delete/volume@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "volume", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "delete", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
-# class deploy/any@unknown
+# class deploy/any@prod
 test_class_40 if {
+	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/any@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
+}
+
+# class deploy/any@unknown
+test_class_41 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/any@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/deployment@prod
-test_class_41 if {
+test_class_42 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/deployment@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/deployment@prod+sensitive
-test_class_42 if {
+test_class_43 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/deployment@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/image@prod+sensitive
-test_class_43 if {
+test_class_44 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/image@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "image", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/job@prod
-test_class_44 if {
+test_class_45 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/job@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/job@prod+sensitive
-test_class_45 if {
+test_class_46 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/job@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/job@staging
-test_class_46 if {
+test_class_47 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "deploy/job@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/manifest@unknown
-test_class_47 if {
+test_class_48 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/manifest@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "manifest", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/pod@prod
-test_class_48 if {
+test_class_49 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/pod@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "pod", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/release@prod
-test_class_49 if {
+test_class_50 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/release@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "release", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/release@staging
-test_class_50 if {
+test_class_51 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "deploy/release@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "release", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/release@unknown
-test_class_51 if {
+test_class_52 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/release@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "release", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/service@dev
-test_class_52 if {
+test_class_53 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "deploy/service@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/service@dev+sensitive
-test_class_53 if {
+test_class_54 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "deploy/service@dev+sensitive", "argv": [], "environment": "dev", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/service@prod
-test_class_54 if {
+test_class_55 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/service@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/service@prod+sensitive
-test_class_55 if {
+test_class_56 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/service@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/service@staging
-test_class_56 if {
+test_class_57 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "deploy/service@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/service@staging+sensitive
-test_class_57 if {
+test_class_58 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "deploy/service@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class deploy/stack@unknown
-test_class_58 if {
+test_class_59 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "deploy/stack@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "stack", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "deploy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/any@unknown
-test_class_59 if {
+test_class_60 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/any@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/key@prod
-test_class_60 if {
+test_class_61 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/key@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "key", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/kms-key@prod+sensitive
-test_class_61 if {
+test_class_62 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/kms-key@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "kms-key", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/path@prod+recursive+sensitive
-test_class_62 if {
+test_class_63 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/path@prod+recursive+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "path", "namespace": null, "object_kind": null, "scope": "recursive", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/redis@prod
-test_class_63 if {
+test_class_64 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/redis@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/redis@staging
-test_class_64 if {
+test_class_65 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/redis@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/stack@prod
-test_class_65 if {
+test_class_66 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/stack@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "stack", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/stack@unknown
-test_class_66 if {
+test_class_67 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/stack@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "stack", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/table@dev
-test_class_67 if {
+test_class_68 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/table@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "table", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class destroy/table@prod+sensitive
-test_class_68 if {
+test_class_69 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "destroy/table@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "table", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "destroy", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class exec/compose-service@dev
-test_class_69 if {
+test_class_70 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "exec/compose-service@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "exec", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class exec/compose-service@unknown
-test_class_70 if {
+test_class_71 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "exec/compose-service@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "exec", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class exec/deployment@prod
-test_class_71 if {
+test_class_72 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "exec/deployment@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "exec", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class exec/deployment@prod+sensitive
-test_class_72 if {
+test_class_73 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "exec/deployment@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "exec", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class exec/pod@prod+sensitive
-test_class_73 if {
+test_class_74 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "exec/pod@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "pod", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "exec", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class exec/pod@unknown
-test_class_74 if {
+test_class_75 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "exec/pod@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "pod", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "exec", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class failover/postgres@prod+sensitive
-test_class_75 if {
+test_class_76 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "failover/postgres@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "failover", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class failover/redis@prod
-test_class_76 if {
+test_class_77 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "failover/redis@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "failover", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class failover/redis@staging
-test_class_77 if {
+test_class_78 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "failover/redis@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "failover", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/iam@prod
-test_class_78 if {
+test_class_79 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/iam@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "iam", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/iam@staging
-test_class_79 if {
+test_class_80 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/iam@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "iam", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/kafka-user@unknown
-test_class_80 if {
+test_class_81 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/kafka-user@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "kafka-user", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/kafka-user@unknown+sensitive
-test_class_81 if {
+test_class_82 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/kafka-user@unknown+sensitive", "argv": [], "environment": "unknown", "flags": {}, "kind": "kafka-user", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/postgres@dev
-test_class_82 if {
+test_class_83 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/postgres@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/postgres@prod+sensitive
-test_class_83 if {
+test_class_84 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/postgres@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/role@prod+sensitive
-test_class_84 if {
+test_class_85 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/role@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "role", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/rolebinding@prod+sensitive
-test_class_85 if {
+test_class_86 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/rolebinding@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "rolebinding", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class grant/serviceaccount@prod+sensitive
-test_class_86 if {
+test_class_87 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "grant/serviceaccount@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "serviceaccount", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "grant", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class local-write/cluster@unknown
-test_class_87 if {
+test_class_88 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "local-write/cluster@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "cluster", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "local-write", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class local-write/file@unknown
-test_class_88 if {
+test_class_89 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "local-write/file@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "file", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "local-write", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class make-public/bucket@prod+sensitive
-test_class_89 if {
+test_class_90 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "make-public/bucket@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "bucket", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "make-public", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class migrate/postgres@dev
-test_class_90 if {
+test_class_91 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "migrate/postgres@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "migrate", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class migrate/postgres@prod+sensitive
-test_class_91 if {
+test_class_92 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "migrate/postgres@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "migrate", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class migrate/postgres@staging+sensitive
-test_class_92 if {
-	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "migrate/postgres@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "migrate", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
-}
-
-# class mutate/configmap@prod+sensitive
 test_class_93 if {
-	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "mutate/configmap@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "configmap", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "mutate", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
+	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "migrate/postgres@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "migrate", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class mutate/cronjob@prod+sensitive
@@ -576,483 +576,458 @@ test_class_114 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read-data/redis@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
-# class read-data/redis@unknown
-test_class_115 if {
-	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read-data/redis@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "redis", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
-}
-
 # class read-data/topic@unknown
-test_class_116 if {
+test_class_115 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read-data/topic@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read-data/topic@unknown+sensitive
-test_class_117 if {
+test_class_116 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "read-data/topic@unknown+sensitive", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
-# class read/all@prod
-test_class_118 if {
-	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/all@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "all", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
-}
-
 # class read/all@staging
-test_class_119 if {
+test_class_117 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/all@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "all", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/all@unknown
-test_class_120 if {
+test_class_118 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/all@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "all", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
-# class read/any@prod
-test_class_121 if {
-	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/any@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
-}
-
 # class read/any@unknown
-test_class_122 if {
+test_class_119 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/any@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/any@unknown+recursive
-test_class_123 if {
+test_class_120 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/any@unknown+recursive", "argv": [], "environment": "unknown", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "recursive", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/bucket@prod+sensitive
-test_class_124 if {
+test_class_121 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/bucket@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "bucket", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/bucket@unknown
-test_class_125 if {
+test_class_122 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/bucket@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "bucket", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/compose-service@dev
-test_class_126 if {
+test_class_123 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/compose-service@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/compose-service@unknown
-test_class_127 if {
+test_class_124 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/compose-service@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
-# class read/configmap@prod+sensitive
-test_class_128 if {
-	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/configmap@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "configmap", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
-}
-
 # class read/consumer-group@unknown
-test_class_129 if {
+test_class_125 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/consumer-group@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "consumer-group", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/cronjob@dev+sensitive
-test_class_130 if {
+test_class_126 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/cronjob@dev+sensitive", "argv": [], "environment": "dev", "flags": {}, "kind": "cronjob", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/cronjob@prod+sensitive
-test_class_131 if {
+test_class_127 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/cronjob@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "cronjob", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/cronjob@staging+sensitive
-test_class_132 if {
+test_class_128 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/cronjob@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "cronjob", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/database@prod
-test_class_133 if {
+test_class_129 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/database@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "database", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/database@prod+sensitive
-test_class_134 if {
+test_class_130 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/database@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "database", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/deployment@prod
-test_class_135 if {
+test_class_131 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/deployment@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/deployment@prod+sensitive
-test_class_136 if {
+test_class_132 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/deployment@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/deployment@staging
-test_class_137 if {
+test_class_133 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/deployment@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/deployment@unknown
-test_class_138 if {
+test_class_134 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/deployment@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/image@prod+sensitive
-test_class_139 if {
+test_class_135 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/image@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "image", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/job@prod
-test_class_140 if {
+test_class_136 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/job@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
-# class read/job@prod+selector
-test_class_141 if {
-	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/job@prod+selector", "argv": [], "environment": "prod", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "selector", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
-}
-
 # class read/job@prod+sensitive
-test_class_142 if {
+test_class_137 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/job@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/job@staging
-test_class_143 if {
+test_class_138 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/job@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/kafka-cluster@unknown
-test_class_144 if {
+test_class_139 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/kafka-cluster@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "kafka-cluster", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/kafka-user@unknown
-test_class_145 if {
+test_class_140 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/kafka-user@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "kafka-user", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/kafka-user@unknown+sensitive
-test_class_146 if {
+test_class_141 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/kafka-user@unknown+sensitive", "argv": [], "environment": "unknown", "flags": {}, "kind": "kafka-user", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/key@prod+sensitive
-test_class_147 if {
+test_class_142 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/key@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "key", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/kubeconfig@unknown
-test_class_148 if {
+test_class_143 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/kubeconfig@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "kubeconfig", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/other@prod
-test_class_149 if {
+test_class_144 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/other@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "other", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/other@staging
-test_class_150 if {
+test_class_145 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/other@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "other", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/persistentvolume@unknown
-test_class_151 if {
+test_class_146 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/persistentvolume@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "persistentvolume", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/persistentvolumeclaim@prod
-test_class_152 if {
+test_class_147 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/persistentvolumeclaim@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "persistentvolumeclaim", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/persistentvolumeclaim@staging
-test_class_153 if {
+test_class_148 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/persistentvolumeclaim@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "persistentvolumeclaim", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/pod@prod+selector
-test_class_154 if {
+test_class_149 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/pod@prod+selector", "argv": [], "environment": "prod", "flags": {}, "kind": "pod", "namespace": null, "object_kind": null, "scope": "selector", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/pod@prod+sensitive
-test_class_155 if {
+test_class_150 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/pod@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "pod", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/pod@unknown+selector
-test_class_156 if {
+test_class_151 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/pod@unknown+selector", "argv": [], "environment": "unknown", "flags": {}, "kind": "pod", "namespace": null, "object_kind": null, "scope": "selector", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/replication-group@prod
-test_class_157 if {
+test_class_152 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/replication-group@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "replication-group", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/resource@unknown
-test_class_158 if {
+test_class_153 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/resource@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "resource", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/role@prod
-test_class_159 if {
+test_class_154 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/role@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "role", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/role@prod+sensitive
-test_class_160 if {
+test_class_155 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/role@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "role", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/rolebinding@prod+sensitive
-test_class_161 if {
+test_class_156 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/rolebinding@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "rolebinding", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/secret@unknown
-test_class_162 if {
+test_class_157 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/secret@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "secret", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/service@prod
-test_class_163 if {
+test_class_158 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/service@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/serviceaccount@prod+sensitive
-test_class_164 if {
+test_class_159 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/serviceaccount@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "serviceaccount", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/statefulset@unknown
-test_class_165 if {
+test_class_160 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/statefulset@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "statefulset", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/topic@unknown
-test_class_166 if {
+test_class_161 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/topic@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/topic@unknown+sensitive
-test_class_167 if {
+test_class_162 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/topic@unknown+sensitive", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/url@prod
-test_class_168 if {
+test_class_163 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/url@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "url", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/volume@dev
-test_class_169 if {
+test_class_164 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/volume@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "volume", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class read/workflow@unknown
-test_class_170 if {
+test_class_165 if {
 	stackpolicy.tier == "T0" with input as {"commands": [{"action_class": "read/workflow@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "workflow", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class rerun/cronjob@dev+sensitive
-test_class_171 if {
+test_class_166 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "rerun/cronjob@dev+sensitive", "argv": [], "environment": "dev", "flags": {}, "kind": "cronjob", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "rerun", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class rerun/cronjob@staging+sensitive
-test_class_172 if {
+test_class_167 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "rerun/cronjob@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "cronjob", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "rerun", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class rerun/job@prod
-test_class_173 if {
+test_class_168 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "rerun/job@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "rerun", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class rerun/job@staging
-test_class_174 if {
+test_class_169 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "rerun/job@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "job", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "rerun", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class reset-offsets/topic@unknown
-test_class_175 if {
+test_class_170 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "reset-offsets/topic@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "reset-offsets", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class reset-offsets/topic@unknown+sensitive
-test_class_176 if {
+test_class_171 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "reset-offsets/topic@unknown+sensitive", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "reset-offsets", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class restart-one/pod@prod+sensitive
-test_class_177 if {
+test_class_172 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "restart-one/pod@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "pod", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "restart-one", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class restart/compose-service@dev
-test_class_178 if {
+test_class_173 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "restart/compose-service@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "restart", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class restart/compose-service@unknown
-test_class_179 if {
+test_class_174 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "restart/compose-service@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "restart", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class restart/database@prod
-test_class_180 if {
+test_class_175 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "restart/database@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "database", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "restart", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class restart/database@prod+sensitive
-test_class_181 if {
+test_class_176 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "restart/database@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "database", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "restart", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class restart/deployment@prod
-test_class_182 if {
+test_class_177 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "restart/deployment@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "restart", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class restart/deployment@prod+sensitive
-test_class_183 if {
+test_class_178 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "restart/deployment@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "restart", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/deployment@prod
-test_class_184 if {
+test_class_179 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "scale/deployment@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/service@dev
-test_class_185 if {
+test_class_180 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "scale/service@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/service@dev+sensitive
-test_class_186 if {
+test_class_181 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "scale/service@dev+sensitive", "argv": [], "environment": "dev", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/service@prod
-test_class_187 if {
+test_class_182 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "scale/service@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/service@prod+sensitive
-test_class_188 if {
+test_class_183 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "scale/service@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/service@staging
-test_class_189 if {
+test_class_184 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "scale/service@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/service@staging+sensitive
-test_class_190 if {
+test_class_185 if {
 	stackpolicy.tier == "T1" with input as {"commands": [{"action_class": "scale/service@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/volume@prod
-test_class_191 if {
+test_class_186 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "scale/volume@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "volume", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class scale/volume@staging
-test_class_192 if {
+test_class_187 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "scale/volume@staging", "argv": [], "environment": "staging", "flags": {}, "kind": "volume", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "scale", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class secret-read/path@unknown
-test_class_193 if {
+test_class_188 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "secret-read/path@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "path", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "secret-read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class secret-read/secret@prod+sensitive
-test_class_194 if {
+test_class_189 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "secret-read/secret@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "secret", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "secret-read", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class secret-write/secret@prod+sensitive
-test_class_195 if {
+test_class_190 if {
 	stackpolicy.tier == "T3" with input as {"commands": [{"action_class": "secret-write/secret@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "secret", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "secret-write", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class shell/any@unknown
-test_class_196 if {
+test_class_191 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "shell/any@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "shell", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class stop/deployment@unknown
-test_class_197 if {
+test_class_192 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "stop/deployment@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "deployment", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "stop", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class unknown/any@unknown
-test_class_198 if {
+test_class_193 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "unknown/any@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "any", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "unknown", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class unknown/compose-service@dev
-test_class_199 if {
+test_class_194 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "unknown/compose-service@dev", "argv": [], "environment": "dev", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "unknown", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class unknown/compose-service@unknown
-test_class_200 if {
+test_class_195 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "unknown/compose-service@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "compose-service", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "unknown", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class unknown/database@prod
-test_class_201 if {
+test_class_196 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "unknown/database@prod", "argv": [], "environment": "prod", "flags": {}, "kind": "database", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "unknown", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class unknown/make-target@unknown
-test_class_202 if {
+test_class_197 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "unknown/make-target@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "make-target", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "unknown", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/bucket@prod+sensitive
-test_class_203 if {
+test_class_198 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/bucket@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "bucket", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/bucket@staging+sensitive
-test_class_204 if {
+test_class_199 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/bucket@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "bucket", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/postgres@prod+sensitive
-test_class_205 if {
+test_class_200 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/postgres@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/postgres@staging+sensitive
-test_class_206 if {
+test_class_201 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/postgres@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "postgres", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/secret@prod+sensitive
-test_class_207 if {
+test_class_202 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/secret@prod+sensitive", "argv": [], "environment": "prod", "flags": {}, "kind": "secret", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/secret@staging+sensitive
-test_class_208 if {
+test_class_203 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/secret@staging+sensitive", "argv": [], "environment": "staging", "flags": {}, "kind": "secret", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/topic@unknown
-test_class_209 if {
+test_class_204 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/topic@unknown", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": false, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
 # class write-data/topic@unknown+sensitive
-test_class_210 if {
+test_class_205 if {
 	stackpolicy.tier == "T2" with input as {"commands": [{"action_class": "write-data/topic@unknown+sensitive", "argv": [], "environment": "unknown", "flags": {}, "kind": "topic", "namespace": null, "object_kind": null, "scope": "one", "sensitive": true, "subcommand": "", "target": null, "target_entity": null, "tool": "", "verb_class": "write-data", "via": null, "wrappers": []}], "operators": [], "parse_error": false, "redirections": [], "version": 1}
 }
 
