@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from generators import hook_client
 
@@ -58,11 +59,13 @@ def _resolve(path: str, event: dict[str, Any]) -> str:
     return os.path.join(base, path)
 
 
-def build_classifier(state: dict[str, Any]) -> Callable[[str], tuple[str, str]]:
+def build_classifier(state: dict[str, Any], keep: Callable[[str, str, str], object] | None = None,
+                     ) -> Callable[[str], tuple[str, str]]:
     """The full classifier for ``state`` (its rules, inventory and reviewed tiers), built once.
 
     Returns ``command -> (decision, reason)``; used by the slow path and the warm server alike,
-    so both give the same answers.
+    so both give the same answers. ``keep(command, decision, reason)`` is called for each
+    answer on a line the classifier found no secret in (the decision cache stores those only).
     """
     from generators.classify import Classifier
     from generators.decision.model import DecisionTable
@@ -80,14 +83,18 @@ def build_classifier(state: dict[str, Any]) -> Callable[[str], tuple[str, str]]:
 
     def classify(command: str) -> tuple[str, str]:
         c = classifier.classify(command)
-        return c.decision, " | ".join(c.reasons)
+        decision, reason = c.decision, " | ".join(c.reasons)
+        if keep is not None and c.command == command:  # redaction changed nothing: no secret in it
+            keep(command, decision, reason)
+        return decision, reason
 
     return classify
 
 
-def _classify(state: dict[str, Any], command: str) -> tuple[str, str]:
+def _classify(state: dict[str, Any], command: str, keep: Callable[[str, str, str], object] | None = None,
+              ) -> tuple[str, str]:
     """The slow path: the full classifier, loaded in this process for this one call."""
-    return build_classifier(state)(command)
+    return (build_classifier(state, keep) if keep is not None else build_classifier(state))(command)
 
 
 def lookup(state: dict[str, Any], command: str) -> tuple[str, str] | None:
@@ -109,6 +116,16 @@ def _ask_warm_server(state_path: str, digest: str, command: str) -> tuple[str, s
     return hook_client.query(sock, digest, command)
 
 
+def _cache_keeper(directory: str, digest: str) -> Callable[[str, str, str], object]:
+    """Where the slow path keeps its answer: the decision cache, stamped with this code."""
+    def keep(command: str, decision: str, reason: str) -> None:
+        from generators.hook_server import DecisionCache, code_stamp
+
+        DecisionCache(directory, digest, code_stamp()).put(command, decision, reason)
+
+    return keep
+
+
 def _warm_or_slow(state: dict[str, Any], state_path: str, digest: str, command: str) -> tuple[str, str]:
     """Ask the warm server for this exact state; without one, classify here and start one."""
     if not hook_client.enabled():
@@ -119,10 +136,15 @@ def _warm_or_slow(state: dict[str, Any], state_path: str, digest: str, command: 
     sock = hook_client.socket_path(directory, state_path, digest)
     answer = None  # decide() already asked a listening server, if any
     if hook_client.wait_loading(sock):
-        answer = hook_client.query(sock, digest, command)
+        # It just came up: a refused first connection is retried briefly, never raced.
+        for _ in range(5):
+            answer = hook_client.query(sock, digest, command)
+            if answer is not None:
+                break
+            time.sleep(0.02)
     if answer is not None:
         return answer
-    decision, reason = _classify(state, command)
+    decision, reason = _classify(state, command, _cache_keeper(directory, digest))
     # Never raises; starts nothing if a server holds the lock (a hung one: a second could not serve).
     hook_client.ensure(state_path, digest)
     return decision, reason
@@ -167,14 +189,21 @@ def verdict(command: str, event: dict[str, Any], state_path: str) -> tuple[str, 
     """``(decision, reason)`` of the full classifier for ``command``: the warm server, the
     state's precomputed table, or this process (and a warm server started for next time)."""
     path = os.path.abspath(_resolve(state_path, event))
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    digest = hook_client.state_hash(raw)
-    # A warm server for these exact bytes has the table too: asking it first spares parsing
-    # the state (~10 ms of 0.5 MB JSON) on every call.
-    answer = _ask_warm_server(path, digest, command)
+    directory = hook_client.socket_dir(create=True) if hook_client.enabled() else None
+    # The state's hash is memoised by its stat: a call need not read and hash a large state.
+    digest, raw = hook_client.state_digest(path, directory)
+    # The decision cache (answers of earlier calls and sessions, the table prefilled by the
+    # server), then a warm server for these exact bytes: both spare parsing the state
+    # (~10 ms of 0.5 MB JSON) and answer the first call of a session before any server is up.
+    answer = hook_client.cache_get(directory, digest, command) if directory is not None else None
+    if answer is None:
+        answer = _ask_warm_server(path, digest, command)
     if answer is not None:
         return answer[0], answer[1]
+    if raw is None:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        digest = hook_client.state_hash(raw)  # the bytes read now (rewritten since it was memoised?)
     state = json.loads(raw)
     if state.get("version") != STATE_VERSION:
         return "ask", f"{state_path} is from another version; rerun `stackpolicy export`"

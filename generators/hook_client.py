@@ -13,6 +13,13 @@ Anything else (no server, timeout, a malformed or foreign reply) returns ``None`
 caller classifies in-process: a server can only ever make the hook faster, never change
 what it answers.
 
+Decision cache: answers are also kept on disk beside the socket (``<state hash>.cache/``, one
+small file per line, named by the SHA-256 of the line; the line itself is not stored), so the
+first call of the next session is answered with one ``open()``, before any server is up.
+Lines the classifier finds a secret in are never cached. The state's hash is memoised by the
+state file's inode, size, mtime and ctime, so a call does not read and hash a large state.
+The server stamps the cache with its code (``code`` file) and empties it when that changes.
+
 Environment: ``STACKPOLICY_HOOK_SERVER=off`` never uses or starts a server;
 ``STACKPOLICY_HOOK_SOCKET_DIR`` overrides the socket directory (tests, benchmarks);
 ``STACKPOLICY_HOOK_IDLE`` is the server's idle timeout in seconds (default 900).
@@ -32,10 +39,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
 
-# The whole exchange must fit well inside the hook's budget; past this the slow path answers.
-CLIENT_TIMEOUT = 0.1
-# A server that is loading is ready within about the time the slow path would take; never wait longer.
-LOADING_WAIT = 0.6
+# A listening server answers a new line in a few ms (a table or cache hit in well under one);
+# the slow path costs a full classifier import (0.4 s idle, 1-2 s on a loaded machine). So a
+# server that is slow to reply is still worth waiting for, up to about what the slow path costs.
+CLIENT_TIMEOUT = 1.0
+# A server that is loading (started by SessionStart or an earlier call) began before this call
+# and is ready sooner than this process could import the classifier itself.
+LOADING_WAIT = 3.0
+# Decision cache: longer lines are not cached (rare; they go to the server), nor more entries.
+CACHE_MAX_COMMAND = 8192
+CACHE_MAX_ENTRIES = 50_000
 DEFAULT_IDLE = 900.0
 MAX_REPLY = 1 << 20
 DECISIONS = frozenset({"allow", "ask", "deny"})
@@ -96,6 +109,106 @@ def socket_path(directory: str, state_path: str, digest: str) -> str:
     """The socket of the server for this state file with these exact bytes."""
     key = hashlib.sha256(f"{os.path.abspath(state_path)}\0{digest}".encode()).hexdigest()[:32]
     return os.path.join(directory, f"{key}.sock")
+
+
+def state_digest(state_path: str, directory: str | None) -> tuple[str, bytes | None]:
+    """``(hash, bytes or None)`` of the state file, the hash memoised in ``directory``.
+
+    The memo (``<key>.stat``) holds the file's inode, size, mtime and ctime with the hash; when
+    the file still matches, its bytes are not read (``None``). Any rewrite (``export`` writes a
+    new file) changes the inode or ctime, which no user-level call can set back.
+    """
+    st = os.stat(state_path)
+    sig = f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+    memo = None
+    if directory is not None:
+        key = hashlib.sha256(os.path.abspath(state_path).encode()).hexdigest()[:32]
+        memo = os.path.join(directory, f"{key}.stat")
+        try:
+            with open(memo, encoding="ascii") as fh:
+                old_sig, _, digest = fh.read().rpartition(" ")
+            if old_sig == sig and len(digest) == 64:
+                return digest, None
+        except (OSError, ValueError):
+            pass
+    with open(state_path, "rb") as fh:
+        raw = fh.read()
+    digest = state_hash(raw)
+    if memo is not None and sig == _stat_sig(state_path):  # unchanged while we read it
+        _write_atomic(memo, f"{sig} {digest}".encode())
+    return digest, raw
+
+
+def _stat_sig(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+
+def _write_atomic(path: str, data: bytes) -> bool:
+    """Write ``data`` to ``path`` via a private temporary file and a rename (best effort)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+
+
+def cache_dir(directory: str, digest: str) -> str:
+    """The decision cache of one state (by its hash) inside the private socket directory."""
+    return os.path.join(directory, f"{digest[:32]}.cache")
+
+
+def _line_key(command: str) -> str:
+    return hashlib.sha256(command.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def cache_get(directory: str, digest: str, command: str) -> tuple[str, str] | None:
+    """The cached ``(decision, reason)`` for ``command`` under this state, or ``None``."""
+    if len(command) > CACHE_MAX_COMMAND:
+        return None
+    key = _line_key(command)
+    try:
+        with open(os.path.join(cache_dir(directory, digest), key[:40]), "rb") as fh:
+            rec = json.loads(fh.read(MAX_REPLY))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("line") != key or rec.get("state") != digest:
+        return None  # a collision of the short name, or a file from elsewhere: never trust it
+    decision, reason = rec.get("decision"), rec.get("reason")
+    if decision not in DECISIONS or not isinstance(reason, str):
+        return None
+    return decision, reason
+
+
+def cache_put(directory: str, digest: str, command: str, decision: str, reason: str) -> bool:
+    """Keep one answer (callers have checked the line holds no secret). Best effort."""
+    if len(command) > CACHE_MAX_COMMAND or decision not in DECISIONS:
+        return False
+    d = cache_dir(directory, digest)
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    if not private_dir(d):
+        return False
+    key = _line_key(command)
+    rec = {"line": key, "state": digest, "decision": decision, "reason": reason}
+    return _write_atomic(os.path.join(d, key[:40]), json.dumps(rec).encode())
 
 
 def _peer_is_us(sock: socket.socket) -> bool:

@@ -71,6 +71,73 @@ def warm_up(classify: Callable[[str], tuple[str, str]]) -> None:
             classify(line)
 
 
+def code_stamp() -> str:
+    """Which classifier code answers: the version and every module's path, size and mtime.
+
+    Stored in the decision cache; a server of other code empties the cache it finds (an
+    upgrade, or an edit of an editable install, may change answers on unchanged states).
+    """
+    from generators import __version__
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    files = []
+    for top in ("generators", "inventory"):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith((".py", ".yaml", ".json")):
+                    with contextlib.suppress(OSError):
+                        st = os.stat(os.path.join(dirpath, name))
+                        files.append(f"{os.path.relpath(os.path.join(dirpath, name), root)} {st.st_size} {st.st_mtime_ns}")
+    return hook_client.state_hash("\n".join([__version__, *files]).encode())
+
+
+class DecisionCache:
+    """The on-disk decision cache of one state (see :mod:`generators.hook_client`), as the server fills it."""
+
+    def __init__(self, directory: str, digest: str, stamp: str) -> None:
+        self.directory, self.digest = directory, digest
+        path = hook_client.cache_dir(directory, digest)
+        self.entries = 0
+        self.usable = False
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return
+        if not hook_client.private_dir(path):
+            return
+        stamp_path = os.path.join(path, "code")
+        try:
+            with open(stamp_path, encoding="ascii") as fh:
+                old = fh.read().strip()
+        except OSError:
+            old = ""
+        names = [n for n in os.listdir(path) if n != "code"]
+        if old != stamp:  # answers of other code: drop them before anyone reads them again
+            for name in names:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(path, name))
+            names = []
+            if not hook_client._write_atomic(stamp_path, stamp.encode()):
+                return
+        self.entries = len(names)
+        self.usable = True
+
+    def put(self, command: str, decision: str, reason: str) -> None:
+        """Keep one answer while the cache is under its size bound."""
+        if self.usable and self.entries < hook_client.CACHE_MAX_ENTRIES:
+            if hook_client.cache_put(self.directory, self.digest, command, decision, reason):
+                self.entries += 1
+
+    def prefill(self, table: dict[str, dict[str, str]]) -> None:
+        """The exported table's verdicts, so a later call with no server up skips parsing the state."""
+        for command, verdict in table.items():
+            if hook_client.cache_get(self.directory, self.digest, command) is None:
+                self.put(command, verdict.get("decision", ""), verdict.get("reason", ""))
+
+
 class Server:
     """One state file's classifier behind one socket."""
 
@@ -173,8 +240,20 @@ def run(state_path: str, digest: str, sock_path: str, idle: float) -> int:
         state = json.loads(raw)
         if state.get("version") != STATE_VERSION:
             return 0  # the hook answers `ask` for a state from another version; nothing to serve
-        full = build_classifier(state)
+        # Before the classifier loads (the slow part): the table's verdicts go to the decision
+        # cache, so calls arriving while it loads are answered from disk.
+        cache = DecisionCache(directory, digest, code_stamp())
+        if isinstance(state.get("table"), dict):
+            cache.prefill(state["table"])
+        serving: list[bool] = []  # the warm-up lines are not cached, only real calls
+
+        def keep(command: str, decision: str, reason: str) -> None:
+            if serving:
+                cache.put(command, decision, reason)
+
+        full = build_classifier(state, keep)
         warm_up(full)
+        serving.append(True)
 
         def classify(command: str) -> tuple[str, str]:
             # The same order as the hook: the exported table first, then the classifier.
@@ -184,9 +263,15 @@ def run(state_path: str, digest: str, sock_path: str, idle: float) -> int:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(sock_path)  # a dead server's socket: we hold the lock, so nobody else uses it
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-            listener.bind(sock_path)
-            os.chmod(sock_path, 0o600)
+            # Bound and listening under a temporary name, then renamed: a client that sees the
+            # socket can connect at once (no refused connection between bind and listen).
+            tmp = f"{sock_path}.{os.getpid()}.new"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            listener.bind(tmp)
+            os.chmod(tmp, 0o600)
             listener.listen(16)
+            os.replace(tmp, sock_path)
             try:
                 server.serve(listener)
             finally:
