@@ -62,8 +62,12 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
                 return LLMRefiner(provider, PromptRenderer(tiers), cache=ResponseCache(cache_root), log=CallLog(),
                                   options=RunOptions(concurrency=CONCURRENCY))
 
+            spent: dict[str, float] = {}
+
             def generate() -> tuple[float, dict[str, int], LLMRefiner]:
                 ref = refiner()
+                spent.clear()
+                _instrument(ref, spent)
                 t0 = time.perf_counter()
                 stage_calls: dict[str, int] = {}
                 draft_documents(inv, assessments, cfg, provider=ref)
@@ -76,10 +80,13 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
                 return elapsed, stage_calls, ref
 
             cold_s, cold_calls, _ = generate()
+            cold_spent = dict(spent)
             warm_s, warm_calls, _ = generate()
             # Prompt size per call, from the prompts themselves (system + user text).
             ref = refiner()
+            t0 = time.perf_counter()
             policy, evals = draft_documents(inv, assessments, cfg, provider=None)
+            offline_s = time.perf_counter() - t0
             from generators.llm.slices import eval_slices, system_slices
 
             prompts = [ref.renderer.policy(sl) for sl in system_slices(policy, inv)] + \
@@ -91,12 +98,24 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
         server.wait(timeout=10)
     ideal = sum(math.ceil(n / CONCURRENCY) * LATENCY_S for k, n in cold_calls.items() if not k.startswith("_"))
     tokens = prompt_tokens
+    # Where the wall goes beyond the ideal (seconds of this run; ideal = API latency only).
+    stages = cold_spent.get("stages", 0.0)
+    loop_cpu = cold_spent.get("render", 0.0) + cold_spent.get("validate", 0.0)
+    gap = {
+        "outside the LLM stages (offline draft, slicing, merge)": max(0.0, cold_s - stages),
+        "  of which the offline draft alone": offline_s,
+        "rendering prompts (event loop)": cold_spent.get("render", 0.0),
+        "validating answers (event loop)": cold_spent.get("validate", 0.0),
+        "stage time beyond ideal + render + validate (waits, client, scheduling)": max(0.0, stages - ideal - loop_cpu),
+    }
     details = {
         "calls": cold_calls["_requests"], "concurrency": CONCURRENCY, "latency_s": LATENCY_S,
         "cold_s": round(cold_s, 3), "ideal_s": round(ideal, 3),
         "cold_over_ideal": round(cold_s / ideal, 3) if ideal else None,
         "warm_s": round(warm_s, 3), "warm_calls": warm_calls["_requests"],
         "warm_over_cold": round(warm_s / cold_s, 4) if cold_s else None,
+        "stage_wall_s": round(stages, 3), "api_latency_sum_s": round(cold_spent.get("api", 0.0), 3),
+        "gap_s": {k: round(v, 2) for k, v in gap.items()},
         "prompt_tokens_max": max(tokens, default=0),
         "prompt_tokens_median": int(statistics.median(tokens)) if tokens else 0,
     }
@@ -106,4 +125,42 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
             f"(x{details['cold_over_ideal']}), warm {warm_s:.2f}s with {details['warm_calls']} calls, "
             f"prompt tokens max {details['prompt_tokens_max']} / median {details['prompt_tokens_median']}"
             f" [{'aims met' if met else 'aims MISSED'}]")
+    note += "; gap: " + ", ".join(f"{k} {v:.1f}s" for k, v in gap.items())
     return PhaseResult(name=name, seconds=cold_s, items=details["calls"], unit="calls", note=note, details=details)
+
+
+def _instrument(ref, spent: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
+    """Time the refiner's stages, prompt rendering, answer validation and API calls (bench only).
+
+    Wraps bound methods of this one refiner and the validators it is handed, so the code under
+    test is unchanged. Rendering and validation run on the event loop: while they run, no
+    other answer is read and no other call goes out.
+    """
+    def add(key: str, dt: float) -> None:
+        spent[key] = spent.get(key, 0.0) + dt
+
+    def timed(fn, key: str):  # type: ignore[no-untyped-def]
+        def wrapper(*a, **kw):  # type: ignore[no-untyped-def]
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                add(key, time.perf_counter() - t)
+        return wrapper
+
+    run = ref._run
+
+    def stage(document, slices, render, validator):  # type: ignore[no-untyped-def]
+        return timed(run, "stages")(document, slices, timed(render, "render"), timed(validator, "validate"))
+
+    ref._run = stage
+    complete = ref.provider.complete
+
+    async def api(req):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            return await complete(req)
+        finally:
+            add("api", time.perf_counter() - t)
+
+    ref.provider.complete = api

@@ -59,9 +59,11 @@ def rows(results: dict[str, Any] | None, hook: dict[str, Any] | None) -> list[tu
     out.append(_row("LLM generation wall / ideal, x", llm.get("cold_over_ideal"), AIM_LLM_OVER_IDEAL, ".2f",
                     f"{llm.get('calls', '?')} calls at 300 ms, concurrency {llm.get('concurrency', '?')}"))
     gap = llm.get("gap_s") or {}
-    if gap:
-        out.append(("  where the LLM wall goes, s", " ".join(f"{k} {v:.1f}" for k, v in gap.items()), "-", "-",
-                    "ideal = API latency only"))
+    if llm.get("ideal_s") is not None:
+        out.append(_row("  LLM wall, s (ideal: API latency only)", llm.get("cold_s"), None, ".1f",
+                        f"ideal {llm['ideal_s']:.1f} s"))
+    for what, secs in gap.items():
+        out.append(_row(f"  gap: {what.strip()}, s", secs, None, ".1f", "where the wall beyond ideal goes"))
     h = (hook or {}).get("rows") or {}
     for label, key in (("hook, all PreToolUse calls", "all PreToolUse calls"),
                        ("hook, first calls of a session", "first calls of a session"),

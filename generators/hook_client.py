@@ -27,12 +27,20 @@ Environment: ``STACKPOLICY_HOOK_SERVER=off`` never uses or starts a server;
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 import sys
 import time
+
+# SHA-256 from CPython's own small module: `hashlib` loads OpenSSL's libcrypto (4-13 ms a call).
+try:
+    from _sha256 import sha256 as _sha256  # Python <= 3.11
+except ImportError:  # pragma: no cover - other Pythons
+    try:
+        from _sha2 import sha256 as _sha256  # Python >= 3.12
+    except ImportError:
+        from hashlib import sha256 as _sha256
 
 # `socket` (~5 ms) is imported where it is used: a table hit with no server up never needs it.
 TYPE_CHECKING = False
@@ -56,7 +64,7 @@ DECISIONS = frozenset({"allow", "ask", "deny"})
 
 def state_hash(raw: bytes) -> str:
     """The identity of one hook state: the SHA-256 of the file's bytes."""
-    return hashlib.sha256(raw).hexdigest()
+    return _sha256(raw).hexdigest()
 
 
 def enabled() -> bool:
@@ -107,7 +115,7 @@ def socket_dir(create: bool = False) -> str | None:
 
 def socket_path(directory: str, state_path: str, digest: str) -> str:
     """The socket of the server for this state file with these exact bytes."""
-    key = hashlib.sha256(f"{os.path.abspath(state_path)}\0{digest}".encode()).hexdigest()[:32]
+    key = _sha256(f"{os.path.abspath(state_path)}\0{digest}".encode()).hexdigest()[:32]
     return os.path.join(directory, f"{key}.sock")
 
 
@@ -122,7 +130,7 @@ def state_digest(state_path: str, directory: str | None) -> tuple[str, bytes | N
     sig = f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
     memo = None
     if directory is not None:
-        key = hashlib.sha256(os.path.abspath(state_path).encode()).hexdigest()[:32]
+        key = _sha256(os.path.abspath(state_path).encode()).hexdigest()[:32]
         memo = os.path.join(directory, f"{key}.stat")
         try:
             with open(memo, encoding="ascii") as fh:
@@ -172,7 +180,7 @@ def cache_dir(directory: str, digest: str) -> str:
 
 
 def _line_key(command: str) -> str:
-    return hashlib.sha256(command.encode("utf-8", "surrogatepass")).hexdigest()
+    return _sha256(command.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def cache_get(directory: str, digest: str, command: str) -> tuple[str, str] | None:
