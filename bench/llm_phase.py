@@ -79,8 +79,10 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
                 stage_calls["_requests"] = sum(1 for r in ref.log.records if not r.cache_hit)
                 return elapsed, stage_calls, ref
 
+            cpu0, srv0 = _cpu_self(), _cpu_of(server.pid)
             cold_s, cold_calls, _ = generate()
             cold_spent = dict(spent)
+            cold_spent["client_cpu"], cold_spent["server_cpu"] = _cpu_self() - cpu0, _cpu_of(server.pid) - srv0
             warm_s, warm_calls, _ = generate()
             # Prompt size per call, from the prompts themselves (system + user text).
             ref = refiner()
@@ -107,6 +109,9 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
         "rendering prompts (event loop)": cold_spent.get("render", 0.0),
         "validating answers (event loop)": cold_spent.get("validate", 0.0),
         "stage time beyond ideal + render + validate (waits, client, scheduling)": max(0.0, stages - ideal - loop_cpu),
+        "  CPU of this process during the run (all of it)": cold_spent.get("client_cpu", 0.0),
+        "  CPU of the fake API server answering": cold_spent.get("server_cpu", 0.0),
+        "  mean seconds per API call (300 ms asked)": cold_spent.get("api", 0.0) / max(1, cold_calls["_requests"]),
     }
     details = {
         "calls": cold_calls["_requests"], "concurrency": CONCURRENCY, "latency_s": LATENCY_S,
@@ -164,3 +169,22 @@ def _instrument(ref, spent: dict[str, float]) -> None:  # type: ignore[no-untype
             add("api", time.perf_counter() - t)
 
     ref.provider.complete = api
+
+
+def _cpu_self() -> float:
+    """User + system CPU seconds of this process so far."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (0 when it cannot be read)."""
+    try:
+        import psutil
+
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
+    except Exception:  # noqa: BLE001 - a missing figure, not a failed phase
+        return 0.0
