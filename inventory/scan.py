@@ -167,6 +167,10 @@ class FragmentCache:
             self.db.execute("CREATE TABLE IF NOT EXISTS fragments (key TEXT PRIMARY KEY, value TEXT)")
             # One built inventory per scope (sources + config + code), so the table stays small.
             self.db.execute("CREATE TABLE IF NOT EXISTS inventories (scope TEXT PRIMARY KEY, key TEXT, value BLOB)")
+            # The same inventory keyed by the whole tree's bytes (see scan_paths), with the
+            # counts a rescan reports.
+            self.db.execute("CREATE TABLE IF NOT EXISTS trees (scope TEXT PRIMARY KEY, key TEXT, value BLOB, "
+                            "scanned INTEGER, skipped INTEGER)")
         except (OSError, sqlite3.Error):
             self.db = None  # an unwritable cache only costs speed
 
@@ -199,15 +203,30 @@ class FragmentCache:
         except (sqlite3.Error, zlib.error, ValueError):
             return None  # a damaged entry only costs a rebuild
 
-    def put_inventory(self, scope: str, key: str, inv: Inventory) -> None:
+    def put_inventory(self, scope: str, key: str, inv: Inventory,
+                      tree: tuple[str, str, int, int] | None = None) -> None:
+        """Store ``inv`` under (scope, key), and under ``tree`` (scope, key, scanned, skipped) when given."""
         if self.db is None:
             return
         try:
             blob = zlib.compress(inv.model_dump_json().encode(), 1)
             self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, ?)", (scope, key, blob))
+            if tree is not None:
+                self.db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?, ?)", (tree[0], tree[1], blob, *tree[2:]))
             self.db.commit()
         except sqlite3.Error:
             pass
+
+    def get_tree(self, scope: str, key: str) -> tuple[Inventory, int, int] | None:
+        """(inventory, files scanned, files skipped) stored for exactly this tree, or None."""
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT value, scanned, skipped FROM trees WHERE scope = ? AND key = ?",
+                                  (scope, key)).fetchone()
+            return (Inventory.model_validate_json(zlib.decompress(row[0])), int(row[1]), int(row[2])) if row else None
+        except (sqlite3.Error, zlib.error, ValueError, TypeError):
+            return None  # a damaged entry only costs a rebuild
 
     def close(self) -> None:
         if self.db is not None:
@@ -244,6 +263,11 @@ def scan_paths(
     order: list[str] = []
     keys_for: dict[str, str] = {}
     texts: list[tuple[FileJob, str, list[str], str]] = []
+    # Pass 1: walk, read and hash every file. Which scanners match a file, and whether it is
+    # text, are functions of its path and bytes (and the code and config, in the tags), so an
+    # unchanged tree is recognised from these hashes alone: the stored inventory is returned
+    # without decoding or matching any file (the warm rescan).
+    read: list[tuple[FileJob, bytes, str]] = []
     for job in iter_files(roots, cfg, stats):
         stats.files_seen += 1
         try:
@@ -258,6 +282,23 @@ def scan_paths(
             stats.skipped += 1
             continue
         stats.bytes_read += len(data)
+        read.append((job, data, hashlib.sha256(f"{cfg_tag}\0{job.relpath}\0".encode() + data).hexdigest()))
+    cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
+    sources = [str(p) for p in paths]
+    tree_scope, tree_key = _inventory_key(cfg_tag, sources, [k for *_, k in read], stats.warnings)
+    if use_cache:
+        tree = cache.get_tree(tree_scope, tree_key)
+        if tree is not None:
+            stored, stats.files_scanned, skipped = tree
+            stats.cache_hits = stats.files_scanned
+            stats.skipped += skipped
+            cache.close()
+            if progress:
+                progress(stats.files_scanned, stats.files_scanned)
+            return stored, stats
+    skipped_before = stats.skipped
+    # Pass 2: decode and match (a changed tree, or no stored inventory).
+    for job, data, key in read:
         text = _decode(data)
         pure = PurePosixPath(job.relpath)
         if text is None:
@@ -270,13 +311,11 @@ def scan_paths(
         names = [s.name for s in scanners if s.matches(pure, head)]
         if not names:
             continue
-        key = hashlib.sha256(f"{cfg_tag}\0{job.relpath}\0".encode() + data).hexdigest()
         texts.append((job, text, names, key))
         order.append(job.relpath)
         keys_for[job.relpath] = key
+    del read
     stats.files_scanned = len(texts)
-    cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
-    sources = [str(p) for p in paths]
     # An unchanged tree (same files, config, scanners, code and sources) gives the same
     # inventory: return the stored one without rebuilding fragments or re-running the
     # whole-tree steps. Walk warnings are part of the output, so they are part of the key.
@@ -285,6 +324,9 @@ def scan_paths(
         stored = cache.get_inventory(inv_scope, inv_key)
         if stored is not None:
             stats.cache_hits = len(texts)
+            # Only files no scanner reads changed: the next rescan can skip matching too.
+            cache.put_inventory(inv_scope, inv_key, stored, (tree_scope, tree_key, stats.files_scanned,
+                                                             stats.skipped - skipped_before))
             cache.close()
             if progress:
                 progress(len(texts), len(texts))
@@ -337,7 +379,8 @@ def scan_paths(
     fragments = [f for rel in order for f in _FRAGMENTS.validate_json(results.pop(rel))]
     inv = build_inventory(fragments, scanners, cfg, sources, stats)
     if use_cache:
-        cache.put_inventory(inv_scope, inv_key, inv)
+        cache.put_inventory(inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned,
+                                                      stats.skipped - skipped_before))
     cache.close()
     return inv, stats
 

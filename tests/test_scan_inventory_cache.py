@@ -69,3 +69,30 @@ def test_no_cache_neither_reads_nor_writes(tmp_path: Path, monkeypatch) -> None:
     _, stats = scan_paths([root], Config(), use_cache=False)
     assert stats.cache_hits == 0
     assert not (tmp_path / ".stackpolicy").exists()
+
+
+def test_an_unchanged_tree_is_recognised_before_any_file_is_matched(tmp_path: Path, monkeypatch) -> None:
+    import inventory.scan as scan
+
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    first, first_stats = scan_paths([root], Config(), cache_dir=cache)
+
+    def no_decoding(data: bytes) -> str | None:
+        raise AssertionError("an unchanged tree must not be decoded or matched again")
+
+    monkeypatch.setattr(scan, "_decode", no_decoding)
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert inventory_to_json(again) == inventory_to_json(first)
+    assert stats.files_scanned == stats.cache_hits == first_stats.files_scanned
+    assert stats.skipped == first_stats.skipped
+
+
+def test_a_changed_file_no_scanner_reads_reuses_the_inventory(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    first, first_stats = scan_paths([root], Config(), cache_dir=cache)
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")  # binary: no scanner wants it
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert inventory_to_json(again) == inventory_to_json(first)
+    assert stats.cache_hits == stats.files_scanned == first_stats.files_scanned
