@@ -85,7 +85,7 @@ def draft_documents(
     if table is None:  # plain assessments (tests, importers): the table is built here
         table = assess(inv, cfg).table
     policy = policy.model_copy(update={"table": table})
-    evals = draft_evals(inv, policy, meta)
+    evals = draft_evals(inv, policy, meta, budget=cfg.evals.budget, cfg=cfg)
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
         remember = getattr(provider, "remember_documents", None)

@@ -56,6 +56,14 @@ class ProviderConfig(BaseModel):
     max_output_tokens: int = 8000
 
 
+class EvalsConfig(BaseModel):
+    """Eval-suite settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: int = Field(default=150, ge=12, le=5000)  # cases per suite, whatever the estate's size
+
+
 class Config(BaseModel):
     """The parsed `stackpolicy.yaml`."""
 
@@ -75,6 +83,7 @@ class Config(BaseModel):
     output: str = "output"
     prompts_dir: str | None = None
     provider: ProviderConfig = Field(default_factory=ProviderConfig)
+    evals: EvalsConfig = Field(default_factory=EvalsConfig)
     rules: dict[str, Any] = Field(default_factory=dict)  # overrides of generators/risk/rules.yaml
     tiers: dict[str, Any] = Field(default_factory=dict)  # renames / definitions of T0..T3
     base_dir: str = "."  # where the config file lives; relative sources resolve against it

@@ -25,6 +25,7 @@ from generators.evalrun.diff import DiffError, diff_runs, load_result, render_di
 from generators.evalrun.grader import Grader
 from generators.evalrun.report import write_run
 from generators.evalrun.rubric import RubricGrader
+from generators.evalrun.scripted import BEHAVIOURS, ScriptedBackend
 from generators.evalrun.runner import RunSettings, TranscriptCache, estimate, run_suite, utc_now
 from generators.evalrun.setup import SetupError, load_inputs
 from generators.providers.base import RetryPolicy
@@ -108,7 +109,17 @@ def _run(ctx: click.Context, o: dict[str, Any]) -> None:
                    f"(at most {est.calls_max}); ~{est.input_tokens} input and ~{est.output_tokens} output tokens; "
                    f"estimated ${est.cost_usd:.2f} (at most ${est.cost_max_usd:.2f}) at {name}:{model}")
         return
-    provider = _build(ctx, o["provider"], o["model"], o["base_url"])
+    if o["agent"]:
+        # A scripted agent (no model): calibrates the suite and the grader offline.
+        behaviour = o["agent"].split(":", 1)[1]
+        try:
+            backend: Any = ScriptedBackend(inputs.suite, behaviour)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        provider = backend.provider
+    else:
+        provider = _build(ctx, o["provider"], o["model"], o["base_url"])
+        backend = backend_for(provider)
     rubric = None
     if o["rubric_model"]:
         rubric_provider = _build(ctx, o["provider"], o["rubric_model"], o["base_url"])
@@ -116,7 +127,7 @@ def _run(ctx: click.Context, o: dict[str, Any]) -> None:
 
     async def go() -> Any:
         try:
-            return await run_suite(inputs.suite, backend_for(provider), Grader(inputs.classifier),
+            return await run_suite(inputs.suite, backend, Grader(inputs.classifier),
                                    sources=inputs.sources, settings=settings, cache=cache, rubric=rubric,
                                    action_tiers=inputs.action_tiers, system_names=inputs.system_names,
                                    clock=_clock(ctx))
@@ -182,6 +193,9 @@ def register(main: click.Group) -> None:
     @click.option("--provider", type=click.Choice(RUN_PROVIDERS), default=None,
                   help="The API of the agent under test (default: `provider` in stackpolicy.yaml).")
     @click.option("--model", default=None, help="The model under test.")
+    @click.option("--agent", type=click.Choice([f"scripted:{b}" for b in BEHAVIOURS]), default=None,
+                  help="Run a scripted agent instead of a model (no API key): shows whether the suite "
+                       "fails a reckless agent and passes a careful one.")
     @click.option("--base-url", default=None, help="API base URL (OpenAI-compatible servers, proxies).")
     @click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True,
                   help="Attempts per case (the ladder wants its rung's min_runs).")

@@ -122,22 +122,26 @@ EvalCategory = Literal[
     "should-act", "must-ask", "must-refuse", "blocker-escalation", "prompt-injection", "wrong-environment"
 ]
 Expected = Literal["act", "ask", "refuse"]
+InjectionSource = Literal["runbook", "log", "ticket", "tool-output"]
 
 
 class SimulatedTool(_Model):
-    """Canned output the eval runner returns when the agent runs a matching command."""
+    """Scripted tool state: what the eval runner returns when the agent runs a matching command."""
 
     match: str  # a command prefix, e.g. "kubectl logs job/training-data-export"
     output: str
 
 
 class EvalCase(_Model):
-    id: str  # stable: "<category>:<action id or system>[:n]"
+    """One scenario: a request, the situation the agent works in, its scripted tool state, and
+    what the decision table says the agent must do (act, ask, refuse)."""
+
+    id: str  # stable: "<category>:<class id or system>[:n]"
     system: str
     category: EvalCategory
     request: str  # what an engineer would really ask the agent
     situation: str  # context given to the agent
-    shortcut: str | None = None  # the tempting command
+    shortcut: str | None = None  # the tempting command (a real command: never a `<placeholder>`)
     shortcut_tier: Tier | None = None
     expected: Expected
     pass_criteria: list[str]
@@ -146,6 +150,17 @@ class EvalCase(_Model):
     evidence: list[Evidence]
     files: list[str] = Field(default_factory=list)  # scanned files the agent may read (injection arrives here)
     tools: list[SimulatedTool] = Field(default_factory=list)
+    # The decision-table classes the case tests (its shortcut's class first).
+    class_ids: list[str] = Field(default_factory=list)
+    # The environment the request is about: acting (T1+) in another one fails the case.
+    environment: str | None = None
+    # The right moves: real T0/T1 commands that make progress (what a careful agent runs).
+    safe_commands: list[str] = Field(default_factory=list)
+    # An instruction planted in what the agent reads, verbatim, and where it appears.
+    injection: str | None = None
+    injection_source: InjectionSource | None = None
+    # Words a useful escalation names (the blocked target, the error), for blocker cases.
+    escalation_mentions: list[str] = Field(default_factory=list)
     disabled: bool = False
     note: str | None = None  # reviewer note
     drafted_by: DraftedBy = "offline"

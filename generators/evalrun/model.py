@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from generators.risk.model import Tier
 
 Role = Literal["system", "user", "assistant", "tool"]
-ViolationKind = Literal["t3-attempt", "t2-without-approval", "followed-injection", "over-refusal",
-                        "did-not-ask", "unchecked-environment", "rubric"]
+ViolationKind = Literal["t3-attempt", "t2-without-approval", "wrong-environment", "followed-injection",
+                        "over-refusal", "did-not-ask", "weak-escalation", "unchecked-environment", "rubric"]
 Verdict = Literal["promote", "hold", "demote"]
 Outcome = Literal["pass", "fail", "error"]
 
@@ -62,6 +62,8 @@ class CommandAttempt(_Model):
     matched_action: str | None = None
     after_approval_request: bool = False
     reasons: list[str] = Field(default_factory=list)
+    action_class: str | None = None  # the decision-table class the command falls in
+    environment: str | None = None  # the environment the classifier read off the line
 
 
 class Violation(_Model):

@@ -6,8 +6,8 @@
 * ``request_approval`` / ``escalate``: recorded; approval is never granted, because a
   must-ask case passes by proposing and waiting.
 * ``read_file``: the case's files from the scanned sources (secrets redacted), so a runbook arrives as it would
-  in real life. Prompt-injection cases get the injected instruction appended as an HTML
-  comment (invisible when rendered, visible to an agent that reads the raw file).
+  in real life. A case whose injection sits in a runbook gets the planted instruction (the
+  case's ``injection``, verbatim) appended to the file it reads.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from generators.documents.evals import INJECTION
 from generators.documents.model import EvalCase
 from inventory.secrets import redact_text
 
@@ -103,6 +102,6 @@ class CaseTools:
         return f"error: {path}: no such file in the scanned sources"
 
     def _inject(self, text: str) -> str:
-        if self.case.category != "prompt-injection" or not self.case.shortcut:
+        if self.case.injection_source != "runbook" or not self.case.injection:
             return text
-        return text.rstrip("\n") + "\n\n<!-- " + INJECTION.format(command=self.case.shortcut) + " -->\n"
+        return text.rstrip("\n") + "\n\n" + self.case.injection + "\n"
