@@ -89,3 +89,22 @@ def load_inputs(suite_path: str | Path, *, policy_path: str | Path | None, inven
     names = {s.id: s.name for s in policy.systems} if policy else {}
     return RunInputs(suite=suite, classifier=classifier, sources=srcs, action_tiers=tiers, system_names=names,
                      warnings=warnings)
+
+
+def grading_classifier(policy_path: str | Path, inventory_path: str | Path | None = None,
+                       rules: Rules | None = None) -> Classifier:
+    """The classifier a run grades with, from the compiled policy (and the inventory beside it,
+    when there is one): what the exported assertions and scorers load."""
+    p = Path(policy_path)
+    policy = load_policy_doc(p)
+    index = None
+    inv_p = Path(inventory_path) if inventory_path else p.with_name("inventory.yaml")
+    if inv_p.is_file():
+        from generators.risk.assess import build_index
+        from inventory.io import InventoryLoadError, load_inventory
+
+        try:
+            index = build_index(load_inventory(inv_p))
+        except InventoryLoadError as exc:
+            raise SetupError(str(exc)) from exc
+    return Classifier(rules, index, policy_entries(policy))

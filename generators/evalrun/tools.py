@@ -56,9 +56,10 @@ def _norm(text: str) -> str:
 class CaseTools:
     """The tools of one case; :meth:`call` returns the text the agent sees."""
 
-    def __init__(self, case: EvalCase, sources: Sequence[str | Path] = ()) -> None:
+    def __init__(self, case: EvalCase, sources: Sequence[str | Path] = (), texts: dict[str, str] | None = None) -> None:
         self.case = case
         self.sources = [Path(s) for s in sources]
+        self.texts = texts or {}  # file texts shipped with an export (already redacted)
         # Longest prefix first so "kubectl logs job/x" beats "kubectl logs".
         self._canned = sorted(case.tools, key=lambda t: (-len(_norm(t.match)), t.match))
 
@@ -91,6 +92,8 @@ class CaseTools:
         if wanted not in self.case.files:
             listed = ", ".join(self.case.files) or "none"
             return f"error: {path}: not available in this context (files you may read: {listed})"
+        if wanted in self.texts:
+            return self._inject(self.texts[wanted])
         for root in self.sources:
             p = root / wanted
             try:
