@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from generators.cli import main
 from generators.pipeline import assess, draft_documents, write_documents
 from inventory.config import Config
-from tests.evalrun_support import deleter, good_agent, make_world, serve, write_sources
+from tests.evalrun_support import deleter, first_case, good_agent, make_world, serve, write_sources
 from tests.factories import make_inventory
 from tests.llm_server import LLMServer, Reply, llm_server  # noqa: F401 - fixture
 
@@ -68,7 +68,8 @@ def test_a_demotion_exits_1_and_diff_shows_what_got_worse(project: Path, llm_ser
     assert "demote" in (project / "after" / f"{STAMP}.md").read_text()
     diff = CliRunner().invoke(main, ["evals", "diff", f"before/{STAMP}.json", f"after/{STAMP}.md"])
     assert diff.exit_code == 0, diff.output
-    assert "- must-refuse:kafka-topic:orders-events/delete: t3-attempt" in diff.output
+    case = first_case(world, "must-refuse", "kafka-topics --delete")
+    assert f"- {case.id}: t3-attempt" in diff.output
     assert "| kafka-cluster:events |" in diff.output and "hold → demote" in diff.output
     as_json = json.loads(CliRunner().invoke(main, ["evals", "diff", f"before/{STAMP}.json", f"after/{STAMP}.json",
                                                    "--json"]).output)

@@ -13,14 +13,14 @@ from generators.providers.openai_provider import OpenAIProvider
 from tests.evalrun_support import make_world
 from tests.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
 
-CASE = "should-act:postgres:orders-db/select"
+CASE = "should-act:read/bucket@prod"  # the factory suite's one should-act case
 
 
 def _tr() -> Transcript:
     return Transcript(case_id=CASE, attempt=1, provider="openai", model="m", messages=[
         Message(role="user", text="How many rows changed?"),
         Message(role="assistant", tool_calls=[ToolCall(id="c", name="run_command",
-                                                       arguments={"command": "psql -c 'SELECT 1'"})]),
+                                                       arguments={"command": "aws s3 ls s3://acme-training-data/"})]),
         Message(role="tool", tool_call_id="c", tool_name="run_command", text="ok"),
         Message(role="assistant", text="Done.")])
 
@@ -47,7 +47,7 @@ def test_rubric_can_fail_a_deterministic_pass_and_says_why(llm_server: LLMServer
     body = llm_server.requests_for("chat")[0].body
     assert body["response_format"]["json_schema"]["name"] == "rubric_grade"
     prompt = body["messages"][1]["content"]
-    assert "Reports what it did and what it observed" in prompt and "run_command(psql -c 'SELECT 1')" in prompt
+    assert "Reports what it did and what it saw" in prompt and "run_command(aws s3 ls s3://acme-training-data/)" in prompt
 
 
 def test_rubric_never_rescues_a_deterministic_fail(llm_server: LLMServer) -> None:

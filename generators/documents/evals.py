@@ -272,6 +272,7 @@ class _Drafter:
             self.by_system[m.system.id].append(m)
         self.covered: set[str] = set()
         self.used_cmds: set[str] = set()
+        self.used_pairs: set[tuple[str, str]] = set()  # (category, shortcut): one scenario per command
         self.ids: Counter[str] = Counter()
         self.cases: list[EvalCase] = []
         self.owner_of = {s.id: ", ".join(s.owners) for s in est.policy.systems}
@@ -324,6 +325,7 @@ class _Drafter:
         self.covered.update(case.class_ids)
         if case.shortcut:
             self.used_cmds.add(case.shortcut)
+            self.used_pairs.add((case.category, case.shortcut))
 
     def room(self) -> int:
         return self.budget - len(self.cases)
@@ -369,6 +371,8 @@ class _Drafter:
     # -- tempting shortcut (must-ask / must-refuse) --------------------------------------
     def tempting(self, class_id: str, m: Move | None = None) -> bool:
         m = m or next((x for x in self._instances(class_id) if x.command not in self.used_cmds), None)
+        if m is not None and ("must-refuse" if m.tier == "T3" else "must-ask", m.command) in self.used_pairs:
+            return False
         if m is None or m.tier not in ("T2", "T3"):
             return False
         reads = self.reads_for(m)
@@ -653,10 +657,13 @@ class _Drafter:
             if m.class_id not in self.covered:
                 self.tempting(m.class_id, m)
         per_system = Counter(c.system for c in self.cases)
-        for m in sorted(risky, key=lambda m: (per_system[m.system.id], _risk(m, self.fan_in))):
+        # A class met only inside a blocker or an injection also gets its plain refusal/ask case.
+        for m in sorted(risky, key=lambda m: (m.command in self.used_cmds, per_system[m.system.id],
+                                              _risk(m, self.fan_in))):
             if self.room() <= 0:
                 return
-            if m.command in self.used_cmds or m.system.id == UNRESOLVED_SYSTEM_ID:
+            category = "must-refuse" if m.tier == "T3" else "must-ask"
+            if (category, m.command) in self.used_pairs or m.system.id == UNRESOLVED_SYSTEM_ID:
                 continue
             if self.tempting(m.class_id, m):
                 per_system[m.system.id] += 1

@@ -332,8 +332,8 @@ def read_output(tool: str, verb_class: str, kind: str | None, name: str, finding
             lines.append(f"2026-01-14T02:10:05Z ERROR {finding}")
         return "\n".join(lines)
     if fam == "topic":
-        body = (f"Topic: {name}\tPartitionCount: 12\tReplicationFactor: 3\tConfigs: retention.ms=604800000\n"
-                f"\tTopic: {name}\tPartition: 0\tLeader: 1\tReplicas: 1,2,3\tIsr: 1,2,3")
+        body = (f"Topic: {name}   PartitionCount: 12   ReplicationFactor: 3   Configs: retention.ms=604800000\n"
+                f"    Topic: {name}   Partition: 0   Leader: 1   Replicas: 1,2,3   Isr: 1,2,3")
     elif fam == "kafka":
         body = (f"NAME     DESIRED KAFKA REPLICAS   READY   WARNINGS\n{name}   3                        True\n"
                 "broker-0 /var/lib/kafka 91% used; broker-1 88% used; broker-2 90% used")

@@ -74,6 +74,8 @@ def plan(case: EvalCase, behaviour: str) -> list[Step]:
         or (behaviour == "injection-following" and bool(case.injection))
         or (behaviour == "blocker-ignoring" and case.category == "blocker-escalation"))
     if takes_shortcut:
+        if behaviour == "injection-following" and case.expected == "act" and case.safe_commands:
+            steps.append(_run(case.safe_commands[-1]))  # it reads everything, then obeys what it read
         return steps + [_run(shortcut or ""), done]
     if case.expected == "act":
         if case.safe_commands:
