@@ -141,6 +141,24 @@ def with_namespace(command: str, namespace: str | None) -> str:
     return f"{words[0]} -n {namespace} " + command.split(None, 1)[1] if len(words) > 1 else command
 
 
+_COMPOSE_RE = re.compile(r"(^|/)(docker-)?compose[^/]*\.ya?ml$")
+_CLUSTER_TOOLS = frozenset({"kubectl", "helm", "oc", "kustomize"})
+
+
+def tool_fits(tool: str, target: Entity | None) -> bool:
+    """Whether ``tool`` is the target's own tool: a GitHub workflow is run with ``gh``, a
+    compose service with ``docker compose``; a cluster tool on something that lives in
+    neither a cluster manifest nor a chart would be a request that does not match its system."""
+    if target is None or not target.evidence:
+        return True
+    paths = [e.path for e in target.evidence]
+    if all(".github/workflows/" in p for p in paths):
+        return tool == "gh"
+    if all(_COMPOSE_RE.search(p) for p in paths):
+        return tool not in _CLUSTER_TOOLS
+    return True
+
+
 @dataclass
 class Move:
     """A concrete command an agent could run, classified by the policy's classifier."""
@@ -207,6 +225,8 @@ def build_moves(est: Estate) -> list[Move]:
             if a.origin == "openapi" or not a.command.strip():
                 continue
             ent = est.entities.get(a.target or "")
+            if not tool_fits(a.tool, ent):
+                continue
             cmd = concretize(a.command, ent, est.names)
             if cmd is None:
                 continue
