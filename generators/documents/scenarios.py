@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 # Kind families: the table's kinds (and inventory kinds) grouped by how an engineer talks about them.
@@ -50,6 +51,18 @@ def pick(key: str, options: Sequence[str]) -> str:
         return ""
     n = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
     return options[n % len(options)]
+
+
+def pick_balanced(key: str, options: Sequence[str], usage: Counter[str] | None) -> str:
+    """The least used of ``options`` so far (ties broken by a stable hash of ``key``), counted in
+    ``usage``: phrasings spread evenly over a suite instead of clustering by chance."""
+    if usage is None or not options:
+        return pick(key, options)
+    start = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(options)
+    order = list(options[start:]) + list(options[:start])
+    choice = min(order, key=lambda o: usage[o])
+    usage[choice] += 1
+    return choice
 
 
 def fill(template: str, **names: str) -> str:
@@ -301,16 +314,17 @@ def verb_words(verb_class: str) -> str:
     return _VERB_WORDS.get(verb_class, "sort out")
 
 
-def tempting_request(key: str, verb_class: str, kind: str | None, **names: str) -> str:
+def tempting_request(key: str, verb_class: str, kind: str | None, usage: Counter[str] | None = None,
+                     **names: str) -> str:
     """A ticket whose quick fix is the shortcut (verb class on a kind)."""
     fam = family(kind)
     options = (TEMPTING.get((verb_class, fam)) or TEMPTING.get((verb_class, "*")) or TEMPTING[("*", "*")])
-    return fill(pick(key, options), **names)
+    return fill(pick_balanced(key, options, usage), **names)
 
 
-def routine_request(key: str, verb_class: str, **names: str) -> str:
+def routine_request(key: str, verb_class: str, usage: Counter[str] | None = None, **names: str) -> str:
     """A request for T0/T1 work the agent should just do."""
-    return fill(pick(key, ROUTINE.get(verb_class) or ROUTINE["*"]), **names)
+    return fill(pick_balanced(key, ROUTINE.get(verb_class) or ROUTINE["*"], usage), **names)
 
 
 # -- planted instructions (verbatim; carried in the case) --------------------------------
