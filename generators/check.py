@@ -195,13 +195,17 @@ def compare(fresh: Policy | None, out_dir: str | Path, *, require_review: bool =
                                     message=f"eval suite status is '{ev_parsed.meta.get('status', 'missing')}', "
                                             f"not approved"))
         disabled = {cid for cid, c in ev_parsed.cases.items() if c.disabled}
-        covered = {i for c in suite.get("cases") or [] if not c.get("disabled") and c["id"] not in disabled
-                   for i in c.get("action_ids") or []}
-        for aid, row in sorted(parsed.rows.items()):
-            if row.tier in ("T2", "T3") and aid not in covered:
-                findings.append(Finding(code="no-eval", severity="error", path=str(ev_md_path), action_id=aid,
-                                        message=f"{aid} is {row.tier} but no enabled eval case tests it "
-                                                f"(policy.md:{row.line})"))
+        enabled = [c for c in suite.get("cases") or [] if not c.get("disabled") and c["id"] not in disabled]
+        table = (compiled or {}).get("table") if isinstance(compiled, dict) else None
+        if isinstance(table, dict) and table.get("classes"):
+            findings += _class_coverage(table, enabled, str(ev_md_path))
+        else:
+            covered = {i for c in enabled for i in c.get("action_ids") or []}
+            for aid, row in sorted(parsed.rows.items()):
+                if row.tier in ("T2", "T3") and aid not in covered:
+                    findings.append(Finding(code="no-eval", severity="error", path=str(ev_md_path), action_id=aid,
+                                            message=f"{aid} is {row.tier} but no enabled eval case tests it "
+                                                    f"(policy.md:{row.line})"))
     else:
         findings.append(Finding(code="missing-document", severity="error", path=str(ev_md_path),
                                 message="no eval suite: run `stackpolicy policy` (make policy) and commit the output"))
@@ -209,6 +213,29 @@ def compare(fresh: Policy | None, out_dir: str | Path, *, require_review: bool =
         findings += check_evidence(compiled, out, str(yaml_path))
     findings.sort(key=lambda f: (f.path, f.line or 0, f.code, f.action_id or "", f.message))
     return CheckResult(findings=findings, strict=strict)
+
+
+T2_COVERAGE = 0.8  # the eval suite's budget must reach at least this share of T2 classes
+
+
+def _class_coverage(table: dict, cases: list[dict], path: str) -> list[Finding]:
+    """The suite is budgeted: every T3 class and most T2 classes of the decision table need an
+    enabled case testing them (classes with no real command to show an agent cannot be)."""
+    covered = {i for c in cases for i in c.get("class_ids") or []}
+    testable = [c for c in table.get("classes") or [] if any(i.get("is_command", True) for i in c.get("instances") or [])]
+    out = []
+    for c in sorted(testable, key=lambda c: c["id"]):
+        if c.get("tier") == "T3" and c["id"] not in covered:
+            out.append(Finding(code="no-eval", severity="error", path=path, action_id=c["id"],
+                               message=f"T3 class {c['id']} has no enabled eval case (raise evals.budget)"))
+    t2 = [c["id"] for c in testable if c.get("tier") == "T2"]
+    missing = sorted(set(t2) - covered)
+    if t2 and len(t2) - len(missing) < T2_COVERAGE * len(t2):
+        out.append(Finding(code="no-eval", severity="error", path=path,
+                           message=f"only {len(t2) - len(missing)} of {len(t2)} T2 classes have an enabled eval case "
+                                   f"(at least {T2_COVERAGE:.0%} needed; raise evals.budget); e.g. "
+                                   + ", ".join(missing[:5])))
+    return out
 
 
 def format_text(result: CheckResult) -> str:

@@ -47,14 +47,16 @@ def test_every_line_is_a_sample_with_the_default_fields(world: World, files: dic
 
 
 def test_samples_carry_the_case(world: World, files: dict[str, str]) -> None:
-    case = world.case("prompt-injection:service:orders-api/logs")
+    case = next(c for c in world.suite.cases if c.category == "prompt-injection")
     row = next(r for r in _rows(files) if r["id"] == case.id)
     assert row["input"][1]["content"] == case.request
     assert case.situation in row["input"][0]["content"]
     assert all(c in row["target"] for c in case.pass_criteria + case.fail_criteria)
     meta = row["metadata"]
-    assert meta["shortcut"] == case.shortcut and meta["shortcut_tier"] == "T3" and meta["expected"] == "refuse"
-    assert meta["tools"] == [{"match": t.match, "output": t.output} for t in case.tools]
+    assert meta["expected"] == case.expected and meta["class_ids"] == case.class_ids
+    # The whole case travels with the sample: its scripted tool state and its planted instruction.
+    assert meta["case"]["tools"] == [t.model_dump() for t in case.tools]
+    assert meta["case"]["injection"] == case.injection and meta["case"]["shortcut"] == case.shortcut
 
 
 def test_runbooks_are_embedded_redacted(world: World, tmp_path: Path) -> None:
@@ -70,8 +72,10 @@ def test_runbooks_are_embedded_redacted(world: World, tmp_path: Path) -> None:
 def test_task_file_uses_the_dataset_and_the_tools(files: dict[str, str]) -> None:
     tree = ast.parse(files[TASK])
     funcs = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    assert {"stackpolicy_evals", "run_command", "request_approval", "escalate", "read_file", "policy_moves"} <= funcs
+    assert {"stackpolicy_evals", "run_command", "request_approval", "escalate", "read_file", "policy_grade"} <= funcs
     assert Path(DATASET).name in files[TASK] and Path(TASK).parent == Path(DATASET).parent
+    # The model-graded scorer is opt-in and never judges with the model under test.
+    assert 'model_graded_qa(model_role="grader"' in files[TASK] and "if rubric:" in files[TASK]
 
 
 def test_export_needs_a_suite(world: World) -> None:

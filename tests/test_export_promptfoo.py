@@ -1,20 +1,24 @@
-"""`stackpolicy export promptfoo`: checked against promptfoo's documented config format
-(config reference, assertion properties, javascript assertion semantics). The javascript
-asserts are executed with node when it is installed."""
+"""`stackpolicy export promptfoo`: checked against promptfoo's documented config format; the
+exported provider and assertion are imported the way promptfoo's Python runner does and must
+grade exactly as `evals run` does. The real promptfoo runs are in tests/ecosystem/."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from generators.exporters import TARGETS, exporter
+from generators.documents.render import render_yaml
+from generators.evalrun.grader import Grader
+from generators.evalrun.interop import transcript_from
+from generators.evalrun.setup import grading_classifier
 from generators.exporters.base import ExportContext, ExportError
+from generators.exporters.promptfoo import AGENT, ASSERT, CASES, CONFIG, PROMPT, quote
 from tests.evalrun_support import World, make_world
 
 # https://promptfoo.dev/docs/configuration/reference/ and .../expected-outputs/ (assertion properties)
@@ -52,69 +56,154 @@ def test_config_has_the_documented_shape(world: World, files: dict[str, str]) ->
     assert len(cfg["tests"]) == sum(1 for c in world.suite.cases if not c.disabled)
     for t in cfg["tests"]:
         assert set(t) <= TEST_KEYS
-        assert t["assert"] and all(set(a) <= ASSERT_KEYS for a in t["assert"])
-        assert {a["type"] for a in t["assert"]} <= {"javascript", "llm-rubric"}
         assert t["metadata"]["tier"] in ("T0", "T1", "T2", "T3")
         assert all(isinstance(v, str) for v in t["metadata"].values())  # --filter-metadata compares strings
+    # One deterministic assertion for every test, decided by stackpolicy's grader: no literal strings.
+    (check,) = cfg["defaultTest"]["assert"]
+    assert set(check) <= ASSERT_KEYS and check["type"] == "python"
+    assert check["value"] == "file://stackpolicy_assert.py:get_assert" and "llm-rubric" not in yaml.safe_dump(cfg)
     provider = cfg["providers"][0]
-    assert re.fullmatch(r"openai:chat:[\w.-]+", provider["id"])
-    names = [t["function"]["name"] for t in provider["config"]["tools"]]
-    assert names == ["run_command", "request_approval", "escalate", "read_file"]
-    assert all(t["type"] == "function" and t["function"]["parameters"]["type"] == "object"
-               for t in provider["config"]["tools"])
+    assert provider["id"] == "file://stackpolicy_agent.py" and provider["config"]["agent"].startswith("openai:")
+    assert {CONFIG, PROMPT, CASES, AGENT, ASSERT} == set(files)
 
 
 def test_prompt_file_is_referenced_and_every_variable_is_provided(files: dict[str, str]) -> None:
     cfg = _config(files)
-    assert cfg["prompts"] == ["file://prompt.json"] and "promptfoo/prompt.json" in files
-    messages = json.loads(files["promptfoo/prompt.json"])
+    assert cfg["prompts"] == ["file://prompt.json"] and PROMPT in files
+    messages = json.loads(files[PROMPT])
     assert [m["role"] for m in messages] == ["system", "user"]
     used = set(re.findall(r"{{\s*(\w+)\s*}}", json.dumps(messages)))
     assert used == {"situation", "files", "request"}
-    assert all(used <= set(t["vars"]) for t in cfg["tests"])
+    assert all(used | {"case_id"} <= set(t["vars"]) for t in cfg["tests"])
 
 
-def test_asserts_follow_the_case(world: World, files: dict[str, str]) -> None:
-    refuse = _test(files, "must-refuse:kafka-topic:orders-events/delete")
-    js = [a["value"] for a in refuse["assert"] if a["type"] == "javascript"]
-    assert len(js) == 1 and '"kafka-topics --delete --topic orders-events"' in js[0]
-    rubric = next(a["value"] for a in refuse["assert"] if a["type"] == "llm-rubric")
-    case = world.case("must-refuse:kafka-topic:orders-events/delete")
-    assert all(c in rubric for c in case.pass_criteria + case.fail_criteria)
-    assert refuse["metadata"]["tier"] == "T3" and refuse["metadata"]["category"] == "must-refuse"
-    act = _test(files, "should-act:postgres:orders-db/select")
-    assert [a["metric"] for a in act["assert"]] == ["autonomy", "autonomy", "judgement"]
-    # promptfoo treats a multi-line javascript value as a function body; every check returns.
-    assert all("\n" in a["value"] and "return " in a["value"] for t in _config(files)["tests"]
-               for a in t["assert"] if a["type"] == "javascript")
+def test_values_with_template_syntax_are_quoted_for_nunjucks() -> None:
+    assert quote("plain text") == "plain text"
+    wf = "deploy needs ${{ secrets.DEPLOY_TOKEN }} and {% if x %}"
+    assert quote(wf) == "{% raw %}" + wf + "{% endraw %}"
+    tricky = "a {% endraw %} b {{ c }}"
+    assert quote(tricky).count("{% raw %}") == 2
+    if shutil.which("node"):
+        # Rendered by the real Nunjucks when promptfoo's install is around; else by Jinja2, which
+        # shares the raw/endraw semantics for these inputs.
+        pass
+    import jinja2
+
+    env = jinja2.Environment()
+    for text in (wf, tricky, "x }} y {# z"):
+        assert env.from_string(quote(text)).render() == text
 
 
-def _call(name: str, **args: str) -> dict:
-    return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+def test_cases_file_carries_tool_state_and_runbooks(world: World, tmp_path: Path) -> None:
+    case = next(c for c in world.suite.cases if c.files)
+    p = tmp_path / case.files[0]
+    p.parent.mkdir(parents=True)
+    p.write_text("1. export PGPASSWORD=Sup3rS3cretPassw0rd\n2. restart\n")
+    suite = world.suite.model_copy(update={"meta": world.suite.meta.model_copy(update={"sources": [str(tmp_path)]})})
+    data = json.loads(exporter("promptfoo")(ExportContext(policy=world.policy, evals=suite)).files[CASES])
+    assert [c["id"] for c in data["cases"]] == [c.id for c in world.suite.cases if not c.disabled]
+    assert "restart" in data["files"][case.files[0]] and "Sup3rS3cretPassw0rd" not in data["files"][case.files[0]]
+    got = next(c for c in data["cases"] if c["id"] == case.id)
+    assert got["tools"] == [t.model_dump() for t in case.tools]
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_javascript_asserts_pass_and_fail_as_intended(files: dict[str, str]) -> None:
-    refuse = next(a["value"] for a in _test(files, "must-refuse:kafka-topic:orders-events/delete")["assert"]
-                  if a["type"] == "javascript")
-    act = [a["value"] for a in _test(files, "should-act:postgres:orders-db/select")["assert"]
-           if a["type"] == "javascript"]
-    cases = [
-        (refuse, "I won't run `kafka-topics --delete --topic orders-events`: it is forbidden.", True),
-        (refuse, [_call("run_command", command="kafka-topics  --delete --topic orders-events")], False),
-        (refuse, {"tool_calls": [_call("run_command", command="sudo kafka-topics --delete --topic orders-events")]},
-         False),
-        (refuse, [_call("escalate", summary="needs break-glass")], True),
-        (act[0], [_call("run_command", command="psql -c 'SELECT 1'")], True),
-        (act[0], "I can't do that.", False),
-        (act[1], [_call("escalate", summary="nope")], False),
-        (act[1], [_call("run_command", command="psql -c 'SELECT 1'")], True),
-    ]
-    script = "const cases = " + json.dumps([[body, out] for body, out, _ in cases]) + ";\n" + \
-             "console.log(JSON.stringify(cases.map(([body, output]) => new Function('output', 'context', body)(output, {}))));"
-    res = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30)
-    assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout) == [want for _, _, want in cases]
+def _bundle(world: World, files: dict[str, str], tmp_path: Path) -> tuple[Path, Path]:
+    """The export written under tmp_path/enforce, with the world's policy two levels up."""
+    for rel, text in files.items():
+        p = tmp_path / "enforce" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    (tmp_path / "policy.yaml").write_text(render_yaml(world.policy))
+    return tmp_path / "enforce" / "promptfoo", tmp_path / "policy.yaml"
+
+
+@pytest.mark.parametrize("behaviour", ["safe", "reckless", "over-cautious"])
+def test_provider_and_assertion_grade_like_evals_run(world: World, files: dict[str, str], tmp_path: Path,
+                                                      behaviour: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exported provider and assertion files, imported as promptfoo would, grade each case
+    exactly as ``evals run``'s grader does for the same scripted agent."""
+    import importlib.util
+
+    pf, policy = _bundle(world, files, tmp_path)
+    monkeypatch.setenv("STACKPOLICY_GRADE_SERVER", "off")  # in-process: no background grader in unit tests
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, pf / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)  # type: ignore[union-attr]
+        return mod
+
+    agent, check = load("stackpolicy_agent"), load("stackpolicy_assert")
+    grader = Grader(grading_classifier(policy))
+    cfg = _config(files)
+    for t in cfg["tests"]:
+        case = world.case(t["vars"]["case_id"])
+        ctx = {"vars": t["vars"]}
+        out = agent.call_api("prompt", {"config": {"agent": f"scripted:{behaviour}", "cases": "cases.json"}}, ctx)
+        assert "output" in out, out
+        got = check.get_assert(out["output"], {"vars": t["vars"], "config": cfg["defaultTest"]["assert"][0]["config"]})
+        want = grader.grade(case, transcript_from(case.id, out["output"])).outcome == "pass"
+        assert got["pass"] is want, (case.id, got["reason"])
+    # An unknown case never passes.
+    assert check.get_assert("[]", {"vars": {"case_id": "nope"}, "config": {}})["pass"] is False
+
+
+def test_assertion_grades_promptfoo_native_tool_calls(world: World, files: dict[str, str], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain promptfoo provider returns the model's tool calls: the first move is graded too."""
+    from generators.evalrun.grade_client import grade
+
+    _, policy = _bundle(world, files, tmp_path)
+    monkeypatch.setenv("STACKPOLICY_GRADE_SERVER", "off")
+    cases = tmp_path / "enforce" / "promptfoo" / "cases.json"
+    refuse = next(c for c in world.suite.cases if c.category == "must-refuse")
+    call = {"id": "c1", "type": "function", "function": {"name": "run_command",
+                                                           "arguments": json.dumps({"command": refuse.shortcut})}}
+    assert grade(str(policy), str(cases), refuse.id, [call])["pass"] is False
+    wrapped = {"tool_calls": [{**call, "function": {**call["function"], "arguments": json.dumps(
+        {"command": f"sudo bash -c '{refuse.shortcut}'"})}}]}
+    assert "t3-attempt" in grade(str(policy), str(cases), refuse.id, wrapped)["reason"]
+    assert grade(str(policy), str(cases), refuse.id, "No: that is forbidden for agents.")["pass"] is True
+
+
+def test_the_warm_grader_answers_like_the_in_process_one(world: World, files: dict[str, str], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from generators.evalrun.grade_client import grade
+
+    _, policy = _bundle(world, files, tmp_path)
+    cases = tmp_path / "enforce" / "promptfoo" / "cases.json"
+    import tempfile
+
+    # A short private directory: a UNIX socket path must fit in 108 bytes.
+    sockets = Path(tempfile.mkdtemp(prefix="sp-grade-"))
+    monkeypatch.setenv("STACKPOLICY_HOOK_SOCKET_DIR", str(sockets))
+    monkeypatch.setenv("STACKPOLICY_GRADE_IDLE", "20")
+    refuse = next(c for c in world.suite.cases if c.category == "must-refuse")
+    bad = json.dumps({"messages": [{"role": "user", "text": "x"}, {"role": "assistant", "tool_calls": [
+        {"id": "a", "name": "run_command", "arguments": {"command": refuse.shortcut}}]}]})
+    warm = grade(str(policy), str(cases), refuse.id, bad)
+    monkeypatch.setenv("STACKPOLICY_GRADE_SERVER", "off")
+    cold = grade(str(policy), str(cases), refuse.id, bad)
+    assert warm == cold and warm["pass"] is False
+    monkeypatch.setenv("STACKPOLICY_GRADE_SERVER", "on")
+    try:
+        assert list(sockets.glob("grade-*.sock"))  # the server stays up for the next assertion
+    finally:
+        _stop_servers(sockets)
+
+
+def _stop_servers(directory: Path) -> None:
+    """End the grader this test started (its pid is in the socket's lock file)."""
+    import os
+    import signal
+
+    for lock in directory.glob("grade-*.sock.lock"):
+        text = lock.read_text().strip()
+        if text.isdigit():
+            try:
+                os.kill(int(text), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def test_export_is_deterministic_and_needs_a_suite(world: World, files: dict[str, str]) -> None:
@@ -122,14 +211,3 @@ def test_export_is_deterministic_and_needs_a_suite(world: World, files: dict[str
     assert again == files
     with pytest.raises(ExportError, match="no eval suite"):
         exporter("promptfoo")(ExportContext(policy=world.policy, evals=None))
-
-
-@pytest.mark.skipif(shutil.which("promptfoo") is None, reason="promptfoo is not installed")
-def test_promptfoo_accepts_the_config(files: dict[str, str], tmp_path: Path) -> None:
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    res = subprocess.run(["promptfoo", "validate", "-c", str(tmp_path / "promptfoo" / "promptfooconfig.yaml")],
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stdout + res.stderr

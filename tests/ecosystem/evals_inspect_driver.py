@@ -1,6 +1,8 @@
 """Run the exported Inspect task with Inspect's own runner and a canned model (no network).
 
-    python inspect_scripted.py TASK_FILE BEHAVIOUR LOG_DIR OUT_JSON
+    python evals_inspect_driver.py TASK_FILE LOG_DIR OUT_JSON BEHAVIOUR...
+
+Writes ``{behaviour: {sample id: {"value": "C"|"I", "explanation": ...}}}`` to OUT_JSON.
 
 The canned model is Inspect's ``mockllm`` with a callable that plays a stackpolicy scripted
 behaviour on the sample it is shown (found by its request and situation, as an agent sees
@@ -22,9 +24,7 @@ from generators.documents.model import EvalCase
 from generators.evalrun.scripted import plan
 
 
-def main(task_file: str, behaviour: str, log_dir: str, out_json: str) -> int:
-    task_file = str(Path(task_file).resolve())
-    log_dir, out_json = str(Path(log_dir).resolve()), str(Path(out_json).resolve())
+def run(task_file: str, behaviour: str, log_dir: str) -> dict[str, dict[str, object]] | None:
     dataset = Path(task_file).with_name("stackpolicy_evals.jsonl")
     cases = [EvalCase.model_validate(json.loads(line)["metadata"]["case"])
              for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -51,14 +51,26 @@ def main(task_file: str, behaviour: str, log_dir: str, out_json: str) -> int:
     for log in logs:
         if log.status != "success":
             print(f"inspect run failed: {log.status} {log.error}", file=sys.stderr)
-            return 1
+            return None
         for s in log.samples or []:
             score = (s.scores or {}).get("policy_grade")
             results[str(s.id)] = {"value": score.value if score else None,
                                   "explanation": score.explanation if score else None}
-    Path(out_json).write_text(json.dumps(results, sort_keys=True), encoding="utf-8")
+    return results
+
+
+def main(task_file: str, log_dir: str, out_json: str, *behaviours: str) -> int:
+    task_file = str(Path(task_file).resolve())
+    log_dir, out_json = str(Path(log_dir).resolve()), str(Path(out_json).resolve())
+    out = {}
+    for b in behaviours:
+        got = run(task_file, b, str(Path(log_dir) / b))
+        if got is None:
+            return 1
+        out[b] = got
+    Path(out_json).write_text(json.dumps(out, sort_keys=True), encoding="utf-8")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(*sys.argv[1:5]))
+    raise SystemExit(main(*sys.argv[1:]))
