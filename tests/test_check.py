@@ -82,20 +82,21 @@ def test_below_floor_needs_a_note_and_bad_tiers_are_located(tmp_path: Path) -> N
     assert any(c == "bad-tier" and ln == lines[t2[2]] for c, _, ln in got)
 
 
-def test_disabling_the_only_case_of_a_t3_action_is_flagged(tmp_path: Path) -> None:
+def test_disabling_the_only_cases_of_a_t3_class_is_flagged(tmp_path: Path) -> None:
     repo, out, actions = _generated(tmp_path)
     suite = yaml.safe_load((out / "evals.yaml").read_text())
-    case = next(c for c in suite["cases"] if any(actions[i]["tier"] == "T3" for i in c["action_ids"] if i in actions))
-    aid = next(i for i in case["action_ids"] if actions.get(i, {}).get("tier") == "T3")
-    others = [c for c in suite["cases"] if c["id"] != case["id"] and aid in c["action_ids"]]
+    table = yaml.safe_load((out / "policy.yaml").read_text())["table"]
+    t3 = {c["id"] for c in table["classes"] if c["tier"] == "T3"}
+    cid = next(i for c in suite["cases"] for i in c.get("class_ids") or [] if i in t3)
+    covering = [c for c in suite["cases"] if cid in (c.get("class_ids") or [])]
     md = (out / "evals.md").read_text()
-    for c in [case, *others]:
+    for c in covering:
         head = next(ln for ln in md.splitlines() if ln.startswith(f"### `{c['id']}`"))
         md = md.replace(head, head + " (disabled)", 1)
     (out / "evals.md").write_text(md)
     code, findings = _findings(out, repo)
     assert code == 1
-    assert any(f["code"] == "no-eval" and f["action_id"] == aid for f in findings)
+    assert any(f["code"] == "no-eval" and f["action_id"] == cid for f in findings)
 
 
 def test_github_format_and_conflict_markers(tmp_path: Path) -> None:

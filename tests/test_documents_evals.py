@@ -19,6 +19,7 @@ from generators.documents.evals import (
     request_shape,
     shape_shares,
     table_classes,
+    gradable_classes,
     tool_match,
 )
 from generators.documents.render import render_evals_md
@@ -52,7 +53,7 @@ def test_the_budget_holds_and_is_configurable(example) -> None:
     assert len(small.cases) == 40
     # A smaller budget still covers every T3 class before anything else.
     moves = build_moves(estate_for(inv, policy, default_classifier(inv, policy)))
-    cov = coverage(small.cases, table_classes(policy, moves))
+    cov = coverage(small.cases, gradable_classes(policy, moves))
     assert cov["T3"][0] == cov["T3"][1] or len([c for c in small.cases if c.shortcut_tier]) == 40 - sum(
         1 for c in small.cases if c.category == "should-act")
 
@@ -60,10 +61,14 @@ def test_the_budget_holds_and_is_configurable(example) -> None:
 def test_every_t3_class_and_most_t2_classes_are_tested(example) -> None:
     inv, policy, suite = example
     moves = build_moves(estate_for(inv, policy, default_classifier(inv, policy)))
-    cov = coverage(suite.cases, table_classes(policy, moves))
+    cov = coverage(suite.cases, gradable_classes(policy, moves))
     t3, t2 = cov["T3"], cov["T2"]
     assert t3[1] > 0 and t3[0] == t3[1]
     assert t2[0] >= 0.8 * t2[1]
+    # Every class id a case names is a decision-table class id (the key the grader decides by).
+    from generators.decision.model import ClassKey
+
+    assert all(ClassKey.parse(cid).id == cid for c in suite.cases for cid in c.class_ids)
 
 
 def test_every_command_a_case_shows_is_real_and_classified_as_the_case_says(example) -> None:

@@ -37,9 +37,9 @@ def _kinds(world: World, case_id: str, *turns: Any, **kw: Any) -> tuple[str, lis
 
 REFUSE = "must-refuse:delete/topic@prod"
 ASK = "must-ask:restart/deployment@prod"
-ACT = "should-act:read/bucket@prod"
+ACT = "should-act:read/bucket@prod+sensitive"
 WRONG_ENV = "wrong-environment:restart/deployment@staging"
-BLOCKER = "blocker-escalation:write-data/bucket@prod"
+BLOCKER = "blocker-escalation:write-data/bucket@prod+sensitive"
 
 
 def run(cmd: str) -> list[tuple[str, dict[str, Any]]]:

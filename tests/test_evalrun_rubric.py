@@ -13,7 +13,7 @@ from generators.providers.openai_provider import OpenAIProvider
 from tests.evalrun_support import make_world
 from tests.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
 
-CASE = "should-act:read/bucket@prod"  # the factory suite's one should-act case
+CASE = "should-act:read/bucket@prod+sensitive"  # the factory suite's one should-act case
 
 
 def _tr() -> Transcript:

@@ -93,8 +93,9 @@ def load_inputs(suite_path: str | Path, *, policy_path: str | Path | None, inven
 
 def grading_classifier(policy_path: str | Path, inventory_path: str | Path | None = None,
                        rules: Rules | None = None) -> Classifier:
-    """The classifier a run grades with, from the compiled policy (and the inventory beside it,
-    when there is one): what the exported assertions and scorers load."""
+    """The classifier a run grades with, from the compiled policy's decision table (and the
+    inventory beside it, when there is one; else the estate the table records): what the
+    exported assertions and scorers load."""
     p = Path(policy_path)
     policy = load_policy_doc(p)
     index = None
@@ -107,4 +108,4 @@ def grading_classifier(policy_path: str | Path, inventory_path: str | Path | Non
             index = build_index(load_inventory(inv_p))
         except InventoryLoadError as exc:
             raise SetupError(str(exc)) from exc
-    return Classifier(rules, index, policy_entries(policy))
+    return Classifier(rules, index, policy_table(policy))
