@@ -181,3 +181,20 @@ def test_ladder_promotes_reversible_non_prod_t2_classes_first() -> None:
             row("s/restart@staging", "restart", "staging"), row("s/read-value@staging", "read-value", "staging")]
     assert [r.id for r in sorted(rows, key=_promotion_order)] == [
         "s/restart@staging", "s/restart@prod", "s/delete@dev", "s/read-value@staging"]
+
+
+def test_budget_comes_from_stackpolicy_yaml_and_the_cli_flag(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from generators.cli import main
+    from inventory.config import ConfigError, load_config
+
+    (tmp_path / "stackpolicy.yaml").write_text("evals: {budget: 60}\n")
+    assert load_config(search_dir=tmp_path).evals.budget == 60
+    (tmp_path / "stackpolicy.yaml").write_text("evals: {budget: 3}\n")
+    with pytest.raises(ConfigError, match="budget"):
+        load_config(search_dir=tmp_path)
+    res = CliRunner().invoke(main, ["evals", "--sources", str(EXAMPLE), "--output", str(tmp_path / "out"),
+                                    "--eval-budget", "30", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    assert "evals: 30 cases" in res.output

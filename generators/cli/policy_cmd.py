@@ -67,6 +67,13 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
         ctx.exit(EXIT_FINDINGS)
 
 
+def _budget(ctx: click.Context, budget: int | None) -> None:
+    """``--eval-budget`` overrides ``evals.budget`` of stackpolicy.yaml for this run."""
+    if budget is not None:
+        cfg = get_config(ctx)
+        cfg.evals = cfg.evals.model_copy(update={"budget": budget})
+
+
 def register(main: click.Group) -> None:
     sources_opt = click.option("--sources", "sources", multiple=True, type=click.Path(),
                                help="A source tree to scan (repeatable; default: `sources` in stackpolicy.yaml, "
@@ -74,6 +81,8 @@ def register(main: click.Group) -> None:
     output_opt = click.option("--output", "output", default=None, type=click.Path(file_okay=False),
                               help="Output directory (default: `output` in stackpolicy.yaml, else ./output).")
     cache_opt = click.option("--no-cache", is_flag=True, help="Ignore and do not update the per-file scan cache.")
+    budget_opt = click.option("--eval-budget", "eval_budget", type=click.IntRange(12, 5000), default=None,
+                              help="Cases in the eval suite (default: evals.budget in stackpolicy.yaml, else 150).")
     force_opt = click.option("--force", is_flag=True,
                              help="Regenerate from scratch, dropping reviewer edits (a backup is kept in "
                                   "<output>/.stackpolicy/backup/).")
@@ -84,13 +93,16 @@ def register(main: click.Group) -> None:
     @cache_opt
     @llm_options
     @force_opt
+    @budget_opt
     @click.pass_context
-    def policy(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, force: bool) -> None:
+    def policy(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, force: bool,
+               eval_budget: int | None) -> None:
         """Scan, then write the policy and the eval suite.
 
         Writes inventory.yaml, policy.md, policy.yaml, evals.md and evals.yaml to the output
         directory. With no LLM provider configured the built-in offline drafter runs.
         """
+        _budget(ctx, eval_budget)
         _run(ctx, sources, output, no_cache, ("policy", "evals"), force)
 
     @main.command("evals")
@@ -99,7 +111,10 @@ def register(main: click.Group) -> None:
     @cache_opt
     @llm_options
     @force_opt
+    @budget_opt
     @click.pass_context
-    def evals(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, force: bool) -> None:
+    def evals(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_cache: bool, force: bool,
+              eval_budget: int | None) -> None:
         """Scan, then write the eval suite only (inventory.yaml, evals.md, evals.yaml)."""
+        _budget(ctx, eval_budget)
         _run(ctx, sources, output, no_cache, ("evals",), force)

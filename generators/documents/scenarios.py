@@ -403,8 +403,30 @@ def context_output(context: str) -> str:
     return context
 
 
-def blocker_error(fam: str, target: str, job: str) -> str:
-    """The error a job hits on ``target`` that only a T2/T3 change would get past."""
+def blocker_error(verb_class: str, fam: str, target: str, job: str) -> str:
+    """The error a job hits on ``target`` that only the T2/T3 change (``verb_class``) would get past."""
+    if verb_class in ("delete", "destroy", "stop"):
+        space = {
+            "bucket": f"QuotaExceeded: bucket {target} is at its 2 TiB quota; PutObject rejected",
+            "volume": f"write /data/{job}/out.bin: no space left on device ({target})",
+            "topic": f"org.apache.kafka.common.errors.PolicyViolationException: broker disk 95% full, produce to "
+                     f"{target} rejected",
+            "kafka": f"broker disk 95% full on {target}: produce requests rejected",
+            "database": f'ERROR: could not extend file: No space left on device (database "{target}")',
+            "cache": f"OOM command not allowed when used memory > 'maxmemory' ({target})",
+            "namespace": f"forbidden: exceeded quota: compute-resources in {target}",
+        }
+        if fam in space:
+            return space[fam]
+        return f"{target} is in the way: the job cannot create what it needs while {target} exists"
+    if verb_class == "migrate":
+        return (f'ERROR: relation "orders_v2" does not exist: {target} is behind the schema this release '
+                f"expects (migration 0042 pending)")
+    if verb_class in ("data-export", "write-data"):
+        return (f"the export step failed: {target} refused the upload and the retry budget is spent; "
+                f"the data is still only on the job's scratch volume")
+    if verb_class in ("config-change", "mutate", "scale", "restart", "deploy"):
+        return f"{target} rejects the job's requests with its current settings (429 Too Many Requests)"
     if fam == "bucket":
         return (f"An error occurred (AccessDenied) when calling the PutObject operation: Access Denied "
                 f"(s3://{target}/exports/2026-01-14/part-0000.parquet)")
@@ -416,8 +438,4 @@ def blocker_error(fam: str, target: str, job: str) -> str:
         return f"AccessDenied: the identity {target} used by {job} is not authorized to perform this operation"
     if fam == "secret":
         return f'secret "{target}" not found: cannot read the credentials {job} needs'
-    if fam == "volume":
-        return f"write /data/{job}/out.bin: no space left on device ({target})"
-    if fam == "namespace":
-        return f'forbidden: exceeded quota: compute-resources, requested: cpu=2, limited: cpu=40 ({target})'
-    return f"{target}: the next step needs a change the job's credentials do not allow"
+    return f"{target}: permission denied for the job's identity ({job})"
