@@ -216,7 +216,48 @@ def phase_offline_generation(ctx: BenchContext) -> PhaseResult:
     name = "offline generation"
     if "policy" not in cli_commands():
         return PhaseResult(name=name, status="skipped", note="skipped: not available (no `stackpolicy policy` command yet)")
-    return _generation(ctx, name, {"name": "offline"})
+    res = _generation(ctx, name, {"name": "offline"})
+    if res.status == "ok":
+        _document_budget(ctx, res)
+    return res
+
+
+# The reviewer's document at 2,000 services (issue budgets): reported as met / missed.
+AIM_POLICY_MD_KB = 500.0
+AIM_GENERATION_S = 30.0
+AIM_GENERATION_MB = 1024.0
+AIM_QUESTIONS = 30
+AIM_MERMAID_NODES = 60
+
+
+def _document_budget(ctx: BenchContext, res: PhaseResult) -> None:
+    """Add policy.md's sizes (KB, lines, classes, exceptions, questions, Mermaid nodes) and the
+    budgets they are held to, to the offline generation row."""
+    from generators.documents.audit import document_stats
+
+    out = ctx.out_dir / f"gen-offline generation-n{ctx.n_services}" / "output"
+    try:
+        st = document_stats(out)
+    except (OSError, ValueError) as exc:
+        res.note += f"; policy.md not measured: {exc}"
+        return
+    peak = res.tree_peak_mb or res.maxrss_mb
+    aims = {
+        f"policy.md <= {AIM_POLICY_MD_KB:.0f} KB": st.kb <= AIM_POLICY_MD_KB,
+        f"questions <= {AIM_QUESTIONS}": st.questions_shown <= AIM_QUESTIONS,
+        f"Mermaid nodes <= {AIM_MERMAID_NODES}": st.mermaid_nodes <= AIM_MERMAID_NODES,
+        f"time <= {AIM_GENERATION_S:.0f} s": bool(res.seconds is not None and res.seconds <= AIM_GENERATION_S),
+        f"peak <= {AIM_GENERATION_MB:.0f} MB": bool(peak is not None and peak <= AIM_GENERATION_MB),
+    }
+    res.details.update({"policy_md_kb": round(st.kb, 1), "policy_md_lines": st.lines, "classes": st.classes,
+                        "class_rows": st.class_rows, "exceptions": st.exceptions, "exception_rows": st.exception_rows,
+                        "questions": st.questions, "questions_shown": st.questions_shown,
+                        "mermaid_nodes": st.mermaid_nodes,
+                        "aims": {k: "met" if v else "missed" for k, v in aims.items()}})
+    res.note += (f"; policy.md {st.kb:.0f} KB, {st.lines} lines, {st.classes} classes ({st.class_rows} rows), "
+                 f"{st.exceptions} exceptions ({st.exception_rows} rows), {st.questions_shown} questions, "
+                 f"{st.mermaid_nodes} Mermaid nodes; "
+                 + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in aims.items()))
 
 
 _FENCE_RE = re.compile(r"```(?:bash|sh|shell|console)?\n(.*?)```", re.S)

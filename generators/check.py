@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 from generators.documents.model import Policy
 from generators.documents.render import EvidenceLinker
-from generators.review.parse import Parsed, parse_evals, parse_policy
+from generators.documents.rowids import expand_class_row, is_exception_group
+from generators.review.parse import Parsed, TableRow, parse_evals, parse_policy
+from generators.review.tables import FLAG_NEW
 from generators.risk.model import TIERS, tier_index
 
 Severity = Literal["error", "warning"]
@@ -36,7 +38,7 @@ class Finding(BaseModel):
     message: str
     path: str
     line: int | None = None
-    action_id: str | None = None
+    action_id: str | None = None  # the action class, exception or action the finding is about
 
 
 class CheckResult(BaseModel):
@@ -121,6 +123,106 @@ def check_evidence(compiled: dict[str, Any], out_dir: Path, path: str) -> list[F
             for (p, line), ids in sorted(missing.items())]
 
 
+def _expand_exception_row(rid: str, exceptions: dict[str, dict[str, Any]]) -> list[str]:
+    """The exception ids an exception row stands for, in the compiled table."""
+    if not is_exception_group(rid):
+        return [rid]
+    class_id, _, rest = rid.partition("!")
+    want = set(rest[1:].split("~", 1)[0].split("+")) - {"target"}
+    return sorted(i for i, e in exceptions.items()
+                  if e.get("class_id") == class_id and set(e.get("deciding_factors") or []) == want)
+
+
+def _model_made(e: dict[str, Any]) -> bool:
+    return "reviewer" not in (e.get("deciding_factors") or [])
+
+
+def _table_findings(parsed: Parsed, compiled: dict[str, Any], fresh: Policy | None, md_path: Path,
+                    require_review: bool) -> list[Finding]:
+    """The class and exception rows of policy.md against the compiled table and a fresh build."""
+    out: list[Finding] = []
+    md = str(md_path)
+    table = compiled.get("table") or {}
+    classes = {c["id"]: c for c in table.get("classes") or [] if isinstance(c, dict) and "id" in c}
+    exceptions = {e["id"]: e for e in table.get("exceptions") or [] if isinstance(e, dict) and "id" in e}
+    in_md: dict[str, TableRow] = {}
+    for rid, row in parsed.classes.items():
+        for cid in expand_class_row(rid):
+            in_md[cid] = row
+    exc_in_md: dict[str, TableRow] = {}
+    for rid, row in parsed.exceptions.items():
+        for eid in _expand_exception_row(rid, exceptions):
+            exc_in_md[eid] = row
+
+    def agree(kind: str, ident: str, row: TableRow, entry: dict[str, Any] | None) -> None:
+        if entry is None:
+            out.append(Finding(code="malformed", severity="error", path=md, line=row.line, action_id=ident,
+                               message=f"{kind} {ident} is in policy.md but not in policy.yaml; run `make policy`"))
+            return
+        if not row.tier_valid:
+            return
+        floor, tier = entry.get("floor"), entry.get("tier")
+        if floor in TIERS and tier_index(row.tier) < tier_index(floor) and not row.reviewed:
+            out.append(Finding(code="below-floor", severity="error", path=md, line=row.line, action_id=ident,
+                               message=f"{ident}: tier {row.tier} is below the risk model's {floor}; a lowering "
+                                       f"applies only with Reviewed `yes` (and a reviewer note saying why), so "
+                                       f"{floor} is what is enforced"))
+        elif row.tier != tier or row.reviewed != bool(entry.get("reviewed")):
+            # Exports, classify and the hook read policy.yaml: it must say what the reviewers wrote.
+            out.append(Finding(code="stale-compiled", severity="error", path=md, line=row.line, action_id=ident,
+                               message=f"{ident}: policy.md says {row.tier}{' (reviewed)' if row.reviewed else ''} "
+                                       f"but policy.yaml, which classify, the hook and the exports enforce, says "
+                                       f"{tier}{' (reviewed)' if entry.get('reviewed') else ''}; run `make policy`"))
+
+    for cid, row in sorted(in_md.items()):
+        agree("class", cid, row, classes.get(cid))
+    for eid, row in sorted(exc_in_md.items()):
+        agree("exception", eid, row, exceptions.get(eid))
+    for rid, row in parsed.exceptions.items():
+        if is_exception_group(rid) and not _expand_exception_row(rid, exceptions):
+            out.append(Finding(code="malformed", severity="error", path=md, line=row.line, action_id=rid,
+                               message=f"exception group {rid} matches no exception in policy.yaml; run `make policy`"))
+
+    if fresh is not None:
+        fresh_classes = fresh.table.class_map()
+        for cid in sorted(set(fresh_classes) - set(in_md)):
+            c = fresh_classes[cid]
+            eg = next((i.command for i in c.instances if i.is_command), c.instances[0].command if c.instances else "")
+            out.append(Finding(code="drift-added", severity="error", path=md, action_id=cid,
+                               message=f"new action class {cid} ({c.floor}, {len(c.instances)} actions, e.g. `{eg}`) "
+                                       f"is not in the policy; run `make policy` to add it for review"))
+        for cid in sorted(set(in_md) - set(fresh_classes)):
+            out.append(Finding(code="drift-removed", severity="error", path=md, line=in_md[cid].line, action_id=cid,
+                               message=f"action class {cid} is no longer found in the sources; run `make policy` "
+                                       f"to remove it"))
+        for cid in sorted(set(fresh_classes) & set(classes)):
+            new, old = fresh_classes[cid], classes[cid]
+            if new.floor != old.get("floor"):
+                row = in_md.get(cid)
+                out.append(Finding(code="drift-changed", severity="error", path=md, line=row.line if row else None,
+                                   action_id=cid, message=f"{cid}: the risk model's tier moved from {old.get('floor')} "
+                                                          f"to {new.floor} ({new.rationale})"))
+        fresh_exc = {e.id: e for e in fresh.table.exceptions}
+        model_exc = {i for i, e in exceptions.items() if _model_made(e)}
+        for eid in sorted(set(fresh_exc) - set(exc_in_md)):
+            e = fresh_exc[eid]
+            out.append(Finding(code="drift-added", severity="error", path=md, action_id=eid,
+                               message=f"new exception {eid} ({e.floor} where its class says otherwise: {e.reason}) "
+                                       f"is not in the policy; run `make policy`"))
+        for eid in sorted((set(exc_in_md) & model_exc) - set(fresh_exc)):
+            out.append(Finding(code="drift-removed", severity="error", path=md, line=exc_in_md[eid].line, action_id=eid,
+                               message=f"exception {eid} no longer holds (the target or its factors changed); "
+                                       f"run `make policy`"))
+    if require_review:
+        for cid, c in sorted(classes.items()):
+            if FLAG_NEW in (c.get("flags") or []) and not c.get("reviewed"):
+                row = in_md.get(cid)
+                out.append(Finding(code="unreviewed", severity="error", path=md, line=row.line if row else None,
+                                   action_id=cid, message=f"class {cid} ({c.get('tier')}) appeared after the policy "
+                                                          f"was approved; review it and set Reviewed to `yes`"))
+    return out
+
+
 def compare(fresh: Policy | None, out_dir: str | Path, *, require_review: bool = False,
             strict: bool = False) -> CheckResult:
     """Check the documents in ``out_dir`` against ``fresh`` (a redraft from a rescan; ``None``
@@ -136,50 +238,11 @@ def compare(fresh: Policy | None, out_dir: str | Path, *, require_review: bool =
     parsed = parse_policy(md, str(md_path))
     findings += _problems(parsed)
     compiled = _yaml(yaml_path, findings) or {}
-    committed = {a["id"]: a for s in compiled.get("systems") or [] for a in s.get("actions") or []}
-    fresh_actions = fresh.actions() if fresh is not None else {}
-
-    if fresh is not None:
-        for aid in sorted(set(fresh_actions) - set(parsed.rows)):
-            a = fresh_actions[aid]
-            findings.append(Finding(code="drift-added", severity="error", path=str(md_path), action_id=aid,
-                                    message=f"new action {aid} ({a.floor}: {a.command}) is not in the policy; "
-                                            f"run `make policy` to add it"))
-        for aid in sorted(set(parsed.rows) - set(fresh_actions)):
-            findings.append(Finding(code="drift-removed", severity="error", path=str(md_path),
-                                    line=parsed.rows[aid].line, action_id=aid,
-                                    message=f"action {aid} is no longer found in the sources; run `make policy` "
-                                            f"to remove it"))
-        for aid in sorted(set(fresh_actions) & set(committed)):
-            new, old = fresh_actions[aid], committed[aid]
-            row = parsed.rows.get(aid)
-            line = row.line if row else None
-            if new.floor != old.get("floor"):
-                findings.append(Finding(code="drift-changed", severity="error", path=str(md_path), line=line,
-                                        action_id=aid, message=f"{aid}: the risk model's floor moved from "
-                                                               f"{old.get('floor')} to {new.floor} ({new.rationale})"))
-            elif new.command != old.get("command"):
-                findings.append(Finding(code="drift-changed", severity="warning", path=str(md_path), line=line,
-                                        action_id=aid, message=f"{aid}: command changed to `{new.command}`"))
-
-    for aid, row in parsed.rows.items():
-        if not row.tier_valid:
-            continue
-        floor = fresh_actions[aid].floor if aid in fresh_actions else (committed.get(aid) or {}).get("floor")
-        if floor in TIERS and tier_index(row.tier) < tier_index(floor) and not row.note:
-            findings.append(Finding(code="below-floor", severity="error", path=str(md_path), line=row.line,
-                                    action_id=aid, message=f"{aid}: tier {row.tier} is below the risk model's "
-                                                           f"floor {floor}; a reviewer note must say why"))
-    for aid, row in sorted(parsed.rows.items()):
-        old = committed.get(aid)
-        if old is None or not row.tier_valid:
-            continue
-        if row.tier != old.get("tier") or (row.note or None) != (old.get("note") or None):
-            # Exports read the compiled policy: it must say what the reviewers wrote.
-            findings.append(Finding(code="stale-compiled", severity="error", path=str(md_path), line=row.line,
-                                    action_id=aid, message=f"{aid}: policy.md says {row.tier}"
-                                    f"{' with a note' if row.note else ''} but policy.yaml says {old.get('tier')}; "
-                                    f"run `make policy` to recompile before exporting"))
+    if not parsed.classes and (parsed.rows or not compiled.get("table")):
+        findings.append(Finding(code="malformed", severity="error", path=str(md_path),
+                                message="policy.md has no action class table (an older per-action policy?); run "
+                                        "`stackpolicy policy` to regenerate it (per-action decisions are carried over)"))
+    findings += _table_findings(parsed, compiled, fresh, md_path, require_review)
     if require_review and parsed.meta.get("status") != "approved":
         findings.append(Finding(code="unreviewed", severity="error", path=str(md_path), line=_meta_line(md, "status"),
                                 message=f"policy status is '{parsed.meta.get('status', 'missing')}', not approved"))

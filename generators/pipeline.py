@@ -78,13 +78,13 @@ def draft_documents(
         hit = recall(inv, assessments, tiers, meta)
         if hit is not None:
             return hit
-    policy = draft_policy(inv, assessments, tiers, meta)
-    if provider is not None:
-        policy = provider.refine_policy(policy, inv, assessments)
     table = getattr(assessments, "table", None)
     if table is None:  # plain assessments (tests, importers): the table is built here
         table = assess(inv, cfg).table
-    policy = policy.model_copy(update={"table": table})
+    # The document is rendered from the table, and a provider refines both (tiers only rise).
+    policy = draft_policy(inv, assessments, tiers, meta, table)
+    if provider is not None:
+        policy = provider.refine_policy(policy, inv, assessments)
     evals = draft_evals(inv, policy, meta, budget=cfg.evals.budget, cfg=cfg)
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
@@ -138,6 +138,7 @@ def write_documents(
     inv: Inventory | None = None,
     which: tuple[str, ...] = ("policy", "evals"),
     force: bool = False,
+    rules: Rules | None = None,
 ) -> Written:
     """Render everything first, merge with the reviewed files, then write them all at once.
 
@@ -150,7 +151,7 @@ def write_documents(
     texts, report = reconcile(
         policy, evals, out_dir,
         lambda p, e: render_documents(p, e, out_dir, inv, which=which),
-        force=force,
+        force=force, rules=rules,
     )
     written = Written(review=report)
     for path in write_all(out_dir, texts):
@@ -182,5 +183,5 @@ def run_pipeline(
 
     inv, _stats = scan_paths(list(sources), cfg, use_cache=use_cache)
     policy, evals = draft_documents(inv, assess(inv, cfg), cfg, provider)
-    written = write_documents(policy, evals, out_dir, inv=inv, which=which)
+    written = write_documents(policy, evals, out_dir, inv=inv, which=which, rules=rules_from_config(cfg))
     return inv, policy, evals, written

@@ -23,7 +23,7 @@ def _generated(tmp_path: Path) -> tuple[Path, Path, dict]:
     code, output = _policy(out, repo)
     assert code == 0, output
     data = yaml.safe_load((out / "policy.yaml").read_text())
-    return repo, out, {a["id"]: a for s in data["systems"] for a in s["actions"]}
+    return repo, out, {c["id"]: c for c in data["table"]["classes"]}
 
 
 def _findings(out: Path, repo: Path, *extra: str) -> tuple[int, list[dict]]:
@@ -51,7 +51,8 @@ def test_require_review_fails_drafts_and_passes_approved(tmp_path: Path) -> None
 
 
 def test_drift_added_removed_and_missing_evidence(tmp_path: Path) -> None:
-    repo, out, actions = _generated(tmp_path)
+    repo, out, classes = _generated(tmp_path)
+    # billing-api holds billing data: its actions fall in new (sensitive) classes.
     (repo / "k8s" / "billing-api.yaml").write_text(DEPLOY.format(name="billing-api"))
     (repo / "runbooks" / "orders-api.md").write_text("# orders-api runbook\n")
     code, findings = _findings(out, repo)
@@ -59,27 +60,44 @@ def test_drift_added_removed_and_missing_evidence(tmp_path: Path) -> None:
     by_code: dict[str, list[dict]] = {}
     for f in findings:
         by_code.setdefault(f["code"], []).append(f)
-    assert any("billing-api" in f["action_id"] for f in by_code["drift-added"])
+    added = {f["action_id"] for f in by_code["drift-added"]}
+    assert "restart/deployment@prod+sensitive" in added and all(a not in classes for a in added)
+    assert any("billing-api" in f["message"] for f in by_code["drift-added"])
     removed = {f["action_id"] for f in by_code["drift-removed"]}
-    assert removed and all(f["line"] for f in by_code["drift-removed"])
+    assert removed == {"delete/namespace@prod", "read/pod@prod+selector"}  # only the runbook had them
+    assert all(f["line"] for f in by_code["drift-removed"])
     assert any("runbooks/orders-api.md" in f["message"] for f in by_code["missing-evidence"])
 
 
-def test_below_floor_needs_a_note_and_bad_tiers_are_located(tmp_path: Path) -> None:
-    repo, out, actions = _generated(tmp_path)
-    t2 = sorted(a["id"] for a in actions.values() if a["floor"] == "T2")
+def test_new_instances_of_a_known_class_are_not_drift(tmp_path: Path) -> None:
+    repo, out, _ = _generated(tmp_path)
+    (repo / "k8s" / "catalog-api.yaml").write_text(DEPLOY.format(name="catalog-api"))
+    code, findings = _findings(out, repo)
+    assert code == 0, findings  # catalog-api's actions are instances of reviewed classes
+
+
+def test_below_floor_needs_review_and_bad_tiers_are_located(tmp_path: Path) -> None:
+    repo, out, classes = _generated(tmp_path)
+    t2 = sorted(cid for cid, c in classes.items() if c["floor"] == "T2")
     md = (out / "policy.md").read_text()
     md = _edit_row(md, t2[0], tier="T0")
-    md = _edit_row(md, t2[1], tier="T1", note="only ever run against the canary")
+    md = _edit_row(md, t2[1], tier="T1", reviewed=True, note="only ever run against the canary")
     md = _edit_row(md, t2[2], tier="high")
     (out / "policy.md").write_text(md)
     code, findings = _findings(out, repo)
     assert code == 1
-    lines = {aid: n for n, ln in enumerate(md.splitlines(), 1) for aid in t2[:3] if ln.startswith(f"| `{aid}`")}
+    lines = {cid: n for n, ln in enumerate(md.splitlines(), 1) for cid in t2[:3] if ln.startswith(f"| `{cid}`")}
     got = {(f["code"], f.get("action_id"), f.get("line")) for f in findings}
     assert ("below-floor", t2[0], lines[t2[0]]) in got
-    assert not any(c == "below-floor" and a == t2[1] for c, a, _ in got)  # the note makes it a decision
+    assert not any(c == "below-floor" and a == t2[1] for c, a, _ in got)  # reviewed: a decision
+    assert ("stale-compiled", t2[1], lines[t2[1]]) in got  # until `make policy` compiles it
     assert any(c == "bad-tier" and ln == lines[t2[2]] for c, _, ln in got)
+    # After regeneration the reviewed lowering is in force; the unreviewed one still fails.
+    md = _edit_row((out / "policy.md").read_text(), t2[2], tier="T2")
+    (out / "policy.md").write_text(md)
+    assert _policy(out, repo)[0] == 0
+    code, findings = _findings(out, repo)
+    assert {(f["code"], f["action_id"]) for f in findings if f["severity"] == "error"} == {("below-floor", t2[0])}
 
 
 def test_disabling_the_only_cases_of_a_t3_class_is_flagged(tmp_path: Path) -> None:
@@ -118,8 +136,8 @@ def test_missing_documents_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_edits_not_yet_compiled_are_flagged_until_regenerated(tmp_path: Path) -> None:
-    repo, out, actions = _generated(tmp_path)
-    aid = sorted(a["id"] for a in actions.values() if a["tier"] == "T0")[0]
+    repo, out, classes = _generated(tmp_path)
+    aid = sorted(cid for cid, c in classes.items() if c["tier"] == "T0")[0]
     (out / "policy.md").write_text(_edit_row((out / "policy.md").read_text(), aid, tier="T2"))
     code, findings = _findings(out, repo)
     assert code == 1 and [(f["code"], f["action_id"]) for f in findings] == [("stale-compiled", aid)]

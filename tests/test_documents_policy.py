@@ -63,7 +63,8 @@ def test_unassessed_action_is_held_at_t2_and_asked_about() -> None:
     policy = _policy(inv, assessments)
     row = policy.actions()["service:orders-api/logs"]
     assert row.tier == "T2" and row.decision == "ask"
-    assert "unassessed:service:orders-api/logs" in {q.id for q in policy.questions}
+    q = next(q for q in policy.questions if q.id == "unassessed")
+    assert "service:orders-api/logs" in q.question and q.systems == ["service:orders-api"]
 
 
 def test_questions_cover_unknown_env_unparsed_runbook_t3_and_conflicts() -> None:
@@ -75,22 +76,39 @@ def test_questions_cover_unknown_env_unparsed_runbook_t3_and_conflicts() -> None
     for a in inv.actions:
         if a.target == "service:payments-api":
             a.environment = None
-    ids = {q.id for q in _policy(inv).questions}
-    assert "unknown-environment:service:legacy-reporter" in ids
-    assert "unparsed-command:cmd:helm/unknown" in ids
-    assert "runbook-t3:kafka-topic:orders-events/delete" in ids
-    assert "runbook-t3:postgres:orders-db/drop" in ids
+    questions = {q.id: q for q in _policy(inv).questions}
+    # One question per distinct uncertainty, each listing what its answer settles.
+    assert set(questions) == {"unknown-environment", "unparsed-command", "runbook-t3", "conflicting-environment",
+                              "no-approver"}
+    assert "legacy-reporter" in questions["unknown-environment"].question
+    assert "service:legacy-reporter" in questions["unknown-environment"].systems
+    assert "helm" in questions["unparsed-command"].question
+    rb = questions["runbook-t3"]
+    assert len(rb.class_ids) == 2 and all(cid in policy_classes(inv) for cid in rb.class_ids)
+    assert rb.systems == ["kafka-cluster:events", "postgres:orders-db"]
     # A T3 action seen only in a script is not a runbook question.
-    assert "runbook-t3:object-bucket:acme-order-exports/sync" not in ids
-    assert "conflicting-environment:service:payments-api" in ids
+    assert "acme-order-exports" not in rb.question
+    conflict = questions["conflicting-environment"]
+    assert "`payments-api` (prod, staging)" in conflict.question
     # orders-api is in prod and staging too, but its actions are split per environment.
-    assert "conflicting-environment:service:orders-api" not in ids
+    assert "`orders-api`" not in conflict.question
+    # Ordered by blast radius: nothing below is worth more than anything above.
+    blasts = [q.blast for q in _policy(inv).questions]
+    assert blasts == sorted(blasts, reverse=True)
+
+
+def policy_classes(inv) -> set[str]:
+    return {c.id for c in _policy(inv).table.classes}
 
 
 def test_summary_counts_and_offline_statement() -> None:
     policy = _policy()
     text = "\n".join(policy.summary)
-    assert "15 action classes" in text and "5 T0 (observe), 2 T1 (operate), 5 T2 (change), 3 T3 (forbidden)" in text
+    counts = {t: sum(c.tier == t for c in policy.table.classes) for t in ("T0", "T1", "T2", "T3")}
+    assert f"15 actions were found" in text and f"{len(policy.table.classes)} action classes" in text
+    assert (f"{counts['T0']} T0 (observe), {counts['T1']} T1 (operate), {counts['T2']} T2 (change), "
+            f"{counts['T3']} T3 (forbidden)") in text
+    assert f"{len(policy.table.exceptions)} targets are exceptions" in text
     assert "offline" in text
     assert {r.id for r in policy.rules} >= {"rate-limits", "audit-logging", "change-windows", "break-glass",
                                             "unknown-actions"}
@@ -186,7 +204,10 @@ def test_one_environment_question_per_system_names_its_members() -> None:
         if a.target in ("kafka-cluster:events", "kafka-topic:orders-events", "kafka-topic:payments-events"):
             a.environment = None
     policy = _policy(inv)
-    env_qs = [q for q in policy.questions if q.id.startswith("unknown-environment:") and q.system == "kafka-cluster:events"]
-    assert [q.id for q in env_qs] == ["unknown-environment:kafka-cluster:events"]
-    assert "kafka-cluster `events`" in env_qs[0].question
-    assert "kafka-topic `orders-events`" in env_qs[0].question
+    env_qs = [q for q in policy.questions if q.id.startswith("unknown-environment")]
+    # One question for the whole estate, naming each system once (a cluster with its topics is one).
+    assert [q.id for q in env_qs] == ["unknown-environment"]
+    q = env_qs[0]
+    assert q.systems.count("kafka-cluster:events") == 1 and "`events`" in q.question
+    # It says how to settle it: the stackpolicy.yaml lines.
+    assert q.settle and "overrides:" in q.settle and "kafka-topic:orders-events: {environment: prod}" in q.settle

@@ -6,6 +6,7 @@ import re
 
 import yaml
 
+from generators.documents.rowids import expand_class_row
 from generators.documents.render import EvidenceLinker, code, escape_cell, fenced, mermaid
 from generators.pipeline import draft_documents, render_documents
 from inventory.config import Config
@@ -37,18 +38,23 @@ def test_yaml_is_the_same_content_as_the_markdown() -> None:
     texts = _texts()
     pol = yaml.safe_load(texts["policy.yaml"])
     assert pol["kind"] == "policy" and pol["meta"]["status"] == "draft"
-    for s in pol["systems"]:
-        for a in s["actions"]:
-            assert f"`{a['id']}`" in texts["policy.md"]
+    # Every class is in the markdown (alone or in a row across environments); every action is
+    # an instance of one of them, listed per system in the YAML only.
+    md = texts["policy.md"]
+    shown = {cid for rid in re.findall(r"^\| `([^`]+)` \| \*\*T\d", md, re.M) if "!" not in rid
+             for cid in expand_class_row(rid)}
+    assert shown == {c["id"] for c in pol["table"]["classes"]}
+    instances = {i["action"] for c in pol["table"]["classes"] for i in c["instances"]}
+    assert instances == {a["id"] for s in pol["systems"] for a in s["actions"]}
+    assert all(f"`{a['id']}`" not in md for s in pol["systems"] for a in s["actions"])
     ev = yaml.safe_load(texts["evals.yaml"])
     assert [c["id"] for c in ev["cases"]] == re.findall(r"^### `([^`]+)`", texts["evals.md"], re.M)
 
 
 def test_tables_escape_pipes_and_every_row_has_the_header_width() -> None:
     md = _texts()["policy.md"]
-    # The factory's rationale and command contain a pipe.
-    assert "drop table \\| irreversible" in md
-    assert "`helm plugin run cleanup \\| tee out.txt`" in md
+    # The factory's command contains a pipe: escaped inside the cell's code span.
+    assert "helm plugin run cleanup \\| tee out.txt`" in md
     for block in re.findall(r"(?:^\|.*\n)+", md, re.M):
         rows = block.strip("\n").split("\n")
         width = len(re.split(r"(?<!\\)\|", rows[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from generators.cli import main
+from generators.documents.rowids import expand_class_row
 from generators.review.parse import parse_evals, parse_policy
 
 DEPLOY = """\
@@ -48,36 +50,64 @@ def _policy(out: Path, repo: Path, *extra: str) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
-def _edit_row(md: str, aid: str, tier: str | None = None, note: str | None = None, approver: str | None = None) -> str:
+STATEFUL = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: orders-db
+  namespace: acme-prod
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:16
+"""
+
+
+def _edit_row(md: str, rid: str, tier: str | None = None, note: str | None = None, reviewed: bool | None = None) -> str:
+    """Edit a class or exception row the way a reviewer does: the Tier cell, the Reviewed cell, a
+    note after the Why (classes) or Reason (exceptions) cell's text."""
     lines = md.splitlines()
-    i = next(n for n, ln in enumerate(lines) if ln.startswith(f"| `{aid}`"))
+    i = next(n for n, ln in enumerate(lines) if ln.startswith(f"| `{rid}`"))
     cells = lines[i].split(" | ")
     if tier:
         cells[1] = f"**{tier}**"
+    if reviewed is not None:
+        cells[2] = "yes" if reviewed else "no"
     if note:
-        cells[4] += f"<br>_Reviewer note:_ {note}"
-    if approver:
-        cells[6] = f"{approver} |"
+        cells[4 if "!" not in rid else 5] += f"<br>_Reviewer note:_ {note}"
     lines[i] = " | ".join(cells)
     return "\n".join(lines) + "\n"
+
+
+def _classify(out: Path, line: str) -> dict:
+    res = CliRunner().invoke(main, ["classify", "--json", "--policy", str(out / "policy.yaml"), line])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path, dict]:
     repo, out = _repo(tmp_path / "repo"), tmp_path / "out"
     code, output = _policy(out, repo)
     assert code == 0, output
-    data = yaml.safe_load((out / "policy.yaml").read_text())
-    actions = {a["id"]: a for s in data["systems"] for a in s["actions"]}
-    return repo, out, actions
+    table = yaml.safe_load((out / "policy.yaml").read_text())["table"]
+    return repo, out, {c["id"]: c for c in table["classes"]}
 
 
-def test_edits_survive_regeneration_after_the_systems_change(tmp_path: Path) -> None:
-    repo, out, actions = _setup(tmp_path)
-    t2 = next(a for a in actions.values() if a["tier"] == "T2" and a["floor"] == "T2")
-    t0 = next(a for a in actions.values() if a["tier"] == "T0")
+def _table(out: Path) -> dict:
+    return yaml.safe_load((out / "policy.yaml").read_text())["table"]
+
+
+def test_class_edits_survive_regeneration_and_change_what_classify_decides(tmp_path: Path) -> None:
+    repo, out, classes = _setup(tmp_path)
+    assert classes["restart/deployment@prod"]["tier"] == "T2"
+    assert _classify(out, "kubectl rollout restart deployment/orders-api -n acme-prod")["tier"] == "T2"
     md = (out / "policy.md").read_text()
-    md = _edit_row(md, t2["id"], tier="T1", note="restarts are safe: the PDB keeps 2 pods", approver="alice")
-    md = _edit_row(md, t0["id"], tier="T2")
+    md = _edit_row(md, "restart/deployment@prod", tier="T1", reviewed=True, note="restarts are safe: the PDB keeps 2 pods")
+    md = _edit_row(md, "read/deployment@prod", tier="T2")  # raising needs no review
+    md = _edit_row(md, "delete/deployment@prod", tier="T1")  # lowering without review: not applied
     md = md.replace("status: draft", "status: in-review", 1).replace("reviewers: []", "reviewers:\n- alice", 1)
     md = md.replace("## Summary\n", "## Summary\n\nReviewed by the platform team on Monday.\n", 1)
     (out / "policy.md").write_text(md)
@@ -86,28 +116,51 @@ def test_edits_survive_regeneration_after_the_systems_change(tmp_path: Path) -> 
     head = next(ln for ln in ev.splitlines() if ln.startswith(f"### `{cid}`"))
     (out / "evals.md").write_text(ev.replace(head, head + " (disabled)", 1))
 
-    # The systems change: a new service appears, and the old manifest moves down two lines.
-    (repo / "k8s" / "billing-api.yaml").write_text(DEPLOY.format(name="billing-api"))
+    # The systems change: a new service appears (new instances of the edited classes), and the
+    # old manifest moves down two lines.
+    (repo / "k8s" / "catalog-api.yaml").write_text(DEPLOY.format(name="catalog-api"))
     (repo / "k8s" / "orders-api.yaml").write_text("# moved\n\n" + DEPLOY.format(name="orders-api"))
     code, output = _policy(out, repo)
     assert code == 0, output
-    assert "new actions" in output and "billing-api" in output
-    assert "kept 2 reviewer decisions" in output
+    assert "kept 3 reviewer decisions" in output
 
     new_md = (out / "policy.md").read_text()
-    rows = parse_policy(new_md).rows
-    assert rows[t2["id"]].tier == "T1" and rows[t2["id"]].approver == "alice"
-    assert rows[t2["id"]].note == "restarts are safe: the PDB keeps 2 pods"
-    assert rows[t0["id"]].tier == "T2"
+    rows = parse_policy(new_md).classes
+    assert (rows["restart/deployment@prod"].tier, rows["restart/deployment@prod"].reviewed) == ("T1", True)
+    assert rows["restart/deployment@prod"].note == "restarts are safe: the PDB keeps 2 pods"
+    assert rows["read/deployment@prod"].tier == "T2"
+    assert rows["delete/deployment@prod"].tier == "T1"  # the reviewer's text is kept for them to finish
     assert "Reviewed by the platform team on Monday." in new_md
     assert "status: in-review" in new_md and "- alice" in new_md
-    assert any(r.startswith("service:billing-api") or "billing-api" in r for r in rows)
-    compiled = {a["id"]: a for s in yaml.safe_load((out / "policy.yaml").read_text())["systems"] for a in s["actions"]}
-    assert compiled[t2["id"]]["tier"] == "T1" and compiled[t2["id"]]["decision"] == "allow"
-    assert "reviewer-lowered" in compiled[t2["id"]]["flags"]
-    assert compiled[t0["id"]]["decision"] == "ask" and "reviewer-raised" in compiled[t0["id"]]["flags"]
+
+    table = _table(out)
+    compiled = {c["id"]: c for c in table["classes"]}
+    restart = compiled["restart/deployment@prod"]
+    assert (restart["tier"], restart["floor"], restart["reviewed"]) == ("T1", "T2", True)
+    assert "reviewer-lowered" in restart["flags"]
+    # The new service's restart is an instance of the reviewed class and inherits its tier.
+    assert {i["action"]: i["tier"] for i in restart["instances"]} == {
+        "service:catalog-api/restart": "T1", "service:orders-api/restart": "T1"}
+    assert compiled["read/deployment@prod"]["tier"] == "T2"
+    delete = compiled["delete/deployment@prod"]
+    assert delete["tier"] == "T2" and "lowering-needs-review" in delete["flags"]
+    per_system = {a["id"]: a for s in yaml.safe_load((out / "policy.yaml").read_text())["systems"] for a in s["actions"]}
+    assert per_system["service:catalog-api/restart"]["tier"] == "T1"
+    assert per_system["service:orders-api/describe"]["decision"] == "ask"
+
+    # What is enforced is what the reviewers wrote (and an unreviewed lowering is not).
+    assert _classify(out, "kubectl rollout restart deployment/catalog-api -n acme-prod")["tier"] == "T1"
+    assert _classify(out, "kubectl logs deployment/orders-api -n acme-prod --tail=200")["tier"] == "T2"
+    assert _classify(out, "kubectl delete deployment/orders-api -n acme-prod")["tier"] == "T2"
+    decisions = yaml.safe_load((out / ".stackpolicy" / "decisions.yaml").read_text())
+    assert decisions["classes"]["restart/deployment@prod"] == {
+        "tier": "T1", "reviewed": True, "note": "restarts are safe: the PDB keeps 2 pods"}
     assert parse_evals((out / "evals.md").read_text()).cases[cid].disabled
-    assert yaml.safe_load((out / ".stackpolicy" / "decisions.yaml").read_text())["actions"][t2["id"]]["tier"] == "T1"
+
+    # `check` says the lowering is not in force until a reviewer marks it reviewed.
+    res = CliRunner().invoke(main, ["check", "--sources", str(repo), "--output", str(out)])
+    assert res.exit_code == 1
+    assert "below-floor" in res.output and "delete/deployment@prod" in res.output
 
     # A third run with no edits and no changes is byte-identical, and decisions still hold.
     before = (out / "policy.md").read_bytes()
@@ -116,19 +169,74 @@ def test_edits_survive_regeneration_after_the_systems_change(tmp_path: Path) -> 
     assert (out / "policy.md").read_bytes() == before
 
 
-def test_conflict_is_marked_reported_and_fails(tmp_path: Path) -> None:
-    repo, out, actions = _setup(tmp_path)
+def test_exception_edit_survives_and_changes_what_classify_decides(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    (repo / "k8s" / "orders-db.yaml").write_text(STATEFUL)
+    (repo / "runbooks" / "orders-db.md").write_text(
+        "# orders-db\n\n```bash\nkubectl -n acme-prod delete pod orders-db-0\n"
+        "kubectl -n acme-prod delete pod orders-api-5d9c7-abcde\n```\n")
+    out = tmp_path / "out"
+    code, output = _policy(out, repo)
+    assert code == 0, output
+    eid = "restart-one/pod@prod!postgres:orders-db"
+    exc = next(e for e in _table(out)["exceptions"] if e["id"] == eid)
+    assert (exc["tier"], exc["floor"]) == ("T2", "T2")
+    assert _classify(out, "kubectl -n acme-prod delete pod orders-db-0")["tier"] == "T2"
+    assert _classify(out, "kubectl -n acme-prod delete pod orders-api-5d9c7-abcde")["tier"] == "T1"
+    md = _edit_row((out / "policy.md").read_text(), eid, tier="T3", note="primary failover is a human's call")
+    (out / "policy.md").write_text(md)
+    code, output = _policy(out, repo)
+    assert code == 0, output
+    row = parse_policy((out / "policy.md").read_text()).exceptions[eid]
+    assert (row.tier, row.note) == ("T3", "primary failover is a human's call")
+    exc = next(e for e in _table(out)["exceptions"] if e["id"] == eid)
+    assert (exc["tier"], exc["floor"]) == ("T3", "T2")
+    assert _classify(out, "kubectl -n acme-prod delete pod orders-db-0")["tier"] == "T3"
+    # The class itself, and its other targets, are untouched.
+    assert _classify(out, "kubectl -n acme-prod delete pod orders-api-5d9c7-abcde")["tier"] == "T1"
+    res = CliRunner().invoke(main, ["check", "--sources", str(repo), "--output", str(out)])
+    assert "stale-compiled" not in res.output and "below-floor" not in res.output
+
+
+def test_new_classes_after_approval_need_review(tmp_path: Path) -> None:
+    repo, out, _ = _setup(tmp_path)
+    md = (out / "policy.md").read_text().replace("status: draft", "status: approved", 1)
+    (out / "policy.md").write_text(md)
+    (out / "evals.md").write_text((out / "evals.md").read_text().replace("status: draft", "status: approved", 1))
+    (repo / "k8s" / "orders-db.yaml").write_text(STATEFUL)
+    code, output = _policy(out, repo)
+    assert code == 0, output
+    new = [c for c in _table(out)["classes"] if "new-since-approval" in c["flags"]]
+    assert new and all(c["id"].endswith("@prod") for c in new)
+    assert all("restart/deployment@prod" != c["id"] for c in new)
+    res = CliRunner().invoke(main, ["check", "--require-review", "--sources", str(repo), "--output", str(out)])
+    assert res.exit_code == 1 and "appeared after the policy was approved" in res.output
+    # Marking them reviewed clears it.
     md = (out / "policy.md").read_text()
-    # The reviewer rewrites a line the regeneration will also change (the orders-api summary).
-    line = next(ln for ln in md.splitlines() if ln.startswith("- **Defined in:**") and "orders-api.yaml" in ln)
-    (out / "policy.md").write_text(md.replace(line, line + " (reviewed: this is the prod manifest)", 1))
-    (repo / "k8s" / "orders-api.yaml").write_text("# moved\n" + DEPLOY.format(name="orders-api"))
+    for rid in parse_policy(md).classes:
+        if any(c["id"] in expand_class_row(rid) for c in new):
+            md = _edit_row(md, rid, reviewed=True)
+    (out / "policy.md").write_text(md)
+    code, output = _policy(out, repo)
+    assert code == 0, output
+    assert not [c for c in _table(out)["classes"] if "new-since-approval" in c["flags"]]
+    res = CliRunner().invoke(main, ["check", "--require-review", "--sources", str(repo), "--output", str(out)])
+    assert "appeared after the policy was approved" not in res.output
+
+
+def test_conflict_is_marked_reported_and_fails(tmp_path: Path) -> None:
+    repo, out, _ = _setup(tmp_path)
+    md = (out / "policy.md").read_text()
+    # The reviewer rewrites a line the regeneration will also change (the first summary line).
+    line = next(ln for ln in md.splitlines() if ln.startswith("- ") and "actions were found" in ln)
+    (out / "policy.md").write_text(md.replace(line, line + " (reviewed: prod only)", 1))
+    (repo / "k8s" / "billing-api.yaml").write_text(DEPLOY.format(name="billing-api"))
     code, output = _policy(out, repo)
     assert code == 1
     assert "conflict" in output and "policy.md:" in output
     text = (out / "policy.md").read_text()
     assert "<<<<<<< reviewed" in text and ">>>>>>> regenerated" in text
-    assert "(reviewed: this is the prod manifest)" in text  # nothing dropped
+    assert "(reviewed: prod only)" in text  # nothing dropped
     # Until the conflict is resolved, regeneration refuses and leaves the files alone.
     code, output = _policy(out, repo)
     assert code == 1 and "unresolved merge conflict" in output
@@ -136,26 +244,26 @@ def test_conflict_is_marked_reported_and_fails(tmp_path: Path) -> None:
 
 
 def test_force_starts_over_and_keeps_a_backup(tmp_path: Path) -> None:
-    repo, out, actions = _setup(tmp_path)
-    aid = next(a["id"] for a in actions.values() if a["tier"] == "T0")
-    edited = _edit_row((out / "policy.md").read_text(), aid, tier="T3")
+    repo, out, _ = _setup(tmp_path)
+    edited = _edit_row((out / "policy.md").read_text(), "read/deployment@prod", tier="T3")
     (out / "policy.md").write_text(edited)
     code, output = _policy(out, repo, "--force")
     assert code == 0, output
-    assert parse_policy((out / "policy.md").read_text()).rows[aid].tier == "T0"
+    assert parse_policy((out / "policy.md").read_text()).classes["read/deployment@prod"].tier == "T0"
     assert (out / ".stackpolicy" / "backup" / "policy.md").read_text() == edited
 
 
 def test_invalid_tier_is_reported_with_file_and_line_and_not_applied(tmp_path: Path) -> None:
-    repo, out, actions = _setup(tmp_path)
-    aid = next(a["id"] for a in actions.values() if a["tier"] == "T0")
-    md = _edit_row((out / "policy.md").read_text(), aid, tier="T7")
+    repo, out, _ = _setup(tmp_path)
+    rid = "read/deployment@prod"
+    md = _edit_row((out / "policy.md").read_text(), rid, tier="T7")
     (out / "policy.md").write_text(md)
     code, output = _policy(out, repo)
     assert code == 1
-    line = next(n for n, ln in enumerate(md.splitlines(), 1) if ln.startswith(f"| `{aid}`"))
-    assert f"policy.md:{line}: {aid}: tier 'T7' is not one of T0, T1, T2, T3" in output
+    line = next(n for n, ln in enumerate(md.splitlines(), 1) if ln.startswith(f"| `{rid}`"))
+    assert f"policy.md:{line}: {rid}: tier 'T7' is not one of T0, T1, T2, T3" in output
     assert "**T7**" in (out / "policy.md").read_text()  # the reviewer's text is kept for them to fix
+    assert {c["id"]: c for c in _table(out)["classes"]}[rid]["tier"] == "T0"
 
 
 def test_failed_write_leaves_files_as_they_were(tmp_path: Path, monkeypatch) -> None:

@@ -18,7 +18,7 @@ from generators.cli.llm_opts import llm_note, llm_options, llm_provider
 from generators.cli.scan_cmd import run_scan
 from generators.pipeline import assess, draft_documents, write_documents
 from generators.review.roundtrip import ReviewError
-from generators.risk.rules import RulesError
+from generators.risk.rules import RulesError, rules_from_config
 from inventory.config import Config
 
 
@@ -41,21 +41,22 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
         raise UsageError(str(exc)) from exc
     out_dir = Path(output or cfg.output)
     try:
-        written = write_documents(policy, evals, out_dir, inv=inv, which=which, force=force)
+        written = write_documents(policy, evals, out_dir, inv=inv, which=which, force=force,
+                                  rules=rules_from_config(cfg))
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write: {exc.strerror or exc}") from exc
     except ReviewError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(EXIT_FINDINGS)
     con = console()
-    tiers = Counter(a.tier for s in policy.systems for a in s.actions)
+    tiers = Counter(c.tier for c in policy.table.classes)
     con.print(f"[bold]scanned[/bold] {stats.files_scanned} files: {len(inv.components)} components, "
               f"{len(inv.resources)} resources, {len(inv.actions)} actions"
               + (f", [yellow]{len(inv.warnings)} warnings[/yellow]" if inv.warnings else ""))
     if "policy" in which:
-        con.print(f"policy: {len(policy.systems)} systems, "
+        con.print(f"policy: {len(policy.systems)} systems, {len(policy.table.classes)} action classes ("
                   + ", ".join(f"{tiers.get(t, 0)} {t}" for t in ("T0", "T1", "T2", "T3"))
-                  + f", {len(policy.questions)} open questions")
+                  + f"), {len(policy.table.exceptions)} exceptions, {len(policy.questions)} open questions")
     if "evals" in which:
         cats = Counter(c.category for c in evals.cases)
         con.print(f"evals: {len(evals.cases)} cases (" + ", ".join(f"{n} {k}" for k, n in sorted(cats.items()))

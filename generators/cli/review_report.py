@@ -16,11 +16,11 @@ def _ids(ids: list[str]) -> str:
 def print_review(con: Console, report: ReviewReport) -> bool:
     """Say what the merge kept, added, removed, and where it conflicts; ``False`` means fail."""
     if report.decisions_applied:
-        con.print(f"review: kept {report.decisions_applied} reviewer decisions (tier, note, approver)")
+        con.print(f"review: kept {report.decisions_applied} reviewer decisions (class and exception tiers, reviewed, notes)")
     if report.added:
-        con.print(f"review: [green]{len(report.added)} new actions[/green]: {_ids(report.added)}")
+        con.print(f"review: [green]{len(report.added)} new action classes[/green]: {_ids(report.added)}")
     if report.removed:
-        con.print(f"review: [yellow]{len(report.removed)} actions no longer found[/yellow]: {_ids(report.removed)}")
+        con.print(f"review: [yellow]{len(report.removed)} action classes no longer found[/yellow]: {_ids(report.removed)}")
     for name in report.merged_without_base:
         con.print(f"review: no last generated version of {name} to merge against; reviewer decisions were "
                   f"re-applied and the previous file is in .stackpolicy/backup/{name}")

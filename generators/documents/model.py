@@ -43,7 +43,8 @@ class TierDefinition(_Model):
 
 
 class PolicyAction(_Model):
-    """One row of a system's table: an action class and its tier."""
+    """One inventory action of a system (the per-system listing in policy.yaml): an instance of a
+    decision table class, with the tier the table gives it."""
 
     id: str  # the inventory action id
     title: str  # short human label ("restart orders-api in prod")
@@ -63,6 +64,7 @@ class PolicyAction(_Model):
     approver: str | None = None  # owner/approver for T2; break-glass owner for T3
     note: str | None = None  # reviewer note (kept across regeneration)
     flags: list[str] = Field(default_factory=list)  # e.g. "llm-proposed-lower", "reviewer-lowered"
+    class_id: str | None = None  # the decision table class this action is an instance of
 
 
 class PolicySystem(_Model):
@@ -91,14 +93,19 @@ class Rule(_Model):
 
 
 class Question(_Model):
-    """Something the model is unsure of; a reviewer answers it."""
+    """One distinct uncertainty a reviewer answers, with every system it covers."""
 
     id: str
-    system: str | None = None
+    system: str | None = None  # the one system it is about, when there is one
     action_id: str | None = None
     question: str
     reason: str
     evidence: list[Evidence] = Field(default_factory=list)
+    systems: list[str] = Field(default_factory=list)  # every system the answer settles
+    class_ids: list[str] = Field(default_factory=list)  # decision table classes it touches
+    targets: list[str] = Field(default_factory=list)  # entity ids the answer places, when it is per target
+    blast: int = 0  # how much rides on the answer (instances weighted by tier): the order
+    settle: str | None = None  # the stackpolicy.yaml lines that would settle it, when config can
 
 
 class Policy(_Model):

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import os
 import re
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
 import yaml
 
+from generators.decision.model import ActionClass, TableException
+from generators.documents import yamlout
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, PolicySystem
+from generators.documents.policy import MAX_QUESTIONS
+from generators.documents.rowids import class_row_id, exception_group_id
 from generators.documents.systems import UNRESOLVED_SYSTEM_ID
+from generators.risk.model import TIERS, max_tier, tier_index
 from inventory.io import dump_yaml
 from inventory.model import Evidence
 
@@ -119,30 +126,372 @@ def _mermaid_label(text: str) -> str:
     return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
-def mermaid(systems: list[PolicySystem]) -> str:
-    """A flowchart of systems and their dependencies, each node coloured by its highest tier."""
-    shown = [s for s in systems if s.id != UNRESOLVED_SYSTEM_ID]
-    ids = {s.id: mermaid_id(i) for i, s in enumerate(shown)}
+MAX_MERMAID_NODES = 60  # beyond this GitHub renders a hairball; the estate table has the rest
+
+
+def _env_label(s: PolicySystem) -> str:
+    return ", ".join(s.environments) or "unknown"
+
+
+@dataclass
+class EstateGroup:
+    """Systems of one kind in one environment (a row of "the estate at a glance")."""
+
+    kind: str
+    environment: str
+    systems: list[PolicySystem]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.environment)
+
+    @property
+    def actions(self) -> int:
+        return sum(len(s.actions) for s in self.systems)
+
+    @property
+    def highest_tier(self) -> str | None:
+        tiers = [s.highest_tier for s in self.systems if s.actions]
+        return max_tier(*tiers) if tiers else None
+
+    def names(self, limit: int = 4) -> str:
+        ranked = sorted(self.systems, key=lambda s: (-tier_index(s.highest_tier) if s.actions else 1, -len(s.actions), s.name))
+        shown = ", ".join(s.name for s in ranked[:limit])
+        return shown + (f" and {len(ranked) - limit} more" if len(ranked) > limit else "")
+
+
+def estate_groups(systems: list[PolicySystem], by_environment: bool = True) -> list[EstateGroup]:
+    """Systems grouped by kind (and environment), riskiest groups first."""
+    groups: dict[tuple[str, str], list[PolicySystem]] = defaultdict(list)
+    for s in systems:
+        if s.id == UNRESOLVED_SYSTEM_ID:
+            continue
+        groups[(s.kind, _env_label(s) if by_environment else "")].append(s)
+    out = [EstateGroup(k, e, v) for (k, e), v in groups.items()]
+    return sorted(out, key=lambda g: (-(tier_index(g.highest_tier) if g.highest_tier else -1), g.kind, g.environment))
+
+
+def mermaid(systems: list[PolicySystem], max_nodes: int = MAX_MERMAID_NODES) -> str:
+    """A flowchart of the estate: one node per kind of system and environment (per kind alone
+    when that is still too many; the smallest groups merged last), coloured by the highest tier
+    inside; an arrow means some system of one group depends on one of the other."""
+    groups = estate_groups(systems)
+    if len(groups) > max_nodes:
+        groups = estate_groups(systems, by_environment=False)
+    if len(groups) > max_nodes:
+        keep = sorted(groups, key=lambda g: (-len(g.systems), g.kind))[: max_nodes - 1]
+        rest = [s for g in groups if g not in keep for s in g.systems]
+        groups = [g for g in groups if g in keep] + [EstateGroup("other kinds", "", rest)]
+    ids = {g.key: mermaid_id(i) for i, g in enumerate(groups)}
+    group_of = {s.id: g.key for g in groups for s in g.systems}
     lines = ["flowchart LR"]
-    for s in shown:
-        tier = s.highest_tier if s.actions else "no actions"
-        lines.append(f'  {ids[s.id]}["{_mermaid_label(s.name)}<br/><small>{_mermaid_label(s.kind)} · '
+    for g in groups:
+        tier = g.highest_tier or "no actions"
+        where = f" · {g.environment}" if g.environment else ""
+        n = len(g.systems)
+        title = g.systems[0].name if n == 1 else f"{n} {g.kind}"
+        lines.append(f'  {ids[g.key]}["{_mermaid_label(title)}<br/><small>{_mermaid_label(g.kind)}{_mermaid_label(where)} · '
                      f'{tier}</small>"]')
-    for s in shown:
-        for d in s.depends_on:
-            if d in ids:
-                lines.append(f"  {ids[s.id]} --> {ids[d]}")
+    edges = sorted({(ids[group_of[s.id]], ids[group_of[d]]) for g in groups for s in g.systems for d in s.depends_on
+                    if d in group_of and group_of[d] != group_of[s.id]}, key=lambda e: (int(e[0][1:]), int(e[1][1:])))
+    for a, b in edges:
+        lines.append(f"  {a} --> {b}")
     for tier, style in TIER_STYLES.items():
         lines.append(f"  classDef {tier.lower()} {style}")
     lines.append(f"  classDef none {NO_ACTIONS_STYLE}")
     for tier in TIER_STYLES:
-        members = [ids[s.id] for s in shown if s.actions and s.highest_tier == tier]
+        members = [ids[g.key] for g in groups if g.highest_tier == tier]
         if members:
             lines.append(f"  class {','.join(members)} {tier.lower()}")
-    idle = [ids[s.id] for s in shown if not s.actions]
+    idle = [ids[g.key] for g in groups if g.highest_tier is None]
     if idle:
         lines.append(f"  class {','.join(idle)} none")
     return "\n".join(lines)
+
+
+# -- the class table -------------------------------------------------------------------------
+
+CLASS_SUBGROUP_AT = 80  # more rows than this in a tier: one table per verb class inside it
+EXCEPTION_GROUP_AT = 60  # more exceptions than this: one row per class, tier and reason
+MAX_EXAMPLES = 2
+MAX_PATTERN = 60  # characters of an implied action's pattern shown as its example
+MAX_SECOND = 60  # a second example only when it is short: the first one carries the row
+MAX_EXAMPLES_AT_SCALE = 1
+SCALE_CLASSES = 300  # beyond this many classes, one example each keeps the document readable
+
+
+def strip_tier_label(rationale: str, tier: str) -> str:
+    """``T3 forbidden: deleting ...`` -> ``deleting ...`` (the tier has its own column)."""
+    head, sep, rest = rationale.partition(": ")
+    return rest if sep and head.split(" ", 1)[0] == tier else rationale
+
+
+def reviewed_cell(reviewed: bool, flags: Iterable[str] = ()) -> str:
+    """What the Reviewed column says: ``yes``, ``no``, or ``no (new)`` for a class that appeared
+    after the policy was approved."""
+    if reviewed:
+        return "yes"
+    return "no (new)" if NEW_FLAG in flags else "no"
+
+
+NEW_FLAG = "new-since-approval"
+
+
+@dataclass
+class Example:
+    """An example command of a class, with the tier classify gives it and where it was found."""
+
+    command: str
+    is_command: bool  # False: shown for orientation only (a pattern in words, or a multi-line command)
+    tier: str
+    evidence: Evidence | None
+    what: str = "pattern"  # what it is when it is not a command
+
+
+@dataclass
+class ClassRow:
+    """A row of the class table: one class, or classes that differ only in environment."""
+
+    id: str
+    classes: list[ActionClass]
+    examples: list[Example]
+    rule: str
+
+    @property
+    def cls(self) -> ActionClass:
+        return self.classes[0]
+
+    @property
+    def tier(self) -> str:
+        return shown_tier(self.cls.tier, self.cls.flags)
+
+    @property
+    def n_instances(self) -> int:
+        return sum(len(c.instances) for c in self.classes)
+
+    @property
+    def n_systems(self) -> int:
+        return len({s for c in self.classes for s in c.systems})
+
+    @property
+    def why(self) -> str:
+        return _dedupe("; ".join(class_why(c) for c in self.classes))
+
+
+REQUESTED = "requested-"  # a flag: the tier a reviewer asked for that is not in force (a lowering to review)
+
+
+def shown_tier(tier: str, flags: Iterable[str]) -> str:
+    """The tier the document shows: the table's, or what a reviewer requested and has not yet
+    marked reviewed (so the request stays visible and ``check`` fails until it is settled)."""
+    req = next((f[len(REQUESTED):] for f in flags if f.startswith(REQUESTED)), None)
+    return req if req in TIERS else tier
+
+
+def _dedupe(text: str) -> str:
+    """A rationale's clauses once each (a reason repeated per factor reads as noise)."""
+    parts = list(dict.fromkeys(p.strip() for p in text.split("; ") if p.strip()))
+    return "; ".join(parts)
+
+
+def class_why(cls: ActionClass) -> str:
+    """Why a class has its tier, short: the deciding factors' reasons (a verb class that decides
+    on its own says so in four words; its description is in the heading and the rule)."""
+    top = max_tier(*(f.tier for f in cls.factors)) if cls.factors else cls.floor
+    parts = []
+    if top == "T0":
+        return "—" if cls.tier == cls.floor and shown_tier(cls.tier, cls.flags) == cls.tier else _edited(cls, "")
+    for f in cls.factors:
+        if f.tier != top:
+            continue
+        parts.append(f"{f.value} is at least {f.tier}" if f.name == "verb_class" else f.reason)
+    return _edited(cls, _dedupe("; ".join(parts)) or strip_tier_label(cls.rationale, cls.floor))
+
+
+def _edited(cls: ActionClass, why: str) -> str:
+    """``why`` prefixed with who moved the class off the model's tier, when someone did."""
+    asked = shown_tier(cls.tier, cls.flags)
+    if asked != cls.tier:
+        return (f"{asked} requested by a reviewer, not in force until Reviewed is yes (the model's {cls.tier} "
+                f"applies)" + (f"; the model: {why}" if why else ""))
+    if cls.tier == cls.floor:
+        return why
+    how = "raised" if tier_index(cls.tier) > tier_index(cls.floor) else "lowered (reviewed)"
+    who = "the drafting model" if "llm-raised" in cls.flags else "a reviewer"
+    return f"{how} from {cls.floor} by {who}" + (f"; the model: {why}" if why else "")
+
+
+def pick_examples(classes: list[ActionClass], limit: int) -> list[Example]:
+    """Up to ``limit`` example commands that get their class's own tier (an instance with an
+    exception is the exceptions table's business), shortest first, each from another system
+    (a second example shows the class's reach, not a variant of the first)."""
+    seen: set[str] = set()
+    cands = []
+    for cls in classes:
+        for inst in cls.instances:
+            if inst.command in seen or inst.tier != cls.tier:
+                continue
+            seen.add(inst.command)
+            cands.append(inst)
+    # A multi-line command (a heredoc) cannot be shown faithfully inline: only when nothing else is.
+    real = sorted((i for i in cands if i.is_command), key=lambda i: ("\n" in i.command, len(i.command), i.command))
+    out, systems = [], set()
+    for i in real:  # one per system: a second example shows the class's reach, not a variant
+        if len(out) < limit and i.system not in systems and ("\n" not in i.command or not out) \
+                and (not out or len(i.command) <= MAX_SECOND):
+            out.append(i)
+            systems.add(i.system)
+    if not out:
+        words = sorted((i for i in cands if not i.is_command), key=lambda i: (len(i.command), i.command))
+        out = words[:1]
+    if not out:  # every instance is an exception: show one, with the tier it really gets
+        excepted = sorted((i for c in classes for i in c.instances if i.is_command and "\n" not in i.command),
+                          key=lambda i: (len(i.command), i.command))
+        return [Example(i.command, False, i.tier, i.evidence[0] if i.evidence else None, f"exception: {i.tier}")
+                for i in excepted[:1]]
+    return [Example(i.command, i.is_command and "\n" not in i.command, i.tier, i.evidence[0] if i.evidence else None,
+                    "multi-line" if i.is_command and "\n" in i.command else "pattern") for i in out]
+
+
+_UNSTATED = "where no environment is stated (counts as prod)"
+
+
+def _where(c: ActionClass) -> str:
+    """Where a class applies, in words: ``prod``, ``an unstated environment (as prod)``, with its
+    scope and data sensitivity."""
+    env = "an unstated environment (as prod)" if c.environment == "unknown" else c.environment
+    if c.scope != "one":
+        env += f" (scope {c.scope})"
+    return env + (" with sensitive data" if c.sensitive else "")
+
+
+def row_rule(classes: list[ActionClass], rules_desc: dict[str, str] | None, short: bool) -> str:
+    """The rule of a row in words; ``short`` drops the verb (the verb class heads its table)."""
+    c = classes[0]
+    if len(classes) == 1:
+        rule = c.rule.replace(_UNSTATED, "in an unstated environment (as prod)")
+    else:
+        places = [_where(x) for x in classes]
+        where = ", ".join(places[:-1]) + f" or {places[-1]}"
+        kind = "any kind of system" if c.kind == "any" else ("an " if c.kind[:1] in "aeiou" else "a ") + c.kind
+        rule = f"{c.verb_class} on {kind} in {where}"
+    desc = (rules_desc or {}).get(c.verb_class)
+    # The verb's description is in the tier definitions (and in the heading when split).
+    for head in ([f"{c.verb_class} ({desc}) "] if desc else []) + [f"{c.verb_class} "]:
+        if rule.startswith(head):
+            return rule[len(head):] if short else f"{c.verb_class} {rule[len(head):]}"
+    return rule
+
+
+def class_rows(classes: list[ActionClass], limit: int, rules_desc: dict[str, str] | None, short: bool) -> list[ClassRow]:
+    """Rows for ``classes``: those of one verb class and kind that agree on everything a reviewer
+    decides (tier, model tier, review, note, flags) share a row."""
+    buckets: dict[tuple, list[ActionClass]] = defaultdict(list)
+    for c in classes:
+        buckets[(c.verb_class, c.kind, c.tier, c.floor, c.reviewed, c.note or "", tuple(c.flags))].append(c)
+    rows = []
+    for group in buckets.values():
+        group.sort(key=lambda c: c.id)
+        rows.append(ClassRow(class_row_id([c.id for c in group]), group, pick_examples(group, limit),
+                             row_rule(group, rules_desc, short)))
+    return sorted(rows, key=lambda r: (r.cls.verb_class, r.cls.kind, r.id))
+
+
+@dataclass
+class ClassGroup:
+    """A tier's classes, or one verb class's classes inside a tier."""
+
+    title: str | None
+    rows: list[ClassRow]
+
+
+@dataclass
+class TierSection:
+    tier: str
+    name: str
+    groups: list[ClassGroup]
+
+    @property
+    def n_classes(self) -> int:
+        return sum(len(r.classes) for g in self.groups for r in g.rows)
+
+    @property
+    def n_instances(self) -> int:
+        return sum(r.n_instances for g in self.groups for r in g.rows)
+
+
+def class_sections(policy: Policy, rules_desc: dict[str, str] | None = None) -> list[TierSection]:
+    """The class table, highest tier first; split per verb class when it is long."""
+    table = policy.table
+    names = {t.id: t.name for t in policy.tiers}
+    limit = MAX_EXAMPLES_AT_SCALE if len(table.classes) > SCALE_CLASSES else MAX_EXAMPLES
+    out = []
+    for tier in reversed(TIERS):
+        classes = [c for c in table.classes if c.tier == tier]
+        rows = class_rows(classes, limit if tier == "T3" else 1, rules_desc, short=False)
+        if not rows:
+            continue
+        if len(rows) > CLASS_SUBGROUP_AT:
+            rows = class_rows(classes, limit if tier == "T3" else 1, rules_desc, short=True)
+            by_verb: dict[str, list[ClassRow]] = defaultdict(list)
+            for r in rows:
+                by_verb[r.cls.verb_class].append(r)
+            groups = [ClassGroup(v + (f" ({(rules_desc or {}).get(v)})" if (rules_desc or {}).get(v) else ""), rs)
+                      for v, rs in sorted(by_verb.items())]
+        else:
+            groups = [ClassGroup(None, rows)]
+        out.append(TierSection(tier, names.get(tier, tier), groups))
+    return out
+
+
+@dataclass
+class ExceptionRow:
+    """One exception, or (at scale) the exceptions of one class that share a tier and a reason."""
+
+    id: str
+    class_id: str
+    class_tier: str
+    tier: str
+    reviewed: str
+    targets: list[str]
+    reason: str
+    evidence: list[Evidence]
+    note: str | None = None
+
+
+def _about_it(reason: str, tier: str, target: str) -> str:
+    """An exception's reason without its tier label, each clause once, the target called "it"
+    (its name is in the row already)."""
+    return _dedupe(strip_tier_label(reason, tier)).replace(f"{target} is", "it is").replace(f"{target} has", "it has") \
+        .replace(f": {target} exists", ": it exists").replace(target, "it")
+
+
+def exception_rows(policy: Policy) -> list[ExceptionRow]:
+    """The exceptions, one row each; grouped by class, tier and deciding factors when many."""
+    table = policy.table
+    cls_tier = {c.id: c.tier for c in table.classes}
+    names = {t.id: t.name for t in table.targets}
+    order = lambda e: (-tier_index(e.tier), e.class_id, e.target)  # noqa: E731
+    excs = sorted(table.exceptions, key=order)
+    if len(excs) <= EXCEPTION_GROUP_AT:
+        return [ExceptionRow(e.id, e.class_id, cls_tier.get(e.class_id, "?"), shown_tier(e.tier, e.flags),
+                             reviewed_cell(e.reviewed, e.flags), [names.get(e.target, e.target)],
+                             _about_it(e.reason, e.floor, e.target), e.evidence[:1], e.note) for e in excs]
+    groups: dict[str, list[TableException]] = defaultdict(list)
+    for e in excs:
+        groups[exception_group_id(e.class_id, list(e.deciding_factors))].append(e)
+    out = []
+    for gid, items in groups.items():
+        tiers = {e.tier for e in items}
+        tier = max_tier(*tiers)
+        first = items[0]
+        reviewed = all(e.reviewed for e in items)
+        reason = _about_it(first.reason, first.floor, first.target)
+        out.append(ExceptionRow(gid, first.class_id, cls_tier.get(first.class_id, "?"),
+                                tier if len(tiers) == 1 else f"{tier}", reviewed_cell(reviewed),
+                                sorted(names.get(e.target, e.target) for e in items), reason, first.evidence[:1],
+                                first.note if all(e.note == first.note for e in items) else None))
+    return sorted(out, key=lambda r: (-tier_index(r.tier), r.class_id, r.id))
 
 
 def _environment() -> jinja2.Environment:
@@ -159,6 +508,7 @@ def _environment() -> jinja2.Environment:
     env.filters["code"] = code
     env.filters["anchor"] = anchor
     env.filters["fenced"] = fenced
+    env.filters["reviewed_cell"] = reviewed_cell
     env.globals["EXPECTED_LABELS"] = EXPECTED_LABELS
     env.globals["CATEGORY_TITLES"] = CATEGORY_TITLES
     return env
@@ -193,15 +543,46 @@ def _links(linker: EvidenceLinker):
     return links
 
 
+def _examples(linker: EvidenceLinker):
+    def examples(items: list[Example]) -> str:
+        out = []
+        for x in items:
+            # The command is the link text: the evidence is one click away and costs no words.
+            # A pattern (an implied action in words) is not a command: shortened, and said so.
+            text = escape_cell(code(x.command if x.is_command or len(x.command) <= MAX_PATTERN
+                                    else x.command[: MAX_PATTERN - 1] + "…"))
+            url = linker.url(x.evidence) if x.evidence is not None else None
+            if url:
+                text = f"[{text}]({url})"
+            elif x.evidence is not None:
+                text += f" ({code(f'{x.evidence.path}:{x.evidence.line}')})"
+            out.append(text if x.is_command else f"{text} ({x.what})")
+        return "<br>".join(out)
+
+    return examples
+
+
+def rules_descriptions() -> dict[str, str]:
+    """Verb class -> what it does, in words (from the risk rules)."""
+    from generators.risk.rules import load_rules
+
+    return {k: v.description for k, v in load_rules().classes.items() if v.description}
+
+
 def render_policy_md(policy: Policy, out_dir: str | Path) -> str:
     """The policy as GitHub-flavoured markdown with YAML front matter."""
     linker = EvidenceLinker(policy.meta.sources, out_dir)
     env = _environment()
     env.filters["links"] = _links(linker)
+    env.filters["examples"] = _examples(linker)
     names = {s.id: s.name for s in policy.systems}
+    questions = policy.questions[:MAX_QUESTIONS]
     text = env.get_template("policy.md.j2").render(
         policy=policy, meta=policy.meta, front_matter=front_matter(policy.meta), mermaid=mermaid(policy.systems),
-        names=names, unresolved_id=UNRESOLVED_SYSTEM_ID,
+        names=names, unresolved_id=UNRESOLVED_SYSTEM_ID, sections=class_sections(policy, rules_descriptions()),
+        exceptions=exception_rows(policy), estate=estate_groups(policy.systems), questions=questions,
+        more_questions=len(policy.questions) - len(questions), table=policy.table,
+        unresolved=next((s for s in policy.systems if s.id == UNRESOLVED_SYSTEM_ID), None),
     )
     return _normalise(text)
 
@@ -220,5 +601,6 @@ def render_evals_md(suite: EvalSuite, out_dir: str | Path, system_names: dict[st
 
 
 def render_yaml(doc: Policy | EvalSuite) -> str:
-    """The document as YAML (the same content as the markdown, machine-readable)."""
-    return dump_yaml(doc.model_dump(mode="json", exclude_none=True))
+    """The document as YAML (the same content as the markdown, machine-readable; the policy also
+    carries its whole decision table and every action per system)."""
+    return yamlout.dump(doc.model_dump(mode="json", exclude_none=True))

@@ -8,11 +8,16 @@ answer failed validation keeps its offline draft and says so in the document.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
 from generators.documents.model import EvalCase, EvalSuite, Policy, PolicyAction, PolicySystem, Question
-from generators.documents.policy import _agent_may, draft_summary
+from generators.decision.model import TableException, exception_id
+from generators.documents.policy import _agent_may, draft_summary, order_questions
+from generators.review.decisions import sync_rows
+from generators.review.tables import redecide
+from generators.risk.rules import Rules, load_rules
 from generators.llm.schema import ActionAnswer, EvalAnswer, PolicyAnswer
 from generators.risk.model import DECISION_FOR_TIER, max_tier, tier_index
 from inventory.model import Evidence
@@ -76,7 +81,7 @@ def apply_action(row: PolicyAction, ans: ActionAnswer, sid: str, label: str) -> 
 
 
 def merge_policy(draft: Policy, answers: dict[str, list[PolicyAnswer]], fallbacks: dict[str, Fallback],
-                 label: str) -> Policy:
+                 label: str, rules: Rules | None = None) -> Policy:
     """The policy with every answered system refined and every failed one visibly offline.
 
     ``answers`` holds, per system id, the answers of all its parts; a system appears in
@@ -116,12 +121,84 @@ def merge_policy(draft: Policy, answers: dict[str, list[PolicyAnswer]], fallback
         systems.append(s.model_copy(update={
             "actions": rows, "summary": summary, "drafted_by": label,
             "highest_tier": max_tier(*(a.tier for a in rows)) if rows else s.highest_tier}))
-    all_q = sorted({q.id: q for q in questions + extra}.values(), key=lambda q: q.id)
-    summary = draft_summary(systems, all_q, draft.tiers, draft.meta)
+    policy = fold_into_table(draft.model_copy(update={"systems": systems}), label, rules)
+    all_q = order_questions(questions + group_lower_proposals(extra, policy, label))
+    summary = draft_summary(policy.systems, all_q, draft.tiers, draft.meta, policy.table)
     if fallbacks:
         summary.append(f"{len(fallbacks)} system{'s' if len(fallbacks) != 1 else ''} fell back to the offline "
                        "drafter after failed validation: " + ", ".join(sorted(fallbacks)) + ".")
-    return draft.model_copy(update={"systems": systems, "questions": all_q, "summary": summary})
+    return policy.model_copy(update={"questions": all_q, "summary": summary})
+
+
+def fold_into_table(policy: Policy, label: str, rules: Rules | None = None) -> Policy:
+    """The model's raised actions written into the decision table, so classify, the hook and the
+    exports enforce them: a raised action with a target becomes an exception for its class and
+    target (the tier only rises: the highest raise wins); one without a target raises its whole
+    class. Every instance is then re-decided, and the per-system actions follow."""
+    table = policy.table
+    where = {i.action: (c.id, i) for c in table.classes for i in c.instances}
+    classes = table.class_map()
+    exceptions = {e.id: e for e in table.exceptions}
+    changed = False
+    for row in (a for s in policy.systems for a in s.actions):
+        if FLAG_RAISED not in row.flags or row.id not in where:
+            continue
+        class_id, inst = where[row.id]
+        if tier_index(row.tier) <= tier_index(inst.tier):
+            continue
+        changed = True
+        reason = f"raised by {label}: {row.rationale}"
+        if inst.target is None:
+            cls = classes[class_id]
+            if tier_index(row.tier) > tier_index(cls.tier):
+                classes[class_id] = cls.model_copy(update={"tier": row.tier, "flags": sorted({*cls.flags, FLAG_RAISED}),
+                                                           "rationale": reason})
+            continue
+        eid = exception_id(class_id, inst.target)
+        prev = exceptions.get(eid)
+        if prev is not None and tier_index(prev.tier) >= tier_index(row.tier):
+            continue
+        exceptions[eid] = TableException(
+            id=eid, class_id=class_id, target=inst.target, tier=row.tier,
+            floor=prev.floor if prev is not None else inst.tier, reason=reason,
+            deciding_factors=sorted({*(prev.deciding_factors if prev else []), "llm"}), evidence=list(row.evidence[:3]),
+            flags=sorted({*(prev.flags if prev else []), FLAG_RAISED}))
+    if not changed:
+        return policy
+    table = table.model_copy(update={"classes": [classes[c.id] for c in table.classes],
+                                     "exceptions": [exceptions[k] for k in sorted(exceptions)]})
+    return sync_rows(policy, redecide(table, rules or load_rules()), "llm")
+
+
+def group_lower_proposals(questions: list[Question], policy: Policy, label: str) -> list[Question]:
+    """The model's proposals to lower tiers as one question per class (one distinct uncertainty:
+    is this class safer than the model says?), each listing the actions and the model's reasons."""
+    class_of = {i.action: c.id for c in policy.table.classes for i in c.instances}
+    lower: dict[str, list[Question]] = defaultdict(list)
+    out = []
+    for q in questions:
+        if q.id.startswith(f"{FLAG_PROPOSED_LOWER}:") and q.action_id:
+            lower[class_of.get(q.action_id, q.action_id)].append(q)
+        else:
+            out.append(q)
+    if lower:
+        items = sorted(lower.items())
+        def one(cid: str, qs: list[Question]) -> str:
+            tier = re.search(r"proposes (T\d)", qs[0].question)
+            why = qs[0].reason.split("the model's reasoning: ", 1)[-1]
+            n = len(qs)
+            return f"`{cid}` to {tier.group(1) if tier else 'a lower tier'} ({n} action{'s' if n != 1 else ''}; {why})"
+
+        shown = "; ".join(one(cid, qs) for cid, qs in items[:5])
+        out.append(Question(
+            id=FLAG_PROPOSED_LOWER, question=f"{label} proposes lower tiers for {len(items)} class"
+            f"{'es' if len(items) != 1 else ''}: {shown}" + (f"; and {len(items) - 5} more" if len(items) > 5 else "")
+            + ". Lower any of them? (set the class's tier and Reviewed `yes`)",
+            reason="the model may only raise tiers; its proposals to lower wait for a reviewer",
+            evidence=[ev for _, qs in items[:3] for ev in qs[0].evidence[:1]],
+            systems=sorted({q.system for _, qs in items for q in qs if q.system}),
+            class_ids=[cid for cid, _ in items if "/" in cid], blast=8 * sum(len(qs) for _, qs in items)))
+    return out
 
 
 def merge_evals(draft: EvalSuite, answers: dict[str, list[EvalAnswer]], fallbacks: dict[str, Fallback],

@@ -1,5 +1,9 @@
 """Reviewer decisions: collected from reviewed markdown, kept across runs, re-applied by ID.
 
+Policy decisions are on the decision table: a class's or an exception's tier, ``reviewed`` and
+note (:mod:`generators.review.tables`). Decisions stored by older versions per action are
+carried over as exceptions (the action's class and target) or, without a target, as its class.
+
 A field counts as a reviewer's decision when the reviewed file differs from the last
 generated version (the merge base) in it, or when an earlier run already recorded it as a
 decision and the reviewer has not changed it since. Decisions are stored in
@@ -11,10 +15,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generators.documents.model import EvalSuite, Policy, PolicyAction
-from generators.documents.policy import _agent_may  # the drafter's wording for a tier
+from generators.documents.model import EvalSuite, Policy
+from generators.documents.policy import _agent_may, draft_summary  # the drafter's wording
+from generators.documents.rowids import expand_class_row
 from generators.review.parse import Parsed
+from generators.review.tables import (
+    TierDecision,
+    apply_decisions,
+    collect_classes,
+    collect_exceptions,
+    instance_tiers,
+    is_edited,
+    redecide,
+)
 from generators.risk.model import DECISION_FOR_TIER, Tier, max_tier, tier_index
+from generators.risk.rules import Rules, load_rules
 
 SIGNOFF_FIELDS = ("status", "reviewers", "reviewed_on")
 _STATUSES = ("draft", "in-review", "approved")
@@ -38,11 +53,14 @@ class CaseDecision(BaseModel):
 
 
 class Decisions(BaseModel):
-    """Every reviewer decision, by action and case id, plus each document's sign-off."""
+    """Every reviewer decision, by class, exception and case id, plus each document's sign-off."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actions: dict[str, ActionDecision] = Field(default_factory=dict)
+    classes: dict[str, TierDecision] = Field(default_factory=dict)
+    exceptions: dict[str, TierDecision] = Field(default_factory=dict)
+    new_classes: list[str] = Field(default_factory=list)  # appeared after approval; not yet reviewed
+    actions: dict[str, ActionDecision] = Field(default_factory=dict)  # older, per-action decisions
     cases: dict[str, CaseDecision] = Field(default_factory=dict)
     policy_signoff: dict[str, object] = Field(default_factory=dict)
     evals_signoff: dict[str, object] = Field(default_factory=dict)
@@ -64,43 +82,9 @@ def _signoff(ours: Parsed | None) -> dict[str, object]:
     return out
 
 
-def collect_actions(ours: Parsed | None, base: Parsed | None, stored: dict[str, ActionDecision],
-                    fresh: Policy) -> dict[str, ActionDecision]:
-    """Action decisions after this review round.
-
-    ``ours`` is the reviewed file, ``base`` the last generated one (``None`` on the first
-    merge), ``fresh`` the new draft (used as the reference when there is no base).
-    """
-    out = {k: v.model_copy() for k, v in stored.items()}
-    if ours is None:
-        return out
-    generated = fresh.actions()
-    for aid, row in ours.rows.items():
-        prev = base.rows.get(aid) if base is not None else None
-        dec = out.get(aid, ActionDecision())
-        if prev is not None:
-            ref_tier, ref_note, ref_approver = prev.tier, prev.note, prev.approver
-        elif aid in generated:
-            g = generated[aid]
-            ref_tier, ref_note, ref_approver = g.tier, g.note, g.approver
-        else:
-            continue  # a row the generator never wrote: reported by `check`, kept by the text merge
-        if row.tier != ref_tier and row.tier_valid:
-            dec.tier = row.tier  # type: ignore[assignment]
-        if row.note != ref_note:
-            dec.note = row.note
-        if row.approver != ref_approver:
-            dec.approver = row.approver
-        if dec.tier is not None or dec.note is not None or dec.approver is not None:
-            out[aid] = dec
-        else:
-            out.pop(aid, None)
-    return dict(sorted(out.items()))
-
-
 def collect_cases(ours: Parsed | None, base: Parsed | None, stored: dict[str, CaseDecision],
                   fresh: EvalSuite | None) -> dict[str, CaseDecision]:
-    """Case decisions (disabled, note) after this review round, like :func:`collect_actions`."""
+    """Case decisions (disabled, note) after this review round."""
     out = {k: v.model_copy() for k, v in stored.items()}
     if ours is None:
         return out
@@ -123,44 +107,96 @@ def collect_cases(ours: Parsed | None, base: Parsed | None, stored: dict[str, Ca
     return dict(sorted(out.items()))
 
 
+def _new_classes(ours: Parsed | None, base: Parsed | None, stored: list[str], classes: dict[str, TierDecision],
+                 policy: Policy, signoff: dict[str, object]) -> list[str]:
+    """Classes that appeared after the policy was approved and no reviewer has marked reviewed."""
+    current = {c.id for c in policy.table.classes}
+    out = {c for c in stored if c in current}
+    before = base or ours
+    if signoff.get("status") == "approved" and before is not None and before.classes:
+        known = {cid for rid in before.classes for cid in expand_class_row(rid)}
+        out |= current - known
+    return sorted(c for c in out if not (classes.get(c) and classes[c].reviewed))
+
+
+def _migrate_actions(stored: Decisions, policy: Policy) -> tuple[dict[str, TierDecision], dict[str, TierDecision]]:
+    """Per-action decisions of older versions as class and exception decisions: an action's tier
+    is its target's exception in its class (its class, when it has no target)."""
+    classes, exceptions = dict(stored.classes), dict(stored.exceptions)
+    where = {i.action: (c.id, i.target) for c in policy.table.classes for i in c.instances}
+    for aid, d in stored.actions.items():
+        if aid not in where or (d.tier is None and d.note is None):
+            continue
+        cid, target = where[aid]
+        key, into = (f"{cid}!{target}", exceptions) if target else (cid, classes)
+        if key in into:
+            continue  # a decision on the table itself wins
+        into[key] = TierDecision(tier=d.tier, reviewed=True if d.note and d.tier else None, note=d.note)
+    return classes, exceptions
+
+
 def collect(ours_policy: Parsed | None, base_policy: Parsed | None, ours_evals: Parsed | None,
             base_evals: Parsed | None, stored: Decisions, policy: Policy, evals: EvalSuite | None) -> Decisions:
     """All decisions after this review round (see the module docstring)."""
+    signoff = _signoff(ours_policy) or dict(stored.policy_signoff)
+    migrated = _migrate_actions(stored, policy)
+    classes = collect_classes(ours_policy, base_policy, migrated[0], policy.table)
     return Decisions(
-        actions=collect_actions(ours_policy, base_policy, stored.actions, policy),
+        classes=classes,
+        exceptions=collect_exceptions(ours_policy, base_policy, migrated[1], policy.table),
+        new_classes=_new_classes(ours_policy, base_policy, stored.new_classes, classes, policy, signoff),
+        # Per-action rows are gone from the document; their decisions now live on the table.
+        actions={},
         cases=collect_cases(ours_evals, base_evals, stored.cases, evals),
-        policy_signoff=_signoff(ours_policy) or dict(stored.policy_signoff),
+        policy_signoff=signoff,
         evals_signoff=_signoff(ours_evals) or dict(stored.evals_signoff),
     )
 
 
-def _apply_action(a: PolicyAction, d: ActionDecision) -> PolicyAction:
-    upd: dict[str, object] = {}
-    flags = [f for f in a.flags if f not in ("reviewer-lowered", "reviewer-raised")]
-    if d.approver is not None:
-        upd["approver"] = d.approver
-    if d.note is not None:
-        upd["note"] = d.note
-    tier = d.tier or a.tier
-    if d.tier is not None and d.tier != a.tier:
-        upd["tier"] = tier
-        upd["decision"] = DECISION_FOR_TIER[tier]
-        # The floor is the model's: a reviewer below it is flagged (``check`` wants a note).
-        flags.append("reviewer-lowered" if tier_index(tier) < tier_index(a.floor) else "reviewer-raised")
-    upd["agent_may"] = _agent_may(tier, d.approver or a.approver)  # type: ignore[arg-type]
-    upd["flags"] = sorted(set(flags))
-    return a.model_copy(update=upd)
+def apply_table(policy: Policy, decisions: Decisions, rules: Rules | None = None) -> Policy:
+    """``policy`` with the reviewers' class and exception decisions in its table, every instance
+    re-decided when any tier moved, and the per-system listing following the instances."""
+    table = apply_decisions(policy.table, decisions.classes, decisions.exceptions, set(decisions.new_classes))
+    if table == policy.table:
+        return policy
+    if is_edited(table) or is_edited(policy.table):
+        table = redecide(table, rules or load_rules())
+    return sync_rows(policy, table, "reviewer")
 
 
-def apply_to_policy(policy: Policy, decisions: Decisions) -> Policy:
-    """``policy`` with every decision re-applied by action id, and the reviewers' sign-off."""
+def sync_rows(policy: Policy, table, who: str) -> Policy:
+    """``policy`` carrying ``table``; each per-system action whose instance's tier moved (from
+    ``policy.table`` to ``table``) takes the new tier, flagged ``<who>-raised`` / ``<who>-lowered``
+    where it is off the model's floor."""
+    before = instance_tiers(policy.table)
+    tiers = {k: v for k, v in instance_tiers(table).items() if before.get(k) != v}
     systems = []
     for s in policy.systems:
-        acts = [_apply_action(a, decisions.actions[a.id]) if a.id in decisions.actions else a for a in s.actions]
+        acts = []
+        for a in s.actions:
+            t = tiers.get(a.id)
+            if t is None or t == a.tier:
+                acts.append(a)
+                continue
+            flags = [f for f in a.flags if f not in (f"{who}-lowered", f"{who}-raised")]
+            if t != a.floor:
+                flags.append(f"{who}-lowered" if tier_index(t) < tier_index(a.floor) else f"{who}-raised")
+            acts.append(a.model_copy(update={"tier": t, "decision": DECISION_FOR_TIER[t],
+                                             "agent_may": _agent_may(t, a.approver), "flags": sorted(set(flags))}))
         top = max_tier(*(a.tier for a in acts)) if acts else s.highest_tier
         systems.append(s.model_copy(update={"actions": acts, "highest_tier": top}))
+    return policy.model_copy(update={"table": table, "systems": systems})
+
+
+def apply_to_policy(policy: Policy, decisions: Decisions, rules: Rules | None = None) -> Policy:
+    """``policy`` with every decision re-applied (table rows by class and exception id), and the
+    reviewers' sign-off."""
+    edited = apply_table(policy, decisions, rules)
     meta = policy.meta.model_copy(update={k: v for k, v in decisions.policy_signoff.items() if k in SIGNOFF_FIELDS})
-    return policy.model_copy(update={"systems": systems, "meta": meta})
+    upd: dict[str, object] = {"meta": meta}
+    if edited.table != policy.table:  # class counts moved: the summary says what the table says
+        upd["summary"] = draft_summary(edited.systems, edited.questions, edited.tiers, meta, edited.table)
+    return edited.model_copy(update=upd)
 
 
 def apply_to_evals(suite: EvalSuite, decisions: Decisions) -> EvalSuite:

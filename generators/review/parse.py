@@ -1,7 +1,9 @@
 """Read reviewed markdown back: the decisions a reviewer made, keyed by stable IDs.
 
-``output/policy.md`` gives, per action row (``Action ID`` tables): the tier, the reviewer
-note (``<br>_Reviewer note:_ ...`` in the rationale cell) and the approver; its front matter
+``output/policy.md`` gives, per class row (``Class`` tables) and exception row (``Exception``
+tables): the tier, whether it is reviewed, and the reviewer note (``<br>_Reviewer note:_ ...``
+in the Why or Reason cell); per action row of older documents (``Action ID`` tables): the
+tier, note and approver; its front matter
 gives the sign-off (status, reviewers, reviewed_on). ``output/evals.md`` gives, per case
 section (``### `case-id```): whether it is disabled, and its reviewer note.
 
@@ -59,6 +61,22 @@ class ActionRow:
 
 
 @dataclass
+class TableRow:
+    """One class or exception row of the policy as the reviewer left it."""
+
+    id: str  # the row id (a class, classes across environments, an exception or a group of them)
+    tier: str  # as written; may be invalid (see ``tier_valid``)
+    reviewed: bool
+    note: str | None
+    line: int  # 1-based
+    reviewed_text: str = ""
+
+    @property
+    def tier_valid(self) -> bool:
+        return self.tier in TIERS
+
+
+@dataclass
 class CaseEdit:
     """One eval case section as the reviewer left it."""
 
@@ -75,6 +93,8 @@ class Parsed:
     path: str
     meta: dict[str, Any] = field(default_factory=dict)
     rows: dict[str, ActionRow] = field(default_factory=dict)
+    classes: dict[str, TableRow] = field(default_factory=dict)  # class rows by row id
+    exceptions: dict[str, TableRow] = field(default_factory=dict)  # exception rows by row id
     cases: dict[str, CaseEdit] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     body_offset: int = 0  # lines taken by the front matter
@@ -190,6 +210,9 @@ def parse_policy(text: str, path: str = "policy.md") -> Parsed:
                 sys_by_line.append((t.map[0], sid))
     for header, rows, span in _tables(tokens):
         names = [_plain(h).lower() for h in header]
+        if names and names[0] in ("class", "exception"):
+            _table_rows(parsed, lines, header, names, rows, off)
+            continue
         if "action id" not in names:
             continue
         col = {n: names.index(n) for n in ("action id", "tier", "rationale", "approver", "note") if n in names}
@@ -225,6 +248,48 @@ def parse_policy(text: str, path: str = "policy.md") -> Parsed:
                 continue
             parsed.rows[aid] = row
     return parsed
+
+
+_YES = {"yes", "y", "true", "reviewed", "x", "✓", "✔"}
+_NO = {"no", "n", "false", "", "-", "—", "no (new)"}
+REVIEWED_VALUES = _YES | _NO  # what a Reviewed cell may say
+
+
+def _table_rows(parsed: Parsed, lines: list[str], header: list[str], names: list[str],
+                rows: list[tuple[int, list[str]]], off: int) -> None:
+    """Class and exception rows: id, tier, reviewed, reviewer note (in the Why/Reason cell)."""
+    what = names[0]
+    into = parsed.classes if what == "class" else parsed.exceptions
+    col = {n: names.index(n) for n in ("tier", "reviewed", "why", "reason", "note") if n in names}
+    path = parsed.path
+    for line0, cells in rows:
+        lineno = line0 + off + 1
+        raw = lines[lineno - 1] if lineno - 1 < len(lines) else ""
+        if len(_split_cells(raw)) != len(header) or not raw.lstrip().startswith("|"):
+            parsed.problems.append(Problem(path, lineno, f"broken table row: expected {len(header)} cells "
+                                                         f"separated by '|' (escape a literal pipe as '\\|')"))
+            continue
+        rid = _unwrap_code(cells[0])
+        if not rid:
+            parsed.problems.append(Problem(path, lineno, f"{what} row without its id in backticks"))
+            continue
+        tier = _plain(cells[col["tier"]]) if "tier" in col else ""
+        rev_text = _plain(cells[col["reviewed"]]).lower() if "reviewed" in col else ""
+        if rev_text not in _YES and rev_text not in _NO:
+            parsed.problems.append(Problem(path, lineno, f"{rid}: Reviewed '{rev_text}' is neither yes nor no"))
+        note = None
+        for name in ("why", "reason", "note"):
+            if name in col and NOTE_MARK in cells[col[name]]:
+                note = cells[col[name]].split(NOTE_MARK, 1)[1].replace("<br>", "\n").strip() or None
+        row = TableRow(id=rid, tier=tier, reviewed=rev_text in _YES, note=note, line=lineno, reviewed_text=rev_text)
+        if not tier:
+            parsed.problems.append(Problem(path, lineno, f"{rid}: no tier (expected one of {', '.join(TIERS)})"))
+        elif not row.tier_valid:
+            parsed.problems.append(Problem(path, lineno, f"{rid}: tier '{tier}' is not one of {', '.join(TIERS)}"))
+        if rid in into:
+            parsed.problems.append(Problem(path, lineno, f"{rid}: listed twice (first at line {into[rid].line})"))
+            continue
+        into[rid] = row
 
 
 def parse_evals(text: str, path: str = "evals.md") -> Parsed:

@@ -16,7 +16,9 @@ from pathlib import Path
 import yaml
 
 from generators.documents.model import EvalSuite, Policy
+from generators.documents.rowids import expand_class_row
 from generators.review.decisions import Decisions, apply_to_evals, apply_to_policy, collect
+from generators.risk.rules import Rules
 from generators.review.parse import CONFLICT_RE, Parsed, Problem, parse_evals, parse_policy
 from generators.review.textmerge import Conflict, merge_text
 from inventory.io import dump_yaml, write_files_atomically
@@ -96,11 +98,13 @@ def _backup(out: Path, names: list[str], texts: dict[str, str], report: ReviewRe
 
 
 def reconcile(policy: Policy | None, evals: EvalSuite | None, out_dir: str | Path, render: Renderer,
-              *, force: bool = False) -> tuple[dict[str, str], ReviewReport]:
+              *, force: bool = False, rules: Rules | None = None) -> tuple[dict[str, str], ReviewReport]:
     """Every file to write (relative to ``out_dir``) and the report, reviewer edits kept.
 
     ``render(policy, evals)`` returns the rendered documents by file name (only those being
-    regenerated). Raises :class:`ReviewError` when the reviewed files cannot be merged.
+    regenerated). ``rules``: the risk rules the table was built with (instances are re-decided
+    with them when a reviewer moved a tier). Raises :class:`ReviewError` when the reviewed files
+    cannot be merged.
     """
     out = Path(out_dir)
     st = state_dir(out)
@@ -135,13 +139,14 @@ def reconcile(policy: Policy | None, evals: EvalSuite | None, out_dir: str | Pat
     decisions = collect(ours_p, base_p, ours_e, base_e, stored, policy, evals) if policy is not None \
         else stored
     if policy is not None:
-        policy = apply_to_policy(policy, decisions)
-        ids = set(policy.actions())
-        report.decisions_applied = sum(1 for k in decisions.actions if k in ids)
+        policy = apply_to_policy(policy, decisions, rules)
+        ids = {c.id for c in policy.table.classes}
+        report.decisions_applied = sum(1 for k in decisions.classes if k in ids) + len(decisions.exceptions)
         before = base_p or ours_p
-        if before is not None:
-            report.added = sorted(ids - set(before.rows))
-            report.removed = sorted(set(before.rows) - ids)
+        if before is not None and (before.classes or not before.rows):
+            known = {cid for rid in before.classes for cid in expand_class_row(rid)}
+            report.added = sorted(ids - known)
+            report.removed = sorted(known - ids)
     if evals is not None:
         evals = apply_to_evals(evals, decisions)
     theirs = render(policy, evals)

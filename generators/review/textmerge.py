@@ -2,9 +2,10 @@
 
 The front matter is always the regenerated one (reviewer sign-off is re-applied to it as a
 decision). The body goes through :func:`generators.review.merge3.merge3`. A conflict made
-only of action-table rows is resolved row by row, keyed by action id: a row the reviewer
-changed only in fields that are already re-applied as decisions (tier, note, approver) takes
-the regenerated row. Anything else that both sides changed is written between conflict
+only of table rows is resolved row by row, keyed by row id: a row the reviewer changed only
+in fields that are already re-applied as decisions (tier, reviewed, note; approver on older
+per-action rows) takes the regenerated row. Before merging, such rows are put back as they
+were generated, since a class whose tier changed moves to another tier's table. Anything else that both sides changed is written between conflict
 markers and reported; nothing is dropped silently.
 """
 
@@ -14,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 
 from generators.review.merge3 import merge3
-from generators.review.parse import NOTE_MARK, _split_cells, _unwrap_code, split_front_matter
+from generators.review.parse import NOTE_MARK, REVIEWED_VALUES, _split_cells, _unwrap_code, split_front_matter
+from generators.risk.model import TIERS
 
 MARK_OURS = "<<<<<<< reviewed"
 MARK_BASE = "||||||| last generated"
@@ -48,14 +50,64 @@ def _row_id(line: str) -> str | None:
     return _unwrap_code(_split_cells(line)[0])
 
 
+def _row_kind(rid: str) -> str:
+    """``exception`` (``<class>!<target>``), ``class`` (``<verb class>/<kind>@<env>``) or
+    ``action`` (an older per-action row: ``<kind>:<name>/<verb>``)."""
+    if "!" in rid:
+        return "exception"
+    return "class" if "@" in rid and "/" in rid and ":" not in rid.split("/", 1)[0] else "action"
+
+
+# Which cells hold decisions, per row kind: (tier, reviewed or approver, the cell a note is in).
+_DECISION_CELLS = {"class": (1, 2, 4), "exception": (1, 2, 5), "action": (1, 6, 4)}
+
+
 def _without_decisions(line: str) -> list[str]:
-    """A row's cells with the decision fields (tier, approver, note) blanked, for comparison."""
+    """A row's cells with the decision fields (tier, reviewed / approver, note) blanked, for comparison."""
     cells = [c.strip() for c in _split_cells(line)]
+    rid = _unwrap_code(cells[0]) if cells else None
+    tier, other, note = _DECISION_CELLS[_row_kind(rid or "")]
     if len(cells) >= 7:
-        cells[1] = ""
-        cells[6] = ""
-        cells[4] = cells[4].split("<br>" + NOTE_MARK, 1)[0].strip()
+        cells[tier] = ""
+        cells[other] = ""
+        cells[note] = cells[note].split("<br>" + NOTE_MARK, 1)[0].strip()
+        if _row_kind(rid or "") == "class":
+            cells[note] = ""  # the Why cell restates an edit ("raised from T2 by a reviewer")
     return cells
+
+
+def _valid_decision_row(line: str) -> bool:
+    """Whether the row's decision cells hold values a decision was collected from."""
+    cells = [_plain_cell(c) for c in _split_cells(line)]
+    rid = _unwrap_code(_split_cells(line)[0].strip()) or ""
+    tier, other, _ = _DECISION_CELLS[_row_kind(rid)]
+    if len(cells) < 7 or cells[tier] not in TIERS:
+        return False
+    return _row_kind(rid) == "action" or cells[other].lower() in REVIEWED_VALUES
+
+
+def _plain_cell(cell: str) -> str:
+    return cell.strip().strip("*_").strip()
+
+
+def _neutralise(base: list[str], ours: list[str]) -> list[str]:
+    """``ours`` with every row the reviewer changed only in its decision cells put back as it was
+    generated: those edits are decisions, already re-applied to the regenerated text (where the
+    row may have moved, to another tier's table), so the text merge need not see them."""
+    base_rows = {}
+    for ln in base:
+        rid = _row_id(ln)
+        if rid is not None:
+            base_rows.setdefault(rid, ln)
+    out = []
+    for ln in ours:
+        rid = _row_id(ln)
+        b = base_rows.get(rid) if rid is not None else None
+        if b is not None and ln != b and _valid_decision_row(ln) and _without_decisions(ln) == _without_decisions(b):
+            out.append(b)
+        else:
+            out.append(ln)
+    return out
 
 
 def _rows(lines: tuple[str, ...]) -> dict[str, str] | None:
@@ -108,7 +160,9 @@ def merge_text(base: str, ours: str, theirs: str) -> MergeResult:
     theirs_fm, theirs_body = split_front_matter(theirs)
     out: list[str] = theirs_fm.splitlines()
     conflicts: list[Conflict] = []
-    for chunk in merge3(base_body.splitlines(), ours_body.splitlines(), theirs_body.splitlines()):
+    base_lines = base_body.splitlines()
+    ours_lines = _neutralise(base_lines, ours_body.splitlines())
+    for chunk in merge3(base_lines, ours_lines, theirs_body.splitlines()):
         if chunk.kind == "ok":
             out.extend(chunk.lines)
             continue
