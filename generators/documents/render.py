@@ -549,8 +549,8 @@ def _examples(linker: EvidenceLinker):
         for x in items:
             # The command is the link text: the evidence is one click away and costs no words.
             # A pattern (an implied action in words) is not a command: shortened, and said so.
-            text = escape_cell(code(x.command if x.is_command or len(x.command) <= MAX_PATTERN
-                                    else x.command[: MAX_PATTERN - 1] + "…"))
+            short = x.is_command or x.what.startswith("exception") or len(x.command) <= MAX_PATTERN
+            text = escape_cell(code(x.command if short else x.command[: MAX_PATTERN - 1] + "…"))
             url = linker.url(x.evidence) if x.evidence is not None else None
             if url:
                 text = f"[{text}]({url})"
