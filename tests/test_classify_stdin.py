@@ -117,3 +117,11 @@ def test_workers_answer_every_line_in_order(monkeypatch: pytest.MonkeyPatch) -> 
     parallel = list(answer_lines(Classifier(), items, as_json, jobs=2))
     assert len(parallel) == len(items) and parallel == serial
     assert '"tier":"T3"' in parallel[17] and 'empty command' in parallel[23]
+
+
+def test_long_wrapper_chains_are_linear_and_fail_closed() -> None:
+    classifier = Classifier()
+    assert classifier.classify("sudo " * 100_000 + "rm -rf /").tier == "T3"
+    assert classifier.classify("env " * 40 + "kubectl delete ns prod").tier == "T3"
+    mixed = classifier.classify("env sudo " * 20_000 + "rm -rf /")
+    assert mixed.tier in ("T2", "T3") and mixed.decision != "allow"

@@ -83,7 +83,7 @@ def test_script_commands_with_continuations_heredocs_and_control_flow() -> None:
         3: "set -euo pipefail",
         9: 'echo "usage: $0 GROUP"',
         12: 'if [[ -z "$GROUP" && -n "$X" ]]; then',
-        13: "usage",
+        # 13: `usage` calls the function defined above: its body (line 9) is the command
         14: "exit 1",
         23: 'kubectl -n "$NAMESPACE" exec events-0 -- kafka-consumer-groups.sh --bootstrap-server localhost:9092 '
             '--group "$GROUP" --reset-offsets --to-earliest --execute',
@@ -147,3 +147,16 @@ def test_broken_script_does_not_raise() -> None:
     frag = scan("echo 'unterminated\nkubectl get po\n\"\n$(\n`\n", "x.sh")
     assert frag.warnings == []
     assert frag.commands  # something was still read
+
+
+def test_calls_of_functions_the_script_defines_are_not_commands() -> None:
+    from inventory.config import Config
+    from inventory.scanners.base import ScanContext, SourceFile
+    from inventory.scanners.shell import ShellScanner
+
+    text = "#!/bin/bash\nrestart_api() {\n  kubectl rollout restart deploy/api -n prod\n}\nfunction wipe {\n  rm -rf /tmp/x\n}\nrestart_api\nwipe && echo done\n"
+    frag = ShellScanner().scan(SourceFile(path="ops.sh", text=text), ScanContext(config=Config()))
+    got = {c.evidence.line: c.command for c in frag.commands}
+    assert 3 in got and 6 in got  # the bodies are the commands
+    assert 8 not in got  # `restart_api` runs line 3, already a command
+    assert got[9] == "wipe && echo done"  # it also runs echo

@@ -189,6 +189,27 @@ def shell_join(args: list[str]) -> str:
     return shlex.join(args)
 
 
+# Wrappers that mean the same once or many times in a row: `sudo sudo sudo x` is `sudo x`.
+_IDEMPOTENT = frozenset({"sudo", "env", "nohup", "command", "builtin", "exec", "setsid", "unbuffer", "chronic", "doas",
+                         "time", "torsocks", "busybox"})
+MAX_UNWRAPS = 1_000
+
+
+def _collapse_repeats(args: list[str]) -> list[str]:
+    """``args`` with leading runs of one repeated idempotent wrapper word reduced to one (linear time)."""
+    out: list[str] = []
+    i, n = 0, len(args)
+    while i < n and args[i] in _IDEMPOTENT:
+        j = i
+        while j + 1 < n and args[j + 1] == args[i]:
+            j += 1
+        out.append(args[i])
+        i = j + 1
+        if i < n and args[i] not in _IDEMPOTENT:
+            break
+    return out + args[i:] if out else args
+
+
 def _join_via(outer: str | None, inner: str) -> str:
     return inner if not outer else f"{outer} > {inner}"
 
@@ -362,7 +383,11 @@ class _Parser:
         redirects: list[tuple[str, str]],
         depth: int,
     ) -> list[ParsedCommand]:
-        for _ in range(len(args) + 1):  # every unwrap drops a word: `env env env ... cmd` ends
+        args = _collapse_repeats(args)
+        for step in range(len(args) + 1):  # every unwrap drops a word: `env env env ... cmd` ends
+            if step >= MAX_UNWRAPS:
+                self.errors.append(f"more than {MAX_UNWRAPS:,} wrappers")
+                break
             if not args:
                 return []
             k = 0

@@ -45,8 +45,10 @@ def is_noise(pc: ParsedCommand) -> bool:
     """Shell builtins, text utilities and non-program words are not actions; reading a sensitive file is."""
     if not _PROGRAM.match(pc.tool) or not any(ch.isalpha() for ch in pc.tool):
         return True
-    if pc.via and pc.via.endswith("redirect"):
-        return True  # `> out.txt` is part of the command it follows, not an operation of its own
+    if pc.tool in ("write-file", "read-file"):
+        # `> out.txt`, `curl -o f`, `-d @f`: part of the command they belong to, not an operation
+        # of their own (the line's classification still judges the path).
+        return True
     if pc.tool == "env" and pc.verb in ("exec-var", "load-code"):
         return True
     if pc.verb == "shell" and pc.via and "exec" in pc.via:

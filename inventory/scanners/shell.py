@@ -33,15 +33,25 @@ def _script_keep(line: str) -> str | None:
     return s or None
 
 
-def _runs_something(text: str) -> bool:
-    return bool(parse_line(text).commands)
+_FUNCTION = re.compile(r"^\s*(?:function\s+([\w.:-]+)|([\w.:-]+)\s*\(\s*\))", re.M)
+
+
+def defined_functions(text: str) -> frozenset[str]:
+    """Names of the shell functions ``text`` defines (``name() {`` or ``function name``)."""
+    return frozenset(a or b for a, b in _FUNCTION.findall(text))
+
+
+def _runs_something(text: str, functions: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` runs a program. A call of a function the file defines runs what the
+    function's body runs, and those lines are commands of their own already."""
+    return any(c.tool not in functions for c in parse_line(text).commands)
 
 
 class ShellScanner(Scanner):
     """Command lines of shell scripts and Makefile recipes."""
 
     name = "shell"
-    version = 2
+    version = 3
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.name in MAKEFILE_NAMES or path.suffix == ".mk":
@@ -58,8 +68,9 @@ class ShellScanner(Scanner):
             # Only a per-environment directory (`deploy/prod/`) says where a script runs.
             hit = environment_of_path(src.path, ctx.config.environments)
             env = hit[0] if hit else None
+            functions = defined_functions(src.text)
             for line, text in logical_commands(src.text.splitlines(), 1, keep=_script_keep):
-                if _runs_something(text):
+                if _runs_something(text, functions):
                     emit(frag, src, line, text, env, "script")
         return frag
 

@@ -130,7 +130,9 @@ _GCLOUD_VERBS = {
     "activate-service-account", "print-access-token", "access", "add", "remove", "cp", "rm", "ls", "cat",
     "mv", "rsync", "promote-replica", "clone", "execute-sql", "disable", "enable", "destroy", "restore",
     "apply", "rollback", "submit", "run", "cancel", "publish", "pull", "ack", "seek", "call", "logs", "read",
-    "tail", "upgrade", "get-server-config", "set-value",
+    "tail", "upgrade", "get-server-config", "set-value", "execute", "replace", "wait", "resume", "suspend", "reboot",
+    "attach", "detach", "move", "sign-url", "config-helper", "print-identity-token", "print-refresh-token", "get",
+    "unset", "activate", "revoke", "submit", "switchover", "reencrypt", "decrypt", "encrypt",
 }
 
 
@@ -138,6 +140,25 @@ def _group_verb(pos: list[str], verbs: set[str]) -> tuple[list[str], str, list[s
     for i, w in enumerate(pos):
         if w in verbs:
             return pos[:i], w, pos[i + 1 :]
+    return pos[:-1], (pos[-1] if pos else "unknown"), []
+
+
+# gcloud groups spelled like verbs: `gcloud run services list`, `gcloud functions logs read`.
+_GCLOUD_GROUP_FIRST = frozenset({"run", "access-context-manager", "deploy"})
+_GCLOUD_GROUP_BEFORE_VERB = frozenset({"logs", "access", "set", "import", "export", "connect", "run"})
+
+
+def _gcloud_path(pos: list[str]) -> tuple[list[str], str, list[str]]:
+    """``(groups, verb, rest)`` of a gcloud command by position: a verb-like word is a group
+    when it opens the command (``run``) or when another verb follows it (``logs read``)."""
+    for i, w in enumerate(pos):
+        if w not in _GCLOUD_VERBS:
+            continue
+        if i == 0 and w in _GCLOUD_GROUP_FIRST and len(pos) > 1:
+            continue
+        if w in _GCLOUD_GROUP_BEFORE_VERB and i + 1 < len(pos) and pos[i + 1] in _GCLOUD_VERBS:
+            continue
+        return pos[:i], w, pos[i + 1 :]
     return pos[:-1], (pos[-1] if pos else "unknown"), []
 
 
@@ -153,7 +174,7 @@ def parse_gcloud(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[P
     """gcloud: ``group... verb`` as verb (``sql instances delete``), object kind from the last group."""
     p = parse_options(args, _GCLOUD)
     pos = [w for w in p.positionals if w not in ("alpha", "beta")]
-    groups, verb, rest = _group_verb(pos, _GCLOUD_VERBS)
+    groups, verb, rest = _gcloud_path(pos)
     pc.verb = " ".join([*groups, verb]).strip() or "unknown"
     pc.flags.update({k: v for k, v in p.flags.items() if k not in ("format", "verbosity", "filter", "sort-by")})
     if groups:
