@@ -136,6 +136,37 @@ def _unwrap_command(args: list[str]) -> _Unwrapped:
     return _opts_then_argv(spec())(args)
 
 
+def _unwrap_taskset(args: list[str]) -> _Unwrapped:
+    # taskset [opts] MASK CMD  |  taskset -c LIST CMD  |  taskset -p ... PID (no command)
+    p = parse_options(args, spec(values="cpu-list", aliases={"c": "cpu-list"}), stop_at_positional=True)
+    rest = p.positionals if "cpu-list" in p.flags else p.positionals[1:]
+    return _Unwrapped(argv=rest) if rest and not p.flags.get("p") else _Unwrapped(argv=[])
+
+
+def _unwrap_sg(args: list[str]) -> _Unwrapped:
+    # sg GROUP -c 'cmd'  |  sg GROUP cmd
+    if len(args) >= 3 and args[1] == "-c":
+        return _Unwrapped(script=args[2])
+    return _Unwrapped(argv=args[1:]) if len(args) > 1 else _Unwrapped(alone_verb="shell")
+
+
+def _unwrap_script(args: list[str]) -> _Unwrapped:
+    # script -c 'cmd' [file]: runs cmd under a pseudo-terminal; plain `script` opens a shell.
+    p = parse_options(args, spec(values="command timing log-io log-in log-out", aliases={"c": "command", "t": "timing"}))
+    cmd = p.flags.get("command")
+    return _Unwrapped(script=str(cmd)) if isinstance(cmd, str) else _Unwrapped(alone_verb="shell")
+
+
+def _unwrap_terminal(args: list[str]) -> _Unwrapped:
+    # tmux new[-session] [-d] [-s name] 'cmd' / screen -dm cmd...: the command runs in the session.
+    words = [a for a in args if a not in ("new", "new-session", "new-window", "-d", "-dm", "-dmS", "-m", "-D")]
+    p = parse_options(words, spec(values="s n t c S x y e f F c", aliases={}), stop_at_positional=True)
+    rest = p.positionals
+    if not rest:
+        return _Unwrapped(alone_verb="shell")
+    return _Unwrapped(script=rest[0]) if len(rest) == 1 else _Unwrapped(argv=rest)
+
+
 _SUDO = spec(values="user group close-from chdir host prompt role type other-user command-timeout",
              aliases={"u": "user", "g": "group", "C": "close-from", "D": "chdir", "h": "host", "p": "prompt",
                       "r": "role", "t": "type", "U": "other-user", "T": "command-timeout"})
@@ -173,6 +204,24 @@ WRAPPERS: dict[str, Callable[[list[str]], _Unwrapped]] = {
     "torsocks": _opts_then_argv(spec()),
     "strace": _opts_then_argv(spec(values="o e p s", aliases={})),
     "retry": _opts_then_argv(spec(values="times delay", aliases={"t": "times", "d": "delay"})),
+    # Programs that run another program with different scheduling, namespaces or a unit.
+    "systemd-run": _opts_then_argv(spec(values="unit property description slice uid gid setenv working-directory "
+                                               "on-calendar on-active machine host nice",
+                                        aliases={"u": "unit", "p": "property", "E": "setenv", "M": "machine",
+                                                 "H": "host", "d": "same-dir"})),
+    "nsenter": _opts_then_argv(spec(values="target mount uts ipc net pid cgroup user root wd setuid setgid",
+                                    aliases={"t": "target", "S": "setuid", "G": "setgid"})),
+    "unshare": _opts_then_argv(spec(values="propagation setgroups map-user map-group")),
+    "taskset": _unwrap_taskset,
+    "chrt": _opts_then_argv(spec(), skip=1),
+    "numactl": _opts_then_argv(spec(values="cpunodebind membind physcpubind preferred interleave localalloc",
+                                    aliases={"N": "cpunodebind", "m": "membind", "C": "physcpubind", "p": "preferred",
+                                             "i": "interleave"})),
+    "firejail": _opts_then_argv(spec()),
+    "sg": _unwrap_sg,
+    "script": _unwrap_script,
+    "tmux": _unwrap_terminal,
+    "screen": _unwrap_terminal,
 }
 
 _SSH = spec(values="i p l o F J L R D b c E e m O Q S W w B", aliases={})
@@ -425,6 +474,9 @@ class _Parser:
                 return self._nested_text(stdin, _join_via(via, f"{tool} stdin"), wrappers, depth)
             return [ParsedCommand(raw=raw, argv=args, tool=tool, verb="script" if how == "file" else "shell",
                                   target=value, wrappers=wrappers, via=via)]
+        if tool in ("at", "batch") and stdin and not any(a.startswith("-f") for a in args[1:]):
+            # `echo 'cmd' | at now`: the shell runs stdin later.
+            return self._nested_text(stdin, _join_via(via, tool), wrappers, depth)
         pc = ParsedCommand(raw=raw, argv=args, tool=tool, wrappers=wrappers, via=via)
         if _asks_for_help(args):
             # `kubectl delete ns prod --help` prints help and exits: nothing else runs.
