@@ -32,7 +32,7 @@ MAX_LINE_BYTES = 1_000_000
 LINE_SECONDS = 2.0
 # Long inputs are classified by worker processes (forked after the classifier is built, so
 # they share its rules and inventory); answers still come out one per line, in order.
-PARALLEL_AFTER = 2_000
+PARALLEL_AFTER = 1_000
 CHUNK = 64
 
 

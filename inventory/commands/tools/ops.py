@@ -248,7 +248,34 @@ def parse_pgbouncer(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> Non
     pc.target = p.positionals[0] if p.positionals else None
 
 
+_CEPH = spec(values="cluster conf id name keyring format connect-timeout", aliases={"c": "conf", "n": "name",
+                                                                                   "k": "keyring", "f": "format"})
+_CEPH_GROUPS = ("osd|osd pool|osd crush|osd tier|osd erasure-code-profile|pg|mon|mgr|mgr module|fs|fs subvolume|"
+                "fs subvolumegroup|mds|auth|config|config-key|crash|orch|orch host|orch daemon|health|balancer|"
+                "device|log|telemetry|dashboard|rbd|nfs|nfs export|osd blocklist|osd blacklist|progress|tell")
+_RBD_GROUPS = "snap|mirror|mirror image|mirror pool|trash|group|namespace|pool|device|migration|journal|image-meta|lock|feature"
+_RADOS_GROUPS = ""
+_VIRTCTL = spec(values="namespace kubeconfig context", aliases={"n": "namespace"})
+_CRICTL = spec(values="runtime-endpoint image-endpoint timeout config", aliases={"r": "runtime-endpoint",
+                                                                               "i": "image-endpoint", "t": "timeout"})
+
+
+def parse_ceph(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> None:
+    """ceph: ``-s`` / ``status`` / ``osd pool set ...`` by position."""
+    if not [a for a in args if not a.startswith("-")] and any(a in ("-s", "--status", "-w", "--watch") for a in args):
+        pc.verb = "status"
+        return
+    grouped(_CEPH_GROUPS, _CEPH, default_kind="ceph")(pc, args, ctx)
+
+
 PARSERS = {
+    "ceph": parse_ceph,
+    "rbd": grouped(_RBD_GROUPS, spec(values="pool namespace image snap size", aliases={"p": "pool", "s": "size"}),
+                   default_kind="rbd-image"),
+    "rados": grouped(_RADOS_GROUPS, spec(values="pool namespace", aliases={"p": "pool", "N": "namespace"}),
+                     default_kind="rados-object"),
+    "virtctl": grouped("", _VIRTCTL, default_kind="vm"),
+    "crictl": grouped("", _CRICTL, default_kind="container"),
     "consul": grouped(_CONSUL_GROUPS, _CONSUL, {"kv": "key", "acl token": "token", "acl policy": "policy",
                                                   "services": "service", "snapshot": "snapshot",
                                                   "operator raft": "consul-cluster"}),
