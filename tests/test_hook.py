@@ -583,6 +583,7 @@ def test_file_tools_on_secret_and_system_paths(state: Path, tool: str, path: str
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
     monkeypatch.setenv("HOME", "/home/dev")
+    monkeypatch.setenv("STACKPOLICY_HOOK_SERVER", "off")  # decisions only: no warm server to start and stop
     ans = _ask(state, _file_tool(tool, path))
     assert ans is not None, (tool, path)
     out = ans["hookSpecificOutput"]
