@@ -220,11 +220,8 @@ def parse_policy(text: str, path: str = "policy.md") -> Parsed:
             if lo < span[0]:
                 system = sid
         for line0, cells in rows:
-            lineno = line0 + off + 1
-            raw = lines[lineno - 1] if lineno - 1 < len(lines) else ""
-            if len(_split_cells(raw)) != len(header) or not raw.lstrip().startswith("|"):
-                parsed.problems.append(Problem(path, lineno, f"broken table row: expected {len(header)} cells "
-                                                             f"separated by '|' (escape a literal pipe as '\\|')"))
+            lineno = _whole_row(parsed, lines, header, line0 + off + 1)
+            if lineno is None:
                 continue
             aid = _unwrap_code(cells[col["action id"]])
             if not aid:
@@ -250,6 +247,17 @@ def parse_policy(text: str, path: str = "policy.md") -> Parsed:
     return parsed
 
 
+def _whole_row(parsed: Parsed, lines: list[str], header: list[str], lineno: int) -> int | None:
+    """``lineno`` when the markdown line is a whole table row, else ``None`` with a problem
+    recorded (a reviewer's unescaped pipe splits a row into the wrong cells)."""
+    raw = lines[lineno - 1] if lineno - 1 < len(lines) else ""
+    if len(_split_cells(raw)) != len(header) or not raw.lstrip().startswith("|"):
+        parsed.problems.append(Problem(parsed.path, lineno, f"broken table row: expected {len(header)} cells "
+                                                            f"separated by '|' (escape a literal pipe as '\\|')"))
+        return None
+    return lineno
+
+
 _YES = {"yes", "y", "true", "reviewed", "x", "✓", "✔"}
 _NO = {"no", "n", "false", "", "-", "—", "no (new)"}
 REVIEWED_VALUES = _YES | _NO  # what a Reviewed cell may say
@@ -263,11 +271,8 @@ def _table_rows(parsed: Parsed, lines: list[str], header: list[str], names: list
     col = {n: names.index(n) for n in ("tier", "reviewed", "why", "reason", "note") if n in names}
     path = parsed.path
     for line0, cells in rows:
-        lineno = line0 + off + 1
-        raw = lines[lineno - 1] if lineno - 1 < len(lines) else ""
-        if len(_split_cells(raw)) != len(header) or not raw.lstrip().startswith("|"):
-            parsed.problems.append(Problem(path, lineno, f"broken table row: expected {len(header)} cells "
-                                                         f"separated by '|' (escape a literal pipe as '\\|')"))
+        lineno = _whole_row(parsed, lines, header, line0 + off + 1)
+        if lineno is None:
             continue
         rid = _unwrap_code(cells[0])
         if not rid:
