@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from generators.decision.decide import Table, decide
 from generators.decision.facts import facts_of
@@ -33,7 +33,7 @@ from generators.risk.assess import (
 )
 from generators.risk.model import DECISION_FOR_TIER, Decision, Factor, Tier, max_tier, tier_index
 from generators.risk.rules import Rules, load_rules
-from inventory.commands.model import ParsedCommand
+from inventory.commands.model import CommandLine, ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, target_candidates
 from inventory.model import Action, Entity, Inventory, Resource, slug
@@ -88,6 +88,15 @@ class Classification(BaseModel):
     matched_target: str | None = None
     action_class: str | None = None  # the class of the command that set the tier
     commands: list[CommandResult] = Field(default_factory=list)
+    # The parse of ``command`` when the shown text is exactly what was parsed (no secret was
+    # masked): the OPA facts reuse it instead of parsing the line a second time.
+    _parsed: CommandLine | None = PrivateAttr(default=None)
+
+    def parsed(self) -> CommandLine:
+        """The parse of :attr:`command` (the shown, redacted text), computed once."""
+        if self._parsed is None or self._parsed.raw != self.command:
+            self._parsed = parse_line(self.command)
+        return self._parsed
 
 
 def load_policy(path: str | Path) -> DecisionTable:
@@ -322,7 +331,7 @@ class Classifier:
         if parsed.parse_error:
             reasons.append(f"{self.rules.tier_label(tier)}: part of the line could not be parsed ({parsed.parse_error})")
         top = next((r for r in results if r.tier == tier), None)
-        return Classification(
+        out = Classification(
             command=shown,
             tier=tier,
             tier_name=self.rules.tiers[tier].name,
@@ -333,6 +342,9 @@ class Classifier:
             action_class=top.action_class if top else None,
             commands=results,
         )
+        if not secret:
+            out._parsed = parsed
+        return out
 
     def classify_many(self, lines: Iterable[str]) -> Iterable[Classification]:
         """Classify each non-blank line (batch and audit-log use)."""

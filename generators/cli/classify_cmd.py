@@ -8,6 +8,7 @@ chokes on all get an answer (at least T2, ask) that says why. Nothing is skipped
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import multiprocessing
@@ -119,6 +120,32 @@ def _fixed(classifier: Classifier, text: str, why: str) -> Classification:
                                              f"{why}, so a human decides"]})
 
 
+def _expire(signum: int, frame: object) -> None:
+    raise _LineTimeout()
+
+
+# Whether :func:`_expire` is installed for a whole run of lines (see :func:`line_alarms`), so
+# each line only arms the timer instead of swapping the handler twice.
+_ALARM_INSTALLED = False
+
+
+@contextlib.contextmanager
+def line_alarms() -> Iterator[None]:
+    """Install the per-line CPU-time alarm's handler once for a run of :func:`classify_bytes` calls."""
+    global _ALARM_INSTALLED
+    if _ALARM_INSTALLED or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGVTALRM, _expire)
+    _ALARM_INSTALLED = True
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, old)
+        _ALARM_INSTALLED = False
+
+
 def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
                    seconds: float | None = LINE_SECONDS) -> Classification:
     """The answer for one raw input line. Never raises; every problem is a reason."""
@@ -129,19 +156,20 @@ def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
                                                       "too long to review")
     bad_utf8 = "\ufffd" in text and "\ufffd".encode() not in raw
     alarm = seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    own_handler = alarm and not _ALARM_INSTALLED
     old = None
     try:
-        if alarm:
-            def _expire(signum: int, frame: object) -> None:
-                raise _LineTimeout()
-            # CPU time, not wall time: a busy machine must not turn a slow schedule into a T2.
+        if own_handler:
             old = signal.signal(signal.SIGVTALRM, _expire)
+        if alarm:
+            # CPU time, not wall time: a busy machine must not turn a slow schedule into a T2.
             signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
         try:
             result = classifier.classify(text)
         finally:
             if alarm:
                 signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            if own_handler:
                 signal.signal(signal.SIGVTALRM, old)
     except _LineTimeout:
         return _fixed(classifier, text if len(text) <= 200 else text[:200] + "...",
@@ -157,6 +185,15 @@ def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
 
 _WORKER: Classifier | None = None
 _EMIT: Callable[[Classification], str] | None = None
+
+
+def _init_worker() -> None:
+    # A forked worker inherits the parent's handler; installing it again here makes sure the
+    # timer never fires into the default action (which would kill the worker).
+    global _ALARM_INSTALLED
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGVTALRM, _expire)
+        _ALARM_INSTALLED = True
 
 
 def _work(item: tuple[bytes, bool]) -> str:
@@ -188,7 +225,7 @@ def answer_lines(classifier: Classifier, items: Iterable[tuple[bytes, bool]], em
         return
     global _WORKER, _EMIT
     _WORKER, _EMIT = classifier, emit
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker) as pool:
         yield from pool.imap(_work, it, chunksize=CHUNK)
 
 
@@ -223,8 +260,9 @@ def register(main: click.Group) -> None:
         emit = as_json if as_json_flag else readable
         if from_stdin:
             out = sys.stdout
-            for answer in answer_lines(classifier, read_lines(sys.stdin.buffer), emit, jobs_for_stdin()):
-                out.write(answer + "\n")
+            with line_alarms():
+                for answer in answer_lines(classifier, read_lines(sys.stdin.buffer), emit, jobs_for_stdin()):
+                    out.write(answer + "\n")
             out.flush()
             return
         click.echo(emit(classify_bytes(classifier, " ".join(command).encode("utf-8", "surrogateescape"))))

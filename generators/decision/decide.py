@@ -100,8 +100,39 @@ def _specific_uncached(factors: list[Factor], facts: Facts, rules: Rules) -> lis
     return out
 
 
+# Rulings per rule set, keyed by the facts (without a target profile) and the state of the
+# table row and exception they meet: lines differ, their facts mostly do not.
+_RULINGS: dict[int, tuple[Rules, dict[tuple, Ruling]]] = {}
+_RULINGS_MAX = 50_000
+
+
 def decide(facts: Facts, rules: Rules, table: Table = EMPTY) -> Ruling:
     """The tier of the command or action described by ``facts``. The one place a tier is decided."""
+    if facts.profile is not None:
+        return _decide(facts, rules, table)
+    class_id = facts.key.id
+    row = table.classes.get(class_id)
+    exc = table.exceptions.get((class_id, facts.target)) if facts.target is not None else None
+    memo = (facts,
+            (row.tier, row.floor, row.reviewed) if row is not None else None,
+            (exc.id, exc.tier, exc.floor, exc.reviewed, exc.reason) if exc is not None else None)
+    entry = _RULINGS.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(_RULINGS) > 64:
+            _RULINGS.clear()
+        entry = _RULINGS[id(rules)] = (rules, {})
+    hit = entry[1].get(memo)
+    if hit is None:
+        hit = _decide(facts, rules, table)
+        if len(entry[1]) >= _RULINGS_MAX:
+            entry[1].clear()
+        entry[1][memo] = hit
+    # A copy: callers may replace list items (evidence on the first factor).
+    return Ruling(hit.tier, hit.class_id, hit.model_tier, hit.class_tier, list(hit.factors), list(hit.deciding),
+                  hit.rationale, hit.exception, list(hit.notes))
+
+
+def _decide(facts: Facts, rules: Rules, table: Table) -> Ruling:
     key = facts.key
     cls_f = _specific(class_factors(key, rules), facts, rules)
     profile = facts.profile

@@ -20,7 +20,6 @@ from generators.classify import Classification, CommandResult
 from generators.decision.model import ClassKey
 from inventory.commands.lexer import lex
 from inventory.commands.model import ParsedCommand
-from inventory.commands.shell import parse_line
 
 OPA_INPUT_VERSION = 1
 
@@ -53,7 +52,7 @@ def _command_facts(r: CommandResult, pc: ParsedCommand | None) -> dict[str, Any]
 
 def opa_input(c: Classification) -> dict[str, Any]:
     """The documented OPA input for one classified line (facts only, no tier or decision)."""
-    parsed = parse_line(c.command)
+    parsed = c.parsed()
     # The classification came from the unredacted line; the redacted text normally parses into
     # the same commands. When it does not, argv and flags are left empty rather than misaligned.
     pcs: list[ParsedCommand | None] = list(parsed.commands)

@@ -138,6 +138,11 @@ def rule_matches(rule: CompiledRule, s: Subject, fv: FlagView, kind: str | None,
         return False
     if rule.kind_re is not None and not rule.kind_re.match(kind or ""):
         return False
+    return _rest_matches(rule, s, fv, args)
+
+
+def _rest_matches(rule: CompiledRule, s: Subject, fv: FlagView, args: tuple[str, ...]) -> bool:
+    """:func:`rule_matches` after the verb and kind (see :func:`_candidate_rows`)."""
     if rule.flags:
         present = [f for f in rule.flags if fv.has(f)]
         if not present:
@@ -187,9 +192,33 @@ def _path_args(argv: tuple[str, ...]) -> list[str]:
 
 def _first_match(rows: list[CompiledRule], s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> CompiledRule | None:
     for row in rows:
-        if rule_matches(row, s, fv, kind, args):
+        if _rest_matches(row, s, fv, args):
             return row
     return None
+
+
+# Rows of a tool whose verb and kind globs match, per rule set, tool, verb and kind: the same
+# few (tool, subcommand, kind) triples recur on every line, and most rows fail on the verb.
+_CANDIDATES: dict[int, tuple[Rules, dict[tuple[str, str, str | None], list[CompiledRule]]]] = {}
+
+
+def _candidate_rows(rules: Rules, tool: str, verb: str, kind: str | None) -> list[CompiledRule]:
+    """The rows of ``tool`` (or ``"global"``) whose verb and kind globs accept ``verb`` and ``kind``, in order."""
+    entry = _CANDIDATES.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(_CANDIDATES) > 64:
+            _CANDIDATES.clear()
+        entry = _CANDIDATES[id(rules)] = (rules, {})
+    memo = entry[1]
+    key = (tool, verb, kind)
+    rows = memo.get(key)
+    if rows is None:
+        rows = [r for r in rules.rows(tool)
+                if (r.verb_re is None or r.verb_re.match(verb)) and (r.kind_re is None or r.kind_re.match(kind or ""))]
+        if len(memo) > 50_000:
+            memo.clear()
+        memo[key] = rows
+    return rows
 
 
 def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbMatch:
@@ -214,7 +243,7 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
         # when the one runbook line that showed it was a dry run.
         match = VerbMatch(rules.verbs[verb], f"{label} is {rules.verbs[verb]}")
     if match is None and tool in rules.tools:
-        row = _first_match(rules.rows(tool), s, fv, kind, args)
+        row = _first_match(_candidate_rows(rules, tool, s.verb.lower(), kind), s, fv, kind, args)
         if row is not None and not (row.cls == "unknown" and verb in rules.verbs):
             match = VerbMatch(row.cls, f"{label}: {row.reason}" if row.reason else f"{label} is {row.cls}", row.kind_as)
     if match is None and verb in rules.verbs and verb != "unknown":
@@ -223,7 +252,7 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
         known = tool in rules.tools
         why = f"{label}: verb not in the {tool} rules" if known else f"{tool}: unknown tool"
         match = VerbMatch("unknown", why)
-    g = _first_match(rules.rows("global"), s, fv, kind, args)
+    g = _first_match(_candidate_rows(rules, "global", s.verb.lower(), kind), s, fv, kind, args)
     if g is not None and tier_index(rules.classes[g.cls].tier) > tier_index(rules.classes[match.cls].tier):
         match = VerbMatch(g.cls, f"{label}: {g.reason}" if g.reason else f"{label} is {g.cls}", g.kind_as or match.kind_as)
     return match
