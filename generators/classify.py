@@ -94,9 +94,13 @@ class Classification(BaseModel):
 
     def parsed(self) -> CommandLine:
         """The parse of :attr:`command` (the shown, redacted text), computed once."""
-        if self._parsed is None or self._parsed.raw != self.command:
-            self._parsed = parse_line(self.command)
-        return self._parsed
+        # The private slot is read directly: pydantic's attribute hook is slow on a hot path.
+        private = self.__pydantic_private__
+        hit = private.get("_parsed") if private else None
+        if hit is None or hit.raw != self.command:
+            hit = parse_line(self.command)
+            self._parsed = hit
+        return hit
 
 
 def load_policy(path: str | Path) -> DecisionTable:
@@ -343,7 +347,7 @@ class Classifier:
             commands=results,
         )
         if not secret:
-            out._parsed = parsed
+            out._parsed = parsed  # the shown text is the parsed text: opa_input reuses it
         return out
 
     def classify_many(self, lines: Iterable[str]) -> Iterable[Classification]:

@@ -24,12 +24,26 @@ from inventory.commands.model import ParsedCommand
 OPA_INPUT_VERSION = 1
 
 
+_KEYS: dict[str, ClassKey] = {}
+
+
+def _class_key(class_id: str) -> ClassKey:
+    """The key of a class id (memoised: a few hundred classes recur on every line)."""
+    key = _KEYS.get(class_id)
+    if key is None:
+        try:
+            key = ClassKey.parse(class_id)
+        except ValueError:  # a malformed class id is unknown: the Rego tiers it as the unknown class
+            key = ClassKey("unknown")
+        if len(_KEYS) > 10_000:
+            _KEYS.clear()
+        _KEYS[class_id] = key
+    return key
+
+
 def _command_facts(r: CommandResult, pc: ParsedCommand | None) -> dict[str, Any]:
     """One simple command's facts (``pc``: the same command re-parsed from the redacted line)."""
-    try:
-        key = ClassKey.parse(r.action_class)
-    except ValueError:  # a malformed class id is unknown: the Rego tiers it as the unknown class
-        key = ClassKey("unknown")
+    key = _class_key(r.action_class)
     return {
         "argv": list(pc.argv) if pc is not None else [],
         "tool": r.tool,
