@@ -250,7 +250,8 @@ def _each_target(pc: ParsedCommand) -> list[ParsedCommand]:
 def implied_table() -> dict[str, list[dict[str, str]]]:
     """The kind → standard operations table (``inventory/data/implied_actions.yaml``)."""
     text = resources.files("inventory.data").joinpath("implied_actions.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
+    # libyaml: the pure-Python loader takes most of a second on this table.
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     return {str(kind): [dict(e) for e in entries] for kind, entries in raw.items()}
 
 

@@ -75,6 +75,34 @@ def merge_entity(into: Entity, other: Entity) -> None:
         into.image = other.image
 
 
+def _own_entity(ent: Entity) -> Entity:
+    """A copy of ``ent`` the builder may edit in place without touching the fragment it came from.
+
+    Every container the merge, finalize and resolve steps edit in place is copied (lists,
+    dicts, list values of attributes, environment sources and facts, whose evidence lists a
+    resolver may replace); strings, numbers and frozen ``Evidence`` are shared. Several times
+    cheaper than ``model_copy(deep=True)``, which copies every string and evidence too.
+    """
+    return ent.model_copy(update={
+        "environments": list(ent.environments),
+        "environment_sources": [s.model_copy(update={"evidence": list(s.evidence)}) for s in ent.environment_sources],
+        "data_classes": list(ent.data_classes),
+        "owners": list(ent.owners),
+        "labels": dict(ent.labels),
+        "attributes": {k: (list(v) if isinstance(v, list) else v) for k, v in ent.attributes.items()},
+        "facts": [f.model_copy(update={"evidence": list(f.evidence),
+                                       "value": list(f.value) if isinstance(f.value, list) else f.value})
+                  for f in ent.facts],
+        "evidence": list(ent.evidence),
+    })
+
+
+def _own_action(action: Action) -> Action:
+    """A copy of ``action`` with its own lists and flags (commands and evidence are immutable)."""
+    return action.model_copy(update={"evidence": list(action.evidence), "commands": list(action.commands),
+                                     "flags": dict(action.flags)})
+
+
 class InventoryBuilder:
     """Accumulates fragments; :meth:`build` returns a sorted, deterministic inventory."""
 
@@ -133,7 +161,7 @@ class InventoryBuilder:
         table: dict = self.components if isinstance(ent, Component) else self.resources
         existing = table.get(ent.id)
         if existing is None:
-            table[ent.id] = ent.model_copy(deep=True)
+            table[ent.id] = _own_entity(ent)
             self._index = None  # a new name to look up
             return table[ent.id]
         if "aliases" in ent.attributes and "aliases" not in existing.attributes:
@@ -148,7 +176,7 @@ class InventoryBuilder:
         key = (edge.source, edge.target, edge.kind)
         existing = self.edges.get(key)
         if existing is None:
-            self.edges[key] = edge.model_copy(deep=True)
+            self.edges[key] = edge.model_copy(update={"evidence": list(edge.evidence)})
             self._track_edge(key, self._next_seq)
             self._next_seq += 1
         else:
@@ -190,7 +218,7 @@ class InventoryBuilder:
         """Add an action class; a second sighting adds its commands and evidence."""
         existing = self.actions.get(action.id)
         if existing is None:
-            self.actions[action.id] = action.model_copy(deep=True)
+            self.actions[action.id] = _own_action(action)
             return
         existing.evidence = _union_evidence(existing.evidence, action.evidence)
         seen = self._seen_commands(existing)
@@ -220,7 +248,7 @@ class InventoryBuilder:
     def add_owner(self, owner: Owner) -> None:
         existing = self.owners.get(owner.name)
         if existing is None:
-            self.owners[owner.name] = owner.model_copy(deep=True)
+            self.owners[owner.name] = owner.model_copy(update={"evidence": list(owner.evidence)})
         else:
             existing.evidence = _union_evidence(existing.evidence, owner.evidence)
 

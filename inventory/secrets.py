@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import json
 import math
 import re
 from collections import Counter
@@ -954,12 +955,117 @@ def scrub_data(obj: Any) -> Any:
     return _scrub(obj, None, [0])
 
 
+def _keyed_strings(text: str) -> set[tuple[str | None, str]]:
+    """Every (key, string) pair :func:`_scrub` would judge in the JSON document ``text``.
+
+    Dict keys come with key ``None``; a string value with its dict key (the ``name`` of a
+    ``{name, value}`` pair for its ``value``); strings in lists with the key of the list. The
+    C JSON parser builds the structure and calls the hook once per object, which is several
+    times cheaper than a recursive walk over a ``model_dump``.
+    """
+    pairs: set[tuple[str | None, str]] = set()
+    add = pairs.add
+
+    def in_list(items: list, key: str | None) -> None:
+        for v in items:
+            if isinstance(v, str):
+                add((key, v))
+            elif isinstance(v, list):
+                in_list(v, key)
+
+    def hook(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        name = obj.get("name")
+        pair_key = name if isinstance(name, str) and "value" in obj else None
+        for k, v in items:
+            add((None, k))
+            if isinstance(v, str):
+                add((pair_key if (k == "value" and pair_key) else k, v))
+            elif isinstance(v, list):
+                in_list(v, pair_key if (k == "value" and pair_key) else k)
+        return obj
+
+    json.loads(text, object_pairs_hook=hook)
+    return pairs
+
+
+def _masks_any(pairs: Iterable[tuple[str | None, str]]) -> bool:
+    """Whether :func:`redact_value` would mask anything in ``pairs`` (exactly, not a guess).
+
+    Values under secret-looking keys are judged one by one. Every other value is free text,
+    which :func:`redact_text` leaves alone unless a detector keyword occurs in it: one search
+    of the prefilter over all of them (lower-cased, NUL-separated) finds the few that need
+    the full detectors.
+    """
+    free: set[str] = set()
+    loose_keys: dict[str, bool] = {}
+    for key, value in pairs:
+        if key is not None:
+            loose = loose_keys.get(key)
+            if loose is None:
+                loose = loose_keys[key] = is_secret_key(key) or _is_loose_secret_key(key)
+            if loose:
+                if redact_value(key, value)[1]:
+                    return True
+                continue
+        if value:
+            free.add(value)
+    values = sorted(free)
+    lowered = [v.lower() for v in values]
+    starts: list[int] = []
+    pos = 0
+    for low in lowered:
+        starts.append(pos)
+        pos += len(low) + 1
+    checked: set[int] = set()
+    for m in _prefilter().finditer("\0".join(lowered)):
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i in checked:
+            continue
+        checked.add(i)
+        if redact_text(values[i])[1]:
+            return True
+    return False
+
+
+# A JSON string token (pydantic writes compact JSON), and whether a ``:`` follows (a key).
+_JSON_STRING_RE = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"(:?)')
+# The value of a ``name`` key: the key of its ``value`` sibling (see :func:`_scrub`). Cannot
+# match inside a string, where every quote is escaped.
+_JSON_NAME_RE = re.compile(r'"name":"([^"\\]*(?:\\.[^"\\]*)*)"')
+
+
+def _unescape(token: str) -> str:
+    return json.loads(f'"{token}"') if "\\" in token else token
+
+
+def _masks_any_json(text: str) -> bool:
+    """Whether :func:`_scrub` would mask anything in the JSON document ``text``.
+
+    When no key (and no ``name`` of a ``{name, value}`` pair) looks like a secret's, every
+    string is judged as free text, whatever its key: then the distinct string tokens are all
+    that matter, and the C regex engine lists them without building the structure. Otherwise
+    the keyed walk (:func:`_keyed_strings`) decides.
+    """
+    values: set[str] = set()
+    keys: set[str] = set()
+    for token, colon in _JSON_STRING_RE.findall(text):
+        (keys if colon else values).add(token)
+    keyish = {_unescape(k) for k in keys} | {_unescape(n) for n in set(_JSON_NAME_RE.findall(text))}
+    if any(is_secret_key(k) or _is_loose_secret_key(k) for k in keyish):
+        return _masks_any(_keyed_strings(text))
+    return _masks_any((None, _unescape(v)) for v in values | keys)
+
+
 def scrub_inventory(inv: Inventory) -> Inventory:
     """The last line of defence over the whole built inventory.
 
-    Walks every string of the model and masks secrets left by a scanner. Returns ``inv``
-    itself when nothing was masked (the common case, and cheap), else a rebuilt inventory.
+    Judges every string of the model and masks secrets left by a scanner. Returns ``inv``
+    itself when nothing would be masked (the common case, decided cheaply over the distinct
+    strings), else a rebuilt inventory.
     """
+    if not _masks_any_json(inv.model_dump_json()):
+        return inv
     data = inv.model_dump(mode="python")
     counter = [0]
     # Field names of the model are not config keys: only ``attributes``/``labels``/``flags``
