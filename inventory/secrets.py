@@ -1010,7 +1010,7 @@ def _masks_any(pairs: Iterable[tuple[str | None, str]]) -> bool:
                 continue
         if value:
             free.add(value)
-    values = sorted(free)
+    values = list(free)
     lowered = [v.lower() for v in values]
     starts: list[int] = []
     pos = 0
@@ -1047,14 +1047,22 @@ def _masks_any_json(text: str) -> bool:
     that matter, and the C regex engine lists them without building the structure. Otherwise
     the keyed walk (:func:`_keyed_strings`) decides.
     """
-    values: set[str] = set()
-    keys: set[str] = set()
-    for token, colon in _JSON_STRING_RE.findall(text):
-        (keys if colon else values).add(token)
+    if '\\"' not in text:
+        # No escaped quote: every ``"`` delimits a string, so a split finds them all (and a
+        # string is a key when the text after it starts with ``:``). Several times faster
+        # than the regex.
+        parts = text.split('"')
+        strings, after = parts[1::2], parts[2::2]
+        values = set(strings)
+        keys = {s for s, rest in zip(strings, after) if rest[:1] == ":"}
+    else:
+        values, keys = set(), set()
+        for token, colon in _JSON_STRING_RE.findall(text):
+            (keys if colon else values).add(token)
     keyish = {_unescape(k) for k in keys} | {_unescape(n) for n in set(_JSON_NAME_RE.findall(text))}
     if any(is_secret_key(k) or _is_loose_secret_key(k) for k in keyish):
         return _masks_any(_keyed_strings(text))
-    return _masks_any((None, _unescape(v)) for v in values | keys)
+    return _masks_any((None, _unescape(v)) for v in values | keys)  # values holds keys too on the split path
 
 
 def scrub_inventory(inv: Inventory) -> Inventory:
