@@ -41,8 +41,13 @@ class ScanError(Exception):
 @dataclass
 class FileJob:
     root: Path
-    abspath: Path
+    path: str  # absolute path (a string: the walk makes thousands; see ``abspath``)
     relpath: str  # evidence path
+
+    @property
+    def abspath(self) -> Path:
+        """The absolute path as a :class:`Path`."""
+        return Path(self.path)
 
 
 @dataclass
@@ -64,36 +69,37 @@ def _excluded(rel: str, cfg: Config) -> bool:
 def iter_files(roots: list[Path], cfg: Config, stats: ScanStats) -> Iterator[FileJob]:
     """Every regular file under ``roots``, sorted, following directory symlinks once."""
     multi = len(roots) > 1
+    filtered = bool(cfg.include or cfg.exclude)
     for root in roots:
         label = root.name
         seen_dirs: set[tuple[int, int]] = set()
         if root.is_file():
-            yield FileJob(root.parent, root, root.name)
+            yield FileJob(root.parent, str(root), root.name)
             continue
-        stack = [root]
+        # Plain strings, not Path objects: on a tree of thousands of files pathlib's parsing
+        # and relative_to() took most of the walk (it runs on every warm rescan).
+        stack: list[tuple[str, str]] = [(str(root), "")]  # (absolute dir, its relative path + "/")
         found: list[FileJob] = []
         while stack:
-            d = stack.pop()
+            d, rel_dir = stack.pop()
             try:
-                st = d.stat()
+                st = os.stat(d)
             except OSError as exc:
-                stats.warnings.append(Warning(path=str(d), message=f"cannot read directory: {exc.strerror}", scanner="walk"))
+                stats.warnings.append(Warning(path=d, message=f"cannot read directory: {exc.strerror}", scanner="walk"))
                 continue
             key = (st.st_dev, st.st_ino)
             if key in seen_dirs:
-                rel = d.relative_to(root).as_posix()
-                stats.warnings.append(Warning(path=rel, message="symlink loop: directory already visited, skipped", scanner="walk"))
+                stats.warnings.append(Warning(path=rel_dir[:-1], message="symlink loop: directory already visited, skipped", scanner="walk"))
                 continue
             seen_dirs.add(key)
             try:
-                entries = sorted(os.scandir(d), key=lambda e: e.name)
+                with os.scandir(d) as it:
+                    entries = sorted(it, key=lambda e: e.name)
             except OSError as exc:
-                rel = d.relative_to(root).as_posix() if d != root else "."
-                stats.warnings.append(Warning(path=rel, message=f"cannot read directory: {exc.strerror}", scanner="walk"))
+                stats.warnings.append(Warning(path=rel_dir[:-1] or ".", message=f"cannot read directory: {exc.strerror}", scanner="walk"))
                 continue
             for entry in entries:
-                p = Path(entry.path)
-                rel = p.relative_to(root).as_posix()
+                rel = rel_dir + entry.name
                 try:
                     is_dir = entry.is_dir(follow_symlinks=True)
                     is_file = entry.is_file(follow_symlinks=True)
@@ -101,15 +107,15 @@ def iter_files(roots: list[Path], cfg: Config, stats: ScanStats) -> Iterator[Fil
                     is_dir = is_file = False
                 if is_dir:
                     if entry.name not in SKIP_DIRS:
-                        stack.append(p)
+                        stack.append((entry.path, rel + "/"))
                     continue
                 if not is_file:
                     if entry.is_symlink():
                         stats.warnings.append(Warning(path=rel, message="broken symlink, skipped", scanner="walk"))
                     continue
-                if _excluded(rel, cfg):
+                if filtered and _excluded(rel, cfg):
                     continue
-                found.append(FileJob(root, p, f"{label}/{rel}" if multi else rel))
+                found.append(FileJob(root, entry.path, f"{label}/{rel}" if multi else rel))
         found.sort(key=lambda j: j.relpath)
         yield from found
 
@@ -271,12 +277,13 @@ def scan_paths(
     for job in iter_files(roots, cfg, stats):
         stats.files_seen += 1
         try:
-            size = job.abspath.stat().st_size
+            size = os.stat(job.path).st_size
             if size > cfg.max_file_bytes:
                 stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
                 stats.skipped += 1
                 continue
-            data = job.abspath.read_bytes()
+            with open(job.path, "rb") as fh:
+                data = fh.read()
         except OSError as exc:
             stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
             stats.skipped += 1
@@ -339,7 +346,7 @@ def scan_paths(
             results[job.relpath] = hits[key]
             stats.cache_hits += 1
         else:
-            pending.append((str(job.abspath), job.relpath, text, names, key))
+            pending.append((job.path, job.relpath, text, names, key))
     del hits
 
     total = len(texts)
