@@ -1028,8 +1028,6 @@ def _masks_any(pairs: Iterable[tuple[str | None, str]]) -> bool:
     return False
 
 
-# A JSON string token (pydantic writes compact JSON), and whether a ``:`` follows (a key).
-_JSON_STRING_RE = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"(:?)')
 # The value of a ``name`` key: the key of its ``value`` sibling (see :func:`_scrub`). Cannot
 # match inside a string, where every quote is escaped.
 _JSON_NAME_RE = re.compile(r'"name":"([^"\\]*(?:\\.[^"\\]*)*)"')
@@ -1039,30 +1037,45 @@ def _unescape(token: str) -> str:
     return json.loads(f'"{token}"') if "\\" in token else token
 
 
+def _json_strings(text: str) -> tuple[set[str], set[str]]:
+    """(every distinct string, the distinct strings used as keys) of a compact JSON document.
+
+    Escaped backslashes and quotes are set aside first (JSON text never holds a raw control
+    character, so two of those serve as stand-ins); then every ``"`` delimits a string and a
+    split finds them all, several times faster than a regex or building the structure.
+    """
+    escaped = "\\" in text
+    if escaped:
+        text = text.replace("\\\\", "\x01").replace('\\"', "\x02")
+    parts = text.split('"')
+    strings, after = parts[1::2], parts[2::2]
+    values = set(strings)
+    keys = {s for s, rest in zip(strings, after) if rest[:1] == ":"}
+    if escaped:
+        def restore(tokens: set[str]) -> set[str]:
+            out = set()
+            for t in tokens:
+                if "\x01" in t or "\x02" in t:
+                    t = t.replace("\x01", "\\\\").replace("\x02", '\\"')
+                out.add(_unescape(t))
+            return out
+        return restore(values), restore(keys)
+    return values, keys
+
+
 def _masks_any_json(text: str) -> bool:
     """Whether :func:`_scrub` would mask anything in the JSON document ``text``.
 
     When no key (and no ``name`` of a ``{name, value}`` pair) looks like a secret's, every
-    string is judged as free text, whatever its key: then the distinct string tokens are all
-    that matter, and the C regex engine lists them without building the structure. Otherwise
-    the keyed walk (:func:`_keyed_strings`) decides.
+    string is judged as free text, whatever its key: then the distinct strings are all that
+    matter, and they are listed without building the structure. Otherwise the keyed walk
+    (:func:`_keyed_strings`) decides.
     """
-    if '\\"' not in text:
-        # No escaped quote: every ``"`` delimits a string, so a split finds them all (and a
-        # string is a key when the text after it starts with ``:``). Several times faster
-        # than the regex.
-        parts = text.split('"')
-        strings, after = parts[1::2], parts[2::2]
-        values = set(strings)
-        keys = {s for s, rest in zip(strings, after) if rest[:1] == ":"}
-    else:
-        values, keys = set(), set()
-        for token, colon in _JSON_STRING_RE.findall(text):
-            (keys if colon else values).add(token)
-    keyish = {_unescape(k) for k in keys} | {_unescape(n) for n in set(_JSON_NAME_RE.findall(text))}
+    values, keys = _json_strings(text)
+    keyish = keys | {_unescape(n) for n in set(_JSON_NAME_RE.findall(text))}
     if any(is_secret_key(k) or _is_loose_secret_key(k) for k in keyish):
         return _masks_any(_keyed_strings(text))
-    return _masks_any((None, _unescape(v)) for v in values | keys)  # values holds keys too on the split path
+    return _masks_any((None, v) for v in values)  # keys are among the values
 
 
 def scrub_inventory(inv: Inventory) -> Inventory:
