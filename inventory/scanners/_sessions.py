@@ -41,8 +41,28 @@ class Session:
     client: str  # psql | mysql | redis-cli | rails
 
 
+# Every name (and alias) of a client that opens a session contains one of these words.
+_SESSION_TOOL_WORDS = ("psql", "pgcli", "mysql", "mariadb", "clickhouse", "redis", "valkey", "keydb", "rails")
+
+
+def _may_open_session(command: str) -> bool:
+    """False only when no session client can be in ``command``: then it need not be parsed.
+
+    Most runbook commands (kubectl, aws, kafka tools...) never name one. Quotes are dropped
+    before looking (``"ps"ql`` is psql); a backslash or ANSI-C quoting could spell a name any
+    way, so such a line is parsed.
+    """
+    low = command.lower()
+    if "\\" in low or "$'" in low:
+        return True
+    low = low.replace('"', "").replace("'", "")
+    return any(word in low for word in _SESSION_TOOL_WORDS)
+
+
 def session_of(command: str) -> Session | None:
     """The session ``command`` opens, if it opens one (no statement of its own on the line)."""
+    if not _may_open_session(command):
+        return None
     for pc in parse_line(command).commands:
         if pc.tool in ("psql", "mysql", "clickhouse-client") and pc.verb == "connect":
             return Session("sql", command, pc.tool)

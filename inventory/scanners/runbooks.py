@@ -10,6 +10,7 @@ tool. Inline code spans give commands only when they start with a known operatio
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from markdown_it import MarkdownIt
@@ -79,6 +80,12 @@ def _first_word(text: str) -> str:
     parts = text.strip().split(None, 1)
     return parts[0] if parts else ""
 
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    """One CommonMark parser per process: building it (rules, regexes) cost as much as parsing a runbook."""
+    return MarkdownIt("commonmark")
 
 def _is_prompt(line: str) -> bool:
     """A ``$`` prompt, or any prompt with a prefix (``sh-4.4#``, ``root@host:/#``): not a comment."""
@@ -176,7 +183,7 @@ class RunbookScanner(Scanner):
         frag = self.fragment(src)
         patterns = ctx.config.environments
         try:
-            tokens = MarkdownIt("commonmark").parse(src.text)
+            tokens = _markdown().parse(src.text)
         except Exception as exc:  # markdown-it is lenient; this guards against the unexpected
             frag.warn(f"cannot parse markdown: {type(exc).__name__}")
             return frag
