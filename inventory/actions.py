@@ -20,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 
@@ -27,7 +28,7 @@ import yaml
 
 from inventory import secrets
 from inventory.builder import InventoryBuilder
-from inventory.commands.model import ParsedCommand
+from inventory.commands.model import CommandLine, ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, target_candidates
 from inventory.config import Config
@@ -152,8 +153,13 @@ def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
     return None
 
 
-def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config, line_env: str | None = None) -> str | None:
-    env = explicit_environment(pc, cfg)
+_UNSET: object = object()
+
+
+def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config, line_env: str | None = None,
+                 own: object = _UNSET) -> str | None:
+    # ``own``: explicit_environment(pc, cfg) when the caller already has it.
+    env = explicit_environment(pc, cfg) if own is _UNSET else own
     # A runbook's headings, prose and folder are not a statement of where a command runs;
     # a workflow's `environment:` key, a script's per-environment directory or a Makefile
     # target named for one are. Within one line, what one command names (`ssh host ...`,
@@ -176,9 +182,9 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
 
 
 def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
-                    hint_names: list[str], line_env: str | None = None) -> Action:
+                    hint_names: list[str], line_env: str | None = None, own_env: object = _UNSET) -> Action:
     verb = action_verb(pc)
-    env = _environment(pc, sighting, cfg, line_env)
+    env = _environment(pc, sighting, cfg, line_env, own_env)  # type: ignore[arg-type]
     entity = _resolve(builder, pc, hint_names)
     if entity is not None and env is None:
         env = _env_of_named(entity, pc)
@@ -211,18 +217,45 @@ def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, s
     )
 
 
-def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
-    """Parse every command sighting into action classes on the builder (one per operational command)."""
+def sighting_text(command: str) -> str:
+    """A sighted (redacted) command as the parser reads it: the mask swapped for a plain word."""
+    return command.replace(secrets.REDACTED, _PARSE_STAND_IN)
+
+
+def parse_sightings(commands: Iterable[str], out: dict[str, CommandLine] | None = None) -> dict[str, CommandLine]:
+    """The parsed form of each distinct sighted command, keyed by :func:`sighting_text`
+    (added to ``out`` when given, skipping lines already there).
+
+    The scan computes this in its worker processes, next to the scanner that found the
+    commands, so :func:`actions_from_commands` does not parse them again, serially.
+    """
+    out = {} if out is None else out
+    for command in commands:
+        text = sighting_text(command)
+        if text not in out:
+            out[text] = parse_line(text)
+    return out
+
+
+def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mapping[str, CommandLine] | None = None) -> None:
+    """Parse every command sighting into action classes on the builder (one per operational command).
+
+    ``parsed`` may hold lines already parsed (:func:`parse_sightings`); the rest are parsed here.
+    """
     for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
-        text = sighting.command.replace(secrets.REDACTED, _PARSE_STAND_IN)
-        line = parse_line(text)
+        text = sighting_text(sighting.command)
+        line = parsed.get(text) if parsed else None
+        if line is None:
+            line = parse_line(text)
         if line.parse_error and not line.commands:
             builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",
                          sighting.evidence.line, scanner="actions")
             continue
         exec_targets: list[str] = []
-        line_env = next((e for e in (explicit_environment(pc, cfg) for pc in line.commands) if e), None)
-        for pc in line.commands:
+        # What each command names, computed once per line (it is needed twice).
+        own_envs = [explicit_environment(pc, cfg) for pc in line.commands]
+        line_env = next((e for e in own_envs if e), None)
+        for pc, own_env in zip(line.commands, own_envs):
             if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
                 exec_targets = pod_owner_names(pc.target)
             elif pc.tool == "ssh" and pc.target:
@@ -231,7 +264,9 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config) -> None:
                 continue
             hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
             for one in _each_target(pc):
-                builder.add_action(_command_action(builder, cfg, one, sighting, hints, line_env))
+                # A copy per named object may name another host: its own environment is recomputed.
+                builder.add_action(_command_action(builder, cfg, one, sighting, hints, line_env,
+                                                   own_env if one is pc else _UNSET))
 
 
 _EXEC_TOOLS = ("kubectl", "oc", "docker", "podman", "docker-compose")

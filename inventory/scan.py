@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import TypeAdapter
 
 from inventory.builder import InventoryBuilder
+from inventory.commands.model import CommandLine
 from inventory.config import Config
 from inventory.model import Inventory, Warning
 from inventory.scanners import all_scanners
@@ -129,11 +131,28 @@ def _decode(data: bytes) -> str | None:
         return None
 
 
-def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str) -> str:
+# A stat entry is trusted only for files last modified well before it was written: a write in
+# the same timestamp tick as the hashing (coarse file systems) could otherwise go unseen.
+_SETTLE_NS = 2_000_000_000
+
+
+def _settled(st: os.stat_result, hashed_at_ns: int) -> bool:
+    """Whether a file with stat ``st`` cannot have changed unseen since it was hashed at ``hashed_at_ns``."""
+    return max(st.st_mtime_ns, st.st_ctime_ns) < hashed_at_ns - _SETTLE_NS
+
+
+def _file_key(cfg_tag: str, relpath: str, digest: str) -> str:
+    """The cache key of one file: scanner versions and config, its evidence path, its content."""
+    return hashlib.sha256(f"{cfg_tag}\0{relpath}\0{digest}".encode()).hexdigest()
+
+
+def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
+              parsed: dict[str, CommandLine] | None = None) -> str:
     """Run the named scanners on one file; returns its fragments as one JSON array (the cache value).
 
     JSON text is cheap to pickle back to the parent, goes into the cache as it is, and is
-    validated there in one pass by pydantic's JSON parser.
+    validated there in one pass by pydantic's JSON parser. When ``parsed`` is given, the
+    command lines the fragments saw are parsed into it (see ``actions.parse_sightings``).
     """
     from inventory.config import Config as _Config
 
@@ -152,12 +171,19 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
         except Exception as exc:  # a scanner bug must not end the scan; report it instead
             frag = scanner.fragment(src)
             frag.warn(f"scanner {name} failed: {type(exc).__name__}: {exc}")
+        if parsed is not None and frag.commands:
+            from inventory.actions import parse_sightings
+
+            parse_sightings((c.command for c in frag.commands), parsed)
         out.append(frag.model_dump_json())
     return "[" + ",".join(out) + "]"
 
 
-def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> list[str]:
-    return [_scan_one(p, rel, text, names, cfg_json) for p, rel, text, names in batch]
+def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[str], bytes]:
+    """Fragments (JSON) of each file of ``batch``, and the batch's command lines parsed (JSON)."""
+    parsed: dict[str, CommandLine] = {}
+    frags = [_scan_one(p, rel, text, names, cfg_json, parsed) for p, rel, text, names in batch]
+    return frags, _PARSED.dump_json(parsed)
 
 
 class FragmentCache:
@@ -177,8 +203,30 @@ class FragmentCache:
             # counts a rescan reports.
             self.db.execute("CREATE TABLE IF NOT EXISTS trees (scope TEXT PRIMARY KEY, key TEXT, value BLOB, "
                             "scanned INTEGER, skipped INTEGER)")
+            # What each file's stat was when its content was last hashed (see scan_paths).
+            self.db.execute("CREATE TABLE IF NOT EXISTS file_stats (path TEXT PRIMARY KEY, size INTEGER, "
+                            "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, digest TEXT, hashed_ns INTEGER)")
         except (OSError, sqlite3.Error):
             self.db = None  # an unwritable cache only costs speed
+
+    def get_stats(self) -> dict[str, tuple[int, int, int, int, str, int]]:
+        """Absolute path -> (size, mtime_ns, ctime_ns, inode, content sha256, when hashed)."""
+        if self.db is None:
+            return {}
+        try:
+            return {row[0]: tuple(row[1:]) for row in self.db.execute("SELECT * FROM file_stats")}  # type: ignore[misc]
+        except sqlite3.Error:
+            return {}
+
+    def put_stats(self, rows: list[tuple[str, int, int, int, int, str, int]]) -> None:
+        """Record (path, size, mtime_ns, ctime_ns, inode, sha256, when hashed) of files just hashed."""
+        if self.db is None or not rows:
+            return
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.commit()
+        except sqlite3.Error:
+            pass
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
         if self.db is None or not keys:
@@ -272,25 +320,40 @@ def scan_paths(
     # Pass 1: walk, read and hash every file. Which scanners match a file, and whether it is
     # text, are functions of its path and bytes (and the code and config, in the tags), so an
     # unchanged tree is recognised from these hashes alone: the stored inventory is returned
-    # without decoding or matching any file (the warm rescan).
-    read: list[tuple[FileJob, bytes, str]] = []
+    # without decoding or matching any file (the warm rescan). A file whose stat (size,
+    # mtime, ctime, inode) is what it was when last hashed is not even read (see FileStats).
+    cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
+    known = cache.get_stats()
+    hashed: list[tuple[str, int, int, int, int, str, int]] = []
+    now_ns = time.time_ns()
+    read: list[tuple[FileJob, bytes | None, str, str]] = []  # job, data (None: not read yet), digest, key
     for job in iter_files(roots, cfg, stats):
         stats.files_seen += 1
         try:
-            size = os.stat(job.path).st_size
-            if size > cfg.max_file_bytes:
+            st = os.stat(job.path)
+            if st.st_size > cfg.max_file_bytes:
                 stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
                 stats.skipped += 1
                 continue
-            with open(job.path, "rb") as fh:
-                data = fh.read()
+            sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            row = known.get(job.path)
+            data: bytes | None = None
+            if row is not None and row[:4] == sig and _settled(st, row[5]):
+                digest = row[4]
+            else:
+                with open(job.path, "rb") as fh:
+                    data = fh.read()
+                digest = hashlib.sha256(data).hexdigest()
+                if use_cache:
+                    hashed.append((job.path, *sig, digest, now_ns))
         except OSError as exc:
             stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
             stats.skipped += 1
             continue
-        stats.bytes_read += len(data)
-        read.append((job, data, hashlib.sha256(f"{cfg_tag}\0{job.relpath}\0".encode() + data).hexdigest()))
-    cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
+        stats.bytes_read += st.st_size if data is None else len(data)
+        read.append((job, data, digest, _file_key(cfg_tag, job.relpath, digest)))
+    cache.put_stats(hashed)
+    del known, hashed
     sources = [str(p) for p in paths]
     tree_scope, tree_key = _inventory_key(cfg_tag, sources, [k for *_, k in read], stats.warnings)
     if use_cache:
@@ -305,7 +368,17 @@ def scan_paths(
             return stored, stats
     skipped_before = stats.skipped
     # Pass 2: decode and match (a changed tree, or no stored inventory).
-    for job, data, key in read:
+    for job, data, digest, key in read:
+        if data is None:  # known from its stat in pass 1: read it now
+            try:
+                with open(job.path, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
+                stats.skipped += 1
+                continue
+            if hashlib.sha256(data).hexdigest() != digest:  # changed since pass 1
+                key = _file_key(cfg_tag, job.relpath, hashlib.sha256(data).hexdigest())
         text = _decode(data)
         pure = PurePosixPath(job.relpath)
         if text is None:
@@ -351,6 +424,8 @@ def scan_paths(
 
     total = len(texts)
     done = len(results)
+    # Command lines the workers parsed next to their scanners; the builder parses the rest.
+    parsed: dict[str, CommandLine] = {}
     if progress:
         progress(done, total)
     if pending:
@@ -364,7 +439,8 @@ def scan_paths(
         new_items: list[tuple[str, str]] = []
         if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
             with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-                for batch, res in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
+                for batch, (res, lines) in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
+                    parsed.update(_PARSED.validate_json(lines))
                     for (_, rel, *_rest), frags in zip(batch, res):
                         results[rel] = frags
                         new_items.append((keys_for[rel], frags))
@@ -373,7 +449,9 @@ def scan_paths(
                         progress(done, total)
         else:
             for batch in batches:
-                for (_, rel, *_rest), frags in zip(batch, _scan_batch(batch, cfg_json)):
+                res, lines = _scan_batch(batch, cfg_json)
+                parsed.update(_PARSED.validate_json(lines))
+                for (_, rel, *_rest), frags in zip(batch, res):
                     results[rel] = frags
                     new_items.append((keys_for[rel], frags))
                 done += len(batch)
@@ -384,7 +462,7 @@ def scan_paths(
         del new_items
 
     fragments = [f for rel in order for f in _FRAGMENTS.validate_json(results.pop(rel))]
-    inv = build_inventory(fragments, scanners, cfg, sources, stats)
+    inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
     if use_cache:
         cache.put_inventory(inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned,
                                                       stats.skipped - skipped_before))
@@ -393,6 +471,7 @@ def scan_paths(
 
 
 _FRAGMENTS: TypeAdapter[list[Fragment]] = TypeAdapter(list[Fragment])
+_PARSED: TypeAdapter[dict[str, CommandLine]] = TypeAdapter(dict[str, CommandLine])
 
 
 @lru_cache(maxsize=1)
@@ -421,9 +500,13 @@ def _inventory_key(cfg_tag: str, sources: list[str], file_keys: list[str], warni
 
 
 def build_inventory(
-    fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None = None
+    fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None = None,
+    parsed: dict[str, CommandLine] | None = None,
 ) -> Inventory:
-    """The whole-tree steps: merge, finalize, commands → actions, implied actions, links."""
+    """The whole-tree steps: merge, finalize, commands → actions, implied actions, links.
+
+    ``parsed``: command lines already parsed, by ``actions.sighting_text`` (optional).
+    """
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
     from inventory.resolve import resolve_environments, unresolved_summary
@@ -441,7 +524,7 @@ def build_inventory(
     apply_overrides(builder, cfg)
     apply_aliases(builder)
     builder.resolve_references()
-    actions_from_commands(builder, cfg)
+    actions_from_commands(builder, cfg, parsed)
     add_implied_actions(builder, cfg)
     builder.record_environments()
     inv = builder.build()

@@ -1,0 +1,117 @@
+"""The scan's stat fast path: an unchanged file is recognised from its stat, a changed one never is."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import inventory.scan as scan_mod
+from inventory.config import Config
+from inventory.io import inventory_to_yaml
+from inventory.scan import scan_paths
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+HOUR_AGO = time.time() - 3600
+
+
+def _old_tree(tmp_path: Path) -> Path:
+    """A copy of the example repo whose files were all last modified an hour ago."""
+    root = tmp_path / "acme-platform"
+    shutil.copytree(EXAMPLE, root)
+    for p in root.rglob("*"):
+        if p.is_file():
+            os.utime(p, (HOUR_AGO, HOUR_AGO))
+    return root
+
+
+@pytest.fixture
+def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trust a stat as soon as the file's last change is older than the hashing.
+
+    A test cannot age a file's inode change time (copying and utime() set it to now), so the
+    real two-second window would make every file here too fresh to trust.
+    """
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths the scan opens from now on."""
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(scan_mod, "open", counting_open, raising=False)
+    return opened
+
+
+def test_a_settled_unchanged_tree_is_rescanned_without_reading_a_file(tmp_path: Path, reads: list[str],
+                                                                      no_settle: None) -> None:
+    root = _old_tree(tmp_path)
+    cache = tmp_path / "cache"
+    first, _ = scan_paths([root], Config(), cache_dir=cache)
+    assert reads  # the first scan reads every file
+    reads.clear()
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert reads == []
+    assert stats.cache_hits == stats.files_scanned > 0
+    assert inventory_to_yaml(again) == inventory_to_yaml(first)
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, reads: list[str], no_settle: None) -> None:
+    root = _old_tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    compose = root / "docker-compose.yml"
+    text = compose.read_text()
+    assert "busybox" not in text and "postgres" in text
+    # Same length, same mtime: only the inode change time tells.
+    compose.write_text(text.replace("postgres", "postgrex", 1))
+    os.utime(compose, (HOUR_AGO, HOUR_AGO))
+    reads.clear()
+    warm, stats = scan_paths([root], Config(), cache_dir=cache)
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    assert str(compose) in reads
+    assert stats.cache_hits == stats.files_scanned - 1
+    assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
+
+
+def test_a_file_changed_as_it_was_hashed_is_read_again(tmp_path: Path, reads: list[str], no_settle: None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _old_tree(tmp_path)
+    cache = tmp_path / "cache"
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text())
+    # Hashed in the very tick of its last change: a second write then would look the same.
+    with monkeypatch.context() as m:
+        m.setattr(scan_mod.time, "time_ns", lambda: compose.stat().st_ctime_ns)
+        scan_paths([root], Config(), cache_dir=cache)
+    reads.clear()
+    scan_paths([root], Config(), cache_dir=cache)
+    assert reads == [str(compose)]
+
+
+def test_files_changed_within_two_seconds_of_hashing_are_read_again(tmp_path: Path, reads: list[str]) -> None:
+    root = _old_tree(tmp_path)  # just copied: every inode changed a moment ago
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    n = len(reads)
+    reads.clear()
+    scan_paths([root], Config(), cache_dir=cache)
+    assert len(reads) == n > 0
+
+
+def test_without_a_cache_every_file_is_read(tmp_path: Path, reads: list[str]) -> None:
+    root = _old_tree(tmp_path)
+    scan_paths([root], Config(), use_cache=False)
+    n = len(reads)
+    reads.clear()
+    scan_paths([root], Config(), use_cache=False)
+    assert len(reads) == n > 0
