@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from generators.documents.compact import expand_policy
 from generators.documents.model import Policy
 from generators.documents.render import EvidenceLinker
 from generators.documents.rowids import expand_class_row, is_exception_group
@@ -237,7 +238,7 @@ def compare(fresh: Policy | None, out_dir: str | Path, *, require_review: bool =
         return CheckResult(findings=findings, strict=strict)
     parsed = parse_policy(md, str(md_path))
     findings += _problems(parsed)
-    compiled = _yaml(yaml_path, findings) or {}
+    compiled = expand_policy(_yaml(yaml_path, findings) or {})  # whole action rows (compact.py)
     if not parsed.classes and (parsed.rows or not compiled.get("table")):
         findings.append(Finding(code="malformed", severity="error", path=str(md_path),
                                 message="policy.md has no action class table (an older per-action policy?); run "

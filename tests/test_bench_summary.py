@@ -41,6 +41,11 @@ def test_each_aim_is_reported_met_or_missed() -> None:
     assert _status(table, "gap: rendering prompts") == ("0.1", "-")
     assert _status(table, "classify --stdin") == ("2500", "-")
     assert _status(table, "(steady p50 / interpreter start") == ("1.50", "-")
+    # Generation's aims are for 2,000 services: a smaller run is reported without one.
+    assert _status(table, "offline policy + evals, s") == ("100.0", "-")
+    full = summary.rows({**results, "services": 2000}, hook)
+    assert _status(full, "offline policy + evals, s") == ("100.0", "MISSED")
+    assert _status(full, "offline policy + evals, peak MB") == ("554", "met")
 
 
 def test_missing_figures_are_na_not_errors(tmp_path: Path, capsys) -> None:

@@ -58,7 +58,9 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _policy(project: Path) -> dict[str, Any]:
-    return _load(project / "out" / "policy.yaml")
+    from generators.documents.compact import expand_policy
+
+    return expand_policy(_load(project / "out" / "policy.yaml"))  # whole action rows
 
 
 def _evals(project: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from generators.cli import main
+from generators.documents.model import Policy
 from generators.documents.rowids import expand_class_row
 from generators.review.parse import parse_evals, parse_policy
 
@@ -144,9 +145,9 @@ def test_class_edits_survive_regeneration_and_change_what_classify_decides(tmp_p
     assert compiled["read/deployment@prod"]["tier"] == "T2"
     delete = compiled["delete/deployment@prod"]
     assert delete["tier"] == "T2" and "lowering-needs-review" in delete["flags"]
-    per_system = {a["id"]: a for s in yaml.safe_load((out / "policy.yaml").read_text())["systems"] for a in s["actions"]}
-    assert per_system["service:catalog-api/restart"]["tier"] == "T1"
-    assert per_system["service:orders-api/describe"]["decision"] == "ask"
+    per_system = Policy.model_validate(yaml.safe_load((out / "policy.yaml").read_text())).actions()
+    assert per_system["service:catalog-api/restart"].tier == "T1"
+    assert per_system["service:orders-api/describe"].decision == "ask"
 
     # What is enforced is what the reviewers wrote (and an unreviewed lowering is not).
     assert _classify(out, "kubectl rollout restart deployment/catalog-api -n acme-prod")["tier"] == "T1"

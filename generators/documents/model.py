@@ -4,11 +4,12 @@ inventory, so reviewer decisions survive regeneration."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from generators.decision.model import DecisionTable
+from generators.documents.compact import expand_policy
 from generators.risk.model import Decision, Tier
 from inventory.model import Evidence
 
@@ -119,6 +120,12 @@ class Policy(_Model):
     rules: list[Rule]
     questions: list[Question] = Field(default_factory=list)
     table: DecisionTable = Field(default_factory=DecisionTable)  # what classify, the hook and exports decide from
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand(cls, data: Any) -> Any:
+        # policy.yaml writes each action row once, in the table (see generators.documents.compact).
+        return expand_policy(data)
 
     def actions(self) -> dict[str, PolicyAction]:
         """Every action row by id."""

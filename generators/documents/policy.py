@@ -30,6 +30,7 @@ from generators.documents.systems import (
     group_systems,
 )
 from generators.decision.model import DecisionTable
+from generators.documents.compact import agent_may
 from generators.risk.model import DECISION_FOR_TIER, TIERS, Assessment, Tier, max_tier, tier_index
 from inventory.model import Action, Entity, Evidence, Inventory
 
@@ -77,16 +78,6 @@ def _owners(ids: Iterable[str], entities: dict[str, Entity]) -> list[str]:
     return out
 
 
-def _agent_may(tier: Tier, approver: str | None) -> str:
-    who = approver or "the system owner"
-    return {
-        "T0": "Run it alone.",
-        "T1": "Run it alone; logged and rate-limited.",
-        "T2": f"Propose the exact command; run it only after {who} approves.",
-        "T3": f"Never. Human-only; break-glass through {who}.",
-    }[tier]
-
-
 def draft_action(action: Action, assessment: Assessment | None, approver: str | None,
                  entities: dict[str, Entity]) -> PolicyAction:
     """One action of a system (policy.yaml's per-system listing) from an inventory action and its
@@ -109,7 +100,7 @@ def draft_action(action: Action, assessment: Assessment | None, approver: str | 
         tier=tier,
         floor=tier,
         decision=DECISION_FOR_TIER[tier],
-        agent_may=_agent_may(tier, approver),
+        agent_may=agent_may(tier, approver),
         rationale=rationale,
         deciding_factors=deciding,
         evidence=_sorted_evidence(action.evidence),

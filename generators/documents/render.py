@@ -20,7 +20,8 @@ import jinja2
 import yaml
 
 from generators.decision.model import ActionClass, TableException
-from generators.documents import yamlout
+from inventory import yamlout
+from generators.documents.compact import compact_policy
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, PolicySystem
 from generators.documents.policy import MAX_QUESTIONS
 from generators.documents.rowids import class_row_id, exception_group_id
@@ -602,5 +603,7 @@ def render_evals_md(suite: EvalSuite, out_dir: str | Path, system_names: dict[st
 
 def render_yaml(doc: Policy | EvalSuite) -> str:
     """The document as YAML (the same content as the markdown, machine-readable; the policy also
-    carries its whole decision table and every action per system)."""
-    return yamlout.dump(doc.model_dump(mode="json", exclude_none=True))
+    carries its whole decision table and every action per system, each fact written once: see
+    :mod:`generators.documents.compact`)."""
+    data = doc.model_dump(mode="json", exclude_none=True)
+    return yamlout.dump(compact_policy(data) if isinstance(doc, Policy) else data)

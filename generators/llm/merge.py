@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from generators.documents.model import EvalCase, EvalSuite, Policy, PolicyAction, PolicySystem, Question
 from generators.decision.model import TableException, exception_id
-from generators.documents.policy import _agent_may, draft_summary, order_questions
+from generators.documents.compact import agent_may as _agent_may
+from generators.documents.policy import draft_summary, order_questions
 from generators.review.decisions import sync_rows
 from generators.review.tables import redecide
 from generators.risk.rules import Rules, load_rules

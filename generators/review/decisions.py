@@ -16,7 +16,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from generators.documents.model import EvalSuite, Policy
-from generators.documents.policy import _agent_may, draft_summary  # the drafter's wording
+from generators.documents.compact import agent_may as _agent_may
+from generators.documents.policy import draft_summary  # the drafter's wording
 from generators.documents.rowids import expand_class_row
 from generators.review.parse import Parsed
 from generators.review.tables import (

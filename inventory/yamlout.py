@@ -5,7 +5,9 @@ PyYAML's representer walks every node in Python and resolves every scalar agains
 types; on a 2,000-service estate that is most of the generation time. This writer emits the
 same shape (block mappings, indentless sequences, keys in the order given), quotes a string with
 JSON's escaping whenever a plain scalar could be misread, and is checked against PyYAML's loader
-in the tests: ``yaml.safe_load(dump(x)) == x``.
+in the tests: ``yaml.safe_load(dump(x)) == x``. With ``literal=True`` (``inventory.yaml``) a
+multi-line string is written as a literal block (``|`` / ``|-``) when that reads back exactly,
+so diffs of it stay line by line.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ def scalar(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
+def _literal(s: str, indent: str) -> str | None:
+    """``s`` as a literal block scalar (header and content lines at ``indent`` + 2), or None
+    when a literal block could not carry it exactly (then it is double-quoted)."""
+    body, chomp = (s[:-1], "") if s.endswith("\n") else (s, "-")
+    lines = body.split("\n")
+    # The block's indentation is read from its first line, and whitespace-only or
+    # non-printable lines, and trailing blank lines, would not read back the same.
+    if body.endswith("\n") or not lines[0] or lines[0][0] == " " or "\r" in body:
+        return None
+    if any((ln and not ln.strip()) or not ln.isprintable() for ln in lines):
+        return None
+    pad = indent + "  "
+    return "|" + chomp + "".join(f"\n{pad}{ln}" if ln else "\n" for ln in lines)
+
+
 def _atom(v: Any) -> str | None:
     if v is None:
         return "null"
@@ -53,38 +70,39 @@ def _atom(v: Any) -> str | None:
     return None
 
 
-def _emit(v: Any, indent: str, out: list[str]) -> None:
+def _emit(v: Any, indent: str, out: list[str], literal: bool = False) -> None:
     """Append the block lines of a non-empty mapping or sequence ``v`` at ``indent``."""
     if isinstance(v, dict):
         for k, item in v.items():
             key = scalar(str(k))
-            atom = _atom(item)
+            atom = (literal and isinstance(item, str) and "\n" in item and _literal(item, indent)) or _atom(item)
             if atom is not None:
                 out.append(f"{indent}{key}: {atom}")
             elif isinstance(item, dict):
                 out.append(f"{indent}{key}:")
-                _emit(item, indent + "  ", out)
+                _emit(item, indent + "  ", out, literal)
             else:  # a sequence under a key: indentless, as PyYAML writes it
                 out.append(f"{indent}{key}:")
-                _emit(item, indent, out)
+                _emit(item, indent, out, literal)
         return
     for item in v:
-        atom = _atom(item)
+        atom = (literal and isinstance(item, str) and "\n" in item and _literal(item, indent)) or _atom(item)
         if atom is not None:
             out.append(f"{indent}- {atom}")
             continue
         sub: list[str] = []
-        _emit(item, indent + "  ", sub)
+        _emit(item, indent + "  ", sub, literal)
         # The first line of the item shares the dash: "- key: value".
         out.append(f"{indent}- {sub[0][len(indent) + 2:]}")
         out.extend(sub[1:])
 
 
-def dump(data: Any) -> str:
-    """``data`` as a YAML document (block style, ends with a newline)."""
+def dump(data: Any, *, literal: bool = False) -> str:
+    """``data`` as a YAML document (block style, ends with a newline); ``literal``: multi-line
+    strings as literal blocks where they read back exactly."""
     atom = _atom(data)
     if atom is not None:
         return atom + "\n"
     out: list[str] = []
-    _emit(data, "", out)
+    _emit(data, "", out, literal)
     return "\n".join(out) + "\n"
