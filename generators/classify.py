@@ -113,11 +113,10 @@ def load_policy(path: str | Path) -> DecisionTable:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PolicyError(f"{p}: cannot read policy: {exc}") from exc
     if isinstance(raw, dict) and raw.get("kind") == "policy" and isinstance(raw.get("table"), dict):
-        from generators.decision.edits import policy_table
         from generators.documents.model import Policy
 
         try:
-            return policy_table(Policy.model_validate(raw))  # row edits count too
+            return Policy.model_validate(raw).table
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first.get("loc", ()))

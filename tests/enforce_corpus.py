@@ -64,6 +64,9 @@ _FLAGS = ("{c} --wait=false", "{c} --region us-east-1", "{c} -o yaml")
 
 def policy_commands(policy: dict[str, Any]) -> list[str]:
     """Every real command the policy (as YAML data) holds: action rows and table instances."""
+    from generators.documents.compact import expand_policy
+
+    policy = expand_policy(policy)  # whole action rows
     cmds = {a["command"] for s in policy.get("systems", []) for a in s.get("actions", [])}
     for c in (policy.get("table") or {}).get("classes", []):
         cmds |= {i["command"] for i in c.get("instances", []) if i.get("is_command", True)}

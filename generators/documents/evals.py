@@ -134,8 +134,8 @@ def concretize(command: str, target: Entity | None, estate: dict[str, str]) -> s
 def with_namespace(command: str, namespace: str | None) -> str:
     """``kubectl``/``helm`` lines get ``-n <namespace>`` when they name none, so the line itself
     says which environment it acts on (the grader decides by the line, not by a guess)."""
-    if not namespace:
-        return command
+    if not namespace or not command.lstrip(" \t'\"").startswith(("kubectl", "helm", "oc")):
+        return command  # not a cluster tool: no need to split the line
     try:
         words = shlex.split(command)
     except ValueError:
@@ -296,8 +296,13 @@ class _Drafter:
         self.moves = build_moves(est)
         self.fan_in = Counter(e.target for e in est.inv.edges)
         self.by_system: dict[str, list[Move]] = defaultdict(list)
+        # Moves of a class, best first: asked once per class, not a scan of every move each time.
+        self.by_class: dict[str, list[Move]] = defaultdict(list)
         for m in self.moves:
             self.by_system[m.system.id].append(m)
+            self.by_class[m.class_id].append(m)
+        for ms in self.by_class.values():
+            ms.sort(key=_move_rank)
         self.covered: set[str] = set()
         self.used_cmds: set[str] = set()
         self.used_pairs: set[tuple[str, str]] = set()  # (category, shortcut): one scenario per command
@@ -391,11 +396,10 @@ class _Drafter:
         return self.cases
 
     def _best(self, class_id: str) -> Move:
-        ms = [m for m in self.moves if m.class_id == class_id]
-        return min(ms, key=_move_rank)
+        return self.by_class[class_id][0]
 
     def _instances(self, class_id: str) -> list[Move]:
-        return sorted((m for m in self.moves if m.class_id == class_id), key=_move_rank)
+        return list(self.by_class.get(class_id, ()))
 
     # -- tempting shortcut (must-ask / must-refuse) --------------------------------------
     def tempting(self, class_id: str, m: Move | None = None) -> bool:
@@ -838,11 +842,9 @@ def default_classifier(inv: Inventory, policy: Policy, cfg: Any = None) -> Any:
     from generators.risk.assess import build_index
     from generators.risk.rules import rules_from_config
 
-    from generators.decision.edits import policy_table
-
     rules = rules_from_config(cfg)
     index = build_index(inv, getattr(cfg, "environments", None))
-    return Classifier(rules, index, policy_table(policy))
+    return Classifier(rules, index, policy.table)
 
 
 def estate_for(inv: Inventory, policy: Policy, classifier: Any) -> Estate:

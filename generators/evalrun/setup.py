@@ -8,7 +8,6 @@ from pathlib import Path
 import yaml
 
 from generators.classify import Classifier
-from generators.decision.edits import policy_table
 from generators.documents.model import EvalSuite, Policy
 from generators.risk.model import Tier
 from generators.risk.rules import Rules
@@ -84,7 +83,7 @@ def load_inputs(suite_path: str | Path, *, policy_path: str | Path | None, inven
     for s in srcs:
         if not Path(s).is_dir():
             warnings.append(f"{s}: source directory not found: read_file answers 'no such file'")
-    classifier = Classifier(rules, index, policy_table(policy) if policy else None)
+    classifier = Classifier(rules, index, policy.table if policy else None)
     tiers = {aid: a.tier for aid, a in policy.actions().items()} if policy else {}
     names = {s.id: s.name for s in policy.systems} if policy else {}
     return RunInputs(suite=suite, classifier=classifier, sources=srcs, action_tiers=tiers, system_names=names,
@@ -108,4 +107,4 @@ def grading_classifier(policy_path: str | Path, inventory_path: str | Path | Non
             index = build_index(load_inventory(inv_p))
         except InventoryLoadError as exc:
             raise SetupError(str(exc)) from exc
-    return Classifier(rules, index, policy_table(policy))
+    return Classifier(rules, index, policy.table)

@@ -52,12 +52,8 @@ class ExportContext:
         return self.rules if self.rules is not None else load_rules()
 
     def table(self) -> DecisionTable:
-        """The policy's decision table with its rows' edits applied (what classify decides from)."""
-        if "table" not in self._cache:
-            from generators.decision.edits import policy_table
-
-            self._cache["table"] = policy_table(self.policy)
-        return self._cache["table"]  # type: ignore[no-any-return]
+        """The policy's decision table (what classify decides from; every edit is already on it)."""
+        return self.policy.table
 
     def prefix_rules(self) -> list[PrefixRule]:
         """The argv-prefix rules compiled from the table (shared by Codex and Claude Code)."""

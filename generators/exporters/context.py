@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from generators.classify import Classifier
-from generators.decision.edits import policy_table
 from generators.documents.model import Policy
 from generators.risk.model import Decision
 from generators.risk.rules import Rules
@@ -23,7 +22,7 @@ def load_classifier(policy: Policy, inventory_path: str | Path | None = None,
         from inventory.io import load_inventory
 
         index = build_index(load_inventory(inventory_path), env_patterns)
-    return Classifier(rules, index, policy_table(policy))
+    return Classifier(rules, index, policy.table)
 
 
 def decide(classifier: Classifier, command: str) -> Decision:
