@@ -164,7 +164,9 @@ def test_prompts_command_writes_markdown_and_import_round_trips(tmp_path: Path, 
     res = _cli(tmp_path, "import", "answers.md", "--sources", str(ACME), "--output", "out")
     assert res.exit_code == 0, res.output
     assert "imported 1 answers" in res.output
-    policy = yaml.safe_load((tmp_path / "out" / "policy.yaml").read_text())
+    from generators.documents.compact import expand_policy
+
+    policy = expand_policy(yaml.safe_load((tmp_path / "out" / "policy.yaml").read_text()))  # whole rows
     sys = next(s for s in policy["systems"] if s["id"] == "cron-job:training-data-export")
     assert sys["drafted_by"] == "import:answers.md"
     assert next(a for a in sys["actions"] if a["id"].endswith("/describe@prod"))["tier"] == "T1"
