@@ -284,6 +284,19 @@ class Classifier:
         return Classification(command=redact_command(line), tier=tier, tier_name=self.rules.tiers[tier].name,
                               decision=DECISION_FOR_TIER[tier], reasons=[reason])
 
+    def verdicts(self) -> dict[str, Classification]:
+        """The lines classified so far and their verdicts (see :meth:`seed`)."""
+        return dict(self._cache)
+
+    def seed(self, verdicts: dict[str, Classification]) -> None:
+        """Take ``verdicts`` of another classifier as already decided. Only sound when that one
+        decides exactly as this one would: the same rules and estate, and no table edit that
+        tells them apart (an unedited table decides as no table)."""
+        for line, verdict in verdicts.items():
+            if len(self._cache) >= _CACHE_MAX:
+                break
+            self._cache.setdefault(line, verdict)
+
     def classify(self, line: str) -> Classification:
         """The tier of ``line``: the highest tier of every simple command it would run."""
         cached = self._cache.get(line)

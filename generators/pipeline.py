@@ -85,7 +85,8 @@ def draft_documents(
     policy = draft_policy(inv, assessments, tiers, meta, table)
     if provider is not None:
         policy = provider.refine_policy(policy, inv, assessments)
-    evals = draft_evals(inv, policy, meta, budget=cfg.evals.budget, cfg=cfg)
+    evals = draft_evals(inv, policy, meta, budget=cfg.evals.budget, cfg=cfg,
+                        classifier=_eval_classifier(inv, policy, cfg, getattr(assessments, "verdicts", None)))
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
         remember = getattr(provider, "remember_documents", None)
@@ -159,14 +160,35 @@ def write_documents(
     return written
 
 
+def _eval_classifier(inv: Inventory, policy: Policy, cfg: Config, verdicts: dict | None) -> object | None:
+    """The eval drafter's classifier (the grader's: the policy's table over the inventory),
+    seeded with the lines the table's build already classified. Sound only while the table
+    is unedited: an unedited table decides exactly as none, which is how the build decided.
+    ``None``: the drafter builds its own."""
+    from generators.documents.evals import default_classifier
+    from generators.review.tables import is_edited
+
+    if not verdicts or is_edited(policy.table):
+        return None
+    classifier = default_classifier(inv, policy, cfg)
+    classifier.seed(verdicts)
+    return classifier
+
+
 def assess(inv: Inventory, cfg: Config) -> dict[str, Assessment]:
     """Build the decision table with the configured rules (``cfg.rules`` / ``cfg.tiers``): every
-    action's assessment, carrying the table (``.table``) the documents are rendered from."""
+    action's assessment, carrying the table (``.table``) the documents are rendered from and
+    the verdicts of the lines it classified (``.verdicts``)."""
+    from generators.classify import Classifier
     from generators.decision.build import Assessments, build_table
     from generators.documents.systems import group_systems
+    from generators.risk.assess import build_index
 
-    table, assessments = build_table(inv, rules_from_config(cfg), cfg.environments, group_systems(inv).system_of)
-    return Assessments(table, assessments)
+    rules = rules_from_config(cfg)
+    classifier = Classifier(rules, build_index(inv, cfg.environments), match_actions=False)
+    table, assessments = build_table(inv, rules, cfg.environments, group_systems(inv).system_of,
+                                     classifier=classifier)
+    return Assessments(table, assessments, classifier.verdicts())
 
 
 def run_pipeline(

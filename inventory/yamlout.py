@@ -70,31 +70,53 @@ def _atom(v: Any) -> str | None:
     return None
 
 
+def _value(item: Any, indent: str, literal: bool) -> str | None:
+    """A scalar or empty collection as it follows ``key: `` or ``- `` (None: a block follows)."""
+    if type(item) is str:  # the common case first: most values are strings
+        if literal and "\n" in item:
+            return _literal(item, indent) or scalar(item)
+        return scalar(item)
+    return _atom(item)
+
+
+def _map(v: dict, indent: str, out: list[str], literal: bool, lead: str) -> None:
+    """Append a non-empty mapping's lines at ``indent``; its first line starts with ``lead``
+    (``indent`` itself, or the dash of the sequence item it is: ``- key: value``)."""
+    pre = lead
+    for k, item in v.items():
+        key = scalar(k if type(k) is str else str(k))
+        atom = _value(item, indent, literal)
+        if atom is not None:
+            out.append(f"{pre}{key}: {atom}")
+        elif isinstance(item, dict):
+            out.append(f"{pre}{key}:")
+            _map(item, indent + "  ", out, literal, indent + "  ")
+        else:  # a sequence under a key: indentless, as PyYAML writes it
+            out.append(f"{pre}{key}:")
+            _seq(item, indent, out, literal, indent)
+        pre = indent
+
+
+def _seq(v: list | tuple, indent: str, out: list[str], literal: bool, lead: str) -> None:
+    """Append a non-empty sequence's lines at ``indent``; its first line starts with ``lead``."""
+    pre = lead
+    for item in v:
+        atom = _value(item, indent, literal)
+        if atom is not None:
+            out.append(f"{pre}- {atom}")
+        elif isinstance(item, dict):
+            _map(item, indent + "  ", out, literal, pre + "- ")
+        else:
+            _seq(item, indent + "  ", out, literal, pre + "- ")
+        pre = indent
+
+
 def _emit(v: Any, indent: str, out: list[str], literal: bool = False) -> None:
     """Append the block lines of a non-empty mapping or sequence ``v`` at ``indent``."""
     if isinstance(v, dict):
-        for k, item in v.items():
-            key = scalar(str(k))
-            atom = (literal and isinstance(item, str) and "\n" in item and _literal(item, indent)) or _atom(item)
-            if atom is not None:
-                out.append(f"{indent}{key}: {atom}")
-            elif isinstance(item, dict):
-                out.append(f"{indent}{key}:")
-                _emit(item, indent + "  ", out, literal)
-            else:  # a sequence under a key: indentless, as PyYAML writes it
-                out.append(f"{indent}{key}:")
-                _emit(item, indent, out, literal)
-        return
-    for item in v:
-        atom = (literal and isinstance(item, str) and "\n" in item and _literal(item, indent)) or _atom(item)
-        if atom is not None:
-            out.append(f"{indent}- {atom}")
-            continue
-        sub: list[str] = []
-        _emit(item, indent + "  ", sub, literal)
-        # The first line of the item shares the dash: "- key: value".
-        out.append(f"{indent}- {sub[0][len(indent) + 2:]}")
-        out.extend(sub[1:])
+        _map(v, indent, out, literal, indent)
+    else:
+        _seq(v, indent, out, literal, indent)
 
 
 def dump(data: Any, *, literal: bool = False) -> str:

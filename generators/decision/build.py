@@ -9,6 +9,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from generators.decision.decide import decide
 from generators.decision.facts import facts_of, profile_of
@@ -51,9 +52,13 @@ def _sorted_evidence(evs: Iterable[Evidence]) -> list[Evidence]:
 class Assessments(dict[str, Assessment]):
     """Assessments by action id, with the decision table they are instances of."""
 
-    def __init__(self, table: DecisionTable, items: Mapping[str, Assessment]) -> None:
+    def __init__(self, table: DecisionTable, items: Mapping[str, Assessment],
+                 verdicts: Mapping[str, Any] | None = None) -> None:
         super().__init__(items)
         self.table = table
+        # The lines the build classified (line -> Classification), decided without any table
+        # edit: the eval drafter reuses them while the policy's table is unedited.
+        self.verdicts = dict(verdicts or {})
 
 
 def build_table(
@@ -62,17 +67,20 @@ def build_table(
     env_patterns: Mapping[str, Iterable[str]] | None = None,
     system_of: Mapping[str, str] | None = None,
     index: InventoryIndex | None = None,
+    classifier: Any = None,
 ) -> tuple[DecisionTable, dict[str, Assessment]]:
     """The decision table of ``inv`` and, per action, its assessment (the instance's tier).
 
     ``system_of`` maps entity ids to the documents' systems (for counts per class).
+    ``classifier``: the :class:`generators.classify.Classifier` (``rules``, ``index``, no table)
+    to classify the actions' command lines with, when the caller wants its verdicts afterwards.
     """
     from generators.classify import Classifier
 
     rules = rules or load_rules()
-    index = index or build_index(inv, env_patterns)
+    index = index or (classifier.index if classifier is not None else None) or build_index(inv, env_patterns)
     system_of = system_of or {}
-    classifier = Classifier(rules, index, match_actions=False)
+    classifier = classifier or Classifier(rules, index, match_actions=False)
     by_class: dict[str, list[Instance]] = defaultdict(list)
     tools: dict[str, set[str]] = defaultdict(set)
     keys: dict[str, ClassKey] = {}

@@ -837,14 +837,15 @@ def _summary(cases: list[EvalCase], policy: Policy, meta: DocumentMeta, classes:
 
 
 def default_classifier(inv: Inventory, policy: Policy, cfg: Any = None) -> Any:
-    """The classifier the grader will use: the policy's decision table over the inventory."""
+    """The classifier the grader will use: the policy's decision table over the inventory
+    (without naming inventory actions: the drafter reads tiers and classes only)."""
     from generators.classify import Classifier
     from generators.risk.assess import build_index
     from generators.risk.rules import rules_from_config
 
     rules = rules_from_config(cfg)
     index = build_index(inv, getattr(cfg, "environments", None))
-    return Classifier(rules, index, policy.table)
+    return Classifier(rules, index, policy.table, match_actions=False)
 
 
 def estate_for(inv: Inventory, policy: Policy, classifier: Any) -> Estate:
