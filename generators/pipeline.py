@@ -186,9 +186,9 @@ def assess(inv: Inventory, cfg: Config) -> dict[str, Assessment]:
 
     rules = rules_from_config(cfg)
     classifier = Classifier(rules, build_index(inv, cfg.environments), match_actions=False)
-    table, assessments = build_table(inv, rules, cfg.environments, group_systems(inv).system_of,
-                                     classifier=classifier)
-    return Assessments(table, assessments, classifier.verdicts())
+    grouping = group_systems(inv)
+    table, assessments = build_table(inv, rules, cfg.environments, grouping.system_of, classifier=classifier)
+    return Assessments(table, assessments, classifier.verdicts(), grouping)
 
 
 def run_pipeline(

@@ -53,9 +53,10 @@ class Assessments(dict[str, Assessment]):
     """Assessments by action id, with the decision table they are instances of."""
 
     def __init__(self, table: DecisionTable, items: Mapping[str, Assessment],
-                 verdicts: Mapping[str, Any] | None = None) -> None:
+                 verdicts: Mapping[str, Any] | None = None, grouping: Any = None) -> None:
         super().__init__(items)
         self.table = table
+        self.grouping = grouping  # the systems the table counts (documents.systems.Grouping)
         # The lines the build classified (line -> Classification), decided without any table
         # edit: the eval drafter reuses them while the policy's table is unedited.
         self.verdicts = dict(verdicts or {})

@@ -528,8 +528,9 @@ def draft_summary(systems: list[PolicySystem], questions: list[Question], tiers:
 def draft_policy(inv: Inventory, assessments: dict[str, Assessment], tiers: list[TierDefinition],
                  meta: DocumentMeta, table: DecisionTable | None = None) -> Policy:
     """The whole offline policy draft, rendered from the decision table (``assessments.table``
-    when the pipeline built it; built here otherwise)."""
-    grouping = group_systems(inv)
+    when the pipeline built it; built here otherwise). The systems are the grouping the table
+    was built with (``assessments.grouping``) when there is one."""
+    grouping = getattr(assessments, "grouping", None) or group_systems(inv)
     if table is None:
         table = getattr(assessments, "table", None)
     if table is None:
