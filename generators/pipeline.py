@@ -86,7 +86,8 @@ def draft_documents(
     if provider is not None:
         policy = provider.refine_policy(policy, inv, assessments)
     evals = draft_evals(inv, policy, meta, budget=cfg.evals.budget, cfg=cfg,
-                        classifier=_eval_classifier(inv, policy, cfg, getattr(assessments, "verdicts", None)))
+                        classifier=_eval_classifier(inv, policy, cfg, getattr(assessments, "verdicts", None),
+                                                    getattr(assessments, "index", None)))
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
         remember = getattr(provider, "remember_documents", None)
@@ -160,17 +161,18 @@ def write_documents(
     return written
 
 
-def _eval_classifier(inv: Inventory, policy: Policy, cfg: Config, verdicts: dict | None) -> object | None:
+def _eval_classifier(inv: Inventory, policy: Policy, cfg: Config, verdicts: dict | None,
+                     index: object | None = None) -> object | None:
     """The eval drafter's classifier (the grader's: the policy's table over the inventory),
     seeded with the lines the table's build already classified. Sound only while the table
     is unedited: an unedited table decides exactly as none, which is how the build decided.
-    ``None``: the drafter builds its own."""
+    ``index``: the build's index of ``inv``. ``None``: the drafter builds its own."""
     from generators.documents.evals import default_classifier
     from generators.review.tables import is_edited
 
     if not verdicts or is_edited(policy.table):
         return None
-    classifier = default_classifier(inv, policy, cfg)
+    classifier = default_classifier(inv, policy, cfg, index=index)
     classifier.seed(verdicts)
     return classifier
 
@@ -185,10 +187,11 @@ def assess(inv: Inventory, cfg: Config) -> dict[str, Assessment]:
     from generators.risk.assess import build_index
 
     rules = rules_from_config(cfg)
-    classifier = Classifier(rules, build_index(inv, cfg.environments), match_actions=False)
+    index = build_index(inv, cfg.environments)
+    classifier = Classifier(rules, index, match_actions=False)
     grouping = group_systems(inv)
     table, assessments = build_table(inv, rules, cfg.environments, grouping.system_of, classifier=classifier)
-    return Assessments(table, assessments, classifier.verdicts(), grouping)
+    return Assessments(table, assessments, classifier.verdicts(), grouping, index)
 
 
 def run_pipeline(

@@ -53,10 +53,12 @@ class Assessments(dict[str, Assessment]):
     """Assessments by action id, with the decision table they are instances of."""
 
     def __init__(self, table: DecisionTable, items: Mapping[str, Assessment],
-                 verdicts: Mapping[str, Any] | None = None, grouping: Any = None) -> None:
+                 verdicts: Mapping[str, Any] | None = None, grouping: Any = None,
+                 index: InventoryIndex | None = None) -> None:
         super().__init__(items)
         self.table = table
         self.grouping = grouping  # the systems the table counts (documents.systems.Grouping)
+        self.index = index  # the inventory index it resolved targets with
         # The lines the build classified (line -> Classification), decided without any table
         # edit: the eval drafter reuses them while the policy's table is unedited.
         self.verdicts = dict(verdicts or {})

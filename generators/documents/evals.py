@@ -136,10 +136,13 @@ def with_namespace(command: str, namespace: str | None) -> str:
     says which environment it acts on (the grader decides by the line, not by a guess)."""
     if not namespace or not command.lstrip(" \t'\"").startswith(("kubectl", "helm", "oc")):
         return command  # not a cluster tool: no need to split the line
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return command
+    if any(ch in command for ch in "'\"\\#"):
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            return command
+    else:  # nothing a shell would unquote: its words are the whitespace-separated ones
+        words = command.split()
     if not words or words[0] not in ("kubectl", "helm", "oc"):
         return command
     if any(w in ("-n", "--namespace", "-A", "--all-namespaces") or w.startswith("--namespace=") for w in words):
@@ -836,7 +839,7 @@ def _summary(cases: list[EvalCase], policy: Policy, meta: DocumentMeta, classes:
     return lines
 
 
-def default_classifier(inv: Inventory, policy: Policy, cfg: Any = None) -> Any:
+def default_classifier(inv: Inventory, policy: Policy, cfg: Any = None, index: Any = None) -> Any:
     """The classifier the grader will use: the policy's decision table over the inventory
     (without naming inventory actions: the drafter reads tiers and classes only)."""
     from generators.classify import Classifier
@@ -844,7 +847,8 @@ def default_classifier(inv: Inventory, policy: Policy, cfg: Any = None) -> Any:
     from generators.risk.rules import rules_from_config
 
     rules = rules_from_config(cfg)
-    index = build_index(inv, getattr(cfg, "environments", None))
+    # ``index``: the caller's index of this inventory with the same environment patterns.
+    index = index or build_index(inv, getattr(cfg, "environments", None))
     return Classifier(rules, index, policy.table, match_actions=False)
 
 
