@@ -41,6 +41,11 @@ def test_rows_keep_only_what_their_instance_does_not_say() -> None:
         # A tier is written only where the row's differs from its instance's.
         assert row.get("tier") != instances[row["id"]]["tier"]
         assert {"id", "title", "verb", "tool", "origin"} <= set(row)
+    # An instance's system is its target's, stated once in the target's profile.
+    systems = {t["id"]: t.get("system") for t in data["table"]["targets"]}
+    with_target = [i for i in instances.values() if i.get("target") in systems and systems[i["target"]]]
+    assert with_target and all("system" not in i for i in with_target)
+    assert all(i.get("is_command", False) is False for i in instances.values())  # true is the default
 
 
 def test_a_row_that_differs_from_its_instance_keeps_its_own_values() -> None:
@@ -57,6 +62,20 @@ def test_a_row_that_differs_from_its_instance_keeps_its_own_values() -> None:
     back = Policy.model_validate(data).actions()[row.id]
     assert back == edited
     assert back.tier == raised and back.target is None and back.evidence == [] and back.floor == row.floor
+
+
+def test_an_instance_whose_system_differs_from_its_target_keeps_it() -> None:
+    policy = _policy()
+    cls = next(c for c in policy.table.classes if any(i.target and i.system for i in c.instances))
+    i = next(i for i in cls.instances if i.target and i.system)
+    moved = cls.model_copy(update={"instances": [
+        x.model_copy(update={"system": None, "is_command": False}) if x is i else x for x in cls.instances]})
+    table = policy.table.model_copy(update={"classes": [moved if c is cls else c for c in policy.table.classes]})
+    policy = policy.model_copy(update={"table": table})
+    data = yaml.safe_load(render_yaml(policy))
+    written = next(x for c in data["table"]["classes"] for x in c["instances"] if x["action"] == i.action)
+    assert written["system"] is None and written["is_command"] is False
+    assert Policy.model_validate(data) == policy
 
 
 def test_a_whole_policy_is_read_unchanged() -> None:

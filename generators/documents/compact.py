@@ -16,6 +16,9 @@ note — and leaves out every field that equals what follows from its instance a
 | ``rationale``, ``deciding_factors`` | the class's |
 | ``flags`` | empty |
 
+In the table, an instance leaves out its ``system`` where its target's profile
+(``table.targets``) names the same one, and ``is_command`` where it is true.
+
 A field that differs (a reviewer's edit of one row, a row without a target whose instance has
 one) is written, so the file reads back to exactly the policy that was written:
 ``expand_policy(compact_policy(d)) == d``. The file says it is compact with
@@ -78,9 +81,58 @@ _ORDER = ("id", "title", "verb", "tool", "origin", "target", "environment", "com
           "agent_may", "rationale", "deciding_factors", "evidence", "approver", "note", "flags", "class_id")
 
 
+def _target_systems(table: dict[str, Any]) -> dict[str, Any]:
+    return {t["id"]: t.get("system") for t in table.get("targets") or [] if isinstance(t, dict) and "id" in t}
+
+
+def _compact_table(table: dict[str, Any]) -> dict[str, Any]:
+    """The table with each instance's ``system`` left out where its target's profile says it,
+    and ``is_command`` where it is true (the default)."""
+    systems = _target_systems(table)
+    classes = []
+    for c in table.get("classes") or []:
+        insts = []
+        for i in c.get("instances") or []:
+            i = dict(i)
+            target = i.get("target")
+            if target is not None and target in systems:
+                if i.get("system") == systems[target]:
+                    i.pop("system", None)
+                elif "system" not in i:
+                    i["system"] = None  # the target's profile names a system; this instance has none
+            if i.get("is_command") is True:
+                del i["is_command"]
+            insts.append(i)
+        classes.append({**c, "instances": insts})
+    return {**table, "classes": classes}
+
+
+def _expand_table(table: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`_compact_table`."""
+    systems = _target_systems(table)
+    classes = []
+    for c in table.get("classes") or []:
+        insts = []
+        for i in c.get("instances") or []:
+            if not isinstance(i, dict):
+                insts.append(i)  # validation says what is wrong with it
+                continue
+            i = dict(i)
+            target = i.get("target")
+            if "system" not in i and target is not None and systems.get(target) is not None:
+                i["system"] = systems[target]
+            elif "system" in i and i["system"] is None:
+                del i["system"]
+            i.setdefault("is_command", True)
+            insts.append(i)
+        classes.append({**c, "instances": insts} if isinstance(c, dict) else c)
+    return {**table, "classes": classes}
+
+
 def compact_policy(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` (a policy as plain data, ``exclude_none``) with each action row cut to what its
-    instance and class do not say. Rows of actions the table does not hold are kept whole."""
+    instance and class do not say, and each instance to what its target does not say. Rows of
+    actions the table does not hold are kept whole."""
     index = _index(data.get("table") or {})
     systems = []
     for s in data.get("systems") or []:
@@ -103,7 +155,7 @@ def compact_policy(data: dict[str, Any]) -> dict[str, Any]:
         systems.append({**s, "actions": rows})
     out: dict[str, Any] = {}
     for k, v in data.items():
-        out[k] = systems if k == "systems" else v
+        out[k] = systems if k == "systems" else _compact_table(v) if k == "table" and isinstance(v, dict) else v
         if k == "kind":
             out[LAYOUT_KEY] = COMPACT  # near the top: a reader sees at once how rows are written
     out.setdefault(LAYOUT_KEY, COMPACT)
@@ -115,6 +167,8 @@ def expand_policy(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get(LAYOUT_KEY) != COMPACT:
         return data
     data = {k: v for k, v in data.items() if k != LAYOUT_KEY}
+    if isinstance(data.get("table"), dict):
+        data["table"] = _expand_table(data["table"])
     index = _index(data.get("table") or {})
     systems = []
     for s in data.get("systems") or []:
