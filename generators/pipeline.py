@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from generators import __version__
+from generators.decision.build import Assessments
 from generators.documents.evals import draft_evals
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.documents.policy import draft_policy
@@ -88,6 +89,10 @@ def draft_documents(
     evals = draft_evals(inv, policy, meta, budget=cfg.evals.budget, cfg=cfg,
                         classifier=_eval_classifier(inv, policy, cfg, getattr(assessments, "verdicts", None),
                                                     getattr(assessments, "index", None)))
+    if isinstance(assessments, Assessments):
+        # The build's verdicts served the eval drafter; on a large estate they are hundreds of
+        # MB that the write (which renders every file in memory) need not carry.
+        assessments.verdicts, assessments.index = {}, None
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
         remember = getattr(provider, "remember_documents", None)

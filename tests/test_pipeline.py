@@ -145,16 +145,17 @@ def test_the_eval_drafter_reuses_the_build_verdicts_only_while_the_table_is_uned
 
     inv, cfg = make_inventory(), Config()
     assessments = pipeline.assess(inv, cfg)
-    assert assessments.verdicts  # the lines the build classified, kept for the drafter
+    verdicts, index = assessments.verdicts, assessments.index
+    assert verdicts and index is not None  # the lines the build classified, kept for the drafter
     policy, evals = draft_documents(inv, assessments, cfg)
+    assert assessments.verdicts == {}  # released once the drafter is done with them
     # Seeded or not, the drafter writes the same suite: the verdicts are the grader's own.
     assert evals == draft_evals(inv, policy, policy.meta, budget=cfg.evals.budget, cfg=cfg)
-    seeded = pipeline._eval_classifier(inv, policy, cfg, assessments.verdicts)
-    assert seeded is not None and set(assessments.verdicts) <= set(seeded.verdicts())
+    seeded = pipeline._eval_classifier(inv, policy, cfg, verdicts, index)
+    assert seeded is not None and seeded.index is index and set(verdicts) <= set(seeded.verdicts())
     # An edited table decides differently from the build: nothing is reused.
     cls = policy.table.classes[0]
     edited = policy.table.model_copy(update={"classes": [
         cls.model_copy(update={"tier": "T3" if cls.tier != "T3" else "T2", "reviewed": True}),
         *policy.table.classes[1:]]})
-    assert pipeline._eval_classifier(inv, policy.model_copy(update={"table": edited}), cfg,
-                                     assessments.verdicts) is None
+    assert pipeline._eval_classifier(inv, policy.model_copy(update={"table": edited}), cfg, verdicts) is None
