@@ -21,10 +21,58 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(t for t in _TOKEN_RE.split(text.lower()) if t)
 
 
+class _Compiled:
+    """Each environment's patterns as token sequences, and what each text was found to name.
+
+    Built once per pattern set (see :func:`_compile`); the same namespaces, paths and labels
+    are looked up thousands of times in a scan, so answers are memoised per text.
+    """
+
+    def __init__(self, pats: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        self.seqs = tuple((env, tuple(_tokens(p) for p in plist)) for env, plist in pats)
+        # canonical_environment: a whole name (tokens joined by "-") -> the first env it is.
+        self.names: dict[str, str] = {}
+        for env, plist in pats:
+            for name in (env, *("-".join(_tokens(p)) for p in plist)):
+                self.names.setdefault(name, env)
+        self.found: dict[str, str | None] = {}
+
+    def detect(self, text: str) -> str | None:
+        """The environment ``text`` names (whole tokens or a token sequence), or ``None``."""
+        hit = self.found.get(text, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        if len(self.found) > 65536:
+            self.found.clear()
+        toks = _tokens(text)
+        present = set(toks)
+        env_found: str | None = None
+        for env, seqs in self.seqs:
+            for seq in seqs:
+                n = len(seq)
+                if not n or seq[0] not in present:
+                    continue
+                if n == 1 or any(toks[i : i + n] == seq for i in range(len(toks) - n + 1)):
+                    env_found = env
+                    break
+            if env_found:
+                break
+        self.found[text] = env_found
+        return env_found
+
+
+_MISSING = object()
+
+
 @lru_cache(maxsize=32)
-def _compile(pats: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
-    """Each environment's patterns as token sequences (the patterns rarely change: cache them)."""
-    return tuple((env, tuple(_tokens(p) for p in plist)) for env, plist in pats)
+def _compile(pats: tuple[tuple[str, tuple[str, ...]], ...]) -> _Compiled:
+    """The compiled form of a pattern set (the patterns rarely change: cache them)."""
+    return _Compiled(pats)
+
+
+def _compiled(patterns: Mapping[str, Iterable[str]] | None) -> _Compiled:
+    pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
+    return _compile(tuple((env, tuple(plist)) for env, plist in pats.items()))
 
 
 def detect_environment(
@@ -36,20 +84,12 @@ def detect_environment(
     within a text, a whole-token match is required so ``product-api`` is not ``prod``.
     Multi-token patterns (``pre-prod``) match as a token sequence.
     """
-    pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
-    compiled = _compile(tuple((env, tuple(plist)) for env, plist in pats.items()))
+    compiled = _compiled(patterns)
     for text in texts:
-        if not text:
-            continue
-        toks = _tokens(text)
-        present = set(toks)
-        for env, seqs in compiled:
-            for seq in seqs:
-                n = len(seq)
-                if not n or seq[0] not in present:
-                    continue
-                if n == 1 or any(toks[i : i + n] == seq for i in range(len(toks) - n + 1)):
-                    return env
+        if text:
+            env = compiled.detect(text)
+            if env:
+                return env
     return None
 
 
@@ -70,14 +110,10 @@ def canonical_environment(name: str, patterns: Mapping[str, Iterable[str]] | Non
     ``production`` → ``prod``, ``stg`` → ``staging``; ``ci-runners`` → ``None`` (a folder that
     merely contains an environment word is not an environment).
     """
-    pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
     key = "-".join(_tokens(name))
     if not key:
         return None
-    for env, plist in pats.items():
-        if key == env or any(key == "-".join(_tokens(p)) for p in plist):
-            return env
-    return None
+    return _compiled(patterns).names.get(key)
 
 
 def environment_of_path(path: str, patterns: Mapping[str, Iterable[str]] | None = None) -> tuple[str, str] | None:
