@@ -222,31 +222,31 @@ def sighting_text(command: str) -> str:
     return command.replace(secrets.REDACTED, _PARSE_STAND_IN)
 
 
-def parse_sightings(commands: Iterable[str], out: dict[str, CommandLine] | None = None) -> dict[str, CommandLine]:
-    """The parsed form of each distinct sighted command, keyed by :func:`sighting_text`
+def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None) -> dict[str, str]:
+    """Each distinct sighted command parsed, as ``CommandLine`` JSON keyed by :func:`sighting_text`
     (added to ``out`` when given, skipping lines already there).
 
     The scan computes this in its worker processes, next to the scanner that found the
-    commands, so :func:`actions_from_commands` does not parse them again, serially.
+    commands, so :func:`actions_from_commands` does not parse them again, serially. JSON text
+    is compact to hold and pickle, and cheap to validate back.
     """
     out = {} if out is None else out
     for command in commands:
         text = sighting_text(command)
         if text not in out:
-            out[text] = parse_line(text)
+            out[text] = parse_line(text).model_dump_json()
     return out
 
 
-def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mapping[str, CommandLine] | None = None) -> None:
+def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mapping[str, str] | None = None) -> None:
     """Parse every command sighting into action classes on the builder (one per operational command).
 
     ``parsed`` may hold lines already parsed (:func:`parse_sightings`); the rest are parsed here.
     """
     for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
         text = sighting_text(sighting.command)
-        line = parsed.get(text) if parsed else None
-        if line is None:
-            line = parse_line(text)
+        known = parsed.get(text) if parsed else None
+        line = CommandLine.model_validate_json(known) if known is not None else parse_line(text)
         if line.parse_error and not line.commands:
             builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",
                          sighting.evidence.line, scanner="actions")
@@ -266,7 +266,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
             for one in _each_target(pc):
                 # A copy per named object may name another host: its own environment is recomputed.
                 builder.add_action(_command_action(builder, cfg, one, sighting, hints, line_env,
-                                                   own_env if one is pc else _UNSET))
+                                                   own_env if one is pc else _UNSET), fresh=True)
 
 
 _EXEC_TOOLS = ("kubectl", "oc", "docker", "podman", "docker-compose")
@@ -405,7 +405,8 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
                         origin="implied",
                         description=description,
                         evidence=list(entity.evidence[:1]),
-                    )
+                    ),
+                    fresh=True,
                 )
 
 

@@ -23,7 +23,6 @@ from pathlib import Path, PurePosixPath
 from pydantic import TypeAdapter
 
 from inventory.builder import InventoryBuilder
-from inventory.commands.model import CommandLine
 from inventory.config import Config
 from inventory.model import Inventory, Warning
 from inventory.scanners import all_scanners
@@ -147,7 +146,7 @@ def _file_key(cfg_tag: str, relpath: str, digest: str) -> str:
 
 
 def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
-              parsed: dict[str, CommandLine] | None = None) -> str:
+              parsed: dict[str, str] | None = None) -> str:
     """Run the named scanners on one file; returns its fragments as one JSON array (the cache value).
 
     JSON text is cheap to pickle back to the parent, goes into the cache as it is, and is
@@ -179,11 +178,11 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
     return "[" + ",".join(out) + "]"
 
 
-def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[str], bytes]:
-    """Fragments (JSON) of each file of ``batch``, and the batch's command lines parsed (JSON)."""
-    parsed: dict[str, CommandLine] = {}
+def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[str], dict[str, str]]:
+    """Fragments (JSON) of each file of ``batch``, and the batch's command lines parsed (JSON by line)."""
+    parsed: dict[str, str] = {}
     frags = [_scan_one(p, rel, text, names, cfg_json, parsed) for p, rel, text, names in batch]
-    return frags, _PARSED.dump_json(parsed)
+    return frags, parsed
 
 
 class FragmentCache:
@@ -425,7 +424,7 @@ def scan_paths(
     total = len(texts)
     done = len(results)
     # Command lines the workers parsed next to their scanners; the builder parses the rest.
-    parsed: dict[str, CommandLine] = {}
+    parsed: dict[str, str] = {}
     if progress:
         progress(done, total)
     if pending:
@@ -440,7 +439,7 @@ def scan_paths(
         if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
             with ProcessPoolExecutor(max_workers=n_jobs) as pool:
                 for batch, (res, lines) in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
-                    parsed.update(_PARSED.validate_json(lines))
+                    parsed.update(lines)
                     for (_, rel, *_rest), frags in zip(batch, res):
                         results[rel] = frags
                         new_items.append((keys_for[rel], frags))
@@ -450,7 +449,7 @@ def scan_paths(
         else:
             for batch in batches:
                 res, lines = _scan_batch(batch, cfg_json)
-                parsed.update(_PARSED.validate_json(lines))
+                parsed.update(lines)
                 for (_, rel, *_rest), frags in zip(batch, res):
                     results[rel] = frags
                     new_items.append((keys_for[rel], frags))
@@ -471,7 +470,6 @@ def scan_paths(
 
 
 _FRAGMENTS: TypeAdapter[list[Fragment]] = TypeAdapter(list[Fragment])
-_PARSED: TypeAdapter[dict[str, CommandLine]] = TypeAdapter(dict[str, CommandLine])
 
 
 @lru_cache(maxsize=1)
@@ -501,11 +499,11 @@ def _inventory_key(cfg_tag: str, sources: list[str], file_keys: list[str], warni
 
 def build_inventory(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None = None,
-    parsed: dict[str, CommandLine] | None = None,
+    parsed: dict[str, str] | None = None,
 ) -> Inventory:
     """The whole-tree steps: merge, finalize, commands → actions, implied actions, links.
 
-    ``parsed``: command lines already parsed, by ``actions.sighting_text`` (optional).
+    ``parsed``: command lines already parsed (``CommandLine`` JSON by ``actions.sighting_text``), optional.
     """
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
