@@ -307,10 +307,7 @@ def scan_paths(
             raise ScanError(f"{p}: no such file or directory")
         roots.append(rp.resolve())
     stats = ScanStats()
-    scanners = all_scanners()
-    version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
     cfg_json = cfg.model_dump_json()
-    cfg_tag = hashlib.sha256((version_tag + cfg_json).encode()).hexdigest()[:16]
 
     pending: list[tuple[str, str, str, list[str], str]] = []  # abspath, rel, text, names, key
     order: list[str] = []
@@ -319,13 +316,14 @@ def scan_paths(
     # Pass 1: walk, read and hash every file. Which scanners match a file, and whether it is
     # text, are functions of its path and bytes (and the code and config, in the tags), so an
     # unchanged tree is recognised from these hashes alone: the stored inventory is returned
-    # without decoding or matching any file (the warm rescan). A file whose stat (size,
-    # mtime, ctime, inode) is what it was when last hashed is not even read (see FileStats).
+    # without decoding or matching any file, or even importing the scanners (the warm
+    # rescan). A file whose stat (size, mtime, ctime, inode) is what it was when last hashed
+    # is not even read (see FragmentCache.get_stats).
     cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
     known = cache.get_stats()
     hashed: list[tuple[str, int, int, int, int, str, int]] = []
     now_ns = time.time_ns()
-    read: list[tuple[FileJob, bytes | None, str, str]] = []  # job, data (None: not read yet), digest, key
+    seen: list[tuple[FileJob, bytes | None, str]] = []  # job, data (None: not read yet), content sha256
     for job in iter_files(roots, cfg, stats):
         stats.files_seen += 1
         try:
@@ -350,11 +348,15 @@ def scan_paths(
             stats.skipped += 1
             continue
         stats.bytes_read += st.st_size if data is None else len(data)
-        read.append((job, data, digest, _file_key(cfg_tag, job.relpath, digest)))
+        seen.append((job, data, digest))
     cache.put_stats(hashed)
     del known, hashed
     sources = [str(p) for p in paths]
-    tree_scope, tree_key = _inventory_key(cfg_tag, sources, [k for *_, k in read], stats.warnings)
+    # The tree's key needs no scanner: the code tag (part of every key) covers their code and
+    # versions, so a warm rescan does not import them.
+    tree_tag = "tree:" + hashlib.sha256(cfg_json.encode()).hexdigest()[:16]
+    tree_scope, tree_key = _inventory_key(tree_tag, sources, [f"{job.relpath}\0{digest}" for job, _, digest in seen],
+                                          stats.warnings)
     if use_cache:
         tree = cache.get_tree(tree_scope, tree_key)
         if tree is not None:
@@ -366,6 +368,11 @@ def scan_paths(
                 progress(stats.files_scanned, stats.files_scanned)
             return stored, stats
     skipped_before = stats.skipped
+    scanners = all_scanners()
+    version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
+    cfg_tag = hashlib.sha256((version_tag + cfg_json).encode()).hexdigest()[:16]
+    read = [(job, data, digest, _file_key(cfg_tag, job.relpath, digest)) for job, data, digest in seen]
+    del seen
     # Pass 2: decode and match (a changed tree, or no stored inventory).
     for job, data, digest, key in read:
         if data is None:  # known from its stat in pass 1: read it now
