@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path, PurePosixPath
 
 from pydantic import TypeAdapter
@@ -67,6 +68,9 @@ def _excluded(rel: str, cfg: Config) -> bool:
     return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel, g.rstrip("/") + "/*") for g in cfg.exclude)
 
 
+_BY_NAME = attrgetter("name")  # a C sort key: the walk sorts every directory of the tree
+
+
 def iter_files(roots: list[Path], cfg: Config, stats: ScanStats) -> Iterator[FileJob]:
     """Every regular file under ``roots``, sorted, following directory symlinks once."""
     multi = len(roots) > 1
@@ -95,7 +99,7 @@ def iter_files(roots: list[Path], cfg: Config, stats: ScanStats) -> Iterator[Fil
             seen_dirs.add(key)
             try:
                 with os.scandir(d) as it:
-                    entries = sorted(it, key=lambda e: e.name)
+                    entries = sorted(it, key=_BY_NAME)
             except OSError as exc:
                 stats.warnings.append(Warning(path=rel_dir[:-1] or ".", message=f"cannot read directory: {exc.strerror}", scanner="walk"))
                 continue
