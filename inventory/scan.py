@@ -149,6 +149,12 @@ def _file_key(cfg_tag: str, relpath: str, digest: str) -> str:
     return hashlib.sha256(f"{cfg_tag}\0{relpath}\0{digest}".encode()).hexdigest()
 
 
+@lru_cache(maxsize=4)
+def _config_of(cfg_json: str) -> Config:
+    """The scan's config, validated once per worker process rather than once per file."""
+    return Config.model_validate_json(cfg_json)
+
+
 def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
               parsed: dict[str, str] | None = None) -> str:
     """Run the named scanners on one file; returns its fragments as one JSON array (the cache value).
@@ -157,10 +163,7 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
     validated there in one pass by pydantic's JSON parser. When ``parsed`` is given, the
     command lines the fragments saw are parsed into it (see ``actions.parse_sightings``).
     """
-    from inventory.config import Config as _Config
-
-    cfg = _Config.model_validate_json(cfg_json)
-    ctx = ScanContext(config=cfg)
+    ctx = ScanContext(config=_config_of(cfg_json))
     src = SourceFile(path=relpath, text=text)
     by_name = {s.name: s for s in all_scanners()}
     out = []
