@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from generators.exporters.base import ExportContext, ExportResult
+if TYPE_CHECKING:  # `classify --json` imports opa_input from this package: keep its start-up light
+    from generators.exporters.base import ExportContext, ExportResult
 
 TARGETS: dict[str, str] = {
     "claude-code": "generators.exporters.claude_code",
