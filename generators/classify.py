@@ -188,6 +188,8 @@ class Classifier:
         self.index = index
         self._cache: dict[str, Classification] = {}
         self._action_classes: dict[str, str] = {}
+        self._script_lines: dict[str, Classification] = {}  # lines of scripts, classified without expansion
+        self._in_script = False
 
     # -- inventory matching ------------------------------------------------------------
 
@@ -337,6 +339,8 @@ class Classifier:
                 if self.index is not None and result.matched_target:
                     exec_entity = self.index.entities.get(result.matched_target)
             results.append(result)
+        if self.index is not None and not self._in_script:
+            results.extend(self._script_results(parsed.commands, secret))
         tier = max_tier(*(r.tier for r in results))
         if parsed.parse_error:
             # Part of the line could not be read: never below the unknown class.
@@ -361,6 +365,42 @@ class Classifier:
         if not secret:
             out._parsed = parsed  # the shown text is the parsed text: opa_input reuses it
         return out
+
+    def _script_results(self, commands: list[ParsedCommand], secret: bool) -> list[CommandResult]:
+        """What the scanned scripts a line runs do (``./scripts/failover.sh prod``), from the
+        inventory: every command of the script (and of the scripts it runs), its ``via`` naming
+        the script line. They are added to the call's own verdict, so they only ever raise it."""
+        assert self.index is not None
+        scripts = self.index.scripts
+        if not scripts:
+            return []
+        out: list[CommandResult] = []
+        for pc in commands:
+            path = scripts.script_of(pc)
+            if path is None:
+                continue
+            for sl in scripts.expand(path):
+                body = self._script_line(sl.command)
+                where = f"{sl.path}:{sl.line}"
+                for r in body.commands:
+                    via = f"script {where}" if r.via is None else f"script {where} > {r.via}"
+                    rationale = f"{r.rationale} (run by {pc.argv[0]}: {where})"
+                    out.append(r.model_copy(update={"via": via, "rationale": redact_command(rationale) if secret else rationale}))
+        return out
+
+    def _script_line(self, text: str) -> Classification:
+        hit = self._script_lines.get(text)
+        if hit is None:
+            # Script lines come redacted from the inventory; the mask is not shell syntax.
+            self._in_script = True
+            try:
+                hit = self._classify_uncached(text.replace(REDACTED, "REDACTED"))
+            finally:
+                self._in_script = False
+            if len(self._script_lines) >= _CACHE_MAX:
+                self._script_lines.clear()
+            self._script_lines[text] = hit
+        return hit
 
     def classify_many(self, lines: Iterable[str]) -> Iterable[Classification]:
         """Classify each non-blank line (batch and audit-log use)."""

@@ -35,6 +35,7 @@ from inventory.config import Config
 from inventory.environments import detect_environment, environment_of_path
 from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
 from inventory.scanners.base import CommandSighting
+from inventory.scripts import ScriptIndex
 
 # Flags that name where a command runs: an environment can be read from them.
 _ENV_FLAGS = ("context", "kube-context", "profile", "project", "project_id", "host", "bootstrap-server",
@@ -242,31 +243,73 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
     """Parse every command sighting into action classes on the builder (one per operational command).
 
     ``parsed`` may hold lines already parsed (:func:`parse_sightings`); the rest are parsed here.
+    A command that runs a scanned script (``./scripts/failover.sh prod``, ``bash hack/x.sh``)
+    is what the script runs: its actions are those of the script's lines, evidenced by the
+    script line and by the line that ran it (:mod:`inventory.scripts`). A script that was not
+    scanned stays an opaque program.
     """
+    scripts = ScriptIndex.from_sightings(builder.commands)
+    by_place = {(s.evidence.path, s.evidence.line, s.command): s for s in builder.commands}
+    calls: list[tuple[CommandSighting, str]] = []
+    script_lines: dict[tuple[str, int, str], CommandLine | None] = {}  # parsed once for every call
     for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
-        text = sighting_text(sighting.command)
-        known = parsed.get(text) if parsed else None
-        line = CommandLine.model_validate_json(known) if known is not None else parse_line(text)
-        if line.parse_error and not line.commands:
-            builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",
-                         sighting.evidence.line, scanner="actions")
+        line = _parse_sighting(builder, sighting, parsed)
+        if sighting.source_kind == "script":
+            script_lines[(sighting.evidence.path, sighting.evidence.line, sighting.command)] = line
+        if line is None:
             continue
-        exec_targets: list[str] = []
-        # What each command names, computed once per line (it is needed twice).
-        own_envs = [explicit_environment(pc, cfg) for pc in line.commands]
-        line_env = next((e for e in own_envs if e), None)
-        for pc, own_env in zip(line.commands, own_envs):
-            if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
-                exec_targets = pod_owner_names(pc.target)
-            elif pc.tool == "ssh" and pc.target:
-                exec_targets = host_names(pc.target)  # what runs over ssh runs on that host
-            if is_noise(pc) or not pc.tool:
-                continue
-            hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
-            for one in _each_target(pc):
-                # A copy per named object may name another host: its own environment is recomputed.
-                builder.add_action(_command_action(builder, cfg, one, sighting, hints, line_env,
-                                                   own_env if one is pc else _UNSET), fresh=True)
+        _line_actions(builder, cfg, sighting, line, scripts, None, calls)
+    # Script calls last: each script line's action exists already (with the representative
+    # command it would have anyway); a call adds its own evidence to them.
+    for caller, script in calls:
+        for sl in scripts.expand(script):
+            place = (sl.path, sl.line, sl.command)
+            own, inner = by_place.get(place), script_lines.get(place)
+            if own is not None and inner is not None:
+                _line_actions(builder, cfg, own, inner, scripts, caller, calls)
+
+
+def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting,
+                    parsed: Mapping[str, str] | None) -> CommandLine | None:
+    text = sighting_text(sighting.command)
+    known = parsed.get(text) if parsed else None
+    line = CommandLine.model_validate_json(known) if known is not None else parse_line(text)
+    if line.parse_error and not line.commands:
+        builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",
+                     sighting.evidence.line, scanner="actions")
+        return None
+    return line
+
+
+def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSighting, line: CommandLine,
+                  scripts: ScriptIndex, caller: CommandSighting | None,
+                  calls: list[tuple[CommandSighting, str]]) -> None:
+    """The actions of one parsed sighting; ``caller``: the line that ran the script it is in.
+    A call of a scanned script is added to ``calls`` (expanded afterwards) instead."""
+    exec_targets: list[str] = []
+    # What each command names, computed once per line (it is needed twice).
+    own_envs = [explicit_environment(pc, cfg) for pc in line.commands]
+    line_env = next((e for e in own_envs if e), None)
+    for pc, own_env in zip(line.commands, own_envs):
+        if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
+            exec_targets = pod_owner_names(pc.target)
+        elif pc.tool == "ssh" and pc.target:
+            exec_targets = host_names(pc.target)  # what runs over ssh runs on that host
+        script = scripts.script_of(pc, sighting.evidence.path) if scripts else None
+        if script is not None:
+            # Inside an expansion, a script's own calls were expanded with it already.
+            if caller is None:
+                calls.append((sighting, script))
+            continue
+        if is_noise(pc) or not pc.tool:
+            continue
+        hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
+        for one in _each_target(pc):
+            # A copy per named object may name another host: its own environment is recomputed.
+            action = _command_action(builder, cfg, one, sighting, hints, line_env, own_env if one is pc else _UNSET)
+            if caller is not None:
+                action.evidence = [sighting.evidence, caller.evidence]
+            builder.add_action(action, fresh=True)
 
 
 _EXEC_TOOLS = ("kubectl", "oc", "docker", "podman", "docker-compose")

@@ -18,6 +18,7 @@ from generators.risk.rules import CompiledRule, Rules, load_rules, norm_path
 from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
 from inventory.environments import tokens
 from inventory.model import Action, Entity, Evidence, Inventory, slug
+from inventory.scripts import ScriptIndex
 
 # ---------------------------------------------------------------------------------------
 # What is being assessed
@@ -369,6 +370,7 @@ class InventoryIndex:
         for ent in self.entities.values():
             if ent.kind == "k8s-namespace" and ent.environments:
                 self.namespace_env[ent.name] = "prod" if "prod" in ent.environments else sorted(ent.environments)[0]
+        self._scripts: ScriptIndex | None = None
         self.actions_by_target: dict[str, list[Action]] = defaultdict(list)
         self.actions_by_id: dict[str, Action] = {}
         self.actions_by_target_name: dict[str, list[Action]] = defaultdict(list)
@@ -378,6 +380,13 @@ class InventoryIndex:
                 self.actions_by_target[act.target].append(act)
             if act.target_name:
                 self.actions_by_target_name[act.target_name].append(act)
+
+    @property
+    def scripts(self) -> ScriptIndex:
+        """The scanned scripts the inventory's actions were seen in (built on first use)."""
+        if self._scripts is None:
+            self._scripts = ScriptIndex.from_actions(self.inventory.actions)
+        return self._scripts
 
     def env_of_namespace(self, namespace: str | None) -> str | None:
         """The environment a namespace belongs to: the inventory's word, else its name."""

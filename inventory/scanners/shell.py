@@ -15,8 +15,8 @@ from inventory.commands.shell import parse_line
 from inventory.environments import detect_environment, environment_of_path
 from inventory.scanners._cmdtext import emit, logical_commands
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+from inventory.scripts import SCRIPT_SUFFIXES
 
-SCRIPT_SUFFIXES = (".sh", ".bash", ".ksh", ".zsh")
 MAKEFILE_NAMES = ("Makefile", "makefile", "GNUmakefile")
 _SHEBANG = re.compile(r"^#!\s*(?:/usr)?/bin/(?:env\s+)?(?:ba|z|k|da)?sh\b")
 _CASE_PATTERN = re.compile(r"^\s*[^\s()#]+\)\s*")  # `start)` / `to-latest|to-earliest)` / `x=*)`
