@@ -384,7 +384,7 @@ class Classifier:
                 where = f"{sl.path}:{sl.line}"
                 for r in body.commands:
                     via = f"script {where}" if r.via is None else f"script {where} > {r.via}"
-                    rationale = f"{r.rationale} (run by {pc.argv[0]}: {where})"
+                    rationale = f"{r.rationale} (in {where})"
                     out.append(r.model_copy(update={"via": via, "rationale": redact_command(rationale) if secret else rationale}))
         return out
 

@@ -55,7 +55,11 @@ def as_json(c: Classification) -> str:
     with ``opa_input``: the line's facts for the OPA export (never its tier or decision)."""
     from generators.exporters.opa_input import opa_input
 
-    return c.model_dump_json()[:-1] + ',"opa_input":' + json.dumps(opa_input(c), ensure_ascii=False) + "}"
+    return c.model_dump_json()[:-1] + ',"opa_input":' + _ENCODE(opa_input(c)) + "}"
+
+
+# `json.dumps(..., ensure_ascii=False)` builds this same encoder on every call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def make_classifier(ctx: click.Context, inventory: str | None, policy: str | None) -> Classifier:

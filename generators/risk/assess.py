@@ -12,6 +12,7 @@ import shlex
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from generators.risk.model import Assessment, Factor, Tier, tier_index
 from generators.risk.rules import CompiledRule, Rules, load_rules, norm_path
@@ -46,6 +47,7 @@ class Subject:
 _TOOL_SUFFIXES = (".sh", ".exe", ".py")
 
 
+@lru_cache(maxsize=8192)
 def normalise_tool(tool: str) -> str:
     """``/usr/local/bin/kafka-topics.sh`` → ``kafka-topics``."""
     base = tool.strip().rsplit("/", 1)[-1].lower()
