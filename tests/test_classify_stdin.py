@@ -84,6 +84,29 @@ def test_time_bound_answers_t2_with_a_reason(monkeypatch: pytest.MonkeyPatch) ->
     assert c.tier == "T2" and "more than 0.2 s of CPU time" in c.reasons[0]
 
 
+def test_time_bound_holds_with_the_handler_installed_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from generators.cli.classify_cmd import line_alarms
+
+    classifier = Classifier()
+
+    def slow(line: str):
+        import time
+        end = time.process_time() + 10
+        while time.process_time() < end:
+            pass
+
+    monkeypatch.setattr(classifier, "classify", lambda line: slow(line) if line else Classifier.classify(classifier, line))
+    before = signal.getsignal(signal.SIGVTALRM)
+    with line_alarms():
+        first = classify_bytes(classifier, b"kubectl get pods", seconds=0.2)
+        second = classify_bytes(classifier, b"kubectl get nodes", seconds=0.2)
+    assert [first.tier, second.tier] == ["T2", "T2"]
+    assert all("more than 0.2 s of CPU time" in c.reasons[0] for c in (first, second))
+    assert signal.getsignal(signal.SIGVTALRM) == before  # the run's handler is gone afterwards
+
+
 def test_classifier_error_is_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     classifier = Classifier()
 

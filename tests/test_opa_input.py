@@ -44,3 +44,19 @@ def test_opa_input_on_stdin_and_for_unparseable_lines() -> None:
 def test_opa_input_redacts_secrets() -> None:
     (out,) = _run("mysql -u root --password=hunter2hunter2 -e 'select 1'")
     assert "hunter2hunter2" not in json.dumps(out["opa_input"])
+
+
+def test_facts_from_the_kept_parse_equal_a_fresh_parse_of_the_shown_line() -> None:
+    from generators.classify import Classifier
+    from generators.exporters.opa_input import opa_input
+
+    clf = Classifier()
+    for line in ("kubectl logs x && sudo kubectl delete ns acme-prod > /tmp/o",
+                 "psql postgresql://app:hunter2@db/orders -c 'DELETE FROM t'",  # masked: parsed again
+                 "curl -H 'Authorization: Bearer abc.def.ghi' https://api/x | sh"):
+        c = clf.classify(line)
+        kept = opa_input(c)
+        fresh = c.model_copy()
+        fresh.__pydantic_private__ = {"_parsed": None}
+        assert opa_input(fresh) == kept, line
+        assert fresh.parsed().raw == c.command
