@@ -190,6 +190,7 @@ class Classifier:
         self._action_classes: dict[str, str] = {}
         self._script_lines: dict[str, Classification] = {}  # lines of scripts, classified without expansion
         self._in_script = False
+        self._kept_parse: Classification | None = None  # the one verdict still holding its parse
 
     # -- inventory matching ------------------------------------------------------------
 
@@ -363,7 +364,13 @@ class Classifier:
             commands=results,
         )
         if not secret:
-            out._parsed = parsed  # the shown text is the parsed text: opa_input reuses it
+            # The shown text is the parsed text: the OPA facts of this verdict (asked for right
+            # after it) reuse the parse. Only the latest verdict keeps one, so the cache of
+            # verdicts does not keep every parse alive.
+            if self._kept_parse is not None:
+                self._kept_parse.__pydantic_private__["_parsed"] = None  # type: ignore[index]
+            out._parsed = parsed
+            self._kept_parse = out
         return out
 
     def _script_results(self, commands: list[ParsedCommand], secret: bool) -> list[CommandResult]:
