@@ -34,6 +34,7 @@ from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, tar
 from inventory.config import Config
 from inventory.environments import detect_environment, environment_of_path
 from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
+from inventory.operated import operated_system
 from inventory.scanners.base import CommandSighting
 from inventory.scripts import ScriptIndex
 
@@ -105,7 +106,12 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
         val = pc.flags.get(key)
         if isinstance(val, str):
             out += [(n, None) for n in host_names(val)]
+    flag_values = {v for v in pc.flags.values() if isinstance(v, str)}
     for arg in pc.argv[1:]:
+        if arg == "--":
+            break  # what follows is another command's (`kubectl exec pod -- psql ...`)
+        if arg in flag_values:
+            continue  # `-o yaml`, `-c compute`: an option's value, not a name
         if len(arg) >= 4 and not arg.startswith(("-", "$", "<", "/", ".")) and "=" not in arg \
                 and arg.lower() not in _COMMON_WORDS:
             out.append((arg, None))
@@ -183,10 +189,14 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
 
 
 def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
-                    hint_names: list[str], line_env: str | None = None, own_env: object = _UNSET) -> Action:
+                    hint_names: list[str], line_env: str | None = None, own_env: object = _UNSET,
+                    naming: ParsedCommand | None = None, operate: bool = True) -> Action:
     verb = action_verb(pc)
     env = _environment(pc, sighting, cfg, line_env, own_env)  # type: ignore[arg-type]
-    entity = _resolve(builder, pc, hint_names)
+    entity = _resolve(builder, naming or pc, hint_names)
+    if entity is None and operate and sighting.source_kind == "runbook":
+        # Nothing in the inventory: the runbook is the evidence of the system it operates.
+        entity = operated_system(builder, naming or pc, sighting, env)
     if entity is not None and env is None:
         env = _env_of_named(entity, pc)
     if entity is not None:
@@ -290,7 +300,8 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     # What each command names, computed once per line (it is needed twice).
     own_envs = [explicit_environment(pc, cfg) for pc in line.commands]
     line_env = next((e for e in own_envs if e), None)
-    for pc, own_env in zip(line.commands, own_envs):
+    naming = _naming_commands(sighting, sighting_text(sighting.command), line)
+    for i, (pc, own_env) in enumerate(zip(line.commands, own_envs)):
         if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
             exec_targets = pod_owner_names(pc.target)
         elif pc.tool == "ssh" and pc.target:
@@ -304,12 +315,35 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
         if is_noise(pc) or not pc.tool:
             continue
         hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
+        named = naming.get(i, pc) if naming is not None else pc
         for one in _each_target(pc):
             # A copy per named object may name another host: its own environment is recomputed.
-            action = _command_action(builder, cfg, one, sighting, hints, line_env, own_env if one is pc else _UNSET)
+            action = _command_action(builder, cfg, one, sighting, hints, line_env, own_env if one is pc else _UNSET,
+                                     named if one is pc else one, operate=not line.parse_error)
             if caller is not None:
                 action.evidence = [sighting.evidence, caller.evidence]
             builder.add_action(action, fresh=True)
+
+
+# `<pod-name>` in a runbook is a placeholder, which a shell reads as redirections.
+_PLACEHOLDER_RE = re.compile(r"<[A-Za-z_][^<>|;&]*>")
+
+
+def _naming_commands(sighting: CommandSighting, text: str, line) -> dict[int, ParsedCommand] | None:
+    """For a runbook line with ``<placeholder>`` words: the same line parsed with each
+    placeholder as one word that names nothing, so what each command names is read in the
+    right position (index in ``line.commands`` → that reading). ``None`` when the line has no
+    placeholder or the two readings run different programs."""
+    if sighting.source_kind != "runbook" or "<" not in text or not _PLACEHOLDER_RE.search(text):
+        return None
+    again = parse_line(_PLACEHOLDER_RE.sub("__placeholder__", text))
+    files = ("read-file", "write-file")
+    mine = [(i, pc) for i, pc in enumerate(line.commands) if pc.tool not in files]
+    theirs = [pc for pc in again.commands if pc.tool not in files]
+    if [pc.tool for _, pc in mine] != [pc.tool for pc in theirs]:
+        # The readings disagree: the original's target may be a placeholder's stray word.
+        return {i: pc.model_copy(update={"target": None}) for i, pc in mine}
+    return {i: other for (i, _), other in zip(mine, theirs)}
 
 
 _EXEC_TOOLS = ("kubectl", "oc", "docker", "podman", "docker-compose")

@@ -85,10 +85,11 @@ def test_interactive_shell_inside_exec_is_just_the_exec() -> None:
 
 
 def test_unresolved_commands_group_by_tool_verb_and_kind() -> None:
+    # (In a runbook these would name the system they operate: see test_operated.py.)
     b = make_builder()
-    sight(b, "kubectl delete namespace legacy", 1)
-    sight(b, "kubectl delete namespace old-stuff", 2)
-    sight(b, "kubectl -n acme-prod get pods", 3)
+    sight(b, "kubectl delete namespace legacy", 1, path="ops/cleanup.sh", source_kind="script")
+    sight(b, "kubectl delete namespace old-stuff", 2, path="ops/cleanup.sh", source_kind="script")
+    sight(b, "kubectl -n acme-prod get pods", 3, path="ops/cleanup.sh", source_kind="script")
     sight(b, "terraform destroy -auto-approve", 4, env="staging", path="deploy/staging/ops.sh", source_kind="script")
     sight(b, "frobnicate --everything", 5)
     sight(b, "cd /tmp && grep -r x . | sort | head", 6)

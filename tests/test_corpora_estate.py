@@ -17,6 +17,8 @@ FLINK = CORPORA / "apache__flink-kubernetes-operator"
 SPARK = CORPORA / "kubeflow__spark-operator"
 FOUNDATION = CORPORA / "terraform-google-modules__terraform-example-foundation"
 NOTIFY = CORPORA / "cds-snc__notification-api"
+OPENSHIFT_RUNBOOKS = CORPORA / "openshift__runbooks"
+PROMETHEUS_RUNBOOKS = CORPORA / "prometheus-operator__runbooks"
 
 pytestmark = pytest.mark.corpora
 
@@ -86,3 +88,27 @@ def test_notification_api_catalog_entry_is_a_system_with_its_owner() -> None:
     # Its dev container stack is local development; nothing else is called dev.
     dev = {e.id for e in (*inv.components, *inv.resources) if "dev" in e.environments}
     assert {"postgres:db", "redis:redis"} <= dev
+
+
+def _runbook_resolution(inv: Inventory) -> tuple[int, int]:
+    """(runbook command sightings, those whose actions resolved to a system)."""
+    seen: dict[tuple[str, int, str], bool] = {}
+    for act in inv.actions:
+        for ref in act.commands if act.origin == "command" else ():
+            if ref.evidence.path.endswith(".md"):
+                key = (ref.evidence.path, ref.evidence.line, ref.command)
+                seen[key] = seen.get(key, False) or act.target is not None
+    return len(seen), sum(seen.values())
+
+
+@pytest.mark.parametrize("root", [OPENSHIFT_RUNBOOKS, PROMETHEUS_RUNBOOKS], ids=["openshift", "prometheus"])
+def test_runbook_only_estates_resolve_commands_to_the_systems_they_operate(root: Path) -> None:
+    inv = _scan(root)
+    total, resolved = _runbook_resolution(inv)
+    assert total > 50 and resolved >= 0.8 * total, (resolved, total)
+    ents = _ents(inv)
+    # Named workloads and the tools' own systems, not only the current context's cluster.
+    assert "other:etcd" in ents
+    named = [e for e in ents.values() if e.attributes.get("operated_from") and e.kind != "k8s-cluster"]
+    assert len(named) >= 5
+    assert all(e.evidence and e.evidence[0].path.endswith(".md") for e in named)

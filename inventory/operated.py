@@ -1,0 +1,241 @@
+"""The system a runbook command operates, when the estate has no inventory entity for it.
+
+A runbook-only estate (alert runbooks for a platform) defines nothing: its commands are the
+only evidence of the systems it operates. A command that resolves to no inventory entity is
+read for what it names, most specific first:
+
+1. a Kubernetes object by name (``deployment/cluster-monitoring-operator``,
+   ``statefulset alertmanager-main``, the pod ``prometheus-k8s-0`` → its owner
+   ``prometheus-k8s``), or a workload picked by a well-known label selector
+   (``-l app=etcd``, ``-l app.kubernetes.io/name=thanos-query``);
+2. the system a tool only ever operates (``etcdctl`` → etcd, ``ceph``/``rados``/``rbd`` →
+   ceph; table in ``inventory/data/operated.yaml``), or the systemd unit a
+   ``systemctl``/``journalctl`` command names (``kubelet.service`` → the kubelet daemon);
+3. a host it connects to (``ssh db1.gprd.example.net``, ``curl https://grafana.example.com``);
+4. a literal namespace (``-n openshift-monitoring``);
+5. a kube context (``--context prod-eu``) — else, for ``kubectl``/``oc`` commands that name
+   only placeholders (``-n $NAMESPACE describe deployment $NAME``), the cluster of the
+   current kube context (``k8s-cluster:current-context``): that is where they run.
+
+The first of these found becomes (or is found as) a system with its kind from the object or
+tool, the runbook line as evidence, and ``attributes.operated_from`` saying how it was named.
+No environment is invented: it is unresolved (production's tiers) unless the command itself
+names one. Placeholders (``$NAME``, ``<pod>``, ``{name}``) never name anything.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from inventory.builder import InventoryBuilder
+from inventory.commands.model import ParsedCommand
+from inventory.commands.verbs import pod_owner_names
+from inventory.kinds import kind_for_image
+from inventory.model import Component, Entity, Resource, entity_id
+from inventory.resolve import add_source
+from inventory.scanners.base import CommandSighting
+
+__all__ = ["CURRENT_CONTEXT", "operated_system", "named_system"]
+
+# The name of the cluster a kubectl/oc command without --context runs against.
+CURRENT_CONTEXT = "current-context"
+
+# A Kubernetes object name (DNS-1123 subdomain): anything else (placeholders, jsonpath,
+# shell substitutions) names nothing.
+_K8S_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+_IP = re.compile(r"^\d+(\.\d+){3}$")
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1"})
+_KUBE_TOOLS = frozenset({"kubectl", "oc"})
+# Daemonset and bare pod names: `kube-proxy-b9g23` (a 5-character suffix with a digit).
+_DS_POD = re.compile(r"^(.+)-(?=[a-z0-9]*\d)[a-z0-9]{5}$")
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    text = resources.files("inventory.data").joinpath("operated.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def _literal(name: str | None) -> str | None:
+    """``name`` when it is a real Kubernetes-style name, else ``None`` (placeholders)."""
+    if not isinstance(name, str):
+        return None
+    n = name.strip().strip("'\"")
+    return n if _K8S_NAME.match(n) else None
+
+
+def _owner_of_pod(pod: str) -> str:
+    names = pod_owner_names(pod)
+    owner = names[-1]
+    if owner == pod:
+        m = _DS_POD.match(pod)
+        owner = m.group(1) if m else pod
+    return owner
+
+
+def _object_kinds(object_kind: str) -> tuple[str, str | None, str]:
+    """(entity kind, subtype, Kubernetes kind) for a kubectl object kind (``statefulset``)."""
+    table = _table().get("kubernetes_objects", {})
+    row = table.get(object_kind)
+    if row:
+        return str(row[0]), (str(row[1]) if row[1] else None), str(row[2])
+    # A custom resource: a resource of its own kind.
+    return "other", object_kind, object_kind
+
+
+def _selector_names(selector: str) -> list[str]:
+    """Workload names a label selector picks by a well-known key (``app=etcd`` → etcd)."""
+    keys = set(_table().get("selector_keys", []))
+    out: list[str] = []
+    for part in selector.split(","):
+        key, sep, value = part.strip().partition("=")
+        key, value = key.rstrip("!").strip(), value.lstrip("=").strip().strip("'\"")
+        if not sep or key.endswith("!"):
+            continue
+        # `kubevirt.io=virt-handler`: a bare domain key is the project's own name label.
+        if (key in keys or re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", key)) and _literal(value):
+            out.append(value)
+    return out
+
+
+def named_system(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str, str]] | None:
+    """What ``pc`` names as the system it operates: ``(kind, name, subtype, how, attributes)``.
+
+    ``None`` when the command names nothing (only placeholders, or a tool that runs on the
+    local machine).
+    """
+    tool, kind, target = pc.tool, (pc.object_kind or "").lower(), pc.target
+    table = _table()
+    if tool in _KUBE_TOOLS:
+        found = _kube_named(pc, kind, target)
+        if found:
+            return found
+    row = table.get("tools", {}).get(tool)
+    if row:
+        name = str(row["name"])
+        k = kind_for_image(name)
+        return (str(row.get("kind") or (k[0] if k else "other")), name, str(row.get("subtype") or (k[1] if k else name)),
+                f"{tool} operates {name}", {})
+    if tool in table.get("unit_tools", []) and kind == "unit" and target:
+        unit = target.strip().rsplit("/", 1)[-1]
+        unit = re.sub(r"\.(service|socket|timer)$", "", unit)
+        if _literal(unit):
+            return "daemon", unit, "systemd", f"{tool} names the systemd unit {unit}", {}
+    host = _host_of(pc)
+    if host:
+        return "other", host, "host", f"{tool} connects to the host {host}", {}
+    if tool in _KUBE_TOOLS:
+        ns = _literal(pc.namespace)
+        if ns:
+            return "k8s-namespace", ns, "kubernetes", f"{tool} -n {ns}", {"k8s_kind": "Namespace"}
+        ctx = _literal(str(pc.flags.get("context") or "") or None)
+        if ctx:
+            return "k8s-cluster", ctx, "kubernetes", f"{tool} --context {ctx}", {}
+        return ("k8s-cluster", CURRENT_CONTEXT, "kubernetes",
+                f"{tool} names no context: the cluster of the current kube context", {})
+    return None
+
+
+def _kube_named(pc: ParsedCommand, kind: str, target: str | None) -> tuple | None:
+    objects = _table().get("kubernetes_objects", {})
+    cluster_scoped = set(_table().get("cluster_scoped", []))
+    name = _literal(target.split("/", 1)[1] if target and "/" in target else target)
+    if name in {v for v in pc.flags.values() if isinstance(v, str)}:
+        name = None  # an option's value (`-o yaml`), not the object's name
+    if name and kind and "," not in kind and kind not in cluster_scoped and kind != "manifest":
+        if kind == "pod":
+            owner = _owner_of_pod(name)
+            ekind, sub, k8s = "service", None, "Pod"
+            return (ekind, owner, sub, f"{pc.tool} names the pod {name} (of {owner})", {"k8s_kind": "Pod"}) \
+                if owner else None
+        if kind in objects:
+            ekind, sub, k8s = _object_kinds(kind)
+            return ekind, name, sub, f"{pc.tool} names {kind}/{name}", {"k8s_kind": k8s}
+        elif re.fullmatch(r"[a-z][a-z0-9]*(\.[a-z0-9-]+)*", kind) and _subcommand(pc) in _OBJECT_SUBCOMMANDS:
+            # A custom resource: named with its kind, since singletons share names (`cluster`).
+            crd = kind.split(".", 1)[0]
+            return "other", f"{crd}/{name}", crd, f"{pc.tool} names {kind}/{name}", {"k8s_kind": crd}
+    selector = pc.flags.get("selector")
+    if isinstance(selector, str):
+        for wl in _selector_names(selector):
+            k = kind_for_image(wl)
+            if k:
+                return k[0], wl, k[1], f"{pc.tool} selects -l {selector}", {}
+            return "service", wl, None, f"{pc.tool} selects -l {selector}", {"k8s_kind": "Deployment"}
+    return None
+
+
+# kubectl/oc subcommands whose object kind and name are read from their arguments.
+_OBJECT_SUBCOMMANDS = frozenset({"get", "describe", "edit", "patch", "delete", "scale", "label", "annotate",
+                                 "rollout", "logs", "wait", "set", "apply", "replace"})
+_KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--cluster", "--kubeconfig", "--user", "-s",
+                               "--server"})
+
+
+def _subcommand(pc: ParsedCommand) -> str | None:
+    """The first word after the tool that is not an option or an option's value."""
+    skip = False
+    for arg in pc.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg in _KUBE_VALUE_FLAGS:
+            skip = True
+            continue
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _host_of(pc: ParsedCommand) -> str | None:
+    """The remote host a command connects to, when it is a real hostname."""
+    texts: list[str] = []
+    if pc.tool == "ssh" and pc.target:
+        texts.append(pc.target)
+    if pc.object_kind == "url" and pc.target:
+        texts.append(pc.target)
+    for key in ("host", "hostname", "server", "url", "endpoint"):
+        val = pc.flags.get(key)
+        if isinstance(val, str):
+            texts.append(val)
+    for text in texts:
+        h = text.split("@", 1)[-1].split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
+        if h and h not in _LOCAL_HOSTS and not _IP.match(h) and _HOSTNAME.match(h) and not h.endswith(".local"):
+            return h
+    return None
+
+
+def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: CommandSighting,
+                    environment: str | None = None) -> Entity | None:
+    """The system ``pc`` (seen in a runbook) operates: an existing entity of that name and kind,
+    else a new one with the runbook line as evidence; ``None`` when it names nothing.
+
+    ``environment`` is what the command line itself names (its namespace, context, project or
+    host): a system made here is placed there, with the line as evidence."""
+    named = named_system(pc)
+    if named is None:
+        return None
+    kind, name, subtype, how, attrs = named
+    found = builder.find(name, kind)
+    if len(found) > 1:
+        return None  # ambiguous: several systems of that name
+    if found:
+        ent = found[0]
+        if ent.attributes.get("operated_from") and sighting.evidence not in ent.evidence:
+            ent.evidence.append(sighting.evidence)
+    else:
+        ent_id = entity_id(kind, name)
+        cls = Component if kind in ("service", "job", "cron-job", "daemon") else Resource
+        ns = _literal(pc.namespace) if kind not in ("k8s-namespace", "k8s-cluster") and pc.tool in _KUBE_TOOLS else None
+        ent = builder.add_entity(cls(id=ent_id, kind=kind, name=name, subtype=subtype, namespace=ns,
+                                     attributes={**attrs, "operated_from": how}, evidence=[sighting.evidence]))
+        builder.seen_by.setdefault(ent_id, set()).add("runbooks")
+    if environment and ent.attributes.get("operated_from"):
+        add_source(ent, environment, f"runbook commands on it name {environment} (namespace, context, project or host)",
+                   "runbook-command", [sighting.evidence])
+    return ent
