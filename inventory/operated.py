@@ -51,6 +51,8 @@ _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-
 _IP = re.compile(r"^\d+(\.\d+){3}$")
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1"})
 _KUBE_TOOLS = frozenset({"kubectl", "oc"})
+# Marks a guessed kind (a pod's owner, a selected workload): any entity of that name wins.
+_ANY_KIND = "_any_kind"
 # Daemonset and bare pod names: `kube-proxy-b9g23` (a 5-character suffix with a digit).
 _DS_POD = re.compile(r"^(.+)-(?=[a-z0-9]*\d)[a-z0-9]{5}$")
 
@@ -97,8 +99,10 @@ def _selector_names(selector: str) -> list[str]:
         key, value = key.rstrip("!").strip(), value.lstrip("=").strip().strip("'\"")
         if not sep or key.endswith("!"):
             continue
-        # `kubevirt.io=virt-handler`: a bare domain key is the project's own name label.
-        if (key in keys or re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", key)) and _literal(value):
+        # `kubevirt.io=virt-handler`: a bare domain key is the project's own name label;
+        # `strimzi.io/cluster=events`: a project's cluster/name/instance label.
+        if (key in keys or re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+(/(cluster|name|instance|app))?", key)) \
+                and _literal(value):
             out.append(value)
     return out
 
@@ -111,6 +115,8 @@ def named_system(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
     """
     tool, kind, target = pc.tool, (pc.object_kind or "").lower(), pc.target
     table = _table()
+    if tool in _KUBE_TOOLS and _subcommand(pc) in _LOCAL_SUBCOMMANDS:
+        return None  # kubeconfig, completion, plugins: the local machine, not a cluster
     if tool in _KUBE_TOOLS:
         found = _kube_named(pc, kind, target)
         if found:
@@ -136,7 +142,7 @@ def named_system(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
         ctx = _literal(str(pc.flags.get("context") or "") or None)
         if ctx:
             return "k8s-cluster", ctx, "kubernetes", f"{tool} --context {ctx}", {}
-        return ("k8s-cluster", CURRENT_CONTEXT, "kubernetes",
+        return ("k8s-cluster", CURRENT_CONTEXT, "kube-context",
                 f"{tool} names no context: the cluster of the current kube context", {})
     return None
 
@@ -151,8 +157,8 @@ def _kube_named(pc: ParsedCommand, kind: str, target: str | None) -> tuple | Non
         if kind == "pod":
             owner = _owner_of_pod(name)
             ekind, sub, k8s = "service", None, "Pod"
-            return (ekind, owner, sub, f"{pc.tool} names the pod {name} (of {owner})", {"k8s_kind": "Pod"}) \
-                if owner else None
+            return (ekind, owner, sub, f"{pc.tool} names the pod {name} (of {owner})",
+                    {"k8s_kind": "Pod", _ANY_KIND: "yes"}) if owner else None
         if kind in objects:
             ekind, sub, k8s = _object_kinds(kind)
             return ekind, name, sub, f"{pc.tool} names {kind}/{name}", {"k8s_kind": k8s}
@@ -166,13 +172,14 @@ def _kube_named(pc: ParsedCommand, kind: str, target: str | None) -> tuple | Non
             k = kind_for_image(wl)
             if k:
                 return k[0], wl, k[1], f"{pc.tool} selects -l {selector}", {}
-            return "service", wl, None, f"{pc.tool} selects -l {selector}", {"k8s_kind": "Deployment"}
+            return "service", wl, None, f"{pc.tool} selects -l {selector}", {"k8s_kind": "Deployment", _ANY_KIND: "yes"}
     return None
 
 
 # kubectl/oc subcommands whose object kind and name are read from their arguments.
 _OBJECT_SUBCOMMANDS = frozenset({"get", "describe", "edit", "patch", "delete", "scale", "label", "annotate",
                                  "rollout", "logs", "wait", "set", "apply", "replace"})
+_LOCAL_SUBCOMMANDS = frozenset({"config", "completion", "plugin", "kustomize", "krew", "login", "logout", "whoami"})
 _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--cluster", "--kubeconfig", "--user", "-s",
                                "--server"})
 
@@ -222,6 +229,10 @@ def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: Comm
         return None
     kind, name, subtype, how, attrs = named
     found = builder.find(name, kind)
+    if not found and attrs.pop(_ANY_KIND, None):
+        # A pod's owner or a selected workload: its kind was a guess, the inventory knows better.
+        found = builder.find(name)
+    attrs.pop(_ANY_KIND, None)
     if len(found) > 1:
         return None  # ambiguous: several systems of that name
     if found:
@@ -235,7 +246,9 @@ def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: Comm
         ent = builder.add_entity(cls(id=ent_id, kind=kind, name=name, subtype=subtype, namespace=ns,
                                      attributes={**attrs, "operated_from": how}, evidence=[sighting.evidence]))
         builder.seen_by.setdefault(ent_id, set()).add("runbooks")
-    if environment and ent.attributes.get("operated_from"):
+    # A command's environment places what it names; the current context's cluster is never
+    # named (one `-n acme-staging` does not make the whole cluster staging).
+    if environment and ent.attributes.get("operated_from") and ent.name != CURRENT_CONTEXT:
         add_source(ent, environment, f"runbook commands on it name {environment} (namespace, context, project or host)",
                    "runbook-command", [sighting.evidence])
     return ent

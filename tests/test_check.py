@@ -64,7 +64,8 @@ def test_drift_added_removed_and_missing_evidence(tmp_path: Path) -> None:
     assert "restart/deployment@prod+sensitive" in added and all(a not in classes for a in added)
     assert any("billing-api" in f["message"] for f in by_code["drift-added"])
     removed = {f["action_id"] for f in by_code["drift-removed"]}
-    assert removed == {"delete/namespace@prod", "read/pod@prod+selector"}  # only the runbook had them
+    # Only the runbook had them (the namespace it deleted was a system only it named).
+    assert removed == {"delete/namespace@prod", "read/pod@prod+selector", "read/all@prod"}
     assert all(f["line"] for f in by_code["drift-removed"])
     assert any("runbooks/orders-api.md" in f["message"] for f in by_code["missing-evidence"])
 

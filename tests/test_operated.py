@@ -29,6 +29,9 @@ oc get pvc <my-pvc> -n <namespace> -o yaml
 oc edit flowcollector cluster
 oc get co network
 ip link show
+kubectl config use-context prod-eu
+kubectl config view
+kubectl -n kafka get pods -l strimzi.io/cluster=events
 ```
 """
 
@@ -68,8 +71,12 @@ def test_runbook_commands_resolve_to_what_they_name(tmp_path: Path) -> None:
     # Custom resources are named with their kind: singletons share names (`cluster`).
     assert "other:flowcollector-cluster" in t["oc edit flowcollector cluster"]
     assert "other:co-network" not in t["oc get co network"] and "other:network" in t["oc get co network"]
-    # A local tool names no system.
+    # A local tool (or kubeconfig) names no system.
     assert t["ip link show"] == {None}
+    assert t["kubectl config view"] == {None}
+    assert t["kubectl config use-context prod-eu"] == {"k8s-cluster:prod-eu"}  # the context it names
+    # A project's cluster label picks its cluster.
+    assert "service:events" in t["kubectl -n kafka get pods -l strimzi.io/cluster=events"]
 
 
 def test_created_systems_carry_the_runbook_line_and_stay_unresolved(tmp_path: Path) -> None:
@@ -113,3 +120,12 @@ def test_a_created_system_is_placed_where_the_command_says(tmp_path: Path) -> No
     assert api.environments == ["prod"]
     assert api.environment_sources[0].resolver == "runbook-command"
     assert str(api.environment_sources[0].evidence[0]) == "runbooks/orders.md:2"
+
+
+def test_the_current_context_cluster_is_not_placed_by_one_command_and_has_no_invented_context(tmp_path: Path) -> None:
+    inv = _scan(tmp_path, {"runbooks/x.md": "```\nkubectl -n $NS describe deployment $NAME\n"
+                                             "kubectl -n acme-staging get pvc $PVC\n```\n"})
+    cluster = next(e for e in inv.resources if e.id == f"k8s-cluster:{CURRENT_CONTEXT}")
+    assert cluster.environments == []
+    implied = [a.command for a in inv.actions if a.target == cluster.id and a.origin == "implied"]
+    assert implied and not any("--context" in (c or "") for c in implied)
