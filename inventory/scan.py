@@ -524,8 +524,11 @@ def build_inventory(
     from inventory.resolve import resolve_environments, unresolved_summary
     from inventory.overrides import apply_overrides
     from inventory.secrets import scrub_inventory
+    from inventory.units import separate_same_named
 
     builder = InventoryBuilder(sources=sources)
+    # The same name in unrelated deployment units is not the same thing: told apart first.
+    fragments = separate_same_named(fragments, cfg)
     for frag in fragments:
         builder.add_fragment(frag)
     if stats:

@@ -79,18 +79,27 @@ def test_bank_of_anthos_jwt_secret_is_a_name_only() -> None:
 def test_strimzi_examples_clusters_topics_users() -> None:
     inv = _scan(STRIMZI)
     res = {r.id: r for r in inv.resources}
-    assert {"kafka-cluster:my-cluster", "kafka-cluster:cluster-a", "kafka-cluster:cluster-b"} <= set(res)
-    assert res["kafka-cluster:my-cluster"].attributes["kafka_version"] == "4.3.1"
-    assert res["kafka-cluster:my-cluster"].replicas and res["kafka-cluster:my-cluster"].replicas >= 3
-    topic = res["kafka-topic:my-topic"]
+    # Every example folder deploys its own `my-cluster`: one cluster per folder, not one merged.
+    clusters = [r for r in res.values() if r.kind == "kafka-cluster"]
+    assert len(clusters) >= 10
+    assert {"kafka-cluster:my-cluster.kafka", "kafka-cluster:my-cluster.tls-auth", "kafka-cluster:cluster-a.tls-auth",
+            "kafka-cluster:cluster-b.mirror-maker"} <= set(res)
+    kafka = res["kafka-cluster:my-cluster.kafka"]
+    assert kafka.name == "my-cluster" and kafka.attributes["deployment_unit"] == "examples/kafka"
+    assert kafka.attributes["kafka_version"] == "4.3.1"
+    assert kafka.replicas and kafka.replicas >= 3  # from its node pools
+    topic = res["kafka-topic:my-topic.topic"]
     assert topic.attributes["cluster"] == "my-cluster"
     assert "config.retention.ms" in topic.attributes
-    assert {"kafka-user:my-user", "kafka-user:my-connect", "kafka-user:my-bridge"} <= set(res)
+    assert {"kafka-user:my-user.user", "kafka-user:my-connect.tls-auth", "kafka-user:my-bridge.tls-auth"} <= set(res)
     edges = _edges(inv)
-    assert ("kafka-topic:my-topic", "kafka-cluster:my-cluster", "member-of") in edges
-    assert ("kafka-user:my-user", "kafka-topic:my-topic", "consumes") in edges
-    assert ("kafka-user:my-user", "kafka-topic:my-topic", "produces") in edges
-    assert ("kafka-user:my-user", "kafka-cluster:my-cluster", "member-of") in edges
+    # Within one example folder, topics and users bind to that folder's cluster.
+    assert ("kafka-topic:my-topic.tls-auth", "kafka-cluster:my-cluster.tls-auth", "member-of") in edges
+    assert ("kafka-user:my-user.tls-auth", "kafka-topic:my-topic.tls-auth", "consumes") in edges
+    assert ("kafka-user:my-user.tls-auth", "kafka-topic:my-topic.tls-auth", "produces") in edges
+    assert ("kafka-user:my-user.tls-auth", "kafka-cluster:my-cluster.tls-auth", "member-of") in edges
+    # The topic of examples/topic/ names `my-cluster`, which several folders define: no guess.
+    assert not any(s == "kafka-topic:my-topic.topic" and k == "member-of" for s, _, k in edges)
 
 
 def test_strimzi_operator_and_helm_chart() -> None:

@@ -893,17 +893,21 @@ class KubernetesScanner(Scanner):
     def _node_pool_replicas(builder: "InventoryBuilder") -> None:
         """A KRaft Strimzi cluster's broker count is the sum of its broker node pools."""
         totals: dict[str, tuple[int, list[Evidence]]] = {}
+        member_of = {src: dst for (src, dst, kind) in builder.edges if kind == "member-of"
+                     and dst.startswith("kafka-cluster:")}
         for res in builder.resources.values():
             if res.attributes.get("k8s_kind") != "KafkaNodePool" or res.replicas is None:
                 continue
             roles = res.attributes.get("roles")
             if isinstance(roles, list) and "broker" not in roles:
                 continue
-            cluster = str(res.attributes.get("cluster") or "")
+            # Its cluster: the one its member-of edge names (a cluster told apart from
+            # same-named ones in other folders has its own id), else by name.
+            cluster = member_of.get(res.id) or entity_id("kafka-cluster", str(res.attributes.get("cluster") or ""))
             n, evs = totals.get(cluster, (0, []))
             totals[cluster] = (n + res.replicas, evs + res.evidence[:1])
         for cluster, (n, evs) in sorted(totals.items()):
-            ent = builder.entity(entity_id("kafka-cluster", cluster))
+            ent = builder.entity(cluster)
             if ent is not None and ent.replicas is None:
                 ent.replicas = n
                 builder.set_fact(ent, "replicas", n, evs)

@@ -1,0 +1,61 @@
+"""Deployment units: same-named manifests in unrelated folders are different systems; the same
+one across Kustomize overlays stays one (fixture: tests/fixtures/estate/confluent-examples,
+laid out like the Confluent for Kubernetes examples repository)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inventory.model import Inventory
+from inventory.scan import scan_paths
+
+FIX = Path(__file__).parent / "fixtures" / "estate" / "confluent-examples"
+EXAMPLES = 12  # example folders, each with a Kafka named `kafka` in namespace `confluent`
+
+
+def _scan() -> Inventory:
+    inv, _ = scan_paths([FIX], use_cache=False, jobs=1)
+    return inv
+
+
+def test_same_named_kafkas_in_example_folders_are_separate_clusters() -> None:
+    inv = _scan()
+    clusters = [r for r in inv.resources if r.kind == "kafka-cluster"]
+    named_kafka = [c for c in clusters if c.name == "kafka"]
+    assert len(named_kafka) == EXAMPLES + 2  # + two namespaces of one folder
+    ids = {c.id for c in named_kafka}
+    # Readable ids: the shortest tail of the folder that tells them apart, or the namespace.
+    assert {"kafka-cluster:kafka.plain-with-ldap", "kafka-cluster:kafka.source", "kafka-cluster:kafka.destination",
+            "kafka-cluster:kafka.multi-tenant-team-a", "kafka-cluster:kafka.multi-tenant-team-b"} <= ids
+    ldap = next(c for c in named_kafka if c.id == "kafka-cluster:kafka.plain-with-ldap")
+    assert ldap.attributes["deployment_unit"] == "security/plain-with-ldap"
+    assert [str(ev) for ev in ldap.evidence] == ["security/plain-with-ldap/confluent-platform.yaml:4"]  # metadata.name
+
+
+def test_topics_are_bound_to_the_cluster_of_their_folder() -> None:
+    inv = _scan()
+    topics = [r for r in inv.resources if r.kind == "kafka-topic"]
+    assert len(topics) >= 2 * EXAMPLES + 2
+    member = {e.source: e.target for e in inv.edges if e.kind == "member-of"}
+    for t in topics:
+        assert t.id in member, t.id  # every topic is bound to a cluster
+    # By kafkaClusterRef (even examples) and, without one, as the only Kafka of its namespace.
+    assert member["kafka-topic:demo-topic.plain-with-ldap"] == "kafka-cluster:kafka.plain-with-ldap"
+    assert member["kafka-topic:security-mtls-events"] == "kafka-cluster:kafka.mtls"
+    assert member["kafka-topic:demo-topic.source"] == "kafka-cluster:kafka.source"
+    assert member["kafka-topic:audit.team-b"] == "kafka-cluster:kafka.multi-tenant-team-b"
+
+
+def test_the_same_cluster_across_overlays_stays_one_entity_in_both_environments() -> None:
+    inv = _scan()
+    ents = {e.id: e for e in (*inv.components, *inv.resources)}
+    assert "kafka-cluster:gitops-kafka" in ents and not any(i.startswith("kafka-cluster:gitops-kafka.") for i in ents)
+    payments = ents["kafka-topic:payments"]  # defined in each overlay: one topic, two environments
+    assert set(payments.environments) == {"prod", "staging"}
+    assert {e.target for e in inv.edges if e.source == payments.id and e.kind == "member-of"} == {
+        "kafka-cluster:gitops-kafka"}
+
+
+def test_ids_are_stable_whatever_the_scan_order() -> None:
+    a, b = _scan(), _scan()
+    assert sorted(e.id for e in a.resources) == sorted(e.id for e in b.resources)
