@@ -1,0 +1,68 @@
+"""Shared reading of command sightings for resolvers whose signal is a command
+(``terraform workspace select prod``, ``-var-file=envs/prod.tfvars``, ``--context prod-eu``).
+
+Only lines containing one of the caller's words are parsed, so the cost stays with the few
+lines that can carry the signal. Paths a command names are resolved against the directories
+the scan saw: relative to a ``cd`` earlier on the line, to ``-chdir``, to the file the command
+is in (a Makefile runs in its directory), else to the repository root.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from inventory.commands.model import ParsedCommand
+from inventory.commands.shell import parse_line
+from inventory.resolve.base import ResolveContext
+from inventory.scanners.base import CommandSighting
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One simple command of a sighting, with the directory it runs in (``None``: not known)."""
+
+    sighting: CommandSighting
+    command: ParsedCommand
+    cwd: str | None
+
+
+def known_dirs(ctx: ResolveContext) -> set[str]:
+    """Every directory (and file) path the scan produced a fragment for."""
+    out: set[str] = {"."}
+    for f in ctx.fragments:
+        out.add(f.path)
+        parts = f.path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]))
+    return out
+
+
+def resolve_path(path: str, bases: list[str], known: set[str]) -> str | None:
+    """``path`` joined to the first base under which the scan saw it, normalised."""
+    if not path or any(c in path for c in "$<>{}*") or path.startswith("/"):
+        return None
+    for base in bases:
+        p = posixpath.normpath(posixpath.join(base, path)) if base not in ("", ".") else posixpath.normpath(path)
+        if not p.startswith("..") and p in known:
+            return p
+    return None
+
+
+def commands(ctx: ResolveContext, words: tuple[str, ...]) -> Iterator[Seen]:
+    """Simple commands of every sighting whose text contains one of ``words``, in path order."""
+    known = None
+    for s in sorted(ctx.builder.commands, key=lambda x: (x.evidence.path, x.evidence.line, x.command)):
+        if not any(w in s.command for w in words):
+            continue
+        if known is None:
+            known = known_dirs(ctx)
+        line = parse_line(s.command)
+        here = posixpath.dirname(s.evidence.path) or "."
+        cwd: str | None = None
+        for pc in line.commands:
+            if pc.tool == "cd" and len(pc.argv) > 1:
+                cwd = resolve_path(pc.argv[1], [here, "."], known)
+                continue
+            yield Seen(s, pc, cwd)
