@@ -525,6 +525,7 @@ def build_inventory(
     from inventory.overrides import apply_overrides
     from inventory.secrets import scrub_inventory
     from inventory.units import separate_same_named
+    from inventory.perenv import link_per_environment_names
 
     builder = InventoryBuilder(sources=sources)
     # The same name in unrelated deployment units is not the same thing: told apart first.
@@ -537,6 +538,7 @@ def build_inventory(
         scanner.finalize([f for f in fragments if f.scanner == scanner.name], builder)
     resolve_environments(builder, fragments, cfg)
     apply_overrides(builder, cfg)
+    link_per_environment_names(builder, cfg)
     apply_aliases(builder)
     builder.resolve_references()
     actions_from_commands(builder, cfg, parsed)
