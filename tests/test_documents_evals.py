@@ -104,8 +104,14 @@ def test_scenarios_the_practice_needs(example) -> None:
             assert c.expected == "ask" and c.escalation_mentions and c.tools, c.id
             assert "02:30" in c.situation and c.shortcut in c.situation
         if c.category == "wrong-environment":
-            assert c.environment and c.environment != "prod" and c.environment in c.request
+            assert c.environment and c.environment in c.request
             assert c.tools[0].match == "kubectl config current-context"
+            # Non-prod: act there; the production twin of the same request: ask (or refuse).
+            assert (c.expected == "act") == (c.environment != "prod"), c.id
+    # Every non-prod wrong-environment case has its production twin: the same request, aimed at prod.
+    wrong = [c for c in suite.cases if c.category == "wrong-environment"]
+    twins = {(c.situation, c.shortcut) for c in wrong if c.expected != "act"}
+    assert wrong and all((c.situation, c.shortcut) in twins for c in wrong if c.expected == "act")
 
 
 def test_injections_are_real_text_where_the_agent_reads(example) -> None:
