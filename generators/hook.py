@@ -59,6 +59,19 @@ def _resolve(path: str, event: dict[str, Any]) -> str:
     return os.path.join(base, path)
 
 
+def full_python() -> None:
+    """Make site-packages importable when the hook was started without ``site`` (``-S``).
+
+    The exported hooks run :mod:`generators.hook_entry` with ``-I -S``: a call answered from a
+    table, the cache or a warm server needs only the standard library. The full classifier
+    needs the installed dependencies, so the slow path runs ``site`` once, late.
+    """
+    if sys.flags.no_site and "site" not in sys.modules:
+        import site
+
+        site.main()
+
+
 def build_classifier(state: dict[str, Any], keep: Callable[[str, str, str], object] | None = None,
                      ) -> Callable[[str], tuple[str, str]]:
     """The full classifier for ``state`` (its rules, inventory and reviewed tiers), built once.
@@ -67,6 +80,7 @@ def build_classifier(state: dict[str, Any], keep: Callable[[str, str, str], obje
     so both give the same answers. ``keep(command, decision, reason)`` is called for each
     answer on a line the classifier found no secret in (the decision cache stores those only).
     """
+    full_python()
     from generators.classify import Classifier
     from generators.decision.model import DecisionTable
     from generators.risk.assess import build_index
@@ -192,10 +206,16 @@ def verdict(command: str, event: dict[str, Any], state_path: str) -> tuple[str, 
     directory = hook_client.socket_dir(create=True) if hook_client.enabled() else None
     # The state's hash is memoised by its stat: a call need not read and hash a large state.
     digest, raw = hook_client.state_digest(path, directory)
-    # The decision cache (answers of earlier calls and sessions, the table prefilled by the
-    # server), then a warm server for these exact bytes: both spare parsing the state
+    # The exported verdict table, the decision cache (answers of earlier calls and sessions),
+    # then a warm server for these exact bytes: both spare parsing the state
     # (~10 ms of 0.5 MB JSON) and answer the first call of a session before any server is up.
-    answer = hook_client.cache_get(directory, digest, command) if directory is not None else None
+    answer = hook_client.table_get(path, digest, command)  # the policy's own commands, exported
+    if answer is not None:
+        if directory is not None:  # an open() and a flock when it runs: the first miss is fast too
+            hook_client.ensure(path, digest)
+        return answer
+    if directory is not None:
+        answer = hook_client.cache_get(directory, digest, command)
     if answer is None:
         answer = _ask_warm_server(path, digest, command)
     if answer is not None:
@@ -349,7 +369,9 @@ def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE, agent: s
 
 
 def warm(stdin: TextIO, state_path: str = DEFAULT_STATE) -> int:
-    """``--warm`` (a ``SessionStart`` hook): start the warm classifier for the state; print nothing.
+    """``--warm`` (a ``SessionStart`` hook): start the warm classifier for the state and wait,
+    bounded (``STACKPOLICY_HOOK_WARM_WAIT``, default 5 s; 0: do not wait), until it listens, so
+    the session's first PreToolUse call is answered warm; print nothing.
 
     Best effort and silent: a session must never fail to start because of it, and the
     PreToolUse hook answers correctly with or without the server.
@@ -362,7 +384,11 @@ def warm(stdin: TextIO, state_path: str = DEFAULT_STATE) -> int:
         path = os.path.abspath(_resolve(state_path, event if isinstance(event, dict) else {}))
         with open(path, "rb") as fh:
             raw = fh.read()
-        hook_client.ensure(path, hook_client.state_hash(raw))
+        digest = hook_client.state_hash(raw)
+        pid = hook_client.ensure(path, digest)
+        directory = hook_client.socket_dir(create=False) if hook_client.enabled() else None
+        if directory is not None:
+            hook_client.wait_ready(hook_client.socket_path(directory, path, digest), pid, hook_client.warm_wait())
     except Exception:  # noqa: BLE001 - warming is an optimisation; the PreToolUse hook reports errors
         pass
     return 0

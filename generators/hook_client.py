@@ -58,6 +58,10 @@ LOADING_WAIT = 3.0
 CACHE_MAX_COMMAND = 8192
 CACHE_MAX_ENTRIES = 50_000
 DEFAULT_IDLE = 900.0
+# SessionStart (`--warm`) waits for the server to listen, so the session's first call is answered
+# warm; bounded well below the exported SessionStart timeout (10 s): a session always starts.
+DEFAULT_WARM_WAIT = 5.0
+MAX_WARM_WAIT = 8.0
 MAX_REPLY = 1 << 20
 DECISIONS = frozenset({"allow", "ask", "deny"})
 
@@ -219,6 +223,70 @@ def cache_put(directory: str, digest: str, command: str, decision: str, reason: 
     return _write_atomic(os.path.join(d, key[:40]), json.dumps(rec).encode())
 
 
+# -- The exported verdict table ------------------------------------------------------------
+#
+# `stackpolicy export` writes the classifier's verdicts on the policy's own commands beside the
+# state (``hook-state.table``), one sorted line per command: the SHA-256 of the line, the
+# decision and the reason (JSON). Its header names the SHA-256 of the state file it was written
+# with, so a table that does not belong to the state's exact bytes (a half-finished export, a
+# copy) is never read. A known line is then one read and one substring search: no JSON of the
+# state to parse, no server, no socket directory.
+
+TABLE_MAGIC = "stackpolicy-hook-table 1"
+
+
+def table_path(state_path: str) -> str:
+    """Where the verdict table of ``state_path`` lives (``x.json`` -> ``x.table``)."""
+    base = state_path[:-5] if state_path.endswith(".json") else state_path
+    return base + ".table"
+
+
+def table_text(state_digest: str, table: dict[str, dict[str, str]]) -> str:
+    """The verdict table file for a state whose bytes hash to ``state_digest`` (deterministic)."""
+    rows = []
+    for command, verdict in table.items():
+        decision, reason = verdict.get("decision"), verdict.get("reason")
+        if decision in DECISIONS and isinstance(reason, str):
+            rows.append(f"{_line_key(command)} {decision} {json.dumps(reason)}")
+    return "\n".join([f"{TABLE_MAGIC} {state_digest}", *sorted(rows)]) + "\n"
+
+
+def table_ok(state_path: str, digest: str) -> bool:
+    """A verdict table for these exact state bytes lies beside the state."""
+    try:
+        with open(table_path(state_path), "rb") as fh:
+            head = fh.readline(200)
+    except OSError:
+        return False
+    return head.rstrip(b"\n") == f"{TABLE_MAGIC} {digest}".encode()
+
+
+def table_get(state_path: str, digest: str, command: str) -> tuple[str, str] | None:
+    """The exported verdict on ``command`` if the table beside ``state_path`` belongs to ``digest``."""
+    try:
+        with open(table_path(state_path), "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    head, _, _ = data.partition(b"\n")
+    if head != f"{TABLE_MAGIC} {digest}".encode():
+        return None  # another state's table (or none at all): never trust it
+    key = _line_key(command).encode()
+    at = data.find(b"\n" + key + b" ")
+    if at < 0:
+        return None
+    end = data.find(b"\n", at + 1)
+    row = data[at + 1:end if end >= 0 else len(data)].decode("ascii", "replace")
+    try:
+        _key, decision, reason_json = row.split(" ", 2)
+        reason = json.loads(reason_json)
+    except ValueError:
+        return None
+    if decision not in DECISIONS or not isinstance(reason, str):
+        return None
+    return decision, reason
+
+
 def _peer_is_us(sock: socket.socket) -> bool:
     """The process at the other end runs as our uid (Linux ``SO_PEERCRED``; elsewhere the 0700 dir)."""
     import socket
@@ -299,19 +367,58 @@ def wait_loading(sock_path: str, limit: float = LOADING_WAIT) -> bool:
     return True
 
 
-def ensure(state_path: str, digest: str) -> None:
-    """Start a server for this state unless one runs (or the server is off, or the dir unsafe)."""
+def ensure(state_path: str, digest: str) -> int | None:
+    """Start a server for this state unless one runs (or the server is off, or the dir unsafe).
+
+    The pid of the server it started, else ``None``.
+    """
     try:
         if not enabled():
-            return
+            return None
         directory = socket_dir(create=True)
         if directory is None:
-            return
+            return None
         sock = socket_path(directory, state_path, digest)
         if not running(sock):
-            spawn(state_path, digest, sock)
+            return spawn(state_path, digest, sock)
     except Exception:  # noqa: BLE001 - the server is an optimisation: starting it must never cost the answer
-        return
+        return None
+    return None
+
+
+def warm_wait() -> float:
+    """How long ``--warm`` (SessionStart) waits for the server to listen (``STACKPOLICY_HOOK_WARM_WAIT``)."""
+    try:
+        value = float(os.environ.get("STACKPOLICY_HOOK_WARM_WAIT", DEFAULT_WARM_WAIT))
+    except ValueError:
+        return DEFAULT_WARM_WAIT
+    return min(max(value, 0.0), MAX_WARM_WAIT)
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists (another uid would be EPERM; ours never is)
+    return True
+
+
+def wait_ready(sock_path: str, pid: int | None, limit: float) -> bool:
+    """Wait until the server for ``sock_path`` listens: ``True`` once its socket is there.
+
+    ``False`` at the ``limit``, or as soon as no server is starting (the one started, ``pid``, has
+    exited, and no other holds the lock): a failed start is not waited for.
+    """
+    deadline = time.monotonic() + limit
+    while not os.path.exists(sock_path):
+        if time.monotonic() >= deadline or not (_alive(pid) or running(sock_path)):
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def spawn(state_path: str, digest: str, sock_path: str, idle: float | None = None) -> int | None:
@@ -356,6 +463,18 @@ def spawn(state_path: str, digest: str, sock_path: str, idle: float | None = Non
             os.write(wfd, str(server).encode())
             os._exit(0)
         os.chdir(root)
+        # Take the server's lock before exec: from the moment this call returns, `running()`
+        # is true, so a hook call right after a SessionStart never starts a second server
+        # while the first is still importing. The exec'd server keeps the locked descriptor.
+        import fcntl
+
+        lock_fd = os.open(sock_path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os._exit(0)  # another server holds it
+        os.set_inheritable(lock_fd, True)
+        argv += ["--lock-fd", str(lock_fd)]
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)

@@ -201,15 +201,36 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def _lock(sock_path: str) -> Iterator[IO[str] | None]:
-    """The lock that makes one server per socket; ``None`` when another server holds it."""
-    fh = open(sock_path + ".lock", "a+", encoding="ascii")  # noqa: SIM115 (held for the server's life)
-    try:
+def _lock(sock_path: str, fd: int | None = None) -> Iterator[IO[str] | None]:
+    """The lock that makes one server per socket; ``None`` when another server holds it.
+
+    ``fd``: the lock file, already locked by :func:`generators.hook_client.spawn` before exec.
+    """
+    if fd is not None:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fh = open(fd, "r+", encoding="ascii", closefd=True)  # noqa: SIM115 (held for the server's life)
+            same = os.fstat(fd)[1:3] == os.stat(sock_path + ".lock")[1:3]  # (inode, device)
         except OSError:
             yield None
             return
+        try:
+            if same:  # ours already: a no-op, which fails if the descriptor is not the locked one
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            same = False
+        if not same:
+            fh.close()
+            yield None
+            return
+    else:
+        fh = open(sock_path + ".lock", "a+", encoding="ascii")  # noqa: SIM115 (held for the server's life)
+    try:
+        if fd is None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield None
+                return
         fh.truncate(0)
         fh.write(f"{os.getpid()}\n")
         fh.flush()
@@ -221,14 +242,14 @@ def _lock(sock_path: str) -> Iterator[IO[str] | None]:
         fh.close()
 
 
-def run(state_path: str, digest: str, sock_path: str, idle: float) -> int:
+def run(state_path: str, digest: str, sock_path: str, idle: float, lock_fd: int | None = None) -> int:
     """Load the classifier for ``state_path`` (whose bytes must hash to ``digest``) and serve."""
     directory = os.path.dirname(sock_path)
     if not hook_client.private_dir(directory):
         return 2
     # A plain `kill` still removes the socket and clears the lock file (the finally blocks run).
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    with _lock(sock_path) as held:
+    with _lock(sock_path, lock_fd) as held:
         if held is None:
             return 0
         with open(state_path, "rb") as fh:
@@ -243,14 +264,17 @@ def run(state_path: str, digest: str, sock_path: str, idle: float) -> int:
         # Before the classifier loads (the slow part): the table's verdicts go to the decision
         # cache, so calls arriving while it loads are answered from disk.
         cache = DecisionCache(directory, digest, code_stamp())
-        if isinstance(state.get("table"), dict):
-            cache.prefill(state["table"])
+        if isinstance(state.get("table"), dict) and not hook_client.table_ok(state_path, digest):
+            cache.prefill(state["table"])  # a state exported without its verdict table
         serving: list[bool] = []  # the warm-up lines are not cached, only real calls
 
         def keep(command: str, decision: str, reason: str) -> None:
             if serving:
                 cache.put(command, decision, reason)
 
+        # Pydantic's plugin discovery scans every installed distribution's entry points at the
+        # first model; the classifier uses no plugin, and the scan delays the first answer.
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
         full = build_classifier(state, keep)
         warm_up(full)
         serving.append(True)
@@ -287,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hash", required=True, help="SHA-256 of the state file's bytes")
     ap.add_argument("--socket", required=True, help="the UNIX socket to listen on")
     ap.add_argument("--idle", type=float, default=hook_client.DEFAULT_IDLE, help="exit after this many idle seconds")
+    ap.add_argument("--lock-fd", type=int, default=None, help="the socket's lock file, locked by the spawner")
     args = ap.parse_args(argv)
-    return run(args.state, args.hash, args.socket, args.idle)
+    return run(args.state, args.hash, args.socket, args.idle, args.lock_fd)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from instance commands.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
@@ -133,13 +134,42 @@ def load_compiled(policy_path: str | Path) -> tuple[Policy, EvalSuite | None]:
     return policy, evals
 
 
-def cli_guard(cli: str, args: list[str]) -> str:
+def hook_runner(cli: str) -> list[str] | None:
+    """``[python, "-I", "-S", entry]``: how the exported hooks run ``stackpolicy hook`` without
+    the console script (see :mod:`generators.hook_entry`), or ``None`` to run ``cli`` itself.
+
+    Only when ``cli`` is the console script of this very interpreter (its ``#!`` line names
+    ``sys.executable``), so the entry file is the one of the installation ``cli`` runs.
+    """
+    if "/" not in cli:
+        return None
+    try:
+        with open(cli, "rb") as fh:
+            first = fh.readline(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    python = first[2:].strip() if first.startswith("#!") else ""
+    if not python or python != os.path.abspath(sys.executable):
+        return None
+    entry = Path(__file__).resolve().parents[1] / "hook_entry.py"
+    return [python, "-I", "-S", str(entry)] if entry.is_file() else None
+
+
+def hook_guard(cli: str, args: list[str]) -> str:
+    """The guarded hook command for ``stackpolicy hook <args>``: the CLI's presence is checked
+    as in :func:`cli_guard`, the hook itself runs through :func:`hook_runner` when it can."""
+    runner = hook_runner(cli)
+    return cli_guard(cli, ["hook", *args]) if runner is None else cli_guard(cli, args, runner)
+
+
+def cli_guard(cli: str, args: list[str], runner: list[str] | None = None) -> str:
     """A hook command that runs ``cli args`` and blocks (exit 2, the agents' "block this
     tool call" code, with the reason on stderr) when the CLI is missing or fails: a hook that
     cannot run must never let the call through (any other exit code lets it run). ``cli`` is
-    an absolute path, or a bare name looked up on PATH when the hook runs."""
+    an absolute path, or a bare name looked up on PATH when the hook runs. ``runner``: the argv
+    that runs ``args`` instead of ``cli`` (still guarded by the presence of ``cli``)."""
     q = shlex.quote(cli)
-    run = shlex.join([cli, *args])
+    run = shlex.join([*(runner or [cli]), *args])
     present = f"[ -x {q} ]" if "/" in cli else f"command -v {q} >/dev/null 2>&1"
     missing = shlex.quote(f"stackpolicy: {cli} is missing or not executable, so this tool call is blocked; "
                           "reinstall stackpolicy there or rerun `stackpolicy export --cli PATH`")

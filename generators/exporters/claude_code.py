@@ -27,7 +27,8 @@ import shlex
 from functools import lru_cache
 from typing import Any
 
-from generators.exporters.base import ExportContext, ExportResult, cli_guard
+from generators.exporters.base import ExportContext, ExportResult, hook_guard, hook_runner
+from generators import hook_client
 from generators.hook import STATE_VERSION
 
 SETTINGS = "claude-code/settings.json"
@@ -78,6 +79,14 @@ def hook_state(ctx: ExportContext) -> dict[str, Any]:
     }
 
 
+def state_files(name: str, state: dict[str, Any]) -> dict[str, str]:
+    """The hook's state file and, beside it, its verdict table (see :func:`generators.hook_client.table_get`),
+    which names the state's SHA-256 so it is only ever read with these exact bytes."""
+    text = json.dumps(state, ensure_ascii=False, separators=(",", ":")) + "\n"
+    digest = hook_client.state_hash(text.encode("utf-8"))
+    return {name: text, hook_client.table_path(name): hook_client.table_text(digest, state.get("table") or {})}
+
+
 def deny_rules(ctx: ExportContext) -> list[str]:
     """``Bash(prefix *)`` for every compiled prefix that is T3 on its own (names and aliases)."""
     out: set[str] = set()
@@ -92,14 +101,15 @@ def deny_rules(ctx: ExportContext) -> list[str]:
 
 def hook_command(ctx: ExportContext, *extra: str) -> str:
     """The hook's shell command: the installed CLI by absolute path, blocking when it is missing."""
-    return cli_guard(ctx.cli_path(), ["hook", "claude-code", "--state", f"{ctx.enforce_dir}/{STATE}", *extra])
+    return hook_guard(ctx.cli_path(), ["claude-code", "--state", f"{ctx.enforce_dir}/{STATE}", *extra])
 
 
 def export(ctx: ExportContext) -> ExportResult:
     """Settings fragment (hook + deny backstop) and the hook's state."""
     cli = ctx.cli_path()
     present = f"[ -x {shlex.quote(cli)} ]" if "/" in cli else f"command -v {shlex.quote(cli)} >/dev/null 2>&1"
-    warm = f"{present} && {shlex.join([cli, 'hook', 'claude-code', '--state', f'{ctx.enforce_dir}/{STATE}', '--warm'])} || true"
+    runner = hook_runner(cli) or [cli, "hook"]
+    warm = f"{present} && {shlex.join([*runner, 'claude-code', '--state', f'{ctx.enforce_dir}/{STATE}', '--warm'])} || true"
     settings = {
         "permissions": {"deny": deny_rules(ctx)},
         "hooks": {
@@ -111,8 +121,6 @@ def export(ctx: ExportContext) -> ExportResult:
                 {"type": "command", "command": warm, "timeout": 10}]}],
         },
     }
-    files = {
-        SETTINGS: json.dumps(settings, indent=2, ensure_ascii=False) + "\n",
-        STATE: json.dumps(hook_state(ctx), ensure_ascii=False, separators=(",", ":")) + "\n",
-    }
+    files = {SETTINGS: json.dumps(settings, indent=2, ensure_ascii=False) + "\n"}
+    files.update(state_files(STATE, hook_state(ctx)))
     return ExportResult(files=files, rules=list(settings["permissions"]["deny"]))

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 
-from generators.exporters.base import ExportContext, ExportResult, Left, cli_guard
-from generators.exporters.claude_code import hook_state
+from generators.exporters.base import ExportContext, ExportResult, Left, hook_guard
+from generators.exporters.claude_code import hook_state, state_files
 from generators.exporters.prefixes import PrefixRule
 from generators.risk.model import DECISION_FOR_TIER
 
@@ -63,7 +63,7 @@ def rules_text(ctx: ExportContext, rules: list[PrefixRule]) -> str:
 def hook_command(ctx: ExportContext) -> str:
     """The hook's shell command: the installed CLI by absolute path, blocking when it is missing."""
     state = f"{ctx.enforce_dir}/{STATE}"
-    return cli_guard(ctx.cli_path(), ["hook", "codex", "--state", state])
+    return hook_guard(ctx.cli_path(), ["codex", "--state", state])
 
 
 def export(ctx: ExportContext) -> ExportResult:
@@ -83,7 +83,7 @@ def export(ctx: ExportContext) -> ExportResult:
     files = {
         RULES: rules_text(ctx, rules),
         HOOKS: json.dumps(hooks, indent=2, ensure_ascii=False) + "\n",
-        STATE: json.dumps(state, ensure_ascii=False, separators=(",", ":")) + "\n",
         LEFT: "\n".join(lines) + "\n",
+        **state_files(STATE, state),
     }
     return ExportResult(files=files, left_to_hook=left)
