@@ -19,12 +19,12 @@ answer) and starts one in the background. On any error of its own the hook answe
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 from generators import hook_client
+from generators.hook_client import json_dumps, json_loads
 
 # Annotations only (they are strings here): importing `typing` would cost every call ~4 ms.
 TYPE_CHECKING = False
@@ -109,6 +109,16 @@ def _classify(state: dict[str, Any], command: str, keep: Callable[[str, str, str
               ) -> tuple[str, str]:
     """The slow path: the full classifier, loaded in this process for this one call."""
     return (build_classifier(state, keep) if keep is not None else build_classifier(state))(command)
+
+
+def _parse_state(raw: bytes) -> dict[str, Any]:
+    """The state file's JSON: large, so the full decoder, imported only by the calls that parse it."""
+    import json
+
+    state = json.loads(raw)
+    if not isinstance(state, dict):
+        raise ValueError("the hook state is not a JSON object")
+    return state
 
 
 def lookup(state: dict[str, Any], command: str) -> tuple[str, str] | None:
@@ -224,7 +234,7 @@ def verdict(command: str, event: dict[str, Any], state_path: str) -> tuple[str, 
         with open(path, "rb") as fh:
             raw = fh.read()
         digest = hook_client.state_hash(raw)  # the bytes read now (rewritten since it was memoised?)
-    state = json.loads(raw)
+    state = _parse_state(raw)
     if state.get("version") != STATE_VERSION:
         return "ask", f"{state_path} is from another version; rerun `stackpolicy export`"
     known = lookup(state, command)
@@ -336,7 +346,7 @@ def decide_codex(event: dict[str, Any], state_path: str) -> dict[str, Any] | Non
     rules: list[dict[str, Any]] = []
     if decision == "ask":
         with open(os.path.abspath(_resolve(state_path, event)), "rb") as fh:
-            rules = json.loads(fh.read()).get("codex_rules") or []
+            rules = _parse_state(fh.read()).get("codex_rules") or []
     return codex_answer(decision, reason, rules, command)
 
 
@@ -356,7 +366,7 @@ def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE, agent: s
     """Read one event, write one answer; always exit 0 (errors become ``ask``, for Codex
     ``deny``: Codex does not enforce a hook's ``ask``)."""
     try:
-        event = json.loads(stdin.read() or "{}")
+        event = json_loads(stdin.read() or "{}")
         if not isinstance(event, dict):
             raise ValueError("the hook input is not a JSON object")
         answer = decide_codex(event, state_path) if agent == "codex" else decide(event, state_path)
@@ -364,7 +374,7 @@ def run(stdin: TextIO, stdout: TextIO, state_path: str = DEFAULT_STATE, agent: s
         answer = _answer("deny" if agent == "codex" else "ask",
                          f"stackpolicy hook error ({exc.__class__.__name__}: {exc}); blocked until a human decides")
     if answer is not None:
-        stdout.write(json.dumps(answer) + "\n")
+        stdout.write(json_dumps(answer) + "\n")
     return 0
 
 
@@ -378,15 +388,14 @@ def warm(stdin: TextIO, state_path: str = DEFAULT_STATE) -> int:
     """
     try:
         try:
-            event = json.loads(stdin.read() or "{}")
+            event = json_loads(stdin.read() or "{}")
         except ValueError:
             event = {}
         path = os.path.abspath(_resolve(state_path, event if isinstance(event, dict) else {}))
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        digest = hook_client.state_hash(raw)
+        directory = hook_client.socket_dir(create=True) if hook_client.enabled() else None
+        # Through the memo: the session's first call then need not read and hash the state.
+        digest, _ = hook_client.state_digest(path, directory)
         pid = hook_client.ensure(path, digest)
-        directory = hook_client.socket_dir(create=False) if hook_client.enabled() else None
         if directory is not None:
             hook_client.wait_ready(hook_client.socket_path(directory, path, digest), pid, hook_client.warm_wait())
     except Exception:  # noqa: BLE001 - warming is an optimisation; the PreToolUse hook reports errors

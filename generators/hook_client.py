@@ -27,7 +27,6 @@ Environment: ``STACKPOLICY_HOOK_SERVER=off`` never uses or starts a server;
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
@@ -42,10 +41,59 @@ except ImportError:  # pragma: no cover - other Pythons
     except ImportError:
         from hashlib import sha256 as _sha256
 
-# `socket` (~5 ms) is imported where it is used: a table hit with no server up never needs it.
+# JSON through CPython's C codec directly: the `json` package imports `re` (and `enum`), which
+# costs a hook call more than everything it does with JSON. Same output as `json.dumps`.
+try:
+    import _json
+
+    class _DecodeContext:
+        strict = True
+        object_hook = None
+        object_pairs_hook = None
+        parse_float = float
+        parse_int = int
+        memo: dict[str, str] = {}
+
+        @staticmethod
+        def parse_constant(name: str) -> float:
+            raise ValueError(f"not JSON: {name}")
+
+    _scan = _json.make_scanner(_DecodeContext())
+
+    def _no_default(obj: object) -> object:
+        raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+    _encode = _json.make_encoder(None, _no_default, _json.encode_basestring_ascii, None, ": ", ", ",
+                                 False, False, True)
+
+    def json_loads(data: str | bytes) -> object:
+        """``json.loads`` for the hook's own small documents (``ValueError`` when malformed)."""
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        text = text.strip(" \t\n\r")
+        try:
+            obj, end = _scan(text, 0)
+        except StopIteration as exc:
+            raise ValueError(f"malformed JSON at {exc.value}") from None
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        if end != len(text):
+            raise ValueError(f"extra data after JSON at {end}")
+        return obj
+
+    def json_dumps(obj: object) -> str:
+        """``json.dumps(obj)`` (ASCII, default separators)."""
+        return "".join(_encode(obj, 0))
+except (ImportError, AttributeError, TypeError):  # pragma: no cover - Pythons without the C codec
+    import json as _json_module
+
+    json_loads = _json_module.loads
+    json_dumps = _json_module.dumps
+
+# Only CPython's C `_socket` (the `socket` package imports `enum`, ~3 ms): a table hit with no
+# server up never needs it at all.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
+    import _socket
 
 # A listening server answers a new line in a few ms (a table or cache hit in well under one);
 # the slow path costs a full classifier import (0.4 s idle, 1-2 s on a loaded machine). So a
@@ -194,7 +242,7 @@ def cache_get(directory: str, digest: str, command: str) -> tuple[str, str] | No
     key = _line_key(command)
     try:
         with open(os.path.join(cache_dir(directory, digest), key[:40]), "rb") as fh:
-            rec = json.loads(fh.read(MAX_REPLY))
+            rec = json_loads(fh.read(MAX_REPLY))
     except (OSError, ValueError):
         return None
     if not isinstance(rec, dict) or rec.get("line") != key or rec.get("state") != digest:
@@ -220,7 +268,7 @@ def cache_put(directory: str, digest: str, command: str, decision: str, reason: 
         return False
     key = _line_key(command)
     rec = {"line": key, "state": digest, "decision": decision, "reason": reason}
-    return _write_atomic(os.path.join(d, key[:40]), json.dumps(rec).encode())
+    return _write_atomic(os.path.join(d, key[:40]), json_dumps(rec).encode())
 
 
 # -- The exported verdict table ------------------------------------------------------------
@@ -247,7 +295,7 @@ def table_text(state_digest: str, table: dict[str, dict[str, str]]) -> str:
     for command, verdict in table.items():
         decision, reason = verdict.get("decision"), verdict.get("reason")
         if decision in DECISIONS and isinstance(reason, str):
-            rows.append(f"{_line_key(command)} {decision} {json.dumps(reason)}")
+            rows.append(f"{_line_key(command)} {decision} {json_dumps(reason)}")
     return "\n".join([f"{TABLE_MAGIC} {state_digest}", *sorted(rows)]) + "\n"
 
 
@@ -279,7 +327,7 @@ def table_get(state_path: str, digest: str, command: str) -> tuple[str, str] | N
     row = data[at + 1:end if end >= 0 else len(data)].decode("ascii", "replace")
     try:
         _key, decision, reason_json = row.split(" ", 2)
-        reason = json.loads(reason_json)
+        reason = json_loads(reason_json)
     except ValueError:
         return None
     if decision not in DECISIONS or not isinstance(reason, str):
@@ -287,31 +335,30 @@ def table_get(state_path: str, digest: str, command: str) -> tuple[str, str] | N
     return decision, reason
 
 
-def _peer_is_us(sock: socket.socket) -> bool:
+def _peer_is_us(sock: _socket.socket) -> bool:
     """The process at the other end runs as our uid (Linux ``SO_PEERCRED``; elsewhere the 0700 dir)."""
-    import socket
+    import _socket
 
-    opt = getattr(socket, "SO_PEERCRED", None)
+    opt = getattr(_socket, "SO_PEERCRED", None)
     if opt is None:
         return True
-    import struct
-
-    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i")))
-    return uid == os.getuid()
+    cred = sock.getsockopt(_socket.SOL_SOCKET, opt, 12)  # struct ucred: pid, uid, gid (3 C ints)
+    return int.from_bytes(cred[4:8], sys.byteorder, signed=True) == os.getuid()
 
 
 def query(sock_path: str, digest: str, command: str, timeout: float = CLIENT_TIMEOUT) -> tuple[str, str] | None:
     """Ask the server at ``sock_path``: ``(decision, reason)``, or ``None`` for any failure."""
-    import socket
+    import _socket
 
     deadline = time.monotonic() + timeout
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
             sock.settimeout(timeout)
             sock.connect(sock_path)
             if not _peer_is_us(sock):
                 return None
-            sock.sendall(json.dumps({"command": command, "state": digest}).encode() + b"\n")
+            sock.sendall(json_dumps({"command": command, "state": digest}).encode() + b"\n")
             buf = b""
             while b"\n" not in buf:
                 left = deadline - time.monotonic()
@@ -322,7 +369,9 @@ def query(sock_path: str, digest: str, command: str, timeout: float = CLIENT_TIM
                 if not chunk:
                     break
                 buf += chunk
-        reply = json.loads(buf.split(b"\n", 1)[0])
+        finally:
+            sock.close()
+        reply = json_loads(buf.split(b"\n", 1)[0])
     except (OSError, ValueError):
         return None
     if not isinstance(reply, dict) or reply.get("state") != digest or reply.get("command") != command:

@@ -549,12 +549,10 @@ def test_a_warm_server_spares_parsing_the_state(state: Path, socket_dir: Path, m
     monkeypatch.setenv("STACKPOLICY_HOOK_SERVER", "on")
     proc = _start_server(state, socket_dir)
     try:
-        class NoParse:
-            @staticmethod
-            def loads(raw: bytes) -> None:
-                raise AssertionError("the state was parsed although a server was up")
+        def no_parse(raw: bytes) -> None:
+            raise AssertionError("the state was parsed although a server was up")
 
-        monkeypatch.setattr(hook, "json", NoParse)
+        monkeypatch.setattr(hook, "_parse_state", no_parse)
         for cmd, want in expected.items():
             assert hook.decide(_bash(cmd), str(state)) == want, cmd  # the table hit too, same reason
     finally:

@@ -75,12 +75,14 @@ def test_entry_does_not_shadow_the_standard_library_with_its_own_directory(state
 
 def test_a_table_answer_needs_no_site_packages(state: Path) -> None:
     code = (
-        "import io, json, sys\n"
+        "import io, sys\n"
         f"sys.path[0] = {str(REPO)!r}\n"
         "from generators.hook import run\n"
+        "from generators.hook_client import json_dumps as dumps\n"
         f"ev = {json.dumps(_bash('kubectl get pods -n acme-prod -l app=orders-api'))!r}\n"
         f"run(io.StringIO(ev), sys.stdout, {str(state)!r})\n"
-        "print(json.dumps(sorted(m for m in ('site', 'pydantic', 'yaml', 'generators.classify') if m in sys.modules)))\n"
+        "print(dumps(sorted(m for m in ('site', 'pydantic', 'yaml', 'generators.classify', 're', 'enum', 'socket')\n"
+        "                        if m in sys.modules)))\n"
     )
     res = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60,
                          env={"STACKPOLICY_HOOK_SERVER": "off"})
@@ -194,3 +196,21 @@ def test_warm_wait_is_bounded(monkeypatch) -> None:  # noqa: ANN001
     for value, want in (("0", 0.0), ("3", 3.0), ("999", hook_client.MAX_WARM_WAIT), ("x", hook_client.DEFAULT_WARM_WAIT)):
         monkeypatch.setenv("STACKPOLICY_HOOK_WARM_WAIT", value)
         assert hook_client.warm_wait() == want
+
+
+@pytest.mark.parametrize("doc", [
+    {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                            "permissionDecisionReason": "stackpolicy: T3 \u00e4 \"quoted\" \\ \n \u2028 \U0001F600"}},
+    {"command": "rm -rf / # \x00 \t", "state": "a" * 64, "n": [1, -2, 3.5, True, False, None, []]},
+    [], "", 0,
+])
+def test_hook_json_codec_matches_the_json_module(doc: object) -> None:
+    assert hook_client.json_dumps(doc) == json.dumps(doc)
+    assert hook_client.json_loads(json.dumps(doc)) == doc
+    assert hook_client.json_loads(json.dumps(doc, ensure_ascii=False, indent=2).encode()) == doc
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "{", '{"a": 1} x', "NaN", "[1,]", "{'a': 1}", b"\xff", "[" * 100_000])
+def test_hook_json_codec_rejects_what_is_not_json(bad: str | bytes) -> None:
+    with pytest.raises(ValueError):
+        hook_client.json_loads(bad)
