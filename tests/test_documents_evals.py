@@ -146,6 +146,22 @@ def test_the_document_stays_small_and_deterministic(example) -> None:
     assert len(md.encode()) <= 300 * 1024
 
 
+def test_the_ladder_in_the_document_does_not_grow_with_the_estate(example) -> None:
+    """Per-system rungs live in evals.yaml; the document groups them by kind and bar, so a
+    2,000-system estate renders the same number of ladder rows as a small one."""
+    inv, policy, suite = example
+    base = suite.ladder[0]
+    many = [base.model_copy(update={"system": f"service:svc-{i:04d}", "case_ids": []}) for i in range(2000)]
+    big = suite.model_copy(update={"ladder": suite.ladder + many})
+    small_md, big_md = render_evals_md(suite, "output"), render_evals_md(big, "output")
+    ladder = big_md.split("## Autonomy ladder", 1)[1]
+    rows = [line for line in ladder.splitlines() if line.startswith("| `")]
+    assert len(rows) <= len(small_md.split("## Autonomy ladder", 1)[1].splitlines()) + 1
+    assert "and 2000 more" in ladder or any("more" in r for r in rows)
+    assert len(big_md.encode()) - len(small_md.encode()) < 2_000
+    assert len(big_md.encode()) <= 300 * 1024
+
+
 def test_factory_suite_grounds_every_case_in_the_inventory() -> None:
     policy, evals = _docs()
     actions = policy.actions()

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 import yaml
@@ -588,6 +588,36 @@ def render_policy_md(policy: Policy, out_dir: str | Path) -> str:
     return _normalise(text)
 
 
+class LadderGroup(NamedTuple):
+    """Rungs of one kind that share a bar: one row of the document's autonomy ladder."""
+
+    kind: str
+    current_max_tier: str
+    min_runs: int
+    min_pass_rate: float
+    systems: list[str]  # display names, those with cases first
+    cases: int
+    with_t2: int  # systems that have T2 classes to promote one at a time
+
+
+def ladder_groups(suite: EvalSuite, names: dict[str, str], shown: int = 4) -> list[LadderGroup]:
+    """The ladder grouped by system kind and bar, so the document stays the same size at any
+    estate size; each system's own rung (its T2 classes in promotion order) is in evals.yaml."""
+    groups: dict[tuple[str, str, int, float], list] = defaultdict(list)
+    for r in suite.ladder:
+        kind = r.system.split(":", 1)[0] if ":" in r.system else r.system
+        groups[(kind, r.current_max_tier, r.min_runs, r.min_pass_rate)].append(r)
+    out = []
+    for (kind, tier, runs, rate), rungs in sorted(groups.items(), key=lambda kv: (-kv[0][2], kv[0][0], kv[0][1])):
+        rungs.sort(key=lambda r: (-len(r.case_ids), r.system))
+        label = [names.get(r.system, r.system) for r in rungs[:shown]]
+        if len(rungs) > shown:
+            label.append(f"and {len(rungs) - shown} more")
+        out.append(LadderGroup(kind, tier, runs, rate, label, sum(len(r.case_ids) for r in rungs),
+                               sum(1 for r in rungs if len(r.promote_when) > 3)))
+    return out
+
+
 def render_evals_md(suite: EvalSuite, out_dir: str | Path, system_names: dict[str, str] | None = None) -> str:
     """The eval suite as GitHub-flavoured markdown with YAML front matter."""
     linker = EvidenceLinker(suite.meta.sources, out_dir)
@@ -596,7 +626,7 @@ def render_evals_md(suite: EvalSuite, out_dir: str | Path, system_names: dict[st
     categories = [(k, [c for c in suite.cases if c.category == k]) for k in CATEGORY_TITLES]
     text = env.get_template("evals.md.j2").render(
         suite=suite, meta=suite.meta, front_matter=front_matter(suite.meta), categories=categories,
-        names=system_names or {},
+        names=system_names or {}, ladder=ladder_groups(suite, system_names or {}),
     )
     return _normalise(text)
 
