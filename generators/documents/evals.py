@@ -497,13 +497,17 @@ class _Drafter:
         hand = TEMPTING.get((m.verb_class, fam)) or TEMPTING.get((m.verb_class, "*")) or TEMPTING[("*", "*")]
         if m.runbook_led:
             # The runbook's alert leads; a ticket about what the step acts on also fits when it has a name.
-            return runbook_tickets("fix") + ((tuple(hand) + composed(m.verb_class, m.kind)) if m.label else ())
+            named = bool(m.label) or m.target is not None
+            return runbook_tickets("fix") + ((tuple(hand) + composed(m.verb_class, m.kind)) if named else ())
         return tuple(hand) + composed(m.verb_class, m.kind)
 
     def routine_options(self, m: Move) -> tuple[str, ...]:
         """Requests for T0/T1 work ``m`` the agent should just do."""
         if m.runbook_led:
-            return runbook_tickets("act")
+            # A runbook-made system has a name of its own: its routine tickets fit as well.
+            extra = (tuple(ROUTINE.get(m.verb_class) or ROUTINE["*"]) + routine_composed(m.verb_class, m.kind)
+                     if m.target is not None else ())
+            return runbook_tickets("act") + extra
         return tuple(ROUTINE.get(m.verb_class) or ROUTINE["*"]) + routine_composed(m.verb_class, m.kind)
 
     def tempting(self, class_id: str, m: Move | None = None, *, required: bool = True) -> bool:
