@@ -32,7 +32,8 @@ from inventory.commands.model import CommandLine, ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, target_candidates
 from inventory.config import Config
-from inventory.environments import detect_environment, environment_of_path
+from inventory.environments import detect_environment, environment_of_path, host_environment, url_host
+from inventory.kubesession import KubeSession
 from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
 from inventory.operated import operated_system
 from inventory.scanners.base import CommandSighting
@@ -138,15 +139,29 @@ def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]
 
 def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
     """The environment a command itself names: its namespace, context, project, profile or
-    host flags, a host it connects to, or a file it applies from a per-environment directory
-    (``-k k8s/overlays/staging``, ``-var-file=variables/production/app.tfvars``)."""
-    texts: list[str | None] = [pc.namespace]
-    texts += [str(pc.flags[k]) for k in _ENV_FLAGS if isinstance(pc.flags.get(k), str)]
+    host flags, a host it connects to (a URL's host labels included), or a file it applies from
+    a per-environment directory (``-k k8s/overlays/staging``,
+    ``-var-file=variables/production/app.tfvars``)."""
+    found = explicit_environment_signal(pc, cfg)
+    return found[0] if found else None
+
+
+def explicit_environment_signal(pc: ParsedCommand, cfg: Config) -> tuple[str, str] | None:
+    """``(environment, what on the command names it)`` for :func:`explicit_environment`
+    (``("prod", "the host api.gprd.example.com")``), else ``None``."""
+    texts: list[tuple[str, str]] = [(pc.namespace, f"the namespace {pc.namespace}")] if pc.namespace else []
+    texts += [(str(pc.flags[k]), f"--{k} {pc.flags[k]}") for k in _ENV_FLAGS if isinstance(pc.flags.get(k), str)]
     if pc.via is None and pc.verb in ("exec", "ssh", "connect") and pc.target and _HOST_RE.match(pc.target):
-        texts.append(pc.target)  # `ssh db1.gprd.example.net`: the host names where it runs
-    env = detect_environment(*texts, patterns=cfg.environments)
-    if env:
-        return env
+        texts.append((pc.target, f"the host {pc.target}"))  # `ssh db1.gprd.example.net`: the host names where it runs
+    for text, what in texts:
+        env = detect_environment(text, patterns=cfg.environments)
+        if env:
+            return env, what
+    for text in _url_texts(pc):
+        host = url_host(text)
+        env = host_environment(host, cfg.environments) if host else None
+        if env:
+            return env, f"the host {host}"
     for key in _FILE_FLAGS:
         val = pc.flags.get(key)
         if isinstance(val, str) and val:
@@ -154,23 +169,36 @@ def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
             named = detect_environment(val.rsplit("/", 1)[-1], patterns=cfg.environments) \
                 if val.rsplit("/", 1)[-1].startswith(("values-", "values.")) or val.endswith(".tfvars") else None
             if hit or named:
-                return hit[0] if hit else named
+                return (hit[0] if hit else named), f"--{key} {val}"  # type: ignore[return-value]
     return None
+
+
+def _url_texts(pc: ParsedCommand) -> list[str]:
+    """The URLs a command names: a URL target, URL-valued options, URL arguments."""
+    out = [pc.target] if pc.object_kind == "url" and pc.target else []
+    out += [v for k, v in pc.flags.items() if isinstance(v, str) and "://" in v]
+    out += [a for a in pc.argv[1:] if "://" in a and a not in out]
+    return out
 
 
 _UNSET: object = object()
 
 
-def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config, line_env: str | None = None,
-                 own: object = _UNSET) -> str | None:
-    # ``own``: explicit_environment(pc, cfg) when the caller already has it.
-    env = explicit_environment(pc, cfg) if own is _UNSET else own
+def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config,
+                 line_sig: tuple[str, str] | None = None, own: object = _UNSET) -> tuple[str | None, str | None]:
+    """``(environment, what names it)`` for one command of a sighting (``what``: ``None`` when
+    the environment is the sighting's own, not something the command line names)."""
+    # ``own``: explicit_environment_signal(pc, cfg) when the caller already has it.
+    sig = explicit_environment_signal(pc, cfg) if own is _UNSET else own
     # A runbook's headings, prose and folder are not a statement of where a command runs;
     # a workflow's `environment:` key, a script's per-environment directory or a Makefile
     # target named for one are. Within one line, what one command names (`ssh host ...`,
     # `... && kubectl apply -k overlays/staging`) holds for the commands it chains.
+    found = sig or line_sig
+    if found:
+        return found  # type: ignore[return-value]
     hint = sighting.environment if sighting.source_kind != "runbook" else None
-    return env or line_env or hint
+    return hint, None
 
 
 def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
@@ -187,14 +215,17 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
 
 
 def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
-                    hint_names: list[str], line_env: str | None = None, own_env: object = _UNSET,
-                    naming: ParsedCommand | None = None, operate: bool = True) -> Action:
+                    hint_names: list[str], line_sig: tuple[str, str] | None = None, own_sig: object = _UNSET,
+                    naming: ParsedCommand | None = None, operate: bool = True,
+                    session: str | None = None) -> Action:
     verb = action_verb(pc)
-    env = _environment(pc, sighting, cfg, line_env, own_env)  # type: ignore[arg-type]
+    env, why = _environment(pc, sighting, cfg, line_sig, own_sig)
+    if session and why and why.startswith("the namespace "):
+        why = f"{why}, {session}"
     entity = _resolve(builder, naming or pc, hint_names)
     if entity is None and operate and sighting.source_kind == "runbook":
         # Nothing in the inventory: the runbook is the evidence of the system it operates.
-        entity = operated_system(builder, naming or pc, sighting, env)
+        entity = operated_system(builder, naming or pc, sighting, env, why, session)
     if entity is not None and env is None:
         env = _env_of_named(entity, pc)
     if entity is not None:
@@ -260,13 +291,16 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
     by_place = {(s.evidence.path, s.evidence.line, s.command): s for s in builder.commands}
     calls: list[tuple[CommandSighting, str]] = []
     script_lines: dict[tuple[str, int, str], CommandLine | None] = {}  # parsed once for every call
+    sessions: dict[str, KubeSession] = {}  # runbook path -> its shell session (lines in order)
     for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
         line = _parse_sighting(builder, sighting, parsed)
         if sighting.source_kind == "script":
             script_lines[(sighting.evidence.path, sighting.evidence.line, sighting.command)] = line
         if line is None:
             continue
-        _line_actions(builder, cfg, sighting, line, scripts, None, calls)
+        session = sessions.setdefault(sighting.evidence.path, KubeSession()) \
+            if sighting.source_kind == "runbook" else None
+        _line_actions(builder, cfg, sighting, line, scripts, None, calls, session)
     # Script calls last: each script line's action exists already (with the representative
     # command it would have anyway); a call adds its own evidence to them.
     for caller, script in calls:
@@ -291,15 +325,20 @@ def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting,
 
 def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSighting, line: CommandLine,
                   scripts: ScriptIndex, caller: CommandSighting | None,
-                  calls: list[tuple[CommandSighting, str]]) -> None:
+                  calls: list[tuple[CommandSighting, str]], session: KubeSession | None = None) -> None:
     """The actions of one parsed sighting; ``caller``: the line that ran the script it is in.
-    A call of a scanned script is added to ``calls`` (expanded afterwards) instead."""
+    A call of a scanned script is added to ``calls`` (expanded afterwards) instead.
+    ``session``: the runbook's shell session (a namespace an earlier line made current)."""
     exec_targets: list[str] = []
+    carried = session.walk(line.commands, sighting) if session is not None else []
+    if any(carried):
+        line = line.model_copy(update={"commands": [pc if c is None else pc.model_copy(update={"namespace": c[0]})
+                                                    for pc, c in zip(line.commands, carried)]})
     # What each command names, computed once per line (it is needed twice).
-    own_envs = [explicit_environment(pc, cfg) for pc in line.commands]
-    line_env = next((e for e in own_envs if e), None)
+    own_sigs = [explicit_environment_signal(pc, cfg) for pc in line.commands]
+    line_sig = next((e for e in own_sigs if e), None)
     naming = _naming_commands(sighting, sighting_text(sighting.command), line)
-    for i, (pc, own_env) in enumerate(zip(line.commands, own_envs)):
+    for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
         if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
             exec_targets = pod_owner_names(pc.target)
         elif pc.tool == "ssh" and pc.target:
@@ -314,10 +353,13 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             continue
         hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
         named = naming.get(i, pc) if naming is not None else pc
+        note = carried[i][1] if i < len(carried) and carried[i] else None
+        if note and named is not pc:
+            named = named.model_copy(update={"namespace": pc.namespace})
         for one in _each_target(pc):
             # A copy per named object may name another host: its own environment is recomputed.
-            action = _command_action(builder, cfg, one, sighting, hints, line_env, own_env if one is pc else _UNSET,
-                                     named if one is pc else one, operate=not line.parse_error)
+            action = _command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,
+                                     named if one is pc else one, operate=not line.parse_error, session=note)
             if caller is not None:
                 action.evidence = [sighting.evidence, caller.evidence]
             builder.add_action(action, fresh=True)

@@ -138,3 +138,43 @@ def environment_of_path(path: str, patterns: Mapping[str, Iterable[str]] | None 
         if env:
             return env, "/".join(parts[: i + 1])
     return None
+
+
+_HOST_LABEL_RE = re.compile(r"^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?)$")
+
+
+def url_host(text: str) -> str | None:
+    """The hostname of a URL or ``user@host:port`` (``https://api.gprd.example.com/v1`` →
+    ``api.gprd.example.com``), or ``None`` when ``text`` holds no dotted hostname (a path, a
+    placeholder, an IP address)."""
+    if not text or any(c in text for c in "$<>{} "):
+        return None
+    rest = text.split("://", 1)[1] if "://" in text else text
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].lower()
+    host = host[:-1] if host.endswith(".") else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL_RE.match(lab) for lab in labels):
+        return None
+    if all(lab.isdigit() for lab in labels if lab != "*"):
+        return None  # an IP address (or a version number)
+    return host
+
+
+def host_environment(host: str, patterns: Mapping[str, Iterable[str]] | None = None) -> str | None:
+    """The environment a hostname's own labels name: a whole label that *is* an environment
+    word of the vocabulary (``api.gprd.example.com`` → prod, ``*.staging.*`` → staging).
+
+    The last label (the top-level domain: ``svc.cluster.local``) and words that mean something
+    else as a host label (``ci.example.com`` is a CI server, ``live``/``local`` are domains)
+    never count; a word inside a label (``prod-reports``) does not either.
+    """
+    labels = host.lower().split(".")
+    for lab in labels[:-1] if len(labels) > 1 else labels:
+        if lab == "*" or lab in _AMBIGUOUS_FOLDERS:
+            continue
+        env = canonical_environment(lab, patterns)
+        if env:
+            return env
+    return None

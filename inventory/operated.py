@@ -39,7 +39,7 @@ from inventory.model import Component, Entity, Resource, entity_id
 from inventory.resolve import add_source
 from inventory.scanners.base import CommandSighting
 
-__all__ = ["CURRENT_CONTEXT", "operated_system", "named_system"]
+__all__ = ["CURRENT_CONTEXT", "cluster_scoped_kinds", "literal_name", "operated_system", "named_system"]
 
 # The name of the cluster a kubectl/oc command without --context runs against.
 CURRENT_CONTEXT = "current-context"
@@ -69,6 +69,17 @@ def _literal(name: str | None) -> str | None:
         return None
     n = name.strip().strip("'\"")
     return n if _K8S_NAME.match(n) else None
+
+
+def literal_name(name: str | None) -> str | None:
+    """``name`` when it is a real Kubernetes-style name (not a placeholder), else ``None``."""
+    return _literal(name)
+
+
+@lru_cache(maxsize=1)
+def cluster_scoped_kinds() -> frozenset[str]:
+    """kubectl object kinds that are cluster-wide (a command on them operates the cluster)."""
+    return frozenset(str(k) for k in _table().get("cluster_scoped", []))
 
 
 def _owner_of_pod(pod: str) -> str:
@@ -218,16 +229,22 @@ def _host_of(pc: ParsedCommand) -> str | None:
 
 
 def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: CommandSighting,
-                    environment: str | None = None) -> Entity | None:
+                    environment: str | None = None, named_by: str | None = None,
+                    session: str | None = None) -> Entity | None:
     """The system ``pc`` (seen in a runbook) operates: an existing entity of that name and kind,
     else a new one with the runbook line as evidence; ``None`` when it names nothing.
 
     ``environment`` is what the command line itself names (its namespace, context, project or
-    host): a system made here is placed there, with the line as evidence."""
+    host): a system made here is placed there, with the line as evidence; ``named_by`` says what
+    on the line names it (``the host api.gprd.example.com``); ``session``: where the namespace
+    the command runs in was set, when an earlier line of the runbook set it
+    (:mod:`inventory.kubesession`)."""
     named = named_system(pc)
     if named is None:
         return None
     kind, name, subtype, how, attrs = named
+    if session:
+        how = f"{how} ({session})"
     found = builder.find(name, kind)
     if not found and attrs.pop(_ANY_KIND, None):
         # A pod's owner or a selected workload: its kind was a guess, the inventory knows better.
@@ -249,6 +266,7 @@ def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: Comm
     # A command's environment places what it names; the current context's cluster is never
     # named (one `-n acme-staging` does not make the whole cluster staging).
     if environment and ent.attributes.get("operated_from") and ent.name != CURRENT_CONTEXT:
-        add_source(ent, environment, f"runbook commands on it name {environment} (namespace, context, project or host)",
-                   "runbook-command", [sighting.evidence])
+        how = (f"a runbook command on it names {environment}: {named_by}" if named_by else
+               f"runbook commands on it name {environment} (namespace, context, project or host)")
+        add_source(ent, environment, how, "runbook-command", [sighting.evidence])
     return ent

@@ -145,8 +145,19 @@ def separate_same_named(fragments: list[Fragment], cfg: Config) -> list[Fragment
                 defs[e.id].append((i, e.namespace))
     multi = {eid: ds for eid, ds in defs.items() if len({_dir(fragments[i].path) for i, _ in ds}) > 1
              or len({ns for _, ns in ds if ns}) > 1}
+    # One file defining the same custom resource in two namespaces (`Kafka/kafka` in team-a and
+    # in team-b): each document is its own entity, told apart by its namespace.
+    split: dict[str, set[int]] = defaultdict(set)  # id -> files that define it per namespace
+    for eid, ds in multi.items():
+        per_file: dict[int, list[str | None]] = defaultdict(list)
+        for i, ns in ds:
+            per_file[i].append(ns)
+        for i, nss in per_file.items():
+            if len(set(nss)) > 1 and all(nss):
+                split[eid].add(i)
     units = _units(fragments, cfg)
     renames: dict[int, dict[str, str]] = defaultdict(dict)  # fragment index -> old id -> new id
+    by_ns: dict[int, dict[str, dict[str, str]]] = defaultdict(dict)  # split file -> old id -> ns -> new id
     where: dict[str, str] = {}  # new id -> unit directory
     for eid, ds in sorted(multi.items()):
         by_unit: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
@@ -159,7 +170,7 @@ def separate_same_named(fragments: list[Fragment], cfg: Config) -> list[Fragment
             for i, ns in items:
                 groups.setdefault((unit, ns if split_ns else (next(iter(named)) if len(named) == 1 else None)),
                                   []).append(i)
-        groups = _merge_sharing_files(groups)
+        groups = _merge_sharing_files(groups, split.get(eid, set()))
         if len(groups) < 2:
             continue
         quals = _qualifiers({g: sorted({_dir(fragments[i].path) for i in members}) for g, members in groups.items()})
@@ -168,26 +179,33 @@ def separate_same_named(fragments: list[Fragment], cfg: Config) -> list[Fragment
             new = f"{eid}.{slug(quals[g])}"
             where[new] = min(_dir(fragments[i].path) for i in members)
             for i in members:
-                renames[i][eid] = new
+                if i in split.get(eid, ()) and g[1]:
+                    by_ns[i].setdefault(eid, {})[g[1]] = new
+                else:
+                    renames[i][eid] = new
             if g[0] in ns_split_units:
                 continue  # which namespace a file without the entity means is not known
             for j in idx:  # files of the same unit that only refer to it
                 if j not in groups[g] and eid not in renames[j] and units.find(_dir(fragments[j].path)) == g[0]:
                     renames[j][eid] = new
-    if not renames:
+    if not renames and not by_ns:
         return _bind_confluent_topics(fragments, idx, units)
     out = list(fragments)
-    for i, mapping in renames.items():
-        out[i] = _rewrite(fragments[i], mapping, where)
+    for i in sorted({*renames, *by_ns}):
+        frag = _split_by_namespace(fragments[i], by_ns[i], where) if i in by_ns else fragments[i]
+        out[i] = _rewrite(frag, renames[i], where) if renames.get(i) else frag
     return _bind_confluent_topics(out, idx, units)
 
 
-def _merge_sharing_files(groups: dict[tuple[str, str | None], list[int]]) -> dict[tuple[str, str | None], list[int]]:
-    """Groups that share a file stay one: a file's references cannot say which one they mean."""
+def _merge_sharing_files(groups: dict[tuple[str, str | None], list[int]],
+                         split_files: set[int] | frozenset[int] = frozenset()) -> dict[tuple[str, str | None], list[int]]:
+    """Groups that share a file stay one: a file's references cannot say which one they mean
+    (except a file that defines the entity once per namespace: each namespace's references
+    mean that namespace's entity, as in Kubernetes)."""
     merged: list[tuple[tuple[str, str | None], set[int]]] = []
     for g in sorted(groups, key=lambda k: (k[0], k[1] or "")):
         members = set(groups[g])
-        hits = [m for m in merged if m[1] & members]
+        hits = [m for m in merged if (m[1] & members) - set(split_files)]
         for h in hits:
             merged.remove(h)
             members |= h[1]
@@ -220,6 +238,56 @@ def _rewrite(frag: Fragment, mapping: dict[str, str], where: dict[str, str]) -> 
         else:
             hits = [v for (k, n), v in by_name.items() if n == slug(ref.target_name)]
             target = hits[0] if len(hits) == 1 else None
+        if target is None:
+            kept.append(ref)
+            continue
+        new_frag.edges.append(Edge(source=ref.source, target=target, kind=ref.edge_kind, via=ref.via,
+                                   evidence=[ref.evidence]))
+    new_frag.references = kept
+    return new_frag
+
+
+def _split_by_namespace(frag: Fragment, mapping: dict[str, dict[str, str]], where: dict[str, str]) -> Fragment:
+    """``frag`` with each definition of an id it defines in several namespaces under the id of
+    its namespace (``mapping``: old id → namespace → new id). What refers to it from the file
+    binds within its own namespace, as Kubernetes resolves names; an edge from it belongs to the
+    definition it follows in the file."""
+    new_frag = frag.model_copy(deep=True)
+    ents = [*new_frag.components, *new_frag.resources]
+    ns_of = {e.id: e.namespace for e in ents if e.id not in mapping}
+    starts: dict[str, list[tuple[int, str]]] = defaultdict(list)  # old id -> (line, new id), in file order
+    for ent in ents:
+        new = mapping.get(ent.id, {}).get(ent.namespace or "")
+        if new is None:
+            continue
+        line = min((ev.line for ev in ent.evidence if ev.path == frag.path), default=0)
+        starts[ent.id].append((line, new))
+        ent.id = new
+        ent.attributes["deployment_unit"] = where.get(new, _dir(frag.path))
+    for lst in starts.values():
+        lst.sort()
+
+    def pick(old: str, source: str | None, line: int) -> str | None:
+        by = mapping[old]
+        if source is not None and ns_of.get(source) in by:
+            return by[ns_of[source]]  # type: ignore[index]
+        before = [new for start, new in starts.get(old, []) if start <= line]
+        return before[-1] if before else None
+
+    edges = []
+    for e in new_frag.edges:
+        line = e.evidence[0].line if e.evidence else 0
+        if e.source in mapping:
+            e = e.model_copy(update={"source": pick(e.source, None, line) or e.source})
+        if e.target in mapping:
+            e = e.model_copy(update={"target": pick(e.target, e.source, line) or e.target})
+        edges.append(e)
+    new_frag.edges = edges
+    names = {(old.partition(":")[0], old.partition(":")[2]): old for old in mapping}
+    kept = []
+    for ref in new_frag.references:
+        old = names.get((ref.target_kind or "", slug(ref.target_name)))
+        target = pick(old, ref.source, ref.evidence.line) if old and ns_of.get(ref.source) in mapping[old] else None
         if target is None:
             kept.append(ref)
             continue

@@ -59,3 +59,48 @@ def test_the_same_cluster_across_overlays_stays_one_entity_in_both_environments(
 def test_ids_are_stable_whatever_the_scan_order() -> None:
     a, b = _scan(), _scan()
     assert sorted(e.id for e in a.resources) == sorted(e.id for e in b.resources)
+
+
+ONE_FILE = """apiVersion: platform.confluent.io/v1beta1
+kind: Kafka
+metadata: {name: kafka, namespace: team-a}
+spec: {replicas: 3, image: {application: confluentinc/cp-server:7.6.0}}
+---
+apiVersion: platform.confluent.io/v1beta1
+kind: Kafka
+metadata: {name: kafka, namespace: team-b}
+spec: {replicas: 3, image: {application: confluentinc/cp-server:7.6.0}}
+---
+apiVersion: platform.confluent.io/v1beta1
+kind: KafkaTopic
+metadata: {name: orders, namespace: team-a}
+spec: {replicas: 3}
+---
+apiVersion: platform.confluent.io/v1beta1
+kind: KafkaTopic
+metadata: {name: audit, namespace: team-b}
+spec: {replicas: 3, kafkaClusterRef: {name: kafka}}
+"""
+
+
+def test_two_namespaces_in_one_file_are_two_clusters_with_their_own_topics(tmp_path: Path) -> None:
+    (tmp_path / "multi-tenant").mkdir()
+    (tmp_path / "multi-tenant" / "confluent-platform.yaml").write_text(ONE_FILE, encoding="utf-8")
+    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
+    clusters = {r.id: r for r in inv.resources if r.kind == "kafka-cluster"}
+    assert sorted(clusters) == ["kafka-cluster:kafka.team-a", "kafka-cluster:kafka.team-b"]
+    a, b = clusters["kafka-cluster:kafka.team-a"], clusters["kafka-cluster:kafka.team-b"]
+    assert (a.name, a.namespace, [str(e) for e in a.evidence]) == ("kafka", "team-a", ["multi-tenant/confluent-platform.yaml:3"])
+    assert (b.name, b.namespace, [str(e) for e in b.evidence]) == ("kafka", "team-b", ["multi-tenant/confluent-platform.yaml:8"])
+    member = {e.source: e.target for e in inv.edges if e.kind == "member-of"}
+    # By kafkaClusterRef within its own namespace, and as the only Kafka of its namespace.
+    assert member == {"kafka-topic:audit": b.id, "kafka-topic:orders": a.id}
+    again, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
+    assert sorted(r.id for r in again.resources) == sorted(r.id for r in inv.resources)
+
+
+def test_one_definition_per_file_in_one_namespace_stays_one_entity(tmp_path: Path) -> None:
+    doc = ONE_FILE.split("---\n")[0]
+    (tmp_path / "a.yaml").write_text(doc + "---\n" + doc.replace("replicas: 3", "replicas: 5"), encoding="utf-8")
+    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
+    assert [r.id for r in inv.resources if r.kind == "kafka-cluster"] == ["kafka-cluster:kafka"]

@@ -1,0 +1,96 @@
+"""A runbook read as one shell session: the namespace an earlier command made current.
+
+An SRE runs a runbook's blocks in one terminal, top to bottom. What a command there changes
+for the commands after it is part of what those commands name, exactly as a shell would see
+it:
+
+* ``oc project openshift-storage`` / ``oc new-project x``, ``kubectl config set-context
+  --current --namespace=x`` and ``kubens x`` make a namespace current: a later
+  ``oc get pvc`` (no ``-n``) runs in it;
+* ``NAMESPACE=openshift-monitoring`` / ``export NAMESPACE=...`` (a literal value) gives a
+  later ``-n $NAMESPACE`` its value.
+
+Nothing else carries: a ``-n x`` on one command does not change the current namespace (a
+shell would not either), cluster-wide objects (nodes, CRDs, events...) and ``-A`` take no
+namespace, and placeholders or computed values (``$(oc get ...)``, ``<namespace>``) name
+nothing. Each carried namespace comes with a note saying which line set it, so the system it
+places and the reason are both readable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from inventory.commands.model import ParsedCommand
+from inventory.operated import cluster_scoped_kinds, literal_name
+from inventory.scanners.base import CommandSighting
+
+__all__ = ["KubeSession"]
+
+_KUBE_TOOLS = frozenset({"kubectl", "oc"})
+# Subcommands that do not run against a namespace (or change it themselves).
+_NO_NAMESPACE = frozenset({"config", "project", "new-project", "projects", "adm", "login", "logout", "whoami",
+                           "completion", "plugin", "version", "cluster-info", "api-resources", "api-versions",
+                           "explain", "kustomize", "krew", "auth"})
+_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(['\"]?)([^'\"\s;&|$`<>(){}]+)\2\s*$")
+_VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+
+
+@dataclass
+class KubeSession:
+    """The current namespace and the literal shell variables of one runbook, in line order."""
+
+    namespace: str | None = None
+    set_by: str | None = None  # "`oc project x` at path:line"
+    variables: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (value, where)
+
+    def walk(self, commands: list[ParsedCommand], sighting: CommandSighting) -> list[tuple[str, str] | None]:
+        """For each command of one line, in order: ``(namespace, note)`` it runs in by the
+        session's state (``None``: it names its own, or takes none), learning from each."""
+        out: list[tuple[str, str] | None] = []
+        assigned = _ASSIGN.match(sighting.command)
+        if assigned and not commands:
+            value = literal_name(assigned.group(3))
+            if value:
+                self.variables[assigned.group(1)] = (value, f"`{assigned.group(1)}={value}` at {sighting.evidence}")
+        for pc in commands:
+            out.append(self.namespace_of(pc))
+            self._learn(pc, sighting)
+        return out
+
+    def namespace_of(self, pc: ParsedCommand) -> tuple[str, str] | None:
+        """``(namespace, note)`` when ``pc`` runs in a namespace only the session gives."""
+        if pc.tool not in _KUBE_TOOLS or pc.flags.get("all-namespaces") is True:
+            return None
+        sub = next((a for a in pc.argv[1:] if not a.startswith("-")), None)
+        if sub in _NO_NAMESPACE or (pc.object_kind or "").lower() in cluster_scoped_kinds():
+            return None
+        if pc.namespace:
+            m = _VAR.match(pc.namespace)
+            known = self.variables.get(m.group(1)) if m else None
+            return (known[0], f"namespace from {known[1]}") if known else None
+        if any(a in ("-n", "--namespace") or a.startswith(("--namespace=", "-n=")) for a in pc.argv[1:]):
+            return None  # it names its own namespace (a placeholder: `-n <namespace>`)
+        if self.namespace and self.set_by:
+            return self.namespace, f"namespace made current by {self.set_by}"
+        return None
+
+    def _learn(self, pc: ParsedCommand, sighting: CommandSighting) -> None:
+        if pc.tool == "export":
+            for arg in pc.argv[1:]:
+                name, sep, value = arg.partition("=")
+                lit = literal_name(value) if sep else None
+                if lit and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    self.variables[name] = (lit, f"`export {name}={lit}` at {sighting.evidence}")
+            return
+        ns: str | None = None
+        if pc.tool == "oc" and len(pc.argv) > 2 and pc.argv[1] in ("project", "new-project"):
+            ns = pc.argv[2]
+        elif pc.tool in _KUBE_TOOLS and pc.argv[1:3] == ["config", "set-context"] and pc.flags.get("current") is True:
+            ns = pc.namespace
+        elif pc.tool == "kubens" and pc.target:
+            ns = pc.target
+        lit = literal_name(ns)
+        if lit:
+            self.namespace, self.set_by = lit, f"`{' '.join(pc.argv)}` at {sighting.evidence}"
