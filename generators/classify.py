@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from generators.decision.decide import Table, decide
@@ -105,6 +104,8 @@ class Classification(BaseModel):
 
 def load_policy(path: str | Path) -> DecisionTable:
     """The reviewed decision table of a policy file (``output/policy.yaml``, or a bare table)."""
+    import yaml  # here, not at the top: `classify` without --policy never needs it
+
     p = Path(path)
     try:
         raw = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONFIG_NAME = "stackpolicy.yaml"
@@ -96,6 +95,8 @@ def load_config(path: str | Path | None = None, *, search_dir: str | Path = ".")
         if path:
             raise ConfigError(f"{cfg_path}: configuration file not found")
         return Config()
+    import yaml  # here, not at the top: start-up of `classify` without a config never needs it
+
     try:
         raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

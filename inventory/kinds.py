@@ -9,11 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, list[tuple[str, str, str]]]:
+    import yaml  # on first use: `stackpolicy classify` imports this module but rarely needs the table
+
     text = resources.files("inventory.data").joinpath("kinds.yaml").read_text(encoding="utf-8")
     # libyaml: every scan process loads this table, and the pure-Python loader is ~6x slower.
     raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -12,7 +12,6 @@ import contextlib
 import gc
 import itertools
 import json
-import multiprocessing
 import os
 import signal
 import sys
@@ -24,10 +23,8 @@ import click
 
 from generators.classify import Classification, Classifier, PolicyError, load_policy
 from generators.cli.common import UsageError, get_config
-from generators.risk.assess import build_index
 from generators.risk.model import DECISION_FOR_TIER, max_tier, tier_index
 from generators.risk.rules import RulesError, rules_from_config
-from inventory.io import InventoryLoadError, load_inventory
 
 # Per-line bounds for --stdin: bytes read for one line, and seconds spent classifying it.
 MAX_LINE_BYTES = 1_000_000
@@ -71,6 +68,9 @@ def make_classifier(ctx: click.Context, inventory: str | None, policy: str | Non
         raise UsageError(str(exc)) from exc
     index = None
     if inventory:
+        from generators.risk.assess import build_index
+        from inventory.io import InventoryLoadError, load_inventory
+
         try:
             index = build_index(load_inventory(inventory), cfg.environments)
         except InventoryLoadError as exc:
@@ -225,6 +225,8 @@ def answer_lines(classifier: Classifier, items: Iterable[tuple[bytes, bool]], em
         yield emit(classify_bytes(classifier, raw, cut))
     if len(head) < PARALLEL_AFTER:
         return
+    import multiprocessing  # only for long inputs: its import is start-up time
+
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for raw, cut in it:
             yield emit(classify_bytes(classifier, raw, cut))
