@@ -25,9 +25,10 @@ from inventory.scripts import ScriptIndex
 # What is being assessed
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Subject:
-    """A tool-agnostic view of one action or one parsed simple command."""
+    """A tool-agnostic view of one action or one parsed simple command (treated as read-only;
+    not frozen because a frozen dataclass is several times slower to build, once per command)."""
 
     tool: str
     verb: str

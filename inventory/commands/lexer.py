@@ -151,8 +151,26 @@ def _lex_simple(text: str) -> Lexed:
     return out
 
 
+# The last few texts lexed and their results: a classified line is lexed by the parser and
+# again for its OPA facts (its redirections), right after. Results are shared, so callers
+# treat them as read-only (none changes them).
+_RECENT: dict[str, Lexed] = {}
+_RECENT_MAX = 16
+
+
 def lex(text: str) -> Lexed:
-    """Split shell ``text`` into simple commands. Never raises."""
+    """Split shell ``text`` into simple commands. Never raises. The result is shared with
+    later calls on the same text: read it, do not change it."""
+    hit = _RECENT.get(text)
+    if hit is None:
+        hit = _lex(text)
+        if len(_RECENT) >= _RECENT_MAX:
+            _RECENT.clear()
+        _RECENT[text] = hit
+    return hit
+
+
+def _lex(text: str) -> Lexed:
     if _SIMPLE_TEXT.fullmatch(text):
         return _lex_simple(text)
     out = Lexed()
