@@ -18,26 +18,54 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
-
-import hcl2
-from hcl2.utils import SerializationOptions
-from lark.exceptions import LarkError, UnexpectedInput
 
 from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_terraform
 from inventory.model import Edge, Evidence, Owner, Resource, entity_id
 from inventory.scanners._common import data_classes, fact, keep
+from inventory.scanners._hcl import loads_simple
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 from inventory.secrets import is_secret_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from inventory.builder import InventoryBuilder
 
-_OPTIONS = SerializationOptions(
-    with_comments=False, explicit_blocks=False, strip_string_quotes=True, preserve_heredocs=False
-)
+# python-hcl2's options (a keyword dict: hcl2 is imported only for files the fast reader in
+# `_hcl.py` leaves to it, so most scans never load it or its grammar).
+HCL2_OPTIONS = dict(with_comments=False, explicit_blocks=False, strip_string_quotes=True, preserve_heredocs=False)
+
+
+def hcl2_loads(text: str) -> Any:
+    """``text`` parsed by python-hcl2 with the options this scanner reads (raises its errors)."""
+    import hcl2
+    from hcl2.utils import SerializationOptions
+
+    return hcl2.loads(text, serialization_options=SerializationOptions(**HCL2_OPTIONS))
+
+
+def _parse_problem(exc: Exception) -> tuple[str, int] | None:
+    """(warning, line) for a file python-hcl2 or the JSON parser rejected; None for anything else."""
+    lark_errors = sys.modules.get("lark.exceptions")  # loaded only if hcl2 ran
+    if lark_errors is not None and isinstance(exc, lark_errors.UnexpectedInput):
+        # The token's text is left out on purpose: it may be half of a secret.
+        token = getattr(getattr(exc, "token", None), "type", None)
+        what = f"unexpected {token}" if token else "unexpected input"
+        line, col = getattr(exc, "line", 1) or 1, getattr(exc, "column", 0) or 0
+        return f"invalid HCL: {what} at line {line}, column {col}", line
+    if isinstance(exc, ValueError) or (lark_errors is not None and isinstance(exc, lark_errors.LarkError)):
+        line = getattr(exc, "lineno", None) or getattr(exc, "line", None) or 1
+        text = str(exc).strip()
+        return f"invalid Terraform file: {text.splitlines()[0] if text else type(exc).__name__}", line
+    return None
+
+
+def parse_hcl(text: str) -> Any:
+    """``text`` as python-hcl2 reads it: the fast reader for the plain subset, hcl2 for the rest."""
+    data = loads_simple(text)
+    return data if data is not None else hcl2_loads(text)
 # Attributes that name the real thing, in order of preference.
 _NAME_ATTRS = ("identifier", "bucket", "cluster_identifier", "replication_group_id", "cluster_id",
                "cluster_name", "domain_name", "topic_name", "dataset_id", "account_id", "name")
@@ -258,17 +286,12 @@ class TerraformScanner(Scanner):
             if name.endswith(".json"):
                 data = json.loads(src.text)
             else:
-                data = hcl2.loads(src.text, serialization_options=_OPTIONS)
-        except UnexpectedInput as exc:
-            # The token's text is left out on purpose: it may be half of a secret.
-            token = getattr(getattr(exc, "token", None), "type", None)
-            what = f"unexpected {token}" if token else "unexpected input"
-            line, col = getattr(exc, "line", 1) or 1, getattr(exc, "column", 0) or 0
-            frag.warn(f"invalid HCL: {what} at line {line}, column {col}", line=line)
-            return frag
-        except (LarkError, ValueError) as exc:
-            line = getattr(exc, "lineno", None) or getattr(exc, "line", None) or 1
-            frag.warn(f"invalid Terraform file: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}", line=line)
+                data = parse_hcl(src.text)
+        except Exception as exc:
+            problem = _parse_problem(exc)
+            if problem is None:
+                raise
+            frag.warn(problem[0], line=problem[1])
             return frag
         if not isinstance(data, dict):
             frag.warn("Terraform file is not an object at the top level")
