@@ -35,7 +35,7 @@ from inventory.config import Config
 from inventory.environments import detect_environment, environment_of_path, host_environment, url_host
 from inventory.kubesession import KubeSession
 from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
-from inventory.operated import operated_system
+from inventory.operated import operated_system, terraform_roots
 from inventory.scanners.base import CommandSighting
 from inventory.scripts import ScriptIndex
 
@@ -217,7 +217,7 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
 def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
                     hint_names: list[str], line_sig: tuple[str, str] | None = None, own_sig: object = _UNSET,
                     naming: ParsedCommand | None = None, operate: bool = True,
-                    session: str | None = None) -> Action:
+                    session: str | None = None, cwd: str | None = None) -> Action:
     verb = action_verb(pc)
     env, why = _environment(pc, sighting, cfg, line_sig, own_sig)
     if session and why and why.startswith("the namespace "):
@@ -225,7 +225,7 @@ def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, s
     entity = _resolve(builder, naming or pc, hint_names)
     if entity is None and operate and sighting.source_kind == "runbook":
         # Nothing in the inventory: the runbook is the evidence of the system it operates.
-        entity = operated_system(builder, naming or pc, sighting, env, why, session)
+        entity = operated_system(builder, naming or pc, sighting, env, why, session, cwd, cfg.environments)
     if entity is not None and env is None:
         env = _env_of_named(entity, pc)
     if entity is not None:
@@ -338,7 +338,13 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     own_sigs = [explicit_environment_signal(pc, cfg) for pc in line.commands]
     line_sig = next((e for e in own_sigs if e), None)
     naming = _naming_commands(sighting, sighting_text(sighting.command), line)
+    # Where an earlier `cd` of the runbook's session went ("": out of the scanned tree).
+    cwd: str | None = session.cwd if session is not None else None
     for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
+        if pc.tool == "cd" and session is not None:
+            here = sighting.evidence.path.rsplit("/", 1)[0] if "/" in sighting.evidence.path else "."
+            cwd = session.cwd = terraform_roots(builder).cd(pc.argv[1] if len(pc.argv) > 1 else "",
+                                                            here if cwd is None else cwd)
         if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
             exec_targets = pod_owner_names(pc.target)
         elif pc.tool == "ssh" and pc.target:
@@ -359,7 +365,8 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
         for one in _each_target(pc):
             # A copy per named object may name another host: its own environment is recomputed.
             action = _command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,
-                                     named if one is pc else one, operate=not line.parse_error, session=note)
+                                     named if one is pc else one, operate=not line.parse_error, session=note,
+                                     cwd=cwd)
             if caller is not None:
                 action.evidence = [sighting.evidence, caller.evidence]
             builder.add_action(action, fresh=True)

@@ -1,4 +1,5 @@
-"""A runbook read as one shell session: the namespace an earlier command made current.
+"""A runbook read as one shell session: the namespace an earlier command made current (and
+the directory an earlier ``cd`` went to, see :mod:`inventory.tfroots`).
 
 An SRE runs a runbook's blocks in one terminal, top to bottom. What a command there changes
 for the commands after it is part of what those commands name, exactly as a shell would see
@@ -44,6 +45,9 @@ class KubeSession:
     namespace: str | None = None
     set_by: str | None = None  # "`oc project x` at path:line"
     variables: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (value, where)
+    # The directory an earlier `cd` went to (None: none yet; "": outside the scanned tree);
+    # kept by the actions stage, read by inventory.tfroots.
+    cwd: str | None = None
 
     def walk(self, commands: list[ParsedCommand], sighting: CommandSighting) -> list[tuple[str, str] | None]:
         """For each command of one line, in order: ``(namespace, note)`` it runs in by the

@@ -11,9 +11,13 @@ read for what it names, most specific first:
 2. the system a tool only ever operates (``etcdctl`` → etcd, ``ceph``/``rados``/``rbd`` →
    ceph; table in ``inventory/data/operated.yaml``), or the systemd unit a
    ``systemctl``/``journalctl`` command names (``kubelet.service`` → the kubelet daemon);
-3. a host it connects to (``ssh db1.gprd.example.net``, ``curl https://grafana.example.com``);
+3. a Google Cloud bucket, dataset or project it names (``gsutil rm gs://acme-exports``,
+   ``bq rm analytics``, ``--project acme-prod``), or a host it connects to
+   (``ssh db1.gprd.example.net``, ``curl https://grafana.example.com``);
 4. a literal namespace (``-n openshift-monitoring``);
-5. a kube context (``--context prod-eu``) — else, for ``kubectl``/``oc`` commands that name
+5. a kube context (``--context prod-eu``); a Terraform root module it runs
+   (``terraform -chdir=envs/production plan``, ``./tf-wrapper.sh apply production``:
+   :mod:`inventory.tfroots`) — else, for ``kubectl``/``oc`` commands that name
    only placeholders (``-n $NAMESPACE describe deployment $NAME``), the cluster of the
    current kube context (``k8s-cluster:current-context``): that is where they run.
 
@@ -35,9 +39,11 @@ from inventory.builder import InventoryBuilder
 from inventory.commands.model import ParsedCommand
 from inventory.commands.verbs import pod_owner_names
 from inventory.kinds import kind_for_image
-from inventory.model import Component, Entity, Resource, entity_id
+from inventory.environments import environment_of_path
+from inventory.model import Component, Entity, Evidence, Resource, entity_id
 from inventory.resolve import add_source
 from inventory.scanners.base import CommandSighting
+from inventory.tfroots import TerraformRoots, root_named
 
 __all__ = ["CURRENT_CONTEXT", "cluster_scoped_kinds", "literal_name", "operated_system", "named_system"]
 
@@ -143,6 +149,9 @@ def named_system(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
         unit = re.sub(r"\.(service|socket|timer)$", "", unit)
         if _literal(unit):
             return "daemon", unit, "systemd", f"{tool} names the systemd unit {unit}", {}
+    cloud = _cloud_named(pc)
+    if cloud:
+        return cloud
     host = _host_of(pc)
     if host:
         return "other", host, "host", f"{tool} connects to the host {host}", {}
@@ -195,6 +204,43 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--cluster", "-
                                "--server"})
 
 
+_CLOUD_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+
+
+def _cloud_named(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str, str]] | None:
+    """The bucket, dataset or project a gcloud/gsutil/bq command names (table ``cloud_objects``)."""
+    table = _table()
+    objects = table.get("cloud_objects", {}).get(pc.tool) or {}
+    kind, target = (pc.object_kind or "").lower(), (pc.target or "").strip("'\"")
+    row = objects.get(kind)
+    if row and target:
+        name = target.split(":", 1)[-1].split(".", 1)[0] if pc.tool == "bq" else target
+        if _CLOUD_NAME.match(name):
+            what = "dataset" if pc.tool == "bq" else kind
+            return str(row[0]), name, str(row[1]), f"{pc.tool} names the {what} {name}", {}
+    if pc.tool in table.get("cloud_project_tools", []):
+        project = pc.flags.get("project") or pc.flags.get("project_id")
+        if isinstance(project, str) and _CLOUD_NAME.match(project.strip("'\"")):
+            p = project.strip("'\"")
+            return "other", p, "gcp-project", f"{pc.tool} --project {p}", {}
+    return None
+
+
+def terraform_roots(builder: InventoryBuilder) -> TerraformRoots:
+    """The builder's Terraform root index, built once (the actions stage adds no Terraform code)."""
+    idx = builder.__dict__.get("_terraform_roots")
+    if idx is None:
+        idx = TerraformRoots.from_entities([*builder.components.values(), *builder.resources.values()])
+        builder.__dict__["_terraform_roots"] = idx
+    return idx
+
+
+def _unread_script(pc: ParsedCommand) -> bool:
+    """``pc`` runs a local script (one the scan read is expanded before it gets here)."""
+    prog = pc.argv[0] if pc.argv else ""
+    return prog.startswith(("./", "../")) or prog.endswith(".sh")
+
+
 def _subcommand(pc: ParsedCommand) -> str | None:
     """The first word after the tool that is not an option or an option's value."""
     skip = False
@@ -230,7 +276,8 @@ def _host_of(pc: ParsedCommand) -> str | None:
 
 def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: CommandSighting,
                     environment: str | None = None, named_by: str | None = None,
-                    session: str | None = None) -> Entity | None:
+                    session: str | None = None, cwd: str | None = None,
+                    patterns: dict[str, list[str]] | None = None) -> Entity | None:
     """The system ``pc`` (seen in a runbook) operates: an existing entity of that name and kind,
     else a new one with the runbook line as evidence; ``None`` when it names nothing.
 
@@ -238,10 +285,21 @@ def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: Comm
     host): a system made here is placed there, with the line as evidence; ``named_by`` says what
     on the line names it (``the host api.gprd.example.com``); ``session``: where the namespace
     the command runs in was set, when an earlier line of the runbook set it
-    (:mod:`inventory.kubesession`)."""
+    (:mod:`inventory.kubesession`); ``cwd``: where a ``cd`` earlier on the line went (``""``:
+    out of the scanned tree). A command that runs a Terraform root module operates that root
+    (:mod:`inventory.tfroots`), placed by the root's per-environment directory."""
     named = named_system(pc)
+    root_env: tuple[str, str, Evidence] | None = None
     if named is None:
-        return None
+        found_root = root_named(terraform_roots(builder), pc, sighting.evidence.path, cwd, _unread_script(pc))
+        if found_root is None:
+            return None
+        root, how = found_root
+        named = ("other", root, "terraform-root", how, {"terraform_root": root})
+        hit = environment_of_path(root + "/x", patterns)
+        if hit:
+            ev = Evidence(path=terraform_roots(builder).first_file.get(root, root), line=1)
+            root_env = (hit[0], f"the root module {root}/ is in the per-environment directory {hit[1]}/", ev)
     kind, name, subtype, how, attrs = named
     if session:
         how = f"{how} ({session})"
@@ -257,12 +315,14 @@ def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: Comm
         if ent.attributes.get("operated_from") and sighting.evidence not in ent.evidence:
             ent.evidence.append(sighting.evidence)
     else:
-        ent_id = entity_id(kind, name)
+        ent_id = entity_id(kind, f"tf-root-{name}" if subtype == "terraform-root" else name)
         cls = Component if kind in ("service", "job", "cron-job", "daemon") else Resource
         ns = _literal(pc.namespace) if kind not in ("k8s-namespace", "k8s-cluster") and pc.tool in _KUBE_TOOLS else None
         ent = builder.add_entity(cls(id=ent_id, kind=kind, name=name, subtype=subtype, namespace=ns,
                                      attributes={**attrs, "operated_from": how}, evidence=[sighting.evidence]))
         builder.seen_by.setdefault(ent_id, set()).add("runbooks")
+    if root_env and ent.attributes.get("terraform_root"):
+        add_source(ent, root_env[0], root_env[1], "terraform-root", [root_env[2]])
     # A command's environment places what it names; the current context's cluster is never
     # named (one `-n acme-staging` does not make the whole cluster staging).
     if environment and ent.attributes.get("operated_from") and ent.name != CURRENT_CONTEXT:

@@ -112,3 +112,28 @@ def test_runbook_only_estates_resolve_commands_to_the_systems_they_operate(root:
     named = [e for e in ents.values() if e.attributes.get("operated_from") and e.kind != "k8s-cluster"]
     assert len(named) >= 5
     assert all(e.evidence and e.evidence[0].path.endswith(".md") for e in named)
+
+
+def _targets_at(inv: Inventory, path: str) -> dict[str, set[str | None]]:
+    out: dict[str, set[str | None]] = {}
+    for act in inv.actions:
+        for ref in act.commands:
+            if ref.evidence.path == path:
+                out.setdefault(ref.command, set()).add(act.target)
+    return out
+
+
+def test_foundation_wrapper_and_branch_pushes_run_their_environment_root() -> None:
+    inv = _scan(FOUNDATION)
+    t = _targets_at(inv, "2-environments/README.md")
+    root = "other:tf-root-2-environments-envs-production"
+    assert t["./tf-wrapper.sh apply production"] == {root}
+    assert t["git push origin production"] == {root}
+    assert _ents(inv)[root].environments == ["prod"]
+    # `cd gcp-environments` left the scanned tree: a relative -chdir there names nothing.
+    assert t['export backend_bucket=$(terraform -chdir="../gcp-bootstrap/" output -raw gcs_bucket_tfstate)'] == {None}
+
+
+def test_openshift_runbook_session_carries_the_project_namespace() -> None:
+    t = _targets_at(_scan(OPENSHIFT_RUNBOOKS), "alerts/openshift-container-storage-operator/helpers/podDebug.md")
+    assert t["oc logs pod/${MYPOD}"] == {"k8s-namespace:openshift-storage"}
