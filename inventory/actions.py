@@ -343,8 +343,9 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
         if pc.tool == "cd" and session is not None:
             here = sighting.evidence.path.rsplit("/", 1)[0] if "/" in sighting.evidence.path else "."
+            # The first `cd` of a runbook may be from its own directory or the repository root.
             cwd = session.cwd = terraform_roots(builder).cd(pc.argv[1] if len(pc.argv) > 1 else "",
-                                                            here if cwd is None else cwd)
+                                                            [here, "."] if cwd is None else [cwd])
         if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
             exec_targets = pod_owner_names(pc.target)
         elif pc.tool == "ssh" and pc.target:

@@ -50,13 +50,16 @@ class TerraformRoots:
     known: set[str] = field(default_factory=set)  # every directory with Terraform code, and their parents
     first_file: dict[str, str] = field(default_factory=dict)  # root -> its first file (evidence)
 
-    def cd(self, arg: str, cwd: str) -> str:
-        """Where ``cd <arg>`` from ``cwd`` goes among the known directories; ``""`` when it
-        leaves them (or ``cwd`` is already unknown)."""
-        if not cwd or not arg or any(c in arg for c in "$<>{}*`") or arg.startswith(("/", "~", "-")):
+    def cd(self, arg: str, bases: list[str]) -> str:
+        """Where ``cd <arg>`` goes among the known directories, tried from each of ``bases``;
+        ``""`` when it leaves them (or the session's directory is already unknown)."""
+        if not bases or "" in bases or not arg or any(c in arg for c in "$<>{}*`") or arg.startswith(("/", "~", "-")):
             return ""
-        p = posixpath.normpath(posixpath.join(cwd, arg)) if cwd != "." else posixpath.normpath(arg)
-        return p if not p.startswith("..") and (p in self.known or p == ".") else ""
+        for base in bases:
+            p = posixpath.normpath(posixpath.join(base, arg)) if base != "." else posixpath.normpath(arg)
+            if not p.startswith("..") and (p in self.known or p == "."):
+                return p
+        return ""
 
     @classmethod
     def from_entities(cls, entities) -> "TerraformRoots":
