@@ -140,6 +140,10 @@ class InventoryBuilder:
         # reference source id -> positions in self.references (for merge_alias).
         self._refs_by_source: dict[str, list[int]] = {}
         self._refs_indexed = 0
+        # (table, key) -> (an evidence list the builder grows, its length, its items as a set):
+        # an action sighted in every runbook, or an environment every entity is in, gains one
+        # evidence at a time; a set rebuilt on each union made those quadratic.
+        self._evidence_sets: dict[tuple[str, str], tuple[list[Evidence], int, set[Evidence]]] = {}
 
     # -- adding -----------------------------------------------------------------------
     def add_fragment(self, frag: Fragment) -> None:
@@ -229,7 +233,7 @@ class InventoryBuilder:
         if existing is None:
             self.actions[action.id] = action if fresh else _own_action(action)
             return
-        existing.evidence = _union_evidence(existing.evidence, action.evidence)
+        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, action.evidence)
         seen = self._seen_commands(existing)
         # Checked against the commands stored before this call only (as one set built up front).
         fresh = [c for c in action.commands if (c.command, c.evidence) not in seen]
@@ -262,7 +266,28 @@ class InventoryBuilder:
             existing.evidence = _union_evidence(existing.evidence, owner.evidence)
 
     def add_environment(self, name: str, evidence: Iterable[Evidence]) -> None:
-        self.environments[name] = _union_evidence(self.environments.get(name, []), evidence)
+        """Record that environment ``name`` exists, seen at ``evidence`` (merged with what is known)."""
+        self.environments[name] = self._grow_evidence(("environment", name), self.environments.get(name, []), evidence)
+
+    def _grow_evidence(self, key: tuple[str, str], current: list[Evidence], more: Iterable[Evidence]) -> list[Evidence]:
+        """``current`` with the items of ``more`` it lacks appended (what ``_union_evidence`` gives).
+
+        The first union copies ``current`` into a list the builder owns; later ones append to
+        it in place, checked against a set kept for it. The set is rebuilt if that list was
+        replaced or changed outside this method (its identity or length differ).
+        """
+        entry = self._evidence_sets.get(key)
+        if entry is None or entry[0] is not current or entry[1] != len(current):
+            out = list(current)
+            seen = set(out)
+        else:
+            out, _, seen = entry
+        for ev in more:
+            if ev not in seen:
+                seen.add(ev)
+                out.append(ev)
+        self._evidence_sets[key] = (out, len(out), seen)
+        return out
 
     def warn(self, path: str, message: str, line: int = 1, scanner: str = "") -> None:
         self.warnings.append(Warning(path=path, line=line, message=message, scanner=scanner))

@@ -29,13 +29,20 @@ class Seen:
 
 
 def known_dirs(ctx: ResolveContext) -> set[str]:
-    """Every directory (and file) path the scan produced a fragment for."""
+    """Every directory (and file) path the scan produced a fragment for (shared: do not edit)."""
+    return ctx.memo("known_dirs", lambda: _known_dirs(ctx))
+
+
+def _known_dirs(ctx: ResolveContext) -> set[str]:
     out: set[str] = {"."}
     for f in ctx.fragments:
+        if f.path in out:
+            continue  # several scanners read the same file
         out.add(f.path)
-        parts = f.path.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            out.add("/".join(parts[:i]))
+        d = posixpath.dirname(f.path)
+        while d and d not in out:  # a directory already in means its parents are too
+            out.add(d)
+            d = posixpath.dirname(d)
     return out
 
 
@@ -53,7 +60,9 @@ def resolve_path(path: str, bases: list[str], known: set[str]) -> str | None:
 def commands(ctx: ResolveContext, words: tuple[str, ...]) -> Iterator[Seen]:
     """Simple commands of every sighting whose text contains one of ``words``, in path order."""
     known = None
-    for s in sorted(ctx.builder.commands, key=lambda x: (x.evidence.path, x.evidence.line, x.command)):
+    in_order = ctx.memo("sightings_in_order", lambda: sorted(
+        ctx.builder.commands, key=lambda x: (x.evidence.path, x.evidence.line, x.command)))
+    for s in in_order:
         if not any(w in s.command for w in words):
             continue
         if known is None:

@@ -42,6 +42,18 @@ class ResolveContext:
     fragments: list[Fragment]
     config: Config
     _by_path: dict[str, list[str]] | None = field(default=None, repr=False)
+    # Derived views several resolvers share, computed once per resolve stage (see ``memo``).
+    _memo: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, compute):
+        """``compute()`` the first time ``key`` is asked for, the same value after.
+
+        For views of the fragments and sightings (directories seen, sightings in path order)
+        that several resolvers need: each used to rebuild them from every fragment.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def entities_by_path(self) -> dict[str, list[str]]:
         """File path → ids of the entities that file defines (prose files left out), built once."""

@@ -58,8 +58,9 @@ class TerraformWorkspaceResolver(Resolver):
             return
         known = known_dirs(ctx)
         b = ctx.builder
+        locals_reading = _dirs_whose_locals_read_workspace(ctx)
         reading = sorted(d for d, ids in roots.items() if any(_reads_workspace(ctx, b.entity(i)) for i in ids)
-                         or _locals_read_workspace(ctx, d))
+                         or d in locals_reading)
         found: dict[str, dict[str, list[tuple[str, Evidence, str]]]] = defaultdict(lambda: defaultdict(list))
         for seen in commands(ctx, ("workspace", "TF_WORKSPACE")):
             pc = seen.command
@@ -117,11 +118,19 @@ def _reads_workspace(ctx: ResolveContext, ent) -> bool:
     return ent is not None and _WS_REF in str(ent.attributes.get("name_template") or "")
 
 
-def _locals_read_workspace(ctx: ResolveContext, d: str) -> bool:
+def _dirs_whose_locals_read_workspace(ctx: ResolveContext) -> set[str]:
+    """Module directories with a variable or local whose value reads ``terraform.workspace``.
+
+    One pass over the fragments (asking per directory rescanned them all, once per module).
+    """
+    out: set[str] = set()
     for f in ctx.fragments:
-        if f.scanner == "terraform" and f.extra.get("dir") == d:
-            values = f.extra.get("values") or {}
-            for group in values.values() if isinstance(values, dict) else ():
-                if isinstance(group, dict) and any(_WS_REF in str(v) for v in group.values()):
-                    return True
-    return False
+        d = f.extra.get("dir") if f.scanner == "terraform" else None
+        if d is None or d in out:
+            continue
+        values = f.extra.get("values") or {}
+        for group in values.values() if isinstance(values, dict) else ():
+            if isinstance(group, dict) and any(_WS_REF in str(v) for v in group.values()):
+                out.add(d)
+                break
+    return out
