@@ -447,47 +447,45 @@ class InventoryBuilder:
         def ev_sorted(evs: list[Evidence]) -> list[Evidence]:
             return sorted(set(evs), key=_EVIDENCE_ORDER)
 
-        # Shallow copies: every field norm() changes is replaced by a new list/dict, and the
-        # facts it edits are copied, so the builder's own objects stay as they were.
+        # Copies made with one ``model_copy(update=...)`` each: every field norm() changes is
+        # a new list/dict, and the facts it edits are copied, so the builder's own objects stay
+        # as they were. (Assigning fields one by one on a copy went through pydantic's
+        # ``__setattr__`` ten times per entity.)
         def norm(ent: Entity) -> Entity:
-            ent = ent.model_copy()
-            ent.attributes = dict(ent.attributes)
-            ent.facts = [f.model_copy() for f in ent.facts]
-            ent.evidence = ev_sorted(ent.evidence)
-            ent.environments = sorted(set(ent.environments))
-            ent.environment_sources = sorted(
-                (s.model_copy(update={"evidence": ev_sorted(s.evidence)}) for s in ent.environment_sources),
-                key=lambda s: (s.environment, s.resolver, s.how))
-            ent.data_classes = sorted(set(ent.data_classes))
-            if ent.kind in NO_DATA_KINDS and ent.data_classes:
-                ent.attributes["grants_access_to"] = list(ent.data_classes)
-                ent.data_classes = []
-                ent.facts = [f for f in ent.facts if f.name != "data_class"]
-            ent.owners = sorted(set(ent.owners))
-            ent.labels = dict(sorted(ent.labels.items()))
-            ent.attributes = dict(sorted(ent.attributes.items()))
-            for f in ent.facts:
-                f.evidence = ev_sorted(f.evidence)
-            ent.facts = sorted(ent.facts, key=lambda f: (f.name, str(f.value)))
-            return ent
+            attributes = ent.attributes
+            data_classes = sorted(set(ent.data_classes))
+            facts = ent.facts
+            if ent.kind in NO_DATA_KINDS and data_classes:
+                attributes = {**attributes, "grants_access_to": list(data_classes)}
+                data_classes = []
+                facts = [f for f in facts if f.name != "data_class"]
+            facts = sorted((f.model_copy(update={"evidence": ev_sorted(f.evidence)}) for f in facts),
+                           key=lambda f: (f.name, str(f.value)))
+            return ent.model_copy(update={
+                "evidence": ev_sorted(ent.evidence),
+                "environments": sorted(set(ent.environments)),
+                "environment_sources": sorted(
+                    (s.model_copy(update={"evidence": ev_sorted(s.evidence)}) for s in ent.environment_sources),
+                    key=lambda s: (s.environment, s.resolver, s.how)),
+                "data_classes": data_classes,
+                "owners": sorted(set(ent.owners)),
+                "labels": dict(sorted(ent.labels.items())),
+                "attributes": dict(sorted(attributes.items())),
+                "facts": facts,
+            })
 
-        actions = []
-        for a in sorted(self.actions.values(), key=lambda a: a.id):
-            a = a.model_copy()
-            a.evidence = ev_sorted(a.evidence)
-            a.commands = sorted(a.commands, key=lambda c: (c.evidence.path, c.evidence.line, c.command))
-            a.flags = dict(sorted(a.flags.items()))
-            actions.append(a)
-        edges = []
-        for e in sorted(self.edges.values(), key=lambda e: (e.source, e.target, e.kind)):
-            e = e.model_copy()
-            e.evidence = ev_sorted(e.evidence)
-            edges.append(e)
-        owners = []
-        for o in sorted(self.owners.values(), key=lambda o: o.name):
-            o = o.model_copy()
-            o.evidence = ev_sorted(o.evidence)
-            owners.append(o)
+        actions = [
+            a.model_copy(update={
+                "evidence": ev_sorted(a.evidence),
+                "commands": sorted(a.commands, key=lambda c: (c.evidence.path, c.evidence.line, c.command)),
+                "flags": dict(sorted(a.flags.items())),
+            })
+            for a in sorted(self.actions.values(), key=lambda a: a.id)
+        ]
+        edges = [e.model_copy(update={"evidence": ev_sorted(e.evidence)})
+                 for e in sorted(self.edges.values(), key=lambda e: (e.source, e.target, e.kind))]
+        owners = [o.model_copy(update={"evidence": ev_sorted(o.evidence)})
+                  for o in sorted(self.owners.values(), key=lambda o: o.name)]
         warnings = sorted(
             {(w.path, w.line, w.message, w.scanner): w for w in self.warnings}.values(),
             key=lambda w: (w.path, w.line, w.message),

@@ -70,9 +70,21 @@ def _compile(pats: tuple[tuple[str, tuple[str, ...]], ...]) -> _Compiled:
     return _Compiled(pats)
 
 
+# The pattern mapping last compiled, a snapshot of it, and its compiled form: callers pass the
+# same config dict on every one of a scan's ~100k lookups, and turning it into a hashable key
+# each time cost more than the lookup. The snapshot (compared in C) catches a dict edited in place.
+_last: tuple[object, dict, _Compiled] | None = None
+
+
 def _compiled(patterns: Mapping[str, Iterable[str]] | None) -> _Compiled:
+    global _last
     pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
-    return _compile(tuple((env, tuple(plist)) for env, plist in pats.items()))
+    last = _last
+    if last is not None and last[0] is pats and last[1] == pats:
+        return last[2]
+    compiled = _compile(tuple((env, tuple(plist)) for env, plist in pats.items()))
+    _last = (pats, {env: list(plist) if isinstance(plist, list) else plist for env, plist in pats.items()}, compiled)
+    return compiled
 
 
 def detect_environment(
