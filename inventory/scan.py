@@ -7,6 +7,7 @@ the machine's cores; whole-tree steps (finalize, linking, implied actions) run o
 from __future__ import annotations
 
 import fnmatch
+import gc
 import hashlib
 import json
 import os
@@ -519,6 +520,24 @@ def build_inventory(
 
     ``parsed``: command lines already parsed (``CommandLine`` JSON by ``actions.sighting_text``), optional.
     """
+    # These steps allocate hundreds of thousands of small objects that all live until the
+    # inventory is built, and make almost no reference cycles (a few hundred on a
+    # 2,000-service tree). The cyclic collector would walk the whole heap (every fragment)
+    # again and again as they accumulate: a third of this stage's time. It is paused here
+    # and restored as it was, whatever happens.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_inventory(fragments, scanners, cfg, sources, stats, parsed)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_inventory(
+    fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
+    parsed: dict[str, str] | None,
+) -> Inventory:
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
     from inventory.resolve import resolve_environments, unresolved_summary
@@ -534,8 +553,11 @@ def build_inventory(
         builder.add_fragment(frag)
     if stats:
         builder.warnings.extend(stats.warnings)
+    by_scanner: dict[str, list[Fragment]] = {}
+    for frag in fragments:
+        by_scanner.setdefault(frag.scanner, []).append(frag)
     for scanner in scanners:
-        scanner.finalize([f for f in fragments if f.scanner == scanner.name], builder)
+        scanner.finalize(by_scanner.get(scanner.name, []), builder)
     resolve_environments(builder, fragments, cfg)
     apply_overrides(builder, cfg)
     link_per_environment_names(builder, cfg)

@@ -831,7 +831,13 @@ class KubernetesScanner(Scanner):
                         builder.references.append(Reference(
                             source=use["source"], target_name=r["target_name"], target_kind=r["target_kind"],
                             edge_kind=r["edge_kind"], via=via, evidence=ev))
-        workloads = [w for frag in fragments for w in frag.extra.get("workloads", [])]
+        # Workloads by (namespace, pod label, value): a Service's selector is matched against
+        # the workloads carrying one of its labels, not against every workload of the tree.
+        workloads: dict[tuple[str, str, str], list[dict]] = {}
+        for frag in fragments:
+            for w in frag.extra.get("workloads", []):
+                for k, v in (w["pod_labels"] or {}).items():
+                    workloads.setdefault((w["namespace"], k, v), []).append(w)
         for frag in fragments:
             for svc in frag.extra.get("services", []):
                 self._attach_service(builder, svc, workloads)
@@ -913,14 +919,18 @@ class KubernetesScanner(Scanner):
                 builder.set_fact(ent, "replicas", n, evs)
 
     @staticmethod
-    def _attach_service(builder: "InventoryBuilder", svc: dict, workloads: list[dict]) -> None:
-        """Give a Service's ports and type to the workload it selects (or that shares its name)."""
+    def _attach_service(builder: "InventoryBuilder", svc: dict,
+                        workloads: dict[tuple[str, str, str], list[dict]]) -> None:
+        """Give a Service's ports and type to the workload it selects (or that shares its name).
+
+        ``workloads``: the tree's workloads by (namespace, pod label, value).
+        """
         targets: list[str] = []
         selector = svc["selector"]
         if selector:
-            for w in workloads:
-                if w["namespace"] == svc["namespace"] and w["pod_labels"] and all(
-                        w["pod_labels"].get(k) == v for k, v in selector.items()):
+            k0, v0 = next(iter(selector.items()))
+            for w in workloads.get((svc["namespace"], k0, v0), ()):
+                if all(w["pod_labels"].get(k) == v for k, v in selector.items()):
                     targets.append(w["id"])
         if not targets:
             targets = [e.id for e in builder.find(svc["name"]) if e.kind not in ("dns", "iam", "secret", "volume")]
