@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from importlib import resources
 
@@ -117,10 +117,18 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
     return out
 
 
+def _candidates(pc: ParsedCommand, hint_names: list[str]) -> Iterator[tuple[str, tuple[str, ...] | None]]:
+    """Names to try, in order: the tool's own target, hints, then what else the command names
+    (only worked out when the earlier ones did not resolve: most commands stop at their target)."""
+    yield from target_candidates(pc)
+    for n in hint_names:
+        yield n, None
+    yield from _named_candidates(pc)
+
+
 def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]) -> Entity | None:
     """The one entity a command targets, if the name resolves unambiguously."""
-    candidates = target_candidates(pc) + [(n, None) for n in hint_names] + _named_candidates(pc)
-    for name, kinds in candidates:
+    for name, kinds in _candidates(pc, hint_names):
         if not name or name.startswith(("$", "<")):
             continue
         found: list[Entity] = []
@@ -437,6 +445,18 @@ def platform_of(entity: Entity) -> str | None:
 _NOT_COMPOSE_TOOLS = frozenset({"kubectl", "aws", "gcloud", "terraform", "patronictl", "helm"})
 
 
+_SUBTYPE_KEYS: dict[int, tuple[dict, list[tuple[str, str, str]]]] = {}
+
+
+def _subtype_keys(table: dict[str, list[dict[str, str]]]) -> list[tuple[str, str, str]]:
+    """``(kind, subtype glob, key)`` of the table's ``<kind>/<glob>`` keys, in key order (once per table)."""
+    cached = _SUBTYPE_KEYS.get(id(table))
+    if cached is None or cached[0] is not table or len(cached[0]) != len(table):
+        keys = [(kind, pattern, key) for key in sorted(table) for kind, sep, pattern in [key.partition("/")] if sep]
+        cached = _SUBTYPE_KEYS[id(table)] = (table, keys)
+    return cached[1]
+
+
 def implied_entries(table: dict[str, list[dict[str, str]]], entity: Entity) -> list[dict[str, str]]:
     """The standard operations for ``entity``.
 
@@ -454,9 +474,8 @@ def implied_entries(table: dict[str, list[dict[str, str]]], entity: Entity) -> l
         verbs = {str(e["verb"]) for e in data}
         return data + [e for e in table.get("datastore@compose", []) if str(e["verb"]) not in verbs]
     if entity.subtype:
-        for key in sorted(table):
-            kind, sep, pattern = key.partition("/")
-            if sep and kind == entity.kind and fnmatch.fnmatchcase(entity.subtype, pattern):
+        for kind, pattern, key in _subtype_keys(table):
+            if kind == entity.kind and fnmatch.fnmatchcase(entity.subtype, pattern):
                 return table[key]
     for key in (f"{entity.kind}@{platform}" if platform else None, entity.kind,
                 f"other@{platform}" if platform else None, "other"):
@@ -470,15 +489,14 @@ class _Blank(dict):
         return f"<{key}>"
 
 
-def render_template(template: str, entity: Entity) -> str:
-    """An example command for ``entity`` from a template with ``{name}``, ``{namespace}``,
-    ``{ns_flag}``, ``{subkind}``, ``{ref}``, ``{address}``, ``{k8s_kind}`` and ``{workflow}``."""
+def template_values(entity: Entity) -> dict[str, str]:
+    """What :func:`render_template` fills in for ``entity`` (computed once for all its templates)."""
     subkind = (entity.subtype or entity.kind).removeprefix("k8s-")
     address = entity.attributes.get("terraform_address")
     k8s_kind = entity.attributes.get("k8s_kind")
     workflow = entity.attributes.get("workflow_file") or (
         entity.evidence[0].path.rsplit("/", 1)[-1] if entity.evidence else entity.name)
-    values = _Blank(
+    return _Blank(
         address=address if isinstance(address, str) else entity.name,
         k8s_kind=str(k8s_kind).lower() if isinstance(k8s_kind, str) else subkind,
         workflow=workflow,
@@ -488,8 +506,18 @@ def render_template(template: str, entity: Entity) -> str:
         subkind=subkind,
         ref=entity.name if "/" in entity.name else f"{subkind}/{entity.name}",
     )
+
+
+def render_template(template: str, entity: Entity, values: dict[str, str] | None = None) -> str:
+    """An example command for ``entity`` from a template with ``{name}``, ``{namespace}``,
+    ``{ns_flag}``, ``{subkind}``, ``{ref}``, ``{address}``, ``{k8s_kind}`` and ``{workflow}``.
+
+    ``values``: :func:`template_values` of ``entity`` when the caller already has them.
+    """
+    if not template:
+        return template
     try:
-        return template.format_map(values)
+        return template.format_map(values if values is not None else template_values(entity))
     except (ValueError, IndexError, KeyError):
         return template  # a malformed template is shown as written rather than failing the scan
 
@@ -502,15 +530,22 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
     id keeps its origin and evidence; it only gains the description.
     """
     table = implied_table()
+    verbs: dict[str, str] = {}  # the table's verbs, slugged once (ids and actions use the slug)
     entities: list[Entity] = [*builder.components.values(), *builder.resources.values()]
     for entity in sorted(entities, key=lambda e: e.id):
         entries = implied_entries(table, entity)
+        if not entries:
+            continue
+        values = template_values(entity)
         envs = sorted(set(entity.environments))
         per_env: list[str | None] = envs if len(envs) > 1 else [None]
         for entry in entries:
             verb = str(entry["verb"])
-            command = render_template(str(entry.get("command", "")), entity)
-            description = render_template(str(entry.get("description", "")), entity) or None
+            verb_slug = verbs.get(verb)
+            if verb_slug is None:
+                verb_slug = verbs[verb] = slug(verb)
+            command = render_template(str(entry.get("command", "")), entity, values)
+            description = render_template(str(entry.get("description", "")), entity, values) or None
             for env in per_env:
                 aid = action_id(entity.id, verb, env)
                 existing = builder.actions.get(aid)
@@ -520,7 +555,7 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
                 builder.add_action(
                     Action(
                         id=aid,
-                        verb=slug(verb),
+                        verb=verb_slug,
                         tool=str(entry.get("tool", "")),
                         target=entity.id,
                         target_name=entity.name,

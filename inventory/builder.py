@@ -333,6 +333,8 @@ class InventoryBuilder:
     def find(self, name: str, kind: str | None = None) -> list[Entity]:
         """Entities whose name (or slug) is ``name``, optionally of one kind."""
         hits = self._name_index().get(self._slug(name), ())
+        if len(hits) <= 1:  # most names: no entity, or exactly one
+            return [e for e in hits if not kind or e.kind == kind]
         # The index lists components before resources, so a stable sort by id keeps the
         # order a scan of both tables would give.
         return sorted((e for e in hits if not kind or e.kind == kind), key=lambda e: e.id)

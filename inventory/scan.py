@@ -558,7 +558,7 @@ def _build_inventory(
         by_scanner.setdefault(frag.scanner, []).append(frag)
     for scanner in scanners:
         scanner.finalize(by_scanner.get(scanner.name, []), builder)
-    resolve_environments(builder, fragments, cfg)
+    resolve_environments(builder, fragments, cfg, parsed)
     apply_overrides(builder, cfg)
     link_per_environment_names(builder, cfg)
     apply_aliases(builder)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections import Counter
+from collections.abc import Mapping
 from functools import lru_cache
 
 from inventory.builder import InventoryBuilder
@@ -72,9 +73,13 @@ def add_source(ent: Entity, env: str, how: str, resolver: str, evidence) -> None
         EnvironmentSource(environment=env, how=how, resolver=resolver, evidence=list(dict.fromkeys(evidence))))
 
 
-def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config) -> None:
-    """Run every resolver over the merged builder, in order, applying what each finds."""
-    ctx = ResolveContext(builder=builder, fragments=fragments, config=cfg)
+def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config,
+                         parsed: Mapping[str, str] | None = None) -> None:
+    """Run every resolver over the merged builder, in order, applying what each finds.
+
+    ``parsed``: command lines already parsed (``CommandLine`` JSON by the text parsed), optional.
+    """
+    ctx = ResolveContext(builder=builder, fragments=fragments, config=cfg, parsed=parsed)
     for resolver in all_resolvers():
         for assignment in resolver.resolve(ctx):
             apply(builder, resolver.name, assignment)

@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from inventory.commands.model import ParsedCommand
+from inventory.commands.model import CommandLine, ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.resolve.base import ResolveContext
 from inventory.scanners.base import CommandSighting
@@ -57,6 +57,20 @@ def resolve_path(path: str, bases: list[str], known: set[str]) -> str | None:
     return None
 
 
+def _parsed_line(ctx: ResolveContext, text: str) -> CommandLine:
+    """``parse_line(text)``, once per text for the whole resolve stage.
+
+    Lines the scan's workers parsed already (``ctx.parsed``: ``CommandLine`` JSON by the
+    exact text parsed) are only validated back; several resolvers and sightings share a line.
+    """
+    cache: dict[str, CommandLine] = ctx.memo("parsed_lines", dict)  # type: ignore[assignment]
+    line = cache.get(text)
+    if line is None:
+        known = ctx.parsed.get(text) if ctx.parsed else None
+        line = cache[text] = CommandLine.model_validate_json(known) if known is not None else parse_line(text)
+    return line
+
+
 def commands(ctx: ResolveContext, words: tuple[str, ...]) -> Iterator[Seen]:
     """Simple commands of every sighting whose text contains one of ``words``, in path order."""
     known = None
@@ -67,7 +81,7 @@ def commands(ctx: ResolveContext, words: tuple[str, ...]) -> Iterator[Seen]:
             continue
         if known is None:
             known = known_dirs(ctx)
-        line = parse_line(s.command)
+        line = _parsed_line(ctx, s.command)
         here = posixpath.dirname(s.evidence.path) or "."
         cwd: str | None = None
         for pc in line.commands:

@@ -10,7 +10,7 @@ already produced and the merged builder: it never walks the tree or parses a fil
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -41,6 +41,8 @@ class ResolveContext:
     builder: InventoryBuilder
     fragments: list[Fragment]
     config: Config
+    # Command lines the scan parsed already: ``CommandLine`` JSON keyed by the text parsed.
+    parsed: Mapping[str, str] | None = None
     _by_path: dict[str, list[str]] | None = field(default=None, repr=False)
     # Derived views several resolvers share, computed once per resolve stage (see ``memo``).
     _memo: dict[str, object] = field(default_factory=dict, repr=False)
