@@ -2,8 +2,8 @@
 
 Measures, on the synthetic repo: cold generation wall time versus the ideal
 ``ceil(calls / concurrency) × latency`` per document stage (policy, then evals: the eval
-prompts need the refined policy), a warm rerun (aim: zero calls, < 5 % of cold), and
-prompt tokens per call (max, median). Runs in-process: the server is a thread, and the
+prompts need the refined policy), where the wall beyond the ideal goes (:func:`breakdown`),
+a warm rerun (aim: zero calls, < 5 % of cold), and prompt tokens per call (max, median). Runs in-process: the server is a thread, and the
 interesting cost is the pipeline's concurrency, not interpreter start.
 """
 
@@ -63,15 +63,20 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
                                   options=RunOptions(concurrency=CONCURRENCY))
 
             spent: dict[str, float] = {}
+            calls: list[tuple[str, float, float]] = []  # (stage, start, end), seconds from the run's start
 
             def generate() -> tuple[float, dict[str, int], LLMRefiner]:
                 ref = refiner()
                 spent.clear()
-                _instrument(ref, spent)
+                calls.clear()
                 t0 = time.perf_counter()
+                undo = _instrument(ref, spent, calls, t0)
+                try:
+                    draft_documents(inv, assessments, cfg, provider=ref)
+                    elapsed = time.perf_counter() - t0
+                finally:
+                    undo()
                 stage_calls: dict[str, int] = {}
-                draft_documents(inv, assessments, cfg, provider=ref)
-                elapsed = time.perf_counter() - t0
                 for rec in ref.log.records:
                     if not rec.cache_hit:
                         stage = rec.key.split(":")[0]
@@ -81,7 +86,7 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
 
             cpu0, srv0 = _cpu_self(), _cpu_of(server.pid)
             cold_s, cold_calls, _ = generate()
-            cold_spent = dict(spent)
+            cold_spent, cold_timeline = dict(spent), list(calls)
             cold_spent["client_cpu"], cold_spent["server_cpu"] = _cpu_self() - cpu0, _cpu_of(server.pid) - srv0
             warm_s, warm_calls, _ = generate()
             # Prompt size per call, from the prompts themselves (system + user text).
@@ -100,26 +105,24 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
         server.wait(timeout=10)
     ideal = sum(math.ceil(n / CONCURRENCY) * LATENCY_S for k, n in cold_calls.items() if not k.startswith("_"))
     tokens = prompt_tokens
-    # Where the wall goes beyond the ideal (seconds of this run; ideal = API latency only).
-    stages = cold_spent.get("stages", 0.0)
-    loop_cpu = cold_spent.get("render", 0.0) + cold_spent.get("validate", 0.0)
-    gap = {
-        "outside the LLM stages (offline draft, slicing, merge)": max(0.0, cold_s - stages),
-        "  of which the offline draft alone": offline_s,
-        "rendering prompts (event loop)": cold_spent.get("render", 0.0),
-        "validating answers (event loop)": cold_spent.get("validate", 0.0),
-        "stage time beyond ideal + render + validate (waits, client, scheduling)": max(0.0, stages - ideal - loop_cpu),
-        "  CPU of this process during the run (all of it)": cold_spent.get("client_cpu", 0.0),
-        "  CPU of the fake API server answering": cold_spent.get("server_cpu", 0.0),
-        "  mean seconds per API call (300 ms asked)": cold_spent.get("api", 0.0) / max(1, cold_calls["_requests"]),
-    }
+    gap, stage_details = breakdown(cold_timeline, cold_s, CONCURRENCY, LATENCY_S)
+    gap.update({
+        "(info) offline policy draft inside the run": cold_spent.get("draft_policy", 0.0),
+        "(info) offline eval draft inside the run": cold_spent.get("draft_evals", 0.0),
+        "(info) offline draft alone (provider=None), for comparison": offline_s,
+        "(info) building and rendering prompts (event loop)": cold_spent.get("render", 0.0),
+        "(info) validating answers (event loop)": cold_spent.get("validate", 0.0),
+        "(info) CPU of this process during the run": cold_spent.get("client_cpu", 0.0),
+        "(info) CPU of the fake API server answering": cold_spent.get("server_cpu", 0.0),
+    })
     details = {
         "calls": cold_calls["_requests"], "concurrency": CONCURRENCY, "latency_s": LATENCY_S,
         "cold_s": round(cold_s, 3), "ideal_s": round(ideal, 3),
         "cold_over_ideal": round(cold_s / ideal, 3) if ideal else None,
         "warm_s": round(warm_s, 3), "warm_calls": warm_calls["_requests"],
         "warm_over_cold": round(warm_s / cold_s, 4) if cold_s else None,
-        "stage_wall_s": round(stages, 3), "api_latency_sum_s": round(cold_spent.get("api", 0.0), 3),
+        "api_latency_sum_s": round(cold_spent.get("api", 0.0), 3),
+        "stages": stage_details,
         "gap_s": {k: round(v, 2) for k, v in gap.items()},
         "prompt_tokens_max": max(tokens, default=0),
         "prompt_tokens_median": int(statistics.median(tokens)) if tokens else 0,
@@ -130,17 +133,86 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
             f"(x{details['cold_over_ideal']}), warm {warm_s:.2f}s with {details['warm_calls']} calls, "
             f"prompt tokens max {details['prompt_tokens_max']} / median {details['prompt_tokens_median']}"
             f" [{'aims met' if met else 'aims MISSED'}]")
-    note += "; gap: " + ", ".join(f"{k} {v:.1f}s" for k, v in gap.items())
+    note += "; where the wall goes: " + ", ".join(f"{k} {v:.1f}s" for k, v in gap.items())
     return PhaseResult(name=name, seconds=cold_s, items=details["calls"], unit="calls", note=note, details=details)
 
 
-def _instrument(ref, spent: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
-    """Time the refiner's stages, prompt rendering, answer validation and API calls (bench only).
+def breakdown(timeline: list[tuple[str, float, float]], wall: float, width: int,
+              latency: float) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Where the wall goes, from every API call's (stage, start, end).
 
-    Wraps bound methods of this one refiner and the validators it is handed, so the code under
-    test is unchanged. Rendering and validation run on the event loop: while they run, no
-    other answer is read and no other call goes out.
+    The rows without ``(info)`` add up to ``wall``: the time before the first call, then per
+    stage its ideal (``ceil(calls / width) × latency``) and what its span took beyond it, the
+    gap between the stages, and the time after the last answer. A stage's excess splits
+    exactly (``span × width`` = the calls' latencies + the slot-seconds no call used):
+
+    - *calls slower than the latency*: ``calls × (mean latency − latency) / width``, the
+      client not reading answers as they arrive (a busy event loop), or the server;
+    - *pipe not full*: slot-seconds idle before the stage's last call went out, ÷ width
+      (prompts not ready in time, a barrier, head-of-line blocking);
+    - *tail*: slot-seconds idle after the last call went out, ÷ width, less the idle time the
+      ideal has too (a last round that is not full).
     """
+    gap: dict[str, float] = {}
+    details: dict[str, dict[str, float]] = {}
+    stages: list[str] = []
+    for stage, _, _ in sorted(timeline, key=lambda c: c[1]):
+        if stage not in stages:
+            stages.append(stage)
+    if not stages:
+        return {"no API calls (all cached)": wall}, details
+    cursor = 0.0
+    for n, stage in enumerate(stages):
+        calls = [(s, e) for st, s, e in timeline if st == stage]
+        first, last_start = min(s for s, _ in calls), max(s for s, _ in calls)
+        last_end = max(e for _, e in calls)
+        if n == 0:
+            gap["before the first call (document key, offline policy draft, first prompt)"] = first
+        else:
+            gap[f"between the stages, before the first {stage} call (merge, offline draft, prompts)"] = first - cursor
+        ideal = math.ceil(len(calls) / width) * latency
+        span = last_end - first
+        mean = sum(e - s for s, e in calls) / len(calls)
+        slow = len(calls) * (mean - latency) / width
+        idle_before = _idle(calls, first, last_start, width)
+        tail = _idle(calls, last_start, last_end, width) - (ideal - len(calls) * latency / width)
+        gap[f"{stage} calls: ideal ({len(calls)} calls)"] = ideal
+        gap[f"{stage} calls: slower than {int(latency * 1000)} ms (mean {mean * 1000:.0f} ms)"] = slow
+        gap[f"{stage} calls: pipe not full while prompts remained"] = idle_before
+        gap[f"{stage} calls: tail after the last call went out"] = tail
+        details[stage] = {"calls": len(calls), "span_s": round(span, 3), "ideal_s": round(ideal, 3),
+                          "mean_latency_s": round(mean, 4), "first_call_s": round(first, 3),
+                          "last_answer_s": round(last_end, 3)}
+        cursor = last_end
+    gap["after the last answer (merge, cache write)"] = wall - cursor
+    return gap, details
+
+
+def _idle(calls: list[tuple[float, float]], lo: float, hi: float, width: int) -> float:
+    """Slot-seconds in [lo, hi] with fewer than ``width`` calls in flight, divided by ``width``."""
+    events = sorted([(s, 1) for s, _ in calls] + [(e, -1) for _, e in calls])
+    inflight, prev, idle = 0, lo, 0.0
+    for t, d in events:
+        a, b = max(prev, lo), min(t, hi)
+        if b > a:
+            idle += max(0, width - inflight) * (b - a)
+        inflight += d
+        prev = max(prev, t)
+    if hi > prev:
+        idle += max(0, width - inflight) * (hi - max(prev, lo))
+    return idle / width
+
+
+def _instrument(ref, spent: dict[str, float], calls: list[tuple[str, float, float]],  # type: ignore[no-untyped-def]
+                t0: float):
+    """Time the offline drafters, prompt building + rendering, answer validation and every API
+    call of this one run (bench only); returns a function that undoes the module patches.
+
+    Wraps bound methods of this one refiner, the functions it is handed and, for the run's
+    length, the pipeline's two drafters, so the code under test is unchanged.
+    """
+    import generators.pipeline as pipeline
+
     def add(key: str, dt: float) -> None:
         spent[key] = spent.get(key, 0.0) + dt
 
@@ -155,8 +227,12 @@ def _instrument(ref, spent: dict[str, float]) -> None:  # type: ignore[no-untype
 
     run = ref._run
 
-    def stage(document, slices, render, validator):  # type: ignore[no-untyped-def]
-        return timed(run, "stages")(document, slices, timed(render, "render"), timed(validator, "validate"))
+    def stage(document, plan, render, validator):  # type: ignore[no-untyped-def]
+        from generators.llm.slices import PlannedSlice
+
+        # Building a slice happens just before rendering it: both count as rendering.
+        plan = [PlannedSlice(p.key, p.system_id, p.size, timed(p.build, "render")) for p in plan]
+        return timed(run, "stages")(document, plan, timed(render, "render"), timed(validator, "validate"))
 
     ref._run = stage
     complete = ref.provider.complete
@@ -166,9 +242,20 @@ def _instrument(ref, spent: dict[str, float]) -> None:  # type: ignore[no-untype
         try:
             return await complete(req)
         finally:
-            add("api", time.perf_counter() - t)
+            end = time.perf_counter()
+            add("api", end - t)
+            calls.append((req.key.split(":")[0], t - t0, end - t0))
 
     ref.provider.complete = api
+    saved = {name: getattr(pipeline, name) for name in ("draft_policy", "draft_evals")}
+    for name, fn in saved.items():
+        setattr(pipeline, name, timed(fn, name))
+
+    def undo() -> None:
+        for name, fn in saved.items():
+            setattr(pipeline, name, fn)
+
+    return undo
 
 
 def _cpu_self() -> float:

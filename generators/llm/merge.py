@@ -36,12 +36,14 @@ class Fallback:
 
 
 def _evidence(items: list[str], base: list[Evidence]) -> list[Evidence]:
-    out = set(base)
+    # Keyed by (path, line), the models' own equality: most cited items are already in ``base``,
+    # and building or hashing a model per item is most of a merge's time on a large estate.
+    out = {(e.path, e.line): e for e in base}
     for s in items:
         path, _, line = s.rpartition(":")
-        if path and line.isdigit() and int(line) >= 1:
-            out.add(Evidence(path=path, line=int(line)))
-    return sorted(out, key=lambda e: (e.path, e.line))
+        if path and line.isdigit() and int(line) >= 1 and (path, int(line)) not in out:
+            out[(path, int(line))] = Evidence(path=path, line=int(line))
+    return [out[k] for k in sorted(out)]
 
 
 def _lower_question(row: PolicyAction, proposed: str, reason: str, sid: str, label: str) -> Question:

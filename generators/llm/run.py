@@ -23,7 +23,7 @@ from generators import __version__
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.llm.merge import Fallback, merge_evals, merge_policy
 from generators.llm.prompts import PromptRenderer, RenderedPrompt
-from generators.llm.slices import Slice, eval_slices, system_slices
+from generators.llm.slices import PlannedSlice, Slice, eval_slice_plan, system_slice_plan
 from generators.llm.validate import repair_prompt, validate_evals, validate_policy
 from generators.providers.base import LLMRequest, LLMResponse, Provider, ProviderError, batch_custom_id
 from generators.providers.batch import BatchJob, BatchPending, BatchState
@@ -130,22 +130,22 @@ class LLMRefiner:
         """Store the documents under the key :meth:`recall_documents` computed (clean runs only)."""
         if self._doc_key is None or self._fell_back:
             return
-        head = json.dumps({"answered": self._answered})
+        head = json.dumps({"answered": sorted(self._answered)})  # completion order varies run to run
         self.cache.put_text(self._doc_key, f"{head}\n{policy.model_dump_json()}\n{evals.model_dump_json()}")
         self._doc_key = None
 
     # ---- DocumentProvider -----------------------------------------------------------
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
         """The policy with each system refined by the model (floors enforced), or its offline draft."""
-        slices = system_slices(draft, inv)
-        outcomes = self._run("policy", slices, self.renderer.policy, validate_policy)
+        plan = system_slice_plan(draft, inv)
+        outcomes = self._run("policy", plan, self.renderer.policy, validate_policy)
         answers, fallbacks = _collect(outcomes)
         return merge_policy(draft, answers, fallbacks, self.provider.label)
 
     def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
         """The suite with each system's cases rewritten by the model, or its offline draft."""
-        slices = eval_slices(policy, inv, draft.cases)
-        outcomes = self._run("evals", slices, self.renderer.evals, validate_evals)
+        plan = eval_slice_plan(policy, inv, draft.cases)
+        outcomes = self._run("evals", plan, self.renderer.evals, validate_evals)
         answers, fallbacks = _collect(outcomes)
         return merge_evals(draft, answers, fallbacks, self.provider.label)
 
@@ -153,35 +153,60 @@ class LLMRefiner:
     def _request(self, p: RenderedPrompt) -> LLMRequest:
         return p.request(self.options.max_tokens, self.options.temperature)
 
-    def _run(self, document: str, slices: Sequence[Slice], render: Callable[[Slice], RenderedPrompt],
+    def _run(self, document: str, plan: Sequence[PlannedSlice], render: Callable[[Slice], RenderedPrompt],
              validator: Validator) -> list[Outcome]:
-        return asyncio.run(self._run_async(document, slices, render, validator))
+        return asyncio.run(self._run_async(document, plan, render, validator))
 
-    async def _run_async(self, document: str, slices: Sequence[Slice], render: Callable[[Slice], RenderedPrompt],
-                         validator: Validator) -> list[Outcome]:
+    async def _run_async(self, document: str, plan: Sequence[PlannedSlice],
+                         render: Callable[[Slice], RenderedPrompt], validator: Validator) -> list[Outcome]:
+        """Every planned slice answered; outcomes in plan (document) order, whatever the completion order.
+
+        A producer builds and renders prompts just ahead of ``concurrency`` workers, each of
+        which takes the next ready prompt as soon as its previous call is done: the first call
+        goes out after one prompt is rendered, a slow answer holds up only its own worker,
+        and rendering runs while the calls wait on the API. The largest slices go first, so
+        the run does not end waiting on a long answer started last.
+        """
         self.budget.lock = asyncio.Lock()
         prefetched: dict[str, LLMResponse | ProviderError] = {}
-        prompts: list[RenderedPrompt] | None = None
+        n = len(plan)
+        width = max(1, min(self.options.concurrency, n))
+        ready: dict[int, tuple[Slice, RenderedPrompt]] = {}
         if self.options.batch:
-            prompts = [render(sl) for sl in slices]  # the batch needs every prompt up front
-            prefetched = await self._batch(document, prompts)
-        sem = asyncio.Semaphore(max(1, self.options.concurrency))
-        progress = _Progress(f"{document} ({self.provider.label})", len(slices), self.options.progress)
+            # The batch needs every prompt up front.
+            for i, planned in enumerate(plan):
+                sl = planned.build()
+                ready[i] = (sl, render(sl))
+            prefetched = await self._batch(document, [p for _, p in ready.values()])
+        order = schedule(plan)
+        queue: asyncio.Queue[tuple[int, Slice, RenderedPrompt] | None] = asyncio.Queue(maxsize=width)
+        results: list[Outcome | None] = [None] * n
+        progress = _Progress(f"{document} ({self.provider.label})", n, self.options.progress)
 
-        async def one(i: int, sl: Slice) -> Outcome:
-            async with sem:
-                # Rendered when a slot frees up: the first calls go out after `concurrency`
-                # prompts are rendered, and the rest render while those wait on the API.
-                p = prompts[i] if prompts is not None else render(sl)
-                out = await self._answer(p, sl, validator, prefetched.get(p.key))
-            progress.advance()
-            return out
+        async def produce() -> None:
+            for i in order:
+                if i in ready:
+                    sl, p = ready.pop(i)
+                else:
+                    sl = plan[i].build()
+                    p = render(sl)
+                await queue.put((i, sl, p))
+                await asyncio.sleep(0)  # answers that arrived meanwhile are read before the next render
+            for _ in range(width):
+                await queue.put(None)
+
+        async def work() -> None:
+            while (item := await queue.get()) is not None:
+                i, sl, p = item
+                results[i] = await self._answer(p, sl, validator, prefetched.get(p.key))
+                progress.advance()
 
         try:
             with progress:
-                return list(await asyncio.gather(*(one(i, sl) for i, sl in enumerate(slices))))
+                await asyncio.gather(produce(), *(work() for _ in range(width)))
         finally:
             await self.provider.aclose()
+        return [o for o in results if o is not None]
 
     async def _call(self, req: LLMRequest) -> tuple[LLMResponse, int]:
         async with self.budget.lock:
@@ -331,6 +356,11 @@ def _documents_key(ref: LLMRefiner, inv: Inventory, assessments: dict[str, Asses
     for aid in sorted(assessments):
         h.update(aid.encode() + b"\0" + assessments[aid].model_dump_json().encode() + b"\0")
     return "documents-" + h.hexdigest()
+
+
+def schedule(plan: Sequence[PlannedSlice]) -> list[int]:
+    """The order prompts go out in: largest slice first (its answer takes longest), ties in plan order."""
+    return sorted(range(len(plan)), key=lambda i: (-plan[i].size, i))
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -8,6 +8,7 @@ bounds every prompt whatever the repository size (see docs/llm.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,25 +48,47 @@ def _capped(ids: list[str]) -> list[str]:
 
 
 def _ev(items: list[Any]) -> list[str]:
-    return [str(e) for e in sorted(set(items), key=lambda e: (e.path, e.line))[:MAX_EVIDENCE_PER_ITEM]]
+    # By (path, line) tuples: hashing the frozen models themselves costs more than the rest of a slice.
+    return [f"{p}:{n}" for p, n in sorted({(e.path, e.line) for e in items})[:MAX_EVIDENCE_PER_ITEM]]
+
+
+@dataclass(frozen=True)
+class PlannedSlice:
+    """A slice not built yet: its key, its size (actions or cases: the prompt's and the
+    answer's length grow with it), and how to build it. A run builds slices just ahead of
+    the calls that need them, so the first call does not wait for every slice."""
+
+    key: str
+    system_id: str
+    size: int
+    build: Callable[[], Slice]
 
 
 def system_slices(policy: Policy, inv: Inventory) -> list[Slice]:
     """A slice per system (split into parts when it has many actions), in policy order."""
+    return [p.build() for p in system_slice_plan(policy, inv)]
+
+
+def system_slice_plan(policy: Policy, inv: Inventory) -> list[PlannedSlice]:
+    """:func:`system_slices`, unbuilt (same keys, same order)."""
     entities = inv.entities()
     actions = {a.id: a for a in inv.actions}
     dependents: dict[str, list[str]] = {}
     for s in policy.systems:
         for d in s.depends_on:
             dependents.setdefault(d, []).append(s.id)
-    out: list[Slice] = []
+    out: list[PlannedSlice] = []
     for s in policy.systems:
         if not s.actions:
             continue
         chunks = [s.actions[i:i + MAX_ACTIONS_PER_PROMPT] for i in range(0, len(s.actions), MAX_ACTIONS_PER_PROMPT)]
         for n, chunk in enumerate(chunks, start=1):
             key = s.id if len(chunks) == 1 else f"{s.id}#{n}"
-            out.append(_slice(key, s, chunk, entities, actions, sorted(dependents.get(s.id, []))))
+
+            def build(key: str = key, s: PolicySystem = s, chunk: list[Any] = chunk) -> Slice:
+                return _slice(key, s, chunk, entities, actions, sorted(dependents.get(s.id, [])))
+
+            out.append(PlannedSlice(key, s.id, len(chunk), build))
     return out
 
 
@@ -111,13 +134,18 @@ def _slice(key: str, s: PolicySystem, rows: list[Any], entities: dict[str, Any],
 def eval_slices(policy: Policy, inv: Inventory, cases: list[EvalCase]) -> list[Slice]:
     """Slices for the eval prompts: each system's facts, the actions its cases use, and the cases
     (split into parts of at most :data:`MAX_CASES_PER_PROMPT`)."""
+    return [p.build() for p in eval_slice_plan(policy, inv, cases)]
+
+
+def eval_slice_plan(policy: Policy, inv: Inventory, cases: list[EvalCase]) -> list[PlannedSlice]:
+    """:func:`eval_slices`, unbuilt (same keys, same order)."""
     entities = inv.entities()
     actions = {a.id: a for a in inv.actions}
     systems = {s.id: s for s in policy.systems}
     by_system: dict[str, list[EvalCase]] = {}
     for c in cases:
         by_system.setdefault(c.system, []).append(c)
-    out: list[Slice] = []
+    out: list[PlannedSlice] = []
     for sid, cs in by_system.items():
         s = systems.get(sid)
         if s is None:
@@ -125,14 +153,23 @@ def eval_slices(policy: Policy, inv: Inventory, cases: list[EvalCase]) -> list[S
         chunks = [cs[i:i + MAX_CASES_PER_PROMPT] for i in range(0, len(cs), MAX_CASES_PER_PROMPT)]
         for n, chunk in enumerate(chunks, start=1):
             key = sid if len(chunks) == 1 else f"{sid}#{n}"
-            first = {c.action_ids[0] for c in chunk if c.action_ids}
-            wanted = {a for c in chunk for a in c.action_ids}
-            rows = sorted((a for a in s.actions if a.id in wanted), key=lambda a: (a.id not in first, a.id))
-            # Back in the system's own order (a position map: `list.index` compares whole models).
-            kept = {id(a) for a in rows[:MAX_EVAL_ACTIONS]}
-            rows = [a for a in s.actions if id(a) in kept]
-            sl = _slice(key, s, rows, entities, actions, [])
-            sl.evidence |= {str(e) for c in chunk for e in c.evidence}
-            sl.cases = chunk
-            out.append(sl)
+
+            def build(key: str = key, s: PolicySystem = s, chunk: list[EvalCase] = chunk) -> Slice:
+                return _eval_slice(key, s, chunk, entities, actions)
+
+            out.append(PlannedSlice(key, sid, len(chunk), build))
     return out
+
+
+def _eval_slice(key: str, s: PolicySystem, chunk: list[EvalCase], entities: dict[str, Any],
+                actions: dict[str, Any]) -> Slice:
+    first = {c.action_ids[0] for c in chunk if c.action_ids}
+    wanted = {a for c in chunk for a in c.action_ids}
+    rows = sorted((a for a in s.actions if a.id in wanted), key=lambda a: (a.id not in first, a.id))
+    # Back in the system's own order (a position map: `list.index` compares whole models).
+    kept = {id(a) for a in rows[:MAX_EVAL_ACTIONS]}
+    rows = [a for a in s.actions if id(a) in kept]
+    sl = _slice(key, s, rows, entities, actions, [])
+    sl.evidence |= {str(e) for c in chunk for e in c.evidence}
+    sl.cases = chunk
+    return sl
