@@ -112,6 +112,7 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
         "(info) offline draft alone (provider=None), for comparison": offline_s,
         "(info) building and rendering prompts (event loop)": cold_spent.get("render", 0.0),
         "(info) validating answers (event loop)": cold_spent.get("validate", 0.0),
+        "(info) garbage collector pauses": cold_spent.get("gc", 0.0),
         "(info) CPU of this process during the run": cold_spent.get("client_cpu", 0.0),
         "(info) CPU of the fake API server answering": cold_spent.get("server_cpu", 0.0),
     })
@@ -247,11 +248,23 @@ def _instrument(ref, spent: dict[str, float], calls: list[tuple[str, float, floa
             calls.append((req.key.split(":")[0], t - t0, end - t0))
 
     ref.provider.complete = api
+    import gc
+
+    gc_start: list[float] = []
+
+    def on_gc(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+        if phase == "start":
+            gc_start[:] = [time.perf_counter()]
+        elif gc_start:
+            add("gc", time.perf_counter() - gc_start[0])
+
+    gc.callbacks.append(on_gc)
     saved = {name: getattr(pipeline, name) for name in ("draft_policy", "draft_evals")}
     for name, fn in saved.items():
         setattr(pipeline, name, timed(fn, name))
 
     def undo() -> None:
+        gc.callbacks.remove(on_gc)
         for name, fn in saved.items():
             setattr(pipeline, name, fn)
 

@@ -10,6 +10,7 @@ rendered by the same templates as the offline path.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import time
@@ -155,7 +156,14 @@ class LLMRefiner:
 
     def _run(self, document: str, plan: Sequence[PlannedSlice], render: Callable[[Slice], RenderedPrompt],
              validator: Validator) -> list[Outcome]:
-        return asyncio.run(self._run_async(document, plan, render, validator))
+        # The objects alive now (the inventory, the drafts: millions on a large estate) outlive
+        # the run; frozen, the collector's passes during the run do not walk them every time.
+        # The run's own garbage (prompts, responses) is collected as usual.
+        gc.freeze()
+        try:
+            return asyncio.run(self._run_async(document, plan, render, validator))
+        finally:
+            gc.unfreeze()
 
     async def _run_async(self, document: str, plan: Sequence[PlannedSlice],
                          render: Callable[[Slice], RenderedPrompt], validator: Validator) -> list[Outcome]:
