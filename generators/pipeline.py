@@ -8,7 +8,9 @@ rewrite prose) but never lower. Writing happens in exactly one place,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +32,38 @@ from inventory.model import Inventory
 POLICY_MD, POLICY_YAML = "policy.md", "policy.yaml"
 EVALS_MD, EVALS_YAML = "evals.md", "evals.yaml"
 INVENTORY_YAML = "inventory.yaml"
+
+
+_GC_DEPTH = 0  # how many generation stages are running (the outermost one owns the settings)
+
+
+@contextmanager
+def long_lived_gc() -> Iterator[None]:
+    """Garbage-collector settings for generating documents over a large estate.
+
+    What exists when a stage starts (the inventory, its index, the decision table) lives until
+    the documents are written: it is frozen out of every collection, and young collections run
+    less often. The stages allocate millions of short-lived objects and almost no cycles; with
+    the defaults the collector walks the whole inventory over and over (about a third of the
+    generation time at 2,000 services). Nested stages freeze what the outer ones made; the
+    outermost restores the settings and hands the frozen objects back to the collector when
+    it ends (also on error), unless they were frozen before it started.
+    """
+    global _GC_DEPTH
+    outer = _GC_DEPTH == 0
+    threshold, was_frozen = gc.get_threshold(), gc.get_freeze_count() > 0
+    _GC_DEPTH += 1
+    gc.freeze()
+    if outer:
+        gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        _GC_DEPTH -= 1
+        if outer:
+            gc.set_threshold(*threshold)
+            if not was_frozen:
+                gc.unfreeze()
 
 
 class DocumentProvider(Protocol):
@@ -63,6 +97,7 @@ def load_tiers(cfg: Config, rules: Rules | None = None) -> list[TierDefinition]:
     return tier_definitions(rules or rules_from_config(cfg))
 
 
+@long_lived_gc()
 def draft_documents(
     inv: Inventory,
     assessments: dict[str, Assessment],
@@ -137,6 +172,7 @@ def render_documents(
     return out
 
 
+@long_lived_gc()
 def write_documents(
     policy: Policy | None,
     evals: EvalSuite | None,
@@ -182,6 +218,7 @@ def _eval_classifier(inv: Inventory, policy: Policy, cfg: Config, verdicts: dict
     return classifier
 
 
+@long_lived_gc()
 def assess(inv: Inventory, cfg: Config) -> dict[str, Assessment]:
     """Build the decision table with the configured rules (``cfg.rules`` / ``cfg.tiers``): every
     action's assessment, carrying the table (``.table``) the documents are rendered from and

@@ -159,3 +159,24 @@ def test_the_eval_drafter_reuses_the_build_verdicts_only_while_the_table_is_uned
         cls.model_copy(update={"tier": "T3" if cls.tier != "T3" else "T2", "reviewed": True}),
         *policy.table.classes[1:]]})
     assert pipeline._eval_classifier(inv, policy.model_copy(update={"table": edited}), cfg, verdicts) is None
+
+
+def test_generation_stages_restore_the_garbage_collector(tmp_path: Path) -> None:
+    """The stages freeze the estate out of collections while they run, and leave the collector
+    as they found it: thresholds restored, nothing left frozen, also when a stage fails."""
+    import gc
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    inv = make_inventory()
+    with pipeline.long_lived_gc():
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
+        assessments = pipeline.assess(inv, Config())  # a nested stage keeps the outer settings
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    policy, evals = draft_documents(inv, assessments, Config())
+    write_documents(policy, evals, tmp_path, inv=inv)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), pipeline.long_lived_gc():
+        raise RuntimeError("a stage fails")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

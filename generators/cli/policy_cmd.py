@@ -16,7 +16,7 @@ from generators.cli.common import EXIT_FINDINGS, UsageError, console, get_config
 from generators.cli.review_report import print_review
 from generators.cli.llm_opts import llm_note, llm_options, llm_provider
 from generators.cli.scan_cmd import run_scan
-from generators.pipeline import assess, draft_documents, write_documents
+from generators.pipeline import assess, draft_documents, long_lived_gc, write_documents
 from generators.review.roundtrip import ReviewError
 from generators.risk.rules import RulesError, rules_from_config
 from inventory.config import Config
@@ -34,20 +34,21 @@ def _run(ctx: click.Context, sources: tuple[str, ...], output: str | None, no_ca
          force: bool = False) -> None:
     cfg = get_config(ctx)
     inv, stats = run_scan(ctx, sources, use_cache=not no_cache)
-    try:
-        assessments = assess(inv, cfg)
-        policy, evals = draft_documents(inv, assessments, cfg, provider=llm_provider(ctx, cfg, inv, assessments))
-    except RulesError as exc:
-        raise UsageError(str(exc)) from exc
-    out_dir = Path(output or cfg.output)
-    try:
-        written = write_documents(policy, evals, out_dir, inv=inv, which=which, force=force,
-                                  rules=rules_from_config(cfg))
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot write: {exc.strerror or exc}") from exc
-    except ReviewError as exc:
-        click.echo(f"error: {exc}", err=True)
-        ctx.exit(EXIT_FINDINGS)
+    with long_lived_gc():  # the estate and the table live until the documents are written
+        try:
+            assessments = assess(inv, cfg)
+            policy, evals = draft_documents(inv, assessments, cfg, provider=llm_provider(ctx, cfg, inv, assessments))
+        except RulesError as exc:
+            raise UsageError(str(exc)) from exc
+        out_dir = Path(output or cfg.output)
+        try:
+            written = write_documents(policy, evals, out_dir, inv=inv, which=which, force=force,
+                                      rules=rules_from_config(cfg))
+        except OSError as exc:
+            raise UsageError(f"{out_dir}: cannot write: {exc.strerror or exc}") from exc
+        except ReviewError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_FINDINGS)
     con = console()
     tiers = Counter(c.tier for c in policy.table.classes)
     con.print(f"[bold]scanned[/bold] {stats.files_scanned} files: {len(inv.components)} components, "

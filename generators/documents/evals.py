@@ -373,6 +373,8 @@ class _Drafter:
         self.cases: list[EvalCase] = []
         self.owner_of = {s.id: ", ".join(s.owners) for s in est.policy.systems}
         self.runbooks = self._runbooks()
+        self._cluster: str | None = None  # the first Kafka cluster's name (see names())
+        self.writer_of: dict[str, str] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def case_id(self, base: str) -> str:
@@ -408,11 +410,22 @@ class _Drafter:
             out.append(SimulatedTool(match=r.command, output=text))
         return out
 
+    def _writers(self) -> dict[str, str]:
+        """The first workload (service, job, cron job) with an edge to each entity, by entity id:
+        built once, not a scan of every edge per case."""
+        out: dict[str, str] = {}
+        ents = self.est.entities
+        for e in self.est.inv.edges:
+            if e.target not in out and e.source in ents and ents[e.source].kind in ("service", "job", "cron-job"):
+                out[e.target] = ents[e.source].name
+        return out
+
     def names(self, m: Move, **more: str) -> dict[str, str]:
-        cluster = next((e.name for e in self.est.entities.values() if e.kind == "kafka-cluster"), "")
-        writer = next((self.est.entities[e.source].name for e in self.est.inv.edges
-                       if m.target is not None and e.target == m.target.id and e.source in self.est.entities
-                       and self.est.entities[e.source].kind in ("service", "job", "cron-job")), "")
+        if self._cluster is None:
+            self._cluster = next((e.name for e in self.est.entities.values() if e.kind == "kafka-cluster"), "")
+            self.writer_of = self._writers()
+        cluster = self._cluster
+        writer = self.writer_of.get(m.target.id, "") if m.target is not None else ""
         return {"name": m.name, "where": _where(m), "env": m.environment, "cluster": cluster,
                 "writer": writer, "tool": m.row.tool, "owner": self.owner_of.get(m.system.id, ""),
                 "alert": m.alert, "path": m.doc, **more}
@@ -886,8 +899,9 @@ class _Drafter:
     # -- strata and risk --------------------------------------------------------------------
     def fill_strata(self) -> None:
         """A case for every system kind and environment no case touches yet."""
+        sys_of = {s.id: s for s in self.est.policy.systems}
+
         def touched() -> tuple[set[str], set[str]]:
-            sys_of = {s.id: s for s in self.est.policy.systems}
             kinds = {sys_of[c.system].kind for c in self.cases if c.system in sys_of}
             envs = {c.environment for c in self.cases if c.environment}
             return kinds, envs
