@@ -166,8 +166,8 @@ def test_generation_stages_restore_the_garbage_collector(tmp_path: Path) -> None
     as they found it: thresholds restored, nothing left frozen, also when a stage fails."""
     import gc
 
+    gc.unfreeze()  # another test in this process may have frozen objects (classify's batch mode)
     before = gc.get_threshold()
-    assert gc.get_freeze_count() == 0
     inv = make_inventory()
     with pipeline.long_lived_gc():
         assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
