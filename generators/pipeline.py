@@ -20,13 +20,13 @@ from generators.decision.build import Assessments
 from generators.documents.evals import draft_evals
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.documents.policy import draft_policy
-from generators.documents.render import render_evals_md, render_policy_md, render_yaml
+from generators.documents.render import render_evals_md, render_policy_md, render_yaml, yaml_writer
 from generators.documents.tiers import tier_definitions
 from generators.risk.rules import Rules, rules_from_config
 from generators.risk.model import Assessment
 from inventory.config import Config
 from generators.review.roundtrip import STATE_DIR, ReviewReport, reconcile, write_all
-from inventory.io import inventory_to_yaml
+from inventory.io import Text, inventory_to_yaml, inventory_yaml_writer
 from inventory.model import Inventory
 
 POLICY_MD, POLICY_YAML = "policy.md", "policy.yaml"
@@ -153,22 +153,25 @@ def render_documents(
     inv: Inventory | None = None,
     *,
     which: tuple[str, ...] = ("policy", "evals"),
-) -> dict[str, str]:
+    stream: bool = False,
+) -> dict[str, Text]:
     """Every output file's text, by file name. Pure: nothing is written.
 
     ``which`` picks the documents to render; the policy, when given, still names the
-    systems in the eval suite even if only the eval suite is rendered.
+    systems in the eval suite even if only the eval suite is rendered. ``stream``: the YAML
+    files (inventory, policy, eval suite) come as writers of the same text, which write it in
+    pieces when the file is written (see :func:`inventory.io.write_files_atomically`).
     """
-    out: dict[str, str] = {}
+    out: dict[str, Text] = {}
     if inv is not None:
-        out[INVENTORY_YAML] = inventory_to_yaml(inv)
+        out[INVENTORY_YAML] = inventory_yaml_writer(inv) if stream else inventory_to_yaml(inv)
     if policy is not None and "policy" in which:
         out[POLICY_MD] = render_policy_md(policy, out_dir)
-        out[POLICY_YAML] = render_yaml(policy)
+        out[POLICY_YAML] = yaml_writer(policy) if stream else render_yaml(policy)
     if evals is not None and "evals" in which:
         names = {s.id: s.name for s in policy.systems} if policy is not None else {}
         out[EVALS_MD] = render_evals_md(evals, out_dir, names)
-        out[EVALS_YAML] = render_yaml(evals)
+        out[EVALS_YAML] = yaml_writer(evals) if stream else render_yaml(evals)
     return out
 
 
@@ -193,7 +196,7 @@ def write_documents(
     """
     texts, report = reconcile(
         policy, evals, out_dir,
-        lambda p, e: render_documents(p, e, out_dir, inv, which=which),
+        lambda p, e: render_documents(p, e, out_dir, inv, which=which, stream=True),
         force=force, rules=rules,
     )
     written = Written(review=report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,15 @@ def _target_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_files_atomically(root: str | Path, texts: dict[str, str]) -> list[Path]:
-    """Write ``texts`` (relative path -> text) under ``root``. Every file is staged to a temp
-    file beside its target before any is replaced, so an error while writing leaves all old
-    files untouched and a reader never sees half a file."""
+# A file's text, or what writes it in pieces (called with the file's ``write``): a large
+# document streamed to disk is never held whole in memory.
+Text = str | Callable[[Callable[[str], Any]], None]
+
+
+def write_files_atomically(root: str | Path, texts: dict[str, Text]) -> list[Path]:
+    """Write ``texts`` (relative path -> text, or a writer of it) under ``root``. Every file is
+    staged to a temp file beside its target before any is replaced, so an error while writing
+    (a writer's too) leaves all old files untouched and a reader never sees half a file."""
     staged: list[tuple[str, Path]] = []
     try:
         for rel, text in texts.items():
@@ -63,7 +69,10 @@ def write_files_atomically(root: str | Path, texts: dict[str, str]) -> list[Path
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             staged.append((tmp, path))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
+                if isinstance(text, str):
+                    fh.write(text)
+                else:
+                    text(fh.write)
             os.chmod(tmp, _target_mode(path))
     except BaseException:
         for tmp, _ in staged:
@@ -95,6 +104,31 @@ def inventory_to_yaml(inv: Inventory) -> str:
     from inventory import yamlout
 
     return yamlout.dump(inventory_to_data(inv), literal=True)
+
+
+# The inventory's long lists: written item by item (see inventory_yaml_writer).
+_STREAMED = ("components", "resources", "edges", "actions")
+
+
+def inventory_yaml_writer(inv: Inventory) -> Callable[[Callable[[str], Any]], None]:
+    """What writes :func:`inventory_to_yaml`'s text (the same bytes) in pieces: each item of the
+    long lists is dumped, written and dropped in turn, so a large estate's inventory is never
+    held whole as data or as text."""
+    from inventory import yamlout
+
+    def write_to(write: Callable[[str], Any]) -> None:
+        head = inv.model_dump(mode="json", exclude_defaults=False, exclude_none=True, exclude=set(_STREAMED))
+        data: dict[str, Any] = {}
+        for name in type(inv).model_fields:
+            if name in _STREAMED:
+                items = getattr(inv, name)
+                data[name] = yamlout.Lazy((x.model_dump(mode="json", exclude_defaults=False, exclude_none=True)
+                                           for x in items), empty=not items)
+            elif name in head:
+                data[name] = head[name]
+        yamlout.dump_to(write, data, literal=True)
+
+    return write_to
 
 
 def inventory_to_json(inv: Inventory) -> str:

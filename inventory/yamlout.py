@@ -8,12 +8,17 @@ JSON's escaping whenever a plain scalar could be misread, and is checked against
 in the tests: ``yaml.safe_load(dump(x)) == x``. With ``literal=True`` (``inventory.yaml``) a
 multi-line string is written as a literal block (``|`` / ``|-``) when that reads back exactly,
 so diffs of it stay line by line.
+
+:func:`dump_to` writes the same text in pieces: a :class:`Lazy` sequence (``policy.yaml``'s
+systems, ``inventory.yaml``'s lists) is made item by item while it is written, so neither the
+whole data nor the whole text of a large document is ever held in memory.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -50,6 +55,35 @@ def _literal(s: str, indent: str) -> str | None:
     return "|" + chomp + "".join(f"\n{pad}{ln}" if ln else "\n" for ln in lines)
 
 
+class Lazy:
+    """A sequence whose items are made while it is written (once: it is not kept).
+
+    ``empty`` says up front whether it has items (``[]`` is written on the key's own line)."""
+
+    __slots__ = ("_items", "empty")
+
+    def __init__(self, items: Iterable[Any], empty: bool) -> None:
+        self._items = items
+        self.empty = empty
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+
+class _Sink(list):
+    """Lines on their way to ``write``: spilled between the items of a :class:`Lazy` sequence."""
+
+    def __init__(self, write: Callable[[str], Any], size: int = 4096) -> None:
+        super().__init__()
+        self._write = write
+        self._size = size
+
+    def spill(self, force: bool = False) -> None:
+        if self and (force or len(self) >= self._size):
+            self._write("\n".join(self) + "\n")
+            self.clear()
+
+
 def _atom(v: Any) -> str | None:
     if v is None:
         return "null"
@@ -67,47 +101,77 @@ def _atom(v: Any) -> str | None:
         return "{}"
     if isinstance(v, list | tuple) and not v:
         return "[]"
+    if type(v) is Lazy and v.empty:
+        return "[]"
     return None
-
-
-def _value(item: Any, indent: str, literal: bool) -> str | None:
-    """A scalar or empty collection as it follows ``key: `` or ``- `` (None: a block follows)."""
-    if type(item) is str:  # the common case first: most values are strings
-        if literal and "\n" in item:
-            return _literal(item, indent) or scalar(item)
-        return scalar(item)
-    return _atom(item)
 
 
 def _map(v: dict, indent: str, out: list[str], literal: bool, lead: str) -> None:
     """Append a non-empty mapping's lines at ``indent``; its first line starts with ``lead``
     (``indent`` itself, or the dash of the sequence item it is: ``- key: value``)."""
+    # The common types are tested inline (no call per item): a large policy.yaml has millions.
     pre = lead
+    append = out.append
+    inner = indent + "  "
     for k, item in v.items():
         key = scalar(k if type(k) is str else str(k))
-        atom = _value(item, indent, literal)
-        if atom is not None:
-            out.append(f"{pre}{key}: {atom}")
-        elif isinstance(item, dict):
-            out.append(f"{pre}{key}:")
-            _map(item, indent + "  ", out, literal, indent + "  ")
-        else:  # a sequence under a key: indentless, as PyYAML writes it
-            out.append(f"{pre}{key}:")
+        t = type(item)
+        if t is str:
+            atom = (_literal(item, indent) or scalar(item)) if literal and "\n" in item else scalar(item)
+        elif t is dict and item:
+            append(f"{pre}{key}:")
+            _map(item, inner, out, literal, inner)
+            pre = indent
+            continue
+        elif t is list and item:
+            append(f"{pre}{key}:")  # a sequence under a key: indentless, as PyYAML writes it
             _seq(item, indent, out, literal, indent)
+            pre = indent
+            continue
+        else:
+            atom = _atom(item)
+            if atom is None:
+                if isinstance(item, dict):
+                    append(f"{pre}{key}:")
+                    _map(item, inner, out, literal, inner)
+                else:
+                    append(f"{pre}{key}:")
+                    _seq(item, indent, out, literal, indent)
+                pre = indent
+                continue
+        append(f"{pre}{key}: {atom}")
         pre = indent
 
 
 def _seq(v: list | tuple, indent: str, out: list[str], literal: bool, lead: str) -> None:
     """Append a non-empty sequence's lines at ``indent``; its first line starts with ``lead``."""
     pre = lead
+    append = out.append
+    inner = indent + "  "
+    # A lazy sequence's items are written as they are made: the lines so far go out between them.
+    spill = getattr(out, "spill", None) if type(v) is Lazy else None
     for item in v:
-        atom = _value(item, indent, literal)
-        if atom is not None:
-            out.append(f"{pre}- {atom}")
-        elif isinstance(item, dict):
-            _map(item, indent + "  ", out, literal, pre + "- ")
+        t = type(item)
+        if t is str:
+            atom = (_literal(item, indent) or scalar(item)) if literal and "\n" in item else scalar(item)
+        elif t is dict and item:
+            _map(item, inner, out, literal, pre + "- ")
+            pre = indent
+            if spill is not None:
+                spill()
+            continue
         else:
-            _seq(item, indent + "  ", out, literal, pre + "- ")
+            atom = _atom(item)
+            if atom is None:
+                if isinstance(item, dict):
+                    _map(item, inner, out, literal, pre + "- ")
+                else:
+                    _seq(item, inner, out, literal, pre + "- ")
+                pre = indent
+                if spill is not None:
+                    spill()
+                continue
+        append(f"{pre}- {atom}")
         pre = indent
 
 
@@ -128,3 +192,15 @@ def dump(data: Any, *, literal: bool = False) -> str:
     out: list[str] = []
     _emit(data, "", out, literal)
     return "\n".join(out) + "\n"
+
+
+def dump_to(write: Callable[[str], Any], data: Any, *, literal: bool = False) -> None:
+    """Write :func:`dump`'s text of ``data`` with ``write``, in pieces (the same bytes); the
+    items of each :class:`Lazy` sequence in ``data`` are made, written and dropped one by one."""
+    atom = _atom(data)
+    if atom is not None:
+        write(atom + "\n")
+        return
+    out = _Sink(write)
+    _emit(data, "", out, literal)
+    out.spill(force=True)

@@ -83,3 +83,16 @@ def test_a_whole_policy_is_read_unchanged() -> None:
     whole = policy.model_dump(mode="json", exclude_none=True)
     assert expand_policy(whole) is whole
     assert Policy.model_validate(whole) == policy
+
+
+def test_the_streamed_file_is_the_same_bytes() -> None:
+    from generators.documents.render import yaml_writer
+
+    policy = _policy()
+    parts: list[str] = []
+    yaml_writer(policy)(parts.append)
+    assert "".join(parts) == render_yaml(policy)
+    bare = policy.model_copy(update={"systems": []})
+    parts.clear()
+    yaml_writer(bare)(parts.append)
+    assert "".join(parts) == render_yaml(bare)

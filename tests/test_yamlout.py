@@ -41,3 +41,39 @@ def test_inventory_yaml_round_trips_and_is_deterministic(tmp_path) -> None:  # n
     path = tmp_path / "inventory.yaml"
     path.write_text(text, encoding="utf-8")
     assert load_inventory(path) == inv
+
+
+def _pieces(writer, *args, **kwargs) -> tuple[str, int]:  # noqa: ANN001
+    """What a streaming writer writes: the text and how many pieces it came in."""
+    parts: list[str] = []
+    writer(parts.append, *args, **kwargs)
+    return "".join(parts), len(parts)
+
+
+def test_dump_to_writes_the_same_bytes_in_pieces_and_makes_lazy_items_as_it_goes() -> None:
+    data = {"top": TRICKY, "nested": [{"k": s, "list": [s, {"deep": s}]} for s in TRICKY], "none": []}
+    made: list[int] = []
+
+    def items():  # noqa: ANN202
+        for i, item in enumerate(data["nested"] * 300):
+            made.append(i)
+            yield item
+
+    for literal in (False, True):
+        made.clear()
+        lazy = {**data, "nested": yamlout.Lazy(items(), empty=False), "none": yamlout.Lazy(iter(()), empty=True)}
+        text, pieces = _pieces(yamlout.dump_to, lazy, literal=literal)
+        assert text == yamlout.dump({**data, "nested": data["nested"] * 300}, literal=literal)
+        assert pieces > 1 and len(made) == len(data["nested"]) * 300  # written as it was made
+    assert _pieces(yamlout.dump_to, {"a": 1})[0] == yamlout.dump({"a": 1})
+    assert _pieces(yamlout.dump_to, [])[0] == yamlout.dump([]) == "[]\n"
+
+
+def test_the_streamed_inventory_is_the_same_bytes() -> None:
+    from inventory.io import inventory_yaml_writer
+
+    inv = make_inventory()
+    text, _ = _pieces(lambda write: inventory_yaml_writer(inv)(write))
+    assert text == inventory_to_yaml(inv)
+    empty = inv.model_copy(update={"components": [], "edges": []})
+    assert _pieces(lambda write: inventory_yaml_writer(empty)(write))[0] == inventory_to_yaml(empty)

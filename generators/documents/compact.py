@@ -29,6 +29,7 @@ rows.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from generators.risk.model import DECISION_FOR_TIER
@@ -38,6 +39,7 @@ COMPACT = "compact"
 _MISSING = object()
 
 
+@lru_cache(maxsize=4096)  # one sentence per (tier, approver): asked for every row of the policy
 def agent_may(tier: str, approver: str | None) -> str:
     """What an agent may do with an action of ``tier`` (``approver``: who approves T2, owns T3)."""
     who = approver or "the system owner"
@@ -129,30 +131,50 @@ def _expand_table(table: dict[str, Any]) -> dict[str, Any]:
     return {**table, "classes": classes}
 
 
+def _compact_row(row: dict[str, Any], inst: dict[str, Any], cls: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without the fields that equal what :func:`_derived` gives (the same rule, with
+    what every field shares worked out once: a large policy has tens of thousands of rows)."""
+    out = dict(row)
+    tier = row.get("tier", inst.get("tier"))
+    known = tier in DECISION_FOR_TIER
+    derived = {
+        "command": inst.get("command", _MISSING), "tier": inst.get("tier", _MISSING),
+        "target": inst.get("target", _MISSING), "evidence": inst.get("evidence", _MISSING),
+        "class_id": cls["id"], "rationale": cls.get("rationale", _MISSING),
+        "deciding_factors": cls.get("deciding_factors", _MISSING), "flags": [], "floor": tier,
+        "decision": DECISION_FOR_TIER[tier] if known else _MISSING,
+        "agent_may": agent_may(tier, row.get("approver")) if known else _MISSING,
+    }
+    for f in _FIELDS:
+        have = row.get(f, _MISSING)
+        if have == derived[f]:
+            out.pop(f, None)
+        elif have is _MISSING:
+            out[f] = None  # absent here but not in the instance: say so
+    return out
+
+
+def instance_index(table: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Instance and class by action id, of a table as plain data (what :func:`compact_system` needs)."""
+    return _index(table)
+
+
+def compact_system(system: dict[str, Any], index: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """One system of a policy (plain data) with its rows cut as :func:`compact_policy` cuts them;
+    ``index``: :func:`instance_index` of the policy's table."""
+    rows = []
+    for row in system.get("actions") or []:
+        hit = index.get(row.get("id"))
+        rows.append(row if hit is None else _compact_row(row, *hit))
+    return {**system, "actions": rows}
+
+
 def compact_policy(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` (a policy as plain data, ``exclude_none``) with each action row cut to what its
     instance and class do not say, and each instance to what its target does not say. Rows of
     actions the table does not hold are kept whole."""
     index = _index(data.get("table") or {})
-    systems = []
-    for s in data.get("systems") or []:
-        rows = []
-        for row in s.get("actions") or []:
-            hit = index.get(row.get("id"))
-            if hit is None:
-                rows.append(row)
-                continue
-            inst, cls = hit
-            out = dict(row)
-            for f in _FIELDS:
-                have = row.get(f, _MISSING)
-                want = _derived(row, inst, cls, f)
-                if have == want:
-                    out.pop(f, None)
-                elif have is _MISSING:
-                    out[f] = None  # absent here but not in the instance: say so
-            rows.append(out)
-        systems.append({**s, "actions": rows})
+    systems = [compact_system(s, index) for s in data.get("systems") or []]
     out: dict[str, Any] = {}
     for k, v in data.items():
         out[k] = systems if k == "systems" else _compact_table(v) if k == "table" and isinstance(v, dict) else v

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -21,7 +21,7 @@ import yaml
 
 from generators.decision.model import ActionClass, TableException
 from inventory import yamlout
-from generators.documents.compact import compact_policy
+from generators.documents.compact import compact_policy, compact_system, instance_index
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, PolicySystem
 from generators.documents.policy import MAX_QUESTIONS
 from generators.documents.rowids import class_row_id, exception_group_id
@@ -629,6 +629,33 @@ def render_evals_md(suite: EvalSuite, out_dir: str | Path, system_names: dict[st
         names=system_names or {}, ladder=ladder_groups(suite, system_names or {}),
     )
     return _normalise(text)
+
+
+def yaml_writer(doc: Policy | EvalSuite) -> Callable[[Callable[[str], Any]], None]:
+    """What writes :func:`render_yaml`'s text of ``doc`` (the same bytes) in pieces. A policy's
+    systems are dumped, cut to what the table does not say, written and dropped one at a time,
+    so a large policy is never held whole as data or as text."""
+    if not isinstance(doc, Policy):
+        return lambda write: yamlout.dump_to(write, doc.model_dump(mode="json", exclude_none=True))
+
+    def write_to(write: Callable[[str], Any]) -> None:
+        head = doc.model_dump(mode="json", exclude_none=True, exclude={"systems"})
+        index = instance_index(head.get("table") or {})
+        data = compact_policy(head)
+        systems = yamlout.Lazy((compact_system(s.model_dump(mode="json", exclude_none=True), index)
+                                for s in doc.systems), empty=not doc.systems)
+        # The systems go where the whole dump has them: before the fields that follow them.
+        fields = list(Policy.model_fields)
+        after = set(fields[fields.index("systems") + 1:])
+        ordered: dict[str, Any] = {}
+        for k, v in data.items():
+            if k in after and "systems" not in ordered:
+                ordered["systems"] = systems
+            ordered[k] = v
+        ordered.setdefault("systems", systems)
+        yamlout.dump_to(write, ordered)
+
+    return write_to
 
 
 def render_yaml(doc: Policy | EvalSuite) -> str:

@@ -21,14 +21,15 @@ from generators.review.decisions import Decisions, apply_to_evals, apply_to_poli
 from generators.risk.rules import Rules
 from generators.review.parse import CONFLICT_RE, Parsed, Problem, parse_evals, parse_policy
 from generators.review.textmerge import Conflict, merge_text
-from inventory.io import dump_yaml, write_files_atomically
+from inventory.io import Text, dump_yaml, write_files_atomically
 
 STATE_DIR = ".stackpolicy"
 DECISIONS = "decisions.yaml"
 BACKUP_DIR = "backup"
 POLICY_MD, EVALS_MD = "policy.md", "evals.md"
 
-Renderer = Callable[[Policy | None, EvalSuite | None], dict[str, str]]
+# The rendered files by name: a text, or a writer of it (large YAML is streamed to disk).
+Renderer = Callable[[Policy | None, EvalSuite | None], dict[str, Text]]
 
 
 class ReviewError(Exception):
@@ -82,12 +83,12 @@ def _refuse_markers(path: Path, text: str | None) -> None:
             raise ReviewError(f"{path}:{i}: unresolved merge conflict; resolve it (or run with --force) first")
 
 
-def write_all(root: str | Path, texts: dict[str, str]) -> list[Path]:
+def write_all(root: str | Path, texts: dict[str, Text]) -> list[Path]:
     """Write ``texts`` (relative path -> text) under ``root``, all staged before any replace."""
     return write_files_atomically(root, texts)
 
 
-def _backup(out: Path, names: list[str], texts: dict[str, str], report: ReviewReport) -> None:
+def _backup(out: Path, names: list[str], texts: dict[str, Text], report: ReviewReport) -> None:
     """Copy each existing ``out/<name>`` to ``out/.stackpolicy/backup/<basename>`` (one slot)."""
     for name in names:
         old = _read(out / name)
@@ -98,7 +99,7 @@ def _backup(out: Path, names: list[str], texts: dict[str, str], report: ReviewRe
 
 
 def reconcile(policy: Policy | None, evals: EvalSuite | None, out_dir: str | Path, render: Renderer,
-              *, force: bool = False, rules: Rules | None = None) -> tuple[dict[str, str], ReviewReport]:
+              *, force: bool = False, rules: Rules | None = None) -> tuple[dict[str, Text], ReviewReport]:
     """Every file to write (relative to ``out_dir``) and the report, reviewer edits kept.
 
     ``render(policy, evals)`` returns the rendered documents by file name (only those being
