@@ -25,6 +25,7 @@ import shlex
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from generators.documents.model import (
@@ -298,7 +299,13 @@ def build_moves(est: Estate) -> list[Move]:
 
 def _template_shape(template: str, masked: dict[str, str]) -> str:
     """The request shape of ``template`` filled with masks instead of names (cheap: no name list)."""
-    return request_shape(fill(template, **masked), ())
+    return _masked_shape(template, tuple(masked.items()))
+
+
+@lru_cache(maxsize=8192)
+def _masked_shape(template: str, masked: tuple[tuple[str, str], ...]) -> str:
+    # Few templates and few sets of masks: each shape is worked out once, not per option asked.
+    return request_shape(fill(template, **dict(masked)), ())
 
 
 def _label(c: Any, kind: str) -> str:
