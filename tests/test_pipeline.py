@@ -166,17 +166,23 @@ def test_generation_stages_restore_the_garbage_collector(tmp_path: Path) -> None
     as they found it: thresholds restored, nothing left frozen, also when a stage fails."""
     import gc
 
-    gc.unfreeze()  # another test in this process may have frozen objects (classify's batch mode)
-    before = gc.get_threshold()
-    inv = make_inventory()
-    with pipeline.long_lived_gc():
-        assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
-        assessments = pipeline.assess(inv, Config())  # a nested stage keeps the outer settings
-        assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
-    policy, evals = draft_documents(inv, assessments, Config())
-    write_documents(policy, evals, tmp_path, inv=inv)
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
-    with pytest.raises(RuntimeError), pipeline.long_lived_gc():
-        raise RuntimeError("a stage fails")
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    saved = gc.get_threshold()
+    # Another test in this process may have tuned the collector (classify's batch mode).
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    try:
+        before = gc.get_threshold()
+        inv = make_inventory()
+        with pipeline.long_lived_gc():
+            assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
+            assessments = pipeline.assess(inv, Config())  # a nested stage keeps the outer settings
+            assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+        policy, evals = draft_documents(inv, assessments, Config())
+        write_documents(policy, evals, tmp_path, inv=inv)
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+        with pytest.raises(RuntimeError), pipeline.long_lived_gc():
+            raise RuntimeError("a stage fails")
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*saved)
