@@ -37,6 +37,7 @@ from inventory.commands.model import CommandLine, ParsedCommand
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, target_candidates
 from inventory.model import Action, Entity, Inventory, Resource, slug
+from inventory.scripts import ScriptIndex
 from inventory.secrets import REDACTED, is_secret_key, redact_text
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -199,8 +200,8 @@ class Classifier:
         # verdict; building the table does not need it (the table records its instances).
         self.match_actions = match_actions
         self.table = table if isinstance(table, Table) else Table(table)
-        if index is None and self.table.table.targets:
-            index = index_from_table(self.table.table)  # the policy knows the estate's names
+        if index is None and (self.table.table.targets or self.table.table.scripts):
+            index = index_from_table(self.table.table)  # the policy knows the estate's names and scripts
         self.index = index
         self._cache: dict[str, Classification] = {}
         self._action_classes: dict[str, str] = {}
@@ -443,8 +444,9 @@ def classify_line(
 
 
 def index_from_table(table: DecisionTable) -> InventoryIndex:
-    """An inventory index from the estate a policy records (names, kinds, environments, fan-in),
-    so ``classify --policy`` resolves targets exactly as the table was built."""
+    """An inventory index from the estate a policy records (names, kinds, environments, fan-in,
+    the scripts and what they run), so ``classify --policy`` resolves targets and script calls
+    exactly as the table was built."""
     resources = [
         Resource(id=t.id, kind=t.kind, name=t.name, namespace=t.namespace, environments=list(t.environments),
                  data_classes=list(t.data_classes), stateful=t.stateful, deletion_protection=t.deletion_protection,
@@ -454,4 +456,5 @@ def index_from_table(table: DecisionTable) -> InventoryIndex:
     index = InventoryIndex(Inventory(resources=resources))
     index.fan_in = {t.id: t.fan_in for t in table.targets if t.fan_in}
     index.namespace_env.update(table.namespaces)
+    index.scripts = ScriptIndex({s.path: [(c.line, c.command) for c in s.commands] for s in table.scripts})
     return index

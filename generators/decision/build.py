@@ -19,6 +19,8 @@ from generators.decision.model import (
     ClassKey,
     DecisionTable,
     Instance,
+    ScriptBody,
+    ScriptCommand,
     TableException,
     exception_id,
 )
@@ -26,6 +28,7 @@ from generators.risk.assess import InventoryIndex, build_index, subject_for_acti
 from generators.risk.model import Assessment, max_tier
 from generators.risk.rules import Rules, load_rules
 from inventory.model import Action, Evidence, Inventory
+from inventory.secrets import redact_text
 
 # `<delete records or zone>`: words standing in for a command, not a command.
 _PSEUDO_RE = re.compile(r"<[A-Za-z][^<>]*>")
@@ -146,5 +149,13 @@ def build_table(
     table = DecisionTable(
         rules_digest=rules_digest(rules), classes=classes,
         exceptions=[exceptions[k] for k in sorted(exceptions)], targets=targets,
-        namespaces=dict(sorted(index.namespace_env.items())))
+        namespaces=dict(sorted(index.namespace_env.items())), scripts=script_bodies(index))
     return table, assessments
+
+
+def script_bodies(index: InventoryIndex) -> list[ScriptBody]:
+    """The scripts a call can run and what each runs, from the inventory (``index.scripts``),
+    sorted by path and line. Inventory commands are already redacted; masking again is a
+    last line of defence (idempotent)."""
+    return [ScriptBody(path=path, commands=[ScriptCommand(line=n, command=redact_text(cmd)[0]) for n, cmd in lines])
+            for path, lines in sorted(index.scripts.bodies.items())]

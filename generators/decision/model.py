@@ -134,6 +134,21 @@ def exception_id(class_id: str, target: str) -> str:
     return f"{class_id}!{target}"
 
 
+class ScriptCommand(_Model):
+    """One command line of a repository script (secrets masked, as in the inventory)."""
+
+    line: int
+    command: str
+
+
+class ScriptBody(_Model):
+    """A script of the repositories and the command lines it runs that became actions: a call
+    of it (``./scripts/ops.sh rotate``) is judged by these, with or without the inventory."""
+
+    path: str  # as the inventory's evidence writes it (``scripts/ops.sh``)
+    commands: list[ScriptCommand] = Field(default_factory=list)
+
+
 class DecisionTable(_Model):
     """Classes, exceptions and the estate: everything a tier is decided from."""
 
@@ -142,6 +157,9 @@ class DecisionTable(_Model):
     exceptions: list[TableException] = Field(default_factory=list)
     targets: list[TargetProfile] = Field(default_factory=list)
     namespaces: dict[str, str] = Field(default_factory=dict)  # namespace → environment
+    # What the repositories' scripts run, so `classify --policy` and the hook judge a call of
+    # one by its body exactly as `classify --inventory` does.
+    scripts: list[ScriptBody] = Field(default_factory=list)
 
     def class_map(self) -> dict[str, ActionClass]:
         return {c.id: c for c in self.classes}

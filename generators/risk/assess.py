@@ -391,6 +391,10 @@ class InventoryIndex:
             self._scripts = ScriptIndex.from_actions(self.inventory.actions)
         return self._scripts
 
+    @scripts.setter
+    def scripts(self, value: ScriptIndex) -> None:
+        self._scripts = value
+
     def env_of_namespace(self, namespace: str | None) -> str | None:
         """The environment a namespace belongs to: the inventory's word, else its name."""
         if not namespace:
