@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -33,14 +32,12 @@ from generators.risk.assess import (
 )
 from generators.risk.model import DECISION_FOR_TIER, Decision, Factor, Tier, max_tier, tier_index
 from generators.risk.rules import Rules, load_rules
-from inventory.commands.model import CommandLine, ParsedCommand
+from inventory.commands.model import CommandLine, ParsedCommand, trusted
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, target_candidates
 from inventory.model import Action, Entity, Inventory, Resource, slug
 from inventory.scripts import ScriptIndex
 from inventory.secrets import REDACTED, is_secret_key, redact_text
-
-_M = TypeVar("_M", bound=BaseModel)
 
 # A line is cached by its text; bounded so a long audit log cannot grow memory without limit.
 _CACHE_MAX = 50_000
@@ -104,18 +101,6 @@ class Classification(BaseModel):
             hit = parse_line(self.command)
             self._parsed = hit
         return hit
-
-
-def _built(model: type[_M], fields: dict[str, object], private: dict[str, object] | None = None) -> _M:
-    """An instance of ``model`` from ``fields`` (every field, in order) that this module computed
-    itself, already of the declared types. Validating them again costs ~3 µs per object, two
-    to five objects per classified line; the instance is the same as ``model(**fields)``."""
-    obj = model.__new__(model)
-    object.__setattr__(obj, "__dict__", fields)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", private)
-    return obj
 
 
 def load_policy(path: str | Path) -> DecisionTable:
@@ -279,7 +264,7 @@ class Classifier:
         tier, rationale, factors = ruling.tier, ruling.rationale, ruling.factors
         # Redaction is skipped only when the whole line was found to hold no secret at all.
         hide = (lambda text: redact_command(text, (pc,))) if secret else (lambda text: text)
-        return _built(CommandResult, {
+        return trusted(CommandResult, {
             "command": hide(pc.raw),
             "tool": pc.tool,
             "verb": pc.verb,
@@ -369,7 +354,7 @@ class Classifier:
         if parsed.parse_error:
             reasons.append(f"{self.rules.tier_label(tier)}: part of the line could not be parsed ({parsed.parse_error})")
         top = next((r for r in results if r.tier == tier), None)
-        out = _built(Classification, {
+        out = trusted(Classification, {
             "command": shown,
             "tier": tier,
             "tier_name": self.rules.tiers[tier].name,
@@ -379,14 +364,14 @@ class Classifier:
             "matched_target": top.matched_target if top else None,
             "action_class": top.action_class if top else None,
             "commands": results,
-        }, {"_parsed": None})
+        }, private={"_parsed": None})
         if not secret:
             # The shown text is the parsed text: the OPA facts of this verdict (asked for right
             # after it) reuse the parse. Only the latest verdict keeps one, so the cache of
             # verdicts does not keep every parse alive.
             if self._kept_parse is not None:
                 self._kept_parse.__pydantic_private__["_parsed"] = None  # type: ignore[index]
-            out._parsed = parsed
+            out.__pydantic_private__["_parsed"] = parsed  # type: ignore[index]
             self._kept_parse = out
         return out
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inventory.commands.lexer import SimpleCommand, lex
-from inventory.commands.model import CommandLine, ParsedCommand
+from inventory.commands.model import CommandLine, ParsedCommand, trusted
 from inventory.commands.options import OptSpec, parse_options, spec
 from inventory.commands.tools import PARSERS, ToolContext, normalize_tool
 
@@ -477,7 +477,8 @@ class _Parser:
         if tool in ("at", "batch") and stdin and not any(a.startswith("-f") for a in args[1:]):
             # `echo 'cmd' | at now`: the shell runs stdin later.
             return self._nested_text(stdin, _join_via(via, tool), wrappers, depth)
-        pc = ParsedCommand(raw=raw, argv=args, tool=tool, wrappers=wrappers, via=via)
+        # Copies, as validation made them: the lists stay this command's own.
+        pc = ParsedCommand.of(raw, list(args), tool, wrappers=list(wrappers), via=via)
         if _asks_for_help(args):
             # `kubectl delete ns prod --help` prints help and exits: nothing else runs.
             pc.verb = "help"
@@ -598,11 +599,11 @@ def _redirect_commands(redirects: list[tuple[str, str]], via: str | None) -> lis
     for op, target in redirects:
         if op in _WRITE_REDIRECTS:
             verb = "append" if op in (">>", "&>>") else "write"
-            out.append(ParsedCommand(raw=f"{op} {target}", argv=["write-file", target], tool="write-file", verb=verb,
-                                     object_kind="file", target=target, via=_join_via(via, "redirect")))
+            out.append(ParsedCommand.of(f"{op} {target}", ["write-file", target], "write-file", verb=verb,
+                                        object_kind="file", target=target, via=_join_via(via, "redirect")))
         elif op in _READ_REDIRECTS:
-            out.append(ParsedCommand(raw=f"{op} {target}", argv=["read-file", target], tool="read-file", verb="read",
-                                     object_kind="file", target=target, via=_join_via(via, "redirect")))
+            out.append(ParsedCommand.of(f"{op} {target}", ["read-file", target], "read-file", verb="read",
+                                        object_kind="file", target=target, via=_join_via(via, "redirect")))
     return out
 
 
@@ -620,7 +621,8 @@ def parse_line(line: str) -> CommandLine:
     except Exception as exc:  # the last guard: a classifier must get an answer, not a traceback
         return CommandLine(raw=line, parse_error=f"could not parse: {type(exc).__name__}")
     error = "; ".join(dict.fromkeys(parser.errors)) or None
-    return CommandLine(raw=line, commands=cmds, operators=ops, parse_error=error)
+    return trusted(CommandLine, {"raw": line, "commands": cmds, "operators": list(ops), "parse_error": error},
+                   {"raw", "commands", "operators", "parse_error"})
 
 
 def parse_command(argv: list[str], raw: str | None = None, *, stdin: str | None = None) -> list[ParsedCommand]:
