@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
-from inventory.model import Inventory
+from pydantic import BaseModel
+
+from inventory.model import Evidence, Inventory
 
 REDACTED = "<redacted>"
 
@@ -1028,71 +1030,100 @@ def _masks_any(pairs: Iterable[tuple[str | None, str]]) -> bool:
     return False
 
 
-# The value of a ``name`` key: the key of its ``value`` sibling (see :func:`_scrub`). Cannot
-# match inside a string, where every quote is escaped.
-_JSON_NAME_RE = re.compile(r'"name":"([^"\\]*(?:\\.[^"\\]*)*)"')
+def _secretish_key(key: str, memo: dict[str, bool]) -> bool:
+    """Whether a value under ``key`` is judged by its key (:func:`redact_value`), not as free text."""
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = is_secret_key(key) or _is_loose_secret_key(key)
+    return hit
 
 
-def _unescape(token: str) -> str:
-    return json.loads(f'"{token}"') if "\\" in token else token
+def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
+    """(free-text strings, (secret-looking key, value) pairs) that :func:`_scrub` judges in ``obj``'s dump.
 
-
-def _json_strings(text: str) -> tuple[set[str], set[str]]:
-    """(every distinct string, the distinct strings used as keys) of a compact JSON document.
-
-    Escaped backslashes and quotes are set aside first (JSON text never holds a raw control
-    character, so two of those serve as stand-ins); then every ``"`` delimits a string and a
-    split finds them all, several times faster than a regex or building the structure.
+    ``obj`` is a pydantic model (or a dict, list or string of them), walked as
+    ``model_dump(mode="python")`` would lay it out, without building the dump: a model is a
+    dict keyed by its field names, a ``{name, value}`` pair (a :class:`~inventory.model.Fact`,
+    or such a dict under ``attributes``) gives its value the name as key, and strings in a
+    list take the list's key. A value whose key does not look like a secret's is judged as
+    free text whatever its key, so only its distinct text is kept; dict keys and field names
+    are free text too. Holds the distinct strings only, never a copy of the structure.
     """
-    escaped = "\\" in text
-    if escaped:
-        text = text.replace("\\\\", "\x01").replace('\\"', "\x02")
-    parts = text.split('"')
-    strings, after = parts[1::2], parts[2::2]
-    values = set(strings)
-    keys = {s for s, rest in zip(strings, after) if rest[:1] == ":"}
-    if escaped:
-        def restore(tokens: set[str]) -> set[str]:
-            out = set()
-            for t in tokens:
-                if "\x01" in t or "\x02" in t:
-                    t = t.replace("\x01", "\\\\").replace("\x02", '\\"')
-                out.add(_unescape(t))
-            return out
-        return restore(values), restore(keys)
-    return values, keys
+    free: set[str] = set()
+    keyed: set[tuple[str, str]] = set()
+    memo: dict[str, bool] = {}
+    classes: set[type] = set()
+    add_free = free.add
+
+    def value(v: Any, key: str | None) -> None:
+        t = type(v)
+        if t is str:
+            if key is not None and _secretish_key(key, memo):
+                keyed.add((key, v))
+            else:
+                add_free(v)
+        elif t is list or t is tuple:
+            for item in v:
+                value(item, key)
+        elif t is dict:
+            mapping(v)
+        elif isinstance(v, BaseModel):
+            if t not in classes:
+                classes.add(t)
+                free.update(t.model_fields)
+            if t is Evidence:  # most of the objects of an inventory: a path and a line
+                add_free(v.path)
+            else:
+                mapping(v.__dict__)
+
+    def mapping(d: dict) -> None:
+        name = d.get("name")
+        pair_key = name if type(name) is str and "value" in d else None
+        for k, v in d.items():
+            if type(k) is str:
+                add_free(k)
+                value(v, pair_key if (pair_key is not None and k == "value") else k)
+            else:
+                value(v, None)
+
+    value(obj, None)
+    return free, keyed
 
 
-def _masks_any_json(text: str) -> bool:
-    """Whether :func:`_scrub` would mask anything in the JSON document ``text``.
+def _masks_any_model(obj: Any) -> bool:
+    """Whether :func:`_scrub` would mask anything in ``obj``'s dump (exactly; see :func:`_judged_strings`)."""
+    free, keyed = _judged_strings(obj)
+    return _masks_any([*keyed, *((None, v) for v in free)])
 
-    When no key (and no ``name`` of a ``{name, value}`` pair) looks like a secret's, every
-    string is judged as free text, whatever its key: then the distinct strings are all that
-    matter, and they are listed without building the structure. Otherwise the keyed walk
-    (:func:`_keyed_strings`) decides.
-    """
-    values, keys = _json_strings(text)
-    keyish = keys | {_unescape(n) for n in set(_JSON_NAME_RE.findall(text))}
-    if any(is_secret_key(k) or _is_loose_secret_key(k) for k in keyish):
-        return _masks_any(_keyed_strings(text))
-    return _masks_any((None, v) for v in values)  # keys are among the values
+
+# The inventory's lists of items: scrubbed (and rebuilt) one item at a time.
+_ITEM_LISTS = ("components", "resources", "edges", "actions", "owners", "environments", "secrets", "warnings")
 
 
 def scrub_inventory(inv: Inventory) -> Inventory:
     """The last line of defence over the whole built inventory.
 
     Judges every string of the model and masks secrets left by a scanner. Returns ``inv``
-    itself when nothing would be masked (the common case, decided cheaply over the distinct
-    strings), else a rebuilt inventory.
+    itself when nothing would be masked (the common case, decided over the distinct
+    strings without dumping the model), else a new inventory in which only the items that
+    held a secret are rebuilt (the others are the same objects).
     """
-    if not _masks_any_json(inv.model_dump_json()):
+    if not _masks_any_model(inv):
         return inv
-    data = inv.model_dump(mode="python")
+    memo: dict = {}
     counter = [0]
     # Field names of the model are not config keys: only ``attributes``/``labels``/``flags``
     # hold scanned keys, but a secret-looking field name never occurs in the model, so the
-    # keyed walk is safe on the whole dump.
-    scrubbed = _scrub(data, None, counter, {})
+    # keyed walk is safe on each item's dump. Item by item, so the whole inventory is never
+    # dumped at once; a list item's strings take the list's key, as in a whole dump.
+    top = _scrub(inv.model_dump(mode="python", exclude=set(_ITEM_LISTS)), None, counter, memo)
+    for name in _ITEM_LISTS:
+        items = []
+        for item in getattr(inv, name):
+            before = counter[0]
+            data = _scrub(item.model_dump(mode="python"), name, counter, memo)
+            items.append(type(item).model_validate(data) if counter[0] != before else item)
+        top[name] = items
     if counter[0] == 0:
         return inv
-    return Inventory.model_validate(scrubbed)
+    return Inventory.model_validate(top)

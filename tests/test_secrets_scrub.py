@@ -1,17 +1,28 @@
 """The inventory scrub's quick judgement agrees with the full keyed walk, case by case.
 
-``scrub_inventory`` first decides from the distinct strings of the inventory's JSON whether
-anything would be masked; only then does it walk and rebuild. These tests pin that the quick
-decision sees exactly what the walk sees: secrets under secret keys, ``{name, value}`` pairs,
-lists under secret keys, free-text secrets, and JSON with escaped quotes and backslashes.
+``scrub_inventory`` first decides from the distinct strings of the inventory's model (walked
+without dumping it) whether anything would be masked; only then does it scrub and rebuild the
+items that hold a secret. These tests pin that the quick decision sees exactly what the walk
+over the whole dump sees: secrets under secret keys, ``{name, value}`` pairs, lists under secret
+keys, free-text secrets, secrets in paths, warnings and dict keys.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from inventory.model import Action, CommandRef, Component, Evidence, Fact, Inventory
-from inventory.secrets import REDACTED, _keyed_strings, _masks_any, _masks_any_json, _scrub, scrub_inventory
+from inventory.model import Action, CommandRef, Component, Edge, Evidence, Fact, Inventory, Resource, UnresolvedEnvironments, Warning
+from inventory.secrets import (
+    REDACTED,
+    _is_loose_secret_key,
+    _judged_strings,
+    _keyed_strings,
+    _masks_any,
+    _masks_any_model,
+    _scrub,
+    is_secret_key,
+    scrub_inventory,
+)
 
 EV = Evidence(path="k8s/base/deploy.yaml", line=3)
 PW = "Hunter2-Very-S3cret-Pw"
@@ -46,6 +57,20 @@ CASES = {
     "backslash at a string's end": Inventory(components=[_component(labels={"path": "C:\\dir\\"}, attributes={"x": GH})]),
     "secret as a dict key": Inventory(components=[_component(attributes={f"url=https://u:{PW}@db.example.com": 1})]),
     "already redacted": Inventory(components=[_component(attributes={"DB_PASSWORD": REDACTED})]),
+    "name/value pair inside attributes": Inventory(components=[_component(attributes={"name": "DB_PASSWORD", "value": PW})]),
+    "name/value pair, list value": Inventory(components=[_component(facts=[Fact(name="api_token", value=["x", PW],
+                                                                              evidence=[EV])])]),
+    "secret in an evidence path": Inventory(resources=[Resource(id="secret:x", kind="secret", name="x", evidence=[
+        Evidence(path=f"envs/url=postgres://app:{PW}@db.internal/app.env", line=1)])]),
+    "secret in a warning": Inventory(warnings=[Warning(path="a.md", message=f"cannot parse {GH}")]),
+    "secret in the question": Inventory(unresolved=UnresolvedEnvironments(
+        entities=["service:orders-api"], environments_found=[], signals_seen=[], settle=[], question=f"is {GH} prod?")),
+    "secret in a source": Inventory(sources=[f"https://{GH}@github.com/acme/x"]),
+    "secret in an edge's via": Inventory(edges=[Edge(source="service:a", target="postgres:b", via=f"PGPASSWORD={PW}",
+                                                     evidence=[EV])]),
+    "secret in an action flag": Inventory(actions=[Action(id="cmd:mysql/query", verb="query", tool="mysql",
+                                                         origin="command", command="mysql", flags={"password": PW},
+                                                         evidence=[EV])]),
 }
 
 
@@ -54,8 +79,36 @@ def test_quick_judgement_matches_the_walk(name: str) -> None:
     inv = CASES[name]
     expected = _walk_masks(inv)
     text = inv.model_dump_json()
-    assert _masks_any_json(text) is expected
+    assert _masks_any_model(inv) is expected
     assert _masks_any(_keyed_strings(text)) is expected
+
+
+def _secretish(key: str | None) -> bool:
+    return key is not None and (is_secret_key(key) or _is_loose_secret_key(key))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_model_walk_judges_the_same_strings_as_the_dump(name: str) -> None:
+    pairs = _keyed_strings(CASES[name].model_dump_json())
+    free, keyed = _judged_strings(CASES[name])
+    assert keyed == {(k, v) for k, v in pairs if _secretish(k)}
+    # Field names of models that are not in this inventory are judged too (harmless, constant).
+    assert {v for k, v in pairs if not _secretish(k)} <= free
+
+
+def test_only_the_items_holding_a_secret_are_rebuilt() -> None:
+    clean = [_component(), Component(id="service:b", kind="service", name="b", evidence=[EV])]
+    leaky = Action(id="cmd:git/clone", verb="clone", tool="git", origin="command",
+                   command=f"git clone https://{GH}@github.com/acme/x", evidence=[EV])
+    plain = Action(id="cmd:git/pull", verb="pull", tool="git", origin="command", command="git pull", evidence=[EV])
+    inv = Inventory(components=clean, actions=[leaky, plain], secrets=[EV])
+    out = scrub_inventory(inv)
+    assert out is not inv
+    assert GH not in out.model_dump_json()
+    assert out.actions[0].command == f"git clone https://{REDACTED}@github.com/acme/x"
+    assert out.actions[1] is plain and all(a is b for a, b in zip(out.components, clean))
+    # The result is what scrubbing the whole dump at once gives.
+    assert out.model_dump() == _scrub(inv.model_dump(mode="python"), None, [0], {})
 
 
 def test_the_cases_cover_both_answers() -> None:
@@ -63,6 +116,7 @@ def test_the_cases_cover_both_answers() -> None:
     assert answers["clean"] is False and answers["already redacted"] is False
     assert answers["secret key"] and answers["name/value pair"] and answers["token in free text"]
     assert answers["escaped quotes, secret"] and answers["list under a secret key"]
+    assert all(answers[name] for name in CASES if name.startswith(("secret in", "name/value pair inside", "name/value pair, list")))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
