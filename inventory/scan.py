@@ -14,7 +14,6 @@ import os
 import sqlite3
 import sys
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import TypeAdapter
 
+from inventory import store
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
 from inventory.model import Inventory, Warning
@@ -260,8 +260,8 @@ class FragmentCache:
             return None
         try:
             row = self.db.execute("SELECT value FROM inventories WHERE scope = ? AND key = ?", (scope, key)).fetchone()
-            return Inventory.model_validate_json(zlib.decompress(row[0])) if row else None
-        except (sqlite3.Error, zlib.error, ValueError):
+            return store.load(row[0]) if row else None
+        except (sqlite3.Error, store.StoreError):
             return None  # a damaged entry only costs a rebuild
 
     def put_inventory(self, scope: str, key: str, inv: Inventory,
@@ -270,12 +270,12 @@ class FragmentCache:
         if self.db is None:
             return
         try:
-            blob = zlib.compress(inv.model_dump_json().encode(), 1)
+            blob = store.dump(inv)
             self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, ?)", (scope, key, blob))
             if tree is not None:
                 self.db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?, ?)", (tree[0], tree[1], blob, *tree[2:]))
             self.db.commit()
-        except sqlite3.Error:
+        except (sqlite3.Error, TypeError):  # TypeError: a value the stored form cannot hold; not stored
             pass
 
     def get_tree(self, scope: str, key: str) -> tuple[Inventory, int, int] | None:
@@ -285,8 +285,8 @@ class FragmentCache:
         try:
             row = self.db.execute("SELECT value, scanned, skipped FROM trees WHERE scope = ? AND key = ?",
                                   (scope, key)).fetchone()
-            return (Inventory.model_validate_json(zlib.decompress(row[0])), int(row[1]), int(row[2])) if row else None
-        except (sqlite3.Error, zlib.error, ValueError, TypeError):
+            return (store.load(row[0]), int(row[1]), int(row[2])) if row else None
+        except (sqlite3.Error, store.StoreError, ValueError, TypeError):
             return None  # a damaged entry only costs a rebuild
 
     def close(self) -> None:
@@ -519,6 +519,8 @@ def build_inventory(
     """The whole-tree steps: merge, finalize, commands → actions, implied actions, links.
 
     ``parsed``: command lines already parsed (``CommandLine`` JSON by ``actions.sighting_text``), optional.
+    Both ``fragments`` and ``parsed`` are consumed (emptied once merged or used): on a large
+    estate they are most of the scan's memory, and the inventory is built after them.
     """
     # These steps allocate hundreds of thousands of small objects that all live until the
     # inventory is built, and make almost no reference cycles (a few hundred on a
@@ -547,6 +549,7 @@ def _build_inventory(
     from inventory.perenv import link_per_environment_names
 
     builder = InventoryBuilder(sources=sources)
+    given = fragments
     # The same name in unrelated deployment units is not the same thing: told apart first.
     fragments = separate_same_named(fragments, cfg)
     for frag in fragments:
@@ -559,11 +562,16 @@ def _build_inventory(
     for scanner in scanners:
         scanner.finalize(by_scanner.get(scanner.name, []), builder)
     resolve_environments(builder, fragments, cfg, parsed)
+    # Nothing after this reads a fragment (commands and references live on in the builder).
+    given.clear()
+    del fragments, given, by_scanner
     apply_overrides(builder, cfg)
     link_per_environment_names(builder, cfg)
     apply_aliases(builder)
     builder.resolve_references()
     actions_from_commands(builder, cfg, parsed)
+    if parsed:
+        parsed.clear()
     add_implied_actions(builder, cfg)
     builder.record_environments()
     inv = builder.build()

@@ -1,0 +1,229 @@
+"""A compact stored form of a built :class:`~inventory.model.Inventory`, quick to load.
+
+The scan cache keeps the last built inventory so an unchanged tree is answered without
+rebuilding it (``inventory/scan.py``). Parsing and validating it as JSON took most of a warm
+rescan (seconds at 2,000 services), so it is stored instead as nested tuples, one per model
+in field order (``marshal``, zlib-compressed), with every distinct string and every distinct
+:class:`~inventory.model.Evidence` stored once. Loading builds the model objects directly,
+without validation: the data was written by this same code from a validated inventory (the
+cache key covers the ``inventory/`` code), and a checksum over the payload, the Python
+version and the models' field layout guard it. Anything unexpected raises
+:class:`StoreError`, so the caller rebuilds: a bad entry costs speed, never a wrong inventory.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import marshal
+import sys
+import types
+import typing
+import zlib
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from inventory.model import Evidence, Inventory
+
+MAGIC = b"stackpolicy-inventory\x00"
+_DIGEST_BYTES = 16
+_set = object.__setattr__
+
+
+class StoreError(Exception):
+    """A stored inventory that cannot be loaded by this code (damaged, or from another version)."""
+
+
+# A field's kind: a plain value (str, int, bool, None, lists and dicts of those), one
+# Evidence, a list of them, a model, an optional model, or a list of models.
+_VALUE, _EV, _EVS, _MODEL, _OPT_MODEL, _MODELS = range(6)
+
+
+def _kind(annotation: Any) -> tuple[int, type[BaseModel] | None]:
+    """How a field with ``annotation`` is stored; raises TypeError for a shape not handled here."""
+    if annotation is Evidence:
+        return _EV, None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _MODEL, annotation
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list and len(args) == 1:
+        if args[0] is Evidence:
+            return _EVS, None
+        if isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            return _MODELS, args[0]
+    if origin in (typing.Union, types.UnionType):
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) == 1 and len(args) == 2 and type(None) in args and models[0] is not Evidence:
+            return _OPT_MODEL, models[0]
+    if _holds_model(annotation):
+        raise TypeError(f"no stored form for a field of type {annotation!r}")
+    return _VALUE, None
+
+
+def _holds_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_model(a) for a in typing.get_args(annotation))
+
+
+@lru_cache(maxsize=None)
+def _plan(cls: type[BaseModel]) -> tuple[tuple[str, int, type[BaseModel] | None], ...]:
+    """(field name, kind, model class) of every field of ``cls``, in declaration order."""
+    return tuple((name, *_kind(f.annotation)) for name, f in cls.model_fields.items())
+
+
+@lru_cache(maxsize=1)
+def _layout() -> bytes:
+    """A fingerprint of every stored model's field layout, and of the Python that wrote it."""
+    seen: dict[type[BaseModel], None] = {}
+
+    def visit(cls: type[BaseModel]) -> None:
+        if cls in seen:
+            return
+        seen[cls] = None
+        for _, _, sub in _plan(cls):
+            if sub is not None:
+                visit(sub)
+
+    visit(Inventory)
+    text = repr([(f"{c.__module__}.{c.__qualname__}", [(n, k, repr(c.model_fields[n].annotation)) for n, k, _ in _plan(c)])
+                 for c in seen])
+    return hashlib.sha256(f"{sys.version_info[:2]}|{marshal.version}|{text}".encode()).digest()[:_DIGEST_BYTES]
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+class _Encoder:
+    """Turns an inventory into nested tuples, sharing equal strings and evidence."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.evidence: dict[Evidence, int] = {}
+
+    def s(self, text: str) -> str:
+        return self.strings.setdefault(text, text)
+
+    def ev(self, ev: Evidence) -> int:
+        i = self.evidence.get(ev)
+        if i is None:
+            i = self.evidence[ev] = len(self.evidence)
+        return i
+
+    def value(self, v: Any) -> Any:
+        # Fresh containers: marshal would share a list or dict referenced twice, and two
+        # loaded models must never share one.
+        t = type(v)
+        if t is str:
+            return self.s(v)
+        if t is list:
+            return [self.value(x) for x in v]
+        if t is dict:
+            return {self.value(k): self.value(x) for k, x in v.items()}
+        if v is None or t is int or t is bool or t is float:
+            return v
+        raise TypeError(f"no stored form for a value of type {t.__name__}")
+
+    def model(self, obj: BaseModel) -> tuple:
+        d = obj.__dict__
+        out = []
+        for name, kind, _ in _plan(type(obj)):
+            v = d[name]
+            if kind == _VALUE:
+                out.append(self.value(v))
+            elif kind == _EVS:
+                out.append([self.ev(e) for e in v])
+            elif kind == _MODELS:
+                out.append([self.model(m) for m in v])
+            elif kind == _EV:
+                out.append(self.ev(v))
+            else:  # a model, or an optional one
+                out.append(None if v is None else self.model(v))
+        return tuple(out)
+
+
+def dump(inv: Inventory) -> bytes:
+    """``inv`` in its stored form (see the module docstring)."""
+    enc = _Encoder()
+    body = enc.model(inv)
+    table = [(enc.s(ev.path), ev.line) for ev in enc.evidence]
+    payload = marshal.dumps((table, body), 4)
+    digest = hashlib.blake2b(payload, digest_size=_DIGEST_BYTES).digest()
+    return MAGIC + _layout() + digest + zlib.compress(payload, 1)
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def _decoder(cls: type[BaseModel], evidence: list[Evidence]) -> Callable[[tuple], BaseModel]:
+    """A function building one ``cls`` from its stored tuple, without validation.
+
+    The object gets what validation would have given it: its field values, every field
+    marked as set, no extra or private attributes. The function is generated per class (as
+    ``dataclasses`` does) so that loading 200,000 objects does no per-field dispatch; it
+    raises (ValueError, TypeError, IndexError) on a tuple of the wrong shape.
+    """
+    plan = _plan(cls)
+    names = tuple(name for name, _, _ in plan)
+    env: dict[str, Any] = {"new": cls.__new__, "cls": cls, "setattr": _set, "names": frozenset(names), "ev": evidence}
+    items = []
+    for i, (name, kind, sub) in enumerate(plan):
+        var = f"v{i}"
+        if kind == _VALUE:
+            expr = var
+        elif kind == _EV:
+            expr = f"ev[{var}]"
+        elif kind == _EVS:
+            expr = f"[ev[i] for i in {var}]"
+        else:
+            env[f"sub{i}"] = _decoder(sub, evidence)  # type: ignore[arg-type]
+            expr = {_MODEL: f"sub{i}({var})", _OPT_MODEL: f"None if {var} is None else sub{i}({var})",
+                    _MODELS: f"list(map(sub{i}, {var}))"}[kind]
+        items.append(f"{name!r}: {expr}")
+    unpack = "".join(f"v{i}, " for i in range(len(plan)))
+    src = (f"def build(t):\n"
+           f"    {unpack}= t\n"
+           f"    obj = new(cls)\n"
+           f"    setattr(obj, '__dict__', {{{', '.join(items)}}})\n"
+           f"    setattr(obj, '__pydantic_fields_set__', set(names))\n"
+           f"    setattr(obj, '__pydantic_extra__', None)\n"
+           f"    setattr(obj, '__pydantic_private__', None)\n"
+           f"    return obj\n")
+    exec(compile(src, f"<stored {cls.__name__}>", "exec"), env)  # noqa: S102 - code built from field names only
+    return env["build"]
+
+
+def load(blob: bytes) -> Inventory:
+    """The inventory stored by :func:`dump`; raises :class:`StoreError` for anything else."""
+    head = len(MAGIC) + 2 * _DIGEST_BYTES
+    if not isinstance(blob, bytes) or blob[: len(MAGIC)] != MAGIC:
+        raise StoreError("not a stored inventory")
+    if blob[len(MAGIC) : len(MAGIC) + _DIGEST_BYTES] != _layout():
+        raise StoreError("stored by another version")
+    try:
+        payload = zlib.decompress(blob[head:])
+    except zlib.error as exc:
+        raise StoreError(f"damaged: {exc}") from None
+    if hashlib.blake2b(payload, digest_size=_DIGEST_BYTES).digest() != blob[head - _DIGEST_BYTES : head]:
+        raise StoreError("damaged: checksum mismatch")
+    try:
+        table, body = marshal.loads(payload)
+        evidence: list[Evidence] = []
+        evidence.extend(map(_decoder(Evidence, evidence), table))
+        # Hundreds of thousands of new objects, none of them garbage: a collection pass
+        # every few hundred allocations would only walk them again and again.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            inv = _decoder(Inventory, evidence)(body)
+        finally:
+            if paused:
+                gc.enable()
+    except Exception as exc:  # a well-formed checksum over a payload this code cannot read
+        raise StoreError(f"unreadable: {type(exc).__name__}: {exc}") from None
+    if type(inv) is not Inventory:
+        raise StoreError("not an inventory")
+    return inv  # type: ignore[return-value]

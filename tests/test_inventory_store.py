@@ -1,0 +1,132 @@
+"""The stored form of a built inventory: loads back equal, and refuses anything it did not write."""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from pathlib import Path
+
+import pytest
+
+from inventory import store
+from inventory.config import Config
+from inventory.io import inventory_to_json, inventory_to_yaml
+from inventory.model import (
+    Action,
+    CommandRef,
+    Component,
+    Edge,
+    EnvironmentSource,
+    Evidence,
+    Fact,
+    Inventory,
+    Resource,
+    UnresolvedEnvironments,
+    Warning,
+)
+from inventory.scan import scan_paths
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+EV = Evidence(path="k8s/base/deploy.yaml", line=3)
+
+
+def _inventory() -> Inventory:
+    ev2 = Evidence(path="runbooks/orders.md", line=12)
+    return Inventory(
+        sources=["."],
+        components=[Component(
+            id="service:orders-api", kind="service", name="orders-api", namespace="acme-prod", environments=["prod"],
+            environment_sources=[EnvironmentSource(environment="prod", how="namespace acme-prod", resolver="stated",
+                                                   evidence=[EV])],
+            replicas=3, stateful=False, labels={"app": "orders-api"},
+            attributes={"port": 8080, "aliases": ["job:orders"], "public": True, "note": "ünïcode ✓"},
+            facts=[Fact(name="replicas", value=3, evidence=[EV]), Fact(name="tags", value=["a", "b"], evidence=[ev2])],
+            evidence=[EV, ev2], image="ghcr.io/acme/orders-api:v1")],
+        resources=[Resource(id="postgres:orders-db", kind="postgres", name="orders-db", evidence=[EV])],
+        edges=[Edge(source="service:orders-api", target="postgres:orders-db", via="DATABASE_URL", evidence=[EV])],
+        actions=[Action(id="service:orders-api/restart", verb="restart", tool="kubectl", target="service:orders-api",
+                        flags={"namespace": "acme-prod", "force": False}, command="kubectl rollout restart deploy/orders-api",
+                        commands=[CommandRef(command="kubectl rollout restart deploy/orders-api", evidence=ev2)],
+                        origin="command", evidence=[ev2])],
+        unresolved=UnresolvedEnvironments(entities=["postgres:orders-db"], environments_found=["prod"], signals_seen=[],
+                                          settle=["environment_paths:"], question="Which environment?"),
+        secrets=[ev2],
+        warnings=[Warning(path="x.yaml", line=2, message="bad", scanner="k8s")],
+    )
+
+
+def test_a_stored_inventory_loads_back_equal() -> None:
+    inv = _inventory()
+    back = store.load(store.dump(inv))
+    assert back == inv
+    assert back.model_dump_json() == inv.model_dump_json()
+    assert back.digest() == inv.digest()
+
+
+def test_loaded_models_are_ordinary_models() -> None:
+    back = store.load(store.dump(_inventory()))
+    comp = back.components[0]
+    assert isinstance(comp, Component) and isinstance(comp.evidence[0], Evidence)
+    # Each model owns its containers: editing one never edits another loaded alongside it.
+    comp.environments.append("staging")
+    comp.attributes["aliases"].append("x")
+    assert back.resources[0].environments == [] and store.load(store.dump(_inventory())).components[0].environments == ["prod"]
+    comp.replicas = 5  # assignment works as on any model
+    assert comp.model_dump()["replicas"] == 5
+    with pytest.raises(Exception):
+        comp.evidence[0].line = 9  # Evidence stays frozen
+    assert Inventory.model_validate_json(back.model_dump_json()) == back
+
+
+@pytest.mark.parametrize("damage", [
+    lambda b: b[:-10],
+    lambda b: b[:60] + bytes([b[60] ^ 0xFF]) + b[61:],
+    lambda b: b"x" + b[1:],
+    lambda b: b"",
+    lambda b: zlib.compress(b'{"version": 1}'),
+])
+def test_a_damaged_entry_is_refused(damage) -> None:
+    with pytest.raises(store.StoreError):
+        store.load(damage(store.dump(_inventory())))
+
+
+def test_a_payload_of_the_wrong_shape_is_refused(monkeypatch) -> None:
+    import hashlib
+    import marshal
+
+    payload = marshal.dumps(([("a", 1)], (1, "stackpolicy", [])), 4)  # an inventory tuple cut short
+    blob = store.MAGIC + store._layout() + hashlib.blake2b(payload, digest_size=16).digest() + zlib.compress(payload)
+    with pytest.raises(store.StoreError):
+        store.load(blob)
+
+
+def _cache_rows(cache: Path, table: str, value: bytes | None = None) -> int:
+    with sqlite3.connect(cache / "scan.sqlite") as db:
+        if value is not None:
+            db.execute(f"UPDATE {table} SET value = ?", (value,))
+        return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def test_a_damaged_cached_inventory_means_a_rebuild_not_an_error(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "acme-platform"
+    shutil.copytree(EXAMPLE, root)
+    cache = tmp_path / "cache"
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    scan_paths([root], Config(), cache_dir=cache)
+    assert _cache_rows(cache, "trees") == 1
+    for table in ("trees", "inventories"):
+        _cache_rows(cache, table, b"garbage")
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert inventory_to_yaml(again) == inventory_to_yaml(cold)
+    assert stats.cache_hits == stats.files_scanned  # the files still came from the cache
+    warm, _ = scan_paths([root], Config(), cache_dir=cache)  # the rebuilt entry was stored again
+    assert inventory_to_json(warm) == inventory_to_json(cold)
+
+
+def test_every_model_field_has_a_stored_form() -> None:
+    # A field type the store cannot hold fails here, not silently in a user's cache.
+    assert len(store._layout()) == 16
+    names = {name for name, _, _ in store._plan(Inventory)}
+    assert names == set(Inventory.model_fields)
