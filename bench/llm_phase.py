@@ -109,10 +109,11 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
     gap.update({
         "(info) offline policy draft inside the run": cold_spent.get("draft_policy", 0.0),
         "(info) offline eval draft inside the run": cold_spent.get("draft_evals", 0.0),
-        "(info) offline draft alone (provider=None), for comparison": offline_s,
+        "(info) offline draft alone (provider=None) for comparison": offline_s,
         "(info) building and rendering prompts (event loop)": cold_spent.get("render", 0.0),
         "(info) validating answers (event loop)": cold_spent.get("validate", 0.0),
         "(info) garbage collector pauses": cold_spent.get("gc", 0.0),
+        "(info) creating the API client (SDK import) in the first call": cold_spent.get("client", 0.0),
         "(info) CPU of this process during the run": cold_spent.get("client_cpu", 0.0),
         "(info) CPU of the fake API server answering": cold_spent.get("server_cpu", 0.0),
     })
@@ -168,9 +169,9 @@ def breakdown(timeline: list[tuple[str, float, float]], wall: float, width: int,
         first, last_start = min(s for s, _ in calls), max(s for s, _ in calls)
         last_end = max(e for _, e in calls)
         if n == 0:
-            gap["before the first call (document key, offline policy draft, first prompt)"] = first
+            gap["before the first call (document key + offline policy draft + first prompt)"] = first
         else:
-            gap[f"between the stages, before the first {stage} call (merge, offline draft, prompts)"] = first - cursor
+            gap[f"between the stages: before the first {stage} call (merge + offline draft + prompts)"] = first - cursor
         ideal = math.ceil(len(calls) / width) * latency
         span = last_end - first
         mean = sum(e - s for s, e in calls) / len(calls)
@@ -185,7 +186,7 @@ def breakdown(timeline: list[tuple[str, float, float]], wall: float, width: int,
                           "mean_latency_s": round(mean, 4), "first_call_s": round(first, 3),
                           "last_answer_s": round(last_end, 3)}
         cursor = last_end
-    gap["after the last answer (merge, cache write)"] = wall - cursor
+    gap["after the last answer (merge + cache write)"] = wall - cursor
     return gap, details
 
 
@@ -248,6 +249,8 @@ def _instrument(ref, spent: dict[str, float], calls: list[tuple[str, float, floa
             calls.append((req.key.split(":")[0], t - t0, end - t0))
 
     ref.provider.complete = api
+    if hasattr(ref.provider, "_new_client"):  # the SDK import and client, on the first call of each stage
+        ref.provider._new_client = timed(ref.provider._new_client, "client")
     import gc
 
     gc_start: list[float] = []
