@@ -26,16 +26,21 @@ import yaml
 
 # A plain scalar that cannot be misread: no leading indicator, no ": " or " #", no edge spaces.
 _PLAIN = re.compile(r"[A-Za-z0-9_./$(][^\n\r\t\"'`]*")
-_RISKY = (": ", " #", "\\")
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
+# The resolver tries implicit types (int, bool, null...) by a plain scalar's first character:
+# a string starting with none of those characters is a string without asking it.
+_IMPLICIT_FIRST = frozenset(k for k in _RESOLVER.yaml_implicit_resolvers if k)
+_ASK_ALWAYS = None in _RESOLVER.yaml_implicit_resolvers or bool(_RESOLVER.yaml_path_resolvers)
 
 
 @lru_cache(maxsize=65536)
 def scalar(s: str) -> str:
     """``s`` as a YAML scalar: plain when unambiguous, else double-quoted (JSON escapes)."""
-    if (s and _PLAIN.fullmatch(s) and s == s.strip() and not s.endswith(":") and not any(r in s for r in _RISKY)
-            and s.isprintable() and _RESOLVER.resolve(yaml.ScalarNode, s, (True, False)) == _STR_TAG):
+    if (s and _PLAIN.fullmatch(s) and s == s.strip() and not s.endswith(":")
+            and ": " not in s and " #" not in s and "\\" not in s and s.isprintable()
+            and (not (_ASK_ALWAYS or s[0] in _IMPLICIT_FIRST)
+                 or _RESOLVER.resolve(yaml.ScalarNode, s, (True, False)) == _STR_TAG)):
         return s
     return json.dumps(s, ensure_ascii=False)
 
@@ -118,6 +123,8 @@ def _map(v: dict, indent: str, out: list[str], literal: bool, lead: str) -> None
         t = type(item)
         if t is str:
             atom = (_literal(item, indent) or scalar(item)) if literal and "\n" in item else scalar(item)
+        elif t is int:  # evidence line numbers: next most common
+            atom = str(item)
         elif t is dict and item:
             append(f"{pre}{key}:")
             _map(item, inner, out, literal, inner)

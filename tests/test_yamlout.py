@@ -77,3 +77,14 @@ def test_the_streamed_inventory_is_the_same_bytes() -> None:
     assert text == inventory_to_yaml(inv)
     empty = inv.model_copy(update={"components": [], "edges": []})
     assert _pieces(lambda write: inventory_yaml_writer(empty)(write))[0] == inventory_to_yaml(empty)
+
+
+def test_a_plain_scalar_is_one_the_yaml_resolver_reads_as_a_string() -> None:
+    """The resolver is only asked about strings whose first character can start another type;
+    every string written plain still reads back as that string."""
+    words = ["yes", "No", "on", "OFF", "true", "~", "null", "Null", "1", "1.5", "-1", "+1", ".inf", "-.inf", ".nan",
+             "0x1F", "0o17", "1_000", "2026-01-14", "12:30:00", "<<", "=", "orders-api", "prod", "T3", "x1", "_x",
+             "$(cmd)", "./run.sh", "/etc/passwd", "Yes please", "null-check", "true-ish", "1e3", "0", "00"]
+    for w in words:
+        text = yamlout.scalar(w)
+        assert yaml.safe_load(f"k: {text}")["k"] == w, w

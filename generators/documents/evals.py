@@ -25,7 +25,7 @@ import shlex
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from generators.documents.model import (
@@ -201,6 +201,11 @@ class Move:
     label: str = ""  # what the command names when no inventory entity is its target
     doc: str = ""  # the prose file (runbook) the command was seen in, if any
 
+    @cached_property
+    def rank(self) -> tuple:
+        """:func:`_move_rank`, worked out once: moves are sorted by it many times."""
+        return _rank_of(self)
+
     @property
     def name(self) -> str:
         if self.target is not None:
@@ -321,6 +326,10 @@ def _label(c: Any, kind: str) -> str:
 def _move_rank(m: Move) -> tuple:
     """Which instance shows a class best: a command seen in the sources, without shell
     variables, on a resolved target in a real system, short."""
+    return m.rank
+
+
+def _rank_of(m: Move) -> tuple:
     return (m.row.origin == "implied", bool(_SHELL_VAR_RE.search(m.command)), m.target is None,
             m.system.id == UNRESOLVED_SYSTEM_ID, len(m.command), m.command)
 
@@ -380,6 +389,7 @@ class _Drafter:
         self.cases: list[EvalCase] = []
         self.owner_of = {s.id: ", ".join(s.owners) for s in est.policy.systems}
         self.runbooks = self._runbooks()
+        self._reads: dict[str, list[Move]] = {}  # T0 reads by system (see reads_for())
         self._cluster: str | None = None  # the first Kafka cluster's name (see names())
         self.writer_of: dict[str, str] = {}
 
@@ -402,7 +412,11 @@ class _Drafter:
 
     def reads_for(self, m: Move, limit: int = 2) -> list[Move]:
         """T0 reads on the same target (else system), the look a careful agent takes first."""
-        same = [r for r in self.by_system[m.system.id] if r.tier == "T0" and r.verb_class in READ_CLASSES]
+        same = self._reads.get(m.system.id)
+        if same is None:  # a system's reads, picked out once (a large system has thousands of moves)
+            same = self._reads[m.system.id] = [r for r in self.by_system[m.system.id]
+                                               if r.tier == "T0" and r.verb_class in READ_CLASSES]
+        same = list(same)
         same.sort(key=lambda r: (r.target is None or m.target is None or r.target.id != m.target.id,
                                  r.environment != m.environment, r.verb_class != "read-data", _move_rank(r)))
         return same[:limit]
