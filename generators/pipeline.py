@@ -3,7 +3,10 @@
 The CLI (``stackpolicy policy`` / ``evals``) and the LLM providers share it. The offline
 drafter always runs first: its output is the floor a provider may refine (raise tiers,
 rewrite prose) but never lower. Writing happens in exactly one place,
-:func:`write_documents`, which renders everything to strings before touching the disk.
+:func:`write_documents`: the markdown is rendered and merged with the reviewed files first;
+the large YAML files (inventory, policy, eval suite) are streamed into temp files beside their
+targets, and no file is replaced until every one is complete. The stages run with the estate
+frozen out of garbage collections (:func:`long_lived_gc`).
 """
 
 from __future__ import annotations
@@ -186,7 +189,8 @@ def write_documents(
     force: bool = False,
     rules: Rules | None = None,
 ) -> Written:
-    """Render everything first, merge with the reviewed files, then write them all at once.
+    """Render everything first, merge with the reviewed files, then write them all at once
+    (the YAML files are streamed into their temp files; none is replaced before all are written).
 
     ``which`` limits the documents written (``stackpolicy evals`` writes only the suite);
     ``inv`` adds ``inventory.yaml``. This is the single place documents reach the disk.
