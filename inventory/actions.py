@@ -228,7 +228,7 @@ def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, s
                     session: str | None = None, cwd: str | None = None) -> Action:
     verb = action_verb(pc)
     env, why = _environment(pc, sighting, cfg, line_sig, own_sig)
-    if session and why and why.startswith("the namespace "):
+    if session and why and why.startswith(("the namespace ", "--context ")):
         why = f"{why}, {session}"
     entity = _resolve(builder, naming or pc, hint_names)
     if entity is None and operate and sighting.source_kind == "runbook":
@@ -339,11 +339,15 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     ``session``: the runbook's shell session (a namespace an earlier line made current)."""
     exec_targets: list[str] = []
     carried = session.walk(line.commands, sighting) if session is not None else []
-    if any(carried):
-        line = line.model_copy(update={"commands": [pc if c is None else pc.model_copy(update={"namespace": c[0]})
+    if any(c and c[0] for c in carried):
+        line = line.model_copy(update={"commands": [pc if not c or not c[0] else pc.model_copy(update={"namespace": c[0]})
                                                     for pc, c in zip(line.commands, carried)]})
+    # A carried context is what the command runs against (its environment, its cluster), not
+    # an option it was given: only the reading used to resolve it gets it.
+    with_ctx = [pc if not c or not c[1] else pc.model_copy(update={"flags": {**pc.flags, "context": c[1]}})
+                for pc, c in zip(line.commands, carried)] if carried else line.commands
     # What each command names, computed once per line (it is needed twice).
-    own_sigs = [explicit_environment_signal(pc, cfg) for pc in line.commands]
+    own_sigs = [explicit_environment_signal(pc, cfg) for pc in with_ctx]
     line_sig = next((e for e in own_sigs if e), None)
     naming = _naming_commands(sighting, sighting_text(sighting.command), line)
     # Where an earlier `cd` of the runbook's session went ("": out of the scanned tree).
@@ -368,9 +372,12 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             continue
         hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
         named = naming.get(i, pc) if naming is not None else pc
-        note = carried[i][1] if i < len(carried) and carried[i] else None
-        if note and named is not pc:
+        c = carried[i] if i < len(carried) else None
+        note = c[2] if c else None
+        if c and c[0] and named is not pc:
             named = named.model_copy(update={"namespace": pc.namespace})
+        if c and c[1]:
+            named = named.model_copy(update={"flags": {**named.flags, "context": c[1]}})
         for one in _each_target(pc):
             # A copy per named object may name another host: its own environment is recomputed.
             action = _command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,

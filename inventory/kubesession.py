@@ -9,7 +9,9 @@ it:
   --current --namespace=x`` and ``kubens x`` make a namespace current: a later
   ``oc get pvc`` (no ``-n``) runs in it;
 * ``NAMESPACE=openshift-monitoring`` / ``export NAMESPACE=...`` (a literal value) gives a
-  later ``-n $NAMESPACE`` its value.
+  later ``-n $NAMESPACE`` its value;
+* ``kubectx cluster1`` / ``kubectl config use-context cluster1`` make a context current: a
+  later ``kubectl``/``oc`` command without ``--context`` runs against that cluster.
 
 Nothing else carries: a ``-n x`` on one command does not change the current namespace (a
 shell would not either), cluster-wide objects (nodes, CRDs, events...) and ``-A`` take no
@@ -48,20 +50,37 @@ class KubeSession:
     # The directory an earlier `cd` went to (None: none yet; "": outside the scanned tree);
     # kept by the actions stage, read by inventory.tfroots.
     cwd: str | None = None
+    context: str | None = None
+    context_set_by: str | None = None
 
-    def walk(self, commands: list[ParsedCommand], sighting: CommandSighting) -> list[tuple[str, str] | None]:
-        """For each command of one line, in order: ``(namespace, note)`` it runs in by the
-        session's state (``None``: it names its own, or takes none), learning from each."""
-        out: list[tuple[str, str] | None] = []
+    def walk(self, commands: list[ParsedCommand],
+             sighting: CommandSighting) -> list[tuple[str | None, str | None, str] | None]:
+        """For each command of one line, in order: ``(namespace, context, note)`` it runs in by
+        the session's state (each ``None`` when it names its own or takes none; the whole
+        entry ``None`` when the session gives it nothing), learning from each."""
+        out: list[tuple[str | None, str | None, str] | None] = []
         assigned = _ASSIGN.match(sighting.command)
         if assigned and not commands:
             value = literal_name(assigned.group(3))
             if value:
                 self.variables[assigned.group(1)] = (value, f"`{assigned.group(1)}={value}` at {sighting.evidence}")
         for pc in commands:
-            out.append(self.namespace_of(pc))
+            ns, ctx = self.namespace_of(pc), self.context_of(pc)
+            notes = [x[1] for x in (ns, ctx) if x]
+            out.append((ns[0] if ns else None, ctx[0] if ctx else None, "; ".join(notes)) if notes else None)
             self._learn(pc, sighting)
         return out
+
+    def context_of(self, pc: ParsedCommand) -> tuple[str, str] | None:
+        """``(context, note)`` when ``pc`` runs against a context only the session gives."""
+        if pc.tool not in _KUBE_TOOLS or not self.context or not self.context_set_by:
+            return None
+        if isinstance(pc.flags.get("context"), str) or any(a.startswith("--context") for a in pc.argv[1:]):
+            return None
+        sub = next((a for a in pc.argv[1:] if not a.startswith("-")), None)
+        if sub in _NO_NAMESPACE - {"adm", "auth"}:
+            return None
+        return self.context, f"context made current by {self.context_set_by}"
 
     def namespace_of(self, pc: ParsedCommand) -> tuple[str, str] | None:
         """``(namespace, note)`` when ``pc`` runs in a namespace only the session gives."""
@@ -87,6 +106,16 @@ class KubeSession:
                 lit = literal_name(value) if sep else None
                 if lit and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                     self.variables[name] = (lit, f"`export {name}={lit}` at {sighting.evidence}")
+            return
+        ctx: str | None = None
+        if pc.tool == "kubectx" and len(pc.argv) > 1:
+            ctx = pc.target or pc.argv[-1]  # `kubectx -` (the previous one): unknown from here
+        elif pc.tool in _KUBE_TOOLS and pc.argv[1:3] == ["config", "use-context"]:
+            ctx = pc.target or ""
+        if ctx is not None:
+            lit = literal_name(ctx)
+            self.context, self.context_set_by = (lit, f"`{' '.join(pc.argv)}` at {sighting.evidence}") if lit \
+                else (None, None)  # `kubectx -` or a placeholder: the current context is unknown
             return
         ns: str | None = None
         if pc.tool == "oc" and len(pc.argv) > 2 and pc.argv[1] in ("project", "new-project"):

@@ -89,3 +89,28 @@ def test_a_dash_n_on_one_command_does_not_change_the_session(tmp_path: Path) -> 
     t = _targets(_scan(tmp_path, {"runbooks/x.md": "```\noc -n openshift-etcd get pods\noc get pvc\n```\n"}))
     assert t["oc -n openshift-etcd get pods"] == {"k8s-namespace:openshift-etcd"}
     assert t["oc get pvc"] == {CLUSTER}
+
+
+CTX = """```shell
+kubectx prod-eu
+kubectl get pods
+kubectl -n payments rollout restart deployment/api
+kubectl --context staging-eu get pods
+kubectx -
+kubectl get svc
+```
+"""
+
+
+def test_a_context_made_current_is_the_cluster_and_environment_of_later_commands(tmp_path: Path) -> None:
+    inv = _scan(tmp_path, {"runbooks/ctx.md": CTX})
+    t = _targets(inv)
+    assert t["kubectl get pods"] == {"k8s-cluster:prod-eu"}
+    assert t["kubectl --context staging-eu get pods"] == {"k8s-cluster:staging-eu"}  # its own wins
+    assert t["kubectl get svc"] == {CLUSTER}  # `kubectx -`: which one is current is not known
+    api = next(e for e in inv.components if e.id == "service:api")
+    assert api.environments == ["prod"]
+    assert "`kubectx prod-eu` at runbooks/ctx.md:2" in api.environment_sources[0].how
+    # The carried context is not recorded as an option the command was given.
+    restart = next(a for a in inv.actions if a.origin == "command" and a.target == "service:api")
+    assert "context" not in restart.flags
