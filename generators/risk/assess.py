@@ -235,7 +235,7 @@ def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbM
     verb = (s.verb or "unknown").lower()
     label = tool if verb == "unknown" else f"{tool} {verb}"
     kind = rules.kind(s.object_kind)
-    args = tuple(a.lower() for a in s.argv[1:])
+    args = tuple(map(str.lower, s.argv[1:]))
 
     match: VerbMatch | None = None
     if verb == "help" and "help" in rules.verbs and tool in rules.tools:
