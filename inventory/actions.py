@@ -131,10 +131,13 @@ def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]
     for name, kinds in _candidates(pc, hint_names):
         if not name or name.startswith(("$", "<")):
             continue
-        found: list[Entity] = []
-        for kind in kinds or (None,):
-            found.extend(builder.find(name, kind))
-        found = list({e.id: e for e in found}.values())
+        # One lookup per name, then the kinds asked for (only how many match, and which one
+        # when one does, matters here: not their order).
+        found = builder.find(name)
+        if kinds and "" not in kinds:  # an empty kind means any kind, as in find()
+            found = [e for e in found if e.kind in kinds]
+        if len(found) > 1:  # one id in both tables counts once
+            found = list({e.id: e for e in found}.values())
         if len(found) > 1 and kinds is None:
             # Same name as a component and a datastore: the command's kind decides; a
             # workload (deployment/pod) name prefers the component.
@@ -157,14 +160,23 @@ def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
 def explicit_environment_signal(pc: ParsedCommand, cfg: Config) -> tuple[str, str] | None:
     """``(environment, what on the command names it)`` for :func:`explicit_environment`
     (``("prod", "the host api.gprd.example.com")``), else ``None``."""
-    texts: list[tuple[str, str]] = [(pc.namespace, f"the namespace {pc.namespace}")] if pc.namespace else []
-    texts += [(str(pc.flags[k]), f"--{k} {pc.flags[k]}") for k in _ENV_FLAGS if isinstance(pc.flags.get(k), str)]
-    if pc.via is None and pc.verb in ("exec", "ssh", "connect") and pc.target and _HOST_RE.match(pc.target):
-        texts.append((pc.target, f"the host {pc.target}"))  # `ssh db1.gprd.example.net`: the host names where it runs
-    for text, what in texts:
-        env = detect_environment(text, patterns=cfg.environments)
+    # The words are tried in this order; what names the environment is put in words only
+    # for the one that does (this runs for every command of every sighting).
+    if pc.namespace:
+        env = detect_environment(pc.namespace, patterns=cfg.environments)
         if env:
-            return env, what
+            return env, f"the namespace {pc.namespace}"
+    if pc.flags:
+        for k in _ENV_FLAGS:
+            val = pc.flags.get(k)
+            if isinstance(val, str):
+                env = detect_environment(val, patterns=cfg.environments)
+                if env:
+                    return env, f"--{k} {val}"
+    if pc.via is None and pc.verb in ("exec", "ssh", "connect") and pc.target and _HOST_RE.match(pc.target):
+        env = detect_environment(pc.target, patterns=cfg.environments)  # `ssh db1.gprd.example.net`
+        if env:
+            return env, f"the host {pc.target}"
     for text in _url_texts(pc):
         host = url_host(text)
         env = host_environment(host, cfg.environments) if host else None
