@@ -14,7 +14,8 @@ import gc
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,17 +139,19 @@ class LLMRefiner:
     # ---- DocumentProvider -----------------------------------------------------------
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
         """The policy with each system refined by the model (floors enforced), or its offline draft."""
-        plan = system_slice_plan(draft, inv)
-        outcomes = self._run("policy", plan, self.renderer.policy, validate_policy)
-        answers, fallbacks = _collect(outcomes)
-        return merge_policy(draft, answers, fallbacks, self.provider.label)
+        with _frozen_heap():
+            plan = system_slice_plan(draft, inv)
+            outcomes = self._run("policy", plan, self.renderer.policy, validate_policy)
+            answers, fallbacks = _collect(outcomes)
+            return merge_policy(draft, answers, fallbacks, self.provider.label)
 
     def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
         """The suite with each system's cases rewritten by the model, or its offline draft."""
-        plan = eval_slice_plan(policy, inv, draft.cases)
-        outcomes = self._run("evals", plan, self.renderer.evals, validate_evals)
-        answers, fallbacks = _collect(outcomes)
-        return merge_evals(draft, answers, fallbacks, self.provider.label)
+        with _frozen_heap():
+            plan = eval_slice_plan(policy, inv, draft.cases)
+            outcomes = self._run("evals", plan, self.renderer.evals, validate_evals)
+            answers, fallbacks = _collect(outcomes)
+            return merge_evals(draft, answers, fallbacks, self.provider.label)
 
     # ---- running ------------------------------------------------------------------------
     def _request(self, p: RenderedPrompt) -> LLMRequest:
@@ -156,14 +159,7 @@ class LLMRefiner:
 
     def _run(self, document: str, plan: Sequence[PlannedSlice], render: Callable[[Slice], RenderedPrompt],
              validator: Validator) -> list[Outcome]:
-        # The objects alive now (the inventory, the drafts: millions on a large estate) outlive
-        # the run; frozen, the collector's passes during the run do not walk them every time.
-        # The run's own garbage (prompts, responses) is collected as usual.
-        gc.freeze()
-        try:
-            return asyncio.run(self._run_async(document, plan, render, validator))
-        finally:
-            gc.unfreeze()
+        return asyncio.run(self._run_async(document, plan, render, validator))
 
     async def _run_async(self, document: str, plan: Sequence[PlannedSlice],
                          render: Callable[[Slice], RenderedPrompt], validator: Validator) -> list[Outcome]:
@@ -364,6 +360,18 @@ def _documents_key(ref: LLMRefiner, inv: Inventory, assessments: dict[str, Asses
     for aid in sorted(assessments):
         h.update(aid.encode() + b"\0" + assessments[aid].model_dump_json().encode() + b"\0")
     return "documents-" + h.hexdigest()
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive on entry (the inventory and the drafts: millions on a large estate)
+    outlive a refine step; frozen, the collector's passes during the calls and the merge do
+    not walk them each time. What the step allocates is collected as usual."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def schedule(plan: Sequence[PlannedSlice]) -> list[int]:
