@@ -13,13 +13,14 @@ import re
 from functools import lru_cache
 from pathlib import PurePosixPath
 
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
 
 from inventory.commands.shell import parse_line
 from inventory.commands.tools import PARSERS, normalize_tool
 from inventory.commands.tools.system import UTILITIES
 from inventory.environments import detect_environment
 from inventory.scanners._cmdtext import emit, logical_commands
+from inventory.scanners._markdown import simple_tokens
 from inventory.scanners._sessions import (
     REDIS_LANGS,
     RUBY_LANGS,
@@ -31,6 +32,9 @@ from inventory.scanners._sessions import (
     statement_command,
 )
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from markdown_it import MarkdownIt
 
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh", "ksh", "fish", "console", "shell-session", "shellsession",
                          "terminal", "bash-session", "sh-session", "shellscript", "cmd"})
@@ -84,7 +88,11 @@ def _first_word(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    """One CommonMark parser per process: building it (rules, regexes) cost as much as parsing a runbook."""
+    """One CommonMark parser per process: building it (rules, regexes) cost as much as parsing a runbook.
+
+    Imported here: documents :func:`simple_tokens` reads never need it."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark")
 
 def _is_prompt(line: str) -> bool:
@@ -183,7 +191,10 @@ class RunbookScanner(Scanner):
         frag = self.fragment(src)
         patterns = ctx.config.environments
         try:
-            tokens = _markdown().parse(src.text)
+            # Headings, prose and fences only (most runbooks): built directly; else markdown-it.
+            tokens = simple_tokens(src.text)
+            if tokens is None:
+                tokens = _markdown().parse(src.text)
         except Exception as exc:  # markdown-it is lenient; this guards against the unexpected
             frag.warn(f"cannot parse markdown: {type(exc).__name__}")
             return frag
