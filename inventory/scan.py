@@ -245,11 +245,22 @@ class FragmentCache:
             out.update(dict(self.db.execute(q, chunk).fetchall()))
         return out
 
-    def put_many(self, items: list[tuple[str, str]]) -> None:
+    def put_many(self, items: list[tuple[str, str]], commit: bool = True) -> None:
+        """Store (file key, fragments JSON) pairs; ``commit=False`` leaves the commit to :meth:`commit`."""
         if self.db is None or not items:
             return
         try:
             self.db.executemany("INSERT OR REPLACE INTO fragments VALUES (?, ?)", items)
+            if commit:
+                self.db.commit()
+        except sqlite3.Error:
+            pass
+
+    def commit(self) -> None:
+        """Commit what :meth:`put_many` stored uncommitted."""
+        if self.db is None:
+            return
+        try:
             self.db.commit()
         except sqlite3.Error:
             pass
@@ -427,7 +438,8 @@ def scan_paths(
             return stored, stats
 
     hits = cache.get_many([k for *_, k in texts]) if use_cache else {}
-    results: dict[str, str] = {}  # relpath -> the file's fragments as a JSON array
+    results: dict[str, str] = {}  # relpath -> the file's fragments as a JSON array (cache hits)
+    built: dict[str, list[Fragment]] = {}  # relpath -> the fragments of a file scanned now
     for job, text, names, key in texts:
         if key in hits:
             results[job.relpath] = hits[key]
@@ -450,32 +462,33 @@ def scan_paths(
             batches.append([(a, r, t, n) for a, r, t, n, _ in pending[i : i + size]])
         pending.clear()
         texts.clear()  # the batches hold the texts still needed; let the rest go
-        new_items: list[tuple[str, str]] = []
+
+        def take(batch: list[tuple[str, str, str, list[str]]], res: list[str], lines: dict[str, str]) -> None:
+            # Each batch is validated and stored as it arrives, while the workers scan the
+            # next ones: no serial validation pass after the pool, and no file's JSON kept.
+            nonlocal done
+            parsed.update(lines)
+            items = []
+            for (_, rel, *_rest), frags in zip(batch, res):
+                built[rel] = _FRAGMENTS.validate_json(frags)
+                items.append((keys_for[rel], frags))
+            cache.put_many(items, commit=False)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+
         if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
             with ProcessPoolExecutor(max_workers=n_jobs) as pool:
                 for batch, (res, lines) in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
-                    parsed.update(lines)
-                    for (_, rel, *_rest), frags in zip(batch, res):
-                        results[rel] = frags
-                        new_items.append((keys_for[rel], frags))
-                    done += len(batch)
-                    if progress:
-                        progress(done, total)
+                    take(batch, res, lines)
         else:
             for batch in batches:
-                res, lines = _scan_batch(batch, cfg_json)
-                parsed.update(lines)
-                for (_, rel, *_rest), frags in zip(batch, res):
-                    results[rel] = frags
-                    new_items.append((keys_for[rel], frags))
-                done += len(batch)
-                if progress:
-                    progress(done, total)
+                take(batch, *_scan_batch(batch, cfg_json))
         batches.clear()
-        cache.put_many(new_items)
-        del new_items
+        cache.commit()
 
-    fragments = [f for rel in order for f in _FRAGMENTS.validate_json(results.pop(rel))]
+    fragments = [f for rel in order
+                 for f in (built.pop(rel) if rel in built else _FRAGMENTS.validate_json(results.pop(rel)))]
     inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
     if use_cache:
         cache.put_inventory(inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned,
