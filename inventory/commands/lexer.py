@@ -156,6 +156,7 @@ def _lex_simple(text: str) -> Lexed:
 # treat them as read-only (none changes them).
 _RECENT: dict[str, Lexed] = {}
 _RECENT_MAX = 16
+_RECENT_CHARS = 1_000_000  # the longest line classify reads: at most ~16 MB kept
 
 
 def lex(text: str) -> Lexed:
@@ -164,9 +165,10 @@ def lex(text: str) -> Lexed:
     hit = _RECENT.get(text)
     if hit is None:
         hit = _lex(text)
-        if len(_RECENT) >= _RECENT_MAX:
-            _RECENT.clear()
-        _RECENT[text] = hit
+        if len(text) <= _RECENT_CHARS:  # longer texts (whole files) are not kept
+            if len(_RECENT) >= _RECENT_MAX:
+                _RECENT.clear()
+            _RECENT[text] = hit
     return hit
 
 
