@@ -443,8 +443,19 @@ class InventoryBuilder:
             ent.facts.append(Fact(name=name, value=value, evidence=list(evidence), how=how))
 
     # -- output -----------------------------------------------------------------------
-    def build(self) -> Inventory:
-        """A deterministic inventory: every list sorted, every item's evidence sorted."""
+    def build(self, *, consume: bool = False) -> Inventory:
+        """A deterministic inventory: every list sorted, every item's evidence sorted.
+
+        ``consume``: the builder is not used after this call, so its own items are sorted in
+        place and handed over rather than copied (on a large estate the inventory would
+        otherwise be held twice while it is built); its tables are emptied.
+        """
+
+        def updated(obj, fields: dict):  # type: ignore[no-untyped-def]
+            if consume:
+                obj.__dict__.update(fields)  # the fields norm() sets are all plain values
+                return obj
+            return obj.model_copy(update=fields)
 
         def ev_sorted(evs: list[Evidence]) -> list[Evidence]:
             return sorted(set(evs), key=_EVIDENCE_ORDER)
@@ -461,13 +472,13 @@ class InventoryBuilder:
                 attributes = {**attributes, "grants_access_to": list(data_classes)}
                 data_classes = []
                 facts = [f for f in facts if f.name != "data_class"]
-            facts = sorted((f.model_copy(update={"evidence": ev_sorted(f.evidence)}) for f in facts),
+            facts = sorted((updated(f, {"evidence": ev_sorted(f.evidence)}) for f in facts),
                            key=lambda f: (f.name, str(f.value)))
-            return ent.model_copy(update={
+            return updated(ent, {
                 "evidence": ev_sorted(ent.evidence),
                 "environments": sorted(set(ent.environments)),
                 "environment_sources": sorted(
-                    (s.model_copy(update={"evidence": ev_sorted(s.evidence)}) for s in ent.environment_sources),
+                    (updated(s, {"evidence": ev_sorted(s.evidence)}) for s in ent.environment_sources),
                     key=lambda s: (s.environment, s.resolver, s.how)),
                 "data_classes": data_classes,
                 "owners": sorted(set(ent.owners)),
@@ -483,16 +494,16 @@ class InventoryBuilder:
         def norm_action(a: Action) -> Action:
             if len(a.evidence) < 2 and len(a.commands) < 2 and len(a.flags) < 2:
                 return a
-            return a.model_copy(update={
+            return updated(a, {
                 "evidence": ev_sorted(a.evidence),
                 "commands": sorted(a.commands, key=lambda c: (c.evidence.path, c.evidence.line, c.command)),
                 "flags": dict(sorted(a.flags.items())),
             })
 
         actions = [norm_action(a) for a in sorted(self.actions.values(), key=lambda a: a.id)]
-        edges = [e if len(e.evidence) < 2 else e.model_copy(update={"evidence": ev_sorted(e.evidence)})
+        edges = [e if len(e.evidence) < 2 else updated(e, {"evidence": ev_sorted(e.evidence)})
                  for e in sorted(self.edges.values(), key=lambda e: (e.source, e.target, e.kind))]
-        owners = [o.model_copy(update={"evidence": ev_sorted(o.evidence)})
+        owners = [updated(o, {"evidence": ev_sorted(o.evidence)})
                   for o in sorted(self.owners.values(), key=lambda o: o.name)]
         warnings = sorted(
             {(w.path, w.line, w.message, w.scanner): w for w in self.warnings}.values(),
@@ -500,7 +511,7 @@ class InventoryBuilder:
         )
         from inventory.model import Environment
 
-        return Inventory(
+        inv = Inventory(
             sources=list(self.sources),
             components=[norm(c) for _, c in sorted(self.components.items())],  # type: ignore[misc]
             resources=[norm(r) for _, r in sorted(self.resources.items())],  # type: ignore[misc]
@@ -513,3 +524,7 @@ class InventoryBuilder:
             secrets=ev_sorted(self.secrets),
             warnings=warnings,
         )
+        if consume:
+            # Start empty again: an edit through the builder must not reach `inv`.
+            self.__init__(sources=self.sources)  # type: ignore[misc]
+        return inv

@@ -587,8 +587,9 @@ def _build_inventory(
         parsed.clear()
     add_implied_actions(builder, cfg)
     builder.record_environments()
-    inv = builder.build()
-    inv.unresolved = unresolved_summary(builder)
+    unresolved = unresolved_summary(builder)
+    inv = builder.build(consume=True)  # the builder's items become the inventory's, not copies
+    inv.unresolved = unresolved
     return scrub_inventory(inv)
 
 

@@ -3,7 +3,7 @@
 The scan cache keeps the last built inventory so an unchanged tree is answered without
 rebuilding it (``inventory/scan.py``). Parsing and validating it as JSON took most of a warm
 rescan (seconds at 2,000 services), so it is stored instead as nested tuples, one per model
-in field order (``marshal``, zlib-compressed), with every distinct string and every distinct
+in field order (``marshal``), with every distinct string and every distinct
 :class:`~inventory.model.Evidence` stored once. Loading builds the model objects directly,
 without validation: the data was written by this same code from a validated inventory (the
 cache key covers the ``inventory/`` code), and a checksum over the payload, the Python
@@ -151,8 +151,8 @@ def dump(inv: Inventory) -> bytes:
     body = enc.model(inv)
     table = [(enc.s(ev.path), ev.line) for ev in enc.evidence]
     payload = marshal.dumps((table, body), 4)
-    digest = hashlib.blake2b(payload, digest_size=_DIGEST_BYTES).digest()
-    return MAGIC + _layout() + digest + zlib.compress(payload, 1)
+    # Not compressed: inflating took longer than reading the bytes does.
+    return MAGIC + _layout() + zlib.crc32(payload).to_bytes(4, "big") + payload
 
 
 # -- reading ------------------------------------------------------------------------
@@ -161,14 +161,17 @@ def dump(inv: Inventory) -> bytes:
 def _decoder(cls: type[BaseModel], evidence: list[Evidence]) -> Callable[[tuple], BaseModel]:
     """A function building one ``cls`` from its stored tuple, without validation.
 
-    The object gets what validation would have given it: its field values, every field
-    marked as set, no extra or private attributes. The function is generated per class (as
+    The object gets what validation of the model's JSON would have given it: its field
+    values, every field marked as set, no extra or private attributes. The function is generated per class (as
     ``dataclasses`` does) so that loading 200,000 objects does no per-field dispatch; it
     raises (ValueError, TypeError, IndexError) on a tuple of the wrong shape.
     """
     plan = _plan(cls)
     names = tuple(name for name, _, _ in plan)
-    env: dict[str, Any] = {"new": cls.__new__, "cls": cls, "setattr": _set, "names": frozenset(names), "ev": evidence}
+    # One set of field names shared by every object of the class: pydantic only ever adds a
+    # field's name to it (on assignment), which all of them already hold, and a set per
+    # object would be a sixth of a loaded inventory's memory.
+    env: dict[str, Any] = {"new": cls.__new__, "cls": cls, "setattr": _set, "fields_set": set(names), "ev": evidence}
     items = []
     for i, (name, kind, sub) in enumerate(plan):
         var = f"v{i}"
@@ -188,7 +191,7 @@ def _decoder(cls: type[BaseModel], evidence: list[Evidence]) -> Callable[[tuple]
            f"    {unpack}= t\n"
            f"    obj = new(cls)\n"
            f"    setattr(obj, '__dict__', {{{', '.join(items)}}})\n"
-           f"    setattr(obj, '__pydantic_fields_set__', set(names))\n"
+           f"    setattr(obj, '__pydantic_fields_set__', fields_set)\n"
            f"    setattr(obj, '__pydantic_extra__', None)\n"
            f"    setattr(obj, '__pydantic_private__', None)\n"
            f"    return obj\n")
@@ -198,32 +201,28 @@ def _decoder(cls: type[BaseModel], evidence: list[Evidence]) -> Callable[[tuple]
 
 def load(blob: bytes) -> Inventory:
     """The inventory stored by :func:`dump`; raises :class:`StoreError` for anything else."""
-    head = len(MAGIC) + 2 * _DIGEST_BYTES
+    head = len(MAGIC) + _DIGEST_BYTES + 4
     if not isinstance(blob, bytes) or blob[: len(MAGIC)] != MAGIC:
         raise StoreError("not a stored inventory")
     if blob[len(MAGIC) : len(MAGIC) + _DIGEST_BYTES] != _layout():
         raise StoreError("stored by another version")
-    try:
-        payload = zlib.decompress(blob[head:])
-    except zlib.error as exc:
-        raise StoreError(f"damaged: {exc}") from None
-    if hashlib.blake2b(payload, digest_size=_DIGEST_BYTES).digest() != blob[head - _DIGEST_BYTES : head]:
+    payload = memoryview(blob)[head:]
+    if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
         raise StoreError("damaged: checksum mismatch")
+    # Hundreds of thousands of new objects, none of them garbage: the cyclic collector would
+    # only walk them again and again as they accumulate (a third of the load).
+    paused = gc.isenabled()
+    gc.disable()
     try:
         table, body = marshal.loads(payload)
         evidence: list[Evidence] = []
         evidence.extend(map(_decoder(Evidence, evidence), table))
-        # Hundreds of thousands of new objects, none of them garbage: a collection pass
-        # every few hundred allocations would only walk them again and again.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            inv = _decoder(Inventory, evidence)(body)
-        finally:
-            if paused:
-                gc.enable()
-    except Exception as exc:  # a well-formed checksum over a payload this code cannot read
+        inv = _decoder(Inventory, evidence)(body)
+    except Exception as exc:  # a payload with a good checksum that this code cannot read
         raise StoreError(f"unreadable: {type(exc).__name__}: {exc}") from None
+    finally:
+        if paused:
+            gc.enable()
     if type(inv) is not Inventory:
         raise StoreError("not an inventory")
     return inv  # type: ignore[return-value]

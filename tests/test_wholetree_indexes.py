@@ -80,3 +80,26 @@ def test_a_workspace_command_without_a_directory_places_the_one_module_whose_loc
     assert exports.environments == ["prod"]
     assert any(s.resolver == "terraform-workspace" for s in exports.environment_sources)
     assert logs.environments == []
+
+
+def test_a_consuming_build_gives_the_same_inventory_and_leaves_the_builder_empty() -> None:
+    from inventory.builder import InventoryBuilder
+    from inventory.model import Action, Component, Evidence, Fact
+
+    def filled() -> InventoryBuilder:
+        b = InventoryBuilder(sources=["."])
+        ev1, ev2 = Evidence(path="b.yaml", line=2), Evidence(path="a.yaml", line=9)
+        b.add_entity(Component(id="service:x", kind="service", name="x", environments=["prod", "dev"],
+                               facts=[Fact(name="f", value="1", evidence=[ev1, ev2])], evidence=[ev1, ev2]))
+        b.add_action(Action(id="service:x/restart", verb="restart", tool="kubectl", command="k", origin="command",
+                            flags={"z": True, "a": "1"}, evidence=[ev1, ev2]))
+        return b
+
+    copied = filled().build()
+    b = filled()
+    consumed = b.build(consume=True)
+    assert consumed == copied and consumed.model_dump_json() == copied.model_dump_json()
+    assert consumed.components[0].evidence[0].path == "a.yaml" and list(consumed.actions[0].flags) == ["a", "z"]
+    assert not b.components and not b.actions and b.sources == ["."]
+    b.add_entity(Component(id="service:y", kind="service", name="y", evidence=[Evidence(path="c", line=1)]))
+    assert [c.id for c in consumed.components] == ["service:x"]
