@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from inventory.model import Evidence, Inventory
 
-MAGIC = b"stackpolicy-inventory\x00"
+MAGIC = b"stackpolicy-inventory\x002\x00"  # the format's version after the name
 _DIGEST_BYTES = 16
 _set = object.__setattr__
 
