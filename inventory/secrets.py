@@ -766,12 +766,14 @@ def register(detector: Detector) -> None:
     """Add a detector (see docs/secrets.md). Rebuilds the combined prefilter."""
     DETECTORS.append(detector)
     _prefilter.cache_clear()
+    _keyword_table.cache_clear()
 
 
 def unregister(name: str) -> None:
     """Remove the detectors called ``name`` (e.g. to switch off one that is noisy for a team)."""
     DETECTORS[:] = [d for d in DETECTORS if d.name != name]
     _prefilter.cache_clear()
+    _keyword_table.cache_clear()
 
 
 def _trie_regex(words: Iterable[str]) -> str:
@@ -817,11 +819,26 @@ def _merge(spans: Iterable[Span]) -> list[Span]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _keyword_table() -> tuple[tuple[str, frozenset[int]], ...]:
+    """Each distinct keyword and the detectors (``id``) it wakes: one ``in`` test per keyword
+    instead of one per (detector, keyword) pair on every text that passed the prefilter."""
+    table: dict[str, set[int]] = {}
+    for d in DETECTORS:
+        for k in d.keywords:
+            table.setdefault(k, set()).add(id(d))
+    return tuple((k, frozenset(ids)) for k, ids in table.items())
+
+
 def _find_spans(text: str) -> list[Span]:
     spans: list[Span] = []
     low = text.lower()
+    woken: set[int] = set()
+    for k, ids in _keyword_table():
+        if k in low:
+            woken |= ids
     for d in DETECTORS:
-        if any(k in low for k in d.keywords):
+        if id(d) in woken:
             spans.extend(d.spans(text))
     # Never mask (part of) an earlier mask: keeps the function idempotent.
     masks = [(m.start(), m.end()) for m in re.finditer(re.escape(REDACTED), text)] if REDACTED in text else []
@@ -994,10 +1011,8 @@ def _keyed_strings(text: str) -> set[tuple[str | None, str]]:
 def _masks_any(pairs: Iterable[tuple[str | None, str]]) -> bool:
     """Whether :func:`redact_value` would mask anything in ``pairs`` (exactly, not a guess).
 
-    Values under secret-looking keys are judged one by one. Every other value is free text,
-    which :func:`redact_text` leaves alone unless a detector keyword occurs in it: one search
-    of the prefilter over all of them (lower-cased, NUL-separated) finds the few that need
-    the full detectors.
+    Values under secret-looking keys are judged one by one. Every other value is free text
+    (see :func:`_free_text_masks_any`).
     """
     free: set[str] = set()
     loose_keys: dict[str, bool] = {}
@@ -1010,9 +1025,34 @@ def _masks_any(pairs: Iterable[tuple[str | None, str]]) -> bool:
                 if redact_value(key, value)[1]:
                     return True
                 continue
-        if value:
-            free.add(value)
-    values = list(free)
+        free.add(value)
+    return _free_text_masks_any(free)
+
+
+# Free-text strings judged per prefilter search: large enough that the search is one C call
+# over a long text, small enough that its lower-cased copy stays a few megabytes.
+_FREE_TEXT_CHUNK = 8192
+
+
+def _free_text_masks_any(values: Iterable[str]) -> bool:
+    """Whether :func:`redact_text` would mask anything in any of ``values``.
+
+    Free text is left alone unless a detector keyword occurs in it: one search of the
+    prefilter over a chunk of them (lower-cased, NUL-separated) finds the few that need the
+    full detectors.
+    """
+    chunk: list[str] = []
+    for v in values:
+        if v:
+            chunk.append(v)
+            if len(chunk) == _FREE_TEXT_CHUNK:
+                if _chunk_masks_any(chunk):
+                    return True
+                chunk = []
+    return bool(chunk) and _chunk_masks_any(chunk)
+
+
+def _chunk_masks_any(values: list[str]) -> bool:
     lowered = [v.lower() for v in values]
     starts: list[int] = []
     pos = 0
@@ -1093,7 +1133,7 @@ def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
 def _masks_any_model(obj: Any) -> bool:
     """Whether :func:`_scrub` would mask anything in ``obj``'s dump (exactly; see :func:`_judged_strings`)."""
     free, keyed = _judged_strings(obj)
-    return _masks_any([*keyed, *((None, v) for v in free)])
+    return any(redact_value(key, value)[1] for key, value in keyed) or _free_text_masks_any(free)
 
 
 # The inventory's lists of items: scrubbed (and rebuilt) one item at a time.

@@ -151,6 +151,9 @@ def dump(inv: Inventory) -> bytes:
     body = enc.model(inv)
     table = [(enc.s(ev.path), ev.line) for ev in enc.evidence]
     payload = marshal.dumps((table, body), 4)
+    # The tuples go before the bytes are copied once more: this runs when the whole
+    # inventory is in memory, at the scan's peak.
+    del enc, body, table
     # Not compressed: inflating took longer than reading the bytes does.
     return MAGIC + _layout() + zlib.crc32(payload).to_bytes(4, "big") + payload
 

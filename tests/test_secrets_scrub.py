@@ -125,3 +125,13 @@ def test_scrubbed_inventory_has_no_secret_left(name: str) -> None:
     assert PW not in out and GH not in out
     if not _walk_masks(CASES[name]):
         assert scrub_inventory(CASES[name]) is CASES[name]
+
+
+def test_free_text_is_judged_in_chunks_without_missing_any() -> None:
+    from inventory.secrets import _FREE_TEXT_CHUNK, _free_text_masks_any
+
+    clean = [f"kubectl -n team-{i} get pods" for i in range(_FREE_TEXT_CHUNK * 2 + 5)]
+    assert _free_text_masks_any(clean) is False
+    for where in (0, _FREE_TEXT_CHUNK - 1, _FREE_TEXT_CHUNK, len(clean)):
+        values = [*clean[:where], f"git clone https://{GH}@github.com/acme/x", *clean[where:]]
+        assert _free_text_masks_any(values) is True
