@@ -488,16 +488,21 @@ def test_a_loading_server_is_waited_for_not_raced(state: Path, socket_dir: Path)
         return json.dumps({"state": digest, "command": req["command"], "decision": "deny",
                            "reason": "T3 from the server"}).encode() + b"\n"
 
+    answered = threading.Event()
     with _loading(sock):
         def come_up() -> None:
             time.sleep(0.2)
             with _fake_server(sock, reply):
-                time.sleep(2)
+                # Up until the client has its answer (a fixed window flakes on a loaded machine).
+                answered.wait(10)
 
         t = threading.Thread(target=come_up)
         t.start()
-        ans = hook._warm_or_slow(json.loads(state.read_text()), str(state), digest, cmd)
-        t.join()
+        try:
+            ans = hook._warm_or_slow(json.loads(state.read_text()), str(state), digest, cmd)
+        finally:
+            answered.set()
+            t.join()
     assert ans == ("deny", "T3 from the server")
 
 
