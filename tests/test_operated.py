@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inventory.model import Inventory
 from inventory.operated import CURRENT_CONTEXT
-from inventory.scan import scan_paths
+from tests.estate_support import scan_files as _scan, command_targets as _targets
 
 RUNBOOK = """# AlertmanagerFailed
 
@@ -34,23 +33,6 @@ kubectl config view
 kubectl -n kafka get pods -l strimzi.io/cluster=events
 ```
 """
-
-
-def _scan(tmp_path: Path, files: dict[str, str]) -> Inventory:
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
-    return inv
-
-
-def _targets(inv: Inventory) -> dict[str, set[str | None]]:
-    out: dict[str, set[str | None]] = {}
-    for act in inv.actions:
-        for ref in act.commands:
-            out.setdefault(ref.command, set()).add(act.target)
-    return out
 
 
 def test_runbook_commands_resolve_to_what_they_name(tmp_path: Path) -> None:

@@ -6,22 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from inventory.model import Inventory
-from inventory.scan import scan_paths
+from tests.estate_support import scan_files as _scan
 
 DB_TF = """resource "aws_db_instance" "orders" {
   identifier = "orders-db-${terraform.workspace}"
   engine     = "postgres"
 }
 """
-
-
-def _scan(tmp_path: Path, files: dict[str, str]) -> Inventory:
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
-    return inv
 
 
 def _ent(inv: Inventory, ent_id: str):

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inventory.model import Inventory
-from inventory.scan import scan_paths
+from tests.estate_support import scan_files as _scan, command_targets as _targets
 
 MAIN = """module "app" {{
   source = "../../modules/app"
@@ -45,27 +44,10 @@ mv terraform.example.tfvars terraform.tfvars
 """
 
 
-def _scan(tmp_path: Path, files: dict[str, str]) -> Inventory:
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
-    return inv
-
-
 def _estate(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"infra/envs/production/main.tf": MAIN.format(env="prod"),
             "infra/envs/staging/main.tf": MAIN.format(env="staging"),
             "infra/modules/app/main.tf": APP, "infra/README.md": README, **(extra or {})}
-
-
-def _targets(inv: Inventory) -> dict[str, set[str | None]]:
-    out: dict[str, set[str | None]] = {}
-    for act in inv.actions:
-        for ref in act.commands:
-            out.setdefault(ref.command, set()).add(act.target)
-    return out
 
 
 PROD = "other:tf-root-infra-envs-production"

@@ -6,16 +6,7 @@ from pathlib import Path
 
 from inventory.builder import InventoryBuilder
 from inventory.model import Action, Evidence, Inventory
-from inventory.scan import scan_paths
-
-
-def _scan(tmp_path: Path, files: dict[str, str]) -> Inventory:
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
-    return inv
+from tests.estate_support import scan_files as _scan
 
 
 def _ent(inv: Inventory, ent_id: str):
