@@ -1,4 +1,5 @@
-"""The Anthropic provider against the local wire-format server (real SDK): tool use, retries, batches."""
+"""The Anthropic provider against the local wire-format server (lean transport and real SDK): tool
+use, retries, batches."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ REQ = LLMRequest(key="evals:kafka-cluster:main", system="sys", prompt="do it", s
                  max_tokens=700)
 
 
+@pytest.fixture(autouse=True, params=["fast", "sdk"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs over both transports: the lean client (the default) and the SDK."""
+    monkeypatch.setenv("STACKPOLICY_LLM_TRANSPORT", request.param)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    return request.param
+
+
 def _provider(server: LLMServer, timeout: float = 5.0, base_delay: float = 0.01) -> AnthropicProvider:
     return AnthropicProvider("claude-test", api_key="test-key", base_url=server.anthropic_base_url,
                              retry=RetryPolicy(max_retries=2, base_delay=base_delay), timeout=timeout)
@@ -29,7 +39,7 @@ async def _complete(p: AnthropicProvider):  # type: ignore[no-untyped-def]
         await p.aclose()
 
 
-def test_forced_tool_use_request_and_answer(llm_server: LLMServer) -> None:
+def test_forced_tool_use_request_and_answer(llm_server: LLMServer, transport: str) -> None:
     llm_server.script("messages", llm_server.anthropic_tool("answer", {"ok": True}, input_tokens=222, output_tokens=9))
     resp = asyncio.run(_complete(_provider(llm_server)))
     assert json.loads(resp.text) == {"ok": True}
@@ -37,6 +47,9 @@ def test_forced_tool_use_request_and_answer(llm_server: LLMServer) -> None:
     rec = llm_server.requests_for("messages")[0]
     # SDK 2.x authenticates with a bearer token; older ones used x-api-key.
     assert "test-key" in (rec.headers.get("x-api-key", "") + rec.headers.get("authorization", ""))
+    assert rec.headers["anthropic-version"]
+    # The transport asked for is the one that sent it.
+    assert rec.headers["user-agent"].startswith("stackpolicy/") == (transport == "fast")
     body = rec.body
     assert body["system"] == "sys" and body["max_tokens"] == 700
     assert body["tools"] == [{"name": "answer", "description": "Submit the answer. Call exactly once.",
@@ -87,3 +100,19 @@ def test_message_batches_submit_and_collect(llm_server: LLMServer) -> None:
     assert json.loads(resp.text) == {"ok": True}
     sent = llm_server.requests_for("message_batches")[0].body["requests"][0]
     assert sent["params"]["tool_choice"] == {"type": "tool", "name": "answer"}
+
+
+def test_lean_transport_sends_the_headers_the_installed_sdk_sends(llm_server: LLMServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from generators.providers.anthropic_provider import sdk_wire
+
+    wire = sdk_wire()
+    assert wire is not None, "the installed SDK's version header and auth style could not be read"
+    seen = {}
+    for mode in ("fast", "sdk"):
+        monkeypatch.setenv("STACKPOLICY_LLM_TRANSPORT", mode)
+        llm_server.script("messages", llm_server.anthropic_tool("answer", {"ok": True}))
+        asyncio.run(_complete(_provider(llm_server)))
+        h = llm_server.requests_for("messages")[-1].headers
+        seen[mode] = (h["anthropic-version"], h.get("authorization"), h.get("x-api-key"))
+    assert seen["fast"] == seen["sdk"]

@@ -1,4 +1,5 @@
-"""The OpenAI and OpenAI-compatible providers against the local wire-format server (real SDK)."""
+"""The OpenAI and OpenAI-compatible providers against the local wire-format server, over the lean
+transport and the real SDK alike."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ REQ = LLMRequest(key="policy:x", system="sys", prompt="do it", schema_name="answ
 FAST = RetryPolicy(max_retries=2, base_delay=0.01)
 
 
+@pytest.fixture(autouse=True, params=["fast", "sdk"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs over both transports: the lean client (the default) and the SDK."""
+    monkeypatch.setenv("STACKPOLICY_LLM_TRANSPORT", request.param)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    return request.param
+
+
 def _provider(server: LLMServer, **kw: object) -> OpenAIProvider:
     return OpenAIProvider("gpt-test", api_key="test-key", base_url=server.openai_base_url,
                           retry=kw.pop("retry", FAST), timeout=kw.pop("timeout", 5.0))  # type: ignore[arg-type]
@@ -36,7 +46,7 @@ async def _complete(p: OpenAIProvider, req: LLMRequest = REQ):  # type: ignore[n
         await p.aclose()
 
 
-def test_structured_request_and_answer(llm_server: LLMServer) -> None:
+def test_structured_request_and_answer(llm_server: LLMServer, transport: str) -> None:
     llm_server.script("chat", llm_server.openai_json({"ok": True}, prompt_tokens=321, completion_tokens=12))
     resp = _run(_complete(_provider(llm_server)))
     assert json.loads(resp.text) == {"ok": True}
@@ -48,6 +58,8 @@ def test_structured_request_and_answer(llm_server: LLMServer) -> None:
                                        "json_schema": {"name": "answer", "schema": SCHEMA, "strict": True}}
     assert body["max_completion_tokens"] == 500
     assert llm_server.requests_for("chat")[0].headers["authorization"] == "Bearer test-key"
+    # The transport asked for is the one that sent it.
+    assert llm_server.requests_for("chat")[0].headers["user-agent"].startswith("stackpolicy/") == (transport == "fast")
 
 
 def test_429_honours_retry_after(llm_server: LLMServer) -> None:

@@ -1,7 +1,11 @@
-"""Turn an SDK exception (openai or anthropic; they share a shape) into a :class:`ProviderError`."""
+"""Turn an SDK exception (openai or anthropic; they share a shape), or an HTTP error answer
+received without the SDK (:mod:`generators.providers.http`), into a :class:`ProviderError`.
+Both paths word the message and decide ``retryable`` the same way."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from generators.providers.base import ProviderError, parse_retry_after
@@ -26,10 +30,28 @@ def from_sdk_error(exc: Exception, provider: str) -> ProviderError:
     return ProviderError(f"{provider}: {cls}: {exc}")
 
 
-def _message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
+def from_status(provider: str, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+    """A ProviderError for an HTTP error answer: the API's own ``error.message`` when the body
+    carries one (OpenAI and Anthropic both do), ``Retry-After`` honoured, 408/409/429/5xx retryable."""
+    try:
+        parsed: Any = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    message = _body_message(parsed) or body.decode("utf-8", "replace").strip()[:300] or f"status {status}"
+    return ProviderError(f"{provider}: HTTP {status}: {message}", retryable=status in RETRYABLE_STATUS or status >= 500,
+                         retry_after=parse_retry_after(headers), status=status)
+
+
+def _body_message(body: Any) -> str | None:
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])[:300]
+    return None
+
+
+def _message(exc: Exception) -> str:
+    found = _body_message(getattr(exc, "body", None))
+    if found:
+        return found
     return str(getattr(exc, "message", exc))[:300]

@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
+
+from generators import __version__
 
 from generators.providers._errors import from_sdk_error
 from generators.providers.base import LLMRequest, LLMResponse, ProviderError, RetryPolicy, SDKProvider, batch_custom_id
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_BASE_URL = "https://api.anthropic.com"  # the SDK's own default
+_WIRE: list[tuple[str, str] | None] = []  # (version header, auth style) of the installed SDK
+
+
+def sdk_wire() -> tuple[str, str] | None:
+    """The ``anthropic-version`` header and the API-key header style (``bearer`` or ``x-api-key``)
+    the installed SDK sends, read from its sources without importing it (the import alone costs
+    about a second); None when they cannot be read, and the SDK then serves every request."""
+    if not _WIRE:
+        import importlib.util
+        import re
+        from pathlib import Path
+
+        found: tuple[str, str] | None = None
+        try:
+            spec = importlib.util.find_spec("anthropic")
+            root = Path(spec.origin).parent if spec is not None and spec.origin else None
+            if root is not None:
+                version = re.search(r'^ANTHROPIC_API_VERSION\s*=\s*"([^"]+)"',
+                                    (root / "_constants.py").read_text(), re.M)
+                client = (root / "_client.py").read_text()
+                bearer = 'return {"Authorization": f"Bearer {api_key}"}' in client
+                x_api_key = '"X-Api-Key": api_key' in client
+                if version is not None and bearer != x_api_key:
+                    found = (version.group(1), "bearer" if bearer else "x-api-key")
+        except (OSError, ValueError, ImportError):
+            found = None
+        _WIRE.append(found)
+    return _WIRE[0]
 
 
 class AnthropicProvider(SDKProvider):
@@ -24,6 +56,18 @@ class AnthropicProvider(SDKProvider):
         from anthropic import AsyncAnthropic
 
         return AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=self.timeout)
+
+    def _fast_settings(self) -> tuple[str, dict[str, str]] | None:
+        # As the SDK resolves them: the argument, else ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL;
+        # the headers as the installed SDK sends them. (ANTHROPIC_AUTH_TOKEN stays with the SDK.)
+        key = self._api_key or os.environ.get("ANTHROPIC_API_KEY")
+        wire = sdk_wire()
+        if not key or wire is None:
+            return None
+        version, style = wire
+        auth = {"Authorization": f"Bearer {key}"} if style == "bearer" else {"X-Api-Key": key}
+        return (self._base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
+                {**auth, "anthropic-version": version, "User-Agent": f"stackpolicy/{__version__}"})
 
     def params(self, req: LLMRequest) -> dict[str, Any]:
         """The Messages request body (also the ``params`` of a batch request).
@@ -42,6 +86,16 @@ class AnthropicProvider(SDKProvider):
         }
 
     async def _complete(self, req: LLMRequest) -> LLMResponse:
+        fast = self.fast_client()
+        if fast is not None:  # the lean transport (see SDKProvider): same body, same answer
+            raw = await fast.post_json("/v1/messages", json.dumps(self.params(req)).encode())
+            try:
+                data = json.loads(raw)
+            except ValueError as exc:
+                raise ProviderError(f"{self.name}: the response is not JSON") from exc
+            if not isinstance(data, dict):
+                raise ProviderError(f"{self.name}: the response is not a JSON object")
+            return self.parse(data)
         try:
             msg = await self.client.messages.create(**self.params(req))
         except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError

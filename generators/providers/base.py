@@ -151,14 +151,44 @@ class Provider(ABC):
         return f"{self.name}:{self.model}"
 
 
+TRANSPORT_ENV = "STACKPOLICY_LLM_TRANSPORT"  # "sdk": every request through the official SDK
+
+
 class SDKProvider(Provider):
-    """A provider backed by an official async SDK client, created on first use."""
+    """A provider backed by an official async SDK client, created on first use.
+
+    The one request a run repeats thousands of times (a structured-output call) goes through
+    :class:`~generators.providers.http.FastClient` when :meth:`_fast_settings` gives a URL
+    and headers for it and :func:`~generators.providers.http.fast_path_for` accepts the URL
+    (no proxy); everything else (batches, files, a proxied URL, ``STACKPOLICY_LLM_TRANSPORT=sdk``)
+    through the SDK client.
+    """
 
     def __init__(self, model: str, *, api_key: str | None = None, base_url: str | None = None,
                  retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
         super().__init__(model, retry, timeout)
         self._api_key, self._base_url = api_key, base_url
         self._client: Any = None
+        self._fast: Any = None  # FastClient, for the running event loop
+        self._fast_off = False  # decided once: the SDK serves every request
+
+    def _fast_settings(self) -> tuple[str, dict[str, str]] | None:
+        """(base URL, headers) for the lean transport, or None when only the SDK can serve."""
+        return None
+
+    def fast_client(self) -> Any:
+        """The lean transport for the hot request, or None (then the SDK serves it)."""
+        if self._fast is None and not self._fast_off:
+            import os
+
+            from generators.providers.http import FastClient, fast_path_for
+
+            settings = None if os.environ.get(TRANSPORT_ENV, "").strip().lower() == "sdk" else self._fast_settings()
+            if settings is None or not fast_path_for(settings[0]):
+                self._fast_off = True
+                return None
+            self._fast = FastClient(settings[0], self.name, self.timeout, settings[1])
+        return self._fast
 
     @abstractmethod
     def _new_client(self) -> Any:
@@ -173,7 +203,10 @@ class SDKProvider(Provider):
         return self._client
 
     async def aclose(self) -> None:
-        """Release the HTTP client."""
+        """Release the HTTP clients (both belong to the event loop that is ending)."""
+        if self._fast is not None:
+            fast, self._fast = self._fast, None
+            await fast.aclose()
         if self._client is not None:
             await self._client.close()
             self._client = None

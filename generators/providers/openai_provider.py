@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
+
+from generators import __version__
 
 from generators.providers._errors import from_sdk_error
 from generators.providers.base import LLMRequest, LLMResponse, ProviderError, RetryPolicy, SDKProvider, batch_custom_id
 
 DEFAULT_MODEL = "gpt-4.1-mini"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the SDK's own default
 
 
 class OpenAIProvider(SDKProvider):
@@ -25,6 +29,19 @@ class OpenAIProvider(SDKProvider):
         from openai import AsyncOpenAI
 
         return AsyncOpenAI(api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=self.timeout)
+
+    def _fast_settings(self) -> tuple[str, dict[str, str]] | None:
+        # The SDK's own resolution: the argument, else OPENAI_API_KEY / OPENAI_BASE_URL, and the
+        # organization / project headers from OPENAI_ORG_ID / OPENAI_PROJECT_ID.
+        key = self._api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            return None  # the SDK says what is missing
+        headers = {"Authorization": f"Bearer {key}", "User-Agent": f"stackpolicy/{__version__}"}
+        if os.environ.get("OPENAI_ORG_ID"):
+            headers["OpenAI-Organization"] = os.environ["OPENAI_ORG_ID"]
+        if os.environ.get("OPENAI_PROJECT_ID"):
+            headers["OpenAI-Project"] = os.environ["OPENAI_PROJECT_ID"]
+        return self._base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL, headers
 
     def body(self, req: LLMRequest) -> dict[str, Any]:
         """The Chat Completions request body (also used for batch lines)."""
@@ -46,11 +63,15 @@ class OpenAIProvider(SDKProvider):
         # `chat.completions.create` walks the whole body (the large JSON schema included)
         # through its TypedDict transform on every call, and parsing the answer into SDK models
         # only to dump them back to a dict is wasted work too. Errors, auth and timeouts are
-        # the SDK's as before.
-        try:
-            raw = await self.client.post("/chat/completions", body=self.body(req), cast_to=bytes)
-        except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError
-            raise from_sdk_error(exc, self.name) from exc
+        # the SDK's as before. Faster still: the lean transport (see SDKProvider), same body.
+        fast = self.fast_client()
+        if fast is not None:
+            raw = await fast.post_json("/chat/completions", json.dumps(self.body(req)).encode())
+        else:
+            try:
+                raw = await self.client.post("/chat/completions", body=self.body(req), cast_to=bytes)
+            except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError
+                raise from_sdk_error(exc, self.name) from exc
         try:
             data = json.loads(raw)
         except ValueError as exc:
