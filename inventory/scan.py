@@ -477,13 +477,23 @@ def scan_paths(
             if progress:
                 progress(done, total)
 
-        if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
-            with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-                for batch, (res, lines) in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
-                    take(batch, res, lines)
-        else:
-            for batch in batches:
-                take(batch, *_scan_batch(batch, cfg_json))
+        # The fragments validated here all live until the inventory is built and make no
+        # cycles; the collector would walk every one of them again as more arrive. Paused
+        # (as build_inventory pauses it) and restored as it was.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
+                # Workers fork from here: they collect as usual (their heaps are small).
+                with ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable) as pool:
+                    for batch, (res, lines) in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
+                        take(batch, res, lines)
+            else:
+                for batch in batches:
+                    take(batch, *_scan_batch(batch, cfg_json))
+        finally:
+            if paused:
+                gc.enable()
         batches.clear()
         cache.commit()
 
