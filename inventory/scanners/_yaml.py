@@ -353,8 +353,16 @@ def load_documents(
     src: "SourceFile | str", frag: "Fragment | None" = None, limits: Limits = DEFAULT_LIMITS
 ) -> list[Doc]:
     """The documents of ``src`` (a :class:`SourceFile` or text); problems become warnings on ``frag``."""
-    text = src if isinstance(src, str) else src.text
-    docs, problems = parse_documents(text, limits)
+    if isinstance(src, str):
+        docs, problems = parse_documents(src, limits)
+    else:
+        # Parsed once per file, whichever scanners read it (see ``SourceFile.parsed``).
+        memo = src.parsed
+        if memo is not None and memo[0] == limits:
+            docs, problems = list(memo[1]), memo[2]
+        else:
+            docs, problems = parse_documents(src.text, limits)
+            src.parsed = (limits, tuple(docs), problems)
     if frag is not None:
         for p in problems:
             frag.warn(p.message, line=p.line)
@@ -374,3 +382,53 @@ def iter_scalars(data: Any, path: Path = (), max_items: int = 100_000) -> Iterat
             stack.extend((p + (i,), v) for i, v in reversed(list(enumerate(cur))))
         else:
             yield p, cur
+
+
+def iter_scalar_lines(doc: Doc, max_items: int = 100_000) -> Iterator[tuple[Path, Any, int]]:
+    """``(path, value, doc.line_of(path))`` for every ``(path, value)`` of ``iter_scalars(doc.data)``.
+
+    One walk over the data and its node tree together, instead of one walk down the tree
+    per scalar: each mapping node's keys are indexed once (first key of each text, as
+    :meth:`Doc.line_of` finds it), and a path that leaves the tree keeps the line of its
+    deepest node, as ``line_of`` does.
+    """
+    indexes: dict[int, dict[str, tuple[int, yaml.Node]]] = {}
+
+    def index(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node]]:
+        found = indexes.get(id(node))
+        if found is None:
+            found = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value not in found:
+                    found[key_node.value] = (key_node.start_mark.line + 1, value_node)
+            indexes[id(node)] = found
+        return found
+
+    def step(node: yaml.Node | None, line: int, part: PathItem) -> tuple[yaml.Node | None, int]:
+        # One step of Doc.line_of: the child node and its line, or (None, line) off the tree.
+        if isinstance(node, yaml.MappingNode):
+            hit = index(node).get(str(part))
+            return (hit[1], hit[0]) if hit is not None else (None, line)
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            child = node.value[part]
+            return child, child.start_mark.line + 1
+        return None, line
+
+    # (path, data, its node or None once the path has left the tree, the line so far)
+    stack: list[tuple[Path, Any, yaml.Node | None, int]] = [((), doc.data, doc.node, doc.line)]
+    seen = 0
+    while stack and seen < max_items:
+        p, cur, node, line = stack.pop()
+        seen += 1
+        if isinstance(cur, dict):
+            items: Any = cur.items()
+        elif isinstance(cur, list):
+            items = enumerate(cur)
+        else:
+            yield p, cur, line
+            continue
+        children = []
+        for k, v in items:
+            child, child_line = step(node, line, k) if node is not None else (None, line)
+            children.append((p + (k,), v, child, child_line))
+        stack.extend(reversed(children))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,14 +83,29 @@ class SourceFile:
     path: str  # POSIX, relative to the scanned root
     text: str
     root: str = ""  # label of the scanned root (for multi-root scans)
+    # What ``_yaml.load_documents`` read from ``text`` (limits, docs, problems): a file that
+    # several scanners read (a Backstage catalog-info.yaml is also a manifest) is parsed
+    # once. Scanners only read the documents, never edit them.
+    parsed: Any = field(default=None, repr=False, compare=False)
+    # ``pure`` and ``evidence`` are asked for again and again per file (a manifest's every
+    # entity and reference): each is made once. Evidence is frozen, so one can be shared.
+    _pure: tuple[str, PurePosixPath] | None = field(default=None, repr=False, compare=False)
+    _evidence: dict[tuple[str, int], Evidence] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def pure(self) -> PurePosixPath:
-        return PurePosixPath(self.path)
+        cached = self._pure
+        if cached is None or cached[0] != self.path:
+            cached = self._pure = (self.path, PurePosixPath(self.path))
+        return cached[1]
 
     def evidence(self, line: int) -> Evidence:
         """Evidence for ``line`` (clamped to 1) of this file."""
-        return Evidence(path=self.path, line=max(1, int(line)))
+        key = (self.path, max(1, int(line)))
+        ev = self._evidence.get(key)
+        if ev is None:
+            ev = self._evidence[key] = Evidence(path=key[0], line=key[1])
+        return ev
 
 
 @dataclass

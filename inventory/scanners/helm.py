@@ -24,7 +24,7 @@ from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_chart, kind_for_image
 from inventory.model import Component, Evidence, Fact, Resource, entity_id
 from inventory.references import references_from_env
-from inventory.scanners._yaml import Doc, iter_scalars, load_documents
+from inventory.scanners._yaml import Doc, iter_scalar_lines, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
 from inventory.secrets import redact_text, redact_value
 
@@ -171,11 +171,11 @@ class HelmScanner(Scanner):
         replicas = doc.get("replicaCount")
         if isinstance(replicas, int) and not isinstance(replicas, bool):
             info["replicas"] = {"value": replicas, "line": doc.line_of(("replicaCount",))}
-        for path, value in iter_scalars(doc.data):
+        for path, value, line in iter_scalar_lines(doc):
             if not path or value in (None, ""):
                 continue
             key = _leaf_key(path, doc)
-            ev = src.evidence(doc.line_of(path))
+            ev = src.evidence(line)
             if isinstance(value, (str, int)) and not isinstance(value, bool) and redact_value(key, str(value))[1]:
                 frag.secrets.append(ev)  # the value itself is never kept
             for ref in references_from_env("helm-values", key, value, ev):

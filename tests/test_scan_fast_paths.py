@@ -1,0 +1,131 @@
+"""The cold scan's shortcuts give exactly what the plain code gives (differential tests).
+
+* ``_yaml.iter_scalar_lines`` = ``iter_scalars`` with ``Doc.line_of`` of every path;
+* ``load_documents`` reads a file once for all the scanners that want it, and every caller
+  still gets its own list and its own warnings;
+* ``SourceFile.pure`` / ``SourceFile.evidence`` made once per file are what a new one is.
+
+Snippets with the awkward cases (duplicate keys, non-string keys, merge keys, aliases,
+paths that leave the node tree), every YAML file of the fixtures and the example, the
+benchmark's synthetic estate and (marked ``corpora``) the real repositories.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from inventory.model import Evidence
+from inventory.scanners._yaml import iter_scalar_lines, iter_scalars, load_documents, parse_documents
+from inventory.scanners.base import Fragment, SourceFile
+
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = REPO.parent / "shared" / "corpora"
+
+SNIPPETS = [
+    "a: 1\nb: [1, 2.5, true, null, ~, 0x1F]\nc:\n  d:\n    - x\n    - {e: f, g: [h, i]}\n",
+    "dup: 1\ndup: 2\nother: {dup: 3, dup: 4}\n",
+    "1: int key\n0x10: hex key\ntrue: bool key\nyes: yes key\nnull: null key\n2.5: float\n",
+    "base: &b {x: 1, y: [2, 3]}\nderived:\n  <<: *b\n  z: 4\nagain: *b\n",
+    "list: &l [a, b, {c: d}]\nuse: *l\n",
+    "? [a, b]\n: complex key\nplain: 1\n",
+    "s: !!set {a, b}\no: !!omap [a: 1, b: 2]\np: !!pairs [a: 1]\n",
+    "env:\n  - name: DB_PASSWORD\n    value: hunter2\n  - name: HOST\n    value: db.internal\n",
+    "just a scalar\n",
+    "---\na: 1\n---\n- x\n- [y, z]\n---\nkind: List\nitems:\n  - {kind: A, metadata: {name: n}}\n",
+    "empty_map: {}\nempty_list: []\nempty:\nnested: {a: {}, b: []}\n",
+    "ts:\n  2024-01-01: new year\n",
+]
+
+
+def _check(text: str) -> None:
+    docs, _ = parse_documents(text)
+    for doc in docs:
+        want = [(p, v, doc.line_of(p)) for p, v in iter_scalars(doc.data)]
+        assert list(iter_scalar_lines(doc)) == want, text
+        if isinstance(doc.data, dict) and isinstance(doc.data.get("items"), list):
+            for i in range(len(doc.data["items"])):
+                child = doc.child("items", i)
+                assert list(iter_scalar_lines(child)) == [(p, v, child.line_of(p)) for p, v in iter_scalars(child.data)]
+
+
+@pytest.mark.parametrize("text", SNIPPETS)
+def test_scalar_lines_match_line_of(text: str) -> None:
+    _check(text)
+
+
+def test_scalar_lines_respect_the_item_limit() -> None:
+    doc = parse_documents("a: [1, 2, 3, 4, 5]\nb: {c: 6, d: 7}\n")[0][0]
+    for limit in range(12):
+        want = [(p, v, doc.line_of(p)) for p, v in iter_scalars(doc.data, max_items=limit)]
+        assert list(iter_scalar_lines(doc, max_items=limit)) == want
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
+
+
+def _differential(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        _check(text)
+
+
+def test_fixture_and_example_yaml_scalar_lines() -> None:
+    paths = _yaml_files(REPO / "tests") + _yaml_files(REPO / "examples")
+    assert paths
+    _differential(paths)
+
+
+def test_synthetic_estate_scalar_lines() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    import synth  # noqa: PLC0415
+
+    files = [t for p, t in synth.generate_files(30, 42).items() if str(p).endswith((".yaml", ".yml"))]
+    assert files
+    for text in files:
+        _check(text)
+
+
+@pytest.mark.corpora
+def test_corpora_scalar_lines() -> None:
+    if not CORPORA.is_dir():
+        pytest.skip(f"corpora not available: {CORPORA}")
+    _differential(_yaml_files(CORPORA))
+
+
+def test_a_file_is_parsed_once_for_every_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inventory.scanners import _yaml
+
+    calls: list[str] = []
+    real = _yaml.parse_documents
+    monkeypatch.setattr(_yaml, "parse_documents", lambda text, limits=_yaml.DEFAULT_LIMITS: calls.append(text) or real(text, limits))
+    src = SourceFile(path="a.yaml", text="a: 1\n---\nb: [\n")
+    first, second = Fragment(path="a.yaml", scanner="one"), Fragment(path="a.yaml", scanner="two")
+    docs1 = load_documents(src, first)
+    docs1.clear()  # a caller's list is its own
+    docs2 = load_documents(src, second)
+    assert len(calls) == 1
+    assert [d.data for d in docs2] == [{"a": 1}]
+    # Each scanner's fragment gets the file's problems.
+    assert [w.message for w in first.warnings] == [w.message for w in second.warnings] != []
+    assert [w.scanner for w in second.warnings] == ["two"]
+    # Other limits, or a plain text, are read again.
+    load_documents(src, None, _yaml.Limits(max_depth=3))
+    load_documents(src.text)
+    assert len(calls) == 3
+
+
+def test_source_file_pure_and_evidence_are_what_new_ones_are() -> None:
+    src = SourceFile(path="a/b/c.yaml", text="")
+    assert src.pure == PurePosixPath("a/b/c.yaml") and src.pure is src.pure
+    assert src.evidence(3) == Evidence(path="a/b/c.yaml", line=3) and src.evidence(3) is src.evidence(3)
+    assert src.evidence(0) == src.evidence(-5) == Evidence(path="a/b/c.yaml", line=1)
+    src.path = "x.yaml"  # a renamed file gets evidence and a path of its new name
+    assert src.pure == PurePosixPath("x.yaml")
+    assert src.evidence(3) == Evidence(path="x.yaml", line=3)
