@@ -1088,33 +1088,67 @@ def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
     list take the list's key. A value whose key does not look like a secret's is judged as
     free text whatever its key, so only its distinct text is kept; dict keys and field names
     are free text too. Holds the distinct strings only, never a copy of the structure.
+
+    Models are walked by a plan made once per class (its field names, whether each looks
+    like a secret's key, whether it is a ``{name, value}`` pair): a string or plain value in
+    a field is judged in place, without a call per value (an inventory has millions).
     """
     free: set[str] = set()
     keyed: set[tuple[str, str]] = set()
     memo: dict[str, bool] = {}
-    classes: set[type] = set()
+    # class -> (fields as (name, looks like a secret's key), is a {name, value} pair)
+    plans: dict[type, tuple[tuple[tuple[str, bool], ...], bool]] = {}
     add_free = free.add
+    add_keyed = keyed.add
+    # Evidence is judged by its path alone below; its field names once, up front.
+    free.update(Evidence.model_fields)
 
     def value(v: Any, key: str | None) -> None:
         t = type(v)
         if t is str:
             if key is not None and _secretish_key(key, memo):
-                keyed.add((key, v))
+                add_keyed((key, v))
             else:
                 add_free(v)
         elif t is list or t is tuple:
             for item in v:
-                value(item, key)
+                ti = type(item)
+                if ti is Evidence:  # most of the objects of an inventory: a path and a line
+                    add_free(item.path)
+                elif ti is str:
+                    value(item, key)
+                elif item is not None and ti is not int and ti is not bool:
+                    value(item, key)
         elif t is dict:
             mapping(v)
+        elif t is Evidence:
+            add_free(v.path)
         elif isinstance(v, BaseModel):
-            if t not in classes:
-                classes.add(t)
-                free.update(t.model_fields)
-            if t is Evidence:  # most of the objects of an inventory: a path and a line
-                add_free(v.path)
-            else:
-                mapping(v.__dict__)
+            model(v, t)
+
+    def model(v: BaseModel, t: type) -> None:
+        plan = plans.get(t)
+        if plan is None:
+            fields = tuple(t.model_fields)
+            free.update(fields)
+            plan = plans[t] = (tuple((f, _secretish_key(f, memo)) for f in fields),
+                               "name" in fields and "value" in fields)
+        d = v.__dict__
+        fields, pair = plan
+        if pair:
+            # A model's __dict__ holds every field, so a str ``name`` makes it a pair.
+            mapping(d)
+            return
+        for name, secretish in fields:
+            x = d[name]
+            tx = type(x)
+            if tx is str:
+                if secretish:
+                    add_keyed((name, x))
+                else:
+                    add_free(x)
+            elif x is not None and tx is not int and tx is not bool:
+                value(x, name)
 
     def mapping(d: dict) -> None:
         name = d.get("name")

@@ -129,3 +129,29 @@ def test_source_file_pure_and_evidence_are_what_new_ones_are() -> None:
     src.path = "x.yaml"  # a renamed file gets evidence and a path of its new name
     assert src.pure == PurePosixPath("x.yaml")
     assert src.evidence(3) == Evidence(path="x.yaml", line=3)
+
+
+def test_scrub_walk_judges_what_the_dump_holds_on_the_synthetic_estate(tmp_path: Path) -> None:
+    """``_judged_strings`` (walked by per-class plans) against the JSON dump of a real inventory."""
+    from inventory.config import Config
+    from inventory.scan import scan_paths
+    from inventory.secrets import _is_loose_secret_key, _judged_strings, _keyed_strings, is_secret_key
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import synth  # noqa: PLC0415
+
+    synth.write_tree(synth.generate_files(12, 7), tmp_path / "estate")
+    inv, _ = scan_paths([tmp_path / "estate"], Config(), use_cache=False, jobs=1)
+    assert inv.actions and inv.components
+    pairs = _keyed_strings(inv.model_dump_json())
+    secretish = lambda k: k is not None and (is_secret_key(k) or _is_loose_secret_key(k))  # noqa: E731
+    free, keyed = _judged_strings(inv)
+    assert keyed == {(k, v) for k, v in pairs if secretish(k)}
+    dumped = {v for k, v in pairs if not secretish(k)}
+    assert dumped <= free
+    # Nothing but the dump's strings and the models' field names.
+    from inventory import model
+
+    names = {f for cls in vars(model).values() if isinstance(cls, type) and hasattr(cls, "model_fields")
+             for f in cls.model_fields}
+    assert free - dumped <= names
