@@ -295,6 +295,12 @@ def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None) 
         text = sighting_text(command)
         if text not in out:
             out[text] = parse_line(text).model_dump_json()
+            # A runbook line with `<placeholder>` words is read a second time with them as
+            # plain words (see _naming_commands): that reading is parsed here too.
+            if "<" in text and _PLACEHOLDER_RE.search(text):
+                again = _placeholder_text(text)
+                if again not in out:
+                    out[again] = parse_line(again).model_dump_json()
     return out
 
 
@@ -312,15 +318,18 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
     calls: list[tuple[CommandSighting, str]] = []
     script_lines: dict[tuple[str, int, str], CommandLine | None] = {}  # parsed once for every call
     sessions: dict[str, KubeSession] = {}  # runbook path -> its shell session (lines in order)
+    # The parsed reading of each distinct text, made once (several sightings share a line;
+    # the readings are only copied, never edited, below).
+    lines: dict[str, CommandLine] = {}
     for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
-        line = _parse_sighting(builder, sighting, parsed)
+        line = _parse_sighting(builder, sighting, parsed, lines)
         if sighting.source_kind == "script":
             script_lines[(sighting.evidence.path, sighting.evidence.line, sighting.command)] = line
         if line is None:
             continue
         session = sessions.setdefault(sighting.evidence.path, KubeSession()) \
             if sighting.source_kind == "runbook" else None
-        _line_actions(builder, cfg, sighting, line, scripts, None, calls, session)
+        _line_actions(builder, cfg, sighting, line, scripts, None, calls, session, parsed, lines)
     # Script calls last: each script line's action exists already (with the representative
     # command it would have anyway); a call adds its own evidence to them.
     for caller, script in calls:
@@ -328,14 +337,23 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
             place = (sl.path, sl.line, sl.command)
             own, inner = by_place.get(place), script_lines.get(place)
             if own is not None and inner is not None:
-                _line_actions(builder, cfg, own, inner, scripts, caller, calls)
+                _line_actions(builder, cfg, own, inner, scripts, caller, calls, None, parsed, lines)
+
+
+def _parsed_text(text: str, parsed: Mapping[str, str] | None, lines: dict[str, CommandLine] | None) -> CommandLine:
+    """``parse_line(text)``: validated from the workers' JSON when they parsed it, once per text."""
+    line = lines.get(text) if lines is not None else None
+    if line is None:
+        known = parsed.get(text) if parsed else None
+        line = CommandLine.model_validate_json(known) if known is not None else parse_line(text)
+        if lines is not None:
+            lines[text] = line
+    return line
 
 
 def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting,
-                    parsed: Mapping[str, str] | None) -> CommandLine | None:
-    text = sighting_text(sighting.command)
-    known = parsed.get(text) if parsed else None
-    line = CommandLine.model_validate_json(known) if known is not None else parse_line(text)
+                    parsed: Mapping[str, str] | None, lines: dict[str, CommandLine] | None = None) -> CommandLine | None:
+    line = _parsed_text(sighting_text(sighting.command), parsed, lines)
     if line.parse_error and not line.commands:
         builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",
                      sighting.evidence.line, scanner="actions")
@@ -345,10 +363,12 @@ def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting,
 
 def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSighting, line: CommandLine,
                   scripts: ScriptIndex, caller: CommandSighting | None,
-                  calls: list[tuple[CommandSighting, str]], session: KubeSession | None = None) -> None:
+                  calls: list[tuple[CommandSighting, str]], session: KubeSession | None = None,
+                  parsed: Mapping[str, str] | None = None, lines: dict[str, CommandLine] | None = None) -> None:
     """The actions of one parsed sighting; ``caller``: the line that ran the script it is in.
     A call of a scanned script is added to ``calls`` (expanded afterwards) instead.
-    ``session``: the runbook's shell session (a namespace an earlier line made current)."""
+    ``session``: the runbook's shell session (a namespace an earlier line made current).
+    ``parsed``/``lines``: readings parsed already (see :func:`_parsed_text`)."""
     exec_targets: list[str] = []
     carried = session.walk(line.commands, sighting) if session is not None else []
     if any(c and c[0] for c in carried):
@@ -361,7 +381,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     # What each command names, computed once per line (it is needed twice).
     own_sigs = [explicit_environment_signal(pc, cfg) for pc in with_ctx]
     line_sig = next((e for e in own_sigs if e), None)
-    naming = _naming_commands(sighting, sighting_text(sighting.command), line)
+    naming = _naming_commands(sighting, sighting_text(sighting.command), line, parsed, lines)
     # Where an earlier `cd` of the runbook's session went ("": out of the scanned tree).
     cwd: str | None = session.cwd if session is not None else None
     for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
@@ -404,14 +424,20 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
 _PLACEHOLDER_RE = re.compile(r"<[A-Za-z_][^<>|;&]*>")
 
 
-def _naming_commands(sighting: CommandSighting, text: str, line) -> dict[int, ParsedCommand] | None:
+def _placeholder_text(text: str) -> str:
+    """``text`` with each ``<placeholder>`` one plain word that names nothing."""
+    return _PLACEHOLDER_RE.sub("__placeholder__", text)
+
+
+def _naming_commands(sighting: CommandSighting, text: str, line, parsed: Mapping[str, str] | None = None,
+                     lines: dict[str, CommandLine] | None = None) -> dict[int, ParsedCommand] | None:
     """For a runbook line with ``<placeholder>`` words: the same line parsed with each
     placeholder as one word that names nothing, so what each command names is read in the
     right position (index in ``line.commands`` → that reading). ``None`` when the line has no
     placeholder or the two readings run different programs."""
     if sighting.source_kind != "runbook" or "<" not in text or not _PLACEHOLDER_RE.search(text):
         return None
-    again = parse_line(_PLACEHOLDER_RE.sub("__placeholder__", text))
+    again = _parsed_text(_placeholder_text(text), parsed, lines)
     files = ("read-file", "write-file")
     mine = [(i, pc) for i, pc in enumerate(line.commands) if pc.tool not in files]
     theirs = [pc for pc in again.commands if pc.tool not in files]

@@ -155,3 +155,29 @@ def test_scrub_walk_judges_what_the_dump_holds_on_the_synthetic_estate(tmp_path:
     names = {f for cls in vars(model).values() if isinstance(cls, type) and hasattr(cls, "model_fields")
              for f in cls.model_fields}
     assert free - dumped <= names
+
+
+def test_actions_from_lines_parsed_in_workers_are_those_parsed_here() -> None:
+    """Workers parse each sighted line (and its ``<placeholder>`` reading) ahead; the actions
+    built from those readings are exactly the ones built by parsing every line in place."""
+    from inventory.actions import actions_from_commands, parse_sightings
+    from inventory.builder import InventoryBuilder
+    from inventory.config import Config
+    from inventory.model import Evidence
+    from inventory.scanners.base import CommandSighting
+
+    lines = ["kubectl -n orders-prod delete pod <pod-name>", "kubectl -n orders-prod delete pod <pod-name>",
+             "kubectl rollout restart deploy/orders-api -n orders-prod", "psql -h <host> -U app -c 'drop table x'",
+             "oc project payments-stg", "kubectl get pods", "./scripts/failover.sh prod"]
+    sightings = [CommandSighting(command=c, evidence=Evidence(path="docs/runbook.md", line=i + 1))
+                 for i, c in enumerate(lines)]
+
+    def actions(parsed: dict[str, str] | None) -> list[dict]:
+        builder = InventoryBuilder()
+        builder.commands.extend(sightings)
+        actions_from_commands(builder, Config(), parsed)
+        return [a.model_dump() for a in builder.build().actions]
+
+    parsed = parse_sightings(s.command for s in sightings)
+    assert "kubectl -n orders-prod delete pod __placeholder__" in parsed  # the naming reading
+    assert actions(parsed) == actions(None) != []
