@@ -27,7 +27,7 @@ from inventory import store
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
 from inventory.model import Inventory, Warning
-from inventory.scanners import all_scanners
+from inventory.scanners import Matcher, all_scanners
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 
 CACHE_DIR = Path(".stackpolicy") / "cache"
@@ -393,6 +393,7 @@ def scan_paths(
     read = [(job, data, digest, _file_key(cfg_tag, job.relpath, digest)) for job, data, digest in seen]
     del seen
     # Pass 2: decode and match (a changed tree, or no stored inventory).
+    matcher = Matcher(scanners)
     for job, data, digest, key in read:
         if data is None:  # known from its stat in pass 1: read it now
             try:
@@ -408,12 +409,12 @@ def scan_paths(
         pure = PurePosixPath(job.relpath)
         if text is None:
             # Binary files are expected (images, archives); only warn when a scanner wanted it.
-            if any(s.matches(pure, "") for s in scanners):
+            if matcher.any(pure, ""):
                 stats.warnings.append(Warning(path=job.relpath, message="not UTF-8 text (binary or another encoding), skipped", scanner="walk"))
             stats.skipped += 1
             continue
         head = text[:HEAD_BYTES]
-        names = [s.name for s in scanners if s.matches(pure, head)]
+        names = matcher.names(pure, head)
         if not names:
             continue
         texts.append((job, text, names, key))

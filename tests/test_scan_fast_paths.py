@@ -181,3 +181,65 @@ def test_actions_from_lines_parsed_in_workers_are_those_parsed_here() -> None:
     parsed = parse_sightings(s.command for s in sightings)
     assert "kubectl -n orders-prod delete pod __placeholder__" in parsed  # the naming reading
     assert actions(parsed) == actions(None) != []
+
+
+def _all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _same_matches(root: Path, paths: list[Path]) -> None:
+    from inventory.scanners import Matcher, all_scanners
+
+    scanners = all_scanners()
+    matcher = Matcher(scanners)
+    for path in paths:
+        try:
+            head = path.read_bytes()[:4096].decode("utf-8")[:2048]
+        except (UnicodeDecodeError, OSError):
+            head = ""
+        pure = PurePosixPath(path.relative_to(root).as_posix())
+        assert matcher.names(pure, head) == [s.name for s in scanners if s.matches(pure, head)], pure
+        assert matcher.any(pure, "") == any(s.matches(pure, "") for s in scanners), pure
+
+
+# Names that sit at the edges of the scanners' patterns: case, dotfiles, double suffixes.
+ODD_NAMES = ["Chart.yaml", "CHART.YAML", "values.yaml", "values-prod.YML", "values.yaml.bak", ".yaml", "x.yml",
+             "Kustomization", "KUSTOMIZATION.YAML", "kustomization.yml", "CODEOWNERS", "codeowners", "x-codeowners",
+             "docker-compose.override.yml", "Compose.YAML", "compose.yaml\n", "README.md", "readme.RST", "README",
+             "runbook.MDX", "notes.markdown", "main.tf", "x.TF", "a.tf.json", "b.tfvars.json", "prod.tfvars",
+             "Makefile", "GNUmakefile", "rules.mk", "deploy.sh", "x.ZSH", "script", ".env", ".env.prod",
+             "app.env", "app.properties", ".envrc", "helmfile.yaml.gotmpl", "openapi.json", "swagger.JSON", "x.txt"]
+ODD_HEADS = ["", "#!/bin/bash\necho hi\n", "apiVersion: v1\nkind: Pod\n", "openapi: 3.0.0\n",
+             "apiVersion: backstage.io/v1alpha1\nkind: Component\n", "services:\n  - name: x\n", "{{ if }}\nkind: x\n"]
+
+
+def test_matcher_asks_only_what_could_match_on_odd_names() -> None:
+    from inventory.scanners import Matcher, all_scanners
+
+    scanners = all_scanners()
+    matcher = Matcher(scanners)
+    for name in ODD_NAMES:
+        for folder in ("", "a/", ".github/workflows/", "chart/templates/", "helmfile.d/", "envs/prod/"):
+            pure = PurePosixPath(folder + name)
+            for head in ODD_HEADS:
+                assert matcher.names(pure, head) == [s.name for s in scanners if s.matches(pure, head)], (pure, head)
+
+
+def test_matcher_on_fixture_and_example_files() -> None:
+    for root in (REPO / "tests" / "fixtures", REPO / "examples"):
+        _same_matches(root, _all_files(root))
+
+
+def test_matcher_on_the_synthetic_estate(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    import synth  # noqa: PLC0415
+
+    synth.write_tree(synth.generate_files(12, 3), tmp_path)
+    _same_matches(tmp_path, _all_files(tmp_path))
+
+
+@pytest.mark.corpora
+def test_matcher_on_corpora() -> None:
+    if not CORPORA.is_dir():
+        pytest.skip(f"corpora not available: {CORPORA}")
+    _same_matches(CORPORA, _all_files(CORPORA))

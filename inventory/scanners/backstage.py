@@ -90,6 +90,7 @@ class BackstageScanner(Scanner):
 
     name = "backstage"
     version = 2
+    suffixes = (".yaml", ".yml")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix.lower() not in (".yaml", ".yml"):

@@ -122,6 +122,10 @@ class Scanner(ABC):
     name: ClassVar[str] = "base"
     # Bump when the scanner's output changes, so cached fragments are recomputed.
     version: ClassVar[int] = 1
+    # A promise that lets the scan skip asking: when set, :meth:`matches` is False for every
+    # file whose lower-cased name ends with none of these (``None``: no promise, always
+    # asked). Only ever a superset of what ``matches`` accepts (tests/test_scan_fast_paths.py).
+    suffixes: ClassVar[tuple[str, ...] | None] = None
 
     @abstractmethod
     def matches(self, path: PurePosixPath, head: str) -> bool:

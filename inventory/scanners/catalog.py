@@ -51,6 +51,7 @@ class ServiceCatalogScanner(Scanner):
 
     name = "service-catalog"
     version = 1
+    suffixes = (".yaml", ".yml")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix.lower() not in (".yaml", ".yml") or _COMPOSE_RE.match(path.name):

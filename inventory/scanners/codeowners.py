@@ -113,6 +113,7 @@ class CodeownersScanner(Scanner):
 
     name = "codeowners"
     version = 2
+    suffixes = ("codeowners",)
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.name == "CODEOWNERS"

@@ -106,6 +106,7 @@ class ComposeScanner(Scanner):
 
     name = "compose"
     version = 5
+    suffixes = (".yaml", ".yml")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return bool(_NAME_RE.match(path.name))

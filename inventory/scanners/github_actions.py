@@ -95,6 +95,7 @@ class GithubActionsScanner(Scanner):
 
     name = "github-actions"
     version = 4
+    suffixes = (".yaml", ".yml")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         parts = path.parts

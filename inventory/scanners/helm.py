@@ -64,6 +64,7 @@ class HelmScanner(Scanner):
 
     name = "helm"
     version = 4
+    suffixes = (".yaml", ".yml")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.name == "Chart.yaml":

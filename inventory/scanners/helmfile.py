@@ -25,6 +25,7 @@ class HelmfileScanner(Scanner):
 
     name = "helmfile"
     version = 1
+    suffixes = (".yaml", ".yml", ".gotmpl")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix.lower() not in (".yaml", ".yml", ".gotmpl"):

@@ -271,6 +271,7 @@ class KubernetesScanner(Scanner):
 
     name = "kubernetes"
     version = 6
+    suffixes = (".yaml", ".yml")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.suffix not in (".yaml", ".yml") or path.name.lower() in ("kustomization.yaml", "kustomization.yml"):

@@ -38,6 +38,7 @@ class KustomizeScanner(Scanner):
 
     name = "kustomize"
     version = 1
+    suffixes = tuple(n.lower() for n in KUSTOMIZATION_NAMES)
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.name in KUSTOMIZATION_NAMES

@@ -76,6 +76,7 @@ class OpenApiScanner(Scanner):
 
     name = "openapi"
     version = 3
+    suffixes = (".yaml", ".yml", ".json")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.suffix.lower() in (".yaml", ".yml", ".json") and bool(_HEAD_RE.search(head))

@@ -27,6 +27,7 @@ class ReadmeScanner(Scanner):
 
     name = "readme"
     version = 1
+    suffixes = (".md", ".markdown", ".rst", ".txt", ".adoc")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return bool(_README_RE.match(path.name))

@@ -183,6 +183,7 @@ class RunbookScanner(Scanner):
 
     name = "runbooks"
     version = 2
+    suffixes = MARKDOWN_SUFFIXES
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.suffix.lower() in MARKDOWN_SUFFIXES

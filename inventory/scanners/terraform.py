@@ -274,6 +274,7 @@ class TerraformScanner(Scanner):
 
     name = "terraform"
     version = 7
+    suffixes = (".tf", ".tfvars", ".tf.json", ".tfvars.json")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         n = path.name
