@@ -32,7 +32,7 @@ from generators.risk.assess import (
 )
 from generators.risk.model import DECISION_FOR_TIER, Decision, Factor, Tier, max_tier, tier_index
 from generators.risk.rules import Rules, load_rules
-from inventory.commands.model import CommandLine, ParsedCommand, trusted
+from inventory.commands.model import CommandLine, ParsedCommand, copy_with, trusted
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, target_candidates
 from inventory.model import Action, Entity, Inventory, Resource, slug
@@ -280,7 +280,7 @@ class Classifier:
             "exception": ruling.exception,
             "tier": tier,
             "rationale": hide(rationale),
-            "factors": [f.model_copy(update={"reason": hide(f.reason)}) for f in factors] if secret else factors,
+            "factors": [copy_with(f, reason=hide(f.reason)) for f in factors] if secret else factors,
         })
 
     def _unparseable(self, line: str, why: str) -> Classification:

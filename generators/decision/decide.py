@@ -24,6 +24,7 @@ from generators.decision.factors import cap_local, class_factors, is_local, summ
 from generators.decision.model import UNRESOLVED_ENV, ActionClass, DecisionTable, TableException
 from generators.risk.model import Factor, Tier, max_tier, tier_index
 from generators.risk.rules import Rules
+from inventory.commands.model import copy_with
 
 
 @dataclass
@@ -85,17 +86,17 @@ def _specific_uncached(factors: list[Factor], facts: Facts, rules: Rules) -> lis
             why = facts.verb_reason
             if desc and why.endswith(f" is {f.value}"):
                 why = f"{why} ({desc})"
-            f = f.model_copy(update={"reason": why})
+            f = copy_with(f, reason=why)
         elif f.name == "environment" and facts.environment_source:
             if f.tier != "T0":
                 where = "unknown environment counts as prod" if f.value == UNRESOLVED_ENV else f"{f.value} ({facts.environment_source})"
-                f = f.model_copy(update={"reason": f"{where}: {facts.key.verb_class} there is at least {f.tier}"})
+                f = copy_with(f, reason=f"{where}: {facts.key.verb_class} there is at least {f.tier}")
             else:
-                f = f.model_copy(update={"reason": f"environment {f.value} ({facts.environment_source})"})
+                f = copy_with(f, reason=f"environment {f.value} ({facts.environment_source})")
         elif f.name == "data_class" and facts.data_classes:
-            f = f.model_copy(update={"reason": f.reason.replace("sensitive", ", ".join(facts.data_classes), 1)})
+            f = copy_with(f, reason=f.reason.replace("sensitive", ", ".join(facts.data_classes), 1))
         elif f.name == "scope":
-            f = f.model_copy(update={"reason": f.reason.replace(f"scope {f.value}", f"scope {f.value} ({facts.scope_reason})", 1)})
+            f = copy_with(f, reason=f.reason.replace(f"scope {f.value}", f"scope {f.value} ({facts.scope_reason})", 1))
         out.append(f)
     return out
 
@@ -113,7 +114,11 @@ def decide(facts: Facts, rules: Rules, table: Table = EMPTY) -> Ruling:
     class_id = facts.key.id
     row = table.classes.get(class_id)
     exc = table.exceptions.get((class_id, facts.target)) if facts.target is not None else None
-    memo = (facts,
+    key = facts.key
+    # The facts field by field (no profile here): a flat tuple hashes and compares in C, the
+    # frozen dataclasses through their generated Python methods.
+    memo = (key.verb_class, key.kind, key.environment, key.scope, key.sensitive, facts.verb_reason,
+            facts.environment_source, facts.scope_reason, facts.data_classes, facts.target,
             (row.tier, row.floor, row.reviewed) if row is not None else None,
             (exc.id, exc.tier, exc.floor, exc.reviewed, exc.reason) if exc is not None else None)
     entry = _RULINGS.get(id(rules))

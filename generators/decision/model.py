@@ -12,6 +12,7 @@ function that turns facts about a command into a tier over this table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +33,7 @@ class ClassKey:
     scope: str = "one"
     sensitive: bool = False
 
-    @property
+    @cached_property  # a key is read for its id several times per classified command
     def id(self) -> str:
         """``delete/kafka-topic@prod``, ``export/postgres@prod+sensitive``, ``delete/pod@dev+all``."""
         out = f"{self.verb_class}/{self.kind}@{self.environment}"

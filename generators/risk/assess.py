@@ -17,7 +17,7 @@ from functools import lru_cache
 from generators.risk.model import Assessment, Factor, Tier, tier_index
 from generators.risk.rules import CompiledRule, Rules, load_rules, norm_path
 from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
-from inventory.environments import tokens
+from inventory.environments import _tokens, tokens
 from inventory.model import Action, Entity, Evidence, Inventory, slug
 from inventory.scripts import ScriptIndex
 
@@ -58,6 +58,11 @@ def normalise_tool(tool: str) -> str:
     return base
 
 
+def _flag_key(name: str) -> str:
+    name = name.lstrip("-")
+    return name if len(name) == 1 else name.lower()
+
+
 class FlagView:
     """Flag presence and values, from the parser's flags and (as a fallback) the raw argv.
 
@@ -69,10 +74,7 @@ class FlagView:
     def __init__(self, flags: Mapping[str, str | bool], argv: Iterable[str]) -> None:
         present: set[str] = set()
         values: dict[str, str] = {}
-
-        def key(name: str) -> str:
-            name = name.lstrip("-")
-            return name if len(name) == 1 else name.lower()
+        key = _flag_key
 
         for name, value in flags.items():
             if value is False:  # the parser records an explicitly absent switch (dry-run: False)
@@ -82,10 +84,13 @@ class FlagView:
             if isinstance(value, str):
                 values.setdefault(k, value)
         toks = list(argv)[1:]
+        n = len(toks)
         for i, tok in enumerate(toks):
+            if tok[:1] != "-":  # a positional: only an option's value, read with its option
+                continue
             if tok == "--":
                 break
-            nxt = toks[i + 1] if i + 1 < len(toks) and not toks[i + 1].startswith("-") else None
+            nxt = toks[i + 1] if i + 1 < n and not toks[i + 1].startswith("-") else None
             if tok.startswith("--") and len(tok) > 2:
                 name, eq, val = tok[2:].partition("=")
                 k = key(name)
@@ -94,7 +99,7 @@ class FlagView:
                     values.setdefault(k, val)
                 elif nxt is not None:
                     values.setdefault(k, nxt)
-            elif tok.startswith("-") and len(tok) > 1 and not tok[1].isdigit():
+            elif len(tok) > 1 and not tok[1].isdigit():
                 body = tok[1:]
                 if "=" in body:  # terraform-style -var=x, -destroy
                     name, _, val = body.partition("=")
@@ -195,9 +200,53 @@ def _path_args(argv: tuple[str, ...]) -> list[str]:
 
 
 def _first_match(rows: list[CompiledRule], s: Subject, fv: FlagView, kind: str | None, args: tuple[str, ...]) -> CompiledRule | None:
-    for row in rows:
-        if _rest_matches(row, s, fv, args):
-            return row
+    """The first of ``rows`` that :func:`_rest_matches` ``s``. The same checks in the same order;
+    what several rows read from the subject (its SQL kinds, positionals, path arguments) is
+    worked out once per call instead of once per row."""
+    if not rows:
+        return None
+    present = fv._present
+    sql: set[str] | None = None
+    pos: list[str] | None = None
+    path_args: list[str] | None = None
+    for rule in rows:
+        if rule.flags:
+            hit = [f for f in rule.flags if (f if len(f) == 1 else f.lower()) in present]
+            if not hit:
+                continue
+            if rule.values_re is not None and not any(
+                (v := fv.value(f)) is not None and rule.values_re.match(v.lower()) for f in hit
+            ):
+                continue
+        if rule.no_flags and any((f if len(f) == 1 else f.lower()) in present for f in rule.no_flags):
+            continue
+        if rule.sql:
+            if sql is None:
+                sql = {k.lower() for k in s.sql_kinds}
+            if not (rule.sql & sql):
+                continue
+        if rule.args_re is not None and not any(rule.args_re.match(a) for a in args):
+            continue
+        if rule.argv and not all(w in args for w in rule.argv):
+            continue
+        if rule.source_re is not None:
+            if pos is None:
+                pos = [p.lower() for p in _positionals(s.argv)]
+            if not any(rule.source_re.match(p) for p in pos[:-1]):
+                continue
+        if rule.target_re is not None and not (s.target and rule.target_re.match(norm_path(s.target))):
+            continue
+        if rule.paths_re is not None or rule.all_paths_re is not None:
+            if path_args is None:
+                path_args = _path_args(s.argv)
+            if rule.paths_re is not None and not any(rule.paths_re.match(norm_path(p)) for p in path_args):
+                continue
+            if rule.all_paths_re is not None and (
+                    not path_args or not all(rule.all_paths_re.match(norm_path(p)) for p in path_args)):
+                continue
+        if rule.via_re is not None and not (s.via and rule.via_re.match(s.via.lower())):
+            continue
+        return rule
     return None
 
 
@@ -273,16 +322,22 @@ class EnvDetector:
     environment in pattern order wins), as one regex per environment plus a memo.
     """
 
-    __slots__ = ("_compiled", "_memo")
+    __slots__ = ("_compiled", "_any", "_memo")
 
     def __init__(self, patterns: Mapping[str, Iterable[str]] | None = None) -> None:
         pats = patterns or DEFAULT_ENVIRONMENT_PATTERNS
         self._compiled: list[tuple[str, re.Pattern[str]]] = []
+        every: list[str] = []
         for env, plist in pats.items():
             alts = ["[^a-z0-9]+".join(map(re.escape, tokens(p))) for p in plist]
             alts = [a for a in alts if a]
             if alts:
                 self._compiled.append((env, re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + r")(?![a-z0-9])")))
+                every.extend(alts)
+        # Every environment's patterns in one regex: it matches exactly when one of the above
+        # does, so the (common) text that names no environment costs one search, not one per env.
+        self._any: re.Pattern[str] | None = (
+            re.compile(r"(?<![a-z0-9])(?:" + "|".join(every) + r")(?![a-z0-9])") if every else None)
         self._memo: dict[str, str | None] = {}
 
     def __call__(self, text: str | None) -> str | None:
@@ -292,7 +347,9 @@ class EnvDetector:
         if hit != "":
             return hit
         low = text.lower()
-        found = next((env for env, rx in self._compiled if rx.search(low)), None)
+        found = None
+        if self._any is not None and self._any.search(low):
+            found = next((env for env, rx in self._compiled if rx.search(low)), None)
         if len(self._memo) > 100_000:
             self._memo.clear()
         self._memo[text] = found
@@ -427,6 +484,33 @@ class InventoryIndex:
 # Factors
 
 
+# Per rule set (by identity, checked): views of its tables the per-command code reads.
+_HINT_FLAGS: dict[int, tuple[Rules, frozenset[str]]] = {}
+_SCOPE_FLAGS: dict[int, tuple[Rules, tuple[tuple[str, str, str], ...], frozenset[str]]] = {}
+
+
+def _hint_flag_set(rules: Rules) -> frozenset[str]:
+    """``rules.environments.hint_flags`` as a set."""
+    entry = _HINT_FLAGS.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(_HINT_FLAGS) > 64:
+            _HINT_FLAGS.clear()
+        entry = _HINT_FLAGS[id(rules)] = (rules, frozenset(rules.environments.hint_flags))
+    return entry[1]
+
+
+def _scope_flags(rules: Rules) -> tuple[tuple[tuple[str, str, str], ...], frozenset[str]]:
+    """The scope flags in rule order as (scope, FlagView key, as written on a line), and every key."""
+    entry = _SCOPE_FLAGS.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(_SCOPE_FLAGS) > 64:
+            _SCOPE_FLAGS.clear()
+        rows = tuple((scope, name if len(name) == 1 else name.lower(), f"{'-' if len(name) == 1 else '--'}{name}")
+                     for scope, names in rules.scope.flags.items() for name in names)
+        entry = _SCOPE_FLAGS[id(rules)] = (rules, rows, frozenset(k for _, k, _ in rows))
+    return entry[1], entry[2]
+
+
 def _line_environments(s: Subject, fv: FlagView, rules: Rules, index: InventoryIndex | None) -> list[tuple[str, str]]:
     """Environments the line itself reveals, as (env, where) in order of specificity."""
     detect = index.detect_env if index else _DEFAULT_DETECTOR
@@ -437,12 +521,14 @@ def _line_environments(s: Subject, fv: FlagView, rules: Rules, index: InventoryI
         env = index.env_of_namespace(s.namespace) if index else detect(s.namespace)
         if env:
             found.append((env, f"namespace {s.namespace}"))
-    for name in rules.environments.hint_flags:
-        val = s.flags.get(name)
-        if isinstance(val, str) and val:
-            env = detect(val)
-            if env:
-                found.append((env, f"--{name} {val}"))
+    flags = s.flags
+    if flags and not _hint_flag_set(rules).isdisjoint(flags):
+        for name in rules.environments.hint_flags:
+            val = flags.get(name)
+            if isinstance(val, str) and val:
+                env = detect(val)
+                if env:
+                    found.append((env, f"--{name} {val}"))
     if s.target and detect(s.target) == "prod":
         # A target name may only *raise* to prod: `qa-tools` in a prod cluster is still prod.
         found.append(("prod", f"target {s.target}"))
@@ -472,20 +558,39 @@ def _data_classes(s: Subject, entity: Entity | None, rules: Rules) -> list[str]:
     toks: set[str] = set()
     for text in (s.target, s.namespace, entity.name if entity is not None else None):
         if text:
-            toks.update(tokens(text))
-    for cls, hints in rules.hint_tokens().items():
-        if toks & hints:
-            found.add(cls)
+            toks.update(_tokens(text))
+    if toks and not toks.isdisjoint(_all_hints(rules)):  # no hint word, no data class from hints
+        for cls, hints in rules.hint_tokens().items():
+            if toks & hints:
+                found.add(cls)
+    if not found:
+        return []
     return sorted(c for c in found if c in rules.data_classes.sensitive)
+
+
+_ALL_HINTS: dict[int, tuple[Rules, frozenset[str]]] = {}
+
+
+def _all_hints(rules: Rules) -> frozenset[str]:
+    """Every data-class hint word of ``rules``."""
+    entry = _ALL_HINTS.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(_ALL_HINTS) > 64:
+            _ALL_HINTS.clear()
+        entry = _ALL_HINTS[id(rules)] = (rules, frozenset().union(*rules.hint_tokens().values()))
+    return entry[1]
 
 
 def _scope(s: Subject, fv: FlagView, rules: Rules) -> tuple[str, str]:
     if "xargs" in s.wrappers:
         return "many", "targets come from xargs"
-    for scope, names in rules.scope.flags.items():
-        for name in names:
-            if fv.has(name):
-                return scope, f"{'-' if len(name) == 1 else '--'}{name}"
+    present = fv._present
+    if present:
+        rows, keys = _scope_flags(rules)
+        if not keys.isdisjoint(present):
+            for scope, key, written in rows:
+                if key in present:
+                    return scope, written
     return "one", "one named object"
 
 

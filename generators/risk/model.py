@@ -14,14 +14,19 @@ TIERS: tuple[Tier, ...] = ("T0", "T1", "T2", "T3")
 DECISION_FOR_TIER: dict[str, Decision] = {"T0": "allow", "T1": "allow", "T2": "ask", "T3": "deny"}
 
 
+# Tier → index as a dict: looked up several times per classified command.
+_INDEX: dict[str, int] = {t: i for i, t in enumerate(TIERS)}
+
+
 def tier_index(tier: str) -> int:
     """0..3 for T0..T3 (raises ValueError for anything else)."""
-    return TIERS.index(tier)  # type: ignore[arg-type]
+    i = _INDEX.get(tier) if isinstance(tier, str) else None
+    return TIERS.index(tier) if i is None else i  # type: ignore[arg-type]
 
 
 def max_tier(*tiers: str) -> Tier:
     """The highest of ``tiers`` (T0 when none)."""
-    return TIERS[max((tier_index(t) for t in tiers), default=0)]
+    return TIERS[max(map(tier_index, tiers), default=0)]
 
 
 class Factor(BaseModel):

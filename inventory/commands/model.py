@@ -30,6 +30,15 @@ def trusted(model: type[_M], fields: dict[str, Any], given: set[str] | None = No
     return obj
 
 
+def copy_with(obj: _M, **update: Any) -> _M:
+    """``obj.model_copy(update=update)`` (a shallow copy, the updated fields counted as set) for
+    values the caller computed itself, of their declared types; without pydantic's generic copy
+    (~4x slower, and verdicts copy factors per command)."""
+    private = obj.__pydantic_private__
+    return trusted(type(obj), {**obj.__dict__, **update}, obj.__pydantic_fields_set__ | update.keys(),
+                   dict(private) if private is not None else None)
+
+
 class ParsedCommand(BaseModel):
     """One simple command, after compound lines, wrappers and nesting are unwrapped.
 
