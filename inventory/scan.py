@@ -305,6 +305,19 @@ class FragmentCache:
             self.db.close()
 
 
+# Config fields the scan never reads: where documents go and how they are drafted, and the
+# configured ``sources`` (the roots are passed to :func:`scan_paths` and keyed on their own).
+# They stay out of the cache keys, so a changed output directory or provider, or a config
+# file in another folder, still finds the scan cache warm. A field not listed here is part
+# of the keys (a new field costs a rescan, never a stale hit).
+NOT_SCAN_CONFIG = frozenset({"sources", "output", "prompts_dir", "provider", "evals", "rules", "tiers", "base_dir"})
+
+
+def scan_config_json(cfg: Config) -> str:
+    """The part of ``cfg`` a scan's result depends on, as JSON: what the scan cache is keyed by."""
+    return cfg.model_dump_json(exclude=set(NOT_SCAN_CONFIG))
+
+
 def scan_paths(
     paths: list[str | Path],
     cfg: Config | None = None,
@@ -327,6 +340,7 @@ def scan_paths(
         roots.append(rp.resolve())
     stats = ScanStats()
     cfg_json = cfg.model_dump_json()
+    scan_json = scan_config_json(cfg)  # what the cache keys: only what can change a scan's result
 
     pending: list[tuple[str, str, str, list[str], str]] = []  # abspath, rel, text, names, key
     order: list[str] = []
@@ -373,7 +387,7 @@ def scan_paths(
     sources = [str(p) for p in paths]
     # The tree's key needs no scanner: the code tag (part of every key) covers their code and
     # versions, so a warm rescan does not import them.
-    tree_tag = "tree:" + hashlib.sha256(cfg_json.encode()).hexdigest()[:16]
+    tree_tag = "tree:" + hashlib.sha256(scan_json.encode()).hexdigest()[:16]
     tree_scope, tree_key = _inventory_key(tree_tag, sources, [f"{job.relpath}\0{digest}" for job, _, digest in seen],
                                           stats.warnings)
     if use_cache:
@@ -389,7 +403,7 @@ def scan_paths(
     skipped_before = stats.skipped
     scanners = all_scanners()
     version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
-    cfg_tag = hashlib.sha256((version_tag + cfg_json).encode()).hexdigest()[:16]
+    cfg_tag = hashlib.sha256((version_tag + scan_json).encode()).hexdigest()[:16]
     read = [(job, data, digest, _file_key(cfg_tag, job.relpath, digest)) for job, data, digest in seen]
     del seen
     # Pass 2: decode and match (a changed tree, or no stored inventory).

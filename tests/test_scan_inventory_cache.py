@@ -96,3 +96,29 @@ def test_a_changed_file_no_scanner_reads_reuses_the_inventory(tmp_path: Path) ->
     again, stats = scan_paths([root], Config(), cache_dir=cache)
     assert inventory_to_json(again) == inventory_to_json(first)
     assert stats.cache_hits == stats.files_scanned == first_stats.files_scanned
+
+
+def test_generation_settings_do_not_invalidate_the_scan_cache(tmp_path: Path) -> None:
+    # Where documents go, which provider drafts them, the configured sources list and the
+    # config file's folder change no scan result: a scan under another such config is warm.
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    first, _ = scan_paths([root], Config(), cache_dir=cache)
+    other = Config.model_validate({
+        "sources": [str(root)], "output": str(tmp_path / "elsewhere"), "provider": {"name": "offline"},
+        "evals": {"budget": 40}, "tiers": {"T3": {"name": "forbidden"}}, "base_dir": str(tmp_path),
+    })
+    again, stats = scan_paths([root], other, cache_dir=cache)
+    assert stats.cache_hits == stats.files_scanned > 0
+    assert _inventory_rows(cache) == 1
+    assert inventory_to_yaml(again) == inventory_to_yaml(first)
+
+
+def test_scan_settings_still_key_the_cache(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    for cfg in (Config(max_file_bytes=1_000_000), Config(environment_paths={"**/payments/**": "prod"}),
+                Config(overrides={"service:orders-api": {"criticality": "critical"}})):
+        _, stats = scan_paths([root], cfg, cache_dir=cache)
+        assert stats.cache_hits == 0, cfg
