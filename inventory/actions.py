@@ -109,8 +109,8 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
             out += [(n, None) for n in host_names(val)]
     flag_values = {v for v in pc.flags.values() if isinstance(v, str)}
     for arg in pc.argv[1:]:
-        if arg in flag_values:
-            continue  # `-o yaml`, `-c compute`: an option's value, not a name
+        if arg in flag_values or arg == pc.namespace:
+            continue  # `-o yaml`, `-c compute`, `-n gitlab`: an option's value, not a name
         if len(arg) >= 4 and not arg.startswith(("-", "$", "<", "/", ".")) and "=" not in arg \
                 and arg.lower() not in _COMMON_WORDS:
             out.append((arg, None))

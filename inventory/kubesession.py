@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from inventory.commands.model import ParsedCommand
-from inventory.operated import cluster_scoped_kinds, literal_name
+from inventory.operated import cluster_scoped_kinds, context_name, literal_name
 from inventory.scanners.base import CommandSighting
 
 __all__ = ["KubeSession"]
@@ -113,7 +113,7 @@ class KubeSession:
         elif pc.tool in _KUBE_TOOLS and pc.argv[1:3] == ["config", "use-context"]:
             ctx = pc.target or ""
         if ctx is not None:
-            lit = literal_name(ctx)
+            lit = context_name(ctx)
             self.context, self.context_set_by = (lit, f"`{' '.join(pc.argv)}` at {sighting.evidence}") if lit \
                 else (None, None)  # `kubectx -` or a placeholder: the current context is unknown
             return

@@ -45,7 +45,7 @@ from inventory.resolve import add_source
 from inventory.scanners.base import CommandSighting
 from inventory.tfroots import TerraformRoots, root_named
 
-__all__ = ["CURRENT_CONTEXT", "cluster_scoped_kinds", "literal_name", "operated_system", "named_system"]
+__all__ = ["CURRENT_CONTEXT", "cluster_scoped_kinds", "context_name", "literal_name", "operated_system", "named_system"]
 
 # The name of the cluster a kubectl/oc command without --context runs against.
 CURRENT_CONTEXT = "current-context"
@@ -76,6 +76,18 @@ def _literal(name: str | None) -> str | None:
         return None
     n = name.strip().strip("'\"")
     return n if _K8S_NAME.match(n) else None
+
+
+# A kube context's name: GKE's `gke_<project>_<zone>_<cluster>`, EKS's cluster ARN, `user@cluster`.
+_CONTEXT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.:@/-]{0,251}[A-Za-z0-9])?$")
+
+
+def context_name(name: str | None) -> str | None:
+    """``name`` when it is a real kube context name (not a placeholder), else ``None``."""
+    if not isinstance(name, str):
+        return None
+    n = name.strip().strip("'\"")
+    return n if _CONTEXT_NAME.match(n) else None
 
 
 def literal_name(name: str | None) -> str | None:
@@ -133,6 +145,9 @@ def named_system(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
     """
     tool, kind, target = pc.tool, (pc.object_kind or "").lower(), pc.target
     table = _table()
+    switched = _context_switch(pc)
+    if switched:
+        return switched
     if tool in _KUBE_TOOLS and _subcommand(pc) in _LOCAL_SUBCOMMANDS:
         return None  # kubeconfig, completion, plugins: the local machine, not a cluster
     if tool in _KUBE_TOOLS:
@@ -156,13 +171,17 @@ def named_system(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
     host = _host_of(pc)
     if host:
         return "other", host, "host", f"{tool} connects to the host {host}", {}
-    if tool in _KUBE_TOOLS:
+    managed = _managed_named(pc)
+    if managed:
+        return managed
+    if tool in _KUBE_TOOLS or tool in _KUBE_AWARE:
         ns = _literal(pc.namespace)
         if ns:
             return "k8s-namespace", ns, "kubernetes", f"{tool} -n {ns}", {"k8s_kind": "Namespace"}
-        ctx = _literal(str(pc.flags.get("context") or "") or None)
+        flag = "context" if isinstance(pc.flags.get("context"), str) else "kube-context"
+        ctx = context_name(str(pc.flags.get(flag) or "") or None)
         if ctx:
-            return "k8s-cluster", ctx, "kubernetes", f"{tool} --context {ctx}", {}
+            return "k8s-cluster", ctx, "kubernetes", f"{tool} --{flag} {ctx}", {}
         return ("k8s-cluster", CURRENT_CONTEXT, "kube-context",
                 f"{tool} names no context: the cluster of the current kube context", {})
     return None
@@ -206,6 +225,46 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--cluster", "-
 
 
 _CLOUD_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+# Tools that run against a kube context and namespace of their own flags (`helm -n x
+# --kube-context y`): with nothing more specific named, those name the system.
+_KUBE_AWARE = frozenset({"helm", "helmfile", "flux", "argocd", "istioctl", "velero", "stern", "kustomize"})
+
+
+def _context_switch(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str, str]] | None:
+    """``kubectx prod-eu`` / ``kubectl config use-context prod-eu``: the cluster it selects."""
+    name: str | None = None
+    if pc.tool == "kubectx" and pc.object_kind == "context" and len(pc.argv) == 2:
+        name = pc.target
+    elif pc.tool in _KUBE_TOOLS and pc.argv[1:3] == ["config", "use-context"] and len(pc.argv) == 4:
+        name = pc.argv[3]
+    lit = context_name(name)
+    if not lit:
+        return None
+    return "k8s-cluster", lit, "kubernetes", f"{pc.tool} selects the context {lit}", {}
+
+
+def _managed_named(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str, str]] | None:
+    """What a tool that manages named things names (table ``managed_objects``): a Helm release,
+    a Chef role a ``knife`` query or command names, a docker-machine machine."""
+    row = (_table().get("managed_objects", {}).get(pc.tool) or {}).get((pc.object_kind or "").lower())
+    target = (pc.target or "").strip().strip("'\"")
+    if not row or not target:
+        return None
+    if pc.tool == "knife" and pc.object_kind == "query":
+        # `roles:gprd-base-db` / `role:x`: the nodes of one role; any other query names nothing.
+        key, sep, value = target.partition(":")
+        if not sep or key not in ("role", "roles") or not _literal(value):
+            return None
+        target = value
+    if not _literal(target):
+        return None
+    kind, sub = str(row[0]), str(row[1])
+    if pc.tool == "helm" and isinstance(pc.flags.get("chart"), str):
+        k = kind_for_image(str(pc.flags["chart"]).rstrip("/").rsplit("/", 1)[-1])
+        if k and k[0] != "other":
+            kind, sub = k[0], k[1] or sub
+    what = str(row[2]) if len(row) > 2 else (pc.object_kind or "")
+    return kind, target, sub, f"{pc.tool} names the {what} {target}", {}
 
 
 def _cloud_named(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str, str]] | None:
@@ -213,11 +272,12 @@ def _cloud_named(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
     table = _table()
     objects = table.get("cloud_objects", {}).get(pc.tool) or {}
     kind, target = (pc.object_kind or "").lower(), (pc.target or "").strip("'\"")
-    row = objects.get(kind)
+    group = (pc.verb or "").split(" ", 1)[0] if pc.tool == "gcloud" else ""
+    row = objects.get(f"{group} {kind}") or objects.get(kind)  # `sql instances` vs `compute instances`
     if row and target:
         name = target.split(":", 1)[-1].split(".", 1)[0] if pc.tool == "bq" else target
         if _CLOUD_NAME.match(name):
-            what = "dataset" if pc.tool == "bq" else kind
+            what = "dataset" if pc.tool == "bq" else " ".join(w for w in (group, kind) if w)
             return str(row[0]), name, str(row[1]), f"{pc.tool} names the {what} {name}", {}
     if pc.tool in table.get("cloud_project_tools", []):
         project = pc.flags.get("project") or pc.flags.get("project_id")

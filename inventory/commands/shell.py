@@ -304,6 +304,7 @@ _SSH_EXEC_OPTIONS = re.compile(r"(?i)(ProxyCommand|LocalCommand|PermitLocalComma
                                r"ProxyUseFdpass|RemoteCommand)")
 # Help and version switches: the program prints and exits, whatever else the line says.
 _HELP_WORDS = frozenset({"--help", "-help", "--version", "-version", "--usage"})
+_VERSION_WORDS = frozenset({"--version", "-version"})
 
 
 def _output_of(words: list[str], sc: SimpleCommand) -> str | None:
@@ -570,9 +571,11 @@ def _asks_for_help(args: list[str]) -> bool:
     if tool in ("docker", "podman", "nerdctl", "docker-compose") and any(
             a in ("run", "exec", "compose", "container", "create") for a in args[1:]):
         return False
-    for a in args[1:]:
+    for i, a in enumerate(args[1:], start=1):
         if a == "--":
             return False
+        if a in _VERSION_WORDS and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            continue  # `helm install x chart --version 8.2.2`: an option's value, not a request
         if a in _HELP_WORDS:
             return True
     # `aws s3 rm help`, `gcloud sql instances delete help`: help as the last word of a command tree.

@@ -50,7 +50,7 @@ class ServiceCatalogScanner(Scanner):
     """YAML files whose top-level ``services:`` is a list of named entries."""
 
     name = "service-catalog"
-    version = 1
+    version = 2
     suffixes = (".yaml", ".yml")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
@@ -58,7 +58,9 @@ class ServiceCatalogScanner(Scanner):
             return False
         if "templates" in path.parts or "apiVersion:" in head:
             return False
-        return bool(_HEAD_RE.search(head))
+        # A catalog named as one may open with long `tiers:`/`teams:` sections: its
+        # `services:` list is looked for by `scan` (anything else yields nothing).
+        return bool(_HEAD_RE.search(head)) or "catalog" in path.stem.lower()
 
     def scan(self, src: SourceFile, ctx: ScanContext) -> Fragment:
         frag = self.fragment(src)

@@ -133,6 +133,7 @@ _GCLOUD_VERBS = {
     "tail", "upgrade", "get-server-config", "set-value", "execute", "replace", "wait", "resume", "suspend", "reboot",
     "attach", "detach", "move", "sign-url", "config-helper", "print-identity-token", "print-refresh-token", "get",
     "unset", "activate", "revoke", "submit", "switchover", "reencrypt", "decrypt", "encrypt",
+    "create-auto", "snapshot", "add-labels", "remove-labels", "set-machine-type",
 }
 
 

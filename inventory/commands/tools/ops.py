@@ -61,7 +61,8 @@ _CONSUL_GROUPS = ("kv|catalog|operator|operator raft|operator autopilot|operator
                   "tls cert|keyring|license|debug|resource|troubleshoot")
 
 _KNIFE = spec(values="environment run-list secret secret-file format attribute config server-url user key "
-              "ssh-user ssh-password identity-file ssh-port", aliases={"E": "environment", "r": "run-list",
+              "ssh-user ssh-password identity-file ssh-port concurrency ssh-gateway",
+              aliases={"E": "environment", "r": "run-list", "C": "concurrency", "G": "ssh-gateway",
                                                                        "F": "format", "a": "attribute", "c": "config",
                                                                        "s": "server-url", "u": "user", "k": "key",
                                                                        "x": "ssh-user", "P": "ssh-password",
@@ -81,8 +82,10 @@ def parse_knife(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[Pa
     if pc.verb == "ssh":
         p = parse_options(args, _KNIFE)
         rest = p.positionals[1:]
+        if rest:
+            # The search query picking the nodes (`roles:gprd-base-db`, `name:web-01*`).
+            pc.object_kind, pc.target = "query", rest[0]
         if len(rest) >= 2:
-            pc.target = rest[0]
             return ctx.parse_script(" ".join(rest[1:]), "knife ssh")
     return None
 
