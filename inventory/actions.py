@@ -109,6 +109,10 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
             out += [(n, None) for n in host_names(val)]
     flag_values = {v for v in pc.flags.values() if isinstance(v, str)}
     for arg in pc.argv[1:]:
+        if arg == "--" and pc.verb not in ("exec", "compose exec"):
+            # What follows is a new program's (`kubectl run x -- valkey-cli -h host`); after an
+            # exec it runs inside the object and may say which one (`exec $POD -- psql -d orders`).
+            break
         if arg in flag_values or arg == pc.namespace:
             continue  # `-o yaml`, `-c compute`, `-n gitlab`: an option's value, not a name
         if len(arg) >= 4 and not arg.startswith(("-", "$", "<", "/", ".")) and "=" not in arg \

@@ -193,7 +193,8 @@ def _kube_named(pc: ParsedCommand, kind: str, target: str | None) -> tuple | Non
     name = _literal(target.split("/", 1)[1] if target and "/" in target else target)
     if name in {v for v in pc.flags.values() if isinstance(v, str)}:
         name = None  # an option's value (`-o yaml`), not the object's name
-    if name and kind and "," not in kind and kind not in cluster_scoped and kind != "manifest":
+    if name and kind and "," not in kind and kind not in cluster_scoped and kind != "manifest" \
+            and _subcommand(pc) != "run":  # `kubectl run x`: a new pod in the namespace, no system
         if kind == "pod":
             owner = _owner_of_pod(name)
             ekind, sub, k8s = "service", None, "Pod"

@@ -111,3 +111,18 @@ def test_helm_version_option_is_not_a_version_request():
     pc = parse_line("helm install tutorial bitnami/kube-prometheus --version 8.2.2 --wait").commands[0]
     assert (pc.verb, pc.target, pc.flags.get("chart")) == ("install", "tutorial", "bitnami/kube-prometheus")
     assert parse_line("helm --version").commands[0].verb == "help"
+
+
+def test_a_new_pods_command_names_nothing_of_the_outer_command(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    inv = scan_files(tmp_path, {
+        "dns.tf": 'resource "aws_route53_record" "redis" {\n  name = "redis.prod.example.internal"\n}\n',
+        "runbooks/cache.md": "# Cache\n\n```shell\n"
+                             "kubectl -n shop-prod run redis-cli --rm -it --image=valkey/valkey:7.2 -- "
+                             "valkey-cli -h redis.prod.example.internal\n```\n",
+    })
+    targets = command_targets(inv)
+    line = next(c for c in targets if c.startswith("kubectl -n shop-prod run"))
+    # `kubectl run` starts a pod in the namespace; the host after `--` is the new pod's business.
+    assert "k8s-namespace:shop-prod" in targets[line]
