@@ -20,7 +20,8 @@ from typing import Protocol
 
 from generators import __version__
 from generators.decision.build import Assessments
-from generators.documents.evals import draft_evals
+from generators import forked
+from generators.documents.evals import draft_evals, eval_basis
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.documents.policy import draft_policy
 from generators.documents.render import render_evals_md, render_policy_md, render_yaml, yaml_writer
@@ -83,6 +84,9 @@ class DocumentProvider(Protocol):
         """Return an improved eval suite, grounded in ``inv``."""
         ...
 
+    # Optional: ``drafts_ahead = True`` lets the pipeline draft the eval suite in a forked child
+    # while refine_policy runs (worth it when refining waits on the network; see draft_documents).
+
 
 def document_meta(inv: Inventory, provider: DocumentProvider | None = None) -> DocumentMeta:
     """Front matter for a fresh draft: always status draft with no reviewers."""
@@ -120,13 +124,34 @@ def draft_documents(
     table = getattr(assessments, "table", None)
     if table is None:  # plain assessments (tests, importers): the table is built here
         table = assess(inv, cfg).table
+    verdicts, index = getattr(assessments, "verdicts", None), getattr(assessments, "index", None)
+
+    def evals_from(p: Policy) -> EvalSuite:
+        return draft_evals(inv, p, meta, budget=cfg.evals.budget, cfg=cfg,
+                           classifier=_eval_classifier(inv, p, cfg, verdicts, index))
+
     # The document is rendered from the table, and a provider refines both (tiers only rise).
     policy = draft_policy(inv, assessments, tiers, meta, table)
+    evals: EvalSuite | None = None
     if provider is not None:
-        policy = provider.refine_policy(policy, inv, assessments)
-    evals = draft_evals(inv, policy, meta, budget=cfg.evals.budget, cfg=cfg,
-                        classifier=_eval_classifier(inv, policy, cfg, getattr(assessments, "verdicts", None),
-                                                    getattr(assessments, "index", None)))
+        # With a provider the suite is drafted from the refined policy's eval basis. The offline
+        # policy's basis is drafted ahead, in a forked child, while the provider's calls run:
+        # when the refinement changed only prose (the bases are equal) that suite is the one
+        # the refined policy would draft, and the run does not wait for the drafter.
+        basis = eval_basis(policy)
+        ahead = forked.start(lambda: evals_from(basis)) if getattr(provider, "drafts_ahead", False) else None
+        try:
+            policy = provider.refine_policy(policy, inv, assessments)
+            refined_basis = eval_basis(policy)
+            if ahead is not None and refined_basis == basis:
+                evals = ahead.take()
+        finally:
+            if ahead is not None:
+                ahead.discard()
+        if evals is None:
+            evals = evals_from(refined_basis)
+    else:
+        evals = evals_from(policy)
     if isinstance(assessments, Assessments):
         # The build's verdicts served the eval drafter; on a large estate they are hundreds of
         # MB that the write (which renders every file in memory) need not carry.

@@ -1164,6 +1164,21 @@ def estate_for(inv: Inventory, policy: Policy, classifier: Any) -> Estate:
                   names=names)
 
 
+def eval_basis(policy: Policy) -> Policy:
+    """The policy as :func:`draft_evals` reads it: without the prose a refinement rewrites
+    (rationales, what the agent may do, summaries, who drafted a system, reviewer questions).
+
+    Policies with equal bases draft equal suites. A run with a provider drafts its suite from
+    the basis, so a suite drafted ahead from the offline policy (while the provider refines
+    it) stands whenever the refinement changed only prose; a raised tier, a re-sorted or
+    newly cited row, an edited table make the bases differ and the suite is drafted again."""
+    systems = [s.model_copy(update={
+        "summary": "", "drafted_by": "offline",
+        "actions": [a.model_copy(update={"rationale": "", "agent_may": ""}) for a in s.actions]})
+        for s in policy.systems]
+    return policy.model_copy(update={"systems": systems, "summary": [], "questions": []})
+
+
 def draft_evals(inv: Inventory, policy: Policy, meta: DocumentMeta, *, budget: int = DEFAULT_BUDGET,
                 classifier: Any = None, cfg: Any = None) -> EvalSuite:
     """The whole offline eval suite within ``budget`` cases, in category order, each category

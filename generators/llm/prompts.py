@@ -68,6 +68,27 @@ class RenderedPrompt:
         return self.system.rstrip() + "\n\n" + self.prompt
 
 
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja2 with ``x.key`` on a plain dict looked up as an item first.
+
+    Jinja tries the attribute first and falls back to the item, so every ``a.id`` on a slice
+    view (a dict) raises and catches an AttributeError: a fifth of a prompt's rendering. For
+    a name that is not an attribute of ``dict`` the attribute lookup always fails, so asking
+    for the item first gives the same result; dict methods (``items``...) still resolve as
+    Jinja resolves them."""
+
+    def getattr(self, obj: object, attribute: str) -> object:
+        if type(obj) is dict and attribute not in _DICT_ATTRS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 class PromptRenderer:
     """Renders the policy and eval prompts; ``user_dir`` templates shadow the bundled ones."""
 
@@ -75,7 +96,7 @@ class PromptRenderer:
         search = [str(user_dir)] if user_dir else []
         if user_dir and not Path(user_dir).is_dir():
             raise PromptError(f"{user_dir}: prompts directory not found")
-        self.env = jinja2.Environment(
+        self.env = _Environment(
             loader=jinja2.FileSystemLoader([*search, str(_bundled_dir())]),
             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False,
             autoescape=False,  # noqa: S701 - markdown prompts, not HTML

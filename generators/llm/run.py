@@ -94,6 +94,12 @@ class LLMRefiner:
         self._answered: list[tuple[str, int, int]] = []
         self._fell_back = False
 
+    @property
+    def drafts_ahead(self) -> bool:
+        """The pipeline may draft the eval suite in a forked child while the policy calls run
+        (not in batch mode: there the policy step usually stops the run until the batch ends)."""
+        return not self.options.batch
+
     # ---- finished documents ---------------------------------------------------------
     def recall_documents(self, inv: Inventory, assessments: dict[str, Assessment], tiers: list[TierDefinition],
                          meta: DocumentMeta) -> tuple[Policy, EvalSuite] | None:

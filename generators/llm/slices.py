@@ -78,6 +78,7 @@ def system_slice_plan(policy: Policy, inv: Inventory) -> list[PlannedSlice]:
         for d in s.depends_on:
             dependents.setdefault(d, []).append(s.id)
     out: list[PlannedSlice] = []
+    seen: dict[str, tuple[dict[str, Any], list[str]]] = {}  # entity views, shared by a system's parts
     for s in policy.systems:
         if not s.actions:
             continue
@@ -86,25 +87,37 @@ def system_slice_plan(policy: Policy, inv: Inventory) -> list[PlannedSlice]:
             key = s.id if len(chunks) == 1 else f"{s.id}#{n}"
 
             def build(key: str = key, s: PolicySystem = s, chunk: list[Any] = chunk) -> Slice:
-                return _slice(key, s, chunk, entities, actions, sorted(dependents.get(s.id, [])))
+                return _slice(key, s, chunk, entities, actions, sorted(dependents.get(s.id, [])), seen)
 
             out.append(PlannedSlice(key, s.id, len(chunk), build))
     return out
 
 
+def _entity_view(e: Any) -> tuple[dict[str, Any], list[str]]:
+    ev = _ev(e.evidence)
+    return {"id": e.id, "kind": e.kind, "subtype": e.subtype, "environments": e.environments,
+            "replicas": e.replicas, "stateful": e.stateful, "deletion_protection": e.deletion_protection,
+            "data_classes": e.data_classes, "evidence": ev}, ev
+
+
 def _slice(key: str, s: PolicySystem, rows: list[Any], entities: dict[str, Any], actions: dict[str, Any],
-           dependents: list[str]) -> Slice:
+           dependents: list[str], seen: dict[str, tuple[dict[str, Any], list[str]]] | None = None) -> Slice:
+    # ``seen``: entity views already built for this plan. Every part of a split system shows the
+    # same entities, and an entity's evidence can run to hundreds of items (read-only: shared).
     evidence: set[str] = set()
     ents = []
     for eid in [s.id, *s.resources][:MAX_ENTITIES]:
         e = entities.get(eid)
         if e is None:
             continue
-        ev = _ev(e.evidence)
+        if seen is None:
+            view, ev = _entity_view(e)
+        elif (cached := seen.get(eid)) is not None:
+            view, ev = cached
+        else:
+            view, ev = seen[eid] = _entity_view(e)
         evidence.update(ev)
-        ents.append({"id": e.id, "kind": e.kind, "subtype": e.subtype, "environments": e.environments,
-                     "replicas": e.replicas, "stateful": e.stateful, "deletion_protection": e.deletion_protection,
-                     "data_classes": e.data_classes, "evidence": ev})
+        ents.append(view)
     acts, quoted = [], []
     for row in rows:
         ev = _ev(row.evidence)
@@ -146,6 +159,7 @@ def eval_slice_plan(policy: Policy, inv: Inventory, cases: list[EvalCase]) -> li
     for c in cases:
         by_system.setdefault(c.system, []).append(c)
     out: list[PlannedSlice] = []
+    seen: dict[str, tuple[dict[str, Any], list[str]]] = {}
     for sid, cs in by_system.items():
         s = systems.get(sid)
         if s is None:
@@ -155,21 +169,21 @@ def eval_slice_plan(policy: Policy, inv: Inventory, cases: list[EvalCase]) -> li
             key = sid if len(chunks) == 1 else f"{sid}#{n}"
 
             def build(key: str = key, s: PolicySystem = s, chunk: list[EvalCase] = chunk) -> Slice:
-                return _eval_slice(key, s, chunk, entities, actions)
+                return _eval_slice(key, s, chunk, entities, actions, seen)
 
             out.append(PlannedSlice(key, sid, len(chunk), build))
     return out
 
 
 def _eval_slice(key: str, s: PolicySystem, chunk: list[EvalCase], entities: dict[str, Any],
-                actions: dict[str, Any]) -> Slice:
+                actions: dict[str, Any], seen: dict[str, tuple[dict[str, Any], list[str]]] | None = None) -> Slice:
     first = {c.action_ids[0] for c in chunk if c.action_ids}
     wanted = {a for c in chunk for a in c.action_ids}
     rows = sorted((a for a in s.actions if a.id in wanted), key=lambda a: (a.id not in first, a.id))
     # Back in the system's own order (a position map: `list.index` compares whole models).
     kept = {id(a) for a in rows[:MAX_EVAL_ACTIONS]}
     rows = [a for a in s.actions if id(a) in kept]
-    sl = _slice(key, s, rows, entities, actions, [])
+    sl = _slice(key, s, rows, entities, actions, [], seen)
     sl.evidence |= {str(e) for c in chunk for e in c.evidence}
     sl.cases = chunk
     return sl

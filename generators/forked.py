@@ -1,0 +1,127 @@
+"""Run a pure computation ahead of need in a forked child process, and collect it later.
+
+A document run has CPU work that does not wait on the network (the offline eval draft) and
+work that mostly does (the policy prompts' API calls, whose event loop must stay free to keep
+the concurrency pipe full). In one process the two take turns on one interpreter lock; in a
+forked child the computation uses the machine's other core, sees the parent's objects as they
+were at the fork (copy-on-write, nothing serialised on the way in), and sends back only its
+pickled result. The parent decides afterwards whether the result still applies
+(:meth:`Forked.take`) or discards it (:meth:`Forked.discard`): speculation never changes what
+a run produces, only when the work happens.
+
+Only on Linux (``fork`` is unsafe on macOS and absent on Windows) and only while the process
+has a single thread (a fork copies no other thread, and a lock one of them held would stay
+held in the child); otherwise :func:`start` returns None and the caller computes inline.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+ENV_OFF = "STACKPOLICY_NO_FORK"  # set (to anything but "" / "0"): always compute inline
+
+
+def available() -> bool:
+    """Whether :func:`start` may fork here (Linux, one thread, not switched off)."""
+    return (sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+            and os.environ.get(ENV_OFF, "") in ("", "0"))
+
+
+class Forked(Generic[T]):
+    """A child computing one value (see :func:`start`)."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self._fd = pid, fd
+        self._done = False
+
+    def take(self) -> T | None:
+        """The child's result (waits for it), or None when the child failed in any way."""
+        if self._done:
+            return None
+        chunks = []
+        try:
+            while chunk := os.read(self._fd, 1 << 20):
+                chunks.append(chunk)
+        except OSError:
+            chunks = []
+        finally:
+            self._close()
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            status = -1
+        if status != 0 or not chunks:
+            return None
+        try:
+            ok, value = pickle.loads(b"".join(chunks))
+        except Exception:  # noqa: BLE001 - an unreadable result is a failed speculation, never an error
+            return None
+        return value if ok else None
+
+    def discard(self) -> None:
+        """Stop the child (if still running) and reap it; its result is never read."""
+        if self._done:
+            return
+        self._close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+    def _close(self) -> None:
+        if not self._done:
+            self._done = True
+            os.close(self._fd)
+
+
+def start(fn: Callable[[], T], *, nice: int = 5) -> Forked[T] | None:
+    """``fn()`` computing in a forked child at ``nice`` lower priority (it is work ahead of need:
+    the parent's own work comes first), or None when forking is not available here."""
+    if not available():
+        return None
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:  # the child: compute, send, and leave without running the parent's exit hooks
+        code = 1
+        try:
+            os.close(read_fd)
+            # What the parent had is shared copy-on-write: frozen, the child's collections skip
+            # it and do not copy every page it lives on (freezing only relinks two list heads).
+            gc.freeze()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child quietly with the parent
+            try:
+                os.nice(nice)
+            except OSError:
+                pass
+            try:
+                payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - the parent computes inline instead
+                payload = pickle.dumps((False, None))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_fd, view):]
+            code = 0
+        except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code path
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return Forked(pid, read_fd)
