@@ -108,16 +108,18 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
     gap, stage_details = breakdown(cold_timeline, cold_s, CONCURRENCY, LATENCY_S)
     gap.update({
         "(info) offline policy draft inside the run": cold_spent.get("draft_policy", 0.0),
-        "(info) offline eval draft inside the run": cold_spent.get("draft_evals", 0.0),
+        "(info) offline eval draft inside the run (this process)": cold_spent.get("draft_evals", 0.0),
+        "(info) waiting for the eval draft made ahead (forked child)": cold_spent.get("ahead_wait", 0.0),
         "(info) offline draft alone (provider=None) for comparison": offline_s,
         "(info) building and rendering prompts (event loop)": cold_spent.get("render", 0.0),
         "(info) validating answers (event loop)": cold_spent.get("validate", 0.0),
         "(info) garbage collector pauses": cold_spent.get("gc", 0.0),
-        "(info) creating the API client (SDK import) in the first call": cold_spent.get("client", 0.0),
+        "(info) creating an SDK client (import; only when the SDK serves the calls)": cold_spent.get("client", 0.0),
         "(info) CPU of this process during the run": cold_spent.get("client_cpu", 0.0),
         "(info) CPU of the fake API server answering": cold_spent.get("server_cpu", 0.0),
     })
     details = {
+        "eval_draft_ahead": cold_spent.get("ahead_outcome", "not forked"),
         "calls": cold_calls["_requests"], "concurrency": CONCURRENCY, "latency_s": LATENCY_S,
         "cold_s": round(cold_s, 3), "ideal_s": round(ideal, 3),
         "cold_over_ideal": round(cold_s / ideal, 3) if ideal else None,
@@ -135,6 +137,7 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
             f"(x{details['cold_over_ideal']}), warm {warm_s:.2f}s with {details['warm_calls']} calls, "
             f"prompt tokens max {details['prompt_tokens_max']} / median {details['prompt_tokens_median']}"
             f" [{'aims met' if met else 'aims MISSED'}]")
+    note += f"; eval draft made ahead: {details['eval_draft_ahead']}"
     note += "; where the wall goes: " + ", ".join(f"{k} {v:.1f}s" for k, v in gap.items())
     return PhaseResult(name=name, seconds=cold_s, items=details["calls"], unit="calls", note=note, details=details)
 
@@ -171,7 +174,7 @@ def breakdown(timeline: list[tuple[str, float, float]], wall: float, width: int,
         if n == 0:
             gap["before the first call (document key + offline policy draft + first prompt)"] = first
         else:
-            gap[f"between the stages: before the first {stage} call (merge + offline draft + prompts)"] = first - cursor
+            gap[f"between the stages: before the first {stage} call (merge + eval draft, or the wait for the one made ahead, + prompts)"] = first - cursor
         ideal = math.ceil(len(calls) / width) * latency
         span = last_end - first
         mean = sum(e - s for s, e in calls) / len(calls)
@@ -262,12 +265,32 @@ def _instrument(ref, spent: dict[str, float], calls: list[tuple[str, float, floa
             add("gc", time.perf_counter() - gc_start[0])
 
     gc.callbacks.append(on_gc)
+    # The eval draft made ahead: how long the run waited for the child, and whether it was used.
+    from generators import forked
+
+    take, start = forked.Forked.take, forked.start
+
+    def timed_take(self):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        value = take(self)
+        add("ahead_wait", time.perf_counter() - t)
+        spent["ahead_outcome"] = "used" if value is not None else "failed (drafted inline)"  # type: ignore[assignment]
+        return value
+
+    def counted_start(fn, **kw):  # type: ignore[no-untyped-def]
+        job = start(fn, **kw)
+        spent["ahead_outcome"] = "not read (the refinement changed more than prose)" if job else "not forked"  # type: ignore[assignment]
+        return job
+
+    forked.Forked.take = timed_take  # type: ignore[method-assign]
+    forked.start = counted_start
     saved = {name: getattr(pipeline, name) for name in ("draft_policy", "draft_evals")}
     for name, fn in saved.items():
         setattr(pipeline, name, timed(fn, name))
 
     def undo() -> None:
         gc.callbacks.remove(on_gc)
+        forked.Forked.take, forked.start = take, start  # type: ignore[method-assign]
         for name, fn in saved.items():
             setattr(pipeline, name, fn)
 

@@ -87,7 +87,7 @@ class Forked(Generic[T]):
             os.close(self._fd)
 
 
-def start(fn: Callable[[], T], *, nice: int = 5) -> Forked[T] | None:
+def start(fn: Callable[[], T], *, nice: int = 10) -> Forked[T] | None:
     """``fn()`` computing in a forked child at ``nice`` lower priority (it is work ahead of need:
     the parent's own work comes first), or None when forking is not available here."""
     if not available():

@@ -21,7 +21,7 @@ from typing import Protocol
 from generators import __version__
 from generators.decision.build import Assessments
 from generators import forked
-from generators.documents.evals import draft_evals, eval_basis
+from generators.documents.evals import draft_evals, eval_basis, same_eval_basis
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.documents.policy import draft_policy
 from generators.documents.render import render_evals_md, render_policy_md, render_yaml, yaml_writer
@@ -138,18 +138,17 @@ def draft_documents(
         # policy's basis is drafted ahead, in a forked child, while the provider's calls run:
         # when the refinement changed only prose (the bases are equal) that suite is the one
         # the refined policy would draft, and the run does not wait for the drafter.
-        basis = eval_basis(policy)
-        ahead = forked.start(lambda: evals_from(basis)) if getattr(provider, "drafts_ahead", False) else None
+        draft = policy
+        ahead = forked.start(lambda: evals_from(eval_basis(draft))) if getattr(provider, "drafts_ahead", False) else None
         try:
-            policy = provider.refine_policy(policy, inv, assessments)
-            refined_basis = eval_basis(policy)
-            if ahead is not None and refined_basis == basis:
+            policy = provider.refine_policy(draft, inv, assessments)
+            if ahead is not None and same_eval_basis(draft, policy):
                 evals = ahead.take()
         finally:
             if ahead is not None:
                 ahead.discard()
         if evals is None:
-            evals = evals_from(refined_basis)
+            evals = evals_from(eval_basis(policy))
     else:
         evals = evals_from(policy)
     if isinstance(assessments, Assessments):

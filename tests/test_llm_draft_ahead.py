@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from generators import forked
-from generators.documents.evals import draft_evals, eval_basis
+from generators.documents.evals import draft_evals, eval_basis, same_eval_basis
 from generators.documents.model import EvalSuite, Policy
 from generators.llm.merge import merge_policy
 from generators.llm.schema import ActionAnswer, PolicyAnswer
@@ -106,10 +106,18 @@ def test_the_eval_drafter_reads_nothing_the_basis_drops(acme) -> None:
     refined = FakeRefiner(raise_id=_raisable(acme)).refine_policy(
         draft_documents(inv, assess(inv, cfg), cfg)[0], inv, {})
     meta = document_meta(inv)
-    for policy in (refined, FakeRefiner().refine_policy(draft_documents(inv, assess(inv, cfg), cfg)[0], inv, {})):
+    offline = draft_documents(inv, assess(inv, cfg), cfg)[0]
+    prose_only = FakeRefiner().refine_policy(offline, inv, {})
+    for policy in (refined, prose_only):
         basis = eval_basis(policy)
         assert all(not a.rationale for s in basis.systems for a in s.actions)
         assert draft_evals(inv, basis, meta, cfg=cfg) == draft_evals(inv, policy, meta, cfg=cfg)
+    # The field-by-field comparison says what comparing the bases says.
+    assert prose_only != offline and same_eval_basis(prose_only, offline)
+    assert eval_basis(prose_only) == eval_basis(offline)
+    assert not same_eval_basis(refined, offline) and eval_basis(refined) != eval_basis(offline)
+    moved = offline.model_copy(update={"systems": offline.systems[::-1]})
+    assert not same_eval_basis(moved, offline)
 
 
 @linux_fork

@@ -1164,19 +1164,42 @@ def estate_for(inv: Inventory, policy: Policy, classifier: Any) -> Estate:
                   names=names)
 
 
+# The prose a refinement rewrites and the eval drafter never reads (see eval_basis).
+_PROSE_POLICY = frozenset({"summary", "questions"})
+_PROSE_SYSTEM = frozenset({"summary", "drafted_by"})
+_PROSE_ACTION = frozenset({"rationale", "agent_may"})
+
+
 def eval_basis(policy: Policy) -> Policy:
     """The policy as :func:`draft_evals` reads it: without the prose a refinement rewrites
     (rationales, what the agent may do, summaries, who drafted a system, reviewer questions).
 
-    Policies with equal bases draft equal suites. A run with a provider drafts its suite from
-    the basis, so a suite drafted ahead from the offline policy (while the provider refines
-    it) stands whenever the refinement changed only prose; a raised tier, a re-sorted or
-    newly cited row, an edited table make the bases differ and the suite is drafted again."""
+    Policies with equal bases (:func:`same_eval_basis`) draft equal suites. A run with a
+    provider drafts its suite from the basis, so a suite drafted ahead from the offline policy
+    (while the provider refines it) stands whenever the refinement changed only prose; a
+    raised tier, a re-sorted or newly cited row, an edited table make the bases differ and the
+    suite is drafted again."""
+    blank_action = {k: "" for k in _PROSE_ACTION}
     systems = [s.model_copy(update={
         "summary": "", "drafted_by": "offline",
-        "actions": [a.model_copy(update={"rationale": "", "agent_may": ""}) for a in s.actions]})
-        for s in policy.systems]
+        "actions": [a.model_copy(update=blank_action) for a in s.actions]}) for s in policy.systems]
     return policy.model_copy(update={"systems": systems, "summary": [], "questions": []})
+
+
+def same_eval_basis(a: Policy, b: Policy) -> bool:
+    """``eval_basis(a) == eval_basis(b)``, without building either (field by field)."""
+    def same(x: Any, y: Any, skip: frozenset[str]) -> bool:
+        return type(x) is type(y) and all(getattr(x, f) == getattr(y, f)
+                                          for f in type(x).model_fields if f not in skip)
+
+    if not same(a, b, _PROSE_POLICY | {"systems"}) or len(a.systems) != len(b.systems):
+        return False
+    for sa, sb in zip(a.systems, b.systems):
+        if not same(sa, sb, _PROSE_SYSTEM | {"actions"}) or len(sa.actions) != len(sb.actions):
+            return False
+        if not all(same(x, y, _PROSE_ACTION) for x, y in zip(sa.actions, sb.actions)):
+            return False
+    return True
 
 
 def draft_evals(inv: Inventory, policy: Policy, meta: DocumentMeta, *, budget: int = DEFAULT_BUDGET,

@@ -107,7 +107,7 @@ class LLMRefiner:
 
         An unchanged run then skips the offline drafter, prompt rendering and answer
         validation: the result was validated and merged when it was stored. The key covers the
-        inventory, the assessments, the tiers, the document meta, the provider, model and call
+        inventory (through ``meta``, which must be ``document_meta(inv, ...)``), the assessments, the tiers, the document meta, the provider, model and call
         options, the prompt templates and the drafting/refining code itself. Only runs where
         every prompt got a valid answer are stored (a fallback is retried next time), and
         ``--no-cache`` (a disabled cache) neither reads nor writes. Each remembered prompt is
@@ -356,10 +356,14 @@ def _code_digest() -> str:
 
 def _documents_key(ref: LLMRefiner, inv: Inventory, assessments: dict[str, Assessment],
                    tiers: list[TierDefinition], meta: DocumentMeta) -> str:
-    """The finished-documents cache key (everything :meth:`LLMRefiner.recall_documents` lists)."""
-    h = hashlib.sha256(b"stackpolicy-documents-v1\0")
+    """The finished-documents cache key (everything :meth:`LLMRefiner.recall_documents` lists).
+
+    The inventory enters through ``meta.inventory_digest``: ``meta`` is the document meta the
+    pipeline made from ``inv`` (:func:`generators.pipeline.document_meta`), and digesting a
+    large inventory a second time costs half a second before the first call."""
+    h = hashlib.sha256(b"stackpolicy-documents-v2\0")
     for part in (_code_digest(), ref.renderer.fingerprint(), ref.provider.name, str(ref.provider.model),
-                 ref.provider.label, str(ref.options.max_tokens), str(ref.options.temperature), inv.digest(),
+                 ref.provider.label, str(ref.options.max_tokens), str(ref.options.temperature),
                  meta.model_dump_json(), json.dumps([t.model_dump(mode="json") for t in tiers], sort_keys=True)):
         h.update(part.encode())
         h.update(b"\0")
