@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import re
 from pathlib import Path
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -1187,18 +1188,30 @@ def eval_basis(policy: Policy) -> Policy:
 
 
 def same_eval_basis(a: Policy, b: Policy) -> bool:
-    """``eval_basis(a) == eval_basis(b)``, without building either (field by field)."""
-    def same(x: Any, y: Any, skip: frozenset[str]) -> bool:
-        return type(x) is type(y) and all(getattr(x, f) == getattr(y, f)
-                                          for f in type(x).model_fields if f not in skip)
+    """``eval_basis(a) == eval_basis(b)``, without building either: the kept fields compared
+    as tuples (one C-level comparison per row; rows a refinement copied share their values)."""
+    def kept(model: type[Any], skip: frozenset[str]) -> Callable[[Any], tuple[Any, ...]]:
+        get = operator.itemgetter(*(f for f in model.model_fields if f not in skip))
+        return lambda x: get(x.__dict__)
 
-    if not same(a, b, _PROSE_POLICY | {"systems"}) or len(a.systems) != len(b.systems):
+    if type(a) is not type(b) or len(a.systems) != len(b.systems):
         return False
+    if kept(type(a), _PROSE_POLICY | {"systems"})(a) != kept(type(b), _PROSE_POLICY | {"systems"})(b):
+        return False
+    system_key: Callable[[Any], tuple[Any, ...]] | None = None
+    action_key: Callable[[Any], tuple[Any, ...]] | None = None
     for sa, sb in zip(a.systems, b.systems):
-        if not same(sa, sb, _PROSE_SYSTEM | {"actions"}) or len(sa.actions) != len(sb.actions):
+        if type(sa) is not type(sb) or len(sa.actions) != len(sb.actions):
             return False
-        if not all(same(x, y, _PROSE_ACTION) for x, y in zip(sa.actions, sb.actions)):
+        system_key = system_key or kept(type(sa), _PROSE_SYSTEM | {"actions"})
+        if system_key(sa) != system_key(sb):
             return False
+        for x, y in zip(sa.actions, sb.actions):
+            if x is y:
+                continue
+            action_key = action_key or kept(type(x), _PROSE_ACTION)
+            if type(x) is not type(y) or action_key(x) != action_key(y):
+                return False
     return True
 
 
