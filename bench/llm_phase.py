@@ -114,7 +114,7 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
         "(info) building and rendering prompts (event loop)": cold_spent.get("render", 0.0),
         "(info) validating answers (event loop)": cold_spent.get("validate", 0.0),
         "(info) garbage collector pauses": cold_spent.get("gc", 0.0),
-        "(info) creating an SDK client (import; only when the SDK serves the calls)": cold_spent.get("client", 0.0),
+        "(info) creating an SDK client (the import: only when the SDK serves the calls)": cold_spent.get("client", 0.0),
         "(info) CPU of this process during the run": cold_spent.get("client_cpu", 0.0),
         "(info) CPU of the fake API server answering": cold_spent.get("server_cpu", 0.0),
     })
@@ -174,7 +174,7 @@ def breakdown(timeline: list[tuple[str, float, float]], wall: float, width: int,
         if n == 0:
             gap["before the first call (document key + offline policy draft + first prompt)"] = first
         else:
-            gap[f"between the stages: before the first {stage} call (merge + eval draft, or the wait for the one made ahead, + prompts)"] = first - cursor
+            gap[f"between the stages: before the first {stage} call (merge + eval draft or the wait for the one made ahead + prompts)"] = first - cursor
         ideal = math.ceil(len(calls) / width) * latency
         span = last_end - first
         mean = sum(e - s for s, e in calls) / len(calls)

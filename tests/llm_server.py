@@ -144,6 +144,10 @@ class LLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The handler writes the headers and the body separately; with Nagle's algorithm the
+            # body then waits for the client's delayed ACK (40 ms on Linux), a stall real API
+            # servers do not have and the benchmark would count as the client's latency.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # keep pytest output clean
                 return
