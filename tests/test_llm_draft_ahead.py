@@ -156,3 +156,19 @@ def test_no_fork_while_other_threads_run_or_when_switched_off(monkeypatch: pytes
     monkeypatch.setenv(forked.ENV_OFF, "0")
     job = forked.start(lambda: 1)
     assert job is not None and job.take() == 1
+
+
+def test_the_cli_provider_lets_the_pipeline_draft_ahead_except_in_batch_mode() -> None:
+    from generators.cli.llm_opts import _CliProvider
+    from generators.llm.prompts import PromptRenderer
+    from generators.llm.run import LLMRefiner, RunOptions
+    from generators.pipeline import load_tiers
+    from generators.providers.openai_compatible import OpenAICompatibleProvider
+
+    def cli(batch: bool) -> _CliProvider:
+        ref = LLMRefiner(OpenAICompatibleProvider("m", api_key="k", base_url="http://127.0.0.1:1/v1"),
+                         PromptRenderer(load_tiers(Config())), options=RunOptions(batch=batch))
+        return _CliProvider(None, ref, "", Path("."))  # type: ignore[arg-type] - no click context needed
+
+    assert cli(batch=False).drafts_ahead
+    assert not cli(batch=True).drafts_ahead

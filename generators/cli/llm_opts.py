@@ -79,6 +79,11 @@ class _CliProvider:
         self.name = refiner.name
         self.model = refiner.model
 
+    @property
+    def drafts_ahead(self) -> bool:
+        """Whether the pipeline may draft the eval suite ahead, in a forked child (the refiner says)."""
+        return self.refiner.drafts_ahead
+
     def _guard(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
