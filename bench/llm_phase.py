@@ -113,6 +113,7 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
         "(info) offline draft alone (provider=None) for comparison": offline_s,
         "(info) building and rendering prompts (event loop)": cold_spent.get("render", 0.0),
         "(info) validating answers (event loop)": cold_spent.get("validate", 0.0),
+        "(info) applying answers to their rows as they arrive (event loop)": cold_spent.get("apply", 0.0),
         "(info) garbage collector pauses": cold_spent.get("gc", 0.0),
         "(info) creating an SDK client (the import: only when the SDK serves the calls)": cold_spent.get("client", 0.0),
         "(info) CPU of this process during the run": cold_spent.get("client_cpu", 0.0),
@@ -232,12 +233,13 @@ def _instrument(ref, spent: dict[str, float], calls: list[tuple[str, float, floa
 
     run = ref._run
 
-    def stage(document, plan, render, validator):  # type: ignore[no-untyped-def]
+    def stage(document, plan, render, validator, on_answer=None):  # type: ignore[no-untyped-def]
         from generators.llm.slices import PlannedSlice
 
         # Building a slice happens just before rendering it: both count as rendering.
         plan = [PlannedSlice(p.key, p.system_id, p.size, timed(p.build, "render")) for p in plan]
-        return timed(run, "stages")(document, plan, timed(render, "render"), timed(validator, "validate"))
+        return timed(run, "stages")(document, plan, timed(render, "render"), timed(validator, "validate"),
+                                    timed(on_answer, "apply") if on_answer is not None else None)
 
     ref._run = stage
     complete = ref.provider.complete

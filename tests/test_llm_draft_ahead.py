@@ -172,3 +172,23 @@ def test_the_cli_provider_lets_the_pipeline_draft_ahead_except_in_batch_mode() -
 
     assert cli(batch=False).drafts_ahead
     assert not cli(batch=True).drafts_ahead
+
+
+def test_rows_applied_as_answers_arrive_merge_like_rows_applied_at_the_end(acme) -> None:
+    from generators.llm.merge import apply_action, merge_policy
+
+    inv, cfg = acme
+    draft = draft_documents(inv, assess(inv, cfg), cfg)[0]
+    raised = _raisable(acme)
+    answers = {s.id: [PolicyAnswer(system_id=s.id, summary="s", questions=[], actions=[
+        ActionAnswer(id=a.id, tier="T3" if a.id == raised else a.tier, rationale="r", agent_may="m",
+                     evidence=[f"{a.evidence[0].path}:{a.evidence[0].line}"], proposed_lower_tier=None,
+                     lower_reason=None) for a in s.actions])] for s in draft.systems if s.actions}
+    applied = {a.id: (ans, a, *apply_action(a, ans, s.id, "fake:m1"))
+               for s in draft.systems for a in s.actions for ans in answers[s.id][0].actions if ans.id == a.id}
+    at_end = merge_policy(draft, answers, {}, "fake:m1")
+    assert merge_policy(draft, answers, {}, "fake:m1", applied=applied) == at_end
+    # An entry made for another answer (a repair replaced it) is not reused.
+    stale = {k: (v[0].model_copy(update={"tier": "T3"}), *v[1:]) for k, v in applied.items()}
+    stale = {k: (v[0], v[1], v[2].model_copy(update={"rationale": "stale"}), v[3]) for k, v in stale.items()}
+    assert merge_policy(draft, answers, {}, "fake:m1", applied=stale) == at_end

@@ -83,8 +83,13 @@ def apply_action(row: PolicyAction, ans: ActionAnswer, sid: str, label: str) -> 
     }), question
 
 
+# Rows already applied while the calls ran (action id -> the answer, the draft row, and what
+# apply_action made of them); merge_policy reuses an entry only for that same answer and row.
+Applied = dict[str, tuple[ActionAnswer, PolicyAction, PolicyAction, Question | None]]
+
+
 def merge_policy(draft: Policy, answers: dict[str, list[PolicyAnswer]], fallbacks: dict[str, Fallback],
-                 label: str, rules: Rules | None = None) -> Policy:
+                 label: str, rules: Rules | None = None, applied: Applied | None = None) -> Policy:
     """The policy with every answered system refined and every failed one visibly offline.
 
     ``answers`` holds, per system id, the answers of all its parts; a system appears in
@@ -112,7 +117,11 @@ def merge_policy(draft: Policy, answers: dict[str, list[PolicyAnswer]], fallback
             if ans is None:
                 rows.append(row)
                 continue
-            new, q = apply_action(row, ans, s.id, label)
+            pre = applied.get(row.id) if applied else None
+            if pre is not None and pre[0] is ans and pre[1] is row:
+                new, q = pre[2], pre[3]
+            else:
+                new, q = apply_action(row, ans, s.id, label)
             rows.append(new)
             if q is not None:
                 extra.append(q)

@@ -23,7 +23,7 @@ from typing import Any
 
 from generators import __version__
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
-from generators.llm.merge import Fallback, merge_evals, merge_policy
+from generators.llm.merge import Applied, Fallback, apply_action, merge_evals, merge_policy
 from generators.llm.prompts import PromptRenderer, RenderedPrompt
 from generators.llm.slices import PlannedSlice, Slice, eval_slice_plan, system_slice_plan
 from generators.llm.validate import repair_prompt, validate_evals, validate_policy
@@ -147,9 +147,21 @@ class LLMRefiner:
         """The policy with each system refined by the model (floors enforced), or its offline draft."""
         with _frozen_heap():
             plan = system_slice_plan(draft, inv)
-            outcomes = self._run("policy", plan, self.renderer.policy, validate_policy)
+            label = self.provider.label
+            rows = {a.id: (a, s.id) for s in draft.systems for a in s.actions}
+            applied: Applied = {}
+
+            def apply(outcome: Outcome) -> None:
+                # Each valid answer is applied to its rows as it arrives, while the other calls
+                # wait on the API; the merge after the last answer then reuses these rows.
+                for ans in outcome.answer.actions:
+                    hit = rows.get(ans.id)
+                    if hit is not None:
+                        applied[ans.id] = (ans, hit[0], *apply_action(hit[0], ans, hit[1], label))
+
+            outcomes = self._run("policy", plan, self.renderer.policy, validate_policy, apply)
             answers, fallbacks = _collect(outcomes)
-            return merge_policy(draft, answers, fallbacks, self.provider.label)
+            return merge_policy(draft, answers, fallbacks, label, applied=applied)
 
     def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
         """The suite with each system's cases rewritten by the model, or its offline draft."""
@@ -164,18 +176,20 @@ class LLMRefiner:
         return p.request(self.options.max_tokens, self.options.temperature)
 
     def _run(self, document: str, plan: Sequence[PlannedSlice], render: Callable[[Slice], RenderedPrompt],
-             validator: Validator) -> list[Outcome]:
-        return asyncio.run(self._run_async(document, plan, render, validator))
+             validator: Validator, on_answer: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+        return asyncio.run(self._run_async(document, plan, render, validator, on_answer))
 
     async def _run_async(self, document: str, plan: Sequence[PlannedSlice],
-                         render: Callable[[Slice], RenderedPrompt], validator: Validator) -> list[Outcome]:
+                         render: Callable[[Slice], RenderedPrompt], validator: Validator,
+                         on_answer: Callable[[Outcome], None] | None = None) -> list[Outcome]:
         """Every planned slice answered; outcomes in plan (document) order, whatever the completion order.
 
         A producer builds and renders prompts just ahead of ``concurrency`` workers, each of
         which takes the next ready prompt as soon as its previous call is done: the first call
         goes out after one prompt is rendered, a slow answer holds up only its own worker,
         and rendering runs while the calls wait on the API. The largest slices go first, so
-        the run does not end waiting on a long answer started last.
+        the run does not end waiting on a long answer started last. ``on_answer`` sees each
+        valid outcome as it arrives.
         """
         self.budget.lock = asyncio.Lock()
         prefetched: dict[str, LLMResponse | ProviderError] = {}
@@ -208,8 +222,10 @@ class LLMRefiner:
         async def work() -> None:
             while (item := await queue.get()) is not None:
                 i, sl, p = item
-                results[i] = await self._answer(p, sl, validator, prefetched.get(p.key))
+                results[i] = outcome = await self._answer(p, sl, validator, prefetched.get(p.key))
                 progress.advance()
+                if on_answer is not None and outcome.answer is not None:
+                    on_answer(outcome)
 
         try:
             with progress:
