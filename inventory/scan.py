@@ -10,16 +10,20 @@ import fnmatch
 import gc
 import hashlib
 import json
+import marshal
 import os
 import sqlite3
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
+from stat import S_ISDIR, S_ISREG
 
 from pydantic import TypeAdapter
 
@@ -41,7 +45,7 @@ class ScanError(Exception):
     """A scan that cannot start (a source path that does not exist...)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class FileJob:
     root: Path
     path: str  # absolute path (a string: the walk makes thousands; see ``abspath``)
@@ -71,9 +75,142 @@ def _excluded(rel: str, cfg: Config) -> bool:
 
 _BY_NAME = attrgetter("name")  # a C sort key: the walk sorts every directory of the tree
 
+# How a directory entry is followed (see WalkCache): a directory, a regular file, a symlink
+# (stat-ed again on every walk: where it points can change without its directory changing),
+# anything else (sockets, fifos, devices: never scanned).
+_DIR, _FILE, _LINK, _OTHER = "d", "f", "l", "o"
 
-def iter_files(roots: list[Path], cfg: Config, stats: ScanStats) -> Iterator[FileJob]:
-    """Every regular file under ``roots``, sorted, following directory symlinks once."""
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, restoring it as it was whatever happens.
+
+    For stages that allocate tens of thousands of objects that all stay alive and make no
+    cycles (the walk, loading stored state): the collector would walk them again and again as
+    they accumulate, for nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class WalkCache:
+    """What the last walks saw: each directory's listing by its stat, each file's digest by its stat.
+
+    Creating, removing or renaming an entry changes its directory's mtime and ctime (ctime
+    cannot be set back), so a directory whose (mtime, ctime, inode, device) are what they were
+    when it was listed, and settled before that (see :func:`_settled`), still holds exactly
+    the entries it held: it is not listed again. Its files are still stat-ed one by one (an
+    edit in place changes the file, not its directory) and symlinks are followed afresh.
+    Stored as one checksummed ``marshal`` blob, so a rescan loads it in one query.
+    """
+
+    MAGIC = b"stackpolicy-walk\x001\x00"
+
+    def __init__(self, dirs: dict[str, tuple] | None = None, files: dict[str, tuple] | None = None) -> None:
+        # dir path -> (mtime_ns, ctime_ns, inode, device, when listed, entry names (sorted), kinds)
+        self.dirs: dict[str, tuple] = dirs or {}
+        # file path -> (size, mtime_ns, ctime_ns, inode, content sha256, when hashed)
+        self.files: dict[str, tuple] = files or {}
+        self.started_ns = time.time_ns()  # what this walk lists or hashes, it does after this
+        self.changed = False
+        self.used_dirs: set[str] = set()
+        self.used_files: set[str] = set()
+
+    def listing(self, d: str, st: os.stat_result) -> tuple[tuple[str, ...], str] | None:
+        """The (names, kinds) of directory ``d`` listed before, if it cannot have changed since."""
+        row = self.dirs.get(d)
+        if (row is None or row[0] != st.st_mtime_ns or row[1] != st.st_ctime_ns or row[2] != st.st_ino
+                or row[3] != st.st_dev or not _settled(st, row[4])):
+            return None
+        self.used_dirs.add(d)
+        return row[5], row[6]
+
+    def record_listing(self, d: str, st: os.stat_result, names: tuple[str, ...], kinds: str) -> None:
+        """Remember the listing of ``d`` made during this walk."""
+        self.dirs[d] = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, self.started_ns, names, kinds)
+        self.used_dirs.add(d)
+        self.changed = True
+
+    def digest(self, path: str, st: os.stat_result) -> str | None:
+        """The content sha256 of ``path`` hashed before, if it cannot have changed since."""
+        row = self.files.get(path)
+        if (row is None or row[0] != st.st_size or row[1] != st.st_mtime_ns or row[2] != st.st_ctime_ns
+                or row[3] != st.st_ino or not _settled(st, row[5])):
+            return None
+        self.used_files.add(path)
+        return row[4]
+
+    def record_digest(self, path: str, st: os.stat_result, digest: str) -> None:
+        """Remember the content sha256 of ``path`` hashed during this walk."""
+        self.files[path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest, self.started_ns)
+        self.used_files.add(path)
+        self.changed = True
+
+    def dump(self, roots: list[Path]) -> bytes:
+        """The stored form; entries under ``roots`` that this walk did not see are dropped."""
+        inside = tuple(f"{r}/" for r in roots)
+        exact = {str(r) for r in roots}
+
+        def keep(path: str, used: set[str]) -> bool:
+            return path in used or not (path in exact or path.startswith(inside))
+
+        payload = marshal.dumps(({k: v for k, v in self.dirs.items() if keep(k, self.used_dirs)},
+                                 {k: v for k, v in self.files.items() if keep(k, self.used_files)}), 4)
+        return self.MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
+
+    @classmethod
+    def load(cls, blob: object) -> "WalkCache":
+        """The cache stored by :meth:`dump`; an empty one for anything damaged or unknown."""
+        head = len(cls.MAGIC) + 4
+        if not isinstance(blob, bytes) or blob[: len(cls.MAGIC)] != cls.MAGIC:
+            return cls()
+        payload = memoryview(blob)[head:]
+        if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
+            return cls()
+        try:
+            with _collector_paused():  # tens of thousands of tuples, no cycles
+                dirs, files = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            return cls()
+        if type(dirs) is not dict or type(files) is not dict:
+            return cls()
+        return cls(dirs, files)
+
+
+def _list_dir(d: str) -> tuple[tuple[str, ...], str, bool]:
+    """(sorted entry names, their kinds, whether every kind is known) of directory ``d``; raises OSError."""
+    with os.scandir(d) as it:
+        entries = sorted(it, key=_BY_NAME)
+    kinds = []
+    known = True
+    for entry in entries:
+        try:
+            if entry.is_symlink():
+                kind = _LINK
+            elif entry.is_dir(follow_symlinks=False):
+                kind = _DIR
+            elif entry.is_file(follow_symlinks=False):
+                kind = _FILE
+            else:
+                kind = _OTHER
+        except OSError:  # vanished while listed, or unreadable: skipped, and not remembered
+            kind = _OTHER
+            known = False
+        kinds.append(kind)
+    return tuple(e.name for e in entries), "".join(kinds), known
+
+
+def iter_files(roots: list[Path], cfg: Config, stats: ScanStats, walk: WalkCache | None = None) -> Iterator[FileJob]:
+    """Every regular file under ``roots``, sorted, following directory symlinks once.
+
+    With ``walk``, a directory unchanged since it was last listed is not listed again (see
+    :class:`WalkCache`), and the listings made now are recorded in it.
+    """
     multi = len(roots) > 1
     filtered = bool(cfg.include or cfg.exclude)
     for root in roots:
@@ -98,30 +235,43 @@ def iter_files(roots: list[Path], cfg: Config, stats: ScanStats) -> Iterator[Fil
                 stats.warnings.append(Warning(path=rel_dir[:-1], message="symlink loop: directory already visited, skipped", scanner="walk"))
                 continue
             seen_dirs.add(key)
-            try:
-                with os.scandir(d) as it:
-                    entries = sorted(it, key=_BY_NAME)
-            except OSError as exc:
-                stats.warnings.append(Warning(path=rel_dir[:-1] or ".", message=f"cannot read directory: {exc.strerror}", scanner="walk"))
-                continue
-            for entry in entries:
-                rel = rel_dir + entry.name
+            listed = walk.listing(d, st) if walk is not None else None
+            if listed is None:
                 try:
-                    is_dir = entry.is_dir(follow_symlinks=True)
-                    is_file = entry.is_file(follow_symlinks=True)
-                except OSError:
-                    is_dir = is_file = False
-                if is_dir:
-                    if entry.name not in SKIP_DIRS:
-                        stack.append((entry.path, rel + "/"))
+                    names, kinds, known = _list_dir(d)
+                except OSError as exc:
+                    stats.warnings.append(Warning(path=rel_dir[:-1] or ".", message=f"cannot read directory: {exc.strerror}", scanner="walk"))
                     continue
-                if not is_file:
-                    if entry.is_symlink():
+                if walk is not None and known:
+                    walk.record_listing(d, st, names, kinds)
+            else:
+                names, kinds = listed
+            prefix = d if d.endswith("/") else d + "/"
+            for name, kind in zip(names, kinds):
+                if kind == _OTHER:
+                    continue
+                path = prefix + name
+                rel = rel_dir + name
+                if kind == _LINK:
+                    # Followed afresh every time; anything it does not lead to is a broken link.
+                    try:
+                        mode = os.stat(path).st_mode
+                    except OSError:
+                        mode = 0
+                    if S_ISDIR(mode):
+                        kind = _DIR
+                    elif S_ISREG(mode):
+                        kind = _FILE
+                    else:
                         stats.warnings.append(Warning(path=rel, message="broken symlink, skipped", scanner="walk"))
+                        continue
+                if kind == _DIR:
+                    if name not in SKIP_DIRS:
+                        stack.append((path, rel + "/"))
                     continue
                 if filtered and _excluded(rel, cfg):
                     continue
-                found.append(FileJob(root, entry.path, f"{label}/{rel}" if multi else rel))
+                found.append(FileJob(root, path, f"{label}/{rel}" if multi else rel))
         found.sort(key=lambda j: j.relpath)
         yield from found
 
@@ -210,27 +360,27 @@ class FragmentCache:
             # counts a rescan reports.
             self.db.execute("CREATE TABLE IF NOT EXISTS trees (scope TEXT PRIMARY KEY, key TEXT, value BLOB, "
                             "scanned INTEGER, skipped INTEGER)")
-            # What each file's stat was when its content was last hashed (see scan_paths).
-            self.db.execute("CREATE TABLE IF NOT EXISTS file_stats (path TEXT PRIMARY KEY, size INTEGER, "
-                            "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, digest TEXT, hashed_ns INTEGER)")
+            # What the walk saw (see WalkCache): one row, read in one query.
+            self.db.execute("CREATE TABLE IF NOT EXISTS walk (name TEXT PRIMARY KEY, value BLOB)")
         except (OSError, sqlite3.Error):
             self.db = None  # an unwritable cache only costs speed
 
-    def get_stats(self) -> dict[str, tuple[int, int, int, int, str, int]]:
-        """Absolute path -> (size, mtime_ns, ctime_ns, inode, content sha256, when hashed)."""
+    def get_walk(self) -> WalkCache:
+        """What earlier walks saw (an empty :class:`WalkCache` when nothing usable is stored)."""
         if self.db is None:
-            return {}
+            return WalkCache()
         try:
-            return {row[0]: tuple(row[1:]) for row in self.db.execute("SELECT * FROM file_stats")}  # type: ignore[misc]
+            row = self.db.execute("SELECT value FROM walk WHERE name = 'walk'").fetchone()
         except sqlite3.Error:
-            return {}
+            return WalkCache()
+        return WalkCache.load(row[0]) if row else WalkCache()
 
-    def put_stats(self, rows: list[tuple[str, int, int, int, int, str, int]]) -> None:
-        """Record (path, size, mtime_ns, ctime_ns, inode, sha256, when hashed) of files just hashed."""
-        if self.db is None or not rows:
+    def put_walk(self, walk: WalkCache, roots: list[Path]) -> None:
+        """Store ``walk`` if it learnt anything (see :meth:`WalkCache.dump` for what is kept)."""
+        if self.db is None or not walk.changed:
             return
         try:
-            self.db.executemany("INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.execute("INSERT OR REPLACE INTO walk VALUES ('walk', ?)", (walk.dump(roots),))
             self.db.commit()
         except sqlite3.Error:
             pass
@@ -318,6 +468,39 @@ def scan_config_json(cfg: Config) -> str:
     return cfg.model_dump_json(exclude=set(NOT_SCAN_CONFIG))
 
 
+def _walk_and_hash(roots: list[Path], cfg: Config, stats: ScanStats,
+                   walk: WalkCache | None) -> list[tuple[FileJob, bytes | None, str]]:
+    """Pass 1 of :func:`scan_paths`: every file of the walk with its content sha256.
+
+    Each item is (job, its bytes or None when they were not read, sha256). A file whose stat
+    is what it was when ``walk`` last hashed it is not read (see :class:`WalkCache`).
+    """
+    seen: list[tuple[FileJob, bytes | None, str]] = []
+    for job in iter_files(roots, cfg, stats, walk):
+        stats.files_seen += 1
+        try:
+            st = os.stat(job.path)
+            if st.st_size > cfg.max_file_bytes:
+                stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
+                stats.skipped += 1
+                continue
+            data: bytes | None = None
+            digest = walk.digest(job.path, st) if walk is not None else None
+            if digest is None:
+                with open(job.path, "rb") as fh:
+                    data = fh.read()
+                digest = hashlib.sha256(data).hexdigest()
+                if walk is not None:
+                    walk.record_digest(job.path, st, digest)
+        except OSError as exc:
+            stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
+            stats.skipped += 1
+            continue
+        stats.bytes_read += st.st_size if data is None else len(data)
+        seen.append((job, data, digest))
+    return seen
+
+
 def scan_paths(
     paths: list[str | Path],
     cfg: Config | None = None,
@@ -351,39 +534,15 @@ def scan_paths(
     # unchanged tree is recognised from these hashes alone: the stored inventory is returned
     # without decoding or matching any file, or even importing the scanners (the warm
     # rescan). A file whose stat (size, mtime, ctime, inode) is what it was when last hashed
-    # is not even read (see FragmentCache.get_stats).
+    # is not even read, and a directory unchanged since it was last listed is not listed
+    # again (see WalkCache).
     cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
-    known = cache.get_stats()
-    hashed: list[tuple[str, int, int, int, int, str, int]] = []
-    now_ns = time.time_ns()
-    seen: list[tuple[FileJob, bytes | None, str]] = []  # job, data (None: not read yet), content sha256
-    for job in iter_files(roots, cfg, stats):
-        stats.files_seen += 1
-        try:
-            st = os.stat(job.path)
-            if st.st_size > cfg.max_file_bytes:
-                stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
-                stats.skipped += 1
-                continue
-            sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-            row = known.get(job.path)
-            data: bytes | None = None
-            if row is not None and row[:4] == sig and _settled(st, row[5]):
-                digest = row[4]
-            else:
-                with open(job.path, "rb") as fh:
-                    data = fh.read()
-                digest = hashlib.sha256(data).hexdigest()
-                if use_cache:
-                    hashed.append((job.path, *sig, digest, now_ns))
-        except OSError as exc:
-            stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
-            stats.skipped += 1
-            continue
-        stats.bytes_read += st.st_size if data is None else len(data)
-        seen.append((job, data, digest))
-    cache.put_stats(hashed)
-    del known, hashed
+    with _collector_paused():
+        walk = cache.get_walk() if use_cache else None
+        seen = _walk_and_hash(roots, cfg, stats, walk)
+    if walk is not None:
+        cache.put_walk(walk, roots)
+    del walk
     sources = [str(p) for p in paths]
     # The tree's key needs no scanner: the code tag (part of every key) covers their code and
     # versions, so a warm rescan does not import them.

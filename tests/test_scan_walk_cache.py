@@ -1,0 +1,245 @@
+"""The walk's directory cache: an unchanged directory is not listed again, a changed one always is."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+import inventory.scan as scan_mod
+from inventory.config import Config
+from inventory.io import inventory_to_yaml
+from inventory.scan import ScanStats, WalkCache, iter_files, scan_paths
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+HOUR_AGO = time.time() - 3600
+
+
+@pytest.fixture
+def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trust a listing as soon as the directory's last change is older than the listing.
+
+    A test cannot age an inode change time, so the real two-second window would make every
+    directory here too fresh to trust (that window has its own test below).
+    """
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+
+
+@pytest.fixture
+def listed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Directories the walk lists (reads the entries of) from now on."""
+    calls: list[str] = []
+    real = scan_mod._list_dir
+
+    def counting(d: str):  # type: ignore[no-untyped-def]
+        calls.append(d)
+        return real(d)
+
+    monkeypatch.setattr(scan_mod, "_list_dir", counting)
+    return calls
+
+
+def _tree(root: Path) -> Path:
+    for rel in ("b.yaml", "a/z.txt", "a/b/c.md", "a/b/d/e.yaml", "node_modules/x.js", "docs/runbook.md"):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(rel)
+    return root
+
+
+def _walk(root: Path, walk: WalkCache | None) -> tuple[list[str], list[tuple[str, str]]]:
+    stats = ScanStats()
+    rels = [j.relpath for j in iter_files([root], Config(), stats, walk)]
+    return rels, sorted((w.path, w.message) for w in stats.warnings)
+
+
+def _stored(walk: WalkCache, root: Path) -> WalkCache:
+    """``walk`` after a round trip through its stored form (as the next scan sees it)."""
+    return WalkCache.load(walk.dump([root]))
+
+
+def test_an_unchanged_directory_is_not_listed_again(tmp_path: Path, listed: list[str], no_settle: None) -> None:
+    root = _tree(tmp_path / "t")
+    first = WalkCache()
+    expected = _walk(root, first)
+    assert len(listed) == 5  # t, a, a/b, a/b/d, docs (node_modules is never walked)
+    listed.clear()
+    again = _walk(root, _stored(first, root))
+    assert listed == []
+    assert again == expected == _walk(root, None)
+
+
+def test_added_removed_and_renamed_files_are_seen(tmp_path: Path, listed: list[str], no_settle: None) -> None:
+    root = _tree(tmp_path / "t")
+    first = WalkCache()
+    _walk(root, first)
+    (root / "a" / "b" / "d" / "new.yaml").write_text("x")
+    (root / "docs" / "runbook.md").unlink()
+    (root / "a" / "z.txt").rename(root / "a" / "y.txt")
+    listed.clear()
+    again = _walk(root, _stored(first, root))
+    # Only the three changed directories were listed again.
+    assert sorted(listed) == sorted(str(root / d) for d in ("a", "a/b/d", "docs"))
+    assert again == _walk(root, None)
+    assert again[0] == ["a/b/c.md", "a/b/d/e.yaml", "a/b/d/new.yaml", "a/y.txt", "b.yaml"]
+
+
+def test_a_replaced_directory_is_listed_again(tmp_path: Path, listed: list[str], no_settle: None) -> None:
+    root = _tree(tmp_path / "t")
+    first = WalkCache()
+    _walk(root, first)
+    # A new directory at the same path: another inode, even if the parent were left as it was.
+    shutil.rmtree(root / "a" / "b" / "d")
+    (root / "a" / "b" / "d").mkdir()
+    (root / "a" / "b" / "d" / "other.yaml").write_text("x")
+    listed.clear()
+    again = _walk(root, _stored(first, root))
+    assert again == _walk(root, None)
+    assert "a/b/d/other.yaml" in again[0] and "a/b/d/e.yaml" not in again[0]
+
+
+def test_a_symlink_is_followed_afresh_in_an_unchanged_directory(tmp_path: Path, listed: list[str],
+                                                                no_settle: None) -> None:
+    root = _tree(tmp_path / "t")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "target").write_text("a file")
+    os.symlink(outside / "target", root / "a" / "link")
+    os.symlink(tmp_path / "missing", root / "dangling")
+    first = WalkCache()
+    rels, warnings = _walk(root, first)
+    assert "a/link" in rels and warnings == [("dangling", "broken symlink, skipped")]
+    # What the link leads to becomes a directory; the link and its directory are untouched.
+    (outside / "target").unlink()
+    (outside / "target").mkdir()
+    (outside / "target" / "inner.yaml").write_text("x")
+    (tmp_path / "missing").write_text("now there")
+    before = (root / "a").stat()
+    listed.clear()
+    again = _walk(root, _stored(first, root))
+    assert (root / "a").stat().st_mtime_ns == before.st_mtime_ns
+    assert str(root / "a") not in listed
+    assert again == _walk(root, None)
+    assert "a/link/inner.yaml" in again[0] and "a/link" not in again[0] and "dangling" in again[0]
+    assert again[1] == []
+
+
+def test_a_directory_changed_as_it_was_listed_is_listed_again(tmp_path: Path, listed: list[str], no_settle: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path / "t")
+    (root / "a" / "b" / "late.md").write_text("x")
+    # Listed in the very tick of its last change: an entry created then would look the same.
+    with monkeypatch.context() as m:
+        m.setattr(scan_mod.time, "time_ns", lambda: (root / "a" / "b").stat().st_ctime_ns)
+        first = WalkCache()
+    _walk(root, first)
+    listed.clear()
+    _walk(root, _stored(first, root))
+    assert str(root / "a" / "b") in listed
+
+
+def test_directories_changed_within_two_seconds_of_listing_are_listed_again(tmp_path: Path,
+                                                                           listed: list[str]) -> None:
+    root = _tree(tmp_path / "t")  # just made: every directory changed a moment ago
+    first = WalkCache()
+    _walk(root, first)
+    n = len(listed)
+    listed.clear()
+    _walk(root, _stored(first, root))
+    assert len(listed) == n > 0
+
+
+def test_a_damaged_walk_cache_is_an_empty_one(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "t")
+    walk = WalkCache()
+    _walk(root, walk)
+    good = walk.dump([root])
+    assert WalkCache.load(good).dirs == walk.dirs
+    flipped = bytearray(good)
+    flipped[-5] ^= 0xFF
+    for blob in (b"", b"garbage", good[:-3], bytes(flipped), None, good.replace(WalkCache.MAGIC, b"x" * len(WalkCache.MAGIC))):
+        loaded = WalkCache.load(blob)
+        assert loaded.dirs == {} and loaded.files == {}
+
+
+def test_entries_of_what_is_gone_are_dropped_and_other_trees_kept(tmp_path: Path, no_settle: None) -> None:
+    root = _tree(tmp_path / "t")
+    other = _tree(tmp_path / "other")
+    walk = WalkCache()
+    _walk(root, walk)
+    _walk(other, walk)
+    shutil.rmtree(root / "a" / "b")
+    again = _stored(walk, root)
+    _walk(root, again)
+    kept = _stored(again, root).dirs
+    assert str(root / "a") in kept and str(root / "a" / "b") not in kept and str(root / "a" / "b" / "d") not in kept
+    assert str(other / "a" / "b" / "d") in kept  # not under the walked root: not this walk's to judge
+
+
+def _old_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "acme-platform"
+    shutil.copytree(EXAMPLE, root)
+    for p in root.rglob("*"):
+        if p.is_file():
+            os.utime(p, (HOUR_AGO, HOUR_AGO))
+    return root
+
+
+def test_a_warm_scan_of_an_unchanged_tree_lists_no_directory(tmp_path: Path, listed: list[str],
+                                                            no_settle: None) -> None:
+    root = _old_tree(tmp_path)
+    cache = tmp_path / "cache"
+    first, _ = scan_paths([root], Config(), cache_dir=cache)
+    assert listed
+    listed.clear()
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert listed == []
+    assert stats.cache_hits == stats.files_scanned > 0
+    assert inventory_to_yaml(again) == inventory_to_yaml(first)
+
+
+def test_an_edit_in_place_is_seen_though_its_directory_is_not_listed(tmp_path: Path, listed: list[str],
+                                                                     no_settle: None) -> None:
+    root = _old_tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    compose = root / "docker-compose.yml"
+    with compose.open("r+") as fh:  # the same file, written over: its directory does not change
+        text = fh.read()
+        fh.seek(0)
+        fh.write(text.replace("\nservices:\n", "\nservices:\n  walk-cache-probe:\n    image: busybox:1\n", 1))
+    listed.clear()
+    warm, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert str(root) not in listed
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    assert stats.cache_hits == stats.files_scanned - 1
+    assert any("walk-cache-probe" in c.id for c in warm.components)
+    assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
+
+
+def test_a_new_file_in_a_scanned_tree_is_scanned(tmp_path: Path, no_settle: None) -> None:
+    root = _old_tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    shutil.copy(root / "docker-compose.yml", root / "k8s" / "base" / "docker-compose.yml")
+    (root / "runbooks").rename(root / "runbooks-moved")
+    warm, _ = scan_paths([root], Config(), cache_dir=cache)
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
+    assert any(e.path.startswith("runbooks-moved/") for a in warm.actions for e in a.evidence)
+
+
+def test_a_damaged_stored_walk_means_a_full_walk_not_an_error(tmp_path: Path, no_settle: None) -> None:
+    root = _old_tree(tmp_path)
+    cache = tmp_path / "cache"
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    scan_paths([root], Config(), cache_dir=cache)
+    with sqlite3.connect(cache / "scan.sqlite") as db:
+        db.execute("UPDATE walk SET value = ?", (b"garbage",))
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert stats.cache_hits == stats.files_scanned > 0
+    assert inventory_to_yaml(again) == inventory_to_yaml(cold)
