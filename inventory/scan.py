@@ -13,6 +13,7 @@ import json
 import marshal
 import os
 import sqlite3
+import struct
 import sys
 import time
 import zlib
@@ -98,23 +99,35 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+_SIG = struct.Struct("<4q").pack  # four stat fields as one bytes value: one comparison, no ints to load
+
+
+def _dir_sig(st: os.stat_result) -> bytes:
+    return _SIG(st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _file_sig(st: os.stat_result) -> bytes:
+    return _SIG(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 class WalkCache:
     """What the last walks saw: each directory's listing by its stat, each file's digest by its stat.
 
     Creating, removing or renaming an entry changes its directory's mtime and ctime (ctime
     cannot be set back), so a directory whose (mtime, ctime, inode, device) are what they were
-    when it was listed, and settled before that (see :func:`_settled`), still holds exactly
-    the entries it held: it is not listed again. Its files are still stat-ed one by one (an
-    edit in place changes the file, not its directory) and symlinks are followed afresh.
-    Stored as one checksummed ``marshal`` blob, so a rescan loads it in one query.
+    when it was listed still holds exactly the entries it held: it is not listed again. Its
+    files are still stat-ed one by one (an edit in place changes the file, not its
+    directory) and symlinks are followed afresh. Only what had settled when it was listed or
+    hashed is remembered (see :func:`_settled`): a change in the same timestamp tick could
+    leave the stat as it was. Stored as one checksummed ``marshal`` blob, read in one query.
     """
 
-    MAGIC = b"stackpolicy-walk\x001\x00"
+    MAGIC = b"stackpolicy-walk\x002\x00"
 
     def __init__(self, dirs: dict[str, tuple] | None = None, files: dict[str, tuple] | None = None) -> None:
-        # dir path -> (mtime_ns, ctime_ns, inode, device, when listed, entry names (sorted), kinds)
+        # dir path -> (_dir_sig, entry names (sorted), their kinds)
         self.dirs: dict[str, tuple] = dirs or {}
-        # file path -> (size, mtime_ns, ctime_ns, inode, content sha256, when hashed)
+        # file path -> (_file_sig, content sha256)
         self.files: dict[str, tuple] = files or {}
         self.started_ns = time.time_ns()  # what this walk lists or hashes, it does after this
         self.changed = False
@@ -124,32 +137,32 @@ class WalkCache:
     def listing(self, d: str, st: os.stat_result) -> tuple[tuple[str, ...], str] | None:
         """The (names, kinds) of directory ``d`` listed before, if it cannot have changed since."""
         row = self.dirs.get(d)
-        if (row is None or row[0] != st.st_mtime_ns or row[1] != st.st_ctime_ns or row[2] != st.st_ino
-                or row[3] != st.st_dev or not _settled(st, row[4])):
+        if row is None or row[0] != _dir_sig(st):
             return None
         self.used_dirs.add(d)
-        return row[5], row[6]
+        return row[1], row[2]
 
     def record_listing(self, d: str, st: os.stat_result, names: tuple[str, ...], kinds: str) -> None:
-        """Remember the listing of ``d`` made during this walk."""
-        self.dirs[d] = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, self.started_ns, names, kinds)
-        self.used_dirs.add(d)
-        self.changed = True
+        """Remember the listing of ``d`` made during this walk (if its directory had settled)."""
+        if _settled(st, self.started_ns):
+            self.dirs[d] = (_dir_sig(st), names, kinds)
+            self.used_dirs.add(d)
+            self.changed = True
 
     def digest(self, path: str, st: os.stat_result) -> str | None:
         """The content sha256 of ``path`` hashed before, if it cannot have changed since."""
         row = self.files.get(path)
-        if (row is None or row[0] != st.st_size or row[1] != st.st_mtime_ns or row[2] != st.st_ctime_ns
-                or row[3] != st.st_ino or not _settled(st, row[5])):
+        if row is None or row[0] != _file_sig(st):
             return None
         self.used_files.add(path)
-        return row[4]
+        return row[1]
 
     def record_digest(self, path: str, st: os.stat_result, digest: str) -> None:
-        """Remember the content sha256 of ``path`` hashed during this walk."""
-        self.files[path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest, self.started_ns)
-        self.used_files.add(path)
-        self.changed = True
+        """Remember the content sha256 of ``path`` hashed during this walk (if the file had settled)."""
+        if _settled(st, self.started_ns):
+            self.files[path] = (_file_sig(st), digest)
+            self.used_files.add(path)
+            self.changed = True
 
     def dump(self, roots: list[Path]) -> bytes:
         """The stored form; entries under ``roots`` that this walk did not see are dropped."""

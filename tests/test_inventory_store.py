@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import zlib
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from inventory import store
 from inventory.config import Config
@@ -76,6 +78,34 @@ def test_loaded_models_are_ordinary_models() -> None:
     with pytest.raises(Exception):
         comp.evidence[0].line = 9  # Evidence stays frozen
     assert Inventory.model_validate_json(back.model_dump_json()) == back
+
+
+def _models(obj: object) -> int:
+    """How many model objects ``obj`` holds, itself included."""
+    if isinstance(obj, list):
+        return sum(_models(x) for x in obj)
+    if isinstance(obj, BaseModel):
+        return 1 + sum(_models(v) for v in obj.__dict__.values())
+    return 0
+
+
+def test_a_loaded_inventory_is_left_out_of_the_cyclic_collector_and_still_freed() -> None:
+    blob = store.dump(_inventory())
+    enabled = gc.isenabled()
+    before = gc.get_freeze_count()
+    try:
+        back = store.load(blob)
+        n = _models(back)
+        assert n > 10
+        # Its objects are frozen (the collector never walks them again)...
+        assert gc.get_freeze_count() - before >= n
+        assert gc.isenabled() == enabled  # and the collector runs as it did
+        frozen = gc.get_freeze_count()
+        # ...yet go as soon as nothing refers to them.
+        del back
+        assert frozen - gc.get_freeze_count() >= n
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.parametrize("damage", [
