@@ -243,3 +243,13 @@ def test_matcher_on_corpora() -> None:
     if not CORPORA.is_dir():
         pytest.skip(f"corpora not available: {CORPORA}")
     _same_matches(CORPORA, _all_files(CORPORA))
+
+
+def test_detectors_load_ahead_and_judge_as_before() -> None:
+    from inventory import secrets
+
+    text = "curl -H 'Authorization: Bearer ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789' https://x"
+    before = secrets.redact_text(text)
+    secrets.load_detectors()
+    assert all(getattr(d, "_plugin", True) is not None for d in secrets.DETECTORS)
+    assert secrets.redact_text(text) == before and before[1] > 0
