@@ -3,7 +3,10 @@
 * ``_yaml.iter_scalar_lines`` = ``iter_scalars`` with ``Doc.line_of`` of every path;
 * ``load_documents`` reads a file once for all the scanners that want it, and every caller
   still gets its own list and its own warnings;
-* ``SourceFile.pure`` / ``SourceFile.evidence`` made once per file are what a new one is.
+* ``SourceFile.pure`` made once per file is what a new one is;
+* files are asked only of the scanners their name's suffix allows (``Scanner.suffixes``);
+* the scrub's per-class model walk judges what the model's dump holds;
+* lines parsed ahead in the workers give the actions that parsing them in place gives.
 
 Snippets with the awkward cases (duplicate keys, non-string keys, merge keys, aliases,
 paths that leave the node tree), every YAML file of the fixtures and the example, the
@@ -121,12 +124,11 @@ def test_a_file_is_parsed_once_for_every_scanner(monkeypatch: pytest.MonkeyPatch
     assert len(calls) == 3
 
 
-def test_source_file_pure_and_evidence_are_what_new_ones_are() -> None:
+def test_source_file_pure_is_what_a_new_one_is() -> None:
     src = SourceFile(path="a/b/c.yaml", text="")
     assert src.pure == PurePosixPath("a/b/c.yaml") and src.pure is src.pure
-    assert src.evidence(3) == Evidence(path="a/b/c.yaml", line=3) and src.evidence(3) is src.evidence(3)
     assert src.evidence(0) == src.evidence(-5) == Evidence(path="a/b/c.yaml", line=1)
-    src.path = "x.yaml"  # a renamed file gets evidence and a path of its new name
+    src.path = "x.yaml"  # a renamed file gets a path of its new name
     assert src.pure == PurePosixPath("x.yaml")
     assert src.evidence(3) == Evidence(path="x.yaml", line=3)
 

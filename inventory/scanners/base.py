@@ -87,10 +87,8 @@ class SourceFile:
     # several scanners read (a Backstage catalog-info.yaml is also a manifest) is parsed
     # once. Scanners only read the documents, never edit them.
     parsed: Any = field(default=None, repr=False, compare=False)
-    # ``pure`` and ``evidence`` are asked for again and again per file (a manifest's every
-    # entity and reference): each is made once. Evidence is frozen, so one can be shared.
+    # ``pure`` is asked for again and again per file (by every scanner): made once.
     _pure: tuple[str, PurePosixPath] | None = field(default=None, repr=False, compare=False)
-    _evidence: dict[tuple[str, int], Evidence] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def pure(self) -> PurePosixPath:
@@ -101,11 +99,7 @@ class SourceFile:
 
     def evidence(self, line: int) -> Evidence:
         """Evidence for ``line`` (clamped to 1) of this file."""
-        key = (self.path, max(1, int(line)))
-        ev = self._evidence.get(key)
-        if ev is None:
-            ev = self._evidence[key] = Evidence(path=key[0], line=key[1])
-        return ev
+        return Evidence(path=self.path, line=max(1, int(line)))
 
 
 @dataclass
