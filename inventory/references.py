@@ -79,11 +79,14 @@ def _first_label(host: str) -> str | None:
     host = host.strip().strip("[]").lower()
     if not host or host in _LOOPBACK:
         return None
-    try:
-        ipaddress.ip_address(host)
-        return None
-    except ValueError:
-        pass
+    # Only a text of digits and dots (IPv4) or one with a colon (IPv6) can be an address:
+    # a host name is not handed to the parser, whose failure is an exception per name.
+    if ":" in host or not host.strip("0123456789."):
+        try:
+            ipaddress.ip_address(host)
+            return None
+        except ValueError:
+            pass
     label = host.split(".", 1)[0]
     if label.isdigit() or label in _NOT_HOSTS:
         return None

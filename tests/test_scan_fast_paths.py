@@ -255,3 +255,15 @@ def test_detectors_load_ahead_and_judge_as_before() -> None:
     secrets.load_detectors()
     assert all(getattr(d, "_plugin", True) is not None for d in secrets.DETECTORS)
     assert secrets.redact_text(text) == before and before[1] > 0
+
+
+@pytest.mark.parametrize("host,label", [
+    ("10.0.0.7", None), ("[::1]", None), ("fe80::1%eth0", None), ("2001:db8::5", None), ("127.0.0.1", None),
+    ("10.0.0.256", None), ("1.2.3", None), ("orders-db.data.svc.cluster.local", "orders-db"),
+    ("ledger-pg.db.internal", "ledger-pg"), ("db1", "db1"), ("localhost", None), ("true", None),
+])
+def test_first_label_skips_addresses_without_parsing_every_name(host: str, label: str | None) -> None:
+    """Only digit-and-dot or colon texts go to the address parser; the labels are as before."""
+    from inventory.references import _first_label
+
+    assert _first_label(host) == label
