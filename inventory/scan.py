@@ -319,6 +319,12 @@ def _config_of(cfg_json: str) -> Config:
     return Config.model_validate_json(cfg_json)
 
 
+@lru_cache(maxsize=1)
+def _scanners_by_name() -> dict[str, Scanner]:
+    """The scanners by name, made once per process (they keep no state between files)."""
+    return {s.name: s for s in all_scanners()}
+
+
 def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
               parsed: dict[str, str] | None = None) -> str:
     """Run the named scanners on one file; returns its fragments as one JSON array (the cache value).
@@ -329,7 +335,7 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
     """
     ctx = ScanContext(config=_config_of(cfg_json))
     src = SourceFile(path=relpath, text=text)
-    by_name = {s.name: s for s in all_scanners()}
+    by_name = _scanners_by_name()
     out = []
     for name in scanner_names:
         scanner = by_name[name]
