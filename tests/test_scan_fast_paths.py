@@ -267,3 +267,20 @@ def test_first_label_skips_addresses_without_parsing_every_name(host: str, label
     from inventory.references import _first_label
 
     assert _first_label(host) == label
+
+
+def test_head_words_checked_first_decide_as_the_patterns_alone(tmp_path: Path) -> None:
+    """openapi and service-catalog test a word before their head pattern: same answers."""
+    from inventory.scanners import catalog, openapi
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import synth  # noqa: PLC0415
+
+    heads = [t[:2048] for p, t in synth.generate_files(12, 5).items() if str(p).endswith((".yaml", ".yml"))]
+    heads += [p.read_text(encoding="utf-8", errors="replace")[:2048] for p in _yaml_files(REPO / "tests" / "fixtures")]
+    heads += ["openapi: 3.0.0\n", "  'swagger' : '2.0'\n", "x: 1\nservices:  # the list\n", "services:\n", "Services:\n"]
+    o, c = openapi.OpenApiScanner(), catalog.ServiceCatalogScanner()
+    for head in heads:
+        assert o.matches(PurePosixPath("a/api.yaml"), head) == bool(openapi._HEAD_RE.search(head))
+        plain = "apiVersion:" not in head
+        assert c.matches(PurePosixPath("a/catalog.yaml"), head) == (plain and bool(catalog._HEAD_RE.search(head)))

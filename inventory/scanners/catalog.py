@@ -59,8 +59,9 @@ class ServiceCatalogScanner(Scanner):
         if "templates" in path.parts or "apiVersion:" in head:
             return False
         # A catalog named as one may open with long `tiers:`/`teams:` sections: its
-        # `services:` list is looked for by `scan` (anything else yields nothing).
-        return bool(_HEAD_RE.search(head)) or "catalog" in path.stem.lower()
+        # `services:` list is looked for by `scan` (anything else yields nothing). The word
+        # is tested before the pattern, which alone is tried at every offset of the head.
+        return ("services:" in head and bool(_HEAD_RE.search(head))) or "catalog" in path.stem.lower()
 
     def scan(self, src: SourceFile, ctx: ScanContext) -> Fragment:
         frag = self.fragment(src)

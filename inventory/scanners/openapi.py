@@ -79,7 +79,9 @@ class OpenApiScanner(Scanner):
     suffixes = (".yaml", ".yml", ".json")
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
-        return path.suffix.lower() in (".yaml", ".yml", ".json") and bool(_HEAD_RE.search(head))
+        # The words first: the pattern alone is tried at every offset of every YAML head.
+        return path.suffix.lower() in (".yaml", ".yml", ".json") and ("openapi" in head or "swagger" in head) \
+            and bool(_HEAD_RE.search(head))
 
     def scan(self, src: SourceFile, ctx: ScanContext) -> Fragment:
         frag = self.fragment(src)
