@@ -203,9 +203,13 @@ class RunbookScanner(Scanner):
         headings: dict[int, str] = {}
         seen: set[tuple[int, str]] = set()
 
+        hints: dict[tuple[str, ...], str | None] = {}  # the headings in force -> their hint
+
         def env_hint() -> str | None:
-            texts = [headings[k] for k in sorted(headings, reverse=True)]
-            return detect_environment(*texts, src.path, patterns=patterns)
+            texts = tuple(headings[k] for k in sorted(headings, reverse=True))
+            if texts not in hints:  # the same headings hold for every command of a section
+                hints[texts] = detect_environment(*texts, src.path, patterns=patterns)
+            return hints[texts]
 
         def add(line: int, cmd: str) -> None:
             key = (line, cmd)
