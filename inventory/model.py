@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -227,6 +228,7 @@ class Inventory(_Model):
 _SLUG_RE = re.compile(r"[^a-z0-9._-]+")
 
 
+@lru_cache(maxsize=1 << 16)  # the same verbs, kinds and names, again and again per estate
 def slug(text: str) -> str:
     """A lower-case, ID-safe form of ``text`` (keeps dots, dashes and underscores)."""
     return _SLUG_RE.sub("-", text.strip().lower()).strip("-") or "unnamed"
