@@ -772,7 +772,10 @@ def load_detectors() -> None:
     for d in DETECTORS:
         get = getattr(d, "_get", None)
         if get is not None:
-            get()
+            try:
+                get()
+            except Exception:  # noqa: BLE001 - left to its first use, which reports it as before
+                pass
     _prefilter()
     _keyword_table()
 
