@@ -677,12 +677,7 @@ def scan_paths(
         gc.disable()
         try:
             if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
-                # Workers fork from here: they collect as usual (their heaps are small), and
-                # find loaded what every one of them would import (the scan needs it later).
-                from inventory import actions, secrets
-
-                secrets.load_detectors()
-                del actions
+                # Workers fork from here: they collect as usual (their heaps are small).
                 with ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable) as pool:
                     for batch, (res, lines) in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
                         take(batch, res, lines)

@@ -762,24 +762,6 @@ DETECTORS: list[Detector] = [
 ]
 
 
-def load_detectors() -> None:
-    """Import every detector's plugin now rather than on its first use.
-
-    The scan calls this before it forks its worker processes: each would otherwise import
-    detect-secrets on its own (a fifth of a second each), and the scan's own last scrub needs
-    it anyway.
-    """
-    for d in DETECTORS:
-        get = getattr(d, "_get", None)
-        if get is not None:
-            try:
-                get()
-            except Exception:  # noqa: BLE001 - left to its first use, which reports it as before
-                pass
-    _prefilter()
-    _keyword_table()
-
-
 def register(detector: Detector) -> None:
     """Add a detector (see docs/secrets.md). Rebuilds the combined prefilter."""
     DETECTORS.append(detector)
