@@ -228,7 +228,7 @@ class Inventory(_Model):
 _SLUG_RE = re.compile(r"[^a-z0-9._-]+")
 
 
-@lru_cache(maxsize=1 << 16)  # the same verbs, kinds and names, again and again per estate
+@lru_cache(maxsize=4096)  # the same verbs and kinds, again and again per estate (bounded: memory)
 def slug(text: str) -> str:
     """A lower-case, ID-safe form of ``text`` (keeps dots, dashes and underscores)."""
     return _SLUG_RE.sub("-", text.strip().lower()).strip("-") or "unnamed"
