@@ -322,9 +322,10 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
     calls: list[tuple[CommandSighting, str]] = []
     script_lines: dict[tuple[str, int, str], CommandLine | None] = {}  # parsed once for every call
     sessions: dict[str, KubeSession] = {}  # runbook path -> its shell session (lines in order)
-    # The parsed reading of each distinct text, made once (several sightings share a line;
-    # the readings are only copied, never edited, below).
-    lines: dict[str, CommandLine] = {}
+    # Each sighting's reading is validated when it is needed and let go after: a memo of
+    # every distinct line's reading would hold tens of thousands of them at once (most
+    # lines are sighted once).
+    lines = None
     for sighting in sorted(builder.commands, key=lambda s: (s.evidence.path, s.evidence.line, s.command)):
         line = _parse_sighting(builder, sighting, parsed, lines)
         if sighting.source_kind == "script":

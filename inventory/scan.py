@@ -612,7 +612,7 @@ def scan_paths(
         texts.append((job, text, names, key))
         order.append(job.relpath)
         keys_for[job.relpath] = key
-    del read
+    del read, matcher
     stats.files_scanned = len(texts)
     # An unchanged tree (same files, config, scanners, code and sources) gives the same
     # inventory: return the stored one without rebuilding fragments or re-running the
