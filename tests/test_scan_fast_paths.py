@@ -273,4 +273,4 @@ def test_head_words_checked_first_decide_as_the_patterns_alone(tmp_path: Path) -
     for head in heads:
         assert o.matches(PurePosixPath("a/api.yaml"), head) == bool(openapi._HEAD_RE.search(head))
         plain = "apiVersion:" not in head
-        assert c.matches(PurePosixPath("a/catalog.yaml"), head) == (plain and bool(catalog._HEAD_RE.search(head)))
+        assert c.matches(PurePosixPath("a/list.yaml"), head) == (plain and bool(catalog._HEAD_RE.search(head)))
