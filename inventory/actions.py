@@ -108,12 +108,13 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
         if isinstance(val, str):
             out += [(n, None) for n in host_names(val)]
     flag_values = {v for v in pc.flags.values() if isinstance(v, str)}
+    verb_words = set((pc.verb or "").split())  # `gitlab-rails console`: the subcommand names nothing
     for arg in pc.argv[1:]:
         if arg == "--" and pc.verb not in ("exec", "compose exec"):
             # What follows is a new program's (`kubectl run x -- valkey-cli -h host`); after an
             # exec it runs inside the object and may say which one (`exec $POD -- psql -d orders`).
             break
-        if arg in flag_values or arg == pc.namespace:
+        if arg in flag_values or arg == pc.namespace or arg in verb_words:
             continue  # `-o yaml`, `-c compute`, `-n gitlab`: an option's value, not a name
         if len(arg) >= 4 and not arg.startswith(("-", "$", "<", "/", ".")) and "=" not in arg \
                 and arg.lower() not in _COMMON_WORDS:
@@ -177,6 +178,13 @@ def explicit_environment_signal(pc: ParsedCommand, cfg: Config) -> tuple[str, st
                 env = detect_environment(val, patterns=cfg.environments)
                 if env:
                     return env, f"--{k} {val}"
+    if pc.tool == "knife" and pc.object_kind in ("query", "role") and pc.target:
+        key, sep, value = pc.target.partition(":")
+        role = value if pc.object_kind == "query" and key in ("role", "roles") else \
+            pc.target if pc.object_kind == "role" else None
+        env = detect_environment(role, patterns=cfg.environments) if role else None
+        if env:
+            return env, f"the Chef role {role}"
     if pc.via is None and pc.verb in ("exec", "ssh", "connect") and pc.target and _HOST_RE.match(pc.target):
         env = detect_environment(pc.target, patterns=cfg.environments)  # `ssh db1.gprd.example.net`
         if env:
@@ -241,15 +249,20 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
 def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
                     hint_names: list[str], line_sig: tuple[str, str] | None = None, own_sig: object = _UNSET,
                     naming: ParsedCommand | None = None, operate: bool = True,
-                    session: str | None = None, cwd: str | None = None) -> Action:
+                    session: str | None = None, cwd: str | None = None,
+                    remote: tuple[ParsedCommand, str | None] | None = None) -> Action:
     verb = action_verb(pc)
     env, why = _environment(pc, sighting, cfg, line_sig, own_sig)
+    if env is None and remote is not None and remote[1]:
+        # Typed into a shell an earlier `ssh host` opened: where that host is, it runs.
+        env, why = explicit_environment_signal(remote[0], cfg) or (None, None)
     if session and why and why.startswith(("the namespace ", "--context ")):
         why = f"{why}, {session}"
     entity = _resolve(builder, naming or pc, hint_names)
     if entity is None and operate and sighting.source_kind == "runbook":
         # Nothing in the inventory: the runbook is the evidence of the system it operates.
-        entity = operated_system(builder, naming or pc, sighting, env, why, session, cwd, cfg.environments)
+        entity = operated_system(builder, naming or pc, sighting, env, why, session, cwd, cfg.environments,
+                                 remote)
     if entity is not None and env is None:
         env = _env_of_named(entity, pc)
     if entity is not None:
@@ -375,6 +388,9 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     ``session``: the runbook's shell session (a namespace an earlier line made current).
     ``parsed``/``lines``: readings parsed already (see :func:`_parsed_text`)."""
     exec_targets: list[str] = []
+    # A remote shell an earlier line opened (`ssh host`), read before this line's own commands.
+    shell_remote = session.remote_of(sighting) if session is not None else None
+    outer_remote: tuple[ParsedCommand, str | None] | None = None  # `ssh host cmd`, `knife ssh q cmd`
     carried = session.walk(line.commands, sighting) if session is not None else []
     if any(c and c[0] for c in carried):
         line = line.model_copy(update={"commands": [pc if not c or not c[0] else pc.model_copy(update={"namespace": c[0]})
@@ -399,6 +415,9 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             exec_targets = pod_owner_names(pc.target)
         elif pc.tool == "ssh" and pc.target:
             exec_targets = host_names(pc.target)  # what runs over ssh runs on that host
+        if (pc.tool == "ssh" and pc.verb == "exec") or (pc.tool == "knife" and pc.verb == "ssh") \
+                or (pc.tool == "gcloud" and (pc.verb or "").endswith(" ssh")):
+            outer_remote = (pc, None)
         script = scripts.script_of(pc, sighting.evidence.path) if scripts else None
         if script is not None:
             # Inside an expansion, a script's own calls were expanded with it already.
@@ -408,6 +427,10 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
         if is_noise(pc) or not pc.tool:
             continue
         hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
+        remote = outer_remote if pc.via and "ssh" in pc.via else \
+            shell_remote if pc.tool != "ssh" and not (pc.via and "exec" in pc.via) else None
+        if remote is shell_remote and remote is not None and not hints:
+            hints = host_names(remote[0].target or "")
         named = naming.get(i, pc) if naming is not None else pc
         c = carried[i] if i < len(carried) else None
         note = c[2] if c else None
@@ -419,7 +442,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             # A copy per named object may name another host: its own environment is recomputed.
             action = _command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,
                                      named if one is pc else one, operate=not line.parse_error, session=note,
-                                     cwd=cwd)
+                                     cwd=cwd, remote=remote)
             if caller is not None:
                 action.evidence = [sighting.evidence, caller.evidence]
             builder.add_action(action, fresh=True)

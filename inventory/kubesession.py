@@ -11,7 +11,10 @@ it:
 * ``NAMESPACE=openshift-monitoring`` / ``export NAMESPACE=...`` (a literal value) gives a
   later ``-n $NAMESPACE`` its value;
 * ``kubectx cluster1`` / ``kubectl config use-context cluster1`` make a context current: a
-  later ``kubectl``/``oc`` command without ``--context`` runs against that cluster.
+  later ``kubectl``/``oc`` command without ``--context`` runs against that cluster;
+* ``ssh db1.gprd.example.net`` (no remote command) opens a shell there: a later command of the
+  same section (up to the next heading, an ``exit`` or another ``ssh``) that names no system of
+  its own (``sudo gitlab-psql``, ``sudo systemctl restart patroni``) runs on that host.
 
 Nothing else carries: a ``-n x`` on one command does not change the current namespace (a
 shell would not either), cluster-wide objects (nodes, CRDs, events...) and ``-A`` take no
@@ -38,6 +41,7 @@ _NO_NAMESPACE = frozenset({"config", "project", "new-project", "projects", "adm"
                            "explain", "kustomize", "krew", "auth"})
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(['\"]?)([^'\"\s;&|$`<>(){}]+)\2\s*$")
 _VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
 
 @dataclass
@@ -52,6 +56,18 @@ class KubeSession:
     cwd: str | None = None
     context: str | None = None
     context_set_by: str | None = None
+    # The remote shell a bare `ssh host` opened: (that command, note, section).
+    remote: tuple[ParsedCommand, str, int | None] | None = None
+
+    def remote_of(self, sighting: CommandSighting) -> tuple[ParsedCommand, str] | None:
+        """``(ssh command, note)`` when ``sighting`` is typed into a remote shell an earlier line
+        of its section opened (read before the line's own commands are learnt)."""
+        if self.remote is None:
+            return None
+        if sighting.section != self.remote[2] or sighting.source_kind != "runbook":
+            self.remote = None  # a new section: back at the workstation
+            return None
+        return self.remote[0], self.remote[1]
 
     def walk(self, commands: list[ParsedCommand],
              sighting: CommandSighting) -> list[tuple[str | None, str | None, str] | None]:
@@ -100,6 +116,15 @@ class KubeSession:
         return None
 
     def _learn(self, pc: ParsedCommand, sighting: CommandSighting) -> None:
+        if pc.tool in ("exit", "logout") and pc.via is None:
+            self.remote = None
+            return
+        if pc.tool == "ssh" and pc.via is None:
+            # A bare `ssh host` opens a shell there; `ssh host cmd` runs cmd and comes back.
+            host = pc.target if pc.verb == "connect" else None
+            lit = host if host and (_HOST.match(host) or literal_name(host)) else None
+            self.remote = (pc, f"`{' '.join(pc.argv)}` at {sighting.evidence}", sighting.section) if lit else None
+            return
         if pc.tool == "export":
             for arg in pc.argv[1:]:
                 name, sep, value = arg.partition("=")

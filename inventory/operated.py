@@ -29,6 +29,7 @@ names one. Placeholders (``$NAME``, ``<pod>``, ``{name}``) never name anything.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from functools import lru_cache
 from importlib import resources
@@ -288,6 +289,55 @@ def _cloud_named(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
     return None
 
 
+def _on_remote(pc: ParsedCommand, remote: tuple[ParsedCommand, str | None] | None) -> tuple | None:
+    """The host or Chef role a command naming nothing runs on, by the command carrying it there."""
+    if remote is None:
+        return None
+    found = named_system(remote[0])
+    if found is None or found[1] == CURRENT_CONTEXT:
+        return None
+    kind, name, sub, how, attrs = found
+    where = f" (in the shell opened by {remote[1]})" if remote[1] else f" (through {remote[0].tool})"
+    return kind, name, sub, f"{pc.tool} runs where {how}{where}", dict(attrs)
+
+
+def _defined_by_path(builder: InventoryBuilder) -> dict[str, list[Entity]]:
+    """Scanned file path → the entities it defines (not what runbooks named), built once."""
+    idx = builder.__dict__.get("_defined_by_path")
+    if idx is None:
+        idx = {}
+        for ent in sorted([*builder.components.values(), *builder.resources.values()], key=lambda e: e.id):
+            if ent.attributes.get("operated_from"):
+                continue
+            for path in {ev.path for ev in ent.evidence}:
+                idx.setdefault(path, []).append(ent)
+        builder.__dict__["_defined_by_path"] = idx
+    return idx
+
+
+def _defined_in_file(builder: InventoryBuilder, pc: ParsedCommand, runbook: str, cwd: str | None) -> Entity | None:
+    """``kubectl apply -f examples/kafka/kafka-ephemeral.yaml``: the one system the manifest file
+    defines (its one workload when it also holds that workload's Service or ConfigMap), found
+    from the runbook's folder, the session's directory or the repository root; ``None`` when
+    the path is not one scanned file, or the file defines several systems."""
+    path = str(pc.flags.get("filename") or "")
+    if not path or "," in path or any(c in path for c in "$<>{}*`") or path.startswith(("/", "~", "-")) \
+            or "://" in path or cwd == "":
+        return None
+    idx = _defined_by_path(builder)
+    here = runbook.rsplit("/", 1)[0] if "/" in runbook else "."
+    for base in [b for b in (cwd, here, ".") if b is not None]:
+        p = posixpath.normpath(posixpath.join(base, path)) if base != "." else posixpath.normpath(path)
+        found = idx.get(p)
+        if p.startswith("..") or not found:
+            continue
+        comps = [e for e in found if isinstance(e, Component)]
+        if len(comps) == 1:
+            return comps[0]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
 def terraform_roots(builder: InventoryBuilder) -> TerraformRoots:
     """The builder's Terraform root index, built once (the actions stage adds no Terraform code)."""
     idx = builder.__dict__.get("_terraform_roots")
@@ -339,7 +389,8 @@ def _host_of(pc: ParsedCommand) -> str | None:
 def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: CommandSighting,
                     environment: str | None = None, named_by: str | None = None,
                     session: str | None = None, cwd: str | None = None,
-                    patterns: dict[str, list[str]] | None = None) -> Entity | None:
+                    patterns: dict[str, list[str]] | None = None,
+                    remote: tuple[ParsedCommand, str | None] | None = None) -> Entity | None:
     """The system ``pc`` (seen in a runbook) operates: an existing entity of that name and kind,
     else a new one with the runbook line as evidence; ``None`` when it names nothing.
 
@@ -349,19 +400,29 @@ def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: Comm
     the command runs in was set, when an earlier line of the runbook set it
     (:mod:`inventory.kubesession`); ``cwd``: where a ``cd`` earlier on the line went (``""``:
     out of the scanned tree). A command that runs a Terraform root module operates that root
-    (:mod:`inventory.tfroots`), placed by the root's per-environment directory."""
+    (:mod:`inventory.tfroots`), placed by the root's per-environment directory. ``remote``: the
+    command that carries this one to another machine (``ssh host cmd``, ``knife ssh 'roles:x'
+    cmd``) with, for a shell an earlier ``ssh host`` opened, the note saying where: a command
+    that names nothing of its own operates that host or role."""
+    if pc.tool in _KUBE_TOOLS and (pc.object_kind or "") == "manifest":
+        defined = _defined_in_file(builder, pc, sighting.evidence.path, cwd)
+        if defined is not None:
+            return defined
     named = named_system(pc)
     root_env: tuple[str, str, Evidence] | None = None
     if named is None:
         found_root = root_named(terraform_roots(builder), pc, sighting.evidence.path, cwd, _unread_script(pc))
         if found_root is None:
-            return None
-        root, how = found_root
-        named = ("other", root, "terraform-root", how, {"terraform_root": root})
-        hit = environment_of_path(root + "/x", patterns)
-        if hit:
-            ev = Evidence(path=terraform_roots(builder).first_file.get(root, root), line=1)
-            root_env = (hit[0], f"the root module {root}/ is in the per-environment directory {hit[1]}/", ev)
+            named = _on_remote(pc, remote)
+            if named is None:
+                return None
+        else:
+            root, how = found_root
+            named = ("other", root, "terraform-root", how, {"terraform_root": root})
+            hit = environment_of_path(root + "/x", patterns)
+            if hit:
+                ev = Evidence(path=terraform_roots(builder).first_file.get(root, root), line=1)
+                root_env = (hit[0], f"the root module {root}/ is in the per-environment directory {hit[1]}/", ev)
     kind, name, subtype, how, attrs = named
     if session:
         how = f"{how} ({session})"

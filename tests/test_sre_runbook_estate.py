@@ -126,3 +126,70 @@ def test_a_new_pods_command_names_nothing_of_the_outer_command(tmp_path):
     line = next(c for c in targets if c.startswith("kubectl -n shop-prod run"))
     # `kubectl run` starts a pod in the namespace; the host after `--` is the new pod's business.
     assert "k8s-namespace:shop-prod" in targets[line]
+
+
+def test_a_shell_opened_by_ssh_places_what_names_nothing_until_the_next_heading():
+    inv = _inventory()
+    host = "other:redis-cache-03-db-gprd.c.gitlab-production.internal"
+    assert _target_of(inv, "sudo gitlab-redis-cli --bigkeys") == {host}
+    # `## Replication lag` is a new section: no shell is open there, nothing is named.
+    assert _target_of(inv, "sudo gitlab-psql") == {None}
+    # Typed on the host, a command naming its own system keeps it.
+    assert _target_of(inv, "sudo systemctl restart patroni") == {"service:patroni"}
+
+
+def test_commands_run_through_knife_ssh_operate_the_role(tmp_path):
+    inv = _inventory()
+    targets = _target_of(inv, "knife ssh 'roles:gprd-base-stor-gitaly' 'df -h /var/opt/gitlab'")
+    assert targets == {"other:gprd-base-stor-gitaly"}
+    role = next(e for e in inv.resources if e.id == "other:gprd-base-stor-gitaly")
+    assert role.environments == ["prod"]  # the role's name says gprd
+    # A Chef role from a file: the role's name is inside the file, nothing is guessed.
+    assert _target_of(inv, "knife role from file roles/gprd-base-fe-web.json") == {None}
+
+
+def test_the_subcommand_word_is_not_a_system_name():
+    # The catalog has a `console` service; `gitlab-rails console` does not name it.
+    assert _target_of(_inventory(), "sudo gitlab-rails console") == {"service:gitlab-rails"}
+
+
+def test_ssh_session_ends_at_exit(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    inv = scan_files(tmp_path, {"runbooks/db.md": (
+        "# DB\n\n```shell\nssh db-01.prod.example.net\nsudo systemctl restart postgresql\nexit\n"
+        "sudo systemctl restart nginx\n```\n\n```shell\nsudo -u postgres psql -c 'select 1'\n```\n")})
+    targets = command_targets(inv)
+    # systemctl names its unit; psql names nothing and the shell was left with `exit`.
+    assert targets["sudo -u postgres psql -c 'select 1'"] == {None}
+
+
+def test_ssh_session_places_a_command_naming_nothing(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    inv = scan_files(tmp_path, {"runbooks/db.md": (
+        "# DB\n\n## Check\n\n```shell\nssh db-01.prod.example.net\n```\n\nThen:\n\n"
+        "```shell\nsudo -u postgres psql -c 'select 1'\n```\n\n## Other\n\n```shell\nsudo -u postgres psql -c 'select 2'\n```\n")})
+    targets = command_targets(inv)
+    assert targets["sudo -u postgres psql -c 'select 1'"] == {"other:db-01.prod.example.net"}
+    host = next(e for e in inv.resources if e.id == "other:db-01.prod.example.net")
+    assert host.environments == ["prod"]
+    assert targets["sudo -u postgres psql -c 'select 2'"] == {None}
+
+
+def test_kubectl_apply_of_a_manifest_in_the_repo_operates_what_it_defines(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    inv = scan_files(tmp_path, {
+        "manifests/orders.yaml": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: orders\nspec:\n  template:\n"
+            "    spec:\n      containers:\n        - name: orders\n          image: acme/orders:1\n---\n"
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: orders\nspec:\n  ports:\n    - port: 80\n"),
+        "docs/deploy.md": "# Deploy\n\n```shell\nkubectl apply -f ../manifests/orders.yaml\n"
+                          "kubectl apply -f manifests/orders.yaml\nkubectl apply -f manifests/missing.yaml\n```\n",
+    })
+    targets = command_targets(inv)
+    assert targets["kubectl apply -f ../manifests/orders.yaml"] == {"service:orders"}
+    assert targets["kubectl apply -f manifests/orders.yaml"] == {"service:orders"}
+    # A file the scan did not read names nothing of its own: the current context's cluster.
+    assert targets["kubectl apply -f manifests/missing.yaml"] == {"k8s-cluster:current-context"}

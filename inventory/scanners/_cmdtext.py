@@ -80,12 +80,13 @@ def logical_commands(lines: list[str], first_line: int, *, keep: Callable[[str],
 
 
 def emit(frag: Fragment, src: SourceFile, line: int, command: str, environment: str | None,
-         source_kind: str) -> None:
+         source_kind: str, section: int | None = None) -> None:
     """Record a command sighting, redacted first; note where a secret was masked."""
     redacted, masked = secrets.redact_text(command.strip())
     ev = src.evidence(line)
     if masked:
         frag.secrets.append(ev)
     frag.commands.append(
-        CommandSighting(command=redacted, evidence=ev, environment=environment, source_kind=source_kind)
+        CommandSighting(command=redacted, evidence=ev, environment=environment, source_kind=source_kind,
+                        section=section)
     )

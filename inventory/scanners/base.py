@@ -33,6 +33,9 @@ class CommandSighting(BaseModel):
     evidence: Evidence
     environment: str | None = None  # a hint from context (workflow environment, heading...)
     source_kind: str = "runbook"  # runbook | script | makefile | workflow | compose | other
+    # Runbooks: the line of the heading the command is under (0: before any heading). A
+    # remote shell an earlier command opened (`ssh host`) lasts until the next heading.
+    section: int | None = None
 
 
 class Reference(BaseModel):

@@ -182,7 +182,7 @@ class RunbookScanner(Scanner):
     """Commands from markdown runbooks, READMEs and docs."""
 
     name = "runbooks"
-    version = 2
+    version = 3
     suffixes = MARKDOWN_SUFFIXES
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
@@ -202,6 +202,7 @@ class RunbookScanner(Scanner):
         src_lines = src.text.splitlines()
         headings: dict[int, str] = {}
         seen: set[tuple[int, str]] = set()
+        section = [0]  # the line of the heading the scan is under
 
         hints: dict[tuple[str, ...], str | None] = {}  # the headings in force -> their hint
 
@@ -215,7 +216,7 @@ class RunbookScanner(Scanner):
             key = (line, cmd)
             if key not in seen:
                 seen.add(key)
-                emit(frag, src, line, cmd, env_hint(), "runbook")
+                emit(frag, src, line, cmd, env_hint(), "runbook", section[0])
 
         session: Session | None = None
         for idx, tok in enumerate(tokens):
@@ -225,6 +226,8 @@ class RunbookScanner(Scanner):
                     del headings[k]
                 if idx + 1 < len(tokens):
                     headings[level] = tokens[idx + 1].content
+                at = tok.map or (tokens[idx + 1].map if idx + 1 < len(tokens) else None)
+                section[0] = at[0] + 1 if at else section[0] + 1  # a new section, wherever it starts
             elif tok.type in ("fence", "code_block") and tok.map:
                 info = (tok.info or "").split() if tok.type == "fence" else []
                 lang = info[0].lower().strip("{}.") if info else ""

@@ -79,6 +79,10 @@ def parse_knife(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[Pa
     for key in ("secret", "secret-file"):
         if key in pc.flags:
             pc.flags["decrypt"] = True
+    if (pc.verb or "").endswith(" from") and pc.target == "file":
+        # `knife role from file roles/x.json`: uploads a file; the role is named inside it.
+        pos = parse_options(args, _KNIFE).positionals
+        pc.object_kind, pc.target = "file", (pos[-1] if len(pos) > 3 else None)
     if pc.verb == "ssh":
         p = parse_options(args, _KNIFE)
         rest = p.positionals[1:]
