@@ -317,7 +317,8 @@ def _defined_by_path(builder: InventoryBuilder) -> dict[str, list[Entity]]:
 
 def _defined_in_file(builder: InventoryBuilder, pc: ParsedCommand, runbook: str, cwd: str | None) -> Entity | None:
     """``kubectl apply -f examples/kafka/kafka-ephemeral.yaml``: the one system the manifest file
-    defines (its one workload when it also holds that workload's Service or ConfigMap), found
+    defines (its one workload when it also holds that workload's Service or ConfigMap, the one
+    Kafka when it also holds its node pools), found
     from the runbook's folder, the session's directory or the repository root; ``None`` when
     the path is not one scanned file, or the file defines several systems."""
     path = str(pc.flags.get("filename") or "")
@@ -334,8 +335,53 @@ def _defined_in_file(builder: InventoryBuilder, pc: ParsedCommand, runbook: str,
         comps = [e for e in found if isinstance(e, Component)]
         if len(comps) == 1:
             return comps[0]
+        # A Kafka with its node pools, a database with its ConfigMap: the one real system.
+        systems = [e for e in found if e.kind != "other"] if not comps else []
+        if len(systems) == 1:
+            return systems[0]
         return found[0] if len(found) == 1 else None
     return None
+
+
+_IMAGE_TOOLS = frozenset({"docker", "podman", "nerdctl", "buildah"})
+
+
+def _image_repository(ref: str) -> str | None:
+    """``registry.example.com:5000/team/app:1.2@sha256:..`` → ``team/app`` (no registry, tag or
+    digest); ``None`` for placeholders and build contexts."""
+    ref = ref.strip().strip("'\"").split("@", 1)[0]
+    if not ref or any(c in ref for c in "$<>{}`") or ref in (".", "..") or ref.startswith(("./", "/", "-")):
+        return None
+    parts = ref.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    last = parts[-1].split(":", 1)[0]
+    repo = "/".join([*parts[:-1], last]).lower()
+    return repo if re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*", repo) else None
+
+
+def _running_image(builder: InventoryBuilder, pc: ParsedCommand) -> Entity | None:
+    """``docker build -t flink-beam-example:latest .`` / ``docker push acme/orders:1``: the one
+    scanned workload that runs that image (same repository, any registry and tag)."""
+    idx = builder.__dict__.get("_by_image")
+    if idx is None:
+        idx = {}
+        for ent in sorted(builder.components.values(), key=lambda e: e.id):
+            repo = _image_repository(ent.image) if ent.image and not ent.attributes.get("operated_from") else None
+            if repo:
+                idx.setdefault(repo, []).append(ent)
+        builder.__dict__["_by_image"] = idx
+    refs: list[str] = []
+    args = pc.argv[1:]
+    for i, a in enumerate(args):
+        if a in ("-t", "--tag") and i + 1 < len(args):
+            refs.append(args[i + 1])
+        elif a.startswith("--tag="):
+            refs.append(a.split("=", 1)[1])
+    if pc.verb in ("push", "tag") and pc.target:
+        refs.append(pc.target)
+    found = {e.id: e for r in refs for e in idx.get(_image_repository(r) or "", [])}
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def terraform_roots(builder: InventoryBuilder) -> TerraformRoots:
@@ -375,10 +421,14 @@ def _host_of(pc: ParsedCommand) -> str | None:
         texts.append(pc.target)
     if pc.object_kind == "url" and pc.target:
         texts.append(pc.target)
-    for key in ("host", "hostname", "server", "url", "endpoint"):
+    for key in ("host", "hostname", "server", "url", "endpoint", "connect"):
         val = pc.flags.get(key)
         if isinstance(val, str):
             texts.append(val)
+    # `poetry run locust --host=https://api.staging.example.com`: a tool the parser does not
+    # know still names the host it is pointed at in a `--host=`/`--url=` option.
+    texts += [a.split("=", 1)[1] for a in pc.argv[1:]
+              if a.startswith(("--host=", "--url=", "--endpoint=", "--server=", "--base-url="))]
     for text in texts:
         h = text.split("@", 1)[-1].split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower()
         if h and h not in _LOCAL_HOSTS and not _IP.match(h) and _HOSTNAME.match(h) and not h.endswith(".local"):
@@ -408,6 +458,10 @@ def operated_system(builder: InventoryBuilder, pc: ParsedCommand, sighting: Comm
         defined = _defined_in_file(builder, pc, sighting.evidence.path, cwd)
         if defined is not None:
             return defined
+    if pc.tool in _IMAGE_TOOLS and pc.verb in ("build", "push", "tag", "buildx build"):
+        running = _running_image(builder, pc)
+        if running is not None:
+            return running
     named = named_system(pc)
     root_env: tuple[str, str, Evidence] | None = None
     if named is None:

@@ -193,3 +193,51 @@ def test_kubectl_apply_of_a_manifest_in_the_repo_operates_what_it_defines(tmp_pa
     assert targets["kubectl apply -f manifests/orders.yaml"] == {"service:orders"}
     # A file the scan did not read names nothing of its own: the current context's cluster.
     assert targets["kubectl apply -f manifests/missing.yaml"] == {"k8s-cluster:current-context"}
+
+
+def test_a_manifest_with_a_kafka_and_its_node_pools_is_the_kafka(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    pool = ("apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaNodePool\nmetadata:\n  name: {n}\n  labels:\n"
+            "    strimzi.io/cluster: events\nspec:\n  replicas: 3\n  roles: [{n}]\n")
+    inv = scan_files(tmp_path, {
+        "kafka/events.yaml": (
+            "apiVersion: kafka.strimzi.io/v1beta2\nkind: Kafka\nmetadata:\n  name: events\nspec:\n"
+            "  kafka:\n    version: 3.9.0\n---\n" + pool.format(n="broker") + "---\n" + pool.format(n="controller")),
+        "README.md": "# Kafka\n\n```shell\nkubectl apply -f kafka/events.yaml -n kafka\n```\n",
+    })
+    targets = command_targets(inv)
+    assert targets["kubectl apply -f kafka/events.yaml -n kafka"] == {"kafka-cluster:events"}
+
+
+def test_building_the_image_a_workload_runs_operates_that_workload(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    deploy = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {n}\nspec:\n  template:\n    spec:\n"
+              "      containers:\n        - name: app\n          image: {i}\n")
+    inv = scan_files(tmp_path, {
+        "k8s/orders.yaml": deploy.format(n="orders", i="registry.example.com/acme/orders:1.4"),
+        "k8s/a.yaml": deploy.format(n="worker-a", i="acme/worker:2"),
+        "k8s/b.yaml": deploy.format(n="worker-b", i="acme/worker:2"),
+        "docs/release.md": "# Release\n\n```shell\ndocker build -t acme/orders:1.5 .\n"
+                           "docker push ghcr.io/acme/orders:1.5\ndocker build -t acme/worker:3 .\n"
+                           "docker build -t acme/other:1 .\n```\n",
+    })
+    targets = command_targets(inv)
+    assert targets["docker build -t acme/orders:1.5 ."] == {"service:orders"}
+    assert targets["docker push ghcr.io/acme/orders:1.5"] == {"service:orders"}
+    # Two workloads run acme/worker, and nothing runs acme/other: neither is guessed.
+    assert targets["docker build -t acme/worker:3 ."] == {None}
+    assert targets["docker build -t acme/other:1 ."] == {None}
+
+
+def test_a_host_option_of_an_unknown_tool_names_the_host(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    inv = scan_files(tmp_path, {"perf/README.md": (
+        "# Load test\n\n```shell\npoetry run locust -f ./load.py --headless --host=https://api.staging.example.com\n```\n")})
+    targets = command_targets(inv)
+    cmd = "poetry run locust -f ./load.py --headless --host=https://api.staging.example.com"
+    assert targets[cmd] == {"other:api.staging.example.com"}
+    host = next(e for e in inv.resources if e.id == "other:api.staging.example.com")
+    assert host.environments == ["staging"]
