@@ -229,7 +229,7 @@ _KUBE_VALUE_FLAGS = frozenset({"-n", "--namespace", "--context", "--cluster", "-
 _CLOUD_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 # Tools that run against a kube context and namespace of their own flags (`helm -n x
 # --kube-context y`): with nothing more specific named, those name the system.
-_KUBE_AWARE = frozenset({"helm", "helmfile", "flux", "argocd", "istioctl", "velero", "stern", "kustomize"})
+_KUBE_AWARE = frozenset({"helm", "helmfile", "flux", "argocd", "istioctl", "velero", "stern", "kustomize", "virtctl"})
 
 
 def _context_switch(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str, str]] | None:

@@ -241,3 +241,13 @@ def test_a_host_option_of_an_unknown_tool_names_the_host(tmp_path):
     assert targets[cmd] == {"other:api.staging.example.com"}
     host = next(e for e in inv.resources if e.id == "other:api.staging.example.com")
     assert host.environments == ["staging"]
+
+
+def test_virtctl_names_its_vm_or_runs_against_the_current_context(tmp_path):
+    from tests.estate_support import command_targets, scan_files
+
+    inv = scan_files(tmp_path, {"runbooks/vm.md": (
+        "# VM\n\n```shell\nvirtctl restart db-vm -n vms\nvirtctl console <vm-name> -n <namespace>\n```\n")})
+    targets = command_targets(inv)
+    assert targets["virtctl restart db-vm -n vms"] == {"other:db-vm"}
+    assert targets["virtctl console <vm-name> -n <namespace>"] == {"k8s-cluster:current-context"}
