@@ -142,6 +142,58 @@ def test_workers_answer_every_line_in_order(monkeypatch: pytest.MonkeyPatch) -> 
     assert '"tier":"T3"' in parallel[17] and 'empty command' in parallel[23]
 
 
+def test_a_worker_that_dies_loses_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-run (OOM killer, a crash in native code): the lines it held are
+    answered by the parent, in order, exactly as the serial run answers them."""
+    import os
+
+    from generators.cli import classify_cmd
+    from generators.cli.classify_cmd import answer_lines, as_json
+
+    monkeypatch.setattr(classify_cmd, "PARALLEL_AFTER", 4)
+    monkeypatch.setattr(classify_cmd, "CHUNK", 3)
+    parent = os.getpid()
+    real_work = classify_cmd._work
+
+    def dying(item: tuple[bytes, bool]) -> str:
+        if item[0] == b"kubectl delete ns prod" and os.getpid() != parent:
+            os._exit(3)  # the worker dies holding this chunk (and the ones queued behind it)
+        return real_work(item)
+
+    monkeypatch.setattr(classify_cmd, "_work", dying)
+    items = [(f"kubectl get pods -n team-{i}".encode(), False) for i in range(60)]
+    items[20] = (b"kubectl delete ns prod", False)
+    serial = list(answer_lines(Classifier(), items, as_json, jobs=1))
+    parallel = list(answer_lines(Classifier(), items, as_json, jobs=2))
+    assert parallel == serial
+    assert '"tier":"T3"' in parallel[20]
+
+
+def test_workers_answer_a_stream_as_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers come out while the input is still being read: at most two chunks per worker
+    are read ahead of the answers (a stream, e.g. an audit log, is never held to its end)."""
+    from generators.cli import classify_cmd
+    from generators.cli.classify_cmd import answer_lines, as_json
+
+    monkeypatch.setattr(classify_cmd, "PARALLEL_AFTER", 4)
+    monkeypatch.setattr(classify_cmd, "CHUNK", 5)
+    read = 0
+
+    def stream():
+        nonlocal read
+        for i in range(400):
+            read += 1
+            yield f"kubectl get pods -n team-{i}".encode(), False
+
+    seen = []
+    for n, answer in enumerate(answer_lines(Classifier(), stream(), as_json, jobs=2)):
+        seen.append(read - n)  # lines read but not yet answered
+        assert '"tier":"T0"' in answer
+    assert len(seen) == 400
+    # Read ahead: the chunks in flight (two per worker), the one the feeder holds, the one being answered.
+    assert max(seen) <= (2 * 2 + 2) * 5 + 1
+
+
 def test_long_wrapper_chains_are_linear_and_fail_closed() -> None:
     classifier = Classifier()
     assert classifier.classify("sudo " * 100_000 + "rm -rf /").tier == "T3"

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -26,13 +26,18 @@ from generators.cli.common import UsageError, get_config
 from generators.risk.model import DECISION_FOR_TIER, max_tier, tier_index
 from generators.risk.rules import RulesError, rules_from_config
 
+if TYPE_CHECKING:  # multiprocessing is imported only for long inputs
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
+
 # Per-line bounds for --stdin: bytes read for one line, and seconds spent classifying it.
 MAX_LINE_BYTES = 1_000_000
 LINE_SECONDS = 2.0
 # Long inputs are classified by worker processes (forked after the classifier is built, so
 # they share its rules and inventory); answers still come out one per line, in order. The
-# first lines are answered in-process, so a short input never pays for starting workers.
-PARALLEL_AFTER = 200
+# first lines are answered in-process, so a short input never pays for starting workers (two
+# forks cost about as much as classifying a few dozen lines; the head runs on one core).
+PARALLEL_AFTER = 64
 CHUNK = 64
 
 
@@ -225,6 +230,16 @@ def _work(item: tuple[bytes, bool]) -> str:
     return _EMIT(classify_bytes(_WORKER, item[0], item[1]))
 
 
+def _serve(tasks: Connection, results: Connection) -> None:
+    """A worker's loop: answer each chunk of lines it is sent, in order, until ``None``."""
+    _init_worker()
+    while True:
+        chunk = tasks.recv()
+        if chunk is None:
+            return
+        results.send([_work(item) for item in chunk])
+
+
 def jobs_for_stdin() -> int:
     """Worker processes for a long ``--stdin`` input: ``STACKPOLICY_CLASSIFY_JOBS`` or the CPU count (max 8)."""
     raw = os.environ.get("STACKPOLICY_CLASSIFY_JOBS", "")
@@ -249,10 +264,108 @@ def answer_lines(classifier: Classifier, items: Iterable[tuple[bytes, bool]], em
         for raw, cut in it:
             yield emit(classify_bytes(classifier, raw, cut))
         return
+    yield from _answer_in_workers(classifier, it, emit, jobs)
+
+
+class _Worker:
+    """One forked classifier process and the two pipes to it."""
+
+    def __init__(self, ctx: BaseContext) -> None:
+        task_r, self.tasks = ctx.Pipe(duplex=False)
+        self.results, result_w = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_serve, args=(task_r, result_w), daemon=True)
+        self.process.start()
+        # The child's ends are the child's alone: when it dies, sending to it fails and
+        # reading from it ends, so its lines are never waited for.
+        task_r.close()
+        result_w.close()
+        self.alive = True
+
+
+def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]], emit: Callable[[Classification], str],
+                       jobs: int) -> Iterator[str]:
+    """The answers to ``it`` from ``jobs`` forked workers, in input order.
+
+    Chunks of :data:`CHUNK` lines go to the workers in turn (a feeder thread sends them, so a
+    worker that is busy writing answers never blocks the parent reading them); the answers are
+    read back in the same turn, so they come out in input order. At most two chunks per worker
+    are in flight, so a stream is answered as it is read. A worker that dies has its chunks
+    answered here instead: every line still gets its one answer.
+
+    Written for this job rather than with ``multiprocessing.Pool``, whose worker-handler thread
+    wakes on every pending result and spins on the parent's CPU (a fifth of a core here).
+    """
+    import multiprocessing
+    import queue
+
     global _WORKER, _EMIT
     _WORKER, _EMIT = classifier, emit
-    with multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker) as pool:
-        yield from pool.imap(_work, it, chunksize=CHUNK)
+    ctx = multiprocessing.get_context("fork")
+    workers: list[_Worker] = []
+    sent: queue.SimpleQueue[tuple[list[tuple[bytes, bool]], bool] | BaseException | None] = queue.SimpleQueue()
+    room = threading.Semaphore(2 * jobs)
+    stop = threading.Event()
+
+    def feed() -> None:
+        try:
+            for k in itertools.count():
+                chunk = list(itertools.islice(it, CHUNK))
+                if not chunk:
+                    break
+                while not room.acquire(timeout=0.5):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                w = workers[k % jobs]
+                ok = w.alive
+                if ok:
+                    try:
+                        w.tasks.send(chunk)
+                    except (OSError, ValueError):  # the worker is gone: its lines are answered here
+                        ok = False
+                sent.put((chunk, ok))
+        except BaseException as exc:  # noqa: BLE001 - reading the input failed: the reader raises it
+            sent.put(exc)
+            return
+        sent.put(None)
+
+    try:
+        for _ in range(jobs):
+            workers.append(_Worker(ctx))
+        feeder = threading.Thread(target=feed, name="classify-feeder", daemon=True)
+        feeder.start()
+        for k in itertools.count():
+            item = sent.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            chunk, ok = item
+            w = workers[k % jobs]
+            answers: list[str] | None = None
+            if ok and w.alive:
+                try:
+                    answers = w.results.recv()
+                except (EOFError, OSError):
+                    w.alive = False
+            if answers is None:
+                answers = [emit(classify_bytes(classifier, raw, cut)) for raw, cut in chunk]
+            room.release()
+            yield from answers
+    finally:
+        stop.set()
+        room.release()
+        for w in workers:
+            with contextlib.suppress(OSError, ValueError):
+                w.tasks.send(None)
+        for w in workers:
+            w.process.join(timeout=1)
+            if w.process.is_alive():
+                w.process.terminate()
+                w.process.join()
+            w.tasks.close()
+            w.results.close()
 
 
 def batch_gc() -> None:
