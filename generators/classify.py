@@ -179,8 +179,13 @@ class Classifier:
         table: DecisionTable | Table | None = None,
         *,
         match_actions: bool = True,
+        cache: bool = True,
     ) -> None:
         self.rules = rules or load_rules()
+        # Whether verdicts are kept by line. A caller that keeps its own answers by line (the
+        # `--stdin` loop keeps the printed text) turns this off: a verdict is dozens of objects
+        # for the garbage collector to walk, the printed answer one string.
+        self.cache = cache
         # Naming the inventory action a command is an instance of is for people reading a
         # verdict; building the table does not need it (the table records its instances).
         self.match_actions = match_actions
@@ -304,6 +309,8 @@ class Classifier:
 
     def classify(self, line: str) -> Classification:
         """The tier of ``line``: the highest tier of every simple command it would run."""
+        if not self.cache:
+            return self._classify_uncached(line)
         cached = self._cache.get(line)
         if cached is not None:
             return cached

@@ -194,6 +194,37 @@ def test_workers_answer_a_stream_as_it_is_read(monkeypatch: pytest.MonkeyPatch) 
     assert max(seen) <= (2 * 2 + 2) * 5 + 1
 
 
+def test_repeated_lines_get_the_same_answer_and_time_outs_are_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--stdin keeps its printed answers by line (the classifier keeps no verdicts then): a
+    repeated line prints what it printed before; a line that timed out is classified again."""
+    from generators.cli import classify_cmd
+    from generators.cli.classify_cmd import answer_lines, as_json
+
+    lines = [b"kubectl delete ns prod", b"kubectl get pods", b"kubectl delete ns prod", b"kubectl get pods"]
+    classifier = Classifier(cache=False)
+    answers = list(answer_lines(classifier, [(raw, False) for raw in lines], as_json, jobs=1))
+    assert answers[0] == answers[2] and answers[1] == answers[3]
+    assert answers == [as_json(Classifier().classify(raw.decode())) for raw in lines]
+    assert classifier.verdicts() == {}
+
+    slow = Classifier(cache=False)
+    calls = []
+    real = slow.classify
+
+    def slow_first(line: str):
+        if not line:  # the fallback answer's own template
+            return real(line)
+        calls.append(line)
+        if len(calls) == 1:
+            raise classify_cmd._LineTimeout()  # what the per-line CPU alarm raises
+        return real(line)
+
+    monkeypatch.setattr(slow, "classify", slow_first)
+    again = list(answer_lines(slow, [(b"kubectl get pods -A", False)] * 3, as_json, jobs=1))
+    assert len(calls) == 2  # the timed-out answer was not kept; the settled one was
+    assert "took more than" in again[0] and "took more than" not in again[1] and again[1] == again[2]
+
+
 def test_long_wrapper_chains_are_linear_and_fail_closed() -> None:
     classifier = Classifier()
     assert classifier.classify("sudo " * 100_000 + "rm -rf /").tier == "T3"

@@ -82,8 +82,9 @@ def _encoder() -> Callable[[object], str]:
 _ENCODE = _encoder()
 
 
-def make_classifier(ctx: click.Context, inventory: str | None, policy: str | None) -> Classifier:
-    """Rules from the config, the inventory index and the policy, loaded once."""
+def make_classifier(ctx: click.Context, inventory: str | None, policy: str | None, cache: bool = True) -> Classifier:
+    """Rules from the config, the inventory index and the policy, loaded once (``cache``: keep
+    verdicts by line; see :class:`~generators.classify.Classifier`)."""
     cfg = get_config(ctx)
     try:
         rules = rules_from_config(cfg)
@@ -104,7 +105,7 @@ def make_classifier(ctx: click.Context, inventory: str | None, policy: str | Non
             table = load_policy(policy)
         except PolicyError as exc:
             raise UsageError(str(exc)) from exc
-    return Classifier(rules, index, table)
+    return Classifier(rules, index, table, cache=cache)
 
 
 class _LineTimeout(BaseException):
@@ -178,11 +179,18 @@ def line_alarms() -> Iterator[None]:
 def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
                    seconds: float | None = LINE_SECONDS) -> Classification:
     """The answer for one raw input line. Never raises; every problem is a reason."""
+    return _classify_bytes(classifier, raw, cut, seconds)[0]
+
+
+def _classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
+                    seconds: float | None = LINE_SECONDS) -> tuple[Classification, bool]:
+    """:func:`classify_bytes`, and whether the classifier settled the line (not a time-out or a
+    failure, which a later copy of the line tries again)."""
     raw = raw[:-1] if raw.endswith(b"\r") else raw
     text = raw.decode("utf-8", errors="replace")
     if cut:
         return _fixed(classifier, text[:200] + "...", f"the line is longer than {MAX_LINE_BYTES:,} bytes, "
-                                                      "too long to review")
+                                                      "too long to review"), False
     bad_utf8 = "\ufffd" in text and "\ufffd".encode() not in raw
     alarm = seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     own_handler = alarm and not _ALARM_INSTALLED
@@ -202,18 +210,40 @@ def classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
                 signal.signal(signal.SIGVTALRM, old)
     except _LineTimeout:
         return _fixed(classifier, text if len(text) <= 200 else text[:200] + "...",
-                      f"classifying the line took more than {seconds:g} s of CPU time")
+                      f"classifying the line took more than {seconds:g} s of CPU time"), False
     except Exception as exc:  # noqa: BLE001 - one bad line must not cost the answers to the rest
         return _fixed(classifier, text if len(text) <= 200 else text[:200] + "...",
-                      f"the classifier failed on this line ({type(exc).__name__})")
+                      f"the classifier failed on this line ({type(exc).__name__})"), False
     if bad_utf8:
         # What the shell runs is the raw bytes, not this text: a human looks.
         result = _floor(result, classifier, "the line is not valid UTF-8")
-    return result
+    return result, True
+
+
+# Answers kept by raw line in a `--stdin` run (an audit log repeats its lines): the printed
+# text, one string per line, instead of the classifier's verdict objects.
+ANSWERS_KEPT = 50_000
+
+
+def _answer(classifier: Classifier, emit: Callable[[Classification], str], kept: dict[bytes, str], raw: bytes,
+            cut: bool) -> str:
+    """The printed answer for one input line; a line answered before gets the same text."""
+    if not cut:
+        hit = kept.get(raw)
+        if hit is not None:
+            return hit
+    c, settled = _classify_bytes(classifier, raw, cut)
+    out = emit(c)
+    if settled:
+        if len(kept) >= ANSWERS_KEPT:
+            kept.clear()
+        kept[raw] = out
+    return out
 
 
 _WORKER: Classifier | None = None
 _EMIT: Callable[[Classification], str] | None = None
+_KEPT: dict[bytes, str] = {}
 
 
 def _init_worker() -> None:
@@ -227,7 +257,7 @@ def _init_worker() -> None:
 
 def _work(item: tuple[bytes, bool]) -> str:
     assert _WORKER is not None and _EMIT is not None
-    return _EMIT(classify_bytes(_WORKER, item[0], item[1]))
+    return _answer(_WORKER, _EMIT, _KEPT, item[0], item[1])
 
 
 def _serve(tasks: Connection, results: Connection) -> None:
@@ -251,20 +281,23 @@ def jobs_for_stdin() -> int:
 def answer_lines(classifier: Classifier, items: Iterable[tuple[bytes, bool]], emit: Callable[[Classification], str],
                  jobs: int = 1) -> Iterator[str]:
     """One answer per input item, in input order. With ``jobs > 1`` and more than
-    :data:`PARALLEL_AFTER` lines, the lines after the first ones go to forked workers."""
+    :data:`PARALLEL_AFTER` lines, the lines after the first ones go to forked workers. A line
+    seen before (up to :data:`ANSWERS_KEPT` of them, per process) gets the text it got then,
+    unless that answer was a time-out or a failure."""
     it = iter(items)
+    kept: dict[bytes, str] = {}
     head = list(itertools.islice(it, PARALLEL_AFTER))
     for raw, cut in head:
-        yield emit(classify_bytes(classifier, raw, cut))
+        yield _answer(classifier, emit, kept, raw, cut)
     if len(head) < PARALLEL_AFTER:
         return
     import multiprocessing  # only for long inputs: its import is start-up time
 
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for raw, cut in it:
-            yield emit(classify_bytes(classifier, raw, cut))
+            yield _answer(classifier, emit, kept, raw, cut)
         return
-    yield from _answer_in_workers(classifier, it, emit, jobs)
+    yield from _answer_in_workers(classifier, it, emit, jobs, kept)
 
 
 class _Worker:
@@ -283,7 +316,7 @@ class _Worker:
 
 
 def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]], emit: Callable[[Classification], str],
-                       jobs: int) -> Iterator[str]:
+                       jobs: int, kept: dict[bytes, str]) -> Iterator[str]:
     """The answers to ``it`` from ``jobs`` forked workers, in input order.
 
     Chunks of :data:`CHUNK` lines go to the workers in turn (a feeder thread sends them, so a
@@ -298,8 +331,8 @@ def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]],
     import multiprocessing
     import queue
 
-    global _WORKER, _EMIT
-    _WORKER, _EMIT = classifier, emit
+    global _WORKER, _EMIT, _KEPT
+    _WORKER, _EMIT, _KEPT = classifier, emit, kept  # what each forked worker starts from
     ctx = multiprocessing.get_context("fork")
     workers: list[_Worker] = []
     sent: queue.SimpleQueue[tuple[list[tuple[bytes, bool]], bool] | BaseException | None] = queue.SimpleQueue()
@@ -350,7 +383,7 @@ def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]],
                 except (EOFError, OSError):
                     w.alive = False
             if answers is None:
-                answers = [emit(classify_bytes(classifier, raw, cut)) for raw, cut in chunk]
+                answers = [_answer(classifier, emit, kept, raw, cut) for raw, cut in chunk]
             room.release()
             yield from answers
     finally:
@@ -404,7 +437,8 @@ def register(main: click.Group) -> None:
             raise UsageError("give a COMMAND or --stdin, not both")
         if not from_stdin and not command:
             raise UsageError("nothing to classify: give a COMMAND (quoted) or --stdin")
-        classifier = make_classifier(ctx, inventory, policy)
+        # `--stdin` keeps its printed answers by line instead (see answer_lines).
+        classifier = make_classifier(ctx, inventory, policy, cache=not from_stdin)
         emit = as_json if as_json_flag else readable
         if from_stdin:
             batch_gc()
