@@ -50,7 +50,9 @@ ActionOrigin = Literal["command", "openapi", "implied"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Validators are built on first use: `stackpolicy classify` (run per agent call) imports
+    # these types but, without --inventory or --policy, never builds one.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Evidence(_Model):

@@ -46,7 +46,9 @@ class Table:
     """A :class:`DecisionTable` indexed for :func:`decide` (build once, decide many times)."""
 
     def __init__(self, table: DecisionTable | None = None) -> None:
-        self.table = table or DecisionTable()
+        # The empty table as DecisionTable() builds it (every field its default), without
+        # building the table's validator for it.
+        self.table = table or DecisionTable.model_construct()
         self.classes: dict[str, ActionClass] = self.table.class_map()
         self.exceptions: dict[tuple[str, str], TableException] = self.table.exception_map()
 

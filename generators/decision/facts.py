@@ -72,6 +72,20 @@ def _delete_weight(rules: Rules, kind: str) -> int:
     return "T0T1T2T3".index(info.delete) // 2 + 1 if info is not None and info.delete else 0
 
 
+# One key object per distinct class (a few hundred recur on every line): its id is worked out once.
+_KEYS: dict[tuple[str, str, str, str, bool], ClassKey] = {}
+
+
+def _class_key(verb_class: str, kind: str, environment: str, scope: str, sensitive: bool) -> ClassKey:
+    fields = (verb_class, kind, environment, scope, sensitive)
+    key = _KEYS.get(fields)
+    if key is None:
+        if len(_KEYS) > 50_000:
+            _KEYS.clear()
+        key = _KEYS[fields] = ClassKey(*fields)
+    return key
+
+
 def facts_of(s: Subject, rules: Rules, index: InventoryIndex | None = None, entity: Entity | None = None) -> Facts:
     """The facts of ``s`` (a parsed command or an inventory action); ``entity``: its resolved target."""
     fv = FlagView(s.flags, s.argv)
@@ -92,6 +106,6 @@ def facts_of(s: Subject, rules: Rules, index: InventoryIndex | None = None, enti
     kind = _class_kind(vm.kind_as or s.object_kind, rules) or (rules.kind(entity.kind) if entity is not None else None)
     scope, scope_why = _scope(s, fv, rules)
     dcs = tuple(_data_classes(s, entity, rules))
-    key = ClassKey(cls_name, kind or ANY_KIND, env or UNRESOLVED_ENV, scope, bool(dcs))
+    key = _class_key(cls_name, kind or ANY_KIND, env or UNRESOLVED_ENV, scope, bool(dcs))
     profile = profile_of(entity, index) if entity is not None else None
     return Facts(key, verb_reason, env_where, scope_why, dcs, entity.id if entity is not None else None, profile)

@@ -56,7 +56,8 @@ class ClassKey:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: classify without --policy only ever needs an empty table.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class TargetProfile(_Model):

@@ -225,24 +225,24 @@ def _first_match(rows: list[CompiledRule], s: Subject, fv: FlagView, kind: str |
                 sql = {k.lower() for k in s.sql_kinds}
             if not (rule.sql & sql):
                 continue
-        if rule.args_re is not None and not any(rule.args_re.match(a) for a in args):
+        if rule.args_re is not None and not any(map(rule.args_re.match, args)):
             continue
         if rule.argv and not all(w in args for w in rule.argv):
             continue
         if rule.source_re is not None:
             if pos is None:
                 pos = [p.lower() for p in _positionals(s.argv)]
-            if not any(rule.source_re.match(p) for p in pos[:-1]):
+            if not any(map(rule.source_re.match, pos[:-1])):
                 continue
         if rule.target_re is not None and not (s.target and rule.target_re.match(norm_path(s.target))):
             continue
         if rule.paths_re is not None or rule.all_paths_re is not None:
             if path_args is None:
                 path_args = _path_args(s.argv)
-            if rule.paths_re is not None and not any(rule.paths_re.match(norm_path(p)) for p in path_args):
+            if rule.paths_re is not None and not any(map(rule.paths_re.match, map(norm_path, path_args))):
                 continue
             if rule.all_paths_re is not None and (
-                    not path_args or not all(rule.all_paths_re.match(norm_path(p)) for p in path_args)):
+                    not path_args or not all(map(rule.all_paths_re.match, map(norm_path, path_args)))):
                 continue
         if rule.via_re is not None and not (s.via and rule.via_re.match(s.via.lower())):
             continue
