@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -134,6 +135,151 @@ def load_policy(path: str | Path) -> DecisionTable:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first.get("loc", ()))
         raise PolicyError(f"{p}: invalid decision table at {where or 'top level'}: {first.get('msg')}") from exc
+
+
+class _NotPlain(Exception):
+    """The YAML uses something the streaming reader leaves to the full loader (an alias, an
+    anchor, a merge key, a tag, a second document)."""
+
+
+def load_decision_table(path: str | Path) -> DecisionTable:
+    """The decision table of a policy file with only what deciding needs: the table's classes
+    without the inventory actions listed as their instances, its exceptions and its estate.
+
+    A generated policy of a large estate is tens of megabytes, mostly the systems' action rows
+    and the classes' instances; building all of it as Python objects and validating it took
+    half a minute and a gigabyte. Here the YAML is read as a stream of parse events and only
+    the table (minus instances) is built, through the same scalar resolution as the safe loader.
+    Anything this reader leaves alone (aliases, anchors, merge keys, explicit tags, several
+    documents) goes through :func:`load_policy`, as does any error, so a broken file fails
+    exactly as it does there.
+    """
+    import yaml
+
+    p = Path(path)
+    try:
+        with open(p, encoding="utf-8") as fh:
+            data = _plain_table_document(yaml.parse(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, _NotPlain, RecursionError):
+        data = None
+    if data is None:
+        table = load_policy(p)
+        return table.model_copy(update={"classes": [c.model_copy(update={"instances": []}) for c in table.classes]})
+    # The same reading as load_policy: a policy's table (rows expanded when written compact),
+    # else a document's `table:`, else the document as a bare table.
+    raw: Any = data
+    if data.get("kind") == "policy" and isinstance(data.get("table"), dict):
+        raw = data["table"]
+        from generators.documents.compact import COMPACT, LAYOUT_KEY, expand_policy
+
+        if data.get(LAYOUT_KEY) == COMPACT:
+            raw = expand_policy({LAYOUT_KEY: COMPACT, "table": raw})["table"]
+    elif isinstance(data.get("table"), dict):
+        raw = data["table"]
+    if not isinstance(raw, dict) or "classes" not in raw:
+        return load_policy(p)  # not a table: the full loader says what it is
+    try:
+        return DecisionTable.model_validate(raw)
+    except ValidationError:
+        return load_policy(p)  # the full loader reports where, in the file's own terms
+
+
+def _plain_table_document(events: Iterable[Any]) -> dict[str, Any] | None:
+    """The top-level keys a decision table is read from (``kind``, ``layout``, ``table`` of a
+    policy; every key of a bare table), each class without its ``instances``; ``None`` when the
+    document is not a mapping."""
+    import yaml
+
+    from yaml.constructor import SafeConstructor
+    from yaml.nodes import ScalarNode
+    from yaml.resolver import Resolver
+
+    resolver, constructor = Resolver(), SafeConstructor()
+    it = iter(events)
+
+    def scalar(ev: Any) -> Any:
+        if ev.anchor is not None or ev.tag not in (None, "!"):
+            raise _NotPlain()
+        # As the safe loader's composer and constructor have it (the same resolver and constructors).
+        tag = resolver.resolve(ScalarNode, ev.value, ev.implicit)
+        make = SafeConstructor.yaml_constructors.get(tag)
+        if make is None:
+            raise _NotPlain()
+        return make(constructor, ScalarNode(tag, ev.value, style=ev.style))
+
+    def skip(ev: Any) -> None:
+        depth = 0
+        while True:
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            if depth == 0:
+                return
+            ev = next(it)
+
+    def value(ev: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(ev, yaml.ScalarEvent):
+            return scalar(ev)
+        if isinstance(ev, yaml.AliasEvent) or ev.anchor is not None:
+            raise _NotPlain()
+        if isinstance(ev, yaml.SequenceStartEvent):
+            if ev.tag not in (None, "!", "tag:yaml.org,2002:seq"):
+                raise _NotPlain()
+            out: list[Any] = []
+            while not isinstance(ev := next(it), yaml.SequenceEndEvent):
+                out.append(value(ev, (*path, "[]")))
+            return out
+        if isinstance(ev, yaml.MappingStartEvent):
+            if ev.tag not in (None, "!", "tag:yaml.org,2002:map"):
+                raise _NotPlain()
+            obj: dict[Any, Any] = {}
+            while not isinstance(ev := next(it), yaml.MappingEndEvent):
+                if not isinstance(ev, yaml.ScalarEvent):
+                    raise _NotPlain()  # a complex key
+                key = scalar(ev)
+                if key == "<<" or not isinstance(key, str) or key in obj:
+                    raise _NotPlain()  # merge keys and duplicates: as the full loader has them
+                nxt = next(it)
+                if path == ("table", "classes", "[]") and key == "instances":
+                    skip(nxt)
+                    continue
+                obj[key] = value(nxt, (*path, key))
+            return obj
+        raise _NotPlain()
+
+    ev = next(it)
+    if not isinstance(ev, yaml.StreamStartEvent):
+        raise _NotPlain()
+    ev = next(it)
+    if not isinstance(ev, yaml.DocumentStartEvent) or ev.tags:
+        raise _NotPlain()
+    ev = next(it)
+    if not isinstance(ev, yaml.MappingStartEvent) or ev.anchor is not None or ev.tag not in (None, "!", "tag:yaml.org,2002:map"):
+        return None
+    top: dict[str, Any] = {}
+    skipped = False
+    while not isinstance(ev := next(it), yaml.MappingEndEvent):
+        if not isinstance(ev, yaml.ScalarEvent):
+            raise _NotPlain()
+        key = scalar(ev)
+        if key == "<<" or not isinstance(key, str) or key in top:
+            raise _NotPlain()
+        nxt = next(it)
+        if key in _POLICY_ONLY:
+            skip(nxt)  # an anchor here that the table aliases makes that alias refuse
+            skipped = True
+        else:  # kind, layout, table; or a bare table's own keys
+            top[key] = value(nxt, (key,) if key in ("kind", "layout", "table") else ("table", key))
+    if not isinstance(next(it), yaml.DocumentEndEvent) or not isinstance(next(it), yaml.StreamEndEvent):
+        raise _NotPlain()  # a second document: the full loader refuses it
+    if skipped and not (top.get("kind") == "policy" and isinstance(top.get("table"), dict)):
+        raise _NotPlain()  # not a policy after all: the full loader says what is wrong
+    return top
+
+
+# Top-level keys of a policy document that deciding never reads (the documents' own content).
+_POLICY_ONLY = frozenset({"meta", "summary", "tiers", "systems", "rules", "questions"})
 
 
 def redact_command(text: str, commands: Iterable[ParsedCommand] = ()) -> str:

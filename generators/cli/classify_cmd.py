@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from generators.classify import Classification, Classifier, PolicyError, load_policy
+from generators.classify import Classification, Classifier, PolicyError, load_decision_table
 from generators.cli.common import UsageError, get_config
 from generators.risk.model import DECISION_FOR_TIER, max_tier, tier_index
 from generators.risk.rules import RulesError, rules_from_config
@@ -102,7 +102,7 @@ def make_classifier(ctx: click.Context, inventory: str | None, policy: str | Non
     table = None
     if policy:
         try:
-            table = load_policy(policy)
+            table = load_decision_table(policy)
         except PolicyError as exc:
             raise UsageError(str(exc)) from exc
     return Classifier(rules, index, table, cache=cache)
