@@ -363,6 +363,7 @@ def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]],
             return
         sent.put(None)
 
+    done = False
     try:
         for _ in range(jobs):
             workers.append(_Worker(ctx))
@@ -386,16 +387,20 @@ def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]],
                 answers = [_answer(classifier, emit, kept, raw, cut) for raw, cut in chunk]
             room.release()
             yield from answers
+        done = True
     finally:
         stop.set()
         room.release()
         for w in workers:
-            with contextlib.suppress(OSError, ValueError):
-                w.tasks.send(None)
+            if done:  # idle, waiting for work: told to stop
+                with contextlib.suppress(OSError, ValueError):
+                    w.tasks.send(None)
+            else:  # the reader went away (a closed pipe, an error): their answers are not wanted
+                w.process.terminate()
         for w in workers:
             w.process.join(timeout=1)
             if w.process.is_alive():
-                w.process.terminate()
+                w.process.kill()
                 w.process.join()
             w.tasks.close()
             w.results.close()
