@@ -142,3 +142,15 @@ def test_pseudo_commands_are_not_instances_with_a_command() -> None:
     real = Action(id="dns:x/list", verb="list", tool="aws", command="aws route53 list-hosted-zones", origin="implied",
                   evidence=ev)
     assert not is_real_command(words) and is_real_command(real)
+
+
+def test_sorted_evidence_dedupes_and_orders_like_a_set_sorted_by_path_and_line() -> None:
+    from generators.decision.build import sorted_evidence
+    from inventory.model import Evidence
+
+    evs = [Evidence(path="b.md", line=3), Evidence(path="a.yaml", line=10), Evidence(path="a.yaml", line=2),
+           Evidence(path="b.md", line=3), Evidence(path="a.yaml", line=10), Evidence(path="a/b.sh", line=1)]
+    got = sorted_evidence(iter(evs))
+    assert got == sorted(set(evs), key=lambda e: (e.path, e.line))
+    assert [str(e) for e in got] == ["a.yaml:2", "a.yaml:10", "a/b.sh:1", "b.md:3"]
+    assert sorted_evidence([]) == []

@@ -48,8 +48,11 @@ def rules_digest(rules: Rules) -> str:
     return "sha256:" + hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
 
 
-def _sorted_evidence(evs: Iterable[Evidence]) -> list[Evidence]:
-    return sorted(set(evs), key=lambda e: (e.path, e.line))
+def sorted_evidence(evs: Iterable[Evidence]) -> list[Evidence]:
+    """``evs`` without repeats, by path and line. Evidence is exactly (path, line), so a plain
+    tuple key dedupes it (hashing the pydantic model costs far more, on every action)."""
+    by_key = {(e.path, e.line): e for e in evs}
+    return [by_key[k] for k in sorted(by_key)]
 
 
 class Assessments(dict[str, Assessment]):
@@ -123,14 +126,14 @@ def build_table(
         tools[key.id].add(action.tool)
         by_class[key.id].append(Instance(
             action=action.id, target=target, system=system_of.get(target or ""),
-            command=action.command, is_command=real, tier=tier, evidence=_sorted_evidence(action.evidence)[:3]))
+            command=action.command, is_command=real, tier=tier, evidence=sorted_evidence(action.evidence)[:3]))
         # The target's own factors moved it off its class's tier: an exception reviewers see.
         if target is not None and cmd_tier != class_tier and (key.id, target) not in exceptions:
             a = assessments[action.id]
             exceptions[(key.id, target)] = TableException(
                 id=exception_id(key.id, target), class_id=key.id, target=target, tier=cmd_tier, floor=cmd_tier,
                 reason=a.rationale, deciding_factors=list(a.deciding),
-                evidence=_sorted_evidence(ent.evidence)[:3] if ent is not None else [])
+                evidence=sorted_evidence(ent.evidence)[:3] if ent is not None else [])
     classes = []
     for cid in sorted(by_class):
         key = keys[cid]

@@ -29,6 +29,7 @@ from generators.documents.systems import (
     SystemGroup,
     group_systems,
 )
+from generators.decision.build import sorted_evidence as _sorted_evidence
 from generators.decision.model import DecisionTable
 from generators.documents.compact import agent_may
 from generators.risk.model import DECISION_FOR_TIER, TIERS, Assessment, Tier, max_tier, tier_index
@@ -37,10 +38,6 @@ from inventory.model import Action, Entity, Evidence, Inventory
 UNASSESSED_TIER: Tier = "T2"  # an action the risk model skipped: a human decides, never the agent
 T1_RATE_LIMIT = "at most 3 T1 actions per system per hour, one at a time, and none on a target whose last T1 action failed"
 RUNBOOK_HINTS = ("runbook", "playbook", "docs/", "ops/")
-
-
-def _sorted_evidence(evs: Iterable[Evidence]) -> list[Evidence]:
-    return sorted(set(evs), key=lambda e: (e.path, e.line))
 
 
 def is_runbook_path(path: str) -> bool:
