@@ -25,6 +25,7 @@ from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISREG
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -97,6 +98,28 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc ``malloc_trim``); a no-op elsewhere.
+
+    File texts and bytes are large objects on the C heap; once a stage lets them go, glibc
+    keeps the pages for reuse, so the process (and every worker forked from it) still counts
+    them. The cold scan's peak is held to a budget, so the stages that drop them trim.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM: Any = None
 
 
 _SIG = struct.Struct("<4q").pack  # four stat fields as one bytes value: one comparison, no ints to load
@@ -613,6 +636,7 @@ def scan_paths(
         order.append(job.relpath)
         keys_for[job.relpath] = key
     del read, matcher
+    _give_back_memory()  # the files' bytes: only their decoded texts are needed now
     stats.files_scanned = len(texts)
     # An unchanged tree (same files, config, scanners, code and sources) gives the same
     # inventory: return the stored one without rebuilding fragments or re-running the
@@ -679,20 +703,29 @@ def scan_paths(
             if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
                 # Workers fork from here: they collect as usual (their heaps are small).
                 with ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable) as pool:
-                    for batch, (res, lines) in zip(batches, pool.map(_scan_batch, batches, [cfg_json] * len(batches))):
-                        take(batch, res, lines)
+                    answers = pool.map(_scan_batch, batches, [cfg_json] * len(batches))
+                    for i, (res, lines) in enumerate(answers):
+                        take(batches[i], res, lines)
+                        # A scanned batch's texts go now, not after the pool: the main
+                        # process holds each file's text or its fragments, not both.
+                        batches[i] = []
+                        if i % 32 == 31:
+                            _give_back_memory()
             else:
-                for batch in batches:
+                for i, batch in enumerate(batches):
                     take(batch, *_scan_batch(batch, cfg_json))
+                    batches[i] = []
         finally:
             if paused:
                 gc.enable()
         batches.clear()
         cache.commit()
+        _give_back_memory()  # the texts the workers scanned
 
     fragments = [f for rel in order
                  for f in (built.pop(rel) if rel in built else _FRAGMENTS.validate_json(results.pop(rel)))]
     inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
+    _give_back_memory()  # the fragments, merged into the inventory
     if use_cache:
         cache.put_inventory(inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned,
                                                       stats.skipped - skipped_before))

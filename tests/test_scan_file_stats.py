@@ -115,3 +115,17 @@ def test_without_a_cache_every_file_is_read(tmp_path: Path, reads: list[str]) ->
     reads.clear()
     scan_paths([root], Config(), use_cache=False)
     assert len(reads) == n > 0
+
+
+def test_giving_memory_back_is_harmless_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan trims the C heap between stages; where there is no glibc it must simply not."""
+    import ctypes
+
+    def no_libc(name: str) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(scan_mod, "_MALLOC_TRIM", None)
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    scan_mod._give_back_memory()
+    assert scan_mod._MALLOC_TRIM is False
+    scan_mod._give_back_memory()  # remembered: not looked up again
