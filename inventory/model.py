@@ -223,7 +223,9 @@ class Inventory(_Model):
 
     def digest(self) -> str:
         """A short content digest; documents record it so `check` can see drift."""
-        payload = self.model_dump_json(exclude={"warnings"}).encode()
+        # The serializer's bytes are model_dump_json's text, UTF-8 encoded: taken directly, a
+        # large estate's JSON is not held three times over (bytes, text, bytes again).
+        payload = self.__pydantic_serializer__.to_json(self, exclude={"warnings"})
         return "sha256:" + hashlib.sha256(payload).hexdigest()[:16]
 
 

@@ -473,10 +473,19 @@ class FragmentCache:
         if self.db is None:
             return
         try:
-            blob = store.dump(inv)
-            self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, ?)", (scope, key, blob))
+            # Written piece by piece into room made for it: binding the whole as a parameter
+            # would make sqlite copy it, and joining the parts would copy it once more.
+            head, payload = store.dump_parts(inv)
+            size = len(head) + len(payload)
+            rows = [("inventories", self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, zeroblob(?))",
+                                                    (scope, key, size)).lastrowid)]
             if tree is not None:
-                self.db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?, ?)", (tree[0], tree[1], blob, *tree[2:]))
+                rows.append(("trees", self.db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, zeroblob(?), ?, ?)",
+                                                      (tree[0], tree[1], size, *tree[2:])).lastrowid))
+            for table, rowid in rows:
+                with self.db.blobopen(table, "value", rowid) as out:
+                    out.write(head)
+                    out.write(payload)
             self.db.commit()
         except (sqlite3.Error, TypeError):  # TypeError: a value the stored form cannot hold; not stored
             pass

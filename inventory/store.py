@@ -145,8 +145,7 @@ class _Encoder:
         return tuple(out)
 
 
-def dump(inv: Inventory) -> bytes:
-    """``inv`` in its stored form (see the module docstring)."""
+def _payload(inv: Inventory) -> bytes:
     # As many new tuples and lists as the inventory has objects, none of them garbage, made
     # while the whole inventory is alive: the cyclic collector would walk all of it again
     # and again as they accumulate (most of the dump's time at 2,000 services).
@@ -163,8 +162,20 @@ def dump(inv: Inventory) -> bytes:
     finally:
         if paused:
             gc.enable()
+    return payload
+
+
+def dump_parts(inv: Inventory) -> tuple[bytes, bytes]:
+    """:func:`dump`'s bytes as (header, payload), which it concatenates: a writer that writes
+    them one after the other holds no copy of the whole (this runs at the scan's peak)."""
+    payload = _payload(inv)
     # Not compressed: inflating took longer than reading the bytes does.
-    return MAGIC + _layout() + zlib.crc32(payload).to_bytes(4, "big") + payload
+    return MAGIC + _layout() + zlib.crc32(payload).to_bytes(4, "big"), payload
+
+
+def dump(inv: Inventory) -> bytes:
+    """``inv`` in its stored form (see the module docstring)."""
+    return b"".join(dump_parts(inv))
 
 
 # -- reading ------------------------------------------------------------------------
