@@ -89,13 +89,7 @@ class AnthropicProvider(SDKProvider):
         fast = self.fast_client()
         if fast is not None:  # the lean transport (see SDKProvider): same body, same answer
             raw = await fast.post_json("/v1/messages", json.dumps(self.params(req)).encode())
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                raise ProviderError(f"{self.name}: the response is not JSON") from exc
-            if not isinstance(data, dict):
-                raise ProviderError(f"{self.name}: the response is not a JSON object")
-            return self.parse(data)
+            return self.parse(self.json_answer(raw))
         try:
             msg = await self.client.messages.create(**self.params(req))
         except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError

@@ -176,6 +176,18 @@ class SDKProvider(Provider):
         """(base URL, headers) for the lean transport, or None when only the SDK can serve."""
         return None
 
+    def json_answer(self, raw: bytes) -> dict[str, Any]:
+        """A raw response body as the JSON object every API answers with; ProviderError otherwise."""
+        import json
+
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ProviderError(f"{self.name}: the response is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ProviderError(f"{self.name}: the response is not a JSON object")
+        return data
+
     def fast_client(self) -> Any:
         """The lean transport for the hot request, or None (then the SDK serves it)."""
         if self._fast is None and not self._fast_off:

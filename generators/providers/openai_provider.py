@@ -72,13 +72,7 @@ class OpenAIProvider(SDKProvider):
                 raw = await self.client.post("/chat/completions", body=self.body(req), cast_to=bytes)
             except Exception as exc:  # noqa: BLE001 - every SDK error becomes a ProviderError
                 raise from_sdk_error(exc, self.name) from exc
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise ProviderError(f"{self.name}: the response is not JSON") from exc
-        if not isinstance(data, dict):
-            raise ProviderError(f"{self.name}: the response is not a JSON object")
-        return self.parse(data)
+        return self.parse(self.json_answer(raw))
 
     def parse(self, data: dict[str, Any]) -> LLMResponse:
         """An LLMResponse from a Chat Completions response body (dict form)."""
