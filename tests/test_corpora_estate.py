@@ -3,15 +3,13 @@ repositories (../shared/corpora; skipped when absent)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
 from inventory.model import Inventory
-from inventory.scan import scan_paths
+from tests.estate_support import CORPORA, scan_corpus
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 FLUX = CORPORA / "fluxcd__flux2-kustomize-helm-example"
 FLINK = CORPORA / "apache__flink-kubernetes-operator"
 SPARK = CORPORA / "kubeflow__spark-operator"
@@ -23,20 +21,13 @@ PROMETHEUS_RUNBOOKS = CORPORA / "prometheus-operator__runbooks"
 pytestmark = pytest.mark.corpora
 
 
-@lru_cache(maxsize=None)
-def _scan(root: Path) -> Inventory:
-    if not root.is_dir():
-        pytest.skip(f"corpus not available: {root}")
-    inv, _ = scan_paths([root], use_cache=False, jobs=1)
-    return inv
-
 
 def _ents(inv: Inventory) -> dict:
     return {e.id: e for e in (*inv.components, *inv.resources)}
 
 
 def test_flux_podinfo_is_a_system_in_production_and_staging() -> None:
-    podinfo = _ents(_scan(FLUX))["service:podinfo"]
+    podinfo = _ents(scan_corpus(FLUX))["service:podinfo"]
     assert {"prod", "staging"} <= set(podinfo.environments)
     for env in ("prod", "staging"):
         srcs = [s for s in podinfo.environment_sources if s.environment == env]
@@ -45,15 +36,15 @@ def test_flux_podinfo_is_a_system_in_production_and_staging() -> None:
 
 
 def test_flux_infrastructure_controllers_follow_the_cluster_kustomizations() -> None:
-    ents = _ents(_scan(FLUX))
+    ents = _ents(scan_corpus(FLUX))
     assert set(ents["service:cert-manager"].environments) == {"prod", "staging"}
 
 
 def test_flink_and_spark_custom_resources_are_systems() -> None:
-    flink = [c for c in _scan(FLINK).components if (c.subtype or "").startswith("flink")]
+    flink = [c for c in scan_corpus(FLINK).components if (c.subtype or "").startswith("flink")]
     assert {c.subtype for c in flink} == {"flink-deployment", "flink-session-job"}
     assert any(c.kind == "service" and c.subtype == "flink-deployment" for c in flink)
-    spark = {c.id: c for c in _scan(SPARK).components}
+    spark = {c.id: c for c in scan_corpus(SPARK).components}
     assert spark["job:spark-pi"].subtype == "spark-application"
     assert any(c.kind == "cron-job" and c.subtype == "scheduled-spark-application" for c in spark.values())
 
@@ -64,7 +55,7 @@ def _label(ent) -> str | None:
 
 
 def test_foundation_production_roots_are_production_and_named_from_attributes() -> None:
-    inv = _scan(FOUNDATION)
+    inv = scan_corpus(FOUNDATION)
     in_prod_root = [e for e in inv.resources if any("/envs/production/" in ev.path for ev in e.evidence)]
     assert in_prod_root
     for ent in in_prod_root:
@@ -81,7 +72,7 @@ def test_foundation_production_roots_are_production_and_named_from_attributes() 
 
 
 def test_notification_api_catalog_entry_is_a_system_with_its_owner() -> None:
-    inv = _scan(NOTIFY)
+    inv = scan_corpus(NOTIFY)
     svc = {c.id: c for c in inv.components}["service:notification-api-service"]
     assert svc.owners == ["notify-dev"]
     assert any(o.name == "notify-dev" for o in inv.owners)
@@ -103,7 +94,7 @@ def _runbook_resolution(inv: Inventory) -> tuple[int, int]:
 
 @pytest.mark.parametrize("root", [OPENSHIFT_RUNBOOKS, PROMETHEUS_RUNBOOKS], ids=["openshift", "prometheus"])
 def test_runbook_only_estates_resolve_commands_to_the_systems_they_operate(root: Path) -> None:
-    inv = _scan(root)
+    inv = scan_corpus(root)
     total, resolved = _runbook_resolution(inv)
     assert total > 50 and resolved >= 0.8 * total, (resolved, total)
     ents = _ents(inv)
@@ -124,7 +115,7 @@ def _targets_at(inv: Inventory, path: str) -> dict[str, set[str | None]]:
 
 
 def test_foundation_wrapper_and_branch_pushes_run_their_environment_root() -> None:
-    inv = _scan(FOUNDATION)
+    inv = scan_corpus(FOUNDATION)
     t = _targets_at(inv, "2-environments/README.md")
     root = "other:tf-root-2-environments-envs-production"
     assert t["./tf-wrapper.sh apply production"] == {root}
@@ -135,5 +126,5 @@ def test_foundation_wrapper_and_branch_pushes_run_their_environment_root() -> No
 
 
 def test_openshift_runbook_session_carries_the_project_namespace() -> None:
-    t = _targets_at(_scan(OPENSHIFT_RUNBOOKS), "alerts/openshift-container-storage-operator/helpers/podDebug.md")
+    t = _targets_at(scan_corpus(OPENSHIFT_RUNBOOKS), "alerts/openshift-container-storage-operator/helpers/podDebug.md")
     assert t["oc logs pod/${MYPOD}"] == {"k8s-namespace:openshift-storage"}

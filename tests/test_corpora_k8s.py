@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
 from inventory.model import Inventory
-from inventory.scan import scan_paths
+from tests.estate_support import CORPORA, scan_corpus
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 BOA = CORPORA / "GoogleCloudPlatform__bank-of-anthos"
 STRIMZI = CORPORA / "strimzi__strimzi-kafka-operator"
 OURS = ("kubernetes", "helm", "kustomize")
@@ -18,20 +15,13 @@ OURS = ("kubernetes", "helm", "kustomize")
 pytestmark = pytest.mark.corpora
 
 
-@lru_cache(maxsize=None)
-def _scan(root: Path) -> Inventory:
-    if not root.is_dir():
-        pytest.skip(f"corpus not available: {root}")
-    inv, _ = scan_paths([root], use_cache=False, jobs=1)
-    return inv
-
 
 def _edges(inv: Inventory) -> set[tuple[str, str, str]]:
     return {(e.source, e.target, e.kind) for e in inv.edges}
 
 
 def test_bank_of_anthos_databases_are_postgres_with_volumes() -> None:
-    inv = _scan(BOA)
+    inv = scan_corpus(BOA)
     res = {r.id: r for r in inv.resources}
     for db in ("accounts-db", "ledger-db"):
         pg = res[f"postgres:{db}"]
@@ -44,7 +34,7 @@ def test_bank_of_anthos_databases_are_postgres_with_volumes() -> None:
 
 
 def test_bank_of_anthos_services_reach_their_databases_through_configmaps() -> None:
-    inv = _scan(BOA)
+    inv = scan_corpus(BOA)
     comps = {c.id for c in inv.components}
     assert {"service:frontend", "service:userservice", "service:ledgerwriter", "service:balancereader",
             "service:transactionhistory", "service:contacts"} <= comps
@@ -59,7 +49,7 @@ def test_bank_of_anthos_services_reach_their_databases_through_configmaps() -> N
 
 
 def test_bank_of_anthos_environments_come_from_overlays() -> None:
-    inv = _scan(BOA)
+    inv = scan_corpus(BOA)
     frontend = {c.id: c for c in inv.components}["service:frontend"]
     assert {"dev", "prod", "staging"} <= set(frontend.environments)
     assert frontend.attributes["namespace.prod"] == "bank-of-anthos-production"
@@ -67,7 +57,7 @@ def test_bank_of_anthos_environments_come_from_overlays() -> None:
 
 
 def test_bank_of_anthos_jwt_secret_is_a_name_only() -> None:
-    inv = _scan(BOA)
+    inv = scan_corpus(BOA)
     jwt = {r.id: r for r in inv.resources}["secret:jwt-key"]
     assert jwt.attributes["keys"] == ["jwtRS256.key", "jwtRS256.key.pub"]
     assert any(ev.path == "extras/jwt/jwt-secret.yaml" for ev in inv.secrets)
@@ -77,7 +67,7 @@ def test_bank_of_anthos_jwt_secret_is_a_name_only() -> None:
 
 
 def test_strimzi_examples_clusters_topics_users() -> None:
-    inv = _scan(STRIMZI)
+    inv = scan_corpus(STRIMZI)
     res = {r.id: r for r in inv.resources}
     # Every example folder deploys its own `my-cluster`: one cluster per folder, not one merged.
     clusters = [r for r in res.values() if r.kind == "kafka-cluster"]
@@ -103,7 +93,7 @@ def test_strimzi_examples_clusters_topics_users() -> None:
 
 
 def test_strimzi_operator_and_helm_chart() -> None:
-    inv = _scan(STRIMZI)
+    inv = scan_corpus(STRIMZI)
     comps = {c.id: c for c in inv.components}
     chart = comps["service:strimzi-kafka-operator"]
     assert chart.evidence[0].path == "helm-charts/helm3/strimzi-kafka-operator/Chart.yaml"
@@ -116,6 +106,6 @@ def test_strimzi_operator_and_helm_chart() -> None:
 
 def test_no_warning_flood_from_templates_or_manifests() -> None:
     for root in (BOA, STRIMZI):
-        inv = _scan(root)
+        inv = scan_corpus(root)
         ours = [w for w in inv.warnings if w.scanner in OURS]
         assert ours == [], ours[:5]

@@ -4,28 +4,18 @@ releases, images a workload runs."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
 from inventory.model import Inventory
-from inventory.scan import scan_paths
+from tests.estate_support import CORPORA, scan_corpus
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 BANK = CORPORA / "GoogleCloudPlatform__bank-of-anthos"
 FLINK = CORPORA / "apache__flink-kubernetes-operator"
 STRIMZI = CORPORA / "strimzi__strimzi-kafka-operator"
 
 pytestmark = pytest.mark.corpora
 
-
-@lru_cache(maxsize=None)
-def _scan(root: Path) -> Inventory:
-    if not root.is_dir():
-        pytest.skip(f"corpus not available: {root}")
-    inv, _ = scan_paths([root], use_cache=False, jobs=1)
-    return inv
 
 
 def _targets(inv: Inventory, path: str, line: int) -> set[str | None]:
@@ -36,7 +26,7 @@ def _targets(inv: Inventory, path: str, line: int) -> set[str | None]:
 
 
 def test_bank_of_anthos_clusters_contexts_and_manifests() -> None:
-    inv = _scan(BANK)
+    inv = scan_corpus(BANK)
     # `gcloud container clusters get-credentials bank-of-anthos`: the cluster, not the project.
     assert _targets(inv, ".github/workflows/ui-tests/README.md", 13) == {"k8s-cluster:bank-of-anthos"}
     # `kubectx cluster-1`: the cluster it selects.
@@ -48,14 +38,14 @@ def test_bank_of_anthos_clusters_contexts_and_manifests() -> None:
 
 
 def test_flink_image_builds_operate_the_deployment_running_the_image() -> None:
-    inv = _scan(FLINK)
+    inv = scan_corpus(FLINK)
     assert _targets(inv, "examples/flink-beam-example/README.md", 58) == {"service:beam-example"}
     # Two FlinkDeployments run autoscaling-example: not guessed.
     assert _targets(inv, "examples/autoscaling/README.md", 75) == {None}
 
 
 def test_strimzi_operator_deployment_and_helm_release() -> None:
-    inv = _scan(STRIMZI)
+    inv = scan_corpus(STRIMZI)
     assert _targets(inv, "development-docs/DEBUGGING.md", 50) == {"service:strimzi-cluster-operator"}
     release = "service:my-strimzi-cluster-operator"
     assert _targets(inv, "helm-charts/helm3/strimzi-kafka-operator/README.md", 85) == {release}
