@@ -233,14 +233,15 @@ AIM_MERMAID_NODES = 60
 def _document_budget(ctx: BenchContext, res: PhaseResult) -> None:
     """Add policy.md's sizes (KB, lines, classes, exceptions, questions, Mermaid nodes) and the
     budgets they are held to, to the offline generation row."""
-    from generators.documents.audit import document_stats
+    from generators.documents.audit import DocumentStats
 
     out = ctx.out_dir / f"gen-offline generation-n{ctx.n_services}" / "output"
-    try:
-        st = document_stats(out)
-    except (OSError, ValueError) as exc:
-        res.note += f"; policy.md not measured: {exc}"
+    # In a fresh process: see task_document_stats for why not in this one.
+    m = run_worker("document_stats", {"out": str(out)}, ctx.timeout)
+    if m.returncode != 0 or "stats" not in m.result:
+        res.note += f"; policy.md not measured: {m.result.get('error') or m.stderr_tail or 'no result'}"
         return
+    st = DocumentStats(**m.result["stats"])
     peak = res.tree_peak_mb or res.maxrss_mb
     aims = {
         f"policy.md <= {AIM_POLICY_MD_KB:.0f} KB": st.kb <= AIM_POLICY_MD_KB,

@@ -158,7 +158,26 @@ def _module_label(filename: str) -> str:
     return "stdlib/builtins"
 
 
-TASKS = {"floor": task_floor, "scan": task_scan, "profile": task_profile}
+def task_document_stats(args: dict[str, Any]) -> dict[str, Any]:
+    """Sizes of a generated ``policy.md`` (``generators.documents.audit.document_stats``).
+
+    Run here rather than in the runner because loading a 2,000-service policy.yaml takes the
+    runner to ~1 GB, and every later phase forked from it would inherit that figure as its
+    ``ru_maxrss`` (Linux carries the parent's size across fork + exec).
+    """
+    from dataclasses import asdict
+
+    from generators.documents.audit import document_stats
+
+    t0 = time.perf_counter()
+    try:
+        stats = asdict(document_stats(args["out"]))
+    except (OSError, ValueError) as exc:
+        return {"seconds": time.perf_counter() - t0, "files": 0, "error": str(exc)}
+    return {"seconds": time.perf_counter() - t0, "files": 1, "stats": stats}
+
+
+TASKS = {"floor": task_floor, "scan": task_scan, "profile": task_profile, "document_stats": task_document_stats}
 
 
 def main(argv: list[str]) -> int:
