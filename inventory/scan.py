@@ -25,7 +25,7 @@ from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISREG
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
@@ -247,18 +247,39 @@ def iter_files(roots: list[Path], cfg: Config, stats: ScanStats, walk: WalkCache
     With ``walk``, a directory unchanged since it was last listed is not listed again (see
     :class:`WalkCache`), and the listings made now are recorded in it.
     """
+    found: list[FileJob] = []
+    for _, job in walk_files(roots, cfg, stats, walk):
+        if job is not None:
+            found.append(job)
+        else:  # a root walked: its files, before the next root is walked
+            found.sort(key=_BY_RELPATH)
+            yield from found
+            found = []
+
+
+_BY_RELPATH = attrgetter("relpath")
+
+
+def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
+               walk: WalkCache | None = None) -> Iterator[tuple[int, FileJob | None]]:
+    """What :func:`iter_files` yields, as (index of its root, job), in the order the walk finds
+    them, and (index, None) once each root is walked.
+
+    The same files and warnings; a caller that sorts each root's files by ``relpath`` itself
+    (as :func:`iter_files` does) can start on them before the walk ends.
+    """
     multi = len(roots) > 1
     filtered = bool(cfg.include or cfg.exclude)
-    for root in roots:
+    for index, root in enumerate(roots):
         label = root.name
         seen_dirs: set[tuple[int, int]] = set()
         if root.is_file():
-            yield FileJob(root.parent, str(root), root.name)
+            yield index, FileJob(root.parent, str(root), root.name)
+            yield index, None
             continue
         # Plain strings, not Path objects: on a tree of thousands of files pathlib's parsing
         # and relative_to() took most of the walk (it runs on every warm rescan).
         stack: list[tuple[str, str]] = [(str(root), "")]  # (absolute dir, its relative path + "/")
-        found: list[FileJob] = []
         while stack:
             d, rel_dir = stack.pop()
             try:
@@ -307,9 +328,8 @@ def iter_files(roots: list[Path], cfg: Config, stats: ScanStats, walk: WalkCache
                     continue
                 if filtered and _excluded(rel, cfg):
                     continue
-                found.append(FileJob(root, path, f"{label}/{rel}" if multi else rel))
-        found.sort(key=lambda j: j.relpath)
-        yield from found
+                yield index, FileJob(root, path, f"{label}/{rel}" if multi else rel)
+        yield index, None
 
 
 def _decode(data: bytes) -> str | None:
@@ -385,6 +405,223 @@ def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> 
     return frags, parsed
 
 
+class _FileStat(NamedTuple):
+    """The stat fields :class:`WalkCache` keeps of a file, as a worker saw them (``os.stat_result`` names)."""
+
+    st_size: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_ino: int
+
+
+# One file as a stream worker leaves it (see _read_and_scan): its stat (None when not read),
+# sha256, bytes read, the pass-1 warning that skipped it, whether it is not UTF-8 text, the
+# pass-2 warning about that, the scanners that matched it, and their fragments (JSON).
+_Record = tuple[_FileStat | None, str | None, int, str | None, bool, str | None, list[str] | None, str | None]
+
+
+@lru_cache(maxsize=1)
+def _matcher() -> Matcher:
+    """The matcher over every scanner, made once per process."""
+    return Matcher(list(_scanners_by_name().values()))
+
+
+def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_Record], dict[str, str]]:
+    """Stream mode's unit of work (see :func:`_scan_streaming`): each (path, relpath) of ``batch``
+    read, hashed, decoded, matched and scanned, exactly as passes 1 and 2 of :func:`scan_paths`
+    and :func:`_scan_one` do it; and the batch's command lines parsed (as :func:`_scan_batch`)."""
+    cfg = _config_of(cfg_json)
+    matcher = _matcher()
+    parsed: dict[str, str] = {}
+    out: list[_Record] = []
+    for path, rel in batch:
+        try:
+            st = os.stat(path)
+            if st.st_size > cfg.max_file_bytes:
+                out.append((None, None, 0, f"file larger than {cfg.max_file_bytes} bytes, skipped", False, None, None, None))
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            out.append((None, None, 0, f"cannot read file: {exc.strerror or exc}", False, None, None, None))
+            continue
+        stat = _FileStat(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        digest = hashlib.sha256(data).hexdigest()
+        size = len(data)
+        text = _decode(data)
+        del data
+        pure = PurePosixPath(rel)
+        if text is None:
+            # Binary files are expected (images, archives); only warn when a scanner wanted it.
+            warning = "not UTF-8 text (binary or another encoding), skipped" if matcher.any(pure, "") else None
+            out.append((stat, digest, size, None, True, warning, None, None))
+            continue
+        names = matcher.names(pure, text[:HEAD_BYTES])
+        frags = _scan_one(path, rel, text, names, cfg_json, parsed) if names else None
+        out.append((stat, digest, size, None, False, None, names or None, frags))
+    return out, parsed
+
+
+# Files a stream worker is handed at a time, and how many the walk must find before the
+# workers are started at all (a small tree is scanned in this process, as scan_paths does).
+STREAM_BATCH = 128
+
+
+def _scan_streaming(roots: list[Path], cfg: Config, cfg_json: str, scan_json: str, sources: list[str],
+                    cache: "FragmentCache", stats: ScanStats, jobs: int | None,
+                    progress: Callable[[int, int], None] | None) -> tuple[Inventory, ScanStats]:
+    """:func:`scan_paths` when nothing is stored to consult (see :func:`_stream_and_build`)."""
+    # What is walked, validated and put in order here all lives until the inventory is built
+    # and makes no cycles: the collector would walk it again and again as it grows (as in
+    # scan_paths). Paused until then, and restored as it was.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        inv, entry = _stream_and_build(roots, cfg, cfg_json, scan_json, sources, cache, stats, jobs, progress)
+    finally:
+        if paused:
+            gc.enable()
+    _give_back_memory()  # the fragments, merged into the inventory
+    if cache.db is not None:
+        cache.put_inventory(*entry)
+    cache.close()
+    return inv, stats
+
+
+def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: str, sources: list[str],
+                      cache: "FragmentCache", stats: ScanStats, jobs: int | None,
+                      progress: Callable[[int, int], None] | None,
+                      ) -> tuple[Inventory, tuple[str, str, Inventory, tuple[str, str, int, int]]]:
+    """:func:`scan_paths` when nothing is stored to consult (no cache, or an empty one).
+
+    With stored results, every file's hash is needed before anything is scanned (an unchanged
+    tree is answered from the stored inventory, unchanged files from their fragments), so the
+    main process reads every file first. With none, that only kept the workers idle: here
+    they read, hash, decode, match and scan the files in batches as the walk finds them, and
+    the main process walks, and validates and stores what comes back. The records are put
+    back in the walk's sorted order before any key, warning, count or fragment list is made
+    from them, so the inventory, the stored entries and their keys are those of
+    :func:`scan_paths`' own passes (a rescan then finds them).
+    """
+    scanners = all_scanners()
+    version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
+    cfg_tag = hashlib.sha256((version_tag + scan_json).encode()).hexdigest()[:16]
+    n_jobs = jobs or min(os.cpu_count() or 1, 4)
+    walk = cache.get_walk() if cache.db is not None else None
+    jobs_found: list[tuple[int, FileJob]] = []  # (root index, job), in walk order
+    marks: list[int] = []  # len(stats.warnings) as each root's walk ended
+    records: list[_Record | None] = []  # by position in jobs_found
+    built: dict[int, list[Fragment]] = {}  # position -> fragments of the file
+    parsed: dict[str, str] = {}  # command lines the workers parsed (see _scan_batch)
+    done = 0
+
+    def take(first: int, res: list[_Record], lines: dict[str, str]) -> None:
+        # Validated and stored as each batch arrives (while the workers scan the next ones);
+        # the fragments' JSON goes once stored.
+        nonlocal done
+        parsed.update(lines)
+        items = []
+        for pos, rec in enumerate(res, first):
+            frags = rec[7]
+            if frags is not None:
+                built[pos] = _FRAGMENTS.validate_json(frags)
+                items.append((_file_key(cfg_tag, jobs_found[pos][1].relpath, rec[1]), frags))  # type: ignore[arg-type]
+                rec = (*rec[:7], None)  # type: ignore[assignment]
+            records[pos] = rec
+        cache.put_many(items, commit=False)
+        done += len(res)
+        if progress:
+            progress(done, len(jobs_found))
+
+    pool: ProcessPoolExecutor | None = None
+    futures: list[tuple[int, Any]] = []  # (position of the batch's first file, future)
+    taken = 0
+    try:
+        start = 0  # the first file not yet handed out
+        for index, job in walk_files(roots, cfg, stats, walk):
+            if job is None:  # a root walked: where its walk's warnings end
+                marks.append(len(stats.warnings))
+                continue
+            jobs_found.append((index, job))
+            records.append(None)
+            if len(jobs_found) - start >= STREAM_BATCH and n_jobs > 1:
+                if pool is None:  # forked now, while this process is small
+                    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable)
+                batch = [(j.path, j.relpath) for _, j in jobs_found[start:]]
+                futures.append((start, pool.submit(_read_and_scan, batch, cfg_json)))
+                start = len(jobs_found)
+                while taken < len(futures) and futures[taken][1].done():
+                    take(futures[taken][0], *futures[taken][1].result())
+                    futures[taken] = (0, None)
+                    taken += 1
+        stats.files_seen = len(jobs_found)
+        rest = [(j.path, j.relpath) for _, j in jobs_found[start:]]
+        if pool is not None:
+            if rest:
+                futures.append((start, pool.submit(_read_and_scan, rest, cfg_json)))
+            with pool:
+                for i in range(taken, len(futures)):
+                    take(futures[i][0], *futures[i][1].result())
+                    futures[i] = (0, None)
+        elif rest:
+            for i in range(0, len(rest), STREAM_BATCH):
+                take(start + i, *_read_and_scan(rest[i : i + STREAM_BATCH], cfg_json))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    cache.commit()
+    _give_back_memory()
+
+    # Back in the order scan_paths' passes see the files: each root's, sorted by relpath; and
+    # each root's pass-1 warnings after its walk's (iter_files walks a root, then yields it).
+    positions = sorted(range(len(jobs_found)), key=lambda i: (jobs_found[i][0], jobs_found[i][1].relpath))
+    walked = stats.warnings
+    stats.warnings = []
+    seen_keys: list[str] = []  # relpath + sha256 of every file read: the tree's key
+    late: list[Warning] = []  # pass 2's warnings, after every pass-1 one
+    late_skips = 0
+    order: list[int] = []  # positions of the files scanned
+    file_keys: list[str] = []
+    root = -1
+    for pos in positions:
+        index, job = jobs_found[pos]
+        while root < index:  # the walk's warnings up to the end of this root
+            root += 1
+            stats.warnings.extend(walked[marks[root - 1] if root else 0 : marks[root]])
+        stat, digest, size, skip_warning, undecodable, warning, names, _ = records[pos]  # type: ignore[misc]
+        if skip_warning is not None:
+            stats.warnings.append(Warning(path=job.relpath, message=skip_warning, scanner="walk"))
+            stats.skipped += 1
+            continue
+        stats.bytes_read += size
+        seen_keys.append(f"{job.relpath}\0{digest}")
+        if walk is not None:
+            walk.record_digest(job.path, stat, digest)  # type: ignore[arg-type]
+        if undecodable:
+            late_skips += 1
+            if warning is not None:
+                late.append(Warning(path=job.relpath, message=warning, scanner="walk"))
+            continue
+        if names:
+            order.append(pos)
+            file_keys.append(_file_key(cfg_tag, job.relpath, digest))  # type: ignore[arg-type]
+    stats.warnings.extend(walked[marks[root] if root >= 0 else 0 :])  # roots with no file
+    del records, walked
+    tree_tag = "tree:" + hashlib.sha256(scan_json.encode()).hexdigest()[:16]
+    tree_scope, tree_key = _inventory_key(tree_tag, sources, seen_keys, stats.warnings)
+    skipped_before = stats.skipped
+    stats.warnings.extend(late)
+    stats.skipped += late_skips
+    if walk is not None:
+        cache.put_walk(walk, roots)
+    del walk
+    stats.files_scanned = len(order)
+    inv_scope, inv_key = _inventory_key(cfg_tag, sources, file_keys, stats.warnings)
+    fragments = [f for pos in order for f in built.pop(pos)]
+    inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
+    return inv, (inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
+
+
 class FragmentCache:
     """Fragments keyed by (scanner versions, config, path, content hash) in one SQLite file."""
 
@@ -406,6 +643,16 @@ class FragmentCache:
             self.db.execute("CREATE TABLE IF NOT EXISTS walk (name TEXT PRIMARY KEY, value BLOB)")
         except (OSError, sqlite3.Error):
             self.db = None  # an unwritable cache only costs speed
+
+    def is_empty(self) -> bool:
+        """Whether nothing is stored to consult: no cache at all, or no fragment or inventory in it."""
+        if self.db is None:
+            return True
+        try:
+            return self.db.execute("SELECT NOT (EXISTS (SELECT 1 FROM fragments) OR EXISTS (SELECT 1 FROM inventories)"
+                                   " OR EXISTS (SELECT 1 FROM trees))").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False  # the usual path decides what it can use
 
     def get_walk(self) -> WalkCache:
         """What earlier walks saw (an empty :class:`WalkCache` when nothing usable is stored)."""
@@ -588,6 +835,8 @@ def scan_paths(
     # is not even read, and a directory unchanged since it was last listed is not listed
     # again (see WalkCache).
     cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
+    if cache.is_empty():  # nothing stored to consult: scan as the walk goes
+        return _scan_streaming(roots, cfg, cfg_json, scan_json, [str(p) for p in paths], cache, stats, jobs, progress)
     with _collector_paused():
         walk = cache.get_walk() if use_cache else None
         seen = _walk_and_hash(roots, cfg, stats, walk)

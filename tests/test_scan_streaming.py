@@ -1,0 +1,107 @@
+"""A scan with nothing stored to consult streams files to the workers as the walk finds them.
+
+It must give exactly what the usual passes give (walk, hash every file, then match and scan):
+the same inventory, statistics and warnings, and the same cache entries under the same keys,
+so that a rescan finds them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import inventory.scan as scan_mod
+from inventory import store
+from inventory.config import Config
+from inventory.scan import FragmentCache, scan_paths
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+
+
+def _odd_tree(tmp_path: Path) -> list[Path]:
+    """Two roots with something for every kind of warning: broken link, loop, binary, not UTF-8, too large."""
+    a = tmp_path / "a"
+    shutil.copytree(EXAMPLE, a)
+    (a / "odd").mkdir()
+    (a / "odd" / "latin1.md").write_bytes(b"# Caf\xe9\n\n```sh\nkubectl get pods\n```\n")
+    (a / "odd" / "image.png").write_bytes(bytes(range(256)) * 4)
+    (a / "odd" / "broken.yaml").symlink_to(tmp_path / "nowhere")
+    (a / "odd" / "loop").symlink_to(a)
+    b = tmp_path / "b"
+    (b / "deploy").mkdir(parents=True)
+    (b / "deploy" / "big.yaml").write_text("a: " + "x" * 5000 + "\n")
+    (b / "deploy" / "nul.yaml").write_bytes(b"kind: Service\x00\n")
+    (b / "deploy" / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: billing\n")
+    (b / "empty").mkdir()
+    return [b, a]  # not in name order: files go back in root order, not relpath order
+
+
+def _stored(cache: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(cache / "scan.sqlite") as db:
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in ("fragments", "inventories", "trees")}
+
+
+def _summary(inv, stats) -> tuple:  # type: ignore[no-untyped-def]
+    return (store.dump(inv), stats.files_seen, stats.files_scanned, stats.cache_hits, stats.bytes_read,
+            stats.skipped, [w.model_dump() for w in stats.warnings])
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_streaming_gives_what_the_usual_passes_give(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    roots = _odd_tree(tmp_path)
+    cfg = Config(max_file_bytes=4096)
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)  # several batches, and the pool, on a small tree
+    streamed = scan_paths(roots, cfg, cache_dir=tmp_path / "streamed", jobs=jobs)
+    # The usual passes, as taken when something is stored.
+    monkeypatch.setattr(FragmentCache, "is_empty", lambda self: False)
+    usual = scan_paths(roots, cfg, cache_dir=tmp_path / "usual", jobs=jobs)
+    assert _summary(*streamed) == _summary(*usual)
+    assert streamed[1].skipped >= 3 and streamed[1].cache_hits == 0
+    messages = {w.message for w in streamed[1].warnings}
+    assert {"broken symlink, skipped", "file larger than 4096 bytes, skipped",
+            "not UTF-8 text (binary or another encoding), skipped"} <= messages
+    assert _stored(tmp_path / "streamed") == _stored(tmp_path / "usual")
+
+
+def test_a_rescan_after_streaming_is_answered_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    roots = _odd_tree(tmp_path)
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    cache = tmp_path / "cache"
+    first, _ = scan_paths(roots, Config(), cache_dir=cache, jobs=2)
+    again, stats = scan_paths(roots, Config(), cache_dir=cache, jobs=2)
+    assert stats.cache_hits == stats.files_scanned > 0
+    assert store.dump(again) == store.dump(first)
+
+
+def test_only_an_empty_cache_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "acme"
+    shutil.copytree(EXAMPLE, root)
+    streamed: list[bool] = []
+    real = scan_mod._scan_streaming
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        streamed.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scan_mod, "_scan_streaming", spy)
+    scan_paths([root], Config(), cache_dir=tmp_path / "cache")
+    (root / "new.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: extra\n")
+    scan_paths([root], Config(), cache_dir=tmp_path / "cache")
+    scan_paths([root], Config(), use_cache=False)
+    assert streamed == [True, True]  # the cold scan and the uncached one; not the rescan
+
+
+def test_an_unreadable_file_is_a_warning_when_streamed(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "secret.yaml").write_text("kind: Service\n")
+    (root / "secret.yaml").chmod(0)
+    _, stats = scan_paths([root], Config(), use_cache=False)
+    assert [w.message for w in stats.warnings] == ["cannot read file: Permission denied"]
+    assert stats.skipped == 1
