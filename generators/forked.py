@@ -7,7 +7,9 @@ forked child the computation uses the machine's other core, sees the parent's ob
 were at the fork (copy-on-write, nothing serialised on the way in), and sends back only its
 pickled result. The parent decides afterwards whether the result still applies
 (:meth:`Forked.take`) or discards it (:meth:`Forked.discard`): speculation never changes what
-a run produces, only when the work happens.
+a run produces, only when the work happens. :func:`stream` is the same for a sequence: the
+child sends each value as it is computed (the prompts of a run, rendered while the calls go
+out), and the parent computes whatever did not arrive.
 
 Only on Linux (``fork`` is unsafe on macOS and absent on Windows) and only while the process
 has a single thread (a fork copies no other thread, and a lock one of them held would stay
@@ -16,13 +18,14 @@ held in the child); otherwise :func:`start` returns None and the caller computes
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import pickle
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -90,6 +93,88 @@ class Forked(Generic[T]):
 def start(fn: Callable[[], T], *, nice: int = 10) -> Forked[T] | None:
     """``fn()`` computing in a forked child at ``nice`` lower priority (it is work ahead of need:
     the parent's own work comes first), or None when forking is not available here."""
+    def child(write_fd: int) -> None:
+        try:
+            payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - the parent computes inline instead
+            payload = pickle.dumps((False, None))
+        _write_all(write_fd, payload)
+
+    forked = _fork(child, nice)
+    return None if forked is None else Forked(*forked)
+
+
+class Stream(Generic[T]):
+    """A child sending a sequence of values as it computes them (see :func:`stream`)."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self._fd = pid, fd
+        self._done = False
+
+    async def items(self) -> AsyncIterator[T]:
+        """Each value as the child sends it, read on the running event loop without blocking it.
+
+        Ends when the child is done, or at the first thing that goes wrong (the child failed or
+        was killed, an unreadable value): the caller computes whatever did not come. Read once.
+        """
+        if self._done:
+            return
+        self._done = True
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 24)
+        pipe = os.fdopen(self._fd, "rb", buffering=0)  # the transport closes it
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        try:
+            while True:
+                try:
+                    head = await reader.readexactly(_HEAD)
+                    value = pickle.loads(await reader.readexactly(int.from_bytes(head, "big")))
+                except Exception:  # noqa: BLE001 - the end of the stream, or a failed child: the caller goes on
+                    return
+                yield value
+        finally:
+            transport.close()
+
+    def close(self) -> None:
+        """Stop the child (if still running) and reap it."""
+        if not self._done:
+            self._done = True
+            os.close(self._fd)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+_HEAD = 8  # bytes of length before each pickled value of a stream
+
+
+def stream(gen: Callable[[], Iterable[T]], *, nice: int = 0) -> Stream[T] | None:
+    """The values of ``gen()``, computed in a forked child at ``nice`` and sent one by one as
+    each is ready (read them with :meth:`Stream.items`; :meth:`Stream.close` when done), or
+    None when forking is not available here. A value the parent never reads costs only the
+    child's time: the pipe's back-pressure holds the child when the parent falls behind."""
+    def child(write_fd: int) -> None:
+        for value in gen():
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            _write_all(write_fd, len(payload).to_bytes(_HEAD, "big") + payload)
+
+    forked = _fork(child, nice)
+    return None if forked is None else Stream(*forked)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fork(child: Callable[[int], None], nice: int) -> tuple[int, int] | None:
+    """Fork a child running ``child(write_fd)`` at ``nice``; (its pid, the read end) or None."""
     if not available():
         return None
     read_fd, write_fd = os.pipe()
@@ -111,17 +196,11 @@ def start(fn: Callable[[], T], *, nice: int = 10) -> Forked[T] | None:
                 os.nice(nice)
             except OSError:
                 pass
-            try:
-                payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # noqa: BLE001 - the parent computes inline instead
-                payload = pickle.dumps((False, None))
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_fd, view):]
+            child(write_fd)
             code = 0
         except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code path
             code = 1
         finally:
             os._exit(code)
     os.close(write_fd)
-    return Forked(pid, read_fd)
+    return pid, read_fd

@@ -147,6 +147,7 @@ def draft_documents(
         finally:
             if ahead is not None:
                 ahead.discard()
+        draft = None  # the offline rows the refinement replaced
         if evals is None:
             evals = evals_from(eval_basis(policy))
     else:
@@ -155,6 +156,9 @@ def draft_documents(
         # The build's verdicts served the eval drafter; on a large estate they are hundreds of
         # MB that the write (which renders every file in memory) need not carry.
         assessments.verdicts, assessments.index = {}, None
+    # Let go of them now rather than at the return: a child forked meanwhile (the provider
+    # caching its documents in the background) would turn each page they free into a copy.
+    verdicts = index = None
     if provider is not None:
         evals = provider.refine_evals(evals, inv, policy)
         remember = getattr(provider, "remember_documents", None)

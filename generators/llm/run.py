@@ -21,7 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from generators import __version__
+from pydantic import TypeAdapter
+
+from generators import __version__, forked
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.llm.merge import Applied, Fallback, apply_action, merge_evals, merge_policy
 from generators.llm.prompts import PromptRenderer, RenderedPrompt
@@ -139,7 +141,9 @@ class LLMRefiner:
         if self._doc_key is None or self._fell_back:
             return
         head = json.dumps({"answered": sorted(self._answered)})  # completion order varies run to run
-        self.cache.put_text(self._doc_key, f"{head}\n{policy.model_dump_json()}\n{evals.model_dump_json()}")
+        # Serialised and written in the background: the run's result does not wait for it.
+        self.cache.put_text_later(self._doc_key,
+                                  lambda: f"{head}\n{policy.model_dump_json()}\n{evals.model_dump_json()}")
         self._doc_key = None
 
     # ---- DocumentProvider -----------------------------------------------------------
@@ -205,10 +209,24 @@ class LLMRefiner:
         order = schedule(plan)
         queue: asyncio.Queue[tuple[int, Slice, RenderedPrompt] | None] = asyncio.Queue(maxsize=width)
         results: list[Outcome | None] = [None] * n
+        # Many prompts: a forked child builds and renders them (on the other core) and sends
+        # each as it is ready, so the event loop only sends, reads and validates. Forked before
+        # anything starts a thread (a progress bar, a resolver); the same prompts either way.
+        ahead = forked.stream(lambda: _rendered(plan, order, render)) \
+            if not ready and n >= RENDER_AHEAD_MIN_PROMPTS else None
         progress = _Progress(f"{document} ({self.provider.label})", n, self.options.progress)
 
         async def produce() -> None:
-            for i in order:
+            sent: set[int] = set()
+            if ahead is not None:
+                unpack = _Unpacker()
+                async for item in ahead.items():
+                    i, sl, p = unpack(item)
+                    sent.add(i)
+                    await queue.put((i, sl, p))
+            for i in order:  # inline: everything, or what the child did not send (it failed)
+                if i in sent:
+                    continue
                 if i in ready:
                     sl, p = ready.pop(i)
                 else:
@@ -231,6 +249,8 @@ class LLMRefiner:
             with progress:
                 await asyncio.gather(produce(), *(work() for _ in range(width)))
         finally:
+            if ahead is not None:
+                ahead.close()
             await self.provider.aclose()
         return [o for o in results if o is not None]
 
@@ -377,15 +397,21 @@ def _documents_key(ref: LLMRefiner, inv: Inventory, assessments: dict[str, Asses
     The inventory enters through ``meta.inventory_digest``: ``meta`` is the document meta the
     pipeline made from ``inv`` (:func:`generators.pipeline.document_meta`), and digesting a
     large inventory a second time costs half a second before the first call."""
-    h = hashlib.sha256(b"stackpolicy-documents-v2\0")
+    h = hashlib.sha256(b"stackpolicy-documents-v3\0")
     for part in (_code_digest(), ref.renderer.fingerprint(), ref.provider.name, str(ref.provider.model),
                  ref.provider.label, str(ref.options.max_tokens), str(ref.options.temperature),
                  meta.model_dump_json(), json.dumps([t.model_dump(mode="json") for t in tiers], sort_keys=True)):
         h.update(part.encode())
         h.update(b"\0")
-    for aid in sorted(assessments):
-        h.update(aid.encode() + b"\0" + assessments[aid].model_dump_json().encode() + b"\0")
+    # The assessments in one serializer call (tens of thousands of model_dump_json calls cost
+    # half a second before the first prompt could go out).
+    ids = sorted(assessments)
+    h.update(json.dumps(ids).encode() + b"\0")
+    h.update(_ASSESSMENT_LIST.dump_json([assessments[aid] for aid in ids]))
     return "documents-" + h.hexdigest()
+
+
+_ASSESSMENT_LIST: TypeAdapter[list[Assessment]] = TypeAdapter(list[Assessment])
 
 
 @contextmanager
@@ -394,16 +420,67 @@ def _frozen_heap() -> Iterator[None]:
     outlive a refine step; frozen, the collector's passes during the calls and the merge do
     not walk them each time. Automatic collections are off for the step: each one stops the
     event loop that must keep reading answers (about a second over 3,600 calls), and a step
-    makes almost no reference cycles (the first collection after it frees them)."""
+    makes almost no reference cycles.
+
+    When something was frozen before (the pipeline's generation stage, a stored inventory),
+    the step's survivors are frozen with it until that outer freeze ends: unfreezing would
+    hand the whole estate back to the collector, and leaving the step's millions of objects
+    in the young generation would make the first collection after the step walk them all,
+    while the next stage waits for it. Otherwise everything is unfrozen again."""
+    was_frozen = gc.get_freeze_count() > 0
     gc.freeze()
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if was_frozen:
+            gc.freeze()  # the step's survivors too: the next collection would only walk them
+        else:
+            gc.unfreeze()
         if enabled:
             gc.enable()  # the next automatic collection frees the step's few cycles
-        gc.unfreeze()
+
+
+# From this many prompts a run renders them in a forked child (fewer render in a fraction of a
+# second, less than the fork and the copy-on-write pages cost).
+RENDER_AHEAD_MIN_PROMPTS = 128
+
+
+def _rendered(plan: Sequence[PlannedSlice], order: list[int],
+              render: Callable[[Slice], RenderedPrompt]) -> Iterator[tuple[Any, ...]]:
+    """The forked renderer: each planned slice built and rendered in ``order``, as the tuple
+    :class:`_Unpacker` reads. The slice goes without its view (only rendering reads it); the
+    system text and a schema go once, then as None (the same for every prompt of a run)."""
+    system: str | None = None
+    schemas: set[str] = set()
+    for i in order:
+        sl = plan[i].build()
+        p = render(sl)
+        new_system = p.system != system
+        system = p.system
+        new_schema = p.schema_name not in schemas
+        schemas.add(p.schema_name)
+        yield (i, Slice(sl.key, sl.system_id, {}, sl.action_ids, sl.floors, sl.evidence, sl.cases),
+               p.key, p.document, p.system_id, p.system if new_system else None, p.prompt, p.schema_name,
+               p.schema if new_schema else None)
+
+
+class _Unpacker:
+    """Reads :func:`_rendered`'s tuples back into (index, slice, prompt)."""
+
+    def __init__(self) -> None:
+        self.system = ""
+        self.schemas: dict[str, dict[str, Any]] = {}  # one object per schema: cache_key memoises its digest by object
+
+    def __call__(self, item: tuple[Any, ...]) -> tuple[int, Slice, RenderedPrompt]:
+        i, sl, key, document, system_id, system, text, schema_name, schema = item
+        if system is not None:
+            self.system = system
+        if schema is not None:
+            self.schemas[schema_name] = schema
+        return i, sl, RenderedPrompt(key, document, system_id, self.system, text, schema_name,
+                                     self.schemas[schema_name])
 
 
 def schedule(plan: Sequence[PlannedSlice]) -> list[int]:

@@ -8,10 +8,14 @@ stored, and prompts are built from the redacted inventory, so nothing secret lan
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from generators import forked
 
 from generators.providers.base import LLMRequest, LLMResponse
 
@@ -40,6 +44,17 @@ def _schema_digest(schema: dict) -> str:
     return digest
 
 
+# Background writes not yet waited for, per cache directory: (the child, the inline write).
+_PENDING: dict[Path, list[tuple[forked.Forked[bool], Callable[[], bool]]]] = {}
+_AT_EXIT: list[object] = []  # settle_all registered (once)
+
+
+def settle_all() -> None:
+    """Wait for every pending background write (run at exit: an entry is never left half-done)."""
+    for root in list(_PENDING):
+        ResponseCache(root).settle()
+
+
 class ResponseCache:
     """A directory of cached answers. ``enabled=False`` (``--no-cache``) reads and writes nothing."""
 
@@ -62,9 +77,11 @@ class ResponseCache:
             return None
 
     def get_text(self, key: str) -> str | None:
-        """A stored text entry (see :meth:`put_text`), or None (absent, disabled or unreadable)."""
+        """A stored text entry (see :meth:`put_text`), or None (absent, disabled or unreadable).
+        Entries still being written in the background (:meth:`put_text_later`) are waited for."""
         if not self.enabled:
             return None
+        self.settle()
         try:
             return self._path(key).with_suffix(".txt").read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -80,6 +97,36 @@ class ResponseCache:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+
+    def put_text_later(self, key: str, make_text: Callable[[], str]) -> None:
+        """:meth:`put_text` of ``make_text()``, computed and written in a forked child while the
+        caller goes on (serialising a large estate's documents takes about a second, which the
+        run need not wait for). Where forking is not available, or the child fails, the entry is
+        written here instead (at once, or when :meth:`settle` finds the child failed). Reading
+        an entry, and the process's exit, wait for pending writes first."""
+        if not self.enabled:
+            return
+
+        def write() -> bool:
+            self.put_text(key, make_text())
+            return True
+
+        job = forked.start(write)
+        if job is None:
+            write()
+            return
+        if not _AT_EXIT:
+            _AT_EXIT.append(atexit.register(settle_all))
+        _PENDING.setdefault(self.root.resolve(), []).append((job, write))
+
+    def settle(self) -> None:
+        """Wait for this cache directory's background writes (:meth:`put_text_later`)."""
+        for job, write in _PENDING.pop(self.root.resolve(), []):
+            if job.take() is None:  # the child failed: the entry is written here
+                try:
+                    write()
+                except OSError:
+                    pass  # an entry that cannot be written is a miss next time, never an error
 
     def put(self, key: str, resp: LLMResponse) -> None:
         """Store ``resp`` atomically (a crash never leaves a torn entry)."""
