@@ -369,7 +369,7 @@ def _scanners_by_name() -> dict[str, Scanner]:
 
 
 def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
-              parsed: dict[str, str] | None = None) -> str:
+              parsed: dict[str, str] | None = None, pure: PurePosixPath | None = None) -> str:
     """Run the named scanners on one file; returns its fragments as one JSON array (the cache value).
 
     JSON text is cheap to pickle back to the parent, goes into the cache as it is, and is
@@ -377,7 +377,7 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
     command lines the fragments saw are parsed into it (see ``actions.parse_sightings``).
     """
     ctx = ScanContext(config=_config_of(cfg_json))
-    src = SourceFile(path=relpath, text=text)
+    src = SourceFile(path=relpath, text=text, _pure=(relpath, pure) if pure is not None else None)
     by_name = _scanners_by_name()
     out = []
     for name in scanner_names:
@@ -457,7 +457,7 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_R
             out.append((stat, digest, size, None, True, warning, None, None))
             continue
         names = matcher.names(pure, text[:HEAD_BYTES])
-        frags = _scan_one(path, rel, text, names, cfg_json, parsed) if names else None
+        frags = _scan_one(path, rel, text, names, cfg_json, parsed, pure) if names else None
         out.append((stat, digest, size, None, False, None, names or None, frags))
     return out, parsed
 

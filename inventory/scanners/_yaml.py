@@ -47,10 +47,13 @@ _TAG_CACHE_MAX = 200_000
 class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     """The safe loader with memoised scalar tag resolution (same tags, see ``_TAG_CACHE``)."""
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and not self.yaml_path_resolvers:
+    def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: type = yaml.ScalarNode,
+                _known: Any = _TAG_CACHE.get) -> Any:
+        # Called by libyaml for every node of every file: the common case (a scalar seen
+        # before) is one dict lookup, with the module's names bound as defaults.
+        if kind is _scalar and not self.yaml_path_resolvers:
             key = (value, implicit)
-            tag = _TAG_CACHE.get(key)
+            tag = _known(key)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(_TAG_CACHE) >= _TAG_CACHE_MAX:
@@ -122,17 +125,17 @@ class Doc:
         """
         node = self.node
         line = self.line
+        scalar_node = yaml.ScalarNode
         for part in path:
             if isinstance(node, yaml.MappingNode):
-                found = None
+                text = str(part)
                 for key_node, value_node in node.value:
-                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
-                        found = (key_node, value_node)
+                    if key_node.value == text and isinstance(key_node, scalar_node):
+                        line = key_node.start_mark.line + 1
+                        node = value_node
                         break
-                if found is None:
+                else:
                     return line
-                line = found[0].start_mark.line + 1
-                node = found[1]
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
                 node = node.value[part]
                 line = node.start_mark.line + 1

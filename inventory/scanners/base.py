@@ -92,6 +92,9 @@ class SourceFile:
     parsed: Any = field(default=None, repr=False, compare=False)
     # ``pure`` is asked for again and again per file (by every scanner): made once.
     _pure: tuple[str, PurePosixPath] | None = field(default=None, repr=False, compare=False)
+    # Evidence by line: scanners ask for the same lines again and again (a workload's name,
+    # kind and namespace lines), and each is a validated model. Frozen, so shared safely.
+    _evidence: dict[tuple[str, int], Evidence] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def pure(self) -> PurePosixPath:
@@ -102,7 +105,11 @@ class SourceFile:
 
     def evidence(self, line: int) -> Evidence:
         """Evidence for ``line`` (clamped to 1) of this file."""
-        return Evidence(path=self.path, line=max(1, int(line)))
+        key = (self.path, max(1, int(line)))
+        ev = self._evidence.get(key)
+        if ev is None:
+            ev = self._evidence[key] = Evidence(path=key[0], line=key[1])
+        return ev
 
 
 @dataclass
