@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from operator import attrgetter
 
+from inventory.commands.model import copy_with
 from inventory.model import (
     Action,
     Component,
@@ -88,24 +89,25 @@ def _own_entity(ent: Entity) -> Entity:
     resolver may replace); strings, numbers and frozen ``Evidence`` are shared. Several times
     cheaper than ``model_copy(deep=True)``, which copies every string and evidence too.
     """
-    return ent.model_copy(update={
-        "environments": list(ent.environments),
-        "environment_sources": [s.model_copy(update={"evidence": list(s.evidence)}) for s in ent.environment_sources],
-        "data_classes": list(ent.data_classes),
-        "owners": list(ent.owners),
-        "labels": dict(ent.labels),
-        "attributes": {k: (list(v) if isinstance(v, list) else v) for k, v in ent.attributes.items()},
-        "facts": [f.model_copy(update={"evidence": list(f.evidence),
-                                       "value": list(f.value) if isinstance(f.value, list) else f.value})
-                  for f in ent.facts],
-        "evidence": list(ent.evidence),
-    })
+    # ``copy_with``: ``model_copy(update=...)`` without pydantic's generic copy (the
+    # builder copies every entity, edge and owner of every fragment).
+    return copy_with(
+        ent,
+        environments=list(ent.environments),
+        environment_sources=[copy_with(s, evidence=list(s.evidence)) for s in ent.environment_sources],
+        data_classes=list(ent.data_classes),
+        owners=list(ent.owners),
+        labels=dict(ent.labels),
+        attributes={k: (list(v) if isinstance(v, list) else v) for k, v in ent.attributes.items()},
+        facts=[copy_with(f, evidence=list(f.evidence), value=list(f.value) if isinstance(f.value, list) else f.value)
+               for f in ent.facts],
+        evidence=list(ent.evidence),
+    )
 
 
 def _own_action(action: Action) -> Action:
     """A copy of ``action`` with its own lists and flags (commands and evidence are immutable)."""
-    return action.model_copy(update={"evidence": list(action.evidence), "commands": list(action.commands),
-                                     "flags": dict(action.flags)})
+    return copy_with(action, evidence=list(action.evidence), commands=list(action.commands), flags=dict(action.flags))
 
 
 class InventoryBuilder:
@@ -185,7 +187,7 @@ class InventoryBuilder:
         key = (edge.source, edge.target, edge.kind)
         existing = self.edges.get(key)
         if existing is None:
-            self.edges[key] = edge.model_copy(update={"evidence": list(edge.evidence)})
+            self.edges[key] = copy_with(edge, evidence=list(edge.evidence))
             self._track_edge(key, self._next_seq)
             self._next_seq += 1
         else:
@@ -261,7 +263,7 @@ class InventoryBuilder:
     def add_owner(self, owner: Owner) -> None:
         existing = self.owners.get(owner.name)
         if existing is None:
-            self.owners[owner.name] = owner.model_copy(update={"evidence": list(owner.evidence)})
+            self.owners[owner.name] = copy_with(owner, evidence=list(owner.evidence))
         else:
             existing.evidence = _union_evidence(existing.evidence, owner.evidence)
 

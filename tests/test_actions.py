@@ -318,3 +318,24 @@ def test_implied_actions_follow_the_subtype() -> None:
     plain = {e["verb"]: render_template(e["command"], aws) for e in implied_entries(table, aws)}
     assert plain["read"].startswith("aws iam ")
     assert set(k8s) == set(plain)  # same action classes, so tiers and ids line up
+
+
+def test_actions_built_without_validation_are_valid_models() -> None:
+    """Command and implied actions are made without pydantic validating them again: each one
+    must be exactly what validating its own fields gives (types, defaults, field order)."""
+    from inventory.model import Action
+
+    b = make_builder()
+    sight(b, "kubectl -n acme-prod rollout restart deployment/orders-api", line=1)
+    sight(b, "kubectl delete namespace acme-staging --context prod-cluster", line=2)
+    sight(b, "psql -h orders-db -U app -c 'DROP TABLE x'", line=3, source_kind="script", path="scripts/x.sh")
+    sight(b, "kubectl rollout restart deploy/a deploy/b -n acme-prod", line=4)
+    actions_from_commands(b, Config())
+    add_implied_actions(b, Config())
+    origins = {a.origin for a in b.actions.values()}
+    assert origins >= {"command", "implied"}
+    for action in b.actions.values():
+        again = Action.model_validate(action.model_dump())
+        assert again == action
+        assert list(action.__dict__) == list(Action.model_fields)
+        assert action.model_dump_json() == again.model_dump_json()
