@@ -462,3 +462,50 @@ def test_register_adds_a_detector() -> None:
         unregister("acme-internal")
     assert len(DETECTORS) == before
     assert redact_text("use acme_tok_0123456789abcdef now")[1] == 0
+
+
+def _ungated_spans(text: str) -> list[tuple[int, int]]:
+    """What the detectors find in ``text`` when every one whose keyword occurs runs (no prefilter pattern)."""
+    low = text.lower()
+    spans = [s for d in DETECTORS if any(k in low for k in d.keywords) for s in d.spans(text)]
+    return sorted(set(spans))
+
+
+MAILCHIMP = "0123456789abcdef0123456789abcdef-us14"
+# Texts that wake a detector with a prefilter pattern, some with a secret it finds.
+GATED = [
+    "kafka-user:orders-api/delete", "kubectl -n risk-prod logs deploy/risk-importer", "sk-", "-us",
+    "risk-" + "a" * 40, "desk_" + "b" * 30, f"mailchimp key {MAILCHIMP} here", f"x{MAILCHIMP}",
+    f"OPENAI_API_KEY={OPENAI}", f"the key {OPENAI} leaked", f"({OPENAI})", "rk_live_" + "c" * 24,
+    "sk_test_" + "d" * 24, "pk_live_" + "e" * 24, "https://orders.acme.internal/health",
+    f"postgresql://app:{PG_PW}@db.internal:5432/orders", "redis://:" + REDIS_PW + "@cache:6379",
+    "x://İİİİ:" + "y" * 20 + "@h", "DATABASE_URL=postgresql://app:$(DB_PASSWORD)@db:5432/x",
+    "İsk-" + "f" * 30, "\u212aSK-" + "g" * 30, "a-us1", "ǅsk-" + "h" * 25,
+]
+
+
+@pytest.mark.parametrize("text", GATED)
+def test_prefilter_patterns_change_nothing_found(text: str) -> None:
+    """A detector's prefilter pattern only spares running it where it would find nothing:
+    redaction is what running every detector whose keyword occurs gives."""
+    from inventory.secrets import _chunk_masks_any, _find_spans
+
+    assert _find_spans(text) == [s for s in _find_spans_reference(text)]
+    assert _chunk_masks_any([text, "kafka-user:x"]) == bool(_find_spans_reference(text))
+
+
+def _find_spans_reference(text: str) -> list[tuple[int, int]]:
+    """``_find_spans`` without prefilter patterns: merged spans of every woken detector, earlier masks kept."""
+    from inventory.secrets import _merge
+
+    masks = [(m.start(), m.end()) for m in re.finditer(re.escape(REDACTED), text)]
+    return [(s, e) for s, e in _merge(_ungated_spans(text)) if not any(ms <= s and e <= me for ms, me in masks)]
+
+
+def test_gated_detectors_still_find_their_secrets() -> None:
+    for text, secret in [(f"key {MAILCHIMP} here", MAILCHIMP), (f"the key {OPENAI} leaked", OPENAI),
+                         (f"postgresql://app:{PG_PW}@db.internal:5432/orders", PG_PW)]:
+        out, n = redact_text(text)
+        assert n >= 1 and secret not in out
+    # Their keywords alone, in ordinary names, wake nothing.
+    assert redact_text("kafka-user:risk-exporter/delete") == ("kafka-user:risk-exporter/delete", 0)
