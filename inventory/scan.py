@@ -17,9 +17,10 @@ import struct
 import sys
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
@@ -534,8 +535,37 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             progress(done, len(jobs_found))
 
     pool: ProcessPoolExecutor | None = None
-    futures: list[tuple[int, Any]] = []  # (position of the batch's first file, future)
-    taken = 0
+    broken = False  # no pool to be had (no fork, a worker died): batches are scanned here from then on
+    pending: deque[tuple[int, int, Any]] = deque()  # (first, end, future) of batches handed to the pool
+
+    def batch(first: int, end: int) -> list[tuple[str, str]]:
+        return [(j.path, j.relpath) for _, j in jobs_found[first:end]]
+
+    def collect(wait: bool) -> None:
+        # Batches are taken in the order handed out; one whose worker died is scanned here
+        # (the same result: scanning a file depends on nothing but the file and the config).
+        nonlocal broken
+        while pending and (wait or pending[0][2].done()):
+            first, end, fut = pending.popleft()
+            try:
+                res = fut.result()
+            except BrokenExecutor:
+                broken = True
+                res = _read_and_scan(batch(first, end), cfg_json)
+            take(first, *res)
+
+    def hand_out(first: int, end: int) -> None:
+        nonlocal pool, broken
+        if not broken:
+            try:
+                if pool is None:  # forked now, while this process is small
+                    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable)
+                pending.append((first, end, pool.submit(_read_and_scan, batch(first, end), cfg_json)))
+                return
+            except (BrokenExecutor, OSError, NotImplementedError):
+                broken = True
+        take(first, *_read_and_scan(batch(first, end), cfg_json))
+
     try:
         start = 0  # the first file not yet handed out
         for index, job in walk_files(roots, cfg, stats, walk):
@@ -545,27 +575,17 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             jobs_found.append((index, job))
             records.append(None)
             if len(jobs_found) - start >= STREAM_BATCH and n_jobs > 1:
-                if pool is None:  # forked now, while this process is small
-                    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable)
-                batch = [(j.path, j.relpath) for _, j in jobs_found[start:]]
-                futures.append((start, pool.submit(_read_and_scan, batch, cfg_json)))
+                hand_out(start, len(jobs_found))
                 start = len(jobs_found)
-                while taken < len(futures) and futures[taken][1].done():
-                    take(futures[taken][0], *futures[taken][1].result())
-                    futures[taken] = (0, None)
-                    taken += 1
+                collect(wait=False)
         stats.files_seen = len(jobs_found)
-        rest = [(j.path, j.relpath) for _, j in jobs_found[start:]]
         if pool is not None:
-            if rest:
-                futures.append((start, pool.submit(_read_and_scan, rest, cfg_json)))
-            with pool:
-                for i in range(taken, len(futures)):
-                    take(futures[i][0], *futures[i][1].result())
-                    futures[i] = (0, None)
-        elif rest:
-            for i in range(0, len(rest), STREAM_BATCH):
-                take(start + i, *_read_and_scan(rest[i : i + STREAM_BATCH], cfg_json))
+            if start < len(jobs_found):
+                hand_out(start, len(jobs_found))
+        else:  # a small tree (or one core): scanned here
+            for first in range(start, len(jobs_found), STREAM_BATCH):
+                take(first, *_read_and_scan(batch(first, min(first + STREAM_BATCH, len(jobs_found))), cfg_json))
+        collect(wait=True)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -105,3 +105,26 @@ def test_an_unreadable_file_is_a_warning_when_streamed(tmp_path: Path) -> None:
     _, stats = scan_paths([root], Config(), use_cache=False)
     assert [w.message for w in stats.warnings] == ["cannot read file: Permission denied"]
     assert stats.skipped == 1
+
+
+_PARENT: list[int] = []
+_REAL_READ_AND_SCAN = scan_mod._read_and_scan
+
+
+def _dies_in_a_worker(batch, cfg_json):  # type: ignore[no-untyped-def]
+    """``_read_and_scan``, except that a pool worker running it dies (as one killed would)."""
+    if os.getpid() != _PARENT[0]:
+        os._exit(1)
+    return _REAL_READ_AND_SCAN(batch, cfg_json)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the dying worker is a forked one")
+def test_batches_of_a_dead_worker_are_scanned_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    roots = _odd_tree(tmp_path)
+    serial, serial_stats = scan_paths(roots, Config(), use_cache=False, jobs=1)
+    _PARENT[:] = [os.getpid()]
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    monkeypatch.setattr(scan_mod, "_read_and_scan", _dies_in_a_worker)
+    inv, stats = scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
+    assert store.dump(inv) == store.dump(serial)
+    assert stats.files_scanned == serial_stats.files_scanned > 8
