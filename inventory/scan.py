@@ -638,6 +638,8 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     stats.files_scanned = len(order)
     inv_scope, inv_key = _inventory_key(cfg_tag, sources, file_keys, stats.warnings)
     fragments = [f for pos in order for f in built.pop(pos)]
+    # Only the fragments and parsed lines go on: the build is the scan's peak.
+    del jobs_found, positions, seen_keys, file_keys, order, built
     inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
     return inv, (inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
 
