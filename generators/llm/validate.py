@@ -44,13 +44,20 @@ def _evidence_errors(where: str, items: list[str], allowed: set[str]) -> list[st
 
 def _parse(text: str, model: type[_AnswerT], sl: Slice) -> tuple[_AnswerT | None, list[str]]:
     """JSON → ``model``; a wrong ``system_id`` is an error to quote back, not a parse failure."""
-    data, errors = _json(text)
-    if errors:
-        return None, errors
+    errors: list[str] = []
     try:
-        ans = model.model_validate(data)
-    except ValidationError as exc:
-        return None, _schema_errors(exc)
+        # One pass in pydantic's own JSON parser: the common case, a valid answer, never builds
+        # the intermediate Python objects. Anything it rejects goes the long way below, so a
+        # bad answer is quoted back exactly as before.
+        ans = model.model_validate_json(_FENCE.sub("", text.strip()))
+    except ValidationError:
+        data, errors = _json(text)
+        if errors:
+            return None, errors
+        try:
+            ans = model.model_validate(data)
+        except ValidationError as exc:
+            return None, _schema_errors(exc)
     if ans.system_id != sl.system_id:
         errors.append(f"system_id is `{ans.system_id}` but this prompt is about `{sl.system_id}`")
     return ans, errors
