@@ -88,11 +88,13 @@ class DocumentProvider(Protocol):
     # while refine_policy runs (worth it when refining waits on the network; see draft_documents).
 
 
-def document_meta(inv: Inventory, provider: DocumentProvider | None = None) -> DocumentMeta:
-    """Front matter for a fresh draft: always status draft with no reviewers."""
+def document_meta(inv: Inventory, provider: DocumentProvider | None = None, *,
+                  digest: str | None = None) -> DocumentMeta:
+    """Front matter for a fresh draft: always status draft with no reviewers. ``digest``:
+    ``inv.digest()`` when the caller has it already."""
     return DocumentMeta(
         generator_version=__version__,
-        inventory_digest=inv.digest(),
+        inventory_digest=digest or inv.digest(),
         provider=provider.name if provider else "offline",
         model=provider.model if provider else None,
         sources=list(inv.sources),
@@ -112,11 +114,19 @@ def draft_documents(
     provider: DocumentProvider | None = None,
 ) -> tuple[Policy, EvalSuite]:
     """The policy and the eval suite for ``inv``: offline drafts, refined by ``provider`` if given."""
-    meta = document_meta(inv, provider)
     tiers = load_tiers(cfg)
     # A provider may remember finished documents (the LLM refiner's result cache): an
     # unchanged run then needs no drafting, rendering or validating at all.
     recall = getattr(provider, "recall_documents", None)
+    digest: str | None = None
+    prepare = getattr(provider, "prepare_recall", None)
+    if recall is not None and prepare is not None:
+        # Both halves of the key take about half a second on a large estate: the inventory
+        # digest in a forked child while the provider hashes the rest of its key here.
+        job = forked.start(inv.digest, nice=0)
+        prepare(assessments, tiers)
+        digest = job.take() if job is not None else None
+    meta = document_meta(inv, provider, digest=digest)
     if recall is not None:
         hit = recall(inv, assessments, tiers, meta)
         if hit is not None:

@@ -170,3 +170,38 @@ def test_a_failed_background_write_is_written_by_the_parent(tmp_path: Path) -> N
     cache.put_text_later("documents-y", lambda: "from the child")
     assert cache.get_text("documents-y") == "from the child"
     assert ResponseCache(tmp_path / "off", enabled=False).get_text("documents-y") is None
+
+
+@linux_fork
+def test_the_documents_key_is_the_same_with_its_halves_computed_side_by_side(acme, tmp_path: Path, monkeypatch) -> None:
+    inv, cfg = acme
+    results: list[object] = []
+    start = forked.start
+
+    def spy(fn: Any, **kw: Any) -> object:
+        job = start(fn, **kw)
+        if job is not None and getattr(fn, "__name__", "") == "digest":
+            value = job.take()
+            results.append(value)
+            return start(lambda: value)  # hand the pipeline the same value
+        return job
+
+    monkeypatch.setattr(forked, "start", spy)
+    _run(acme, ResponseCache(tmp_path / "c"))
+    assert results == [inv.digest()]  # the inventory digest came from a child, unchanged
+
+    assessments, tiers = assess(inv, cfg), load_tiers(cfg)
+    from generators.pipeline import document_meta
+
+    def key(prepare: bool, change: bool = False) -> str:
+        ref = LLMRefiner(InProcess(), PromptRenderer(tiers), cache=ResponseCache(tmp_path / "k"))
+        judged = dict(assessments)
+        if change:
+            aid = next(iter(judged))
+            judged[aid] = judged[aid].model_copy(update={"rationale": "changed"})
+        if prepare:
+            ref.prepare_recall(judged, tiers)
+        return llm_run._documents_key(ref, inv, judged, tiers, document_meta(inv, ref))
+
+    assert key(prepare=True) == key(prepare=False)
+    assert key(prepare=True, change=True) == key(prepare=False, change=True) != key(prepare=False)

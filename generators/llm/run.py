@@ -93,6 +93,7 @@ class LLMRefiner:
         # The finished-documents cache (see recall_documents): the key of this run, every
         # prompt key answered validly with its token counts, and whether anything fell back.
         self._doc_key: str | None = None
+        self._prepared: tuple[object, object, str] | None = None  # (assessments, tiers, their hash)
         self._answered: list[tuple[str, int, int]] = []
         self._fell_back = False
 
@@ -119,6 +120,7 @@ class LLMRefiner:
         if not self.cache.enabled:
             return None
         self._doc_key = _documents_key(self, inv, assessments, tiers, meta)
+        self._prepared = None
         text = self.cache.get_text(self._doc_key)
         if text is None:
             return None
@@ -145,6 +147,12 @@ class LLMRefiner:
         self.cache.put_text_later(self._doc_key,
                                   lambda: f"{head}\n{policy.model_dump_json()}\n{evals.model_dump_json()}")
         self._doc_key = None
+
+    def prepare_recall(self, assessments: dict[str, Assessment], tiers: list[TierDefinition]) -> None:
+        """Hash the assessments and tiers for :meth:`recall_documents` now (the pipeline digests
+        the inventory meanwhile, in a forked child); used for these same objects only."""
+        if self.cache.enabled:
+            self._prepared = (assessments, tiers, _judgement_digest(assessments, tiers))
 
     # ---- DocumentProvider -----------------------------------------------------------
     def refine_policy(self, draft: Policy, inv: Inventory, assessments: dict[str, Assessment]) -> Policy:
@@ -246,7 +254,7 @@ class LLMRefiner:
                     on_answer(outcome)
 
         try:
-            with progress:
+            with self.cache.writing_behind(), progress:  # after the fork: both may start a thread
                 await asyncio.gather(produce(), *(work() for _ in range(width)))
         finally:
             if ahead is not None:
@@ -398,17 +406,26 @@ def _documents_key(ref: LLMRefiner, inv: Inventory, assessments: dict[str, Asses
     pipeline made from ``inv`` (:func:`generators.pipeline.document_meta`), and digesting a
     large inventory a second time costs half a second before the first call."""
     h = hashlib.sha256(b"stackpolicy-documents-v3\0")
+    pre = ref._prepared
+    judged = pre[2] if pre is not None and pre[0] is assessments and pre[1] is tiers \
+        else _judgement_digest(assessments, tiers)
     for part in (_code_digest(), ref.renderer.fingerprint(), ref.provider.name, str(ref.provider.model),
                  ref.provider.label, str(ref.options.max_tokens), str(ref.options.temperature),
-                 meta.model_dump_json(), json.dumps([t.model_dump(mode="json") for t in tiers], sort_keys=True)):
+                 meta.model_dump_json(), judged):
         h.update(part.encode())
         h.update(b"\0")
+    return "documents-" + h.hexdigest()
+
+
+def _judgement_digest(assessments: dict[str, Assessment], tiers: list[TierDefinition]) -> str:
+    """sha256 of the tiers and every assessment (the documents key's share of the risk model)."""
+    h = hashlib.sha256(json.dumps([t.model_dump(mode="json") for t in tiers], sort_keys=True).encode() + b"\0")
     # The assessments in one serializer call (tens of thousands of model_dump_json calls cost
-    # half a second before the first prompt could go out).
+    # more, before the first prompt could go out).
     ids = sorted(assessments)
     h.update(json.dumps(ids).encode() + b"\0")
     h.update(_ASSESSMENT_LIST.dump_json([assessments[aid] for aid in ids]))
-    return "documents-" + h.hexdigest()
+    return h.hexdigest()
 
 
 _ASSESSMENT_LIST: TypeAdapter[list[Assessment]] = TypeAdapter(list[Assessment])

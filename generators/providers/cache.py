@@ -12,7 +12,10 @@ import atexit
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from generators import forked
@@ -61,6 +64,10 @@ class ResponseCache:
     def __init__(self, root: str | Path = DEFAULT_DIR, enabled: bool = True) -> None:
         self.root = Path(root)
         self.enabled = enabled
+        # While :meth:`writing_behind` is active: entries handed to the writer thread, not yet on disk.
+        self._behind: queue.SimpleQueue[tuple[str, LLMResponse] | None] | None = None
+        self._pending: dict[str, LLMResponse] = {}
+        self._failed: list[BaseException] = []
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -69,6 +76,10 @@ class ResponseCache:
         """The cached answer, or None (absent, disabled or unreadable: a miss, never an error)."""
         if not self.enabled:
             return None
+        pending = self._pending.get(key)
+        if pending is not None:
+            return LLMResponse(text=pending.text, input_tokens=pending.input_tokens,
+                               output_tokens=pending.output_tokens, attempts=0)
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
             return LLMResponse(text=data["text"], input_tokens=int(data.get("input_tokens", 0)),
@@ -128,10 +139,53 @@ class ResponseCache:
                 except OSError:
                     pass  # an entry that cannot be written is a miss next time, never an error
 
+    @contextmanager
+    def writing_behind(self) -> Iterator[None]:
+        """While inside, :meth:`put` hands entries to a writer thread (the event loop that reads
+        the answers does not wait on the disk: thousands of small files); :meth:`get` sees them
+        at once. Leaving waits for every entry to be written, and raises the first write error
+        as :meth:`put` would have. No process may be forked meanwhile (a thread runs)."""
+        if not self.enabled or self._behind is not None:
+            yield
+            return
+        self._behind = queue.SimpleQueue()
+        self._failed = []
+        writer = threading.Thread(target=self._write_behind, args=(self._behind,), name="llm-cache-writer",
+                                  daemon=True)
+        writer.start()
+        try:
+            yield
+        finally:
+            self._behind.put(None)
+            writer.join()
+            self._behind = None
+            self._pending.clear()
+        if self._failed:
+            raise self._failed[0]
+
+    def _write_behind(self, entries: queue.SimpleQueue[tuple[str, LLMResponse] | None]) -> None:
+        while (item := entries.get()) is not None:
+            key, resp = item
+            try:
+                if not self._failed:
+                    self._write(key, resp)
+            except BaseException as exc:  # noqa: BLE001 - raised again when the writer is left
+                self._failed.append(exc)
+            finally:
+                if self._pending.get(key) is resp:  # a later put of the same key stays pending
+                    del self._pending[key]
+
     def put(self, key: str, resp: LLMResponse) -> None:
         """Store ``resp`` atomically (a crash never leaves a torn entry)."""
         if not self.enabled:
             return
+        if self._behind is not None:
+            self._pending[key] = resp
+            self._behind.put((key, resp))
+            return
+        self._write(key, resp)
+
+    def _write(self, key: str, resp: LLMResponse) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
