@@ -299,20 +299,12 @@ def redact_command(text: str, commands: Iterable[ParsedCommand] = ()) -> str:
 
 
 def _subject(pc: ParsedCommand, exec_env_ns: str | None) -> Subject:
-    return Subject(
-        tool=pc.tool,
-        verb=pc.verb,
-        object_kind=pc.object_kind,
-        target=pc.target,
-        namespace=pc.namespace or exec_env_ns,
-        flags=pc.flags,
-        argv=tuple(pc.argv),
-        sql_kinds=tuple(pc.sql_kinds),
-        wrappers=tuple(pc.wrappers),
-        parse_error=pc.parse_error,
-        origin="line",
-        via=pc.via,
-    )
+    f = pc.__dict__  # the fields read directly: once per command of every line
+    # Positional, in Subject's field order (tool, verb, object_kind, target, namespace, flags,
+    # argv, sql_kinds, wrappers, environment, parse_error, origin, via).
+    return Subject(f["tool"], f["verb"], f["object_kind"], f["target"], f["namespace"] or exec_env_ns, f["flags"],
+                   tuple(f["argv"]), tuple(f["sql_kinds"]), tuple(f["wrappers"]), None, f["parse_error"], "line",
+                   f["via"])
 
 
 class Classifier:
@@ -413,25 +405,29 @@ class Classifier:
         ruling = decide(facts, self.rules, self.table)
         matched = self._match_action(pc, entity, facts.key.verb_class, facts.key.environment) if self.match_actions else None
         tier, rationale, factors = ruling.tier, ruling.rationale, ruling.factors
-        # Redaction is skipped only when the whole line was found to hold no secret at all.
-        hide = (lambda text: redact_command(text, (pc,))) if secret else (lambda text: text)
+        command, target = pc.raw, pc.target
+        if secret:  # redaction is skipped only when the whole line was found to hold no secret at all
+            hide = lambda text: redact_command(text, (pc,))  # noqa: E731
+            command, target, rationale = hide(command), hide(target) if target else None, hide(rationale)
+            factors = [copy_with(f, reason=hide(f.reason)) for f in factors]
+        key = facts.key
         return trusted(CommandResult, {
-            "command": hide(pc.raw),
+            "command": command,
             "tool": pc.tool,
             "verb": pc.verb,
             "object_kind": pc.object_kind,
-            "target": hide(pc.target) if pc.target else None,
+            "target": target or None,
             "namespace": s.namespace,
             "via": pc.via,
-            "environment": facts.key.environment,
-            "verb_class": facts.key.verb_class,
+            "environment": key.environment,
+            "verb_class": key.verb_class,
             "matched_target": entity.id if entity is not None else None,
             "matched_action": matched,
             "action_class": ruling.class_id,
             "exception": ruling.exception,
             "tier": tier,
-            "rationale": hide(rationale),
-            "factors": [copy_with(f, reason=hide(f.reason)) for f in factors] if secret else factors,
+            "rationale": rationale,
+            "factors": factors,
         })
 
     def _unparseable(self, line: str, why: str) -> Classification:
@@ -497,16 +493,18 @@ class Classifier:
             results.append(result)
         if self.index is not None and not self._in_script:
             results.extend(self._script_results(parsed.commands, secret))
-        tier = max_tier(*(r.tier for r in results))
+        tier = max_tier(*[r.tier for r in results])
         if parsed.parse_error:
             # Part of the line could not be read: never below the unknown class.
             unknown_tier = self.rules.classes["unknown"].tier
             if tier_index(unknown_tier) > tier_index(tier):
                 tier = unknown_tier
-        reasons = list(dict.fromkeys(r.rationale for r in results if r.tier == tier))
+        # The commands that set the tier: their reasons (each once, in order), the first names the match.
+        setting = [r for r in results if r.tier == tier]
+        reasons = list(dict.fromkeys([r.rationale for r in setting]))
         if parsed.parse_error:
             reasons.append(f"{self.rules.tier_label(tier)}: part of the line could not be parsed ({parsed.parse_error})")
-        top = next((r for r in results if r.tier == tier), None)
+        top = setting[0] if setting else None
         out = trusted(Classification, {
             "command": shown,
             "tier": tier,

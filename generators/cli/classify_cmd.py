@@ -150,6 +150,10 @@ def _fixed(classifier: Classifier, text: str, why: str) -> Classification:
                                              f"{why}, so a human decides"]})
 
 
+# Whether the per-line CPU-time alarm exists here (not on Windows).
+_HAS_ITIMER = hasattr(signal, "setitimer")
+
+
 def _expire(signum: int, frame: object) -> None:
     raise _LineTimeout()
 
@@ -192,7 +196,7 @@ def _classify_bytes(classifier: Classifier, raw: bytes, cut: bool = False,
         return _fixed(classifier, text[:200] + "...", f"the line is longer than {MAX_LINE_BYTES:,} bytes, "
                                                       "too long to review"), False
     bad_utf8 = "\ufffd" in text and "\ufffd".encode() not in raw
-    alarm = seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    alarm = seconds is not None and _HAS_ITIMER and threading.get_ident() == threading.main_thread().ident
     own_handler = alarm and not _ALARM_INSTALLED
     old = None
     try:

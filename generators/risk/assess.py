@@ -79,15 +79,17 @@ class FlagView:
         for name, value in flags.items():
             if value is False:  # the parser records an explicitly absent switch (dry-run: False)
                 continue
-            k = key(name)
+            k = name.lstrip("-")  # _flag_key, inlined: once per flag of every command
+            if len(k) != 1:
+                k = k.lower()
             present.add(k)
             if isinstance(value, str):
                 values.setdefault(k, value)
-        toks = list(argv)[1:]
+        toks = argv[1:] if isinstance(argv, (tuple, list)) else list(argv)[1:]
         n = len(toks)
-        for i, tok in enumerate(toks):
-            if tok[:1] != "-":  # a positional: only an option's value, read with its option
-                continue
+        # Only options are read here (a positional is only an option's value, read with its option).
+        for i in [i for i, tok in enumerate(toks) if tok[:1] == "-"]:
+            tok = toks[i]
             if tok == "--":
                 break
             nxt = toks[i + 1] if i + 1 < n and not toks[i + 1].startswith("-") else None
@@ -274,8 +276,72 @@ def _candidate_rows(rules: Rules, tool: str, verb: str, kind: str | None) -> lis
     return rows
 
 
+# What classify_verb reads from a subject's tool, verb and object kind alone (per rule set):
+# the tool and verb as the rules name them, the label, the kind, and the candidate rows of the
+# tool and of the global rules. The same few triples recur on every line.
+_HEADS: dict[int, tuple[Rules, dict[tuple[str, str, str | None], tuple]]] = {}
+
+
+def _verb_head(rules: Rules, raw_tool: str, raw_verb: str, object_kind: str | None) -> tuple:
+    entry = _HEADS.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(_HEADS) > 64:
+            _HEADS.clear()
+        entry = _HEADS[id(rules)] = (rules, {})
+    memo = entry[1]
+    key = (raw_tool, raw_verb, object_kind)
+    head = memo.get(key)
+    if head is None:
+        tool = normalise_tool(raw_tool)
+        tool = rules.tool_aliases.get(tool, tool)
+        verb = (raw_verb or "unknown").lower()
+        label = tool if verb == "unknown" else f"{tool} {verb}"
+        kind = rules.kind(object_kind)
+        known = tool in rules.tools
+        rows = _candidate_rows(rules, tool, raw_verb.lower(), kind) if known else None
+        head = (tool, verb, label, kind, known, rows, _candidate_rows(rules, "global", raw_verb.lower(), kind))
+        if len(memo) > 50_000:
+            memo.clear()
+        memo[key] = head
+    return head
+
+
 def classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbMatch:
     """The verb class of ``s``: tool rules, the global rules, then the generic verb table."""
+    if s.parse_error:
+        return VerbMatch("unknown", f"could not be parsed ({s.parse_error})")
+    if not s.verb:  # no verb at all: the general reading below (rare)
+        return _classify_verb(s, rules, fv)
+    fv = fv or FlagView(s.flags, s.argv)
+    tool, verb, label, kind, known, rows, global_rows = _verb_head(rules, s.tool, s.verb, s.object_kind)
+    args: tuple[str, ...] | None = tuple(map(str.lower, s.argv[1:])) if rows or global_rows else None
+
+    match: VerbMatch | None = None
+    if verb == "help" and "help" in rules.verbs and known:
+        # `--help` / `--version` on a tool the rules know: it prints and exits.
+        return VerbMatch(rules.verbs["help"], f"{tool} --help/--version only prints")
+    if s.origin != "line" and verb in rules.verbs and tool not in rules.tools_first:
+        # Inventory actions (implied, OpenAPI, and runbook commands alike) are named with the
+        # shared verb vocabulary: an action *class* `reset-offsets` is what the verb says, even
+        # when the one runbook line that showed it was a dry run.
+        match = VerbMatch(rules.verbs[verb], f"{label} is {rules.verbs[verb]}")
+    if match is None and known:
+        row = _first_match(rows, s, fv, kind, args) if rows else None  # type: ignore[arg-type]
+        if row is not None and not (row.cls == "unknown" and verb in rules.verbs):
+            match = VerbMatch(row.cls, f"{label}: {row.reason}" if row.reason else f"{label} is {row.cls}", row.kind_as)
+    if match is None and verb in rules.verbs and verb != "unknown":
+        match = VerbMatch(rules.verbs[verb], f"{label} is {rules.verbs[verb]}")
+    if match is None:
+        why = f"{label}: verb not in the {tool} rules" if known else f"{tool}: unknown tool"
+        match = VerbMatch("unknown", why)
+    g = _first_match(global_rows, s, fv, kind, args) if global_rows else None  # type: ignore[arg-type]
+    if g is not None and tier_index(rules.classes[g.cls].tier) > tier_index(rules.classes[match.cls].tier):
+        match = VerbMatch(g.cls, f"{label}: {g.reason}" if g.reason else f"{label} is {g.cls}", g.kind_as or match.kind_as)
+    return match
+
+
+def _classify_verb(s: Subject, rules: Rules, fv: FlagView | None = None) -> VerbMatch:
+    """:func:`classify_verb` read afresh for a subject without a verb."""
     if s.parse_error:
         return VerbMatch("unknown", f"could not be parsed ({s.parse_error})")
     fv = fv or FlagView(s.flags, s.argv)
