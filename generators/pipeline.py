@@ -70,6 +70,11 @@ def long_lived_gc() -> Iterator[None]:
                 gc.unfreeze()
 
 
+def generation_stage_running() -> bool:
+    """Whether a :func:`long_lived_gc` stage is running (what existed at its start is frozen)."""
+    return _GC_DEPTH > 0
+
+
 class DocumentProvider(Protocol):
     """What an LLM provider plugs in: it refines the offline drafts (never replaces the floor)."""
 

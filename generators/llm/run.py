@@ -439,12 +439,15 @@ def _frozen_heap() -> Iterator[None]:
     event loop that must keep reading answers (about a second over 3,600 calls), and a step
     makes almost no reference cycles.
 
-    When something was frozen before (the pipeline's generation stage, a stored inventory),
-    the step's survivors are frozen with it until that outer freeze ends: unfreezing would
-    hand the whole estate back to the collector, and leaving the step's millions of objects
+    Inside the pipeline's generation stage (which froze what existed when it began), the
+    step's survivors are frozen with it until that stage ends: unfreezing would hand the whole estate back to the collector, and leaving the step's millions of objects
     in the young generation would make the first collection after the step walk them all,
     while the next stage waits for it. Otherwise everything is unfrozen again."""
-    was_frozen = gc.get_freeze_count() > 0
+    from generators import pipeline  # imported late: the pipeline is this module's caller
+
+    # Inside a pipeline stage everything alive at its start is frozen already. (Asking the
+    # collector instead, gc.get_freeze_count, walks every frozen object: 0.15 s on a large estate.)
+    was_frozen = pipeline.generation_stage_running()
     gc.freeze()
     enabled = gc.isenabled()
     gc.disable()
