@@ -205,3 +205,19 @@ def test_the_documents_key_is_the_same_with_its_halves_computed_side_by_side(acm
 
     assert key(prepare=True) == key(prepare=False)
     assert key(prepare=True, change=True) == key(prepare=False, change=True) != key(prepare=False)
+
+
+@linux_fork
+def test_a_process_forked_after_a_background_write_leaves_it_to_its_parent(tmp_path: Path) -> None:
+    import time
+
+    cache = ResponseCache(tmp_path / "c")
+    cache.put_text_later("documents-z", lambda: (time.sleep(0.2), f"by {os.getpid()}")[1])
+    pid = os.fork()
+    if pid == 0:  # a later fork (a worker) that exits normally: it must not wait for, or redo, the write
+        code = 0 if ResponseCache(tmp_path / "c").get_text("documents-q") is None else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    # Written by the background child: neither taken over by the worker nor redone by the parent.
+    assert cache.get_text("documents-z") not in (None, f"by {os.getpid()}", f"by {pid}")

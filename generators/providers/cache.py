@@ -50,12 +50,22 @@ def _schema_digest(schema: dict) -> str:
 # Background writes not yet waited for, per cache directory: (the child, the inline write).
 _PENDING: dict[Path, list[tuple[forked.Forked[bool], Callable[[], bool]]]] = {}
 _AT_EXIT: list[object] = []  # settle_all registered (once)
+_OWNER: list[int] = []  # the pid that started the pending writes
 
 
 def settle_all() -> None:
     """Wait for every pending background write (run at exit: an entry is never left half-done)."""
     for root in list(_PENDING):
         ResponseCache(root).settle()
+
+
+def _owned_here() -> bool:
+    """Whether this process started the pending writes (a process forked from it inherits the
+    list, not the children: it leaves them to their parent)."""
+    if _OWNER and _OWNER[0] != os.getpid():
+        _PENDING.clear()
+        return False
+    return True
 
 
 class ResponseCache:
@@ -128,10 +138,13 @@ class ResponseCache:
             return
         if not _AT_EXIT:
             _AT_EXIT.append(atexit.register(settle_all))
+        _OWNER[:] = [os.getpid()]
         _PENDING.setdefault(self.root.resolve(), []).append((job, write))
 
     def settle(self) -> None:
         """Wait for this cache directory's background writes (:meth:`put_text_later`)."""
+        if not _owned_here():
+            return
         for job, write in _PENDING.pop(self.root.resolve(), []):
             if job.take() is None:  # the child failed: the entry is written here
                 try:
