@@ -288,18 +288,26 @@ def answer_lines(classifier: Classifier, items: Iterable[tuple[bytes, bool]], em
     :data:`PARALLEL_AFTER` lines, the lines after the first ones go to forked workers. A line
     seen before (up to :data:`ANSWERS_KEPT` of them, per process) gets the text it got then,
     unless that answer was a time-out or a failure."""
+    for block in answer_blocks(classifier, items, emit, jobs):
+        yield from block
+
+
+def answer_blocks(classifier: Classifier, items: Iterable[tuple[bytes, bool]], emit: Callable[[Classification], str],
+                  jobs: int = 1) -> Iterator[list[str]]:
+    """:func:`answer_lines` in the blocks they become ready in: one answer at a time when
+    answered here, a worker's whole chunk at once (so a writer writes each block once)."""
     it = iter(items)
     kept: dict[bytes, str] = {}
     head = list(itertools.islice(it, PARALLEL_AFTER))
     for raw, cut in head:
-        yield _answer(classifier, emit, kept, raw, cut)
+        yield [_answer(classifier, emit, kept, raw, cut)]
     if len(head) < PARALLEL_AFTER:
         return
     import multiprocessing  # only for long inputs: its import is start-up time
 
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for raw, cut in it:
-            yield _answer(classifier, emit, kept, raw, cut)
+            yield [_answer(classifier, emit, kept, raw, cut)]
         return
     yield from _answer_in_workers(classifier, it, emit, jobs, kept)
 
@@ -320,8 +328,8 @@ class _Worker:
 
 
 def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]], emit: Callable[[Classification], str],
-                       jobs: int, kept: dict[bytes, str]) -> Iterator[str]:
-    """The answers to ``it`` from ``jobs`` forked workers, in input order.
+                       jobs: int, kept: dict[bytes, str]) -> Iterator[list[str]]:
+    """The answers to ``it`` from ``jobs`` forked workers, in input order, one block per chunk.
 
     Chunks of :data:`CHUNK` lines go to the workers in turn (a feeder thread sends them, so a
     worker that is busy writing answers never blocks the parent reading them); the answers are
@@ -390,7 +398,7 @@ def _answer_in_workers(classifier: Classifier, it: Iterator[tuple[bytes, bool]],
             if answers is None:
                 answers = [_answer(classifier, emit, kept, raw, cut) for raw, cut in chunk]
             room.release()
-            yield from answers
+            yield answers
         done = True
     finally:
         stop.set()
@@ -453,8 +461,9 @@ def register(main: click.Group) -> None:
             batch_gc()
             out = sys.stdout
             with line_alarms():
-                for answer in answer_lines(classifier, read_lines(sys.stdin.buffer), emit, jobs_for_stdin()):
-                    out.write(answer + "\n")
+                # A block at a time: a worker's chunk is one write, not one per line.
+                for block in answer_blocks(classifier, read_lines(sys.stdin.buffer), emit, jobs_for_stdin()):
+                    out.write("\n".join(block) + "\n")
             out.flush()
             return
         click.echo(emit(classify_bytes(classifier, " ".join(command).encode("utf-8", "surrogateescape"))))
