@@ -75,14 +75,7 @@ class Forked(Generic[T]):
         if self._done:
             return
         self._close()
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        _kill_and_reap(self.pid)
 
     def _close(self) -> None:
         if not self._done:
@@ -140,14 +133,7 @@ class Stream(Generic[T]):
         if not self._done:
             self._done = True
             os.close(self._fd)
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        _kill_and_reap(self.pid)
 
 
 _HEAD = 8  # bytes of length before each pickled value of a stream
@@ -165,6 +151,18 @@ def stream(gen: Callable[[], Iterable[T]], *, nice: int = 0) -> Stream[T] | None
 
     forked = _fork(child, nice)
     return None if forked is None else Stream(*forked)
+
+
+def _kill_and_reap(pid: int) -> None:
+    """SIGKILL ``pid`` if it still runs, then reap it (no zombie left behind)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:

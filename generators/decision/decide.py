@@ -23,7 +23,7 @@ from generators.decision.facts import Facts
 from generators.decision.factors import cap_local, class_factors, is_local, summarise, target_factors
 from generators.decision.model import UNRESOLVED_ENV, ActionClass, DecisionTable, TableException
 from generators.risk.model import Factor, Tier, max_tier, tier_index
-from generators.risk.rules import Rules
+from generators.risk.rules import Rules, per_rules
 from inventory.commands.model import copy_with
 
 
@@ -123,17 +123,13 @@ def decide(facts: Facts, rules: Rules, table: Table = EMPTY) -> Ruling:
             facts.environment_source, facts.scope_reason, facts.data_classes, facts.target,
             (row.tier, row.floor, row.reviewed) if row is not None else None,
             (exc.id, exc.tier, exc.floor, exc.reviewed, exc.reason) if exc is not None else None)
-    entry = _RULINGS.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        if len(_RULINGS) > 64:
-            _RULINGS.clear()
-        entry = _RULINGS[id(rules)] = (rules, {})
-    hit = entry[1].get(memo)
+    rulings = per_rules(_RULINGS, rules, lambda _: {})
+    hit = rulings.get(memo)
     if hit is None:
         hit = _decide(facts, rules, table)
-        if len(entry[1]) >= _RULINGS_MAX:
-            entry[1].clear()
-        entry[1][memo] = hit
+        if len(rulings) >= _RULINGS_MAX:
+            rulings.clear()
+        rulings[memo] = hit
     # A copy: callers may replace list items (evidence on the first factor).
     return Ruling(hit.tier, hit.class_id, hit.model_tier, hit.class_tier, list(hit.factors), list(hit.deciding),
                   hit.rationale, hit.exception, list(hit.notes))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from generators.decision.model import ANY_KIND, UNRESOLVED_ENV, ClassKey, TargetProfile
 from generators.risk.model import Factor, Tier, max_tier, tier_index
-from generators.risk.rules import Rules
+from generators.risk.rules import Rules, per_rules
 
 
 # Class factors per rule set (by identity, as generators.risk.rules caches compiled rows).
@@ -39,12 +39,7 @@ def describe_class(key: ClassKey, rules: Rules) -> str:
 
 def class_factors(key: ClassKey, rules: Rules) -> list[Factor]:
     """Every factor that follows from the class alone (cached per rules object)."""
-    entry = _CACHE.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        if len(_CACHE) > 64:
-            _CACHE.clear()
-        entry = _CACHE[id(rules)] = (rules, {})
-    cache = entry[1]
+    cache: dict[ClassKey, list[Factor]] = per_rules(_CACHE, rules, lambda _: {})
     hit = cache.get(key)
     if hit is not None:
         return hit

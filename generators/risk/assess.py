@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from generators.risk.model import Assessment, Factor, Tier, tier_index
-from generators.risk.rules import CompiledRule, Rules, load_rules, norm_path
+from generators.risk.rules import CompiledRule, Rules, load_rules, norm_path, per_rules
 from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
 from inventory.environments import _tokens, tokens
 from inventory.model import Action, Entity, Evidence, Inventory, slug
@@ -259,12 +259,7 @@ _CANDIDATES: dict[int, tuple[Rules, dict[tuple[str, str, str | None], list[Compi
 
 def _candidate_rows(rules: Rules, tool: str, verb: str, kind: str | None) -> list[CompiledRule]:
     """The rows of ``tool`` (or ``"global"``) whose verb and kind globs accept ``verb`` and ``kind``, in order."""
-    entry = _CANDIDATES.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        if len(_CANDIDATES) > 64:
-            _CANDIDATES.clear()
-        entry = _CANDIDATES[id(rules)] = (rules, {})
-    memo = entry[1]
+    memo = per_rules(_CANDIDATES, rules, lambda _: {})
     key = (tool, verb, kind)
     rows = memo.get(key)
     if rows is None:
@@ -283,12 +278,7 @@ _HEADS: dict[int, tuple[Rules, dict[tuple[str, str, str | None], tuple]]] = {}
 
 
 def _verb_head(rules: Rules, raw_tool: str, raw_verb: str, object_kind: str | None) -> tuple:
-    entry = _HEADS.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        if len(_HEADS) > 64:
-            _HEADS.clear()
-        entry = _HEADS[id(rules)] = (rules, {})
-    memo = entry[1]
+    memo = per_rules(_HEADS, rules, lambda _: {})
     key = (raw_tool, raw_verb, object_kind)
     head = memo.get(key)
     if head is None:
@@ -552,29 +542,22 @@ class InventoryIndex:
 
 # Per rule set (by identity, checked): views of its tables the per-command code reads.
 _HINT_FLAGS: dict[int, tuple[Rules, frozenset[str]]] = {}
-_SCOPE_FLAGS: dict[int, tuple[Rules, tuple[tuple[str, str, str], ...], frozenset[str]]] = {}
+_SCOPE_FLAGS: dict[int, tuple[Rules, tuple[tuple[tuple[str, str, str], ...], frozenset[str]]]] = {}
 
 
 def _hint_flag_set(rules: Rules) -> frozenset[str]:
     """``rules.environments.hint_flags`` as a set."""
-    entry = _HINT_FLAGS.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        if len(_HINT_FLAGS) > 64:
-            _HINT_FLAGS.clear()
-        entry = _HINT_FLAGS[id(rules)] = (rules, frozenset(rules.environments.hint_flags))
-    return entry[1]
+    return per_rules(_HINT_FLAGS, rules, lambda r: frozenset(r.environments.hint_flags))
 
 
 def _scope_flags(rules: Rules) -> tuple[tuple[tuple[str, str, str], ...], frozenset[str]]:
     """The scope flags in rule order as (scope, FlagView key, as written on a line), and every key."""
-    entry = _SCOPE_FLAGS.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        if len(_SCOPE_FLAGS) > 64:
-            _SCOPE_FLAGS.clear()
+    def make(r: Rules) -> tuple[tuple[tuple[str, str, str], ...], frozenset[str]]:
         rows = tuple((scope, name if len(name) == 1 else name.lower(), f"{'-' if len(name) == 1 else '--'}{name}")
-                     for scope, names in rules.scope.flags.items() for name in names)
-        entry = _SCOPE_FLAGS[id(rules)] = (rules, rows, frozenset(k for _, k, _ in rows))
-    return entry[1], entry[2]
+                     for scope, names in r.scope.flags.items() for name in names)
+        return rows, frozenset(k for _, k, _ in rows)
+
+    return per_rules(_SCOPE_FLAGS, rules, make)
 
 
 def _line_environments(s: Subject, fv: FlagView, rules: Rules, index: InventoryIndex | None) -> list[tuple[str, str]]:
@@ -639,12 +622,7 @@ _ALL_HINTS: dict[int, tuple[Rules, frozenset[str]]] = {}
 
 def _all_hints(rules: Rules) -> frozenset[str]:
     """Every data-class hint word of ``rules``."""
-    entry = _ALL_HINTS.get(id(rules))
-    if entry is None or entry[0] is not rules:
-        if len(_ALL_HINTS) > 64:
-            _ALL_HINTS.clear()
-        entry = _ALL_HINTS[id(rules)] = (rules, frozenset().union(*rules.hint_tokens().values()))
-    return entry[1]
+    return per_rules(_ALL_HINTS, rules, lambda r: frozenset().union(*r.hint_tokens().values()))
 
 
 def _scope(s: Subject, fv: FlagView, rules: Rules) -> tuple[str, str]:

@@ -21,10 +21,11 @@ import json
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -302,8 +303,26 @@ class ScopeRules(_Model):
     escalations: dict[str, dict[str, Tier]] = Field(default_factory=dict)
 
 
-# Compiled tables per Rules object (keyed by id, holding the object so the id stays valid):
-# pydantic private attributes are too slow to read on the classify hot path.
+_T = TypeVar("_T")
+
+
+def per_rules(store: dict[int, tuple[Rules, Any]], rules: Rules, make: Callable[[Rules], _T]) -> _T:
+    """``make(rules)``, made once per Rules object and kept in ``store``.
+
+    Keyed by ``id`` and holding the object, so the id stays valid and a later object that
+    reuses a freed id is told apart by the identity check: pydantic private attributes are
+    too slow to read on the classify hot path. A store past 64 rule sets (tests load many)
+    starts again rather than grow.
+    """
+    entry = store.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(store) > 64:
+            store.clear()
+        entry = store[id(rules)] = (rules, make(rules))
+    return entry[1]
+
+
+# Compiled tables per Rules object (see per_rules).
 _COMPILED: dict[int, tuple[Rules, dict[str, list[CompiledRule]]]] = {}
 _HINTS: dict[int, tuple[Rules, dict[str, frozenset[str]]]] = {}
 
@@ -355,26 +374,17 @@ class Rules(_Model):
 
     def rows(self, tool: str) -> list[CompiledRule]:
         """The compiled rule rows of ``tool`` (``"global"`` for the global rules), cached."""
-        table = _COMPILED.get(id(self))
-        if table is None or table[0] is not self:
-            if len(_COMPILED) > 64:
-                _COMPILED.clear()
-            table = _COMPILED[id(self)] = (self, {})
-        rows = table[1].get(tool)
+        table: dict[str, list[CompiledRule]] = per_rules(_COMPILED, self, lambda _: {})
+        rows = table.get(tool)
         if rows is None:
             source = self.global_rules if tool == "global" else self.tools.get(tool, [])
-            rows = table[1][tool] = [CompiledRule.of(r) for r in source]
+            rows = table[tool] = [CompiledRule.of(r) for r in source]
         return rows
 
     def hint_tokens(self) -> dict[str, frozenset[str]]:
         """Data-class hint words, lower-cased, per data class (cached)."""
-        table = _HINTS.get(id(self))
-        if table is None or table[0] is not self:
-            if len(_HINTS) > 64:
-                _HINTS.clear()
-            table = _HINTS[id(self)] = (
-                self, {c: frozenset(h.lower() for h in hs) for c, hs in self.data_classes.hints.items()})
-        return table[1]
+        return per_rules(_HINTS, self, lambda r: {c: frozenset(h.lower() for h in hs)
+                                                  for c, hs in r.data_classes.hints.items()})
 
     def kind(self, name: str | None) -> str | None:
         """The canonical kind for an object kind as written (``po`` → ``pod``)."""
