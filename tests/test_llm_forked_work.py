@@ -64,17 +64,22 @@ def _run(acme: tuple[Inventory, Config], cache: ResponseCache | None = None) -> 
     return docs, provider, ref
 
 
-def _streams(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[object]:
+    """The jobs ``forked.<name>`` (``start`` or ``stream``) hands out during the test."""
     started: list[object] = []
-    stream = forked.stream
+    real = getattr(forked, name)
 
-    def spy(gen: Any, **kw: Any) -> object:
-        job = stream(gen, **kw)
+    def spy(fn: Any, **kw: Any) -> object:
+        job = real(fn, **kw)
         started.append(job)
         return job
 
-    monkeypatch.setattr(forked, "stream", spy)
+    monkeypatch.setattr(forked, name, spy)
     return started
+
+
+def _streams(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    return _spy(monkeypatch, "stream")
 
 
 @linux_fork
@@ -137,15 +142,7 @@ def test_stream_sends_values_in_order_and_ends_at_a_failure() -> None:
 
 @linux_fork
 def test_documents_cached_in_the_background_are_read_by_the_next_run(acme, tmp_path: Path, monkeypatch) -> None:
-    jobs: list[object] = []
-    start = forked.start
-
-    def spy(fn: Any, **kw: Any) -> object:
-        job = start(fn, **kw)
-        jobs.append(job)
-        return job
-
-    monkeypatch.setattr(forked, "start", spy)
+    jobs = _spy(monkeypatch, "start")
     cache = ResponseCache(tmp_path / "c")
     cold, provider, _ = _run(acme, cache)
     assert jobs and jobs[-1] is not None  # the documents entry went to a child
