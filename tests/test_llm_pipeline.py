@@ -18,6 +18,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from generators.cli import main
+from generators.llm.run import LLMRefiner
 from tests.llm_answers import anthropic_responder, answer_for, openai_responder, prompt_of
 from tests.llm_server import LLMServer, Recorded, Reply, llm_server  # noqa: F401 - fixture
 
@@ -71,6 +72,10 @@ def _log(project: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (project / "out" / "generation-log.jsonl").read_text().splitlines()]
 
 
+def _not_called(*_: Any, **__: Any) -> Any:
+    raise AssertionError("a warm run with unchanged inputs refined the documents again")
+
+
 def _rows(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {a["id"]: a for s in policy["systems"] for a in s["actions"]}
 
@@ -97,11 +102,18 @@ def test_openai_end_to_end_then_warm_cache_makes_zero_calls(project: Path, llm_s
     assert {r["key"].split(":")[0] for r in log} == {"policy", "evals"}
     assert "LLM calls:" in res.output and f"{calls} API calls" in res.output
 
-    res2 = _run(project, "policy")
+    # Warm: the finished documents come back from the cache, with no refine step at all.
+    with monkeypatch.context() as m:
+        m.setattr(LLMRefiner, "refine_policy", _not_called)
+        m.setattr(LLMRefiner, "refine_evals", _not_called)
+        res2 = _run(project, "policy")
     assert res2.exit_code == 0, res2.output
     assert len(llm_server.requests_for("chat")) == calls  # warm cache: zero new calls
-    assert all(r["cache_hit"] for r in _log(project))
+    warm_log = _log(project)
+    assert len(warm_log) == calls and all(r["cache_hit"] for r in warm_log)
+    assert "LLM calls:" in res2.output
     assert _policy(project)["systems"] == policy["systems"]
+    assert (project / "out" / "policy.md").read_text() == md
 
     _run(project, "policy", "--no-cache")
     assert len(llm_server.requests_for("chat")) == 2 * calls  # --no-cache bypasses the response cache

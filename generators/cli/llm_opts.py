@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from generators.cli.common import UsageError, console, isatty
-from generators.documents.model import EvalSuite, Policy
+from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.llm.prompts import PromptError, RenderedPrompt
 from generators.llm.run import LLMRefiner, plan
 from generators.llm.setup import LLMFlags, make_refiner, make_renderer, provider_config
@@ -104,9 +104,27 @@ class _CliProvider:
 
     def refine_evals(self, draft: EvalSuite, inv: Inventory, policy: Policy) -> EvalSuite:
         out = self._guard(lambda: self.refiner.refine_evals(draft, inv, policy))
+        self._write_log()
+        return out
+
+    # The refiner's finished-documents cache, passed through: an unchanged rerun then skips
+    # drafting, prompt rendering and answer validation, not only the API calls.
+    def prepare_recall(self, assessments: dict[str, Assessment], tiers: list[TierDefinition]) -> None:
+        self.refiner.prepare_recall(assessments, tiers)
+
+    def recall_documents(self, inv: Inventory, assessments: dict[str, Assessment], tiers: list[TierDefinition],
+                         meta: DocumentMeta) -> tuple[Policy, EvalSuite] | None:
+        hit = self.refiner.recall_documents(inv, assessments, tiers, meta)
+        if hit is not None:  # no refine step runs: the log (every prompt a cache hit) is written here
+            self._write_log()
+        return hit
+
+    def remember_documents(self, policy: Policy, evals: EvalSuite) -> None:
+        self.refiner.remember_documents(policy, evals)
+
+    def _write_log(self) -> None:
         path = self.refiner.log.write(self.out_dir)
         console().print(f"LLM calls: {self.refiner.log.summary()} (log: {path})")
-        return out
 
 
 def llm_provider(ctx: click.Context, cfg: Config, inv: Inventory,
