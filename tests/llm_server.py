@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -136,6 +137,7 @@ class LLMServer:
         self._polls: dict[str, int] = defaultdict(int)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._open: dict[socket.socket, threading.Thread] = {}  # connection -> its handler thread
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> LLMServer:
@@ -148,6 +150,16 @@ class LLMServer:
             # body then waits for the client's delayed ACK (40 ms on Linux), a stall real API
             # servers do not have and the benchmark would count as the client's latency.
             disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server._open[self.connection] = threading.current_thread()
+
+            def finish(self) -> None:
+                with server._lock:
+                    server._open.pop(self.connection, None)
+                super().finish()
 
             def log_message(self, *args: Any) -> None:  # keep pytest output clean
                 return
@@ -165,10 +177,24 @@ class LLMServer:
         return self
 
     def stop(self) -> None:
-        """Shut the server down."""
+        """Shut the server down, with the connections clients keep alive.
+
+        A keep-alive client leaves its handler thread waiting for a next request; left running,
+        that thread outlives the test and every later test that forks (which needs a process
+        with one thread) would silently take its no-fork path instead.
+        """
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            with self._lock:
+                open_now = list(self._open.items())
+            for conn, _ in open_now:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # the client closed it meanwhile
+            for _, thread in open_now:
+                thread.join(timeout=5)
 
     @property
     def url(self) -> str:
