@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -13,29 +11,7 @@ import inventory.scan as scan_mod
 from inventory.config import Config
 from inventory.io import inventory_to_yaml
 from inventory.scan import scan_paths
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
-HOUR_AGO = time.time() - 3600
-
-
-def _old_tree(tmp_path: Path) -> Path:
-    """A copy of the example repo whose files were all last modified an hour ago."""
-    root = tmp_path / "acme-platform"
-    shutil.copytree(EXAMPLE, root)
-    for p in root.rglob("*"):
-        if p.is_file():
-            os.utime(p, (HOUR_AGO, HOUR_AGO))
-    return root
-
-
-@pytest.fixture
-def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Trust a stat as soon as the file's last change is older than the hashing.
-
-    A test cannot age a file's inode change time (copying and utime() set it to now), so the
-    real two-second window would make every file here too fresh to trust.
-    """
-    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+from tests.scan_cache_support import HOUR_AGO, no_settle, old_example_tree  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -54,7 +30,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_settled_unchanged_tree_is_rescanned_without_reading_a_file(tmp_path: Path, reads: list[str],
                                                                       no_settle: None) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     first, _ = scan_paths([root], Config(), cache_dir=cache)
     assert reads  # the first scan reads every file
@@ -66,7 +42,7 @@ def test_a_settled_unchanged_tree_is_rescanned_without_reading_a_file(tmp_path: 
 
 
 def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, reads: list[str], no_settle: None) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     scan_paths([root], Config(), cache_dir=cache)
     compose = root / "docker-compose.yml"
@@ -85,7 +61,7 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, reads: 
 
 def test_a_file_changed_as_it_was_hashed_is_read_again(tmp_path: Path, reads: list[str], no_settle: None,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     compose = root / "docker-compose.yml"
     compose.write_text(compose.read_text())
@@ -99,7 +75,7 @@ def test_a_file_changed_as_it_was_hashed_is_read_again(tmp_path: Path, reads: li
 
 
 def test_files_changed_within_two_seconds_of_hashing_are_read_again(tmp_path: Path, reads: list[str]) -> None:
-    root = _old_tree(tmp_path)  # just copied: every inode changed a moment ago
+    root = old_example_tree(tmp_path)  # just copied: every inode changed a moment ago
     cache = tmp_path / "cache"
     scan_paths([root], Config(), cache_dir=cache)
     n = len(reads)
@@ -109,7 +85,7 @@ def test_files_changed_within_two_seconds_of_hashing_are_read_again(tmp_path: Pa
 
 
 def test_without_a_cache_every_file_is_read(tmp_path: Path, reads: list[str]) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     scan_paths([root], Config(), use_cache=False)
     n = len(reads)
     reads.clear()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,7 @@ import inventory.scan as scan_mod
 from inventory.config import Config
 from inventory.io import inventory_to_yaml
 from inventory.scan import ScanStats, WalkCache, iter_files, scan_paths
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
-HOUR_AGO = time.time() - 3600
-
-
-@pytest.fixture
-def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Trust a listing as soon as the directory's last change is older than the listing.
-
-    A test cannot age an inode change time, so the real two-second window would make every
-    directory here too fresh to trust (that window has its own test below).
-    """
-    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+from tests.scan_cache_support import no_settle, old_example_tree  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -180,18 +167,9 @@ def test_entries_of_what_is_gone_are_dropped_and_other_trees_kept(tmp_path: Path
     assert str(other / "a" / "b" / "d") in kept  # not under the walked root: not this walk's to judge
 
 
-def _old_tree(tmp_path: Path) -> Path:
-    root = tmp_path / "acme-platform"
-    shutil.copytree(EXAMPLE, root)
-    for p in root.rglob("*"):
-        if p.is_file():
-            os.utime(p, (HOUR_AGO, HOUR_AGO))
-    return root
-
-
 def test_a_warm_scan_of_an_unchanged_tree_lists_no_directory(tmp_path: Path, listed: list[str],
                                                             no_settle: None) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     first, _ = scan_paths([root], Config(), cache_dir=cache)
     assert listed
@@ -204,7 +182,7 @@ def test_a_warm_scan_of_an_unchanged_tree_lists_no_directory(tmp_path: Path, lis
 
 def test_an_edit_in_place_is_seen_though_its_directory_is_not_listed(tmp_path: Path, listed: list[str],
                                                                      no_settle: None) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     scan_paths([root], Config(), cache_dir=cache)
     compose = root / "docker-compose.yml"
@@ -222,7 +200,7 @@ def test_an_edit_in_place_is_seen_though_its_directory_is_not_listed(tmp_path: P
 
 
 def test_a_new_file_in_a_scanned_tree_is_scanned(tmp_path: Path, no_settle: None) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     scan_paths([root], Config(), cache_dir=cache)
     shutil.copy(root / "docker-compose.yml", root / "k8s" / "base" / "docker-compose.yml")
@@ -234,7 +212,7 @@ def test_a_new_file_in_a_scanned_tree_is_scanned(tmp_path: Path, no_settle: None
 
 
 def test_a_damaged_stored_walk_means_a_full_walk_not_an_error(tmp_path: Path, no_settle: None) -> None:
-    root = _old_tree(tmp_path)
+    root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     cold, _ = scan_paths([root], Config(), use_cache=False)
     scan_paths([root], Config(), cache_dir=cache)

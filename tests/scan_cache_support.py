@@ -1,0 +1,37 @@
+"""Shared by the scan-cache tests: an example tree aged an hour, and a settle window of zero."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import inventory.scan as scan_mod
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+HOUR_AGO = time.time() - 3600
+
+
+def old_example_tree(tmp_path: Path) -> Path:
+    """A copy of the example repo whose files were all last modified an hour ago."""
+    root = tmp_path / "acme-platform"
+    shutil.copytree(EXAMPLE, root)
+    for p in root.rglob("*"):
+        if p.is_file():
+            os.utime(p, (HOUR_AGO, HOUR_AGO))
+    return root
+
+
+@pytest.fixture
+def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trust a file's stat or a directory's listing as soon as its last change is older than
+    the scan's reading of it.
+
+    A test cannot age an inode change time (copying and utime() set it to now), so the real
+    two-second window would make everything here too fresh to trust (that window has its own
+    tests).
+    """
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
