@@ -406,6 +406,24 @@ def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> 
     return frags, parsed
 
 
+def _fragment_tag(scanners: list[Scanner], scan_json: str) -> str:
+    """The tag of every stored file and inventory key: the scanners' versions and the scan's
+    settings. Both scan paths key with it, so either one finds what the other stored."""
+    version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
+    return hashlib.sha256((version_tag + scan_json).encode()).hexdigest()[:16]
+
+
+def _tree_tag(scan_json: str) -> str:
+    """The tag of a stored tree's key: the scan's settings alone (the code tag in every key
+    covers the scanners' code), so a warm rescan does not import them."""
+    return "tree:" + hashlib.sha256(scan_json.encode()).hexdigest()[:16]
+
+
+def _worker_count(jobs: int | None) -> int:
+    """Scan workers: ``jobs`` if given, else one per core, at most four."""
+    return jobs or min(os.cpu_count() or 1, 4)
+
+
 class _FileStat(NamedTuple):
     """The stat fields :class:`WalkCache` keeps of a file, as a worker saw them (``os.stat_result`` names)."""
 
@@ -475,13 +493,8 @@ def _scan_streaming(roots: list[Path], cfg: Config, cfg_json: str, scan_json: st
     # What is walked, validated and put in order here all lives until the inventory is built
     # and makes no cycles: the collector would walk it again and again as it grows (as in
     # scan_paths). Paused until then, and restored as it was.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_paused():
         inv, entry = _stream_and_build(roots, cfg, cfg_json, scan_json, sources, cache, stats, jobs, progress)
-    finally:
-        if paused:
-            gc.enable()
     _give_back_memory()  # the fragments, merged into the inventory
     if cache.db is not None:
         cache.put_inventory(*entry)
@@ -505,9 +518,8 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     :func:`scan_paths`' own passes (a rescan then finds them).
     """
     scanners = all_scanners()
-    version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
-    cfg_tag = hashlib.sha256((version_tag + scan_json).encode()).hexdigest()[:16]
-    n_jobs = jobs or min(os.cpu_count() or 1, 4)
+    cfg_tag = _fragment_tag(scanners, scan_json)
+    n_jobs = _worker_count(jobs)
     walk = cache.get_walk() if cache.db is not None else None
     jobs_found: list[tuple[int, FileJob]] = []  # (root index, job), in walk order
     marks: list[int] = []  # len(stats.warnings) as each root's walk ended
@@ -627,7 +639,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             file_keys.append(_file_key(cfg_tag, job.relpath, digest))  # type: ignore[arg-type]
     stats.warnings.extend(walked[marks[root] if root >= 0 else 0 :])  # roots with no file
     del records, walked
-    tree_tag = "tree:" + hashlib.sha256(scan_json.encode()).hexdigest()[:16]
+    tree_tag = _tree_tag(scan_json)
     tree_scope, tree_key = _inventory_key(tree_tag, sources, seen_keys, stats.warnings)
     skipped_before = stats.skipped
     stats.warnings.extend(late)
@@ -868,7 +880,7 @@ def scan_paths(
     sources = [str(p) for p in paths]
     # The tree's key needs no scanner: the code tag (part of every key) covers their code and
     # versions, so a warm rescan does not import them.
-    tree_tag = "tree:" + hashlib.sha256(scan_json.encode()).hexdigest()[:16]
+    tree_tag = _tree_tag(scan_json)
     tree_scope, tree_key = _inventory_key(tree_tag, sources, [f"{job.relpath}\0{digest}" for job, _, digest in seen],
                                           stats.warnings)
     if use_cache:
@@ -883,8 +895,7 @@ def scan_paths(
             return stored, stats
     skipped_before = stats.skipped
     scanners = all_scanners()
-    version_tag = ",".join(f"{s.name}@{s.version}" for s in scanners)
-    cfg_tag = hashlib.sha256((version_tag + scan_json).encode()).hexdigest()[:16]
+    cfg_tag = _fragment_tag(scanners, scan_json)
     read = [(job, data, digest, _file_key(cfg_tag, job.relpath, digest)) for job, data, digest in seen]
     del seen
     # Pass 2: decode and match (a changed tree, or no stored inventory).
@@ -952,7 +963,7 @@ def scan_paths(
     if progress:
         progress(done, total)
     if pending:
-        n_jobs = jobs or min(os.cpu_count() or 1, 4)
+        n_jobs = _worker_count(jobs)
         batches: list[list[tuple[str, str, str, list[str]]]] = []
         size = max(8, min(256, len(pending) // (n_jobs * 8) or 8))
         for i in range(0, len(pending), size):
