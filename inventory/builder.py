@@ -265,7 +265,8 @@ class InventoryBuilder:
         if existing is None:
             self.owners[owner.name] = copy_with(owner, evidence=list(owner.evidence))
         else:
-            existing.evidence = _union_evidence(existing.evidence, owner.evidence)
+            # A team owns thousands of files: one union per file rebuilt its evidence set each time.
+            existing.evidence = self._grow_evidence(("owner", owner.name), existing.evidence, owner.evidence)
 
     def add_environment(self, name: str, evidence: Iterable[Evidence]) -> None:
         """Record that environment ``name`` exists, seen at ``evidence`` (merged with what is known)."""
