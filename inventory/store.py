@@ -97,52 +97,69 @@ def _layout() -> bytes:
 # -- writing ------------------------------------------------------------------------
 
 
-class _Encoder:
-    """Turns an inventory into nested tuples, sharing equal strings and evidence."""
+def _value(v: Any, strings: dict[str, str]) -> Any:
+    """A plain field value in its stored form: equal strings shared, containers fresh (marshal
+    would share a list or dict referenced twice, and two loaded models must never share one)."""
+    t = type(v)
+    if t is str:
+        return strings.setdefault(v, v)
+    if t is list:
+        return [_value(x, strings) for x in v]
+    if t is dict:
+        return {_value(k, strings): _value(x, strings) for k, x in v.items()}
+    if v is None or t is int or t is bool or t is float:
+        return v
+    raise TypeError(f"no stored form for a value of type {t.__name__}")
 
-    def __init__(self) -> None:
-        self.strings: dict[str, str] = {}
-        self.evidence: dict[Evidence, int] = {}
 
-    def s(self, text: str) -> str:
-        return self.strings.setdefault(text, text)
+# A plain field's stored form, inline in the generated encoders: a string, a list or a dict
+# of strings (nearly every plain value) is copied without a call per value. Anything else,
+# nested containers included, goes through _value, which also refuses what cannot be
+# stored (``trusted`` models are not validated, so a value need not be of its declared type).
+_ITEM = "(sd({x}, {x}) if {x}.__class__ is str else value({x}, strings))"
+_VALUE_EXPR = ("(sd({v}, {v}) if {v}.__class__ is str else None if {v} is None"
+               " else [" + _ITEM.format(x="x") + " for x in {v}] if {v}.__class__ is list"
+               " else {{" + _ITEM.format(x="k") + ": " + _ITEM.format(x="x") + " for k, x in {v}.items()}}"
+               " if {v}.__class__ is dict else value({v}, strings))")
 
-    def ev(self, ev: Evidence) -> int:
-        i = self.evidence.get(ev)
-        if i is None:
-            i = self.evidence[ev] = len(self.evidence)
-        return i
 
-    def value(self, v: Any) -> Any:
-        # Fresh containers: marshal would share a list or dict referenced twice, and two
-        # loaded models must never share one.
-        t = type(v)
-        if t is str:
-            return self.s(v)
-        if t is list:
-            return [self.value(x) for x in v]
-        if t is dict:
-            return {self.value(k): self.value(x) for k, x in v.items()}
-        if v is None or t is int or t is bool or t is float:
-            return v
-        raise TypeError(f"no stored form for a value of type {t.__name__}")
+def _encoder(cls: type[BaseModel], strings: dict[str, str], evidence: dict[tuple[str, int], int],
+             made: dict[type[BaseModel], Callable[[BaseModel], tuple]] | None = None) -> Callable[[BaseModel], tuple]:
+    """A function turning one ``cls`` into its stored tuple (fields in declaration order).
 
-    def model(self, obj: BaseModel) -> tuple:
-        d = obj.__dict__
-        out = []
-        for name, kind, _ in _plan(type(obj)):
-            v = d[name]
-            if kind == _VALUE:
-                out.append(self.value(v))
-            elif kind == _EVS:
-                out.append([self.ev(e) for e in v])
-            elif kind == _MODELS:
-                out.append([self.model(m) for m in v])
-            elif kind == _EV:
-                out.append(self.ev(v))
-            else:  # a model, or an optional one
-                out.append(None if v is None else self.model(v))
-        return tuple(out)
+    Generated per class, as :func:`_decoder` is: an inventory has hundreds of thousands of
+    objects, and a loop over each one's fields with a dispatch per field was most of the
+    dump. Equal strings are shared through ``strings``; each distinct evidence gets an index
+    in ``evidence`` (keyed by path and line: what makes two of them equal), in first-seen order.
+    """
+    made = {} if made is None else made
+    if cls in made:
+        return made[cls]
+    env: dict[str, Any] = {"sd": strings.setdefault, "strings": strings, "value": _value,
+                           "evs": evidence, "ev_sd": evidence.setdefault}
+    ev_index = "ev_sd(({e}.path, {e}.line), len(evs))"
+    items = []
+    for i, (name, kind, sub) in enumerate(_plan(cls)):
+        var = f"d[{name!r}]" if kind != _VALUE else f"v{i}"
+        if kind == _VALUE:
+            items.append(_VALUE_EXPR.format(v=var))
+            continue
+        if kind == _EV:
+            items.append(ev_index.format(e=var))
+        elif kind == _EVS:
+            items.append(f"[{ev_index.format(e='e')} for e in {var}]")
+        else:
+            env[f"sub{i}"] = _encoder(sub, strings, evidence, made)  # type: ignore[arg-type]
+            items.append({_MODEL: f"sub{i}({var})", _OPT_MODEL: f"None if {var} is None else sub{i}({var})",
+                          _MODELS: f"[sub{i}(m) for m in {var}]"}[kind])
+    values = "".join(f"    v{i} = d[{name!r}]\n" for i, (name, kind, _) in enumerate(_plan(cls)) if kind == _VALUE)
+    src = (f"def encode(obj):\n"
+           f"    d = obj.__dict__\n"
+           f"{values}"
+           f"    return ({''.join(f'{item}, ' for item in items)})\n")
+    exec(compile(src, f"<stored {cls.__name__}>", "exec"), env)  # noqa: S102 - code built from field names only
+    made[cls] = env["encode"]
+    return made[cls]
 
 
 def _payload(inv: Inventory) -> bytes:
@@ -152,13 +169,14 @@ def _payload(inv: Inventory) -> bytes:
     paused = gc.isenabled()
     gc.disable()
     try:
-        enc = _Encoder()
-        body = enc.model(inv)
-        table = [(enc.s(ev.path), ev.line) for ev in enc.evidence]
+        strings: dict[str, str] = {}
+        evidence: dict[tuple[str, int], int] = {}
+        body = _encoder(Inventory, strings, evidence)(inv)
+        table = [(strings.setdefault(path, path), line) for path, line in evidence]
         payload = marshal.dumps((table, body), 4)
         # The tuples go before the bytes are copied once more: this runs when the whole
         # inventory is in memory, at the scan's peak.
-        del enc, body, table
+        del strings, evidence, body, table
     finally:
         if paused:
             gc.enable()

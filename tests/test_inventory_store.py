@@ -65,6 +65,33 @@ def test_a_stored_inventory_loads_back_equal() -> None:
     assert back.digest() == inv.digest()
 
 
+def test_equal_evidence_and_strings_are_stored_once_and_loaded_as_separate_containers() -> None:
+    # Equal but distinct Evidence objects share one table entry; lists and dicts come back fresh.
+    inv = _inventory()
+    twin = Evidence(path=EV.path, line=EV.line)
+    inv.edges[0].evidence = [twin]
+    blob = store.dump(inv)
+    assert store.dump(_inventory()) == blob  # the same table: `twin` is EV's entry
+    back = store.load(blob)
+    assert back.edges[0].evidence[0] is back.components[0].evidence[0]  # one loaded Evidence
+    assert back.components[0].labels is not back.components[0].attributes
+    back.components[0].labels["x"] = "y"
+    assert store.load(blob).components[0].labels == {"app": "orders-api"}
+
+
+@pytest.mark.parametrize("bad", [object(), b"bytes", ("a", "tuple"), {"a": {1.5j}}, [["nested", object()]]])
+def test_a_value_the_stored_form_cannot_hold_is_refused_not_stored(bad: object) -> None:
+    # Actions are built without validation (`trusted`): a stray value is refused with TypeError,
+    # which the scan cache treats as "not stored", never written in some other shape.
+    inv = _inventory()
+    inv.actions[0].__dict__["flags"] = {"namespace": bad}
+    with pytest.raises(TypeError):
+        store.dump(inv)
+    inv.actions[0].__dict__["flags"] = bad
+    with pytest.raises(TypeError):
+        store.dump(inv)
+
+
 def test_loaded_models_are_ordinary_models() -> None:
     back = store.load(store.dump(_inventory()))
     comp = back.components[0]
