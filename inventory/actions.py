@@ -63,11 +63,16 @@ def _safe_flags(flags: dict[str, str | bool]) -> dict[str, str | bool]:
         if isinstance(value, str):
             if _PARSE_STAND_IN in value or secrets.REDACTED in value:
                 continue
-            _, masked = secrets.redact_text(f"{key}={value}")
-            if masked:
+            if _masks_flag(key, value):
                 continue
         out[key] = value
     return out
+
+
+@lru_cache(maxsize=16384)
+def _masks_flag(key: str, value: str) -> bool:
+    """Whether the redactor masks anything in ``key=value`` (the same options recur on many lines)."""
+    return bool(secrets.redact_text(f"{key}={value}")[1])
 
 
 def _sql_kind(kinds: list[str]) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from operator import attrgetter
 
-from inventory.commands.model import copy_with
+from inventory.commands.model import copy_with, trusted
 from inventory.model import (
     Action,
     Component,
@@ -418,15 +418,14 @@ class InventoryBuilder:
                 res = [m for m in matches if isinstance(m, Resource)]
                 matches = res if len(res) == 1 else matches
             if len(matches) == 1:
-                self.add_edge(
-                    Edge(
-                        source=ref.source,
-                        target=matches[0].id,
-                        kind=ref.edge_kind,
-                        via=ref.via,
-                        evidence=[ref.evidence],
-                    )
-                )
+                # Not validated again: the fields of a validated reference and an entity's id.
+                self.add_edge(trusted(Edge, {
+                    "source": ref.source,
+                    "target": matches[0].id,
+                    "kind": ref.edge_kind,
+                    "via": ref.via,
+                    "evidence": [ref.evidence],
+                }))
 
     def record_environments(self) -> None:
         """Collect the environments entities live in, with evidence."""
@@ -461,6 +460,8 @@ class InventoryBuilder:
             return obj.model_copy(update=fields)
 
         def ev_sorted(evs: list[Evidence]) -> list[Evidence]:
+            if len(evs) < 2:  # most lists: nothing to dedupe or order (hashing Evidence is not free)
+                return list(evs)
             return sorted(set(evs), key=_EVIDENCE_ORDER)
 
         # Copies made with one ``model_copy(update=...)`` each: every field norm() changes is

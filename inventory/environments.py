@@ -36,6 +36,8 @@ class _Compiled:
             for name in (env, *("-".join(_tokens(p)) for p in plist)):
                 self.names.setdefault(name, env)
         self.found: dict[str, str | None] = {}
+        # environment_of_path: a directory -> (environment, its root directory) or None.
+        self.dirs: dict[str, tuple[str, str] | None] = {}
 
     def detect(self, text: str) -> str | None:
         """The environment ``text`` names (whole tokens or a token sequence), or ``None``."""
@@ -136,20 +138,34 @@ def environment_of_path(path: str, patterns: Mapping[str, Iterable[str]] | None 
     root (``envs/nonproduction/`` → ``nonproduction``). The innermost match wins. Words
     inside a name (``docs/ci-runners/``) never count.
     """
-    parts = path.split("/")[:-1]
-    for i in range(len(parts) - 1, -1, -1):
-        seg = parts[i]
-        parent = parts[i - 1].lower() if i > 0 else ""
-        under_root = parent in ENVIRONMENT_ROOTS or parent in NAMED_ENVIRONMENT_ROOTS
-        env = canonical_environment(seg, patterns)
-        if env is not None and seg.lower() in _AMBIGUOUS_FOLDERS and not under_root:
-            env = None
-        if env is None and parent in ENVIRONMENT_ROOTS and seg and not seg.startswith(".") \
-                and not any(c in seg for c in "${}<>()*"):  # a template slot is not a name
-            env = "-".join(_tokens(seg)) or None
-        if env:
-            return env, "/".join(parts[: i + 1])
-    return None
+    head, sep, _ = path.rpartition("/")
+    return _dir_environment(head, _compiled(patterns)) if sep else None
+
+
+def _dir_environment(d: str, compiled: _Compiled) -> tuple[str, str] | None:
+    """:func:`environment_of_path` of a file in directory ``d``: ``d`` itself, else its parent's.
+
+    Memoised per directory: a scan asks about the same few thousand directories (and their
+    shared parents) tens of thousands of times.
+    """
+    hit = compiled.dirs.get(d, _MISSING)
+    if hit is not _MISSING:
+        return hit  # type: ignore[return-value]
+    head, sep, seg = d.rpartition("/")
+    parent = head.rpartition("/")[2].lower()
+    under_root = parent in ENVIRONMENT_ROOTS or parent in NAMED_ENVIRONMENT_ROOTS
+    key = "-".join(_tokens(seg))
+    env = compiled.names.get(key) if key else None  # canonical_environment(seg)
+    if env is not None and seg.lower() in _AMBIGUOUS_FOLDERS and not under_root:
+        env = None
+    if env is None and parent in ENVIRONMENT_ROOTS and seg and not seg.startswith(".") \
+            and not any(c in seg for c in "${}<>()*"):  # a template slot is not a name
+        env = key or None
+    found = (env, d) if env else _dir_environment(head, compiled) if sep else None
+    if len(compiled.dirs) > 65536:
+        compiled.dirs.clear()
+    compiled.dirs[d] = found
+    return found
 
 
 _HOST_LABEL_RE = re.compile(r"^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?)$")

@@ -39,6 +39,8 @@ _KUBE_TOOLS = frozenset({"kubectl", "oc"})
 _NO_NAMESPACE = frozenset({"config", "project", "new-project", "projects", "adm", "login", "logout", "whoami",
                            "completion", "plugin", "version", "cluster-info", "api-resources", "api-versions",
                            "explain", "kustomize", "krew", "auth"})
+# The tools a session gives a namespace or context to, or learns from (see _learn).
+_SESSION_TOOLS = _KUBE_TOOLS | {"exit", "logout", "ssh", "export", "kubectx", "kubens"}
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(['\"]?)([^'\"\s;&|$`<>(){}]+)\2\s*$")
 _VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
@@ -81,6 +83,9 @@ class KubeSession:
             if value:
                 self.variables[assigned.group(1)] = (value, f"`{assigned.group(1)}={value}` at {sighting.evidence}")
         for pc in commands:
+            if pc.tool not in _SESSION_TOOLS:
+                out.append(None)  # neither runs in nor changes the session (most commands)
+                continue
             ns, ctx = self.namespace_of(pc), self.context_of(pc)
             notes = [x[1] for x in (ns, ctx) if x]
             out.append((ns[0] if ns else None, ctx[0] if ctx else None, "; ".join(notes)) if notes else None)

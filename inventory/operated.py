@@ -190,7 +190,7 @@ def named_system(pc: ParsedCommand) -> tuple[str, str, str | None, str, dict[str
 
 def _kube_named(pc: ParsedCommand, kind: str, target: str | None) -> tuple | None:
     objects = _table().get("kubernetes_objects", {})
-    cluster_scoped = set(_table().get("cluster_scoped", []))
+    cluster_scoped = cluster_scoped_kinds()
     name = _literal(target.split("/", 1)[1] if target and "/" in target else target)
     if name in {v for v in pc.flags.values() if isinstance(v, str)}:
         name = None  # an option's value (`-o yaml`), not the object's name

@@ -152,20 +152,32 @@ class CodeownersScanner(Scanner):
         # Longest base first: a nested repository's CODEOWNERS governs its own files.
         bases = sorted(by_base, key=lambda b: (-len(b), b))
         rules_of = {b: [(p, list(o), int(n)) for p, o, n in by_base[b].extra.get("rules", [])] for b in bases}
+        # Evidence path -> (owner names, the rule's citation), or None: entities share files
+        # (a manifest defines several), and each lookup tries every rule.
+        found: dict[str, tuple[list[str], Evidence] | None] = {}
         for table in (builder.components, builder.resources):
             for ent in table.values():
                 for ev in sorted({e.path for e in ent.evidence}):
-                    for base in bases:
-                        if base and not ev.startswith(base + "/"):
-                            continue
-                        frag = by_base[base]
-                        rel = ev[len(base) + 1 :] if base else ev
-                        hit = owners_for(rel, rules_of[base])
-                        if hit:
-                            owners, line = hit
-                            cite = Evidence(path=frag.path, line=line)
-                            for o in (_owner(t)[0] for t in owners):
-                                if o not in ent.owners:
-                                    ent.owners.append(o)
-                                builder.set_fact(ent, "owner", o, [cite])
-                        break
+                    if ev not in found:
+                        found[ev] = self._owners_of(ev, bases, by_base, rules_of)
+                    hit = found[ev]
+                    if hit:
+                        names, cite = hit
+                        for o in names:
+                            if o not in ent.owners:
+                                ent.owners.append(o)
+                            builder.set_fact(ent, "owner", o, [cite])
+
+    @staticmethod
+    def _owners_of(path: str, bases: list[str], by_base: dict[str, Fragment],
+                   rules_of: dict[str, list[tuple[str, list[str], int]]]) -> tuple[list[str], Evidence] | None:
+        """The owner names of ``path`` by the innermost CODEOWNERS covering it, with the rule's citation."""
+        for base in bases:
+            if base and not path.startswith(base + "/"):
+                continue
+            hit = owners_for(path[len(base) + 1 :] if base else path, rules_of[base])
+            if not hit:
+                return None
+            owners, line = hit
+            return [_owner(t)[0] for t in owners], Evidence(path=by_base[base].path, line=line)
+        return None

@@ -213,7 +213,10 @@ class _ServingLookup:
                     self.providers.setdefault(n, []).append(c.id)
             self.named.setdefault(slug(c.name), []).append(c.id)
             if c.kind == "service" and c.subtype == "backstage":
-                for cat_dir in dict.fromkeys(PurePosixPath(ev.path).parent for ev in c.evidence):
+                # Each distinct path once: a catalog file is cited at many lines, and a
+                # PurePosixPath per evidence was most of this table's cost.
+                paths = dict.fromkeys(ev.path for ev in c.evidence)
+                for cat_dir in dict.fromkeys(PurePosixPath(p).parent for p in paths):
                     self.catalog_dirs.setdefault(cat_dir, []).append(c.id)
 
     @staticmethod
