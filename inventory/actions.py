@@ -44,6 +44,9 @@ _ENV_FLAGS = ("context", "kube-context", "profile", "project", "project_id", "ho
               "subscription", "resource-group", "workspace")
 # Flags whose value is a file or directory a command applies (a per-environment one names it).
 _FILE_FLAGS = ("kustomize", "filename", "var-file", "values", "chdir", "chart", "file", "config")
+# As sets: whether a command has any of them at all is one C-level test.
+_ENV_FLAG_SET = frozenset(_ENV_FLAGS)
+_FILE_FLAG_SET = frozenset(_FILE_FLAGS)
 _HOST_RE = re.compile(r"^(?:[\w.-]+@)?[a-z0-9-]+(?:\.[a-z0-9-]+){2,}$", re.IGNORECASE)
 # The mask the redactor writes contains `<` and `>`, which a shell parser reads as
 # redirections; it is swapped for a plain word while parsing.
@@ -76,6 +79,8 @@ def _masks_flag(key: str, value: str) -> bool:
 
 
 def _sql_kind(kinds: list[str]) -> str | None:
+    if not kinds:  # most commands: no SQL
+        return None
     for kind in _SQL_RISK:
         if kind in kinds:
             return kind
@@ -176,7 +181,7 @@ def explicit_environment_signal(pc: ParsedCommand, cfg: Config) -> tuple[str, st
         env = detect_environment(pc.namespace, patterns=cfg.environments)
         if env:
             return env, f"the namespace {pc.namespace}"
-    if pc.flags:
+    if not _ENV_FLAG_SET.isdisjoint(pc.flags):  # most commands have none of them
         for k in _ENV_FLAGS:
             val = pc.flags.get(k)
             if isinstance(val, str):
@@ -199,6 +204,8 @@ def explicit_environment_signal(pc: ParsedCommand, cfg: Config) -> tuple[str, st
         env = host_environment(host, cfg.environments) if host else None
         if env:
             return env, f"the host {host}"
+    if _FILE_FLAG_SET.isdisjoint(pc.flags):
+        return None
     for key in _FILE_FLAGS:
         val = pc.flags.get(key)
         if isinstance(val, str) and val:
@@ -419,6 +426,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     naming = _naming_commands(sighting, sighting_text(sighting.command), line, parsed, lines)
     # Where an earlier `cd` of the runbook's session went ("": out of the scanned tree).
     cwd: str | None = session.cwd if session is not None else None
+    has_scripts = bool(scripts)
     for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
         if pc.tool == "cd" and session is not None:
             here = sighting.evidence.path.rsplit("/", 1)[0] if "/" in sighting.evidence.path else "."
@@ -432,7 +440,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
         if (pc.tool == "ssh" and pc.verb == "exec") or (pc.tool == "knife" and pc.verb == "ssh") \
                 or (pc.tool == "gcloud" and (pc.verb or "").endswith(" ssh")):
             outer_remote = (pc, None)
-        script = scripts.script_of(pc, sighting.evidence.path) if scripts else None
+        script = scripts.script_of(pc, sighting.evidence.path) if has_scripts else None
         if script is not None:
             # Inside an expansion, a script's own calls were expanded with it already.
             if caller is None:

@@ -107,18 +107,24 @@ class KubeSession:
         """``(namespace, note)`` when ``pc`` runs in a namespace only the session gives."""
         if pc.tool not in _KUBE_TOOLS or pc.flags.get("all-namespaces") is True:
             return None
-        sub = next((a for a in pc.argv[1:] if not a.startswith("-")), None)
-        if sub in _NO_NAMESPACE or (pc.object_kind or "").lower() in cluster_scoped_kinds():
-            return None
+        # What the session could give is looked at first: mostly nothing (a literal `-n x`, or
+        # no current namespace), and then the subcommand need not be read.
+        known: tuple[str, str] | None = None
         if pc.namespace:
             m = _VAR.match(pc.namespace)
             known = self.variables.get(m.group(1)) if m else None
-            return (known[0], f"namespace from {known[1]}") if known else None
+            if known is None:
+                return None
+        elif not (self.namespace and self.set_by):
+            return None
+        sub = next((a for a in pc.argv[1:] if not a.startswith("-")), None)
+        if sub in _NO_NAMESPACE or (pc.object_kind or "").lower() in cluster_scoped_kinds():
+            return None
+        if known is not None:
+            return known[0], f"namespace from {known[1]}"
         if any(a in ("-n", "--namespace") or a.startswith(("--namespace=", "-n=")) for a in pc.argv[1:]):
             return None  # it names its own namespace (a placeholder: `-n <namespace>`)
-        if self.namespace and self.set_by:
-            return self.namespace, f"namespace made current by {self.set_by}"
-        return None
+        return self.namespace, f"namespace made current by {self.set_by}"  # type: ignore[return-value]
 
     def _learn(self, pc: ParsedCommand, sighting: CommandSighting) -> None:
         if pc.tool in ("exit", "logout") and pc.via is None:

@@ -10,8 +10,10 @@ is in (a Makefile runs in its directory), else to the repository root.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from inventory.commands.model import CommandLine, ParsedCommand
 from inventory.commands.shell import parse_line
@@ -71,13 +73,22 @@ def _parsed_line(ctx: ResolveContext, text: str) -> CommandLine:
     return line
 
 
+@lru_cache(maxsize=32)
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A pattern found in a text when one of ``words`` is (one search per sighting, not one per word)."""
+    return re.compile("|".join(map(re.escape, words)))
+
+
 def commands(ctx: ResolveContext, words: tuple[str, ...]) -> Iterator[Seen]:
     """Simple commands of every sighting whose text contains one of ``words``, in path order."""
+    if not words:
+        return
     known = None
     in_order = ctx.memo("sightings_in_order", lambda: sorted(
         ctx.builder.commands, key=lambda x: (x.evidence.path, x.evidence.line, x.command)))
+    mentions = _any_of(words).search
     for s in in_order:
-        if not any(w in s.command for w in words):
+        if not mentions(s.command):
             continue
         if known is None:
             known = known_dirs(ctx)
