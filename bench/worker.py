@@ -17,6 +17,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+# The code measured is the checkout this file is in, not whatever the environment installed
+# (an editable install points at one checkout; a second worktree would measure that one).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
