@@ -92,6 +92,34 @@ def format_ratios(rat: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_cold_stages(results: dict[str, PhaseResult]) -> str:
+    """Where the (fastest) cold scan's time went: its stages, and the CPU of its processes.
+
+    The workers' CPU over the cores is the least the scan stage could take on this machine;
+    the stages after it run in one process while the other cores idle.
+    """
+    cold = results.get("cold")
+    if cold is None or cold.status != "ok" or not cold.details.get("stages"):
+        return ""
+    stages: dict[str, float] = cold.details["stages"]
+    total = cold.seconds or 0.0
+    floor = results.get("floor2")
+    lines = ["cold scan by stage (wall s, share of the scan):"]
+    for name, secs in stages.items():
+        lines.append(f"  {name:<34} {secs:7.2f}  {secs / total * 100 if total else 0:5.1f} %")
+    rest = total - sum(stages.values())
+    lines.append(f"  {'(everything else)':<34} {rest:7.2f}  {rest / total * 100 if total else 0:5.1f} %")
+    main_cpu, workers_cpu = cold.details.get("cpu_main_s"), cold.details.get("cpu_workers_s")
+    if main_cpu is not None and workers_cpu is not None:
+        cores = os.cpu_count() or 1
+        line = (f"  CPU: main process {main_cpu:.2f} s, scan workers {workers_cpu:.2f} s "
+                f"({workers_cpu / cores:.2f} s over {cores} cores")
+        if floor is not None and floor.status == "ok" and floor.seconds:
+            line += f", {workers_cpu / cores / floor.seconds:.2f}x the 2-process floor"
+        lines.append(line + ")")
+    return "\n".join(lines)
+
+
 def profile(out_dir: Path, seed: int) -> dict[str, Any]:
     """cProfile a 1-process cold scan of a 200-service repo; per-module hotspots."""
     repo, _, _ = ensure_repo(PROFILE_SERVICES, seed, out_dir)
@@ -156,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(ctx.results))
     print()
     print(format_ratios(rat))
+    stages = format_cold_stages(ctx.results)
+    if stages:
+        print()
+        print(stages)
 
     prof: dict[str, Any] | None = None
     if args.profile:

@@ -68,6 +68,20 @@ class ScanStats:
     bytes_read: int = 0
     skipped: int = 0
     warnings: list[Warning] = field(default_factory=list)
+    # Wall seconds per stage, in the order the stages ran (see _stage): where a scan's time
+    # goes. ``make bench`` reports them for the cold scan.
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def _stage(stats: ScanStats | None, name: str) -> Iterator[None]:
+    """Add the wall time of the ``with`` body to ``stats.stages[name]`` (nothing when ``stats`` is None)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        if stats is not None:
+            stats.stages[name] = stats.stages.get(name, 0.0) + time.perf_counter() - t0
 
 
 def _excluded(rel: str, cfg: Config) -> bool:
@@ -497,7 +511,8 @@ def _scan_streaming(roots: list[Path], cfg: Config, cfg_json: str, scan_json: st
         inv, entry = _stream_and_build(roots, cfg, cfg_json, scan_json, sources, cache, stats, jobs, progress)
     _give_back_memory()  # the fragments, merged into the inventory
     if cache.db is not None:
-        cache.put_inventory(*entry)
+        with _stage(stats, "store the inventory"):
+            cache.put_inventory(*entry)
     cache.close()
     return inv, stats
 
@@ -578,29 +593,30 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 broken = True
         take(first, *_read_and_scan(batch(first, end), cfg_json))
 
-    try:
-        start = 0  # the first file not yet handed out
-        for index, job in walk_files(roots, cfg, stats, walk):
-            if job is None:  # a root walked: where its walk's warnings end
-                marks.append(len(stats.warnings))
-                continue
-            jobs_found.append((index, job))
-            records.append(None)
-            if len(jobs_found) - start >= STREAM_BATCH and n_jobs > 1:
-                hand_out(start, len(jobs_found))
-                start = len(jobs_found)
-                collect(wait=False)
-        stats.files_seen = len(jobs_found)
-        if pool is not None:
-            if start < len(jobs_found):
-                hand_out(start, len(jobs_found))
-        else:  # a small tree (or one core): scanned here
-            for first in range(start, len(jobs_found), STREAM_BATCH):
-                take(first, *_read_and_scan(batch(first, min(first + STREAM_BATCH, len(jobs_found))), cfg_json))
-        collect(wait=True)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    with _stage(stats, "walk, read and scan files"):
+        try:
+            start = 0  # the first file not yet handed out
+            for index, job in walk_files(roots, cfg, stats, walk):
+                if job is None:  # a root walked: where its walk's warnings end
+                    marks.append(len(stats.warnings))
+                    continue
+                jobs_found.append((index, job))
+                records.append(None)
+                if len(jobs_found) - start >= STREAM_BATCH and n_jobs > 1:
+                    hand_out(start, len(jobs_found))
+                    start = len(jobs_found)
+                    collect(wait=False)
+            stats.files_seen = len(jobs_found)
+            if pool is not None:
+                if start < len(jobs_found):
+                    hand_out(start, len(jobs_found))
+            else:  # a small tree (or one core): scanned here
+                for first in range(start, len(jobs_found), STREAM_BATCH):
+                    take(first, *_read_and_scan(batch(first, min(first + STREAM_BATCH, len(jobs_found))), cfg_json))
+            collect(wait=True)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
     cache.commit()
     _give_back_memory()
 
@@ -871,7 +887,7 @@ def scan_paths(
     cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
     if cache.is_empty():  # nothing stored to consult: scan as the walk goes
         return _scan_streaming(roots, cfg, cfg_json, scan_json, [str(p) for p in paths], cache, stats, jobs, progress)
-    with _collector_paused():
+    with _collector_paused(), _stage(stats, "walk and hash files"):
         walk = cache.get_walk() if use_cache else None
         seen = _walk_and_hash(roots, cfg, stats, walk)
     if walk is not None:
@@ -962,64 +978,66 @@ def scan_paths(
     parsed: dict[str, str] = {}
     if progress:
         progress(done, total)
-    if pending:
-        n_jobs = _worker_count(jobs)
-        batches: list[list[tuple[str, str, str, list[str]]]] = []
-        size = max(8, min(256, len(pending) // (n_jobs * 8) or 8))
-        for i in range(0, len(pending), size):
-            batches.append([(a, r, t, n) for a, r, t, n, _ in pending[i : i + size]])
-        pending.clear()
-        texts.clear()  # the batches hold the texts still needed; let the rest go
+    with _stage(stats, "scan changed files"):
+        if pending:
+            n_jobs = _worker_count(jobs)
+            batches: list[list[tuple[str, str, str, list[str]]]] = []
+            size = max(8, min(256, len(pending) // (n_jobs * 8) or 8))
+            for i in range(0, len(pending), size):
+                batches.append([(a, r, t, n) for a, r, t, n, _ in pending[i : i + size]])
+            pending.clear()
+            texts.clear()  # the batches hold the texts still needed; let the rest go
 
-        def take(batch: list[tuple[str, str, str, list[str]]], res: list[str], lines: dict[str, str]) -> None:
-            # Each batch is validated and stored as it arrives, while the workers scan the
-            # next ones: no serial validation pass after the pool, and no file's JSON kept.
-            nonlocal done
-            parsed.update(lines)
-            items = []
-            for (_, rel, *_rest), frags in zip(batch, res):
-                built[rel] = _FRAGMENTS.validate_json(frags)
-                items.append((keys_for[rel], frags))
-            cache.put_many(items, commit=False)
-            done += len(batch)
-            if progress:
-                progress(done, total)
+            def take(batch: list[tuple[str, str, str, list[str]]], res: list[str], lines: dict[str, str]) -> None:
+                # Each batch is validated and stored as it arrives, while the workers scan the
+                # next ones: no serial validation pass after the pool, and no file's JSON kept.
+                nonlocal done
+                parsed.update(lines)
+                items = []
+                for (_, rel, *_rest), frags in zip(batch, res):
+                    built[rel] = _FRAGMENTS.validate_json(frags)
+                    items.append((keys_for[rel], frags))
+                cache.put_many(items, commit=False)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
 
-        # The fragments validated here all live until the inventory is built and make no
-        # cycles; the collector would walk every one of them again as more arrive. Paused
-        # (as build_inventory pauses it) and restored as it was.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
-                # Workers fork from here: they collect as usual (their heaps are small).
-                with ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable) as pool:
-                    answers = pool.map(_scan_batch, batches, [cfg_json] * len(batches))
-                    for i, (res, lines) in enumerate(answers):
-                        take(batches[i], res, lines)
-                        # A scanned batch's texts go now, not after the pool: the main
-                        # process holds each file's text or its fragments, not both.
+            # The fragments validated here all live until the inventory is built and make no
+            # cycles; the collector would walk every one of them again as more arrive. Paused
+            # (as build_inventory pauses it) and restored as it was.
+            paused = gc.isenabled()
+            gc.disable()
+            try:
+                if n_jobs > 1 and len(batches) > 1 and sum(map(len, batches)) > 64:
+                    # Workers fork from here: they collect as usual (their heaps are small).
+                    with ProcessPoolExecutor(max_workers=n_jobs, initializer=gc.enable) as pool:
+                        answers = pool.map(_scan_batch, batches, [cfg_json] * len(batches))
+                        for i, (res, lines) in enumerate(answers):
+                            take(batches[i], res, lines)
+                            # A scanned batch's texts go now, not after the pool: the main
+                            # process holds each file's text or its fragments, not both.
+                            batches[i] = []
+                            if i % 32 == 31:
+                                _give_back_memory()
+                else:
+                    for i, batch in enumerate(batches):
+                        take(batch, *_scan_batch(batch, cfg_json))
                         batches[i] = []
-                        if i % 32 == 31:
-                            _give_back_memory()
-            else:
-                for i, batch in enumerate(batches):
-                    take(batch, *_scan_batch(batch, cfg_json))
-                    batches[i] = []
-        finally:
-            if paused:
-                gc.enable()
-        batches.clear()
-        cache.commit()
-        _give_back_memory()  # the texts the workers scanned
+            finally:
+                if paused:
+                    gc.enable()
+            batches.clear()
+            cache.commit()
+            _give_back_memory()  # the texts the workers scanned
 
     fragments = [f for rel in order
                  for f in (built.pop(rel) if rel in built else _FRAGMENTS.validate_json(results.pop(rel)))]
     inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
     _give_back_memory()  # the fragments, merged into the inventory
     if use_cache:
-        cache.put_inventory(inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned,
-                                                      stats.skipped - skipped_before))
+        with _stage(stats, "store the inventory"):
+            cache.put_inventory(inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned,
+                                                          stats.skipped - skipped_before))
     cache.close()
     return inv, stats
 
@@ -1090,34 +1108,41 @@ def _build_inventory(
 
     builder = InventoryBuilder(sources=sources)
     given = fragments
-    # The same name in unrelated deployment units is not the same thing: told apart first.
-    fragments = separate_same_named(fragments, cfg)
-    for frag in fragments:
-        builder.add_fragment(frag)
-    if stats:
-        builder.warnings.extend(stats.warnings)
-    by_scanner: dict[str, list[Fragment]] = {}
-    for frag in fragments:
-        by_scanner.setdefault(frag.scanner, []).append(frag)
-    for scanner in scanners:
-        scanner.finalize(by_scanner.get(scanner.name, []), builder)
-    resolve_environments(builder, fragments, cfg, parsed)
+    with _stage(stats, "merge fragments"):
+        # The same name in unrelated deployment units is not the same thing: told apart first.
+        fragments = separate_same_named(fragments, cfg)
+        for frag in fragments:
+            builder.add_fragment(frag)
+        if stats:
+            builder.warnings.extend(stats.warnings)
+        by_scanner: dict[str, list[Fragment]] = {}
+        for frag in fragments:
+            by_scanner.setdefault(frag.scanner, []).append(frag)
+        for scanner in scanners:
+            scanner.finalize(by_scanner.get(scanner.name, []), builder)
+    with _stage(stats, "resolve environments"):
+        resolve_environments(builder, fragments, cfg, parsed)
     # Nothing after this reads a fragment (commands and references live on in the builder).
     given.clear()
     del fragments, given, by_scanner
-    apply_overrides(builder, cfg)
-    link_per_environment_names(builder, cfg)
-    apply_aliases(builder)
-    builder.resolve_references()
-    actions_from_commands(builder, cfg, parsed)
-    if parsed:
-        parsed.clear()
-    add_implied_actions(builder, cfg)
-    builder.record_environments()
-    unresolved = unresolved_summary(builder)
-    inv = builder.build(consume=True)  # the builder's items become the inventory's, not copies
-    inv.unresolved = unresolved
-    return scrub_inventory(inv)
+    with _stage(stats, "overrides, aliases, references"):
+        apply_overrides(builder, cfg)
+        link_per_environment_names(builder, cfg)
+        apply_aliases(builder)
+        builder.resolve_references()
+    with _stage(stats, "commands to actions"):
+        actions_from_commands(builder, cfg, parsed)
+        if parsed:
+            parsed.clear()
+    with _stage(stats, "implied actions"):
+        add_implied_actions(builder, cfg)
+    with _stage(stats, "assemble the inventory"):
+        builder.record_environments()
+        unresolved = unresolved_summary(builder)
+        inv = builder.build(consume=True)  # the builder's items become the inventory's, not copies
+        inv.unresolved = unresolved
+    with _stage(stats, "scrub secrets"):
+        return scrub_inventory(inv)
 
 
 def default_progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:

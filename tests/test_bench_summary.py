@@ -54,3 +54,19 @@ def test_missing_figures_are_na_not_errors(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "n/a" in out and "aims missed: 0" in out
     assert summary.main(["--results", str(tmp_path / "x.json"), "--hook", str(tmp_path / "y.json")]) == 2
+
+
+def test_the_cold_scan_breakdown_lists_its_stages_the_rest_and_the_cpu() -> None:
+    from phases import PhaseResult
+    from run import format_cold_stages
+
+    cold = PhaseResult(name="cold scan", seconds=10.0, details={
+        "stages": {"walk, read and scan files": 6.0, "commands to actions": 2.0},
+        "cpu_main_s": 5.0, "cpu_workers_s": 12.0})
+    floor = PhaseResult(name="floor (2 procs)", seconds=4.0)
+    text = format_cold_stages({"floor2": floor, "cold": cold})
+    assert "walk, read and scan files" in text and "60.0 %" in text
+    assert "commands to actions" in text and "20.0 %" in text
+    assert "(everything else)" in text and "2.00" in text  # 10 - 6 - 2
+    assert "scan workers 12.00 s" in text
+    assert format_cold_stages({"cold": PhaseResult(name="cold scan", status="failed")}) == ""

@@ -28,3 +28,24 @@ def test_document_stats_task_reports_a_missing_folder_as_an_error(tmp_path: Path
     assert m.returncode == 0
     assert "stats" not in m.result
     assert m.result["error"]
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+
+
+def test_the_scan_task_reports_where_a_cold_scan_went_and_a_warm_one_skipped(tmp_path: Path) -> None:
+    args = {"paths": [str(EXAMPLE)], "cache_dir": str(tmp_path / "cache")}
+    cold = run_worker("scan", args, timeout=300)
+    assert cold.returncode == 0, cold.stderr_tail
+    stages = cold.result["stages"]
+    # Every stage of a cold scan, in the order it ran, and no more time than the scan took.
+    assert list(stages) == ["walk, read and scan files", "merge fragments", "resolve environments",
+                            "overrides, aliases, references", "commands to actions", "implied actions",
+                            "assemble the inventory", "scrub secrets", "store the inventory"]
+    assert all(v >= 0 for v in stages.values())
+    assert sum(stages.values()) <= cold.result["seconds"]
+    assert cold.result["cpu_main_s"] > 0
+    warm = run_worker("scan", args, timeout=300)
+    assert warm.returncode == 0, warm.stderr_tail
+    assert warm.result["digest"] == cold.result["digest"]
+    assert list(warm.result["stages"]) == ["walk and hash files"]  # answered from the stored inventory

@@ -27,8 +27,9 @@ def run_scan(ctx: click.Context, paths: list[str] | tuple[str, ...], *, use_cach
         close()
 
 
-def print_summary(inv: Inventory, stats: ScanStats, out_path: str | None) -> None:
-    """A short human summary on stderr: counts by kind and the first warnings."""
+def print_summary(inv: Inventory, stats: ScanStats, out_path: str | None, timings: bool = False) -> None:
+    """A short human summary on stderr: counts by kind and the first warnings (and, with
+    ``timings``, the wall time of each stage of the scan)."""
     con = console()
     kinds = Counter(c.kind for c in inv.components) + Counter(r.kind for r in inv.resources)
     origins = Counter(a.origin for a in inv.actions)
@@ -49,6 +50,8 @@ def print_summary(inv: Inventory, stats: ScanStats, out_path: str | None) -> Non
             con.print(f"    {w.path}:{w.line}: {w.message}", markup=False)
         if len(inv.warnings) > 10:
             con.print(f"    ... and {len(inv.warnings) - 10} more (see the inventory's `warnings`)")
+    if timings:
+        con.print("  stages: " + ", ".join(f"{name} {secs:.2f} s" for name, secs in stats.stages.items()), markup=False)
     if out_path:
         con.print(f"  wrote {out_path}")
 
@@ -62,8 +65,11 @@ def register(main: click.Group) -> None:
                   help="Inventory format. `--format json` without -o prints to stdout.")
     @click.option("--strict", is_flag=True, help="Exit 1 when the scan produced warnings.")
     @click.option("--no-cache", is_flag=True, help="Ignore and do not update the per-file scan cache.")
+    @click.option("--timings", is_flag=True,
+                  help="Also print how long each stage of the scan took (walk and scan, merge, actions, scrub, store...).")
     @click.pass_context
-    def scan(ctx: click.Context, paths: tuple[str, ...], output: str | None, fmt: str, strict: bool, no_cache: bool) -> None:
+    def scan(ctx: click.Context, paths: tuple[str, ...], output: str | None, fmt: str, strict: bool, no_cache: bool,
+             timings: bool) -> None:
         """Inventory services, configs and runbooks under PATHS.
 
         PATHS default to `sources` in stackpolicy.yaml, else examples/acme-platform.
@@ -79,7 +85,7 @@ def register(main: click.Group) -> None:
             cfg = get_config(ctx)
             out_path = output or str(Path(cfg.output) / "inventory.yaml")
             atomic_write(out_path, text)
-        print_summary(inv, stats, out_path)
+        print_summary(inv, stats, out_path, timings)
         if strict and inv.warnings:
             console().print(f"[red]--strict: {len(inv.warnings)} warnings[/red]")
             ctx.exit(EXIT_FINDINGS)
