@@ -7,6 +7,7 @@ so that a rescan finds them.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sqlite3
@@ -128,3 +129,28 @@ def test_batches_of_a_dead_worker_are_scanned_here(tmp_path: Path, monkeypatch: 
     inv, stats = scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
     assert store.dump(inv) == store.dump(serial)
     assert stats.files_scanned == serial_stats.files_scanned > 8
+
+
+_STATE_DIR: list[Path] = []  # where each process that scans a batch notes its collector's state
+
+
+def _notes_collector_state(batch: list[tuple[str, str]], cfg_json: str):  # type: ignore[no-untyped-def]
+    """``_read_and_scan``, noting (collector on, young threshold) in a file named by the process id."""
+    (_STATE_DIR[0] / str(os.getpid())).write_text(f"{gc.isenabled()}:{gc.get_threshold()[0]}")
+    return _REAL_READ_AND_SCAN(batch, cfg_json)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="pool workers are forked")
+def test_workers_collect_garbage_rarely_even_when_forked_from_a_paused_parent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    roots = _odd_tree(tmp_path)
+    _STATE_DIR[:] = [tmp_path / "states"]
+    _STATE_DIR[0].mkdir()
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    monkeypatch.setattr(scan_mod, "_read_and_scan", _notes_collector_state)
+    scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
+    workers = {f.name: f.read_text() for f in _STATE_DIR[0].iterdir() if f.name != str(os.getpid())}
+    assert workers, "no batch ran in a pool worker"
+    # The streamed scan pauses this process's collector while the workers fork from it.
+    assert set(workers.values()) == {f"True:{scan_mod._WORKER_GC_THRESHOLD}"}
+    assert gc.isenabled()  # and this process's collector is as it was
