@@ -36,31 +36,40 @@ if TYPE_CHECKING:  # pragma: no cover
 # libyaml when available (it almost always is with PyYAML wheels); pure Python otherwise.
 _BASE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# The tag of a plain scalar depends only on its text and style, and an estate repeats the
-# same texts (`name`, `true`, `80`, image tags...) in every file: resolving each once per
-# process, instead of running the resolver's regexes on every scalar, is a third of the
-# composing time. Bounded: cleared when it grows past this many entries.
-_TAG_CACHE: dict[tuple[str, Any], str] = {}
+# The tag of a plain scalar depends only on its text, and an estate repeats the same texts
+# (`name`, `true`, `80`, image tags...) in every file: resolving each once per process,
+# instead of running the resolver's regexes on every scalar, is a third of the composing
+# time. Bounded: cleared when it grows past this many entries.
+_TAG_CACHE: dict[str, str] = {}
 _TAG_CACHE_MAX = 200_000
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     """The safe loader with memoised scalar tag resolution (same tags, see ``_TAG_CACHE``)."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: type = yaml.ScalarNode,
-                _known: Any = _TAG_CACHE.get) -> Any:
-        # Called by libyaml for every node of every file: the common case (a scalar seen
-        # before) is one dict lookup, with the module's names bound as defaults.
-        if kind is _scalar and not self.yaml_path_resolvers:
-            key = (value, implicit)
-            tag = _known(key)
+                _mapping: type = yaml.MappingNode, _known: Any = _TAG_CACHE.get) -> Any:
+        # Called by libyaml for every node of every file, with the module's names bound as
+        # defaults. Without path resolvers, PyYAML's resolver gives a quoted scalar the str
+        # tag, a plain one the tag of its text alone, a collection its default tag: those
+        # answers are given here without its call.
+        if self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        if kind is _scalar:
+            if not implicit[0]:
+                return _STR_TAG
+            tag = _known(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 if len(_TAG_CACHE) >= _TAG_CACHE_MAX:
                     _TAG_CACHE.clear()
-                _TAG_CACHE[key] = tag
+                _TAG_CACHE[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return _MAP_TAG if kind is _mapping else _SEQ_TAG
 
 
 _LOADER: type = _Loader
@@ -223,9 +232,6 @@ def _max_depth_cheap(root: yaml.Node, limit: int) -> bool:
     return False
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 # Scalar tags the fast constructor builds with the safe constructor's own function.
 _SCALAR_TAGS = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
                           "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"})
