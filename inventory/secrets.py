@@ -164,10 +164,15 @@ def is_secret_key(name: str) -> bool:
     return False
 
 
+_LOOSE_NEGATIVE_LAST = _NEGATIVE_LAST - {"key"}
+
+
+@lru_cache(maxsize=8192)
 def _is_loose_secret_key(name: str) -> bool:
-    """Keys whose value is a secret when it also looks random (``STRIPE_KEY``, ``SIGNATURE``)."""
+    """Keys whose value is a secret when it also looks random (``STRIPE_KEY``, ``SIGNATURE``); cached
+    as :func:`is_secret_key` is: asked of every scalar's key in every values file and manifest."""
     tokens = _key_tokens(name or "")
-    if not tokens or tokens[-1] in _NEGATIVE_LAST - {"key"}:
+    if not tokens or tokens[-1] in _LOOSE_NEGATIVE_LAST:
         return False
     return any(t in _LOOSE_WORDS for t in tokens)
 
