@@ -1,4 +1,4 @@
-"""Small helpers shared by the non-Kubernetes scanners (Terraform, compose, Backstage...).
+"""Small helpers shared by the scanners (Terraform, compose, Backstage, Kubernetes, Helm...).
 
 They wrap the project-wide secret redaction and data-class detection so each scanner keeps a
 value the same way: secret-named keys are fully masked, other values have secret-looking
@@ -6,6 +6,8 @@ spans masked, and the caller learns whether anything was masked (to record evide
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from inventory.model import Evidence, Fact, FactValue
 from inventory.scanners.base import Fragment
@@ -15,6 +17,16 @@ from inventory.secrets import redact_value
 
 def keep_value(key: str, value: str) -> tuple[str, bool]:
     """``value`` as it may be stored under ``key``, and whether anything was masked."""
+    if isinstance(key, str) and isinstance(value, str):
+        return _kept_text(key, value)
+    return redact_value(key, value)
+
+
+@lru_cache(maxsize=16384)
+def _kept_text(key: str, value: str) -> tuple[str, bool]:
+    # An estate says the same things again and again (a workload's env vars are summarised
+    # and then read for references, each environment's values file repeats the defaults):
+    # about two thirds of the pairs a scan redacts were redacted before.
     return redact_value(key, value)
 
 

@@ -24,9 +24,10 @@ from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_chart, kind_for_image
 from inventory.model import Component, Evidence, Fact, Resource, entity_id
 from inventory.references import references_from_env
+from inventory.scanners._common import keep_value
 from inventory.scanners._yaml import Doc, iter_scalar_lines, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
-from inventory.secrets import redact_text, redact_value
+from inventory.secrets import redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from inventory.builder import InventoryBuilder
@@ -177,7 +178,7 @@ class HelmScanner(Scanner):
                 continue
             key = _leaf_key(path, doc)
             ev = src.evidence(line)
-            if isinstance(value, (str, int)) and not isinstance(value, bool) and redact_value(key, str(value))[1]:
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and keep_value(key, str(value))[1]:
                 frag.secrets.append(ev)  # the value itself is never kept
             for ref in references_from_env("helm-values", key, value, ev):
                 info["refs"].append(ref.model_dump(mode="json", exclude={"source"}))

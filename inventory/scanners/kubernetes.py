@@ -22,9 +22,10 @@ from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_chart, kind_for_crd, kind_for_image
 from inventory.model import Component, Edge, Entity, Evidence, Fact, Owner, Resource, entity_id
 from inventory.references import references_from_env
+from inventory.scanners._common import keep_value
 from inventory.scanners._yaml import Doc, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
-from inventory.secrets import is_secret_key, redact_text, redact_value
+from inventory.secrets import is_secret_key, redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from inventory.builder import InventoryBuilder
@@ -220,7 +221,7 @@ def _env_summary(containers: list[tuple[dict, tuple]]) -> list[str]:
                 src = next((f"{k}:{v.get('name', '')}" for k, v in vf.items() if isinstance(v, dict)), "valueFrom")
                 out.add(f"{key}=<from {src}>")
             elif e.get("value") is not None:
-                value = redact_value(key, str(e["value"]))[0]
+                value = keep_value(key, str(e["value"]))[0]
                 if len(value) > _MAX_ENV_VALUE:
                     value = value[:_MAX_ENV_VALUE] + "..."
                 out.add(f"{key}={value}")
@@ -440,7 +441,7 @@ class KubernetesScanner(Scanner):
                 if "value" in e:
                     ev = d.ev(*cpath, "env", i, "value")
                     d.frag.references.extend(references_from_env(source, key, e.get("value"), ev))
-                    if e.get("value") not in (None, "") and redact_value(key, str(e.get("value")))[1]:
+                    if e.get("value") not in (None, "") and keep_value(key, str(e.get("value")))[1]:
                         d.frag.secrets.append(ev)  # a literal secret in a manifest
                 vf = e.get("valueFrom")
                 if isinstance(vf, dict):
@@ -576,7 +577,7 @@ class KubernetesScanner(Scanner):
         for k, v in block.items():
             key = str(k)
             ev = d.ev("data", k)
-            if v not in (None, "") and redact_value(key, str(v))[1]:
+            if v not in (None, "") and keep_value(key, str(v))[1]:
                 d.frag.secrets.append(ev)
             refs = references_from_env("configmap", key, v if isinstance(v, str) else None, ev)
             if refs:
@@ -648,7 +649,7 @@ class KubernetesScanner(Scanner):
                           ("flink_version", ("spec", "flinkVersion")), ("spark_version", ("spec", "sparkVersion"))):
             val = doc.get(*path)
             if isinstance(val, (str, int)) and not isinstance(val, bool):
-                attrs[key] = redact_value(key, str(val))[0]
+                attrs[key] = keep_value(key, str(val))[0]
         stateful = None
         if subtype.startswith("flink"):
             # Checkpoints and savepoints are the job's state: losing them loses progress.
@@ -656,7 +657,7 @@ class KubernetesScanner(Scanner):
             if isinstance(conf, dict) and any("checkpoint" in str(k) or "savepoint" in str(k) for k in conf):
                 stateful = True
         comp = d.component(ckind, d.name, subtype=subtype, attributes=attrs,
-                           image=redact_value("image", image)[0] if image else None, stateful=stateful)
+                           image=keep_value("image", image)[0] if image else None, stateful=stateful)
         deployment = attrs.get("deployment")
         if isinstance(deployment, str):
             d.ref(comp.id, deployment, "service", "depends-on", "spec.deploymentName", d.ev("spec", "deploymentName"))
