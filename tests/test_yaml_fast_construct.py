@@ -45,6 +45,8 @@ SNIPPETS = [
     "empty_map: {}\nempty_list: []\nempty: \n",
     "str_tag: !!str 123\nint_tag: !!int '7'\nfloat_tag: !!float '1'\n",
     "ts_key:\n  2024-01-01: new year\n",
+    # One text, three styles: the tag cache keys plain scalars by their text alone.
+    "plain: 12\nsingle: '12'\ndouble: \"12\"\nnon_specific: ! 12\nlist: [12, '12', ! 12]\n12: '12'\n'12': 12\n",
 ]
 
 

@@ -24,6 +24,7 @@ Typical use in a scanner::
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,15 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     """The safe loader with memoised scalar tag resolution (same tags, see ``_TAG_CACHE``)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        if not self.yaml_path_resolvers:
+            # libyaml's composer calls these two around every node, and without path
+            # resolvers PyYAML's do nothing: C functions that ignore their arguments do the
+            # same nothing without a Python call (a tenth of the composing time).
+            self.descend_resolver = operator.is_
+            self.ascend_resolver = tuple
 
     def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: type = yaml.ScalarNode,
                 _mapping: type = yaml.MappingNode, _known: Any = _TAG_CACHE.get) -> Any:
@@ -280,24 +290,26 @@ def _fast_construct(loader: Any, root: yaml.Node, max_depth: int) -> Any:
             if node.tag != _MAP_TAG:
                 raise _Slow
             out: dict = {}
+            # Strings, most keys and values, are taken without a call to scalar().
             for key_node, value_node in node.value:
-                if key_node.__class__ is not scalar_node or key_node.tag not in _PLAIN_KEY_TAGS:
-                    raise _Slow  # merge (`<<`) and value (`=`) keys, complex keys
-                key = scalar(key_node)
-                out[key] = scalar(value_node) if value_node.__class__ is scalar_node else build(value_node, depth + 1)
+                if key_node.__class__ is not scalar_node:
+                    raise _Slow  # complex keys (scalar() refuses merge `<<` and value `=` keys)
+                key = key_node.value if key_node.tag == _STR_TAG else scalar(key_node)
+                if value_node.__class__ is scalar_node:
+                    out[key] = value_node.value if value_node.tag == _STR_TAG else scalar(value_node)
+                else:
+                    out[key] = build(value_node, depth + 1)
             return out
         if cls is sequence_node:
             if node.tag != _SEQ_TAG:
                 raise _Slow
-            return [scalar(v) if v.__class__ is scalar_node else build(v, depth + 1) for v in node.value]
+            return [(v.value if v.tag == _STR_TAG else scalar(v)) if v.__class__ is scalar_node else build(v, depth + 1)
+                    for v in node.value]
         if cls is scalar_node:
             return scalar(node)
         raise _Slow
 
     return build(root, 1)
-
-
-_PLAIN_KEY_TAGS = _SCALAR_TAGS | {_STR_TAG}
 
 
 def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Doc], list[YamlProblem]]:
