@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from inventory.config import Config
 from inventory.scan import scan_paths
 from inventory.scanners.base import Fragment, ScanContext, SourceFile
-from inventory.scanners.terraform import TerraformScanner
+from inventory.scanners.terraform import TerraformScanner, _Lines, _opens_block
 
 MAIN_TF = '''variable "environment" {
   default = "staging"
@@ -263,3 +265,31 @@ def test_interpolated_dns_record_is_named_by_its_pattern_not_its_first_label() -
     assert "dns:redis" not in res
     assert res["dns:redis-record"].name == "redis.{environment}.{private_zone_name}"
     assert res["dns:www.acme.shop"].name == "www.acme.shop"  # a literal name is already unambiguous
+
+
+def _block_pattern(keyword: str, *labels: str) -> re.Pattern[str]:
+    # The pattern _Lines.block compiled for every block before it matched lines itself.
+    parts = r"\s+".join([re.escape(keyword)] + [rf'"?{re.escape(label)}"?' for label in labels])
+    return re.compile(rf"^\s*{parts}\s*\{{?")
+
+
+@pytest.mark.parametrize("labels", [(), ("aws_s3_bucket",), ("aws_s3_bucket", "logs"), ("a", "b.c"), ("x-y",)])
+def test_block_lines_are_those_the_block_pattern_matches(labels: tuple[str, ...]) -> None:
+    # Quotes, blank runs of every kind, labels that only begin the line's label (a prefix
+    # matches, as with the pattern), missing blanks and stray quotes.
+    words = ["resource", "module", *labels, *(lb + "_more" for lb in labels), "{", '"', "=", "x"]
+    blanks = ["", " ", "  ", "\t", "\u00a0", '"', '" ', ' "']
+    rng = random.Random(7)
+    for _ in range(3000):
+        line = "".join(rng.choice(blanks) + rng.choice(words) for _ in range(rng.randint(0, 5)))
+        for keyword in ("resource", "module"):
+            expected = bool(_block_pattern(keyword, *labels).search(line))
+            assert _opens_block(line, keyword, labels) is expected, (line, keyword, labels)
+
+
+def test_block_finds_the_first_matching_line_and_odd_labels_keep_the_pattern() -> None:
+    lines = _Lines('resource "aws_s3_bucket" "logs_archive" {\n  resource  aws_s3_bucket  "logs" {\n'
+                   'resource "x" " spaced" {\n')
+    assert lines.block("resource", "aws_s3_bucket", "logs") == 1  # a prefix, as the pattern had it
+    assert lines.block("resource", "x", " spaced") == 3
+    assert lines.block("resource", "nothing", "here") == 1  # not found: the first line
