@@ -191,3 +191,33 @@ def test_every_model_field_has_a_stored_form() -> None:
     assert len(store._layout()) == 16
     names = {name for name, _, _ in store._plan(Inventory)}
     assert names == set(Inventory.model_fields)
+
+
+def _one_shot_digest(inv: Inventory) -> str:
+    """The digest as defined: sha256 of the whole inventory's JSON without warnings."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(inv.model_dump_json(exclude={"warnings"}).encode()).hexdigest()[:16]
+
+
+def test_the_digest_is_the_hash_of_the_whole_json_fed_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inventory.model as model
+
+    inv = _inventory()
+    assert inv.digest() == _one_shot_digest(inv)
+    # Lists longer than a slice, an empty list and a missing `unresolved` are fed the same way.
+    monkeypatch.setattr(model, "_DIGEST_SLICE", 2)
+    inv.actions = [inv.actions[0].model_copy(update={"id": f"service:orders-api/restart-{i}"}) for i in range(5)]
+    inv.edges, inv.unresolved = [], None
+    assert inv.digest() == _one_shot_digest(inv)
+    # and it still sees every change (and ignores warnings, as documents expect)
+    before = inv.digest()
+    inv.warnings = []
+    assert inv.digest() == before
+    inv.actions[3].verb = "scale"
+    assert inv.digest() != before and inv.digest() == _one_shot_digest(inv)
+
+
+def test_the_digest_of_a_scanned_estate_is_its_whole_json_hash(tmp_path: Path) -> None:
+    inv, _ = scan_paths([EXAMPLE], Config(), use_cache=False, jobs=1)
+    assert inv.digest() == _one_shot_digest(inv)
