@@ -72,10 +72,21 @@ def _safe_flags(flags: dict[str, str | bool]) -> dict[str, str | bool]:
     return out
 
 
-@lru_cache(maxsize=16384)
+# (option, value) pairs the redactor leaves as they are: the same options recur on many lines.
+# Only those are remembered (they are kept in the inventory anyway); one it masks is not held.
+_CLEAN_FLAGS: set[tuple[str, str]] = set()
+
+
 def _masks_flag(key: str, value: str) -> bool:
-    """Whether the redactor masks anything in ``key=value`` (the same options recur on many lines)."""
-    return bool(secrets.redact_text(f"{key}={value}")[1])
+    """Whether the redactor masks anything in ``key=value``."""
+    if (key, value) in _CLEAN_FLAGS:
+        return False
+    if secrets.redact_text(f"{key}={value}")[1]:
+        return True
+    if len(_CLEAN_FLAGS) >= 16384:
+        _CLEAN_FLAGS.clear()
+    _CLEAN_FLAGS.add((key, value))
+    return False
 
 
 def _sql_kind(kinds: list[str]) -> str | None:
