@@ -785,17 +785,37 @@ DETECTORS: list[Detector] = [
 def register(detector: Detector) -> None:
     """Add a detector (see docs/secrets.md). Rebuilds the combined prefilter."""
     DETECTORS.append(detector)
-    _prefilter.cache_clear()
-    _keyword_table.cache_clear()
-    _gates.cache_clear()
+    _detectors_changed()
 
 
 def unregister(name: str) -> None:
     """Remove the detectors called ``name`` (e.g. to switch off one that is noisy for a team)."""
     DETECTORS[:] = [d for d in DETECTORS if d.name != name]
+    _detectors_changed()
+
+
+# Memos kept elsewhere of what the detectors left alone (see clean_memo).
+_CLEAN_MEMOS: list[dict] = []
+
+
+def clean_memo() -> dict:
+    """A new, empty memo for texts the current detectors mask nothing in.
+
+    Callers that judge the same texts again and again remember the clean ones in it (never
+    a masked one: a secret is not held longer than the text it was found in). It is emptied
+    whenever a detector is registered or unregistered, so it never answers for other detectors.
+    """
+    memo: dict = {}
+    _CLEAN_MEMOS.append(memo)
+    return memo
+
+
+def _detectors_changed() -> None:
     _prefilter.cache_clear()
     _keyword_table.cache_clear()
     _gates.cache_clear()
+    for memo in _CLEAN_MEMOS:
+        memo.clear()
 
 
 def _trie_regex(words: Iterable[str]) -> str:

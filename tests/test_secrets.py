@@ -509,3 +509,21 @@ def test_gated_detectors_still_find_their_secrets() -> None:
         assert n >= 1 and secret not in out
     # Their keywords alone, in ordinary names, wake nothing.
     assert redact_text("kafka-user:risk-exporter/delete") == ("kafka-user:risk-exporter/delete", 0)
+
+
+def test_the_scanners_memo_of_clean_values_follows_the_detectors_and_never_holds_a_secret() -> None:
+    from inventory.scanners import _common
+
+    value = "see acme_tok_0123456789abcdef"
+    assert _common.keep_value("note", value) == (value, False)  # clean to today's detectors: remembered
+    assert ("note", value) in _common._CLEAN_PAIRS
+    register(RegexDetector("acme-internal", ("acme_tok_",), re.compile(r"(acme_tok_[0-9a-f]{16})")))
+    try:
+        assert not _common._CLEAN_PAIRS  # a new detector empties what the old ones judged
+        kept, masked = _common.keep_value("note", value)
+        assert masked and kept == f"see {REDACTED}"
+        assert ("note", value) not in _common._CLEAN_PAIRS  # a masked value is not remembered
+        assert _common.keep_value("note", value) == (kept, masked)
+    finally:
+        unregister("acme-internal")
+    assert _common.keep_value("note", value) == (value, False)

@@ -7,27 +7,33 @@ spans masked, and the caller learns whether anything was masked (to record evide
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from inventory.model import Evidence, Fact, FactValue
 from inventory.scanners.base import Fragment
 from inventory.dataclasses import data_classes_for
-from inventory.secrets import redact_value
+from inventory.secrets import clean_memo, redact_value
 
 
 def keep_value(key: str, value: str) -> tuple[str, bool]:
     """``value`` as it may be stored under ``key``, and whether anything was masked."""
-    if isinstance(key, str) and isinstance(value, str):
-        return _kept_text(key, value)
-    return redact_value(key, value)
-
-
-@lru_cache(maxsize=16384)
-def _kept_text(key: str, value: str) -> tuple[str, bool]:
+    if not (isinstance(key, str) and isinstance(value, str)):
+        return redact_value(key, value)
     # An estate says the same things again and again (a workload's env vars are summarised
     # and then read for references, each environment's values file repeats the defaults):
     # about two thirds of the pairs a scan redacts were redacted before.
-    return redact_value(key, value)
+    kept = _CLEAN_PAIRS.get((key, value))
+    if kept is None:
+        kept = redact_value(key, value)
+        if not kept[1]:  # only what nothing was masked in is remembered
+            if len(_CLEAN_PAIRS) >= _CLEAN_PAIRS_MAX:
+                _CLEAN_PAIRS.clear()
+            _CLEAN_PAIRS[(key, value)] = kept
+    return kept
+
+
+# (key, value) -> keep_value's answer, for pairs the detectors mask nothing in; emptied when
+# they change (see secrets.clean_memo), and when it grows past this many pairs.
+_CLEAN_PAIRS: dict[tuple[str, str], tuple[str, bool]] = clean_memo()
+_CLEAN_PAIRS_MAX = 16384
 
 
 def keep(frag: Fragment, key: str, value: str, evidence: Evidence) -> str:
