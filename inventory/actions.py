@@ -74,7 +74,8 @@ def _safe_flags(flags: dict[str, str | bool]) -> dict[str, str | bool]:
 
 # (option, value) pairs the redactor leaves as they are: the same options recur on many lines.
 # Only those are remembered (they are kept in the inventory anyway); one it masks is not held.
-_CLEAN_FLAGS: set[tuple[str, str]] = set()
+# Emptied when the detectors change (see secrets.clean_memo).
+_CLEAN_FLAGS: dict[tuple[str, str], bool] = secrets.clean_memo()
 
 
 def _masks_flag(key: str, value: str) -> bool:
@@ -85,7 +86,7 @@ def _masks_flag(key: str, value: str) -> bool:
         return True
     if len(_CLEAN_FLAGS) >= 16384:
         _CLEAN_FLAGS.clear()
-    _CLEAN_FLAGS.add((key, value))
+    _CLEAN_FLAGS[(key, value)] = True
     return False
 
 

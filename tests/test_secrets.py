@@ -527,3 +527,17 @@ def test_the_scanners_memo_of_clean_values_follows_the_detectors_and_never_holds
     finally:
         unregister("acme-internal")
     assert _common.keep_value("note", value) == (value, False)
+
+
+def test_the_option_memo_of_actions_follows_the_detectors() -> None:
+    from inventory import actions
+
+    flags = {"token-file": "acme_tok_0123456789abcdef"}
+    assert actions._safe_flags(flags) == flags  # clean to today's detectors
+    register(RegexDetector("acme-internal", ("acme_tok_",), re.compile(r"(acme_tok_[0-9a-f]{16})")))
+    try:
+        assert actions._safe_flags(flags) == {}  # the new detector masks it: the option is dropped
+        assert ("token-file", flags["token-file"]) not in actions._CLEAN_FLAGS
+    finally:
+        unregister("acme-internal")
+    assert actions._safe_flags(flags) == flags
