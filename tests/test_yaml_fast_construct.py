@@ -119,3 +119,27 @@ def test_corpora_yaml_matches_pyyaml() -> None:
     if not CORPORA.is_dir():
         pytest.skip(f"corpora not available: {CORPORA}")
     _differential(_yaml_files(CORPORA))
+
+
+@pytest.mark.parametrize("text", [
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {x: '1'}}\ndata:\n  k: [1, 2, {y: true}]\n---\nb: 2\n",
+    "a: &x {b: 1}\nc: *x\n",          # aliases: PyYAML's own constructor
+    "<<: {a: 1}\nb: 2\n",            # a merge key: the slow path too
+    "a: [\n",                        # broken
+])
+def test_reading_a_file_leaves_no_garbage_for_the_cyclic_collector(text: str) -> None:
+    # A scan worker runs the collector rarely: garbage made of reference cycles (a parser,
+    # the nodes it holds) would pile up in it between collections.
+    import gc
+
+    parse_documents(text)  # anything made once per process (caches) is made now
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        docs, problems = parse_documents(text)
+        del docs, problems
+        assert gc.collect() == 0
+    finally:
+        if was_enabled:
+            gc.enable()

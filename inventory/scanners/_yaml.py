@@ -309,7 +309,13 @@ def _fast_construct(loader: Any, root: yaml.Node, max_depth: int) -> Any:
             return scalar(node)
         raise _Slow
 
-    return build(root, 1)
+    try:
+        return build(root, 1)
+    finally:
+        # `build` calls itself through its closure: a reference cycle, holding the loader
+        # and all it refers to, that only the cyclic collector would free (a scan worker runs
+        # it rarely). Broken here, reference counting frees them when the document is built.
+        build = None  # type: ignore[assignment]
 
 
 def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Doc], list[YamlProblem]]:
