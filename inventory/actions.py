@@ -75,7 +75,7 @@ def _safe_flags(flags: dict[str, str | bool]) -> dict[str, str | bool]:
 # (option, value) pairs the redactor leaves as they are: the same options recur on many lines.
 # Only those are remembered (they are kept in the inventory anyway); one it masks is not held.
 # Emptied when the detectors change (see secrets.clean_memo).
-_CLEAN_FLAGS: dict[tuple[str, str], bool] = secrets.clean_memo()
+_CLEAN_FLAGS = secrets.clean_memo()
 
 
 def _masks_flag(key: str, value: str) -> bool:
@@ -84,9 +84,7 @@ def _masks_flag(key: str, value: str) -> bool:
         return False
     if secrets.redact_text(f"{key}={value}")[1]:
         return True
-    if len(_CLEAN_FLAGS) >= 16384:
-        _CLEAN_FLAGS.clear()
-    _CLEAN_FLAGS[(key, value)] = True
+    _CLEAN_FLAGS.remember((key, value), True)
     return False
 
 

@@ -794,18 +794,32 @@ def unregister(name: str) -> None:
     _detectors_changed()
 
 
+class CleanMemo(dict):
+    """Answers remembered for texts the current detectors mask nothing in (see clean_memo)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key: Any, answer: Any) -> None:
+        """Keep ``answer`` for ``key`` (a clean text, never a masked one); emptied when full."""
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = answer
+
+
 # Memos kept elsewhere of what the detectors left alone (see clean_memo).
-_CLEAN_MEMOS: list[dict] = []
+_CLEAN_MEMOS: list[CleanMemo] = []
 
 
-def clean_memo() -> dict:
-    """A new, empty memo for texts the current detectors mask nothing in.
+def clean_memo(limit: int = 16384) -> CleanMemo:
+    """A new, empty memo of at most ``limit`` answers for texts the current detectors mask nothing in.
 
     Callers that judge the same texts again and again remember the clean ones in it (never
     a masked one: a secret is not held longer than the text it was found in). It is emptied
     whenever a detector is registered or unregistered, so it never answers for other detectors.
     """
-    memo: dict = {}
+    memo = CleanMemo(limit)
     _CLEAN_MEMOS.append(memo)
     return memo
 

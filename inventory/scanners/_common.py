@@ -24,16 +24,13 @@ def keep_value(key: str, value: str) -> tuple[str, bool]:
     if kept is None:
         kept = redact_value(key, value)
         if not kept[1]:  # only what nothing was masked in is remembered
-            if len(_CLEAN_PAIRS) >= _CLEAN_PAIRS_MAX:
-                _CLEAN_PAIRS.clear()
-            _CLEAN_PAIRS[(key, value)] = kept
+            _CLEAN_PAIRS.remember((key, value), kept)
     return kept
 
 
 # (key, value) -> keep_value's answer, for pairs the detectors mask nothing in; emptied when
-# they change (see secrets.clean_memo), and when it grows past this many pairs.
-_CLEAN_PAIRS: dict[tuple[str, str], tuple[str, bool]] = clean_memo()
-_CLEAN_PAIRS_MAX = 16384
+# they change (see secrets.clean_memo).
+_CLEAN_PAIRS = clean_memo()
 
 
 def keep(frag: Fragment, key: str, value: str, evidence: Evidence) -> str:
