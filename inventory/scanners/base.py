@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inventory.commands.model import trusted
 from inventory.model import Action, Component, Edge, Evidence, Owner, Resource, Warning
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,7 +109,11 @@ class SourceFile:
         key = (self.path, max(1, int(line)))
         ev = self._evidence.get(key)
         if ev is None:
-            ev = self._evidence[key] = Evidence(path=key[0], line=key[1])
+            # Built without validating again when the path is a str (the line is an int >= 1
+            # by construction): ~40,000 per 2,000 services, at ~3 us of validation each.
+            ev = trusted(Evidence, {"path": key[0], "line": key[1]}) if type(key[0]) is str \
+                else Evidence(path=key[0], line=key[1])
+            self._evidence[key] = ev
         return ev
 
 
@@ -145,4 +150,11 @@ class Scanner(ABC):
 
     def fragment(self, src: SourceFile) -> Fragment:
         """An empty fragment for ``src``, labelled with this scanner."""
-        return Fragment(path=src.path, scanner=self.name)
+        path, name = src.path, self.name
+        if type(path) is not str or type(name) is not str:
+            return Fragment(path=path, scanner=name)
+        # Built without validating again (one per scanned file and scanner): the same fragment
+        # as Fragment(path=..., scanner=...), whose fields are two str and empty containers.
+        return trusted(Fragment, {"path": path, "scanner": name, "components": [], "resources": [], "edges": [],
+                                  "actions": [], "commands": [], "references": [], "owners": [], "secrets": [],
+                                  "warnings": [], "extra": {}}, {"path", "scanner"})
