@@ -171,12 +171,17 @@ def _payload(inv: Inventory) -> bytes:
     try:
         strings: dict[str, str] = {}
         evidence: dict[tuple[str, int], int] = {}
-        body = _encoder(Inventory, strings, evidence)(inv)
+        encoders: dict[type[BaseModel], Callable[[BaseModel], tuple]] = {}
+        body = _encoder(Inventory, strings, evidence, encoders)(inv)
         table = [(strings.setdefault(path, path), line) for path, line in evidence]
         payload = marshal.dumps((table, body), 4)
         # The tuples go before the bytes are copied once more: this runs when the whole
-        # inventory is in memory, at the scan's peak.
-        del strings, evidence, body, table
+        # inventory is in memory, at the scan's peak. Each encoder's globals refer to the
+        # encoder (a cycle) and to both tables: emptied, they all go now, not at whenever
+        # the collector next runs.
+        for encode in encoders.values():
+            encode.__globals__.clear()
+        del strings, evidence, body, table, encoders
     finally:
         if paused:
             gc.enable()
