@@ -26,7 +26,7 @@ from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISREG
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import TypeAdapter
 
@@ -36,6 +36,9 @@ from inventory.config import Config
 from inventory.model import Inventory, Warning
 from inventory.scanners import Matcher, all_scanners
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+
+if TYPE_CHECKING:  # imported where used: a warm rescan needs neither
+    from inventory.scrubjudge import FreeTextJudge, PendingScrub
 
 CACHE_DIR = Path(".stackpolicy") / "cache"
 HEAD_BYTES = 2048
@@ -529,6 +532,11 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_R
     return out, parsed
 
 
+# Files scanned from which the scrub's free text is judged in a helper process while the
+# inventory is encoded (see inventory.scrubjudge): below, starting an interpreter costs more
+# than judging the text does (about 0.1 s per 2,000 files).
+JUDGE_FROM_FILES = 5000
+
 # Files a stream worker is handed at a time, and how many the walk must find before the
 # workers are started at all (a small tree is scanned in this process, as scan_paths does).
 STREAM_BATCH = 128
@@ -542,11 +550,26 @@ def _scan_streaming(roots: list[Path], cfg: Config, cfg_json: str, scan_json: st
     # and makes no cycles: the collector would walk it again and again as it grows (as in
     # scan_paths). Paused until then, and restored as it was.
     with _collector_paused():
-        inv, entry = _stream_and_build(roots, cfg, cfg_json, scan_json, sources, cache, stats, jobs, progress)
+        pending, keys = _stream_and_build(roots, cfg, cfg_json, scan_json, sources, cache, stats, jobs, progress)
     _give_back_memory()  # the fragments, merged into the inventory
-    if cache.db is not None:
-        with _stage(stats, "store the inventory"):
-            cache.put_inventory(*entry)
+    try:
+        if cache.db is None:
+            with _stage(stats, "scrub secrets"):
+                inv = pending.result()
+        else:
+            # Encoded while the helper judges the free text (see inventory.scrubjudge), but
+            # written only as the scrubbed inventory: encoded again if the scrub masked anything.
+            with _stage(stats, "store the inventory"):
+                parts = _stored_form(pending.inventory)
+            with _stage(stats, "scrub secrets"):
+                inv = pending.result()
+            with _stage(stats, "store the inventory"):
+                if inv is not pending.inventory:
+                    parts = _stored_form(inv)
+                if parts is not None:
+                    cache.put_parts(*keys, parts)
+    finally:
+        pending.close()
     cache.close()
     return inv, stats
 
@@ -554,7 +577,7 @@ def _scan_streaming(roots: list[Path], cfg: Config, cfg_json: str, scan_json: st
 def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: str, sources: list[str],
                       cache: "FragmentCache", stats: ScanStats, jobs: int | None,
                       progress: Callable[[int, int], None] | None,
-                      ) -> tuple[Inventory, tuple[str, str, Inventory, tuple[str, str, int, int]]]:
+                      ) -> tuple[PendingScrub, tuple[str, str, tuple[str, str, int, int]]]:
     """:func:`scan_paths` when nothing is stored to consult (no cache, or an empty one).
 
     With stored results, every file's hash is needed before anything is scanned (an unchanged
@@ -702,8 +725,22 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     fragments = [f for pos in order for f in built.pop(pos)]
     # Only the fragments and parsed lines go on: the build is the scan's peak.
     del jobs_found, positions, seen_keys, file_keys, order, built
-    inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
-    return inv, (inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
+    # Stored, the inventory is encoded while a helper process judges the scrub's free text
+    # on the other core; started now, it is ready by the time the strings are.
+    from inventory.scrubjudge import FreeTextJudge
+
+    judge = FreeTextJudge.start() if cache.db is not None and stats.files_scanned >= JUDGE_FROM_FILES else None
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, judge)
+    return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
+
+
+def _stored_form(inv: Inventory) -> tuple[bytes, bytes] | None:
+    """``store.dump_parts(inv)``, or ``None`` for an inventory with a value the stored form
+    cannot hold (it is then not stored: the next scan builds it again)."""
+    try:
+        return store.dump_parts(inv)
+    except TypeError:
+        return None
 
 
 class FragmentCache:
@@ -803,10 +840,19 @@ class FragmentCache:
         """Store ``inv`` under (scope, key), and under ``tree`` (scope, key, scanned, skipped) when given."""
         if self.db is None:
             return
+        parts = _stored_form(inv)
+        if parts is not None:
+            self.put_parts(scope, key, tree, parts)
+
+    def put_parts(self, scope: str, key: str, tree: tuple[str, str, int, int] | None,
+                  parts: tuple[bytes, bytes]) -> None:
+        """:meth:`put_inventory` with the inventory already encoded (``store.dump_parts``)."""
+        if self.db is None:
+            return
+        head, payload = parts
         try:
             # Written piece by piece into room made for it: binding the whole as a parameter
             # would make sqlite copy it, and joining the parts would copy it once more.
-            head, payload = store.dump_parts(inv)
             size = len(head) + len(payload)
             rows = [("inventories", self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, zeroblob(?))",
                                                     (scope, key, size)).lastrowid)]
@@ -818,7 +864,7 @@ class FragmentCache:
                     out.write(head)
                     out.write(payload)
             self.db.commit()
-        except (sqlite3.Error, TypeError):  # TypeError: a value the stored form cannot hold; not stored
+        except sqlite3.Error:
             pass
 
     def get_tree(self, scope: str, key: str) -> tuple[Inventory, int, int] | None:
@@ -1114,6 +1160,15 @@ def build_inventory(
     Both ``fragments`` and ``parsed`` are consumed (emptied once merged or used): on a large
     estate they are most of the scan's memory, and the inventory is built after them.
     """
+    return _build_pending(fragments, scanners, cfg, sources, stats, parsed, None).result()
+
+
+def _build_pending(
+    fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
+    parsed: dict[str, str] | None, judge: FreeTextJudge | None,
+) -> PendingScrub:
+    """:func:`build_inventory`, its scrub pending: the free text judged by ``judge`` if given
+    (which it takes over), else here (then the result is ready)."""
     # These steps allocate hundreds of thousands of small objects that all live until the
     # inventory is built, and make almost no reference cycles (a few hundred on a
     # 2,000-service tree). The cyclic collector would walk the whole heap (every fragment)
@@ -1121,12 +1176,15 @@ def build_inventory(
     # and restored as it was, whatever happens.
     was_enabled = gc.isenabled()
     gc.disable()
-    inv = None
+    pending = None
     try:
-        inv = _build_inventory(fragments, scanners, cfg, sources, stats, parsed)
-        return inv
+        pending = _build_inventory(fragments, scanners, cfg, sources, stats, parsed, judge)
+        return pending
     finally:
-        if inv is not None:
+        if pending is None:
+            if judge is not None:
+                judge.close()
+        else:
             # Nor later: everything made while paused sits in the youngest generation, and the
             # first collection after the pause would walk the whole inventory (0.6 s at 2,000
             # services), then each older generation once more. The inventory makes no cycles
@@ -1139,13 +1197,12 @@ def build_inventory(
 
 def _build_inventory(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
-    parsed: dict[str, str] | None,
-) -> Inventory:
+    parsed: dict[str, str] | None, judge: FreeTextJudge | None,
+) -> PendingScrub:
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
     from inventory.resolve import resolve_environments, unresolved_summary
     from inventory.overrides import apply_overrides
-    from inventory.secrets import scrub_inventory
     from inventory.units import separate_same_named
     from inventory.perenv import link_per_environment_names
 
@@ -1185,7 +1242,9 @@ def _build_inventory(
         inv = builder.build(consume=True)  # the builder's items become the inventory's, not copies
         inv.unresolved = unresolved
     with _stage(stats, "scrub secrets"):
-        return scrub_inventory(inv)
+        from inventory.scrubjudge import PendingScrub
+
+        return PendingScrub(inv, judge)
 
 
 def default_progress() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:

@@ -824,7 +824,19 @@ def clean_memo(limit: int = 16384) -> CleanMemo:
     return memo
 
 
+# Whether DETECTORS is still the list this module defines (see detectors_are_built_in).
+_BUILT_IN = True
+
+
+def detectors_are_built_in() -> bool:
+    """Whether no detector was registered or unregistered in this process: then a fresh
+    interpreter judges texts exactly as this one does (see :mod:`inventory.scrubjudge`)."""
+    return _BUILT_IN
+
+
 def _detectors_changed() -> None:
+    global _BUILT_IN
+    _BUILT_IN = False
     _prefilter.cache_clear()
     _keyword_table.cache_clear()
     _gates.cache_clear()
@@ -1272,6 +1284,11 @@ def scrub_inventory(inv: Inventory) -> Inventory:
     """
     if not _masks_any_model(inv):
         return inv
+    return _scrubbed(inv)
+
+
+def _scrubbed(inv: Inventory) -> Inventory:
+    """:func:`scrub_inventory` once something in ``inv`` is known to be masked."""
     memo: dict = {}
     counter = [0]
     # Field names of the model are not config keys: only ``attributes``/``labels``/``flags``

@@ -1,0 +1,147 @@
+"""The scrub's free text judged in a helper process (inventory.scrubjudge).
+
+The helper must answer exactly what judging in process answers; anything wrong with it
+(dead, hung, nonsense, another detector registry) must mean judging in process, never an
+assumed "clean"; and a cold scan that stores its inventory must store and return the
+scrubbed one, also when a secret is only found by the last line of defence.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import inventory.scan as scan_mod
+from inventory import scrubjudge, secrets
+from inventory.config import Config
+from inventory.scan import scan_paths
+from inventory.scrubjudge import FreeTextJudge
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+# A password in a connection string: the url-password detector masks it, in free text.
+LEAK = "postgres://app:Zq8vN3rT5wXk2pLm@orders-db:5432/orders"
+SECRET = "Zq8vN3rT5wXk2pLm"
+CLEAN = ["kubectl -n acme-prod get pods", "service:orders-api", "runbooks/orders.md", "token bucket size"]
+
+
+@pytest.mark.parametrize("values, masks", [(CLEAN, False), (CLEAN + [LEAK], True), ([], False)])
+def test_the_helper_answers_what_judging_here_answers(values: list[str], masks: bool) -> None:
+    assert secrets._free_text_masks_any(values) is masks
+    judge = FreeTextJudge.start()
+    assert judge is not None
+    judge.submit(values)
+    assert judge._answer(60.0) == (b"1" if masks else b"0")  # the helper's own answer
+    judge.close()
+    again = FreeTextJudge.start()
+    assert again is not None
+    again.submit(values)
+    assert again.masks_any() is masks
+
+
+def _judge_running(code: str) -> FreeTextJudge:
+    return FreeTextJudge(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+
+
+@pytest.mark.parametrize("code", [
+    "import sys; sys.exit(3)",                                     # dies before reading anything
+    "import sys; sys.stdin.buffer.read(); sys.stdout.write('x')",  # answers nonsense
+    "import sys; sys.stdin.buffer.read()",                         # answers nothing
+])
+@pytest.mark.parametrize("values, masks", [(CLEAN, False), (CLEAN + [LEAK], True)])
+def test_a_helper_that_fails_means_judging_here(code: str, values: list[str], masks: bool) -> None:
+    judge = _judge_running(code)
+    judge.submit(values)
+    assert judge.masks_any() is masks
+
+
+def test_a_hung_helper_is_stopped_and_the_text_judged_here() -> None:
+    judge = _judge_running("import time; time.sleep(60)")
+    judge.submit(CLEAN + [LEAK])
+    assert judge.masks_any(timeout=0.5) is True
+    assert judge._proc.poll() is not None  # stopped, not left behind
+
+
+def test_no_helper_once_the_detectors_are_not_the_built_in_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh interpreter would judge with the built-in detectors only.
+    monkeypatch.setattr(secrets, "_BUILT_IN", True)
+    assert secrets.detectors_are_built_in()
+    detector = secrets.RegexDetector("team-token", ("acme_",), secrets._rx(r"acme_[a-z0-9]{8}"))
+    secrets.register(detector)
+    try:
+        assert not secrets.detectors_are_built_in()
+        assert FreeTextJudge.start() is None
+    finally:
+        secrets.unregister("team-token")
+
+
+def _leaky_scan_one(real):  # type: ignore[no-untyped-def]
+    """``_scan_one`` with a secret left in the first component's attributes, as a buggy scanner would."""
+    def scan_one(*args, **kwargs):  # type: ignore[no-untyped-def]
+        frags = json.loads(real(*args, **kwargs))
+        for frag in frags:
+            for comp in frag.get("components", []):
+                comp.setdefault("attributes", {})["notes"] = f"migrated from {LEAK}"
+        return json.dumps(frags)
+    return scan_one
+
+
+@pytest.mark.parametrize("leaky", [False, True])
+def test_a_stored_cold_scan_judged_by_the_helper_stores_what_judging_here_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaky: bool) -> None:
+    if leaky:
+        monkeypatch.setattr(scan_mod, "_scan_one", _leaky_scan_one(scan_mod._scan_one))
+    started: list[FreeTextJudge | None] = []
+    real_start = FreeTextJudge.start
+    monkeypatch.setattr(FreeTextJudge, "start", classmethod(lambda cls: started.append(real_start()) or started[-1]))
+
+    monkeypatch.setattr(scan_mod, "JUDGE_FROM_FILES", 10**9)
+    here, _ = scan_paths([EXAMPLE], Config(), cache_dir=tmp_path / "here", jobs=1)
+    assert started == []
+    monkeypatch.setattr(scan_mod, "JUDGE_FROM_FILES", 0)
+    helped, _ = scan_paths([EXAMPLE], Config(), cache_dir=tmp_path / "helped", jobs=1)
+    assert len(started) == 1 and started[0] is not None
+
+    assert helped.digest() == here.digest()
+    dumped = helped.model_dump_json()
+    assert SECRET not in dumped
+    assert (f"migrated from postgres://app:{secrets.REDACTED}@" in dumped) is leaky
+    # The stored inventory is the scrubbed one: on disk, and as the rescan returns it. (The
+    # per-file cache keeps what this test's "scanner" made; the scrub is over the inventory.)
+    db = sqlite3.connect(next((tmp_path / "helped").rglob("*.sqlite")))
+    blobs = [row[0] for table in ("inventories", "trees") for row in db.execute(f"SELECT value FROM {table}")]
+    db.close()
+    assert len(blobs) == 2 and all(SECRET.encode() not in blob for blob in blobs)
+    again, stats = scan_paths([EXAMPLE], Config(), cache_dir=tmp_path / "helped", jobs=1)
+    assert stats.cache_hits and again.digest() == here.digest()
+
+
+def test_a_failing_build_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    judges: list[FreeTextJudge] = []
+    real_start = FreeTextJudge.start
+    monkeypatch.setattr(FreeTextJudge, "start", classmethod(lambda cls: judges.append(real_start()) or judges[-1]))
+    monkeypatch.setattr(scan_mod, "JUDGE_FROM_FILES", 0)
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a build step fails")
+
+    monkeypatch.setattr("inventory.actions.actions_from_commands", broken)
+    with pytest.raises(RuntimeError):
+        scan_paths([EXAMPLE], Config(), cache_dir=tmp_path / "cache", jobs=1)
+    assert len(judges) == 1 and judges[0]._proc.poll() is not None
+
+
+def test_the_helper_imports_only_what_judging_needs() -> None:
+    # It is a fresh interpreter beside a scan at its memory peak: no scanner, no pydantic
+    # validation of an inventory, no command parser.
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, inventory.scrubjudge; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True, cwd=Path(scrubjudge.__file__).resolve().parents[1])
+    loaded = set(out.stdout.split())
+    assert "inventory.secrets" in loaded
+    assert not {m for m in loaded if m.startswith(("inventory.scanners", "inventory.commands", "inventory.actions"))}
