@@ -23,6 +23,7 @@ import select
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from inventory.model import Inventory
 
 _LENGTH = struct.Struct("<Q")
 _CLEAN, _MASKS = b"0", b"1"
+# Strings sent per chunk: what secrets._free_text_masks_any judges per prefilter search.
+CHUNK = secrets._FREE_TEXT_CHUNK
 # How long a verdict may take (seconds) once the strings are sent: far more than judging
 # them takes (about 1 s per 10 million characters), so only a helper that hangs reaches it.
 VERDICT_TIMEOUT = 120.0
@@ -47,6 +50,7 @@ class FreeTextJudge:
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
         self._values: list[str] | None = None  # kept until answered: judged here if the helper fails
+        self._writer: threading.Thread | None = None
 
     @classmethod
     def start(cls) -> FreeTextJudge | None:
@@ -65,16 +69,30 @@ class FreeTextJudge:
         return cls(proc)
 
     def submit(self, values: list[str]) -> None:
-        """Send the strings to judge (once). A helper that cannot take them is judged without."""
+        """Send the strings to judge (once), from a thread: the caller goes on meanwhile.
+
+        They go a chunk at a time, each judged as it arrives, so the helper never holds them
+        all (it runs beside the scan's memory peak).
+        """
+        if self._values is not None:
+            raise RuntimeError("already submitted")
         self._values = values
-        data = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
+        self._writer = threading.Thread(target=self._send, args=(values,), name="scrub-judge-writer", daemon=True)
+        self._writer.start()
+
+    def _send(self, values: list[str]) -> None:
+        pipe = self._proc.stdin
+        if pipe is None:
+            return
         try:
-            assert self._proc.stdin is not None
-            self._proc.stdin.write(_LENGTH.pack(len(data)))
-            self._proc.stdin.write(data)
-            self._proc.stdin.close()
+            for start in range(0, len(values), CHUNK):
+                data = pickle.dumps(values[start : start + CHUNK], protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.write(_LENGTH.pack(len(data)))
+                pipe.write(data)
+            pipe.write(_LENGTH.pack(0))  # the end
+            pipe.close()
         except (OSError, ValueError):
-            self.close()
+            pass  # it stopped reading: it answered early, died or was stopped; its answer (or none) decides
 
     def masks_any(self, timeout: float = VERDICT_TIMEOUT) -> bool:
         """The verdict on the submitted strings: from the helper, or judged here when it fails."""
@@ -106,28 +124,43 @@ class FreeTextJudge:
             return None
 
     def close(self) -> None:
-        """Stop the helper (whatever it is doing) and wait for it."""
+        """Stop the helper (whatever it is doing) and wait for it and the writer."""
         proc = self._proc
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if self._writer is not None:  # its write fails now that the helper is gone
+            self._writer.join()
         for pipe in (proc.stdin, proc.stdout):
             try:
                 if pipe is not None:
                     pipe.close()
             except OSError:
                 pass
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def serve() -> None:
-    """The helper's side: read one batch of strings from stdin, write the verdict to stdout."""
+    """The helper's side: judge the chunks of strings read from stdin, write the verdict.
+
+    The answer is written as soon as a chunk would be masked; "clean" only after the end
+    marker. A stream that stops early gets no answer at all (the caller then judges).
+    """
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    head = stdin.read(_LENGTH.size)
-    if len(head) != _LENGTH.size:
-        return
-    (size,) = _LENGTH.unpack(head)
-    values = pickle.loads(stdin.read(size))
-    stdout.write(_MASKS if secrets._free_text_masks_any(values) else _CLEAN)
+    while True:
+        head = stdin.read(_LENGTH.size)
+        if len(head) != _LENGTH.size:
+            return
+        (size,) = _LENGTH.unpack(head)
+        if size == 0:
+            break
+        data = stdin.read(size)
+        if len(data) != size:
+            return
+        if secrets._free_text_masks_any(pickle.loads(data)):
+            stdout.write(_MASKS)
+            stdout.flush()
+            return
+    stdout.write(_CLEAN)
     stdout.flush()
 
 

@@ -43,6 +43,20 @@ def test_the_helper_answers_what_judging_here_answers(values: list[str], masks: 
     assert again.masks_any() is masks
 
 
+@pytest.mark.parametrize("where", [None, 0, scrubjudge.CHUNK + 7, -1])
+def test_strings_over_several_chunks_are_all_judged(where: int | None) -> None:
+    # The helper answers as soon as a chunk would be masked (the writer then stops), and
+    # says clean only once the last chunk is judged.
+    values = [f"{text} {i}" for i in range(scrubjudge.CHUNK * 2 + 100) for text in CLEAN[:1]]
+    if where is not None:
+        values.insert(where if where >= 0 else len(values), LEAK)
+    judge = FreeTextJudge.start()
+    assert judge is not None
+    judge.submit(values)
+    assert judge._answer(60.0) == (b"0" if where is None else b"1")
+    judge.close()
+
+
 def _judge_running(code: str) -> FreeTextJudge:
     return FreeTextJudge(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
