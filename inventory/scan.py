@@ -552,26 +552,46 @@ def _scan_streaming(roots: list[Path], cfg: Config, cfg_json: str, scan_json: st
     with _collector_paused():
         pending, keys = _stream_and_build(roots, cfg, cfg_json, scan_json, sources, cache, stats, jobs, progress)
     _give_back_memory()  # the fragments, merged into the inventory
+    inv = _scrubbed_and_stored(pending, cache, keys, stats)
+    cache.close()
+    return inv, stats
+
+
+def _judge(cache: "FragmentCache", stats: ScanStats) -> FreeTextJudge | None:
+    """A helper to judge the scrub's free text while the inventory is encoded for ``cache``,
+    started before the build (it is ready by the time the strings are); ``None`` when
+    nothing is stored or the tree is too small for it to pay (see JUDGE_FROM_FILES)."""
+    if cache.db is None or stats.files_scanned < JUDGE_FROM_FILES:
+        return None
+    from inventory.scrubjudge import FreeTextJudge
+
+    return FreeTextJudge.start()
+
+
+def _scrubbed_and_stored(pending: PendingScrub, cache: "FragmentCache", keys: tuple[str, str, tuple[str, str, int, int]],
+                         stats: ScanStats) -> Inventory:
+    """The scrubbed inventory of ``pending``, stored in ``cache`` under ``keys`` (scope, key, tree).
+
+    The stored form is encoded while the helper judges the free text (see
+    :mod:`inventory.scrubjudge`), but written only as the scrubbed inventory: encoded again
+    if the scrub masked anything.
+    """
     try:
         if cache.db is None:
             with _stage(stats, "scrub secrets"):
-                inv = pending.result()
-        else:
-            # Encoded while the helper judges the free text (see inventory.scrubjudge), but
-            # written only as the scrubbed inventory: encoded again if the scrub masked anything.
-            with _stage(stats, "store the inventory"):
-                parts = _stored_form(pending.inventory)
-            with _stage(stats, "scrub secrets"):
-                inv = pending.result()
-            with _stage(stats, "store the inventory"):
-                if inv is not pending.inventory:
-                    parts = _stored_form(inv)
-                if parts is not None:
-                    cache.put_parts(*keys, parts)
+                return pending.result()
+        with _stage(stats, "store the inventory"):
+            parts = _stored_form(pending.inventory)
+        with _stage(stats, "scrub secrets"):
+            inv = pending.result()
+        with _stage(stats, "store the inventory"):
+            if inv is not pending.inventory:
+                parts = _stored_form(inv)
+            if parts is not None:
+                cache.put_parts(*keys, parts)
+        return inv
     finally:
         pending.close()
-    cache.close()
-    return inv, stats
 
 
 def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: str, sources: list[str],
@@ -725,12 +745,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     fragments = [f for pos in order for f in built.pop(pos)]
     # Only the fragments and parsed lines go on: the build is the scan's peak.
     del jobs_found, positions, seen_keys, file_keys, order, built
-    # Stored, the inventory is encoded while a helper process judges the scrub's free text
-    # on the other core; started now, it is ready by the time the strings are.
-    from inventory.scrubjudge import FreeTextJudge
-
-    judge = FreeTextJudge.start() if cache.db is not None and stats.files_scanned >= JUDGE_FROM_FILES else None
-    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, judge)
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats))
     return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
 
 
@@ -1112,12 +1127,10 @@ def scan_paths(
 
     fragments = [f for rel in order
                  for f in (built.pop(rel) if rel in built else _FRAGMENTS.validate_json(results.pop(rel)))]
-    inv = build_inventory(fragments, scanners, cfg, sources, stats, parsed)
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats))
     _give_back_memory()  # the fragments, merged into the inventory
-    if use_cache:
-        with _stage(stats, "store the inventory"):
-            cache.put_inventory(inv_scope, inv_key, inv, (tree_scope, tree_key, stats.files_scanned,
-                                                          stats.skipped - skipped_before))
+    inv = _scrubbed_and_stored(pending, cache, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned,
+                                                                     stats.skipped - skipped_before)), stats)
     cache.close()
     return inv, stats
 

@@ -9,6 +9,7 @@ scrubbed one, also when a secret is only found by the last line of defence.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -127,12 +128,43 @@ def test_a_stored_cold_scan_judged_by_the_helper_stores_what_judging_here_stores
     assert (f"migrated from postgres://app:{secrets.REDACTED}@" in dumped) is leaky
     # The stored inventory is the scrubbed one: on disk, and as the rescan returns it. (The
     # per-file cache keeps what this test's "scanner" made; the scrub is over the inventory.)
-    db = sqlite3.connect(next((tmp_path / "helped").rglob("*.sqlite")))
-    blobs = [row[0] for table in ("inventories", "trees") for row in db.execute(f"SELECT value FROM {table}")]
-    db.close()
+    blobs = _stored_blobs(tmp_path / "helped")
     assert len(blobs) == 2 and all(SECRET.encode() not in blob for blob in blobs)
     again, stats = scan_paths([EXAMPLE], Config(), cache_dir=tmp_path / "helped", jobs=1)
     assert stats.cache_hits and again.digest() == here.digest()
+
+
+def _stored_blobs(cache: Path) -> list[bytes]:
+    db = sqlite3.connect(cache / "scan.sqlite")
+    try:
+        return [row[0] for table in ("inventories", "trees") for row in db.execute(f"SELECT value FROM {table}")]
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("leaky", [False, True])
+def test_a_rescan_of_a_changed_tree_judged_by_the_helper_stores_the_scrubbed_inventory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaky: bool) -> None:
+    # A changed tree is rebuilt through scan_paths' own passes (not the streamed cold scan).
+    tree = tmp_path / "tree"
+    shutil.copytree(EXAMPLE, tree)
+    if leaky:
+        monkeypatch.setattr(scan_mod, "_scan_one", _leaky_scan_one(scan_mod._scan_one))
+    monkeypatch.setattr(scan_mod, "JUDGE_FROM_FILES", 0)
+    scan_paths([tree], Config(), cache_dir=tmp_path / "cache", jobs=1)
+    with (tree / "runbooks" / "cache-flush.md").open("a") as fh:
+        fh.write("\n```sh\nkubectl -n acme-prod get pods\n```\n")
+    started: list[FreeTextJudge | None] = []
+    real_start = FreeTextJudge.start
+    monkeypatch.setattr(FreeTextJudge, "start", classmethod(lambda cls: started.append(real_start()) or started[-1]))
+    helped, stats = scan_paths([tree], Config(), cache_dir=tmp_path / "cache", jobs=1)
+    assert len(started) == 1 and started[0] is not None and stats.cache_hits < stats.files_scanned
+
+    monkeypatch.setattr(scan_mod, "JUDGE_FROM_FILES", 10**9)
+    here, _ = scan_paths([tree], Config(), cache_dir=tmp_path / "fresh", jobs=1)
+    assert helped.digest() == here.digest()
+    assert SECRET not in helped.model_dump_json()
+    assert all(SECRET.encode() not in blob for blob in _stored_blobs(tmp_path / "cache"))
 
 
 def test_a_failing_build_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
