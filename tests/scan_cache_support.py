@@ -1,4 +1,5 @@
-"""Shared by the scan-cache tests: an example tree aged an hour, and a settle window of zero."""
+"""Shared by the scan-cache tests: an example tree aged an hour, a settle window of zero, and a
+count of the model objects an inventory holds."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 import inventory.scan as scan_mod
 
@@ -35,3 +37,12 @@ def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     tests).
     """
     monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+
+
+def count_models(obj: object) -> int:
+    """How many model objects ``obj`` holds, itself included."""
+    if isinstance(obj, list):
+        return sum(count_models(x) for x in obj)
+    if isinstance(obj, BaseModel):
+        return 1 + sum(count_models(v) for v in obj.__dict__.values())
+    return 0

@@ -8,7 +8,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 from inventory import store
 from inventory.config import Config
@@ -27,6 +26,7 @@ from inventory.model import (
     Warning,
 )
 from inventory.scan import scan_paths
+from tests.scan_cache_support import count_models
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
 EV = Evidence(path="k8s/base/deploy.yaml", line=3)
@@ -107,22 +107,13 @@ def test_loaded_models_are_ordinary_models() -> None:
     assert Inventory.model_validate_json(back.model_dump_json()) == back
 
 
-def _models(obj: object) -> int:
-    """How many model objects ``obj`` holds, itself included."""
-    if isinstance(obj, list):
-        return sum(_models(x) for x in obj)
-    if isinstance(obj, BaseModel):
-        return 1 + sum(_models(v) for v in obj.__dict__.values())
-    return 0
-
-
 def test_a_loaded_inventory_is_left_out_of_the_cyclic_collector_and_still_freed() -> None:
     blob = store.dump(_inventory())
     enabled = gc.isenabled()
     before = gc.get_freeze_count()
     try:
         back = store.load(blob)
-        n = _models(back)
+        n = count_models(back)
         assert n > 10
         # Its objects are frozen (the collector never walks them again)...
         assert gc.get_freeze_count() - before >= n

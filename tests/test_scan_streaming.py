@@ -14,12 +14,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 import inventory.scan as scan_mod
 from inventory import store
 from inventory.config import Config
 from inventory.scan import FragmentCache, scan_paths
+from tests.scan_cache_support import count_models
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
 
@@ -157,15 +157,6 @@ def test_workers_collect_garbage_rarely_even_when_forked_from_a_paused_parent(
     assert gc.isenabled()  # and this process's collector is as it was
 
 
-def _models(obj: object) -> int:
-    """How many model objects ``obj`` holds, itself included."""
-    if isinstance(obj, list):
-        return sum(_models(x) for x in obj)
-    if isinstance(obj, BaseModel):
-        return 1 + sum(_models(v) for v in obj.__dict__.values())
-    return 0
-
-
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_a_built_inventory_is_left_out_of_the_cyclic_collector_and_still_freed(
         tmp_path: Path, use_cache: bool) -> None:
@@ -175,7 +166,7 @@ def test_a_built_inventory_is_left_out_of_the_cyclic_collector_and_still_freed(
     gc.unfreeze()
     try:
         inv, _ = scan_paths([EXAMPLE], Config(), use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=1)
-        n = _models(inv)
+        n = count_models(inv)
         assert n > 100
         assert gc.get_freeze_count() >= n
         assert gc.isenabled() == enabled
