@@ -35,6 +35,17 @@ def image_repository(image: str) -> str:
     return repo.lower()
 
 
+@lru_cache(maxsize=1)
+def _image_rows() -> tuple[dict[str, int], dict[str, int]]:
+    """The images table as lookups from a pattern to its first row: bare names, and patterns
+    with a path (``bitnami/postgresql``)."""
+    bare: dict[str, int] = {}
+    paths: dict[str, int] = {}
+    for row, (pattern, _, _) in enumerate(_table()["images"]):
+        (paths if "/" in pattern else bare).setdefault(pattern, row)
+    return bare, paths
+
+
 def kind_for_image(image: str) -> tuple[str, str] | None:
     """``(kind, subtype)`` for a container image of a known datastore, else ``None``.
 
@@ -43,14 +54,18 @@ def kind_for_image(image: str) -> tuple[str, str] | None:
     (``postgres``), so ``acme/postgres-exporter`` is not mistaken for a database.
     """
     repo = image_repository(image)
-    last = repo.rsplit("/", 1)[-1]
-    for pattern, kind, subtype in _table()["images"]:
-        if "/" in pattern:
-            if repo == pattern or repo.endswith("/" + pattern):
-                return kind, subtype
-        elif last == pattern:
-            return kind, subtype
-    return None
+    bare, paths = _image_rows()
+    segments = repo.split("/")
+    # The table's first row that fits, looked up rather than tried row by row (the scan and
+    # the actions stage ask for thousands of images): a pattern with a path fits the whole
+    # repository or its last segments, a bare name the last segment.
+    rows = [paths[tail] for tail in ("/".join(segments[i:]) for i in range(len(segments) - 1)) if tail in paths]
+    if segments[-1] in bare:
+        rows.append(bare[segments[-1]])
+    if not rows:
+        return None
+    _, kind, subtype = _table()["images"][min(rows)]
+    return kind, subtype
 
 
 def kind_for_chart(name: str) -> tuple[str, str] | None:
