@@ -41,6 +41,9 @@ _NO_NAMESPACE = frozenset({"config", "project", "new-project", "projects", "adm"
                            "explain", "kustomize", "krew", "auth"})
 # The tools a session gives a namespace or context to, or learns from (see _learn).
 _SESSION_TOOLS = _KUBE_TOOLS | {"exit", "logout", "ssh", "export", "kubectx", "kubens"}
+# The kubectl/oc subcommands that change the session (`config use-context`, `config set-context`,
+# `oc project`, `oc new-project`).
+_KUBE_SESSION_SUBCOMMANDS = frozenset({"config", "project", "new-project"})
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(['\"]?)([^'\"\s;&|$`<>(){}]+)\2\s*$")
 _VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
@@ -87,8 +90,11 @@ class KubeSession:
                 out.append(None)  # neither runs in nor changes the session (most commands)
                 continue
             ns, ctx = self.namespace_of(pc), self.context_of(pc)
-            notes = [x[1] for x in (ns, ctx) if x]
-            out.append((ns[0] if ns else None, ctx[0] if ctx else None, "; ".join(notes)) if notes else None)
+            if ns or ctx:
+                notes = [x[1] for x in (ns, ctx) if x]
+                out.append((ns[0] if ns else None, ctx[0] if ctx else None, "; ".join(notes)))
+            else:
+                out.append(None)  # the session gives it nothing (most commands name their namespace)
             self._learn(pc, sighting)
         return out
 
@@ -111,7 +117,7 @@ class KubeSession:
         # no current namespace), and then the subcommand need not be read.
         known: tuple[str, str] | None = None
         if pc.namespace:
-            m = _VAR.match(pc.namespace)
+            m = _VAR.match(pc.namespace) if pc.namespace[0] == "$" else None  # most: a literal `-n x`
             known = self.variables.get(m.group(1)) if m else None
             if known is None:
                 return None
@@ -127,6 +133,8 @@ class KubeSession:
         return self.namespace, f"namespace made current by {self.set_by}"  # type: ignore[return-value]
 
     def _learn(self, pc: ParsedCommand, sighting: CommandSighting) -> None:
+        if pc.tool in _KUBE_TOOLS and (len(pc.argv) < 2 or pc.argv[1] not in _KUBE_SESSION_SUBCOMMANDS):
+            return  # most kubectl/oc commands (a quick way out: each runbook line's are learnt from)
         if pc.tool in ("exit", "logout") and pc.via is None:
             self.remote = None
             return
