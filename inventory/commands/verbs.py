@@ -13,6 +13,7 @@ Also here: which entity kinds a command's target can be (``kubectl delete kafkat
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from inventory.commands.model import ParsedCommand
 from inventory.commands.tools.system import UTILITIES
@@ -41,9 +42,15 @@ _K8S_KINDS: dict[str, tuple[str, ...] | None] = {
 _PROGRAM = re.compile(r"^[A-Za-z_$~./][\w.+@:$/{}()-]*$")
 
 
+@lru_cache(maxsize=4096)  # the same few tools on every line (bounded: any first word is a tool)
+def _names_program(tool: str) -> bool:
+    """Whether ``tool`` is a word that can name a program (of a program's characters, with a letter)."""
+    return bool(_PROGRAM.match(tool)) and any(ch.isalpha() for ch in tool)
+
+
 def is_noise(pc: ParsedCommand) -> bool:
     """Shell builtins, text utilities and non-program words are not actions; reading a sensitive file is."""
-    if not _PROGRAM.match(pc.tool) or not any(ch.isalpha() for ch in pc.tool):
+    if not _names_program(pc.tool):
         return True
     if pc.tool in ("write-file", "read-file"):
         # `> out.txt`, `curl -o f`, `-d @f`: part of the command they belong to, not an operation
