@@ -134,7 +134,7 @@ class KubeSession:
 
     def _learn(self, pc: ParsedCommand, sighting: CommandSighting) -> None:
         if pc.tool in _KUBE_TOOLS and (len(pc.argv) < 2 or pc.argv[1] not in _KUBE_SESSION_SUBCOMMANDS):
-            return  # most kubectl/oc commands (a quick way out: each runbook line's are learnt from)
+            return  # most kubectl/oc commands: only `config ...`, `oc project` and `oc new-project` change the session
         if pc.tool in ("exit", "logout") and pc.via is None:
             self.remote = None
             return
