@@ -12,6 +12,7 @@ import hashlib
 import json
 import marshal
 import os
+import signal
 import sqlite3
 import struct
 import sys
@@ -804,8 +805,14 @@ class FragmentCache:
         """Store ``walk`` if it learnt anything (see :meth:`WalkCache.dump` for what is kept)."""
         if self.db is None or not walk.changed:
             return
+        self.put_walk_blob(walk.dump(roots))
+
+    def put_walk_blob(self, blob: bytes) -> None:
+        """Store a walk already dumped (:meth:`WalkCache.dump`)."""
+        if self.db is None:
+            return
         try:
-            self.db.execute("INSERT OR REPLACE INTO walk VALUES ('walk', ?)", (walk.dump(roots),))
+            self.db.execute("INSERT OR REPLACE INTO walk VALUES ('walk', ?)", (blob,))
             self.db.commit()
         except sqlite3.Error:
             pass
@@ -944,6 +951,108 @@ def _walk_and_hash(roots: list[Path], cfg: Config, stats: ScanStats,
     return seen
 
 
+class _Walked(NamedTuple):
+    """What :func:`_walk_beside_loading` found: the stored inventory of an unchanged tree
+    (``inventory``), or else the walk itself (``seen``, as ``_walk_and_hash`` returns it)."""
+
+    inventory: Inventory | None
+    seen: list[tuple[FileJob, bytes | None, str]] | None
+
+
+def _walk_beside_loading(roots: list[Path], cfg: Config, tree_tag: str, sources: list[str], cache: "FragmentCache",
+                         stats: ScanStats) -> _Walked | None:
+    """Pass 1 of :func:`scan_paths` (walk and hash) in a forked child, while this process
+    loads the inventory stored for the tree's scope: the warm rescan's two halves, of about
+    the same length, whose results only meet at the end.
+
+    The stored inventory is returned if the child's tree key is the stored one and the walk
+    learnt nothing new to store; otherwise the child's walk is (the files it read, its
+    warnings and counts in ``stats``, what it learnt stored in ``cache``), and the caller
+    goes on from there as after its own walk. ``None`` (``stats`` untouched) when nothing is
+    stored for the scope or the child cannot run: the caller walks itself.
+    """
+    if not hasattr(os, "fork") or cache.db is None:
+        return None
+    scope = _scope(tree_tag, sources)
+    try:
+        row = cache.db.execute("SELECT key, value, scanned, skipped FROM trees WHERE scope = ?", (scope,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None:
+        return None
+    stored_key, blob, scanned, skipped = row
+    walk = cache.get_walk()
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child: walk, hash, report, and leave without running any cleanup
+        code = 1
+        try:
+            os.close(read_end)
+            mine = ScanStats()
+            with _collector_paused():
+                seen = _walk_and_hash(roots, cfg, mine, walk)
+            key = _inventory_key(tree_tag, sources, [f"{job.relpath}\0{digest}" for job, _, digest in seen],
+                                 mine.warnings)[1]
+            counts = (mine.files_seen, mine.bytes_read, mine.skipped, [w.model_dump() for w in mine.warnings])
+            if key == stored_key and not walk.changed:
+                report = marshal.dumps((counts, None, None))
+            else:
+                files = [(str(job.root), job.path, job.relpath, data, digest) for job, data, digest in seen]
+                report = marshal.dumps((counts, walk.dump(roots) if walk.changed else None, files))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(report)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    del walk
+    inv = None
+    with os.fdopen(read_end, "rb") as src:
+        try:
+            with _stage(stats, "load the stored inventory"):
+                try:
+                    inv = store.load(blob)
+                except store.StoreError:
+                    inv = None
+            del blob
+            with _stage(stats, "walk and hash files"):  # what of it the load did not hide
+                report = src.read()
+                _, status = os.waitpid(pid, 0)
+        except BaseException:  # interrupted: the child goes too
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
+    try:
+        counts, walk_blob, files = marshal.loads(report)
+        files_seen, bytes_read, walk_skipped, warnings = counts
+    except (EOFError, ValueError, TypeError):
+        return None
+    if status != 0:
+        return None
+    if files is None and inv is None:
+        return None  # unchanged, but what is stored for it cannot be read: walked again and rebuilt
+    stats.files_seen += files_seen
+    stats.bytes_read += bytes_read
+    stats.skipped += walk_skipped
+    stats.warnings.extend(Warning(**w) for w in warnings)
+    if files is None:
+        stats.files_scanned = stats.cache_hits = int(scanned)
+        stats.skipped += int(skipped)
+        return _Walked(inv, None)
+    del inv  # the tree changed: the inventory is built again
+    if walk_blob is not None:
+        cache.put_walk_blob(walk_blob)
+    root_paths: dict[str, Path] = {}
+    seen = [(FileJob(root_paths.setdefault(root, Path(root)), path, rel), data, digest)
+            for root, path, rel, data, digest in files]
+    return _Walked(None, seen)
+
+
 def scan_paths(
     paths: list[str | Path],
     cfg: Config | None = None,
@@ -982,12 +1091,23 @@ def scan_paths(
     cache = FragmentCache((cache_dir or CACHE_DIR) if use_cache else None)
     if cache.is_empty():  # nothing stored to consult: scan as the walk goes
         return _scan_streaming(roots, cfg, cfg_json, scan_json, [str(p) for p in paths], cache, stats, jobs, progress)
-    with _collector_paused(), _stage(stats, "walk and hash files"):
-        walk = cache.get_walk() if use_cache else None
-        seen = _walk_and_hash(roots, cfg, stats, walk)
-    if walk is not None:
-        cache.put_walk(walk, roots)
-    del walk
+    walked = _walk_beside_loading(roots, cfg, _tree_tag(scan_json), [str(p) for p in paths], cache, stats) \
+        if use_cache else None
+    if walked is not None and walked.inventory is not None:
+        cache.close()
+        if progress:
+            progress(stats.files_scanned, stats.files_scanned)
+        return walked.inventory, stats
+    if walked is not None and walked.seen is not None:
+        seen = walked.seen
+    else:
+        with _collector_paused(), _stage(stats, "walk and hash files"):
+            walk = cache.get_walk() if use_cache else None
+            seen = _walk_and_hash(roots, cfg, stats, walk)
+        if walk is not None:
+            cache.put_walk(walk, roots)
+        del walk
+    del walked
     sources = [str(p) for p in paths]
     # The tree's key needs no scanner: the code tag (part of every key) covers their code and
     # versions, so a warm rescan does not import them.
@@ -1153,9 +1273,14 @@ def _code_tag() -> str:
     return h.hexdigest()
 
 
+def _scope(cfg_tag: str, sources: list[str]) -> str:
+    """What is scanned how (the code, the config, the sources): the first half of :func:`_inventory_key`."""
+    return hashlib.sha256(json.dumps([_code_tag(), cfg_tag, sources]).encode()).hexdigest()
+
+
 def _inventory_key(cfg_tag: str, sources: list[str], file_keys: list[str], warnings: list[Warning]) -> tuple[str, str]:
     """(scope, key) of a built inventory: scope is what is scanned how, key is everything it was built from."""
-    scope = hashlib.sha256(json.dumps([_code_tag(), cfg_tag, sources]).encode()).hexdigest()
+    scope = _scope(cfg_tag, sources)
     h = hashlib.sha256(scope.encode())
     for k in file_keys:
         h.update(k.encode())

@@ -46,3 +46,39 @@ def count_models(obj: object) -> int:
     if isinstance(obj, BaseModel):
         return 1 + sum(count_models(v) for v in obj.__dict__.values())
     return 0
+
+
+class CallLog:
+    """What was done (one line per item, e.g. a path opened), as a list that also sees what
+    processes forked from this one did: a warm rescan walks in a forked child. Each item is
+    one short append to a file."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.log.write_text("")
+
+    def add(self, item: str) -> None:
+        """Record ``item`` (from this process or a forked child)."""
+        with open(self.log, "a") as fh:
+            fh.write(f"{item}\n")
+
+    def _items(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+    def clear(self) -> None:
+        self.log.write_text("")
+
+    def __eq__(self, other: object) -> bool:
+        return self._items() == other
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items()
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._items())
+
+    def __repr__(self) -> str:
+        return repr(self._items())

@@ -11,24 +11,24 @@ import inventory.scan as scan_mod
 from inventory.config import Config
 from inventory.io import inventory_to_yaml
 from inventory.scan import scan_paths
-from tests.scan_cache_support import HOUR_AGO, no_settle, old_example_tree  # noqa: F401 - fixture
+from tests.scan_cache_support import HOUR_AGO, CallLog, no_settle, old_example_tree  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Paths the scan opens from now on."""
-    opened: list[str] = []
+def reads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CallLog:
+    """Paths the scan opens from now on (in this process or a child forked from it)."""
+    opened = CallLog(tmp_path / "opened.log")
     real_open = open
 
     def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        opened.append(str(path))
+        opened.add(str(path))
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(scan_mod, "open", counting_open, raising=False)
     return opened
 
 
-def test_a_settled_unchanged_tree_is_rescanned_without_reading_a_file(tmp_path: Path, reads: list[str],
+def test_a_settled_unchanged_tree_is_rescanned_without_reading_a_file(tmp_path: Path, reads: CallLog,
                                                                       no_settle: None) -> None:
     root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
@@ -41,7 +41,7 @@ def test_a_settled_unchanged_tree_is_rescanned_without_reading_a_file(tmp_path: 
     assert inventory_to_yaml(again) == inventory_to_yaml(first)
 
 
-def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, reads: list[str], no_settle: None) -> None:
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, reads: CallLog, no_settle: None) -> None:
     root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     scan_paths([root], Config(), cache_dir=cache)
@@ -59,7 +59,7 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, reads: 
     assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
 
 
-def test_a_file_changed_as_it_was_hashed_is_read_again(tmp_path: Path, reads: list[str], no_settle: None,
+def test_a_file_changed_as_it_was_hashed_is_read_again(tmp_path: Path, reads: CallLog, no_settle: None,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
@@ -74,7 +74,7 @@ def test_a_file_changed_as_it_was_hashed_is_read_again(tmp_path: Path, reads: li
     assert reads == [str(compose)]
 
 
-def test_files_changed_within_two_seconds_of_hashing_are_read_again(tmp_path: Path, reads: list[str]) -> None:
+def test_files_changed_within_two_seconds_of_hashing_are_read_again(tmp_path: Path, reads: CallLog) -> None:
     root = old_example_tree(tmp_path)  # just copied: every inode changed a moment ago
     cache = tmp_path / "cache"
     scan_paths([root], Config(), cache_dir=cache)
@@ -84,7 +84,7 @@ def test_files_changed_within_two_seconds_of_hashing_are_read_again(tmp_path: Pa
     assert len(reads) == n > 0
 
 
-def test_without_a_cache_every_file_is_read(tmp_path: Path, reads: list[str]) -> None:
+def test_without_a_cache_every_file_is_read(tmp_path: Path, reads: CallLog) -> None:
     root = old_example_tree(tmp_path)
     scan_paths([root], Config(), use_cache=False)
     n = len(reads)

@@ -13,17 +13,17 @@ import inventory.scan as scan_mod
 from inventory.config import Config
 from inventory.io import inventory_to_yaml
 from inventory.scan import ScanStats, WalkCache, iter_files, scan_paths
-from tests.scan_cache_support import no_settle, old_example_tree  # noqa: F401 - fixture
+from tests.scan_cache_support import CallLog, no_settle, old_example_tree  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def listed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Directories the walk lists (reads the entries of) from now on."""
-    calls: list[str] = []
+def listed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CallLog:
+    """Directories the walk lists (reads the entries of) from now on, also in a forked child."""
+    calls = CallLog(tmp_path / "listed.log")
     real = scan_mod._list_dir
 
     def counting(d: str):  # type: ignore[no-untyped-def]
-        calls.append(d)
+        calls.add(d)
         return real(d)
 
     monkeypatch.setattr(scan_mod, "_list_dir", counting)
@@ -49,7 +49,7 @@ def _stored(walk: WalkCache, root: Path) -> WalkCache:
     return WalkCache.load(walk.dump([root]))
 
 
-def test_an_unchanged_directory_is_not_listed_again(tmp_path: Path, listed: list[str], no_settle: None) -> None:
+def test_an_unchanged_directory_is_not_listed_again(tmp_path: Path, listed: CallLog, no_settle: None) -> None:
     root = _tree(tmp_path / "t")
     first = WalkCache()
     expected = _walk(root, first)
@@ -60,7 +60,7 @@ def test_an_unchanged_directory_is_not_listed_again(tmp_path: Path, listed: list
     assert again == expected == _walk(root, None)
 
 
-def test_added_removed_and_renamed_files_are_seen(tmp_path: Path, listed: list[str], no_settle: None) -> None:
+def test_added_removed_and_renamed_files_are_seen(tmp_path: Path, listed: CallLog, no_settle: None) -> None:
     root = _tree(tmp_path / "t")
     first = WalkCache()
     _walk(root, first)
@@ -75,7 +75,7 @@ def test_added_removed_and_renamed_files_are_seen(tmp_path: Path, listed: list[s
     assert again[0] == ["a/b/c.md", "a/b/d/e.yaml", "a/b/d/new.yaml", "a/y.txt", "b.yaml"]
 
 
-def test_a_replaced_directory_is_listed_again(tmp_path: Path, listed: list[str], no_settle: None) -> None:
+def test_a_replaced_directory_is_listed_again(tmp_path: Path, listed: CallLog, no_settle: None) -> None:
     root = _tree(tmp_path / "t")
     first = WalkCache()
     _walk(root, first)
@@ -89,7 +89,7 @@ def test_a_replaced_directory_is_listed_again(tmp_path: Path, listed: list[str],
     assert "a/b/d/other.yaml" in again[0] and "a/b/d/e.yaml" not in again[0]
 
 
-def test_a_symlink_is_followed_afresh_in_an_unchanged_directory(tmp_path: Path, listed: list[str],
+def test_a_symlink_is_followed_afresh_in_an_unchanged_directory(tmp_path: Path, listed: CallLog,
                                                                 no_settle: None) -> None:
     root = _tree(tmp_path / "t")
     outside = tmp_path / "elsewhere"
@@ -115,7 +115,7 @@ def test_a_symlink_is_followed_afresh_in_an_unchanged_directory(tmp_path: Path, 
     assert again[1] == []
 
 
-def test_a_directory_changed_as_it_was_listed_is_listed_again(tmp_path: Path, listed: list[str], no_settle: None,
+def test_a_directory_changed_as_it_was_listed_is_listed_again(tmp_path: Path, listed: CallLog, no_settle: None,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     root = _tree(tmp_path / "t")
     (root / "a" / "b" / "late.md").write_text("x")
@@ -130,7 +130,7 @@ def test_a_directory_changed_as_it_was_listed_is_listed_again(tmp_path: Path, li
 
 
 def test_directories_changed_within_two_seconds_of_listing_are_listed_again(tmp_path: Path,
-                                                                           listed: list[str]) -> None:
+                                                                           listed: CallLog) -> None:
     root = _tree(tmp_path / "t")  # just made: every directory changed a moment ago
     first = WalkCache()
     _walk(root, first)
@@ -167,7 +167,7 @@ def test_entries_of_what_is_gone_are_dropped_and_other_trees_kept(tmp_path: Path
     assert str(other / "a" / "b" / "d") in kept  # not under the walked root: not this walk's to judge
 
 
-def test_a_warm_scan_of_an_unchanged_tree_lists_no_directory(tmp_path: Path, listed: list[str],
+def test_a_warm_scan_of_an_unchanged_tree_lists_no_directory(tmp_path: Path, listed: CallLog,
                                                             no_settle: None) -> None:
     root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
@@ -180,7 +180,7 @@ def test_a_warm_scan_of_an_unchanged_tree_lists_no_directory(tmp_path: Path, lis
     assert inventory_to_yaml(again) == inventory_to_yaml(first)
 
 
-def test_an_edit_in_place_is_seen_though_its_directory_is_not_listed(tmp_path: Path, listed: list[str],
+def test_an_edit_in_place_is_seen_though_its_directory_is_not_listed(tmp_path: Path, listed: CallLog,
                                                                      no_settle: None) -> None:
     root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
