@@ -274,7 +274,7 @@ def _instrument(ref, spent: dict[str, float], calls: list[tuple[str, float, floa
 
     gc.callbacks.append(on_gc)
     # The eval draft made ahead: how long the run waited for the child, and whether it was used.
-    from generators import forked
+    from inventory import forked
 
     take, start = forked.Forked.take, forked.start
 

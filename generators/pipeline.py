@@ -20,7 +20,6 @@ from typing import Protocol
 
 from generators import __version__
 from generators.decision.build import Assessments
-from generators import forked
 from generators.documents.evals import draft_evals, eval_basis, same_eval_basis
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.documents.policy import draft_policy
@@ -28,6 +27,7 @@ from generators.documents.render import render_evals_md, render_policy_md, rende
 from generators.documents.tiers import tier_definitions
 from generators.risk.rules import Rules, rules_from_config
 from generators.risk.model import Assessment
+from inventory import forked
 from inventory.config import Config
 from generators.review.roundtrip import STATE_DIR, ReviewReport, reconcile, write_all
 from inventory.io import Text, inventory_to_yaml, inventory_yaml_writer

@@ -12,7 +12,6 @@ import hashlib
 import json
 import marshal
 import os
-import signal
 import sqlite3
 import struct
 import sys
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import TypeAdapter
 
-from inventory import store
+from inventory import forked, store
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
 from inventory.model import Inventory, Warning
@@ -971,7 +970,7 @@ def _walk_beside_loading(roots: list[Path], cfg: Config, tree_tag: str, sources:
     goes on from there as after its own walk. ``None`` (``stats`` untouched) when nothing is
     stored for the scope or the child cannot run: the caller walks itself.
     """
-    if not hasattr(os, "fork") or cache.db is None:
+    if cache.db is None or not forked.available():
         return None
     scope = _scope(tree_tag, sources)
     try:
@@ -982,58 +981,40 @@ def _walk_beside_loading(roots: list[Path], cfg: Config, tree_tag: str, sources:
         return None
     stored_key, blob, scanned, skipped = row
     walk = cache.get_walk()
-    read_end, write_end = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    if pid == 0:  # the child: walk, hash, report, and leave without running any cleanup
-        code = 1
-        try:
-            os.close(read_end)
-            mine = ScanStats()
-            with _collector_paused():
-                seen = _walk_and_hash(roots, cfg, mine, walk)
-            key = _inventory_key(tree_tag, sources, [f"{job.relpath}\0{digest}" for job, _, digest in seen],
-                                 mine.warnings)[1]
-            counts = (mine.files_seen, mine.bytes_read, mine.skipped, [w.model_dump() for w in mine.warnings])
-            if key == stored_key and not walk.changed:
-                report = marshal.dumps((counts, None, None))
-            else:
-                files = [(str(job.root), job.path, job.relpath, data, digest) for job, data, digest in seen]
-                report = marshal.dumps((counts, walk.dump(roots) if walk.changed else None, files))
-            with os.fdopen(write_end, "wb") as out:
-                out.write(report)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
+
+    def walk_and_report() -> tuple:
+        mine = ScanStats()
+        with _collector_paused():
+            seen = _walk_and_hash(roots, cfg, mine, walk)
+        key = _inventory_key(tree_tag, sources, [f"{job.relpath}\0{digest}" for job, _, digest in seen],
+                             mine.warnings)[1]
+        counts = (mine.files_seen, mine.bytes_read, mine.skipped, [w.model_dump() for w in mine.warnings])
+        if key == stored_key and not walk.changed:
+            return counts, None, None
+        return (counts, walk.dump(roots) if walk.changed else None,
+                [(str(job.root), job.path, job.relpath, data, digest) for job, data, digest in seen])
+
+    # Not at a lower priority (as work ahead of need usually is): the rescan waits for it.
+    job = forked.start(walk_and_report, nice=0)
     del walk
-    inv = None
-    with os.fdopen(read_end, "rb") as src:
-        try:
-            with _stage(stats, "load the stored inventory"):
-                try:
-                    inv = store.load(blob)
-                except store.StoreError:
-                    inv = None
-            del blob
-            with _stage(stats, "walk and hash files"):  # what of it the load did not hide
-                report = src.read()
-                _, status = os.waitpid(pid, 0)
-        except BaseException:  # interrupted: the child goes too
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise
+    if job is None:
+        return None
     try:
-        counts, walk_blob, files = marshal.loads(report)
-        files_seen, bytes_read, walk_skipped, warnings = counts
-    except (EOFError, ValueError, TypeError):
-        return None
-    if status != 0:
-        return None
+        with _stage(stats, "load the stored inventory"):
+            try:
+                inv: Inventory | None = store.load(blob)
+            except store.StoreError:
+                inv = None
+        del blob
+        with _stage(stats, "walk and hash files"):  # what of it the load did not hide
+            report = job.take()
+    except BaseException:  # interrupted: the child goes too
+        job.discard()
+        raise
+    if report is None:
+        return None  # the child failed: walked here
+    counts, walk_blob, files = report
+    files_seen, bytes_read, walk_skipped, warnings = counts
     if files is None and inv is None:
         return None  # unchanged, but what is stored for it cannot be read: walked again and rebuilt
     stats.files_seen += files_seen

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from generators import forked
 from generators.documents.evals import draft_evals, eval_basis, same_eval_basis
 from generators.documents.model import EvalSuite, Policy
 from generators.llm.merge import merge_policy
 from generators.llm.schema import ActionAnswer, PolicyAnswer
 from generators.pipeline import assess, document_meta, draft_documents
+from inventory import forked
 from inventory.config import Config
 from inventory.model import Inventory
 from inventory.scan import scan_paths

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from generators import forked
 from generators.llm import run as llm_run
 from generators.llm.prompts import PromptRenderer
 from generators.llm.run import LLMRefiner, RunOptions
@@ -23,6 +22,7 @@ from generators.pipeline import assess, draft_documents, load_tiers
 from generators.providers.base import LLMRequest, LLMResponse, Provider, RetryPolicy
 from generators.providers.cache import ResponseCache
 from generators.providers.calllog import CallLog
+from inventory import forked
 from inventory.config import Config
 from inventory.model import Inventory
 from inventory.scan import scan_paths

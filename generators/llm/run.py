@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from generators import __version__, forked
+from generators import __version__
 from generators.documents.model import DocumentMeta, EvalSuite, Policy, TierDefinition
 from generators.llm.merge import Applied, Fallback, apply_action, merge_evals, merge_policy
 from generators.llm.prompts import PromptRenderer, RenderedPrompt
@@ -35,6 +35,7 @@ from generators.providers.cache import ResponseCache, cache_key
 from generators.providers.calllog import CallLog, CallRecord
 from generators.providers.pricing import Price, batch_discount, estimate_tokens, load_prices, price_for
 from generators.risk.model import Assessment
+from inventory import forked
 from inventory.model import Inventory
 
 Validator = Callable[[str, Slice], tuple[Any, list[str]]]

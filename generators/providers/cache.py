@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from generators import forked
-
 from generators.providers.base import LLMRequest, LLMResponse
+from inventory import forked
 
 DEFAULT_DIR = Path(".stackpolicy") / "cache" / "llm"
 

@@ -18,7 +18,6 @@ held in the child); otherwise :func:`start` returns None and the caller computes
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import pickle
@@ -110,6 +109,8 @@ class Stream(Generic[T]):
         Ends when the child is done, or at the first thing that goes wrong (the child failed or
         was killed, an unreadable value): the caller computes whatever did not come. Read once.
         """
+        import asyncio  # here: a scan forks through this module and needs no event loop
+
         if self._done:
             return
         self._done = True
