@@ -60,26 +60,40 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
             # same nothing without a Python call (a tenth of the composing time).
             self.descend_resolver = operator.is_
             self.ascend_resolver = tuple
+            # It looks `resolve` up on the loader for every node too: a plain function found
+            # on the instance is called without making a bound method (4% of parsing).
+            self.resolve = _plain_resolver(super().resolve)
 
-    def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: type = yaml.ScalarNode,
-                _mapping: type = yaml.MappingNode, _known: Any = _TAG_CACHE.get) -> Any:
-        # Called by libyaml for every node of every file, with the module's names bound as
-        # defaults. Without path resolvers, PyYAML's resolver gives a quoted scalar the str
-        # tag, a plain one the tag of its text alone, a collection its default tag: those
-        # answers are given here without its call.
-        if self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)
+    def dispose(self) -> None:
+        """As PyYAML's; and the memoised ``resolve`` is let go: it refers back to this loader,
+        a reference cycle that only the cyclic collector would free (see :func:`_fast_construct`)."""
+        self.__dict__.pop("resolve", None)
+        super().dispose()
+
+
+def _plain_resolver(resolve: Any) -> Any:
+    """PyYAML's ``resolve`` (bound to a loader without path resolvers), memoised for plain scalars.
+
+    Without path resolvers, PyYAML's resolver gives a quoted scalar the str tag, a plain one
+    the tag of its text alone, a collection its default tag: those answers are given here
+    without its call.
+    """
+
+    def plain_resolve(kind: Any, value: Any, implicit: Any, _scalar: type = yaml.ScalarNode,
+                      _mapping: type = yaml.MappingNode, _known: Any = _TAG_CACHE.get) -> Any:
         if kind is _scalar:
             if not implicit[0]:
                 return _STR_TAG
             tag = _known(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = resolve(kind, value, implicit)
                 if len(_TAG_CACHE) >= _TAG_CACHE_MAX:
                     _TAG_CACHE.clear()
                 _TAG_CACHE[value] = tag
             return tag
         return _MAP_TAG if kind is _mapping else _SEQ_TAG
+
+    return plain_resolve
 
 
 _LOADER: type = _Loader
