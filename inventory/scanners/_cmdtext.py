@@ -16,7 +16,14 @@ MAX_JOINED_LINES = 200
 MAX_QUOTED_LINES = 30
 
 
+# The characters every unbalanced-quote error of the lexer starts at (quotes, `$(`, `$'`,
+# backticks, `<(`): a text with none of them is balanced, and most command lines are.
+_MAY_OPEN = re.compile(r"['\"$`(]")
+
+
 def _unbalanced(text: str) -> bool:
+    if not _MAY_OPEN.search(text):
+        return False
     err = lex(text).error
     return bool(err) and ("quote" in err or "unbalanced" in err)
 
