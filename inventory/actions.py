@@ -330,25 +330,31 @@ def sighting_text(command: str) -> str:
     return command.replace(secrets.REDACTED, _PARSE_STAND_IN)
 
 
-def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None) -> dict[str, str]:
+def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None,
+                    known: Mapping[str, CommandLine] | None = None) -> dict[str, str]:
     """Each distinct sighted command parsed, as ``CommandLine`` JSON keyed by :func:`sighting_text`
     (added to ``out`` when given, skipping lines already there).
 
     The scan computes this in its worker processes, next to the scanner that found the
     commands, so :func:`actions_from_commands` does not parse them again, serially. JSON text
-    is compact to hold and pickle, and cheap to validate back.
+    is compact to hold and pickle, and cheap to validate back. ``known`` holds texts parsed
+    already (``parse_line`` of each key; a scanner's, see ``SourceFile.commands``): a shell
+    scanner parses every line it keeps, and most are sighted as they were read.
     """
     out = {} if out is None else out
+    known = known or {}
     for command in commands:
         text = sighting_text(command)
         if text not in out:
-            out[text] = parse_line(text).model_dump_json()
+            line = known.get(text)
+            out[text] = (line if line is not None else parse_line(text)).model_dump_json()
             # A runbook line with `<placeholder>` words is read a second time with them as
             # plain words (see _naming_commands): that reading is parsed here too.
             if "<" in text and _PLACEHOLDER_RE.search(text):
                 again = _placeholder_text(text)
                 if again not in out:
-                    out[again] = parse_line(again).model_dump_json()
+                    line = known.get(again)
+                    out[again] = (line if line is not None else parse_line(again)).model_dump_json()
     return out
 
 

@@ -426,7 +426,7 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
         if parsed is not None and frag.commands:
             from inventory.actions import parse_sightings
 
-            parse_sightings((c.command for c in frag.commands), parsed)
+            parse_sightings((c.command for c in frag.commands), parsed, src.commands)
         out.append(frag.model_dump_json())
     return "[" + ",".join(out) + "]"
 

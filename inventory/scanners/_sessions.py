@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from inventory.commands.model import CommandLine
 from inventory.commands.shell import parse_line
 from inventory.commands.sql import split_statements
 
@@ -59,11 +61,13 @@ def _may_open_session(command: str) -> bool:
     return any(word in low for word in _SESSION_TOOL_WORDS)
 
 
-def session_of(command: str) -> Session | None:
-    """The session ``command`` opens, if it opens one (no statement of its own on the line)."""
+def session_of(command: str, parse: Callable[[str], CommandLine] = parse_line) -> Session | None:
+    """The session ``command`` opens, if it opens one (no statement of its own on the line).
+
+    ``parse``: :func:`~inventory.commands.shell.parse_line`, or a scanner's memo of it."""
     if not _may_open_session(command):
         return None
-    for pc in parse_line(command).commands:
+    for pc in parse(command).commands:
         if pc.tool in ("psql", "mysql", "clickhouse-client") and pc.verb == "connect":
             return Session("sql", command, pc.tool)
         if pc.tool in ("redis-cli", "valkey-cli", "keydb-cli") and pc.verb == "connect":

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inventory.commands.model import trusted
+from inventory.commands.model import CommandLine, trusted
+from inventory.commands.shell import parse_line
 from inventory.model import Action, Component, Edge, Evidence, Owner, Resource, Warning
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,6 +81,10 @@ class Fragment(BaseModel):
         self.warnings.append(Warning(path=self.path, line=line, message=message, scanner=self.scanner))
 
 
+# Parsed command lines a SourceFile keeps at most (the estate's scripts and runbooks have tens).
+MAX_KEPT_COMMANDS = 2_000
+
+
 @dataclass
 class SourceFile:
     """A file handed to a scanner: path relative to the root, and its decoded text."""
@@ -94,8 +99,13 @@ class SourceFile:
     # ``pure`` is asked for again and again per file (by every scanner): made once.
     _pure: tuple[str, PurePosixPath] | None = field(default=None, repr=False, compare=False)
     # Evidence by line: scanners ask for the same lines again and again (a workload's name,
-    # kind and namespace lines), and each is a validated model. Frozen, so shared safely.
+    # kind and namespace lines), and each is a model. Frozen, so shared safely.
     _evidence: dict[tuple[str, int], Evidence] = field(default_factory=dict, repr=False, compare=False)
+    # Command lines a scanner parsed to decide what to keep (see :meth:`command_line`), by
+    # text: the scan parses each sighting's text once more for its actions, and looks here
+    # first. Held no longer than the file's text, which they come from, and at most
+    # MAX_KEPT_COMMANDS of them (a script of 50,000 lines would hold 50,000 parses).
+    commands: dict[str, CommandLine] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def pure(self) -> PurePosixPath:
@@ -103,6 +113,15 @@ class SourceFile:
         if cached is None or cached[0] != self.path:
             cached = self._pure = (self.path, PurePosixPath(self.path))
         return cached[1]
+
+    def command_line(self, text: str) -> CommandLine:
+        """``parse_line(text)``, kept in :attr:`commands` while there is room. Callers only read it."""
+        line = self.commands.get(text)
+        if line is None:
+            line = parse_line(text)
+            if len(self.commands) < MAX_KEPT_COMMANDS:
+                self.commands[text] = line
+        return line
 
     def evidence(self, line: int) -> Evidence:
         """Evidence for ``line`` (clamped to 1) of this file."""

@@ -242,7 +242,7 @@ class RunbookScanner(Scanner):
                     # The last session a block opens stays open for a sql/ruby block right after it.
                     session = None
                     for line, cmd in commands:
-                        opened = session_of(cmd)
+                        opened = session_of(cmd, src.command_line)
                         if opened is not None:
                             session = opened
                             rest = lines[line - first + 1 :]

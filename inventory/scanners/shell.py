@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from inventory.commands.shell import parse_line
 from inventory.environments import detect_environment, environment_of_path
 from inventory.scanners._cmdtext import emit, logical_commands
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
@@ -41,10 +40,10 @@ def defined_functions(text: str) -> frozenset[str]:
     return frozenset(a or b for a, b in _FUNCTION.findall(text))
 
 
-def _runs_something(text: str, functions: frozenset[str] = frozenset()) -> bool:
-    """Whether ``text`` runs a program. A call of a function the file defines runs what the
-    function's body runs, and those lines are commands of their own already."""
-    return any(c.tool not in functions for c in parse_line(text).commands)
+def _runs_something(src: SourceFile, text: str, functions: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` (a line of ``src``) runs a program. A call of a function the file defines
+    runs what the function's body runs, and those lines are commands of their own already."""
+    return any(c.tool not in functions for c in src.command_line(text).commands)
 
 
 class ShellScanner(Scanner):
@@ -70,7 +69,7 @@ class ShellScanner(Scanner):
             env = hit[0] if hit else None
             functions = defined_functions(src.text)
             for line, text in logical_commands(src.text.splitlines(), 1, keep=_script_keep):
-                if _runs_something(text, functions):
+                if _runs_something(src, text, functions):
                     emit(frag, src, line, text, env, "script")
         return frag
 
@@ -91,7 +90,7 @@ class ShellScanner(Scanner):
             for idx, text in recipe:
                 texts[idx - first] = text
             for line, text in logical_commands(texts, first + 1, keep=_recipe_keep):
-                if _runs_something(text):
+                if _runs_something(src, text):
                     emit(frag, src, line, text, env, "makefile")
             recipe.clear()
 
