@@ -8,9 +8,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 _M = TypeVar("_M", bound=BaseModel)
-# BaseModel's slots, set through their descriptors (its own __setattr__ validates and is slower).
+# BaseModel's slots, set through their descriptors (its own __setattr__ validates and is slower;
+# object.__setattr__ would look each descriptor up again on every call).
 _new = object.__new__
-_set_attr = object.__setattr__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
@@ -23,7 +24,7 @@ def trusted(model: type[_M], fields: dict[str, Any], given: set[str] | None = No
     again. The same instance as ``model(**fields)``; validation costs ~3 µs per object, and the
     classifier builds several per line. ``given``: the fields counted as set (default: all)."""
     obj = _new(model)
-    _set_attr(obj, "__dict__", fields)
+    _set_dict(obj, fields)
     _set_fields_set(obj, set(fields) if given is None else given)
     _set_extra(obj, None)
     _set_private(obj, private)
