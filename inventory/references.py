@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from inventory.model import Evidence
@@ -138,6 +139,13 @@ def _url_target(value: str) -> tuple[str, str | None] | None:
     return label, kind
 
 
+@lru_cache(maxsize=8192)
+def _names_endpoints(key: str) -> bool:
+    """Whether ``key`` says its value names topics, brokers or hosts (the rules below without a
+    URL). Memoised: an estate's env var and values keys are the same few thousand names."""
+    return bool(_TOPIC_KEY_RE.search(key) or _BOOTSTRAP_KEY_RE.search(key) or _HOST_KEY_RE.search(key))
+
+
 def references_from_env(source_id: str, key: str, value: object, evidence: Evidence) -> list[Reference]:
     """References from ``source_id`` revealed by env var ``key`` with ``value``.
 
@@ -147,6 +155,8 @@ def references_from_env(source_id: str, key: str, value: object, evidence: Evide
     if not isinstance(value, str) or not value.strip() or _TEMPLATE_RE.search(value):
         return []
     val = value.strip().strip("'\"")
+    if "://" not in val and not _names_endpoints(key):
+        return []  # most values: what follows reads nothing else
     refs: list[Reference] = []
 
     def add(name: str, kind: str | None, edge_kind: str = "depends-on") -> None:
