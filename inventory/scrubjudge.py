@@ -5,7 +5,7 @@ string of the built inventory: about 9 million characters at 2,000 services, mos
 second on one core, while the scan's other core is idle. When the scan stores the inventory
 for the next rescan, it hands those strings to a helper process and encodes the stored form
 meanwhile; it writes nothing until the helper says nothing would be masked (else the
-inventory is scrubbed and encoded again). See ``scan._scan_streaming``.
+inventory is scrubbed and encoded again). See ``scan._scrubbed_and_stored``.
 
 The helper is a new interpreter that imports only :mod:`inventory.secrets` (~26 MB), not a
 fork of the scan's process (which would count its ~400 MB once more). It judges with the
