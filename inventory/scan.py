@@ -1374,9 +1374,21 @@ def default_progress() -> tuple[Callable[[int, int], None] | None, Callable[[], 
 
     prog = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
     task = prog.add_task("scan", total=None)
-    prog.start()
+    started = False
 
+    # The bar is started (and with it rich's refresh thread) at the first update, not here: a
+    # warm rescan walks in a forked child beside loading the stored inventory, and a process
+    # with a second thread may not fork (forked.available), so a bar started before the scan
+    # made every interactive warm rescan walk and load one after the other.
     def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            prog.start()
         prog.update(task, completed=done, total=total)
 
-    return update, prog.stop
+    def close() -> None:
+        if started:
+            prog.stop()
+
+    return update, close

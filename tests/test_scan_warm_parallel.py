@@ -7,8 +7,11 @@ forked only means walking here.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,48 @@ def test_without_fork_the_walk_is_here(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delattr(os, "fork")
     digest, stats = _scan(root, cache)
     assert digest == first[0] and stats.cache_hits == stats.files_scanned > 0
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, as an interactive `stackpolicy scan` sees it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_starts_its_thread_at_the_first_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    threads = threading.active_count()
+    update, close = scan_mod.default_progress()
+    assert update is not None and threading.active_count() == threads
+    update(1, 2)
+    assert threading.active_count() == threads + 1
+    close()  # rich lets its thread end by itself
+    _, close_unused = scan_mod.default_progress()
+    close_unused()  # never started: nothing to stop, and no error
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
+def test_an_interactive_rescan_still_walks_beside_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CLI makes its progress bar before scanning; its refresh thread would forbid the fork.
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+    root = old_example_tree(tmp_path)
+    cache = tmp_path / "cache"
+    first = _scan(root, cache)
+    _scan(root, cache)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    real = scan_mod._walk_beside_loading
+    calls: list[object] = []
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(result := real(*args, **kwargs))
+        return result
+
+    monkeypatch.setattr(scan_mod, "_walk_beside_loading", spy)
+    update, close = scan_mod.default_progress()
+    try:
+        inv, stats = scan_paths([root], Config(), cache_dir=cache, jobs=1, progress=update)
+    finally:
+        close()
+    assert len(calls) == 1 and calls[0] is not None and calls[0].inventory is not None
+    assert inv.digest() == first[0] and stats.cache_hits == stats.files_scanned > 0
