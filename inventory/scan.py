@@ -792,13 +792,17 @@ class FragmentCache:
 
     def get_walk(self) -> WalkCache:
         """What earlier walks saw (an empty :class:`WalkCache` when nothing usable is stored)."""
+        return WalkCache.load(self.get_walk_blob())
+
+    def get_walk_blob(self) -> bytes | None:
+        """:meth:`get_walk`'s stored form, not yet loaded (None when nothing is stored)."""
         if self.db is None:
-            return WalkCache()
+            return None
         try:
             row = self.db.execute("SELECT value FROM walk WHERE name = 'walk'").fetchone()
         except sqlite3.Error:
-            return WalkCache()
-        return WalkCache.load(row[0]) if row else WalkCache()
+            return None
+        return row[0] if row else None
 
     def put_walk(self, walk: WalkCache, roots: list[Path]) -> None:
         """Store ``walk`` if it learnt anything (see :meth:`WalkCache.dump` for what is kept)."""
@@ -980,9 +984,12 @@ def _walk_beside_loading(roots: list[Path], cfg: Config, tree_tag: str, sources:
     if row is None:
         return None
     stored_key, blob, scanned, skipped = row
-    walk = cache.get_walk()
+    # Only read here (the connection is not used across the fork); loaded in the child, off
+    # this process's path to the stored inventory.
+    walk_blob = cache.get_walk_blob()
 
     def walk_and_report() -> tuple:
+        walk = WalkCache.load(walk_blob)
         mine = ScanStats()
         with _collector_paused():
             seen = _walk_and_hash(roots, cfg, mine, walk)
@@ -996,7 +1003,7 @@ def _walk_beside_loading(roots: list[Path], cfg: Config, tree_tag: str, sources:
 
     # Not at a lower priority (as work ahead of need usually is): the rescan waits for it.
     job = forked.start(walk_and_report, nice=0)
-    del walk
+    del walk_blob
     if job is None:
         return None
     try:
