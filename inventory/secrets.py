@@ -29,10 +29,12 @@ import bisect
 import json
 import math
 import re
+import typing
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import CodeType
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -1178,6 +1180,74 @@ def _secretish_key(key: str, memo: dict[str, bool]) -> bool:
     return hit
 
 
+def _secretish_name(name: str) -> bool:
+    return is_secret_key(name) or _is_loose_secret_key(name)
+
+
+def _model_classes(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The model classes named anywhere in a field's ``annotation`` (``list[Fact]``, ``X | None``...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _model_classes(arg)
+
+
+@lru_cache(maxsize=None)
+def _walker_code(root: type[BaseModel]) -> tuple[CodeType, tuple[tuple[type[BaseModel], str], ...]]:
+    """Compiled walkers for :func:`_judged_strings`: one function per model class reachable
+    from ``root``'s fields, and (class, function name) of each.
+
+    Generated per class, as the stored form's encoders are (``inventory/store.py``): an
+    inventory has over a hundred thousand models, and a loop over each one's fields with a
+    call per list or string was most of the walk. Every field is dispatched on its value's
+    runtime class, not on its annotation (a model made without validation may hold anything):
+    strings, lists, dicts and evidence are judged inline; models of the classes its
+    annotation names go straight to their walker; anything else goes to the generic ``value``.
+    """
+    names: dict[type[BaseModel], str] = {}
+
+    def visit(cls: type[BaseModel]) -> None:
+        if cls in names:
+            return
+        names[cls] = f"walk_{len(names)}"
+        for f in cls.model_fields.values():
+            for sub in _model_classes(f.annotation):
+                if sub is not Evidence:
+                    visit(sub)
+
+    visit(root)
+    src: list[str] = []
+    for cls, fname in names.items():
+        fields = cls.model_fields
+        src.append(f"def {fname}(obj):")
+        if "name" in fields and "value" in fields:
+            # A {name, value} pair: its value is judged under its name, as in a dump.
+            src.append("    mapping(obj.__dict__)")
+            continue
+        src.append("    d = obj.__dict__")
+        for name, f in fields.items():
+            key = repr(name)
+            keep = (lambda v, key=key: f"add_keyed(({key}, {v}))") if _secretish_name(name) else "add_free({})".format
+            subs = [names[s] for s in dict.fromkeys(_model_classes(f.annotation)) if s is not Evidence]
+            src += [f"    x = d[{key}]",
+                    "    c = x.__class__",
+                    f"    if c is str: {keep('x')}",
+                    "    elif c is list:",
+                    "        for i in x:",
+                    "            ci = i.__class__",
+                    "            if ci is Evidence: add_free(i.path)",
+                    *(f"            elif ci is cls_{sub}: {sub}(i)" for sub in subs),
+                    f"            elif ci is str: {keep('i')}",
+                    f"            else: value(i, {key})",
+                    "    elif c is dict:",
+                    "        if x: mapping(x)",
+                    "    elif c is Evidence: add_free(x.path)",
+                    *(f"    elif c is cls_{sub}: {sub}(x)" for sub in subs),
+                    f"    elif x is not None and c is not int and c is not bool: value(x, {key})"]
+    code = compile("\n".join(src) + "\n", f"<judged strings of {root.__name__}>", "exec")
+    return code, tuple(names.items())
+
+
 def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
     """(free-text strings, (secret-looking key, value) pairs) that :func:`_scrub` judges in ``obj``'s dump.
 
@@ -1189,18 +1259,16 @@ def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
     free text whatever its key, so only its distinct text is kept; dict keys and field names
     are free text too. Holds the distinct strings only, never a copy of the structure.
 
-    Models are walked by a plan made once per class (its field names, whether each looks
-    like a secret's key, whether it is a ``{name, value}`` pair): a string or plain value in
-    a field is judged in place, without a call per value (an inventory has millions).
+    Models are walked by functions generated per class (see :func:`_walker_code`); the
+    field names of every class they cover are judged once, up front.
     """
     free: set[str] = set()
     keyed: set[tuple[str, str]] = set()
     memo: dict[str, bool] = {}
-    # class -> (fields as (name, looks like a secret's key), is a {name, value} pair)
-    plans: dict[type, tuple[tuple[tuple[str, bool], ...], bool]] = {}
+    walkers: dict[type, Callable[[BaseModel], None]] = {}
     add_free = free.add
     add_keyed = keyed.add
-    # Evidence is judged by its path alone below; its field names once, up front.
+    # Evidence is judged by its path alone; its field names once, up front.
     free.update(Evidence.model_fields)
 
     def value(v: Any, key: str | None) -> None:
@@ -1212,43 +1280,16 @@ def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
                 add_free(v)
         elif t is list or t is tuple:
             for item in v:
-                ti = type(item)
-                if ti is Evidence:  # most of the objects of an inventory: a path and a line
-                    add_free(item.path)
-                elif ti is str:
-                    value(item, key)
-                elif item is not None and ti is not int and ti is not bool:
-                    value(item, key)
+                value(item, key)
         elif t is dict:
             mapping(v)
         elif t is Evidence:
             add_free(v.path)
         elif isinstance(v, BaseModel):
-            model(v, t)
-
-    def model(v: BaseModel, t: type) -> None:
-        plan = plans.get(t)
-        if plan is None:
-            fields = tuple(t.model_fields)
-            free.update(fields)
-            plan = plans[t] = (tuple((f, _secretish_key(f, memo)) for f in fields),
-                               "name" in fields and "value" in fields)
-        d = v.__dict__
-        fields, pair = plan
-        if pair:
-            # A model's __dict__ holds every field, so a str ``name`` makes it a pair.
-            mapping(d)
-            return
-        for name, secretish in fields:
-            x = d[name]
-            tx = type(x)
-            if tx is str:
-                if secretish:
-                    add_keyed((name, x))
-                else:
-                    add_free(x)
-            elif x is not None and tx is not int and tx is not bool:
-                value(x, name)
+            walker = walkers.get(t)
+            if walker is None:
+                walker = _bind_walkers(t)
+            walker(v)
 
     def mapping(d: dict) -> None:
         name = d.get("name")
@@ -1259,6 +1300,18 @@ def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
                 value(v, pair_key if (pair_key is not None and k == "value") else k)
             else:
                 value(v, None)
+
+    def _bind_walkers(t: type[BaseModel]) -> Callable[[BaseModel], None]:
+        code, names = _walker_code(t)
+        env: dict[str, Any] = {"add_free": add_free, "add_keyed": add_keyed, "value": value, "mapping": mapping,
+                               "Evidence": Evidence}
+        env.update((f"cls_{fname}", cls) for cls, fname in names)
+        exec(code, env)  # noqa: S102 - code built from field names only
+        for cls, fname in names:
+            if cls not in walkers:
+                walkers[cls] = env[fname]
+                free.update(cls.model_fields)
+        return walkers[t]
 
     value(obj, None)
     return free, keyed

@@ -10,8 +10,23 @@ keys, free-text secrets, secrets in paths, warnings and dict keys.
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
-from inventory.model import Action, CommandRef, Component, Edge, Evidence, Fact, Inventory, Resource, UnresolvedEnvironments, Warning
+from inventory.model import (
+    Action,
+    CommandRef,
+    Component,
+    Edge,
+    Environment,
+    EnvironmentSource,
+    Evidence,
+    Fact,
+    Inventory,
+    Owner,
+    Resource,
+    UnresolvedEnvironments,
+    Warning,
+)
 from inventory.secrets import (
     REDACTED,
     _is_loose_secret_key,
@@ -29,7 +44,7 @@ PW = "Hunter2-Very-S3cret-Pw"
 GH = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
 
 
-def _walk_masks(inv: Inventory) -> bool:
+def _walk_masks(inv: BaseModel) -> bool:
     counter = [0]
     _scrub(inv.model_dump(mode="python"), None, counter, {})
     return counter[0] > 0
@@ -135,3 +150,83 @@ def test_free_text_is_judged_in_chunks_without_missing_any() -> None:
     for where in (0, _FREE_TEXT_CHUNK - 1, _FREE_TEXT_CHUNK, len(clean)):
         values = [*clean[:where], f"git clone https://{GH}@github.com/acme/x", *clean[where:]]
         assert _free_text_masks_any(values) is True
+
+
+# One valid instance of every model class an inventory can hold, for the field-by-field test below.
+_SAMPLES = {
+    Evidence: EV,
+    Fact: Fact(name="replicas", value="3", evidence=[EV]),
+    EnvironmentSource: EnvironmentSource(environment="prod", how="overlay", resolver="kustomize", evidence=[EV]),
+    Component: _component(),
+    Resource: Resource(id="postgres:db", kind="postgres", name="db", evidence=[EV]),
+    Edge: Edge(source="service:a", target="postgres:b", evidence=[EV]),
+    CommandRef: CommandRef(command="git pull", evidence=EV),
+    Action: Action(id="cmd:git/pull", verb="pull", tool="git", origin="command", command="git pull", evidence=[EV]),
+    Owner: Owner(name="team-a", evidence=[EV]),
+    Environment: Environment(name="prod", evidence=[EV]),
+    UnresolvedEnvironments: UnresolvedEnvironments(entities=[], environments_found=[], signals_seen=[], settle=[],
+                                                   question="which?"),
+    Warning: Warning(path="a.md", message="cannot parse"),
+    Inventory: Inventory(),
+}
+
+# What a field may hold once a model is made without validation (model_copy(update=...),
+# model_construct): the declared shapes and others, each with a secret in it.
+_SHAPES = {
+    "string": f"git clone https://{GH}@github.com/acme/x",
+    "secret-looking string": PW,
+    "list of strings": ["x", f"PGPASSWORD={PW}"],
+    "evidence": Evidence(path=f"envs/url=postgres://app:{PW}@db.internal/app.env", line=1),
+    "list of evidence": [EV, Evidence(path=f"envs/url=postgres://app:{PW}@db.internal/app.env", line=2)],
+    "dict under a secret key": {"db_password": PW},
+    "name/value dict": {"name": "DB_PASSWORD", "value": PW},
+    "nested lists": [[PW, ["y"]], (f"token={GH}",)],
+    "fact": Fact(name="api_token", value=PW, evidence=[EV]),
+    "list of models": [CommandRef(command=f"curl -H 'Authorization: Bearer {GH}' https://x", evidence=EV)],
+    "dict with a non-string key": {3: f"x {GH}"},
+}
+
+
+def _dumped_pairs(obj: object, key: str | None, out: set) -> None:
+    """(key, string) of every string :func:`_scrub` judges in a ``model_dump`` (as _keyed_strings, for any dump)."""
+    if isinstance(obj, str):
+        out.add((key, obj))
+    elif isinstance(obj, dict):
+        name = obj.get("name")
+        pair_key = name if isinstance(name, str) and "value" in obj else None
+        for k, v in obj.items():
+            if isinstance(k, str):
+                out.add((None, k))
+            _dumped_pairs(v, pair_key if (k == "value" and pair_key) else (k if isinstance(k, str) else None), out)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _dumped_pairs(v, key, out)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic warns when it dumps a value not of the field's type
+@pytest.mark.parametrize("cls", list(_SAMPLES), ids=lambda c: c.__name__)
+def test_every_field_of_every_model_is_judged_whatever_it_holds(cls: type) -> None:
+    """The generated per-class walkers see a secret in any field, whatever shape the value has."""
+    for field in cls.model_fields:
+        for shape, value in _SHAPES.items():
+            if cls is Evidence and (field != "path" or not isinstance(value, str)):
+                continue  # judged by its path alone, taken to be a string (Evidence is frozen, made validated)
+            obj = _SAMPLES[cls].model_copy(update={field: value})
+            pairs: set = set()
+            _dumped_pairs(obj.model_dump(mode="python"), None, pairs)
+            free, keyed = _judged_strings(obj)
+            # Everything the dump holds (it drops what a field's serialiser cannot lay out; the walk does not).
+            assert {(k, v) for k, v in pairs if _secretish(k)} <= keyed, (field, shape)
+            assert {v for k, v in pairs if not _secretish(k)} <= free, (field, shape)
+            # A bare secret-looking string is masked only under a secret key; every other shape holds a token.
+            masks = shape != "secret-looking string" or _walk_masks(obj)
+            assert _masks_any_model(obj) is masks, (field, shape)
+            held = Inventory(components=[_component()]).model_copy(update={"warnings": [obj]})
+            assert _masks_any_model(held) is masks, (field, shape)
+
+
+def test_the_samples_cover_every_model_an_inventory_holds() -> None:
+    from inventory.secrets import _walker_code
+
+    _, walked = _walker_code(Inventory)
+    assert {cls for cls, _ in walked} | {Evidence} == set(_SAMPLES)
