@@ -1219,13 +1219,20 @@ def _walker_code(root: type[BaseModel]) -> tuple[CodeType, tuple[tuple[type[Base
     src: list[str] = []
     for cls, fname in names.items():
         fields = cls.model_fields
-        src.append(f"def {fname}(obj):")
-        if "name" in fields and "value" in fields:
-            # A {name, value} pair: its value is judged under its name, as in a dump.
-            src.append("    mapping(obj.__dict__)")
-            continue
-        src.append("    d = obj.__dict__")
+        src += [f"def {fname}(obj):", "    d = obj.__dict__"]
+        # A {name, value} pair (a dict in the dump): its value is judged under its name when
+        # that is a string, as mapping() does.
+        pair = "name" in fields and "value" in fields
+        if pair:
+            src += ["    n = d['name']", "    pair_key = n if n.__class__ is str else 'value'"]
         for name, f in fields.items():
+            if pair and name == "value":
+                src += ["    x = d['value']",
+                        "    if x.__class__ is str:",
+                        "        if secretish(pair_key, memo): add_keyed((pair_key, x))",
+                        "        else: add_free(x)",
+                        "    elif x is not None: value(x, pair_key)"]
+                continue
             key = repr(name)
             keep = (lambda v, key=key: f"add_keyed(({key}, {v}))") if _secretish_name(name) else "add_free({})".format
             subs = [names[s] for s in dict.fromkeys(_model_classes(f.annotation)) if s is not Evidence]
@@ -1240,7 +1247,19 @@ def _walker_code(root: type[BaseModel]) -> tuple[CodeType, tuple[tuple[type[Base
                     f"            elif ci is str: {keep('i')}",
                     f"            else: value(i, {key})",
                     "    elif c is dict:",
-                    "        if x: mapping(x)",
+                    # mapping() inlined for a dict that is not a {name, value} pair (labels, attributes, flags)
+                    "        if x:",
+                    "            n = x.get('name')",
+                    "            if n.__class__ is str and 'value' in x: mapping(x)",
+                    "            else:",
+                    "                for k, v in x.items():",
+                    "                    if k.__class__ is str:",
+                    "                        add_free(k)",
+                    "                        if v.__class__ is str:",
+                    "                            if secretish(k, memo): add_keyed((k, v))",
+                    "                            else: add_free(v)",
+                    "                        else: value(v, k)",
+                    "                    else: value(v, None)",
                     "    elif c is Evidence: add_free(x.path)",
                     *(f"    elif c is cls_{sub}: {sub}(x)" for sub in subs),
                     f"    elif x is not None and c is not int and c is not bool: value(x, {key})"]
@@ -1304,7 +1323,7 @@ def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
     def _bind_walkers(t: type[BaseModel]) -> Callable[[BaseModel], None]:
         code, names = _walker_code(t)
         env: dict[str, Any] = {"add_free": add_free, "add_keyed": add_keyed, "value": value, "mapping": mapping,
-                               "Evidence": Evidence}
+                               "secretish": _secretish_key, "memo": memo, "Evidence": Evidence}
         env.update((f"cls_{fname}", cls) for cls, fname in names)
         exec(code, env)  # noqa: S102 - code built from field names only
         for cls, fname in names:
