@@ -125,3 +125,17 @@ def test_a_devcontainer_compose_file_is_local_development(tmp_path: Path) -> Non
     (d / "docker-compose.yml").write_text("services:\n  api:\n    build: ..\n  db:\n    image: postgres:16\n")
     inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
     assert all(e.environments == ["dev"] for e in (*inv.components, *inv.resources))
+
+
+def test_a_scanners_fragments_keep_the_order_of_all_fragments() -> None:
+    from inventory.builder import InventoryBuilder
+    from inventory.resolve import ResolveContext
+    from inventory.scanners.base import Fragment
+
+    frags = [Fragment(path=p, scanner=s) for p, s in
+             [("b.tf", "terraform"), ("a.yaml", "kubernetes"), ("a.tf", "terraform"), ("c.tf", "terraform")]]
+    ctx = ResolveContext(builder=InventoryBuilder(), fragments=frags, config=Config())
+    assert ctx.of_scanner("terraform") == [frags[0], frags[2], frags[3]]
+    assert ctx.of_scanner("kubernetes") == [frags[1]] and ctx.of_scanner("readme") == []
+    ctx.of_scanner("terraform").clear()  # each caller gets its own list
+    assert len(ctx.of_scanner("terraform")) == 3

@@ -23,8 +23,8 @@ class ArgoCDResolver(Resolver):
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         patterns = ctx.config.environments
         by_path = ctx.entities_by_path()
-        for f in sorted(ctx.fragments, key=lambda x: x.path):
-            apps = f.extra.get("argocd_apps") if f.scanner == "kubernetes" else None
+        for f in sorted(ctx.of_scanner("kubernetes"), key=lambda x: x.path):
+            apps = f.extra.get("argocd_apps")
             for app in apps or []:
                 env, how = None, ""
                 for label, value in (("namespace", app.get("namespace")), ("cluster", app.get("cluster")),

@@ -32,12 +32,12 @@ class ComposeDevResolver(Resolver):
 
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         readmes: dict[str, dict] = {}
-        for f in ctx.fragments:
-            info = f.extra.get("readme") if f.scanner == "readme" else None
+        for f in ctx.of_scanner("readme"):
+            info = f.extra.get("readme")
             if info:
                 readmes[info["dir"] or "."] = {**info, "path": f.path}
-        for f in sorted(ctx.fragments, key=lambda x: x.path):
-            info = f.extra.get("compose") if f.scanner == "compose" else None
+        for f in sorted(ctx.of_scanner("compose"), key=lambda x: x.path):
+            info = f.extra.get("compose")
             if not info or info.get("env"):
                 continue  # named for an environment already (`docker-compose.prod.yml`)
             signal = None

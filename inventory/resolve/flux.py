@@ -47,13 +47,13 @@ class FluxResolver(Resolver):
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         # Artifact generators per environment directory (each cluster defines its own `apps`).
         artifacts: dict[str, dict[str, list[list[str]]]] = {}
-        for f in ctx.fragments:
-            if f.scanner == "kubernetes" and f.extra.get("flux_artifacts"):
+        for f in ctx.of_scanner("kubernetes"):
+            if f.extra.get("flux_artifacts"):
                 hit = environment_of_path(f.path, ctx.config.environments)
                 artifacts.setdefault(hit[1] if hit else "", {}).update(f.extra["flux_artifacts"])
         by_path = ctx.entities_by_path()
-        for f in sorted(ctx.fragments, key=lambda x: x.path):
-            kusts = f.extra.get("flux_kustomizations") if f.scanner == "kubernetes" else None
+        for f in sorted(ctx.of_scanner("kubernetes"), key=lambda x: x.path):
+            kusts = f.extra.get("flux_kustomizations")
             if not kusts:
                 continue
             hit = environment_of_path(f.path, ctx.config.environments)

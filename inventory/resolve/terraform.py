@@ -48,7 +48,7 @@ class TerraformResolver(Resolver):
     order = 40
 
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
-        frags = [f for f in ctx.fragments if f.scanner == "terraform"]
+        frags = ctx.of_scanner("terraform")
         if not frags:
             return
         b = ctx.builder

@@ -28,8 +28,8 @@ _WS_REF = "terraform.workspace"
 def terraform_roots(ctx: ResolveContext) -> dict[str, list[str]]:
     """Terraform module directory → ids of the entities its ``.tf`` files define."""
     out: dict[str, list[str]] = defaultdict(list)
-    for f in ctx.fragments:
-        if f.scanner == "terraform" and "dir" in f.extra and not f.extra.get("tfvars"):
+    for f in ctx.of_scanner("terraform"):
+        if "dir" in f.extra and not f.extra.get("tfvars"):
             out[str(f.extra["dir"])].extend(e.id for e in (*f.components, *f.resources))
     return dict(out)
 
@@ -124,8 +124,8 @@ def _dirs_whose_locals_read_workspace(ctx: ResolveContext) -> set[str]:
     One pass over the fragments (asking per directory rescanned them all, once per module).
     """
     out: set[str] = set()
-    for f in ctx.fragments:
-        d = f.extra.get("dir") if f.scanner == "terraform" else None
+    for f in ctx.of_scanner("terraform"):
+        d = f.extra.get("dir")
         if d is None or d in out:
             continue
         values = f.extra.get("values") or {}
