@@ -84,12 +84,12 @@ def commands(ctx: ResolveContext, words: tuple[str, ...]) -> Iterator[Seen]:
     if not words:
         return
     known = None
-    in_order = ctx.memo("sightings_in_order", lambda: sorted(
-        ctx.builder.commands, key=lambda x: (x.evidence.path, x.evidence.line, x.command)))
     mentions = _any_of(words).search
-    for s in in_order:
-        if not mentions(s.command):
-            continue
+    # Only the few sightings that mention a word are put in order (what filtering all of
+    # them sorted gives: the sort is stable).
+    mentioning = sorted((s for s in ctx.builder.commands if mentions(s.command)),
+                        key=lambda x: (x.evidence.path, x.evidence.line, x.command))
+    for s in mentioning:
         if known is None:
             known = known_dirs(ctx)
         line = _parsed_line(ctx, s.command)

@@ -58,9 +58,7 @@ class TerraformWorkspaceResolver(Resolver):
             return
         known = known_dirs(ctx)
         b = ctx.builder
-        locals_reading = _dirs_whose_locals_read_workspace(ctx)
-        reading = sorted(d for d, ids in roots.items() if any(_reads_workspace(ctx, b.entity(i)) for i in ids)
-                         or d in locals_reading)
+        reading: list[str] | None = None  # roots whose code reads terraform.workspace: found when first needed
         found: dict[str, dict[str, list[tuple[str, Evidence, str]]]] = defaultdict(lambda: defaultdict(list))
         for seen in commands(ctx, ("workspace", "TF_WORKSPACE")):
             pc = seen.command
@@ -74,7 +72,13 @@ class TerraformWorkspaceResolver(Resolver):
             env = canonical_environment(ws, ctx.config.environments) if ws else None
             if not env:
                 continue
-            root = root_of(seen, roots, known) or (reading[0] if len(reading) == 1 else None)
+            root = root_of(seen, roots, known)
+            if not root:
+                if reading is None:
+                    locals_reading = _dirs_whose_locals_read_workspace(ctx)
+                    reading = sorted(d for d, ids in roots.items()
+                                     if any(_reads_workspace(ctx, b.entity(i)) for i in ids) or d in locals_reading)
+                root = reading[0] if len(reading) == 1 else None
             if root is None:
                 continue
             found[root][env].append((ws, seen.sighting.evidence, how_cmd))
