@@ -77,6 +77,21 @@ def _dir(path: str) -> str:
     return posixpath.dirname(path) or "."
 
 
+class _LazyUnits:
+    """:func:`_units` of the fragments, built when a unit is first asked for: most trees
+    define each custom resource once and run no Confluent Kafka, and then none is (the
+    union-find is one pass over every fragment and every directory)."""
+
+    def __init__(self, fragments: list[Fragment], cfg: Config) -> None:
+        self._fragments, self._cfg = fragments, cfg
+        self._units: _Units | None = None
+
+    def find(self, d: str) -> str:
+        if self._units is None:
+            self._units = _units(self._fragments, self._cfg)
+        return self._units.find(d)
+
+
 def _units(fragments: list[Fragment], cfg: Config) -> _Units:
     units = _Units()
     dirs = {_dir(f.path) for f in fragments}
@@ -155,7 +170,7 @@ def separate_same_named(fragments: list[Fragment], cfg: Config) -> list[Fragment
         for i, nss in per_file.items():
             if len(set(nss)) > 1 and all(nss):
                 split[eid].add(i)
-    units = _units(fragments, cfg)
+    units = _LazyUnits(fragments, cfg)
     renames: dict[int, dict[str, str]] = defaultdict(dict)  # fragment index -> old id -> new id
     by_ns: dict[int, dict[str, dict[str, str]]] = defaultdict(dict)  # split file -> old id -> ns -> new id
     where: dict[str, str] = {}  # new id -> unit directory
@@ -297,7 +312,7 @@ def _split_by_namespace(frag: Fragment, mapping: dict[str, dict[str, str]], wher
     return new_frag
 
 
-def _bind_confluent_topics(fragments: list[Fragment], idx: list[int], units: _Units) -> list[Fragment]:
+def _bind_confluent_topics(fragments: list[Fragment], idx: list[int], units: _LazyUnits) -> list[Fragment]:
     """A Confluent ``KafkaTopic`` without ``kafkaClusterRef`` belongs to the one Kafka cluster
     of its unit and namespace (Confluent for Kubernetes' own rule); with several, to none."""
     clusters: dict[tuple[str, str | None], set[str]] = defaultdict(set)

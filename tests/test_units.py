@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from inventory.model import Inventory
 from inventory.scan import scan_paths
 
@@ -104,3 +106,28 @@ def test_one_definition_per_file_in_one_namespace_stays_one_entity(tmp_path: Pat
     (tmp_path / "a.yaml").write_text(doc + "---\n" + doc.replace("replicas: 3", "replicas: 5"), encoding="utf-8")
     inv, _ = scan_paths([tmp_path], use_cache=False, jobs=1)
     assert [r.id for r in inv.resources if r.kind == "kafka-cluster"] == ["kafka-cluster:kafka"]
+
+
+def test_units_are_not_built_when_every_custom_resource_is_defined_once(monkeypatch) -> None:
+    """Without a same-named custom resource in two places or a Confluent cluster, no unit is
+    asked for: the fragments come back as they are, without a walk of their directories."""
+    import inventory.units as units
+    from inventory.config import Config
+    from inventory.model import Evidence, Resource
+    from inventory.scanners.base import Fragment
+
+    def _kafka(name: str, path: str) -> Fragment:
+        res = Resource(id=f"kafka-cluster:{name}", kind="kafka-cluster", name=name, subtype="strimzi",
+                       attributes={"k8s_kind": "Kafka"}, evidence=[Evidence(path=path, line=1)])
+        return Fragment(path=path, scanner="kubernetes", resources=[res])
+
+    frags = [_kafka("a", "x/a.yaml"), _kafka("b", "y/b.yaml")]
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("units built")
+
+    monkeypatch.setattr(units, "_units", refuse)
+    assert units.separate_same_named(frags, Config()) is frags
+    # The same name in two folders does need them.
+    with pytest.raises(AssertionError, match="units built"):
+        units.separate_same_named([_kafka("a", "x/a.yaml"), _kafka("a", "y/a.yaml")], Config())
