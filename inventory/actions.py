@@ -58,6 +58,8 @@ _SQL_RISK = ("drop", "truncate", "delete", "update", "insert", "alter", "grant",
 def _safe_flags(flags: dict[str, str | bool]) -> dict[str, str | bool]:
     """Flags without anything that looks like a credential (by name or by value)."""
     out: dict[str, str | bool] = {}
+    if not flags:  # most commands
+        return out
     for key, value in flags.items():
         if secrets.is_secret_key(key) and not key.endswith(("-id", "-name", "-arn")):
             if value is True:
@@ -142,18 +144,20 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
     return out
 
 
-def _candidates(pc: ParsedCommand, hint_names: list[str]) -> Iterator[tuple[str, tuple[str, ...] | None]]:
-    """Names to try, in order: the tool's own target, hints, then what else the command names
-    (only worked out when the earlier ones did not resolve: most commands stop at their target)."""
-    yield from target_candidates(pc)
-    for n in hint_names:
-        yield n, None
-    yield from _named_candidates(pc)
-
-
 def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]) -> Entity | None:
-    """The one entity a command targets, if the name resolves unambiguously."""
-    for name, kinds in _candidates(pc, hint_names):
+    """The one entity a command targets, if the name resolves unambiguously. Names are tried in
+    order: the tool's own target, hints, then what else the command names (only worked out when
+    the earlier ones did not resolve: most commands stop at their target)."""
+    # Three plain loops rather than one over a generator of all three: run for every command.
+    found = _first_resolved(builder, target_candidates(pc))
+    if found is None and hint_names:
+        found = _first_resolved(builder, [(n, None) for n in hint_names])
+    return found if found is not None else _first_resolved(builder, _named_candidates(pc))
+
+
+def _first_resolved(builder: InventoryBuilder, candidates: list[tuple[str, tuple[str, ...] | None]]) -> Entity | None:
+    """The entity of the first of ``candidates`` (``(name, kinds or None for any)``) naming exactly one."""
+    for name, kinds in candidates:
         if not name or name.startswith(("$", "<")):
             continue
         # One lookup per name, then the kinds asked for (only how many match, and which one
@@ -268,11 +272,14 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
     return None
 
 
-def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
-                    hint_names: list[str], line_sig: tuple[str, str] | None = None, own_sig: object = _UNSET,
-                    naming: ParsedCommand | None = None, operate: bool = True,
-                    session: str | None = None, cwd: str | None = None,
-                    remote: tuple[ParsedCommand, str | None] | None = None) -> Action:
+def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
+                        hint_names: list[str], line_sig: tuple[str, str] | None = None, own_sig: object = _UNSET,
+                        naming: ParsedCommand | None = None, operate: bool = True,
+                        session: str | None = None, cwd: str | None = None,
+                        remote: tuple[ParsedCommand, str | None] | None = None,
+                        caller: CommandSighting | None = None) -> None:
+    """Add the action ``pc`` of ``sighting`` is to the builder (``caller``: the line that ran the
+    script ``sighting`` is in, evidence too)."""
     verb = action_verb(pc)
     env, why = _environment(pc, sighting, cfg, line_sig, own_sig)
     if env is None and remote is not None and remote[1]:
@@ -301,7 +308,14 @@ def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, s
     # Built without validating again: every value is of its declared type already (strings
     # and flags of a validated sighting and reading, ids made here); ~57,000 per 2,000 services.
     ref = trusted(CommandRef, {"command": sighting.command, "evidence": sighting.evidence})
-    return trusted(Action, {
+    evidence = [sighting.evidence] if caller is None else [sighting.evidence, caller.evidence]
+    existing = builder.actions.get(aid)
+    if existing is not None:
+        # Two in five commands are of an action seen already: only their command and evidence
+        # are merged, so the rest of an action is not worked out for them.
+        builder.add_sighting(existing, [ref], evidence, "command", sighting.command, pc.tool)
+        return
+    builder.add_action(trusted(Action, {
         "id": aid,
         "verb": slug(verb),
         "tool": pc.tool,
@@ -315,8 +329,8 @@ def _command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, s
         "commands": [ref],
         "origin": "command",
         "description": None,
-        "evidence": [sighting.evidence],
-    }, set(_COMMAND_ACTION_GIVEN))
+        "evidence": evidence,
+    }, set(_COMMAND_ACTION_GIVEN)), fresh=True)
 
 
 # The fields a command's action states (``description`` is left to its default).
@@ -382,8 +396,11 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
             script_lines[(sighting.evidence.path, sighting.evidence.line, sighting.command)] = line
         if line is None:
             continue
-        session = sessions.setdefault(sighting.evidence.path, KubeSession()) \
-            if sighting.source_kind == "runbook" else None
+        session = None
+        if sighting.source_kind == "runbook":
+            session = sessions.get(sighting.evidence.path)
+            if session is None:
+                session = sessions[sighting.evidence.path] = KubeSession()
         _line_actions(builder, cfg, sighting, line, scripts, None, calls, session, parsed, lines)
     # Script calls last: each script line's action exists already (with the representative
     # command it would have anyway); a call adds its own evidence to them.
@@ -450,11 +467,13 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     # A carried context is what the command runs against (its environment, its cluster), not
     # an option it was given: only the reading used to resolve it gets it.
     with_ctx = [pc if not c or not c[1] else copy_with(pc, flags={**pc.flags, "context": c[1]})
-                for pc, c in zip(line.commands, carried)] if carried else line.commands
+                for pc, c in zip(line.commands, carried)] if any(carried) else line.commands
     # What each command names, computed once per line (it is needed twice).
     own_sigs = [explicit_environment_signal(pc, cfg) for pc in with_ctx]
     line_sig = next((e for e in own_sigs if e), None)
-    naming = _naming_commands(sighting, sighting_text(sighting.command), line, parsed, lines)
+    # Only a runbook line with a `<` can have placeholders (see _naming_commands).
+    naming = _naming_commands(sighting, sighting_text(sighting.command), line, parsed, lines) \
+        if "<" in sighting.command and sighting.source_kind == "runbook" else None
     # Where an earlier `cd` of the runbook's session went ("": out of the scanned tree).
     cwd: str | None = session.cwd if session is not None else None
     has_scripts = bool(scripts)
@@ -493,12 +512,9 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             named = copy_with(named, flags={**named.flags, "context": c[1]})
         for one in _each_target(pc):
             # A copy per named object may name another host: its own environment is recomputed.
-            action = _command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,
-                                     named if one is pc else one, operate=not line.parse_error, session=note,
-                                     cwd=cwd, remote=remote)
-            if caller is not None:
-                action.evidence = [sighting.evidence, caller.evidence]
-            builder.add_action(action, fresh=True)
+            _add_command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,
+                                named if one is pc else one, operate=not line.parse_error, session=note,
+                                cwd=cwd, remote=remote, caller=caller)
 
 
 # `<pod-name>` in a runbook is a placeholder, which a shell reads as redirections.

@@ -14,6 +14,7 @@ from operator import attrgetter
 from inventory.commands.model import copy_with, trusted
 from inventory.model import (
     Action,
+    CommandRef,
     Component,
     Edge,
     Entity,
@@ -239,18 +240,24 @@ class InventoryBuilder:
         if existing is None:
             self.actions[action.id] = action if fresh else _own_action(action)
             return
-        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, action.evidence)
+        self.add_sighting(existing, action.commands, action.evidence, action.origin, action.command, action.tool)
+
+    def add_sighting(self, existing: Action, commands: list[CommandRef], evidence: list[Evidence], origin: str,
+                     command: str, tool: str) -> None:
+        """What :meth:`add_action` does with an action of ``existing``'s id and these fields: for a
+        caller that knows the action exists, without making the whole action only to merge it."""
+        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, evidence)
         seen = self._seen_commands(existing)
         # Checked against the commands stored before this call only (as one set built up front).
-        fresh = [c for c in action.commands if (c.command, c.evidence) not in seen]
+        fresh = [c for c in commands if (c.command, c.evidence) not in seen]
         existing.commands.extend(fresh)
         seen.update((c.command, c.evidence) for c in fresh)
         self._command_keys[existing.id] = (existing.commands, len(existing.commands), seen)
         # A concrete sighting beats an implied one: the action really happens here.
-        if existing.origin == "implied" and action.origin != "implied":
-            existing.origin = action.origin
-            existing.command = action.command
-            existing.tool = action.tool
+        if existing.origin == "implied" and origin != "implied":
+            existing.origin = origin
+            existing.command = command
+            existing.tool = tool
 
     def _seen_commands(self, act: Action) -> set:
         """The (command, evidence) keys of ``act``'s commands, kept between calls.

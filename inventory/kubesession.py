@@ -80,8 +80,9 @@ class KubeSession:
         the session's state (each ``None`` when it names its own or takes none; the whole
         entry ``None`` when the session gives it nothing), learning from each."""
         out: list[tuple[str | None, str | None, str] | None] = []
-        assigned = _ASSIGN.match(sighting.command)
-        if assigned and not commands:
+        # A bare assignment runs no command: only a line without any is matched against it.
+        assigned = _ASSIGN.match(sighting.command) if not commands else None
+        if assigned:
             value = literal_name(assigned.group(3))
             if value:
                 self.variables[assigned.group(1)] = (value, f"`{assigned.group(1)}={value}` at {sighting.evidence}")
