@@ -132,6 +132,9 @@ class InventoryBuilder:
         self._index: dict[str, list[Entity]] | None = None
         self._index_size = -1
         self._slugs: dict[str, str] = {}
+        # A caller's answers derived from find() (see find_memo), and the index they were read from.
+        self._find_memo: dict = {}
+        self._find_memo_of: dict[str, list[Entity]] | None = None
         # Edge bookkeeping for merge_alias: insertion rank of each edge key (the order a rebuild
         # of the edge table would visit them in) and the keys touching each entity id.
         self._edge_seq: dict[tuple[str, str, str], int] = {}
@@ -343,6 +346,17 @@ class InventoryBuilder:
                         index.setdefault(key, []).append(ent)
             self._index, self._index_size = index, size
         return self._index
+
+    def find_memo(self) -> dict:
+        """A dict for a caller to remember what it worked out from :meth:`find` answers: emptied
+        whenever those answers may change (the name index is rebuilt), so it is only valid until
+        the builder's entities next change; ask for it again before each use."""
+        index = self._index
+        if index is None or self._index_size != len(self.components) + len(self.resources):
+            index = self._name_index()
+        if self._find_memo_of is not index:
+            self._find_memo, self._find_memo_of = {}, index
+        return self._find_memo
 
     def find(self, name: str, kind: str | None = None) -> list[Entity]:
         """Entities whose name (or slug) is ``name``, optionally of one kind."""

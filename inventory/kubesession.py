@@ -90,6 +90,12 @@ class KubeSession:
             if pc.tool not in _SESSION_TOOLS:
                 out.append(None)  # neither runs in nor changes the session (most commands)
                 continue
+            if pc.tool in _KUBE_TOOLS and pc.namespace and pc.namespace[0] != "$" and not self.context \
+                    and (len(pc.argv) < 2 or pc.argv[1] not in _KUBE_SESSION_SUBCOMMANDS):
+                # Most kubectl/oc commands: a literal `-n x`, no current context, no session change
+                # (what namespace_of, context_of and _learn each conclude, without calling them).
+                out.append(None)
+                continue
             ns, ctx = self.namespace_of(pc), self.context_of(pc)
             if ns or ctx:
                 notes = [x[1] for x in (ns, ctx) if x]

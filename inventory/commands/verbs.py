@@ -87,6 +87,21 @@ def _sql_verb(kinds: list[str]) -> str:
     return "query-write"
 
 
+# kubectl/oc subcommand -> action verb, for those not decided above (a constant: asked for most
+# commands of a runbook).
+_KUBECTL_VERBS = {
+    "logs": "logs", "exec": "exec", "attach": "exec", "debug": "exec", "cp": "copy", "delete": "delete",
+    "apply": "deploy", "replace": "deploy", "set image": "deploy", "create": "create", "edit": "edit",
+    "patch": "edit", "label": "edit", "annotate": "edit", "set env": "edit", "set resources": "edit",
+    "taint": "edit", "scale": "scale", "autoscale": "scale", "rollout restart": "restart",
+    "rollout undo": "rollback", "rollout status": "describe", "rollout history": "describe",
+    "rollout pause": "suspend", "rollout resume": "resume", "port-forward": "port-forward",
+    "drain": "drain", "cordon": "cordon", "uncordon": "uncordon", "run": "run", "diff": "describe",
+    "wait": "describe", "auth can-i": "describe", "config use-context": "use-context",
+    "expose": "create",
+}
+
+
 def _kubectl(pc: ParsedCommand) -> str:
     v = pc.verb
     kind = pc.object_kind or ""
@@ -106,17 +121,13 @@ def _kubectl(pc: ParsedCommand) -> str:
         return "delete-pod" if v == "delete" else "edit-pod"
     if v.startswith("config") and v != "config use-context":
         return "describe" if v in ("config view", "config current-context", "config get-contexts") else "edit"
-    return {
-        "logs": "logs", "exec": "exec", "attach": "exec", "debug": "exec", "cp": "copy", "delete": "delete",
-        "apply": "deploy", "replace": "deploy", "set image": "deploy", "create": "create", "edit": "edit",
-        "patch": "edit", "label": "edit", "annotate": "edit", "set env": "edit", "set resources": "edit",
-        "taint": "edit", "scale": "scale", "autoscale": "scale", "rollout restart": "restart",
-        "rollout undo": "rollback", "rollout status": "describe", "rollout history": "describe",
-        "rollout pause": "suspend", "rollout resume": "resume", "port-forward": "port-forward",
-        "drain": "drain", "cordon": "cordon", "uncordon": "uncordon", "run": "run", "diff": "describe",
-        "wait": "describe", "auth can-i": "describe", "config use-context": "use-context",
-        "expose": "create",
-    }.get(v, v)
+    return _KUBECTL_VERBS.get(v, v)
+
+
+# kafka-topics/kafka-configs/... subcommand -> action verb.
+_KAFKA_VERBS = {"alter": "alter-config", "describe": "describe", "list": "list", "create": "create",
+                "delete": "delete", "delete-records": "delete-records", "consume": "consume",
+                "produce": "produce", "elect-leaders": "elect-leaders"}
 
 
 def _kafka(pc: ParsedCommand) -> str:
@@ -127,9 +138,7 @@ def _kafka(pc: ParsedCommand) -> str:
                 "describe": "describe", "list": "list", "delete": "delete"}.get(pc.verb, pc.verb)
     if pc.tool == "kafka-reassign-partitions":
         return "reassign-partitions" if pc.verb == "execute" else "describe"
-    return {"alter": "alter-config", "describe": "describe", "list": "list", "create": "create",
-            "delete": "delete", "delete-records": "delete-records", "consume": "consume",
-            "produce": "produce", "elect-leaders": "elect-leaders"}.get(pc.verb, pc.verb)
+    return _KAFKA_VERBS.get(pc.verb, pc.verb)
 
 
 def _redis(pc: ParsedCommand) -> str:
