@@ -146,17 +146,23 @@ def _names_endpoints(key: str) -> bool:
     return bool(_TOPIC_KEY_RE.search(key) or _BOOTSTRAP_KEY_RE.search(key) or _HOST_KEY_RE.search(key))
 
 
+def may_reference(key: str, value: object) -> bool:
+    """False when :func:`references_from_env` of ``key`` and ``value`` is certainly empty (most
+    values): a caller can then skip working out the evidence it would need."""
+    if not isinstance(value, str) or not value.strip() or _TEMPLATE_RE.search(value):
+        return False
+    return "://" in value or _names_endpoints(key)
+
+
 def references_from_env(source_id: str, key: str, value: object, evidence: Evidence) -> list[Reference]:
     """References from ``source_id`` revealed by env var ``key`` with ``value``.
 
     ``value`` may hold a secret (a DSN with a password); it is parsed here and dropped, only
     host and topic names are returned. Non-string values yield nothing.
     """
-    if not isinstance(value, str) or not value.strip() or _TEMPLATE_RE.search(value):
-        return []
-    val = value.strip().strip("'\"")
-    if "://" not in val and not _names_endpoints(key):
-        return []  # most values: what follows reads nothing else
+    if not may_reference(key, value):
+        return []  # what follows reads nothing else
+    val = value.strip().strip("'\"")  # type: ignore[union-attr]  # a str: may_reference says so
     refs: list[Reference] = []
 
     def add(name: str, kind: str | None, edge_kind: str = "depends-on") -> None:

@@ -23,7 +23,7 @@ from inventory.dataclasses import data_classes_for
 from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_chart, kind_for_image
 from inventory.model import Component, Evidence, Fact, Resource, entity_id
-from inventory.references import references_from_env
+from inventory.references import may_reference, references_from_env
 from inventory.scanners._common import keep_value
 from inventory.scanners._yaml import Doc, iter_scalar_lines, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
@@ -173,15 +173,22 @@ class HelmScanner(Scanner):
         replicas = doc.get("replicaCount")
         if isinstance(replicas, int) and not isinstance(replicas, bool):
             info["replicas"] = {"value": replicas, "line": doc.line_of(("replicaCount",))}
+        # Most scalars are neither secret nor a reference: evidence is made only for those that are.
         for path, value, line in iter_scalar_lines(doc):
             if not path or value in (None, ""):
                 continue
             key = _leaf_key(path, doc)
+            secret = isinstance(value, (str, int)) and not isinstance(value, bool) and keep_value(key, str(value))[1]
+            if not secret and not may_reference(key, value):
+                continue
             ev = src.evidence(line)
-            if isinstance(value, (str, int)) and not isinstance(value, bool) and keep_value(key, str(value))[1]:
+            if secret:
                 frag.secrets.append(ev)  # the value itself is never kept
             for ref in references_from_env("helm-values", key, value, ev):
-                info["refs"].append(ref.model_dump(mode="json", exclude={"source"}))
+                # ref.model_dump(mode="json", exclude={"source"}), without pydantic's generic dump.
+                info["refs"].append({"target_name": ref.target_name, "target_kind": ref.target_kind,
+                                     "edge_kind": ref.edge_kind, "via": ref.via,
+                                     "evidence": {"path": ev.path, "line": ev.line}})
 
     # -- whole tree ---------------------------------------------------------------------
     def finalize(self, fragments: list[Fragment], builder: "InventoryBuilder") -> None:
