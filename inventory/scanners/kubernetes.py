@@ -21,7 +21,7 @@ from inventory.dataclasses import data_classes_for
 from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_chart, kind_for_crd, kind_for_image
 from inventory.model import Component, Edge, Entity, Evidence, Fact, Owner, Resource, entity_id
-from inventory.references import references_from_env
+from inventory.references import may_reference, references_from_env
 from inventory.scanners._common import keep_value
 from inventory.scanners._yaml import Doc, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
@@ -439,10 +439,16 @@ class KubernetesScanner(Scanner):
                     continue
                 key = str(e["name"])
                 if "value" in e:
-                    ev = d.ev(*cpath, "env", i, "value")
-                    d.frag.references.extend(references_from_env(source, key, e.get("value"), ev))
-                    if e.get("value") not in (None, "") and keep_value(key, str(e.get("value")))[1]:
-                        d.frag.secrets.append(ev)  # a literal secret in a manifest
+                    # The evidence (a walk down the node tree) only for a value that yields any.
+                    value = e.get("value")
+                    refs = may_reference(key, value)
+                    secret = value not in (None, "") and keep_value(key, str(value))[1]
+                    if refs or secret:
+                        ev = d.ev(*cpath, "env", i, "value")
+                        if refs:
+                            d.frag.references.extend(references_from_env(source, key, value, ev))
+                        if secret:
+                            d.frag.secrets.append(ev)  # a literal secret in a manifest
                 vf = e.get("valueFrom")
                 if isinstance(vf, dict):
                     ev = d.ev(*cpath, "env", i, "valueFrom")
@@ -576,10 +582,14 @@ class KubernetesScanner(Scanner):
         entries = []
         for k, v in block.items():
             key = str(k)
+            value = v if isinstance(v, str) else None
+            secret = v not in (None, "") and keep_value(key, str(v))[1]
+            if not secret and not may_reference(key, value):
+                continue  # most entries: no evidence to make (a walk down the node tree)
             ev = d.ev("data", k)
-            if v not in (None, "") and keep_value(key, str(v))[1]:
+            if secret:
                 d.frag.secrets.append(ev)
-            refs = references_from_env("configmap", key, v if isinstance(v, str) else None, ev)
+            refs = references_from_env("configmap", key, value, ev)
             if refs:
                 entries.append({"key": key, "refs": [r.model_dump(mode="json", exclude={"source"}) for r in refs]})
         d.frag.extra.setdefault("configmaps", []).append({"name": d.name, "namespace": d.namespace,
