@@ -43,8 +43,9 @@ class Session:
     client: str  # psql | mysql | redis-cli | rails
 
 
-# Every name (and alias) of a client that opens a session contains one of these words.
-_SESSION_TOOL_WORDS = ("psql", "pgcli", "mysql", "mariadb", "clickhouse", "redis", "valkey", "keydb", "rails")
+# Every name (and alias) of a client that opens a session contains one of these words (one
+# search for any of them: a runbook's every command is asked).
+_SESSION_TOOL_WORDS = re.compile("psql|pgcli|mysql|mariadb|clickhouse|redis|valkey|keydb|rails")
 
 
 def _may_open_session(command: str) -> bool:
@@ -58,7 +59,7 @@ def _may_open_session(command: str) -> bool:
     if "\\" in low or "$'" in low:
         return True
     low = low.replace('"', "").replace("'", "")
-    return any(word in low for word in _SESSION_TOOL_WORDS)
+    return _SESSION_TOOL_WORDS.search(low) is not None
 
 
 def session_of(command: str, parse: Callable[[str], CommandLine] = parse_line) -> Session | None:

@@ -60,6 +60,9 @@ _CONFIG_LINE = re.compile(r"^\s*[\w.-]+\s+=\s")
 _CALL = re.compile(r"^\s*[A-Za-z_][\w.:]*\((?!\))")
 _FUNCTION_DEF = re.compile(r"^\s*(?:function\s+[\w.:-]+|[\w.:-]+\s*\(\s*\))\s*(?:\{\s*)?$")
 _SENTENCE = re.compile(r"^\s*[A-Z][a-z']*[,:]?\s+[a-z]")
+# The shapes that make a (stripped) line output whatever its first word: one match instead of five.
+_ALWAYS_OUTPUT = re.compile("|".join(f"(?:{rx.pattern})" for rx in (_PS_ROW, _KEY_LISTING, _CONFIG_LINE, _FUNCTION_DEF,
+                                                                      _CALL)))
 # PromQL: an aggregation (`sum by (x) (...)`) or a metric name compared, filtered or combined.
 _PROMQL = re.compile(r"^\s*(?:(?:sum|max|min|avg|count|topk|bottomk|quantile|stddev|stdvar|count_values|group)\s*"
                      r"(?:by|without)?\s*\(|[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}\s*(?:\{|\[|(?:<|>|==|!=|>=|<=|\*|/|\+|-|and|or|unless)\s))")
@@ -122,10 +125,10 @@ def _console_keep(line: str) -> str | None:
 def _output_shaped(line: str) -> bool:
     """A line that is output, a listing, config or prose rather than something typed at a shell."""
     s = line.strip()
-    first = _first_word(s)
-    if _NOT_COMMAND.match(line) or _PS_ROW.match(s) or _KEY_LISTING.match(s) or _CONFIG_LINE.match(s):
+    if _NOT_COMMAND.match(line) or _ALWAYS_OUTPUT.match(s):
         return True
-    if _FUNCTION_DEF.match(s) or _CALL.match(s) or (_PROMQL.match(s) and not known_tool(first)):
+    first = _first_word(s)
+    if _PROMQL.match(s) and not known_tool(first):
         return True
     if s.count("\t") >= 2 and not known_tool(first):
         return True
@@ -205,12 +208,16 @@ class RunbookScanner(Scanner):
         section = [0]  # the line of the heading the scan is under
 
         hints: dict[tuple[str, ...], str | None] = {}  # the headings in force -> their hint
+        in_force: list[str | None] = []  # the hint of the headings in force, once looked up
 
         def env_hint() -> str | None:
-            texts = tuple(headings[k] for k in sorted(headings, reverse=True))
-            if texts not in hints:  # the same headings hold for every command of a section
-                hints[texts] = detect_environment(*texts, src.path, patterns=patterns)
-            return hints[texts]
+            # The same headings hold for every command of a section: looked up once per section.
+            if not in_force:
+                texts = tuple(headings[k] for k in sorted(headings, reverse=True))
+                if texts not in hints:
+                    hints[texts] = detect_environment(*texts, src.path, patterns=patterns)
+                in_force.append(hints[texts])
+            return in_force[0]
 
         def add(line: int, cmd: str) -> None:
             key = (line, cmd)
@@ -226,6 +233,7 @@ class RunbookScanner(Scanner):
                     del headings[k]
                 if idx + 1 < len(tokens):
                     headings[level] = tokens[idx + 1].content
+                in_force.clear()
                 at = tok.map or (tokens[idx + 1].map if idx + 1 < len(tokens) else None)
                 section[0] = at[0] + 1 if at else section[0] + 1  # a new section, wherever it starts
             elif tok.type in ("fence", "code_block") and tok.map:
