@@ -568,6 +568,9 @@ def _asks_for_help(args: list[str]) -> bool:
     tool = normalize_tool(args[0])
     if tool in _SHELLS or tool in WRAPPERS or tool in _NO_HELP or "/" in args[0] or args[0].startswith("$"):
         return False
+    if _HELP_WORDS.isdisjoint(args):
+        # Most commands: no word asks for help (one set operation instead of the loop below).
+        return tool in ("aws", "gcloud", "az") and len(args) > 1 and args[-1] == "help" and "--" not in args
     if tool in ("docker", "podman", "nerdctl", "docker-compose") and any(
             a in ("run", "exec", "compose", "container", "create") for a in args[1:]):
         return False
