@@ -257,6 +257,7 @@ def _max_depth_cheap(root: yaml.Node, limit: int) -> bool:
 
 
 # Scalar tags the fast constructor builds with the safe constructor's own function.
+_INT_TAG = "tag:yaml.org,2002:int"
 _SCALAR_TAGS = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
                           "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"})
 
@@ -292,6 +293,12 @@ def _fast_construct(loader: Any, root: yaml.Node, max_depth: int) -> Any:
         if tag not in _SCALAR_TAGS:
             raise _Slow
         try:
+            if tag == _INT_TAG:
+                # A plain decimal (replicas, ports...) as the safe constructor reads it, without
+                # its call (a leading zero is octal there: left to it, as are signs, `_` and bases).
+                value = node.value
+                if value.isdigit() and value.isascii() and (value[0] != "0" or len(value) == 1):
+                    return int(value)
             return constructors[tag](loader, node)
         except Exception as exc:  # a bad value: PyYAML's path reports it exactly
             raise _Slow from exc
