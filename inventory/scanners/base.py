@@ -125,7 +125,8 @@ class SourceFile:
 
     def evidence(self, line: int) -> Evidence:
         """Evidence for ``line`` (clamped to 1) of this file."""
-        key = (self.path, max(1, int(line)))
+        # An int line >= 1 (nearly every call) is its own key, without the two conversions.
+        key = (self.path, line if type(line) is int and line >= 1 else max(1, int(line)))
         ev = self._evidence.get(key)
         if ev is None:
             # Built without validating again when the path is a str (the line is an int >= 1
