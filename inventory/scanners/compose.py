@@ -22,8 +22,8 @@ from typing import Any
 from inventory.environments import detect_environment
 from inventory.kinds import kind_for_image
 from inventory.model import Component, Edge, Entity, Fact, Resource, entity_id
-from inventory.references import references_from_env
-from inventory.scanners._common import data_classes, fact, keep
+from inventory.references import may_reference, references_from_env
+from inventory.scanners._common import data_classes, fact, keep, keep_value
 from inventory.scanners._yaml import Doc, load_documents
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 
@@ -267,14 +267,16 @@ class ComposeScanner(Scanner):
         if pairs:
             ent.attributes["env_vars"] = sorted({k for k, _ in pairs if k})
         for key, value in pairs:
-            if not key:
-                continue
-            line = doc.line_of(base + ("environment", key)) if isinstance(env_node, dict) else self._list_line(doc, base, key)
-            kev = src.evidence(line)
-            if value is None:
+            if not key or value is None:
                 continue
             value = interpolate(value)
-            keep(frag, key, value, kev)  # records the secret's location; the value is not stored
+            masked = keep_value(key, value)[1]  # the value is not stored, only where a secret was
+            if not masked and not may_reference(key, value):
+                continue  # most variables: no line to look up (a walk down the node tree)
+            line = doc.line_of(base + ("environment", key)) if isinstance(env_node, dict) else self._list_line(doc, base, key)
+            kev = src.evidence(line)
+            if masked and kev not in frag.secrets:
+                frag.secrets.append(kev)
             frag.references.extend(references_from_env(ent.id, key, value, kev))
         env_file = svc.get("env_file")
         files = _names(env_file) if not isinstance(env_file, dict) else []
