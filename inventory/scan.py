@@ -385,8 +385,9 @@ def _settled(st: os.stat_result, hashed_at_ns: int) -> bool:
 
 
 def _file_key(cfg_tag: str, relpath: str, digest: str) -> str:
-    """The cache key of one file: scanner versions and config, its evidence path, its content."""
-    return hashlib.sha256(f"{cfg_tag}\0{relpath}\0{digest}".encode()).hexdigest()
+    """The cache key of one file: scanner versions and config, its evidence path, its content,
+    and the form its fragments are stored in (code that stored another form never finds them)."""
+    return hashlib.sha256(f"{cfg_tag}\0{relpath}\0{digest}\0".encode() + FRAGMENTS_MAGIC).hexdigest()
 
 
 @lru_cache(maxsize=4)
@@ -402,11 +403,11 @@ def _scanners_by_name() -> dict[str, Scanner]:
 
 
 def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
-              parsed: dict[str, str] | None = None, pure: PurePosixPath | None = None) -> str:
-    """Run the named scanners on one file; returns its fragments as one JSON array (the cache value).
+              parsed: dict[str, str] | None = None, pure: PurePosixPath | None = None) -> bytes:
+    """Run the named scanners on one file; returns its fragments in their stored form (the cache value).
 
-    JSON text is cheap to pickle back to the parent, goes into the cache as it is, and is
-    validated there in one pass by pydantic's JSON parser. When ``parsed`` is given, the
+    Bytes are cheap to pickle back to the parent, go into the cache as they are, and load
+    there without validation (see :func:`_fragments_blob`). When ``parsed`` is given, the
     command lines the fragments saw are parsed into it (see ``actions.parse_sightings``).
     """
     ctx = ScanContext(config=_config_of(cfg_json))
@@ -427,12 +428,25 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
             from inventory.actions import parse_sightings
 
             parse_sightings((c.command for c in frag.commands), parsed, src.commands)
-        out.append(frag.model_dump_json())
-    return "[" + ",".join(out) + "]"
+        out.append(frag)
+    return _fragments_blob(out)
 
 
-def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[str], dict[str, str]]:
-    """Fragments (JSON) of each file of ``batch``, and the batch's command lines parsed (JSON by line)."""
+def _fragments_blob(frags: list[Fragment]) -> bytes:
+    """``frags`` in their stored form: loaded as validating their JSON would give them.
+
+    The stored form only holds values that validation would give back unchanged; a fragment
+    with any other (a scanner that assigned a tuple, a str subclass, a str for an int...) is
+    validated through its JSON first, as the main process did with every fragment before.
+    """
+    try:
+        return _FRAGMENT_STORE.dump_many(frags)
+    except TypeError:
+        return _FRAGMENT_STORE.dump_many(_FRAGMENTS.validate_json(_FRAGMENTS.dump_json(frags)))
+
+
+def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[bytes], dict[str, str]]:
+    """Fragments (stored form) of each file of ``batch``, and the batch's command lines parsed (JSON by line)."""
     parsed: dict[str, str] = {}
     frags = [_scan_one(p, rel, text, names, cfg_json, parsed) for p, rel, text, names in batch]
     return frags, parsed
@@ -467,8 +481,8 @@ class _FileStat(NamedTuple):
 
 # One file as a stream worker leaves it (see _read_and_scan): its stat (None when not read),
 # sha256, bytes read, the pass-1 warning that skipped it, whether it is not UTF-8 text, the
-# pass-2 warning about that, the scanners that matched it, and their fragments (JSON).
-_Record = tuple[_FileStat | None, str | None, int, str | None, bool, str | None, list[str] | None, str | None]
+# pass-2 warning about that, the scanners that matched it, and their fragments (stored form).
+_Record = tuple[_FileStat | None, str | None, int, str | None, bool, str | None, list[str] | None, bytes | None]
 
 
 @lru_cache(maxsize=1)
@@ -546,7 +560,7 @@ def _scan_streaming(roots: list[Path], cfg: Config, cfg_json: str, scan_json: st
                     cache: "FragmentCache", stats: ScanStats, jobs: int | None,
                     progress: Callable[[int, int], None] | None) -> tuple[Inventory, ScanStats]:
     """:func:`scan_paths` when nothing is stored to consult (see :func:`_stream_and_build`)."""
-    # What is walked, validated and put in order here all lives until the inventory is built
+    # What is walked, loaded and put in order here all lives until the inventory is built
     # and makes no cycles: the collector would walk it again and again as it grows (as in
     # scan_paths). Paused until then, and restored as it was.
     with _collector_paused():
@@ -604,7 +618,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     tree is answered from the stored inventory, unchanged files from their fragments), so the
     main process reads every file first. With none, that only kept the workers idle: here
     they read, hash, decode, match and scan the files in batches as the walk finds them, and
-    the main process walks, and validates and stores what comes back. The records are put
+    the main process walks, and loads and stores what comes back. The records are put
     back in the walk's sorted order before any key, warning, count or fragment list is made
     from them, so the inventory, the stored entries and their keys are those of
     :func:`scan_paths`' own passes (a rescan then finds them).
@@ -621,15 +635,15 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     done = 0
 
     def take(first: int, res: list[_Record], lines: dict[str, str]) -> None:
-        # Validated and stored as each batch arrives (while the workers scan the next ones);
-        # the fragments' JSON goes once stored.
+        # Loaded and stored as each batch arrives (while the workers scan the next ones); the
+        # fragments' stored form goes once stored.
         nonlocal done
         parsed.update(lines)
         items = []
         for pos, rec in enumerate(res, first):
             frags = rec[7]
             if frags is not None:
-                built[pos] = _FRAGMENTS.validate_json(frags)
+                built[pos] = _FRAGMENT_STORE.load_many(frags)
                 items.append((_file_key(cfg_tag, jobs_found[pos][1].relpath, rec[1]), frags))  # type: ignore[arg-type]
                 rec = (*rec[:7], None)  # type: ignore[assignment]
             records[pos] = rec
@@ -820,18 +834,19 @@ class FragmentCache:
         except sqlite3.Error:
             pass
 
-    def get_many(self, keys: list[str]) -> dict[str, str]:
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The stored values of those of ``keys`` that are stored (bytes, unless another version wrote them)."""
         if self.db is None or not keys:
             return {}
-        out: dict[str, str] = {}
+        out: dict[str, Any] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
             q = "SELECT key, value FROM fragments WHERE key IN (%s)" % ",".join("?" * len(chunk))
             out.update(dict(self.db.execute(q, chunk).fetchall()))
         return out
 
-    def put_many(self, items: list[tuple[str, str]], commit: bool = True) -> None:
-        """Store (file key, fragments JSON) pairs; ``commit=False`` leaves the commit to :meth:`commit`."""
+    def put_many(self, items: list[tuple[str, bytes]], commit: bool = True) -> None:
+        """Store (file key, fragments' stored form) pairs; ``commit=False`` leaves the commit to :meth:`commit`."""
         if self.db is None or not items:
             return
         try:
@@ -1165,18 +1180,20 @@ def scan_paths(
             return stored, stats
 
     hits = cache.get_many([k for *_, k in texts]) if use_cache else {}
-    results: dict[str, str] = {}  # relpath -> the file's fragments as a JSON array (cache hits)
-    built: dict[str, list[Fragment]] = {}  # relpath -> the fragments of a file scanned now
-    for job, text, names, key in texts:
-        if key in hits:
-            results[job.relpath] = hits[key]
-            stats.cache_hits += 1
-        else:
-            pending.append((job.path, job.relpath, text, names, key))
+    built: dict[str, list[Fragment]] = {}  # relpath -> the fragments of the file (cached or scanned now)
+    # A stored entry that does not load (damaged, or not of this form) is a miss: scanned again.
+    with _collector_paused():  # the fragments all live until the build, and make no cycles
+        for job, text, names, key in texts:
+            frags = _cached_fragments(hits.get(key))
+            if frags is not None:
+                built[job.relpath] = frags
+                stats.cache_hits += 1
+            else:
+                pending.append((job.path, job.relpath, text, names, key))
     del hits
 
     total = len(texts)
-    done = len(results)
+    done = len(built)
     # Command lines the workers parsed next to their scanners; the builder parses the rest.
     parsed: dict[str, str] = {}
     if progress:
@@ -1191,21 +1208,21 @@ def scan_paths(
             pending.clear()
             texts.clear()  # the batches hold the texts still needed; let the rest go
 
-            def take(batch: list[tuple[str, str, str, list[str]]], res: list[str], lines: dict[str, str]) -> None:
-                # Each batch is validated and stored as it arrives, while the workers scan the
-                # next ones: no serial validation pass after the pool, and no file's JSON kept.
+            def take(batch: list[tuple[str, str, str, list[str]]], res: list[bytes], lines: dict[str, str]) -> None:
+                # Each batch is loaded and stored as it arrives, while the workers scan the
+                # next ones: no serial pass after the pool, and no file's stored form kept.
                 nonlocal done
                 parsed.update(lines)
                 items = []
                 for (_, rel, *_rest), frags in zip(batch, res):
-                    built[rel] = _FRAGMENTS.validate_json(frags)
+                    built[rel] = _FRAGMENT_STORE.load_many(frags)
                     items.append((keys_for[rel], frags))
                 cache.put_many(items, commit=False)
                 done += len(batch)
                 if progress:
                     progress(done, total)
 
-            # The fragments validated here all live until the inventory is built and make no
+            # The fragments loaded here all live until the inventory is built and make no
             # cycles; the collector would walk every one of them again as more arrive. Paused
             # (as build_inventory pauses it) and restored as it was.
             paused = gc.isenabled()
@@ -1233,8 +1250,7 @@ def scan_paths(
             cache.commit()
             _give_back_memory()  # the texts the workers scanned
 
-    fragments = [f for rel in order
-                 for f in (built.pop(rel) if rel in built else _FRAGMENTS.validate_json(results.pop(rel)))]
+    fragments = [f for rel in order for f in built.pop(rel)]
     pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats))
     _give_back_memory()  # the fragments, merged into the inventory
     inv = _scrubbed_and_stored(pending, cache, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned,
@@ -1244,6 +1260,20 @@ def scan_paths(
 
 
 _FRAGMENTS: TypeAdapter[list[Fragment]] = TypeAdapter(list[Fragment])
+# A file's fragments as a scan worker hands them to the main process and the cache keeps them
+# (see store.Codec): loaded as validating their JSON would give them, without validating.
+FRAGMENTS_MAGIC = b"stackpolicy-fragments\x001\x00"
+_FRAGMENT_STORE = store.Codec(Fragment, FRAGMENTS_MAGIC, exact=True)
+
+
+def _cached_fragments(blob: Any) -> list[Fragment] | None:
+    """The fragments of a cache entry, or None for a missing, damaged or foreign one."""
+    if blob is None:
+        return None
+    try:
+        return _FRAGMENT_STORE.load_many(blob)  # type: ignore[return-value]
+    except store.StoreError:
+        return None
 
 
 @lru_cache(maxsize=1)

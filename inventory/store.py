@@ -1,4 +1,4 @@
-"""A compact stored form of a built :class:`~inventory.model.Inventory`, quick to load.
+"""A compact stored form of pydantic models, quick to load: the built inventory, and each file's fragments.
 
 The scan cache keeps the last built inventory so an unchanged tree is answered without
 rebuilding it (``inventory/scan.py``). Parsing and validating it as JSON took most of a warm
@@ -6,9 +6,16 @@ rescan (seconds at 2,000 services), so it is stored instead as nested tuples, on
 in field order (``marshal``), with every distinct string and every distinct
 :class:`~inventory.model.Evidence` stored once. Loading builds the model objects directly,
 without validation: the data was written by this same code from a validated inventory (the
-cache key covers the ``inventory/`` code), and a checksum over the payload, the Python
-version and the models' field layout guard it. Anything unexpected raises
+cache key covers the ``inventory/`` code), and a checksum over the payload, the Python and
+pydantic versions and the models' field layout guard it. Anything unexpected raises
 :class:`StoreError`, so the caller rebuilds: a bad entry costs speed, never a wrong inventory.
+
+A :class:`Codec` is that form for one model class. The inventory's keeps whatever values the
+built inventory holds; the one for a file's fragments (``scan.py``: a scan worker's answer to
+the main process, and the file's cache entry) is *exact*: it only writes values that
+validating the fragments' JSON would give back unchanged (anything else raises TypeError,
+and the writer validates them through JSON first), and carries free-form fields as their
+JSON, so what it loads is what that validation gave, without the validation.
 """
 
 from __future__ import annotations
@@ -21,10 +28,11 @@ import types
 import typing
 import zlib
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
-from pydantic import BaseModel
+import pydantic
+from pydantic import BaseModel, TypeAdapter
 
 from inventory.model import Evidence, Inventory
 
@@ -38,15 +46,18 @@ _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (
 
 
 class StoreError(Exception):
-    """A stored inventory that cannot be loaded by this code (damaged, or from another version)."""
+    """A stored entry that cannot be loaded by this code (damaged, or from another version)."""
 
 
 # A field's kind: a plain value (str, int, bool, None, lists and dicts of those), one
-# Evidence, a list of them, a model, an optional model, or a list of models.
-_VALUE, _EV, _EVS, _MODEL, _OPT_MODEL, _MODELS = range(6)
+# Evidence, a list of them, a model, an optional model, a list of models, or (exact codecs
+# only) a free-form value carried as its JSON.
+_VALUE, _EV, _EVS, _MODEL, _OPT_MODEL, _MODELS, _JSON = range(7)
+
+Plan = tuple[tuple[str, int, type[BaseModel] | None], ...]
 
 
-def _kind(annotation: Any) -> tuple[int, type[BaseModel] | None]:
+def _kind(annotation: Any, exact: bool = False) -> tuple[int, type[BaseModel] | None]:
     """How a field with ``annotation`` is stored; raises TypeError for a shape not handled here."""
     if annotation is Evidence:
         return _EV, None
@@ -64,7 +75,14 @@ def _kind(annotation: Any) -> tuple[int, type[BaseModel] | None]:
             return _OPT_MODEL, models[0]
     if _holds_model(annotation):
         raise TypeError(f"no stored form for a field of type {annotation!r}")
+    if exact and _exact_expr(annotation, "v", {}) is None:
+        return _JSON, None
     return _VALUE, None
+
+
+def _is_dict(annotation: Any) -> bool:
+    """Whether a field of ``annotation`` holds a plain dict (its JSON ``{}`` validates to a new empty dict)."""
+    return annotation is dict or typing.get_origin(annotation) is dict
 
 
 def _holds_model(annotation: Any) -> bool:
@@ -74,176 +92,230 @@ def _holds_model(annotation: Any) -> bool:
 
 
 @lru_cache(maxsize=None)
-def _plan(cls: type[BaseModel]) -> tuple[tuple[str, int, type[BaseModel] | None], ...]:
-    """(field name, kind, model class) of every field of ``cls``, in declaration order."""
-    return tuple((name, *_kind(f.annotation)) for name, f in cls.model_fields.items())
+def _plan(cls: type[BaseModel], exact: bool = False) -> Plan:
+    """(field name, kind, model class) of every field of ``cls``, in declaration order.
+
+    Raises TypeError for a class the stored form cannot build without validation as
+    validation would: extra or private attributes, validators or serializers of its own, or
+    (exact) a constrained field.
+    """
+    if cls.model_config.get("extra") == "allow" or cls.__private_attributes__:
+        raise TypeError(f"no stored form for {cls.__name__}: it keeps extra or private attributes")
+    hooks = cls.__pydantic_decorators__
+    if hooks.validators or hooks.field_validators or hooks.root_validators or hooks.model_validators \
+            or hooks.field_serializers or hooks.model_serializers or hooks.computed_fields:
+        raise TypeError(f"no stored form for {cls.__name__}: validation or serialisation of its own")
+    if exact and cls is not Evidence and any(f.metadata for f in cls.model_fields.values()):
+        raise TypeError(f"no exact stored form for {cls.__name__}: a constrained field")
+    return tuple((name, *_kind(f.annotation, exact)) for name, f in cls.model_fields.items())
 
 
-@lru_cache(maxsize=1)
-def _layout() -> bytes:
-    """A fingerprint of every stored model's field layout, and of the Python that wrote it."""
+# Evidence is stored in a table of (path, line) rows, which the exact writer checks itself.
+_EVIDENCE_FIELDS = "[('path', <class 'str'>, []), ('line', <class 'int'>, [Ge(ge=1)])]"
+
+
+@lru_cache(maxsize=None)
+def _layout(root: type[BaseModel] = Inventory, exact: bool = False, many: bool = False) -> bytes:
+    """A fingerprint of the field layout of ``root`` and every model it holds, of how they are
+    stored (``exact``, one ``root`` or a list of them), and of the Python and pydantic that wrote it."""
+    evidence = repr([(n, f.annotation, f.metadata) for n, f in Evidence.model_fields.items()])
+    if evidence != _EVIDENCE_FIELDS:
+        raise TypeError(f"no stored form for Evidence fields {evidence}")
     seen: dict[type[BaseModel], None] = {}
 
     def visit(cls: type[BaseModel]) -> None:
         if cls in seen:
             return
         seen[cls] = None
-        for _, _, sub in _plan(cls):
+        for _, _, sub in _plan(cls, exact):
             if sub is not None:
                 visit(sub)
 
-    visit(Inventory)
-    text = repr([(f"{c.__module__}.{c.__qualname__}", [(n, k, repr(c.model_fields[n].annotation)) for n, k, _ in _plan(c)])
+    visit(root)
+    text = repr([(f"{c.__module__}.{c.__qualname__}", [(n, k, repr(c.model_fields[n].annotation)) for n, k, _ in _plan(c, exact)])
                  for c in seen])
-    return hashlib.sha256(f"{sys.version_info[:2]}|{marshal.version}|{text}".encode()).digest()[:_DIGEST_BYTES]
+    return hashlib.sha256(f"{sys.version_info[:2]}|{marshal.version}|{pydantic.VERSION}|{exact}|{many}|{evidence}|{text}"
+                          .encode()).digest()[:_DIGEST_BYTES]
 
 
 # -- writing ------------------------------------------------------------------------
 
 
-def _value(v: Any, strings: dict[str, str]) -> Any:
-    """A plain field value in its stored form: equal strings shared, containers fresh (marshal
-    would share a list or dict referenced twice, and two loaded models must never share one)."""
+def _value(v: Any, sd: Callable[[str, str], str]) -> Any:
+    """A plain field value in its stored form: equal strings shared (through the string
+    table's ``sd``, its setdefault), containers fresh (marshal would share a list or dict
+    referenced twice, and two loaded models must never share one)."""
     t = type(v)
     if t is str:
-        return strings.setdefault(v, v)
+        return sd(v, v)
     if t is list:
-        return [_value(x, strings) for x in v]
+        return [_value(x, sd) for x in v]
     if t is dict:
-        return {_value(k, strings): _value(x, strings) for k, x in v.items()}
+        return {_value(k, sd): _value(x, sd) for k, x in v.items()}
     if v is None or t is int or t is bool or t is float:
         return v
     raise TypeError(f"no stored form for a value of type {t.__name__}")
+
+
+def _inexact(v: Any) -> Any:
+    """Raise: an exact codec met a value its JSON would not give back unchanged."""
+    raise TypeError(f"not as its JSON would validate: a {type(v).__name__}")
 
 
 # A plain field's stored form, inline in the generated encoders: a string, a list or a dict
 # of strings (nearly every plain value) is copied without a call per value. Anything else,
 # nested containers included, goes through _value, which also refuses what cannot be
 # stored (``trusted`` models are not validated, so a value need not be of its declared type).
-_ITEM = "(sd({x}, {x}) if {x}.__class__ is str else value({x}, strings))"
+_ITEM = "(sd({x}, {x}) if {x}.__class__ is str else value({x}, sd))"
 _VALUE_EXPR = ("(sd({v}, {v}) if {v}.__class__ is str else None if {v} is None"
                " else [" + _ITEM.format(x="x") + " for x in {v}] if {v}.__class__ is list"
                " else {{" + _ITEM.format(x="k") + ": " + _ITEM.format(x="x") + " for k, x in {v}.items()}}"
-               " if {v}.__class__ is dict else value({v}, strings))")
+               " if {v}.__class__ is dict else value({v}, sd))")
+# Scalars that validating their JSON gives back as they are, exactly when of that very class.
+_SCALARS = {str: "str", int: "int", bool: "bool"}
 
 
-def _encoder(cls: type[BaseModel], strings: dict[str, str], evidence: dict[tuple[str, int], int],
-             made: dict[type[BaseModel], Callable[[BaseModel], tuple]] | None = None) -> Callable[[BaseModel], tuple]:
+def _exact_expr(annotation: Any, v: str, env: dict[str, Any], depth: int = 0) -> str | None:
+    """An expression (source) giving the value ``v`` in its stored form if validating its JSON
+    as ``annotation`` gives it back unchanged, else raising TypeError; None for an annotation
+    that is not checked this way (its field is then carried as JSON).
+
+    Validation from JSON keeps a value of exactly the declared scalar class, and of a union's
+    scalar member (its strict, exact match wins); a literal only if it is one of the choices.
+    """
+    if annotation in _SCALARS:
+        return f"({v} if {v}.__class__ is {_SCALARS[annotation]} else bad({v}))"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    x = f"x{depth}"
+    if origin is typing.Literal and all(type(a) is str for a in args):
+        name = f"choices{len(env)}"
+        env[name] = frozenset(args)
+        return f"({v} if {v}.__class__ is str and {v} in {name} else bad({v}))"
+    if origin is list and len(args) == 1:
+        item = _exact_expr(args[0], x, env, depth + 1)
+        return None if item is None else f"([{item} for {x} in {v}] if {v}.__class__ is list else bad({v}))"
+    if origin is dict and len(args) == 2 and args[0] is str:
+        item = _exact_expr(args[1], x, env, depth + 1)
+        k = f"k{depth}"
+        return None if item is None else \
+            f"({{({k} if {k}.__class__ is str else bad({k})): {item} for {k}, {x} in {v}.items()}} if {v}.__class__ is dict else bad({v}))"
+    if origin in (typing.Union, types.UnionType):
+        scalars = tuple(a for a in args if a in _SCALARS)
+        others = [a for a in args if a not in _SCALARS and a is not type(None)]
+        if len(others) > 1:
+            return None
+        tail = f"bad({v})"
+        if others:
+            tail = _exact_expr(others[0], v, env, depth)  # type: ignore[assignment]
+            if tail is None:
+                return None
+        if scalars:
+            name = f"scalars{len(env)}"
+            env[name] = frozenset(scalars)
+            tail = f"{v} if {v}.__class__ in {name} else {tail}"
+        return f"(None if {v} is None else {tail})" if type(None) in args else f"({tail})"
+    return None
+
+
+def _each(comprehension: str, var: str, exact: bool) -> str:
+    """The list ``[comprehension]`` over the list ``var``: an empty one without running it
+    (most of a fragment's lists are empty); exact, ``var`` must be a list."""
+    if exact:
+        return f"(([{comprehension}] if {var} else []) if {var}.__class__ is list else bad({var}))"
+    return f"([] if {var}.__class__ is list and not {var} else [{comprehension}])"
+
+
+# Tables of one stored payload, passed to every generated encoder: the string table's
+# setdefault, and the evidence table (index by (path, line)).
+Encoder = Callable[[BaseModel, Callable[[str, str], str], dict[tuple[str, int], int]], tuple]
+
+
+@lru_cache(maxsize=None)
+def _encoder(cls: type[BaseModel], exact: bool = False) -> Encoder:
     """A function turning one ``cls`` into its stored tuple (fields in declaration order).
 
     Generated per class, as :func:`_decoder` is: an inventory has hundreds of thousands of
     objects, and a loop over each one's fields with a dispatch per field was most of the
-    dump. Equal strings are shared through ``strings``; each distinct evidence gets an index
-    in ``evidence`` (keyed by path and line: what makes two of them equal), in first-seen order.
+    dump. It is called with the payload's tables: equal strings are shared through the
+    string table's setdefault ``sd`` (not in an exact codec's checked fields: a scan
+    worker's fragments are short-lived, and the lookups cost it more than they save); each
+    distinct evidence gets an index in ``evs`` (keyed by path and line: what makes two of
+    them equal), in first-seen order. An exact encoder raises TypeError for a value or model
+    that validating its JSON would not give back unchanged (see :func:`_exact_expr`).
     """
-    made = {} if made is None else made
-    if cls in made:
-        return made[cls]
-    env: dict[str, Any] = {"sd": strings.setdefault, "strings": strings, "value": _value,
-                           "evs": evidence, "ev_sd": evidence.setdefault}
-    ev_index = "ev_sd(({e}.path, {e}.line), len(evs))"
+    env: dict[str, Any] = {"value": _value, "bad": _inexact, "cls": cls, "EV": Evidence}
+    ev_index = "evs.setdefault(({e}.path, {e}.line), len(evs))"
+    if exact:
+        ev_index = f"({ev_index} if {{e}}.__class__ is EV else bad({{e}}))"
     items = []
-    for i, (name, kind, sub) in enumerate(_plan(cls)):
-        var = f"d[{name!r}]" if kind != _VALUE else f"v{i}"
+    for i, (name, kind, sub) in enumerate(_plan(cls, exact)):
+        var = f"v{i}"
         if kind == _VALUE:
-            items.append(_VALUE_EXPR.format(v=var))
-            continue
-        if kind == _EV:
+            expr = _exact_expr(cls.model_fields[name].annotation, var, env) if exact else None
+            items.append(expr or _VALUE_EXPR.format(v=var))
+        elif kind == _JSON:
+            env[f"json{i}"] = TypeAdapter(cls.model_fields[name].annotation).serializer.to_json
+            # Most fragments' ``extra`` is empty: its JSON without a call (see _decoder).
+            empty = f"b'{{}}' if {var}.__class__ is dict and not {var} else " if _is_dict(cls.model_fields[name].annotation) else ""
+            items.append(f"({empty}json{i}({var}))")
+        elif kind == _EV:
             items.append(ev_index.format(e=var))
         elif kind == _EVS:
-            items.append(f"[{ev_index.format(e='e')} for e in {var}]")
+            items.append(_each(f"{ev_index.format(e='e')} for e in {var}", var, exact))
         else:
-            env[f"sub{i}"] = _encoder(sub, strings, evidence, made)  # type: ignore[arg-type]
-            items.append({_MODEL: f"sub{i}({var})", _OPT_MODEL: f"None if {var} is None else sub{i}({var})",
-                          _MODELS: f"[sub{i}(m) for m in {var}]"}[kind])
-    values = "".join(f"    v{i} = d[{name!r}]\n" for i, (name, kind, _) in enumerate(_plan(cls)) if kind == _VALUE)
-    src = (f"def encode(obj):\n"
-           f"    d = obj.__dict__\n"
+            env[f"sub{i}"] = _encoder(sub, exact)  # type: ignore[arg-type]
+            items.append({_MODEL: f"sub{i}({var}, sd, evs)", _OPT_MODEL: f"None if {var} is None else sub{i}({var}, sd, evs)",
+                          _MODELS: _each(f"sub{i}(m, sd, evs) for m in {var}", var, exact)}[kind])
+    values = "".join(f"    v{i} = d[{name!r}]\n" for i, (name, _, _) in enumerate(_plan(cls, exact)))
+    src = (f"def encode(obj, sd, evs):\n"
+           + ("    if obj.__class__ is not cls:\n        bad(obj)\n" if exact else "")
+           + f"    d = obj.__dict__\n"
            f"{values}"
            f"    return ({''.join(f'{item}, ' for item in items)})\n")
     exec(compile(src, f"<stored {cls.__name__}>", "exec"), env)  # noqa: S102 - code built from field names only
-    made[cls] = env["encode"]
-    return made[cls]
-
-
-def _payload(inv: Inventory) -> bytes:
-    # As many new tuples and lists as the inventory has objects, none of them garbage, made
-    # while the whole inventory is alive: the cyclic collector would walk all of it again
-    # and again as they accumulate (most of the dump's time at 2,000 services).
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        strings: dict[str, str] = {}
-        evidence: dict[tuple[str, int], int] = {}
-        encoders: dict[type[BaseModel], Callable[[BaseModel], tuple]] = {}
-        body = _encoder(Inventory, strings, evidence, encoders)(inv)
-        table = [(strings.setdefault(path, path), line) for path, line in evidence]
-        payload = marshal.dumps((table, body), 4)
-        # The tuples go before the bytes are copied once more: this runs when the whole
-        # inventory is in memory, at the scan's peak. Each encoder's globals refer to the
-        # encoder (a cycle) and to both tables: emptied, they all go now, not at whenever
-        # the collector next runs.
-        for encode in encoders.values():
-            encode.__globals__.clear()
-        del strings, evidence, body, table, encoders
-    finally:
-        if paused:
-            gc.enable()
-    return payload
-
-
-def dump_parts(inv: Inventory) -> tuple[bytes, bytes]:
-    """:func:`dump`'s bytes as (header, payload), which it concatenates: a writer that writes
-    them one after the other holds no copy of the whole (this runs at the scan's peak)."""
-    payload = _payload(inv)
-    # Not compressed: inflating took longer than reading the bytes does.
-    return MAGIC + _layout() + zlib.crc32(payload).to_bytes(4, "big"), payload
-
-
-def dump(inv: Inventory) -> bytes:
-    """``inv`` in its stored form (see the module docstring)."""
-    return b"".join(dump_parts(inv))
+    return env["encode"]  # type: ignore[no-any-return]
 
 
 # -- reading ------------------------------------------------------------------------
 
 
-def _decoder(cls: type[BaseModel], evidence: list[Evidence],
-             made: dict[type[BaseModel], tuple[Callable[[tuple], BaseModel], Callable[[list], list]]] | None = None,
-             ) -> tuple[Callable[[tuple], BaseModel], Callable[[list], list]]:
+@lru_cache(maxsize=None)
+def _decoder(cls: type[BaseModel], exact: bool = False) -> tuple[Callable[[tuple, list[Evidence]], BaseModel],
+                                                                   Callable[[list, list[Evidence]], list]]:
     """Functions building one ``cls`` from its stored tuple, and a list of them, without validation.
 
     The object gets what validation of the model's JSON would have given it: its field
     values, every field marked as set, no extra or private attributes. The functions are
     generated per class (as ``dataclasses`` does) so that loading 200,000 objects does no
     per-field dispatch, and a list is built in one loop rather than one call per item; they
-    raise (ValueError, TypeError, IndexError) on a tuple of the wrong shape. ``made``: the
-    functions already generated for this load, by class.
+    are called with the payload's evidence table, and raise (ValueError, TypeError,
+    IndexError, pydantic's ValidationError) on a tuple of the wrong shape.
     """
-    made = {} if made is None else made
-    if cls in made:
-        return made[cls]
-    plan = _plan(cls)
+    plan = _plan(cls, exact)
     names = tuple(name for name, _, _ in plan)
     # One set of field names shared by every object of the class: pydantic only ever adds a
     # field's name to it (on assignment), which all of them already hold, and a set per
     # object would be a sixth of a loaded inventory's memory.
-    env: dict[str, Any] = {"new": cls.__new__, "cls": cls, "setattr": _set, "fields_set": set(names), "ev": evidence,
-                           "ev_at": evidence.__getitem__, "set_fields_set": _SET_FIELDS_SET, "set_extra": _SET_EXTRA,
-                           "set_private": _SET_PRIVATE}
+    env: dict[str, Any] = {"new": cls.__new__, "cls": cls, "setattr": _set, "fields_set": set(names),
+                           "set_fields_set": _SET_FIELDS_SET, "set_extra": _SET_EXTRA, "set_private": _SET_PRIVATE}
     items = []
     for i, (name, kind, sub) in enumerate(plan):
         var = f"v{i}"
         if kind == _VALUE:
             expr = var
+        elif kind == _JSON:
+            env[f"json{i}"] = TypeAdapter(cls.model_fields[name].annotation).validator.validate_json
+            # What validating ``{}`` as a dict gives, without the call.
+            empty = f"{{}} if {var} == b'{{}}' else " if _is_dict(cls.model_fields[name].annotation) else ""
+            expr = f"{empty}json{i}({var})"
         elif kind == _EV:
             expr = f"ev[{var}]"
         elif kind == _EVS:
-            expr = f"list(map(ev_at, {var}))"
+            expr = f"list(map(ev.__getitem__, {var})) if {var} else []"
         else:
-            env[f"sub{i}"], env[f"subs{i}"] = _decoder(sub, evidence, made)  # type: ignore[arg-type]
-            expr = {_MODEL: f"sub{i}({var})", _OPT_MODEL: f"None if {var} is None else sub{i}({var})",
-                    _MODELS: f"subs{i}({var})"}[kind]
+            env[f"sub{i}"], env[f"subs{i}"] = _decoder(sub, exact)  # type: ignore[arg-type]
+            expr = {_MODEL: f"sub{i}({var}, ev)", _OPT_MODEL: f"None if {var} is None else sub{i}({var}, ev)",
+                    _MODELS: f"subs{i}({var}, ev) if {var} else []"}[kind]
         items.append(f"{name!r}: {expr}")
     unpack = "".join(f"v{i}, " for i in range(len(plan)))
     body = (f"obj = new(cls)\n"
@@ -253,11 +325,11 @@ def _decoder(cls: type[BaseModel], evidence: list[Evidence],
             f"set_private(obj, None)\n")
     one = "".join(f"    {line}\n" for line in body.splitlines())
     many = "".join(f"        {line}\n" for line in body.splitlines())
-    src = (f"def build(t):\n"
+    src = (f"def build(t, ev):\n"
            f"    {unpack}= t\n"
            f"{one}"
            f"    return obj\n"
-           f"def build_many(ts):\n"
+           f"def build_many(ts, ev):\n"
            f"    out = []\n"
            f"    add = out.append\n"
            f"    for {unpack}in ts:\n"
@@ -265,33 +337,133 @@ def _decoder(cls: type[BaseModel], evidence: list[Evidence],
            f"        add(obj)\n"
            f"    return out\n")
     exec(compile(src, f"<stored {cls.__name__}>", "exec"), env)  # noqa: S102 - code built from field names only
-    made[cls] = env["build"], env["build_many"]
-    return made[cls]
+    return env["build"], env["build_many"]
+
+
+# -- one codec per stored model -------------------------------------------------------
+
+
+class Codec:
+    """The stored form of a ``root`` model, or of a list of them, behind ``magic`` (its name
+    and format version). ``exact``: only values that validating the models' JSON gives back
+    unchanged are written, free-form fields as their JSON (see the module docstring)."""
+
+    def __init__(self, root: type[BaseModel], magic: bytes, *, exact: bool) -> None:
+        self.root, self.magic, self.exact = root, magic, exact
+
+    # Made on first use, then looked up once per entry: a scan's cold pass writes and loads
+    # one entry per file (tens of thousands), most of them a few small models.
+    @cached_property
+    def _made(self) -> tuple[Encoder, Callable[[tuple, list[Evidence]], BaseModel], Callable[[list, list[Evidence]], list],
+                             Callable[[list, list[Evidence]], list]]:
+        """The generated functions: the encoder, the builders of one model and of a list, the evidence table's builder."""
+        return (_encoder(self.root, self.exact), *_decoder(self.root, self.exact), _decoder(Evidence, self.exact)[1])
+
+    @cached_property
+    def _prefixes(self) -> tuple[bytes, bytes]:
+        """The header up to the checksum: of one root model, and of a list of them."""
+        return self.magic + _layout(self.root, self.exact, False), self.magic + _layout(self.root, self.exact, True)
+
+    def _header(self, many: bool, payload: bytes) -> bytes:
+        return self._prefixes[many] + zlib.crc32(payload).to_bytes(4, "big")
+
+    def _payload(self, objs: list[BaseModel], many: bool) -> bytes:
+        """``objs`` (one root model, unless ``many``) as marshal'd (evidence table, body)."""
+        strings: dict[str, str] = {}
+        evidence: dict[tuple[str, int], int] = {}
+        encode, sd = self._made[0], strings.setdefault
+        body = [encode(obj, sd, evidence) for obj in objs] if many else encode(objs[0], sd, evidence)
+        if self.exact:
+            for path, line in evidence:
+                if path.__class__ is not str or line.__class__ is not int or line < 1:
+                    _inexact((path, line))
+            table = list(evidence)  # its strings not shared through the table, as above
+        else:
+            table = [(sd(path, path), line) for path, line in evidence]
+        payload = marshal.dumps((table, body), 4)
+        del strings, evidence, body, table  # before the bytes are copied again (see dump_parts)
+        return payload
+
+    def dump_parts(self, obj: BaseModel) -> tuple[bytes, bytes]:
+        """``obj`` in its stored form as (header, payload): a writer that writes them one after
+        the other holds no copy of the whole. Raises TypeError for a value it cannot hold."""
+        payload = self._payload([obj], False)
+        # Not compressed: inflating took longer than reading the bytes does.
+        return self._header(False, payload), payload
+
+    def dump_many(self, objs: list[BaseModel]) -> bytes:
+        """``objs`` (a list of the root model) in their stored form. Raises TypeError for a
+        value it cannot hold (or, exact, that validation would not give back unchanged)."""
+        payload = self._payload(objs, True)
+        return b"".join((self._header(True, payload), payload))
+
+    def _read(self, blob: bytes, many: bool) -> tuple[list[Evidence], Any]:
+        prefix = self._prefixes[many]
+        head = len(prefix) + 4
+        if not isinstance(blob, bytes) or blob[: len(prefix)] != prefix:
+            if isinstance(blob, bytes) and blob[: len(self.magic)] == self.magic:
+                raise StoreError("stored by another version")
+            raise StoreError("not a stored entry of this kind")
+        payload = memoryview(blob)[head:]
+        if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
+            raise StoreError("damaged: checksum mismatch")
+        table, body = marshal.loads(payload)
+        return self._made[3](table, []), body
+
+    def load(self, blob: bytes) -> BaseModel:
+        """The model stored by :meth:`dump_parts`; raises :class:`StoreError` for anything else."""
+        try:
+            evidence, body = self._read(blob, False)
+            obj = self._made[1](body, evidence)
+        except StoreError:
+            raise
+        except Exception as exc:  # a payload with a good checksum that this code cannot read
+            raise StoreError(f"unreadable: {type(exc).__name__}: {exc}") from None
+        return obj
+
+    def load_many(self, blob: bytes) -> list[BaseModel]:
+        """The models stored by :meth:`dump_many`; raises :class:`StoreError` for anything else."""
+        try:
+            evidence, body = self._read(blob, True)
+            return self._made[2](body, evidence)
+        except StoreError:
+            raise
+        except Exception as exc:  # a payload with a good checksum that this code cannot read
+            raise StoreError(f"unreadable: {type(exc).__name__}: {exc}") from None
+
+
+_INVENTORY = Codec(Inventory, MAGIC, exact=False)
+
+
+def dump_parts(inv: Inventory) -> tuple[bytes, bytes]:
+    """:func:`dump`'s bytes as (header, payload), which it concatenates: a writer that writes
+    them one after the other holds no copy of the whole (this runs at the scan's peak)."""
+    # As many new tuples and lists as the inventory has objects, none of them garbage, made
+    # while the whole inventory is alive: the cyclic collector would walk all of it again
+    # and again as they accumulate (most of the dump's time at 2,000 services).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _INVENTORY.dump_parts(inv)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def dump(inv: Inventory) -> bytes:
+    """``inv`` in its stored form (see the module docstring)."""
+    return b"".join(dump_parts(inv))
 
 
 def load(blob: bytes) -> Inventory:
     """The inventory stored by :func:`dump`; raises :class:`StoreError` for anything else."""
-    head = len(MAGIC) + _DIGEST_BYTES + 4
-    if not isinstance(blob, bytes) or blob[: len(MAGIC)] != MAGIC:
-        raise StoreError("not a stored inventory")
-    if blob[len(MAGIC) : len(MAGIC) + _DIGEST_BYTES] != _layout():
-        raise StoreError("stored by another version")
-    payload = memoryview(blob)[head:]
-    if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
-        raise StoreError("damaged: checksum mismatch")
     # Hundreds of thousands of new objects, none of them garbage: the cyclic collector would
     # only walk them again and again as they accumulate (a third of the load).
     paused = gc.isenabled()
     gc.disable()
     inv = None
     try:
-        table, body = marshal.loads(payload)
-        evidence: list[Evidence] = []
-        made: dict = {}
-        evidence.extend(_decoder(Evidence, evidence, made)[1](table))
-        inv = _decoder(Inventory, evidence, made)[0](body)
-    except Exception as exc:  # a payload with a good checksum that this code cannot read
-        raise StoreError(f"unreadable: {type(exc).__name__}: {exc}") from None
+        inv = _INVENTORY.load(blob)
     finally:
         if inv is not None:
             # Nor later: an inventory makes no reference cycles and is kept for the rest of

@@ -8,7 +8,6 @@ scrubbed one, also when a secret is only found by the last line of defence.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -98,11 +97,11 @@ def test_no_helper_once_the_detectors_are_not_the_built_in_ones(monkeypatch: pyt
 def _leaky_scan_one(real):  # type: ignore[no-untyped-def]
     """``_scan_one`` with a secret left in the first component's attributes, as a buggy scanner would."""
     def scan_one(*args, **kwargs):  # type: ignore[no-untyped-def]
-        frags = json.loads(real(*args, **kwargs))
+        frags = scan_mod._FRAGMENT_STORE.load_many(real(*args, **kwargs))
         for frag in frags:
-            for comp in frag.get("components", []):
-                comp.setdefault("attributes", {})["notes"] = f"migrated from {LEAK}"
-        return json.dumps(frags)
+            for comp in frag.components:
+                comp.attributes["notes"] = f"migrated from {LEAK}"
+        return scan_mod._FRAGMENT_STORE.dump_many(frags)
     return scan_one
 
 
