@@ -27,6 +27,14 @@ def _scan(root: Path, cache: Path) -> tuple[str, ScanStats]:
     return inv.digest(), stats
 
 
+def _scanned_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, tuple[str, ScanStats]]:
+    """The example tree, scanned once into a cache (files settle at once): root, cache, that scan."""
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+    root = old_example_tree(tmp_path)
+    cache = tmp_path / "cache"
+    return root, cache, _scan(root, cache)
+
+
 def _facts(stats: ScanStats) -> tuple:
     return (stats.files_seen, stats.files_scanned, stats.cache_hits, stats.bytes_read, stats.skipped,
             [w.model_dump() for w in stats.warnings])
@@ -89,10 +97,7 @@ def test_a_rescan_gives_what_walking_here_gives(tmp_path: Path, monkeypatch: pyt
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
 def test_a_child_that_fails_means_walking_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
-    root = old_example_tree(tmp_path)
-    cache = tmp_path / "cache"
-    first = _scan(root, cache)
+    root, cache, first = _scanned_tree(tmp_path, monkeypatch)
     parent = os.getpid()
     real = scan_mod._walk_and_hash
 
@@ -108,10 +113,7 @@ def test_a_child_that_fails_means_walking_here(tmp_path: Path, monkeypatch: pyte
 
 
 def test_without_fork_the_walk_is_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
-    root = old_example_tree(tmp_path)
-    cache = tmp_path / "cache"
-    first = _scan(root, cache)
+    root, cache, first = _scanned_tree(tmp_path, monkeypatch)
     monkeypatch.delattr(os, "fork")
     digest, stats = _scan(root, cache)
     assert digest == first[0] and stats.cache_hits == stats.files_scanned > 0
@@ -139,10 +141,7 @@ def test_the_progress_bar_starts_its_thread_at_the_first_update(monkeypatch: pyt
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
 def test_an_interactive_rescan_still_walks_beside_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The CLI makes its progress bar before scanning; its refresh thread would forbid the fork.
-    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
-    root = old_example_tree(tmp_path)
-    cache = tmp_path / "cache"
-    first = _scan(root, cache)
+    root, cache, first = _scanned_tree(tmp_path, monkeypatch)
     _scan(root, cache)
     monkeypatch.setattr(sys, "stderr", _Terminal())
     real = scan_mod._walk_beside_loading
