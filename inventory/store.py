@@ -166,10 +166,12 @@ def _inexact(v: Any) -> Any:
 # of strings (nearly every plain value) is copied without a call per value. Anything else,
 # nested containers included, goes through _value, which also refuses what cannot be
 # stored (``trusted`` models are not validated, so a value need not be of its declared type).
+# An empty dict is a new {} without running the comprehension (a call in this Python): three
+# in four actions have no flags.
 _ITEM = "(sd({x}, {x}) if {x}.__class__ is str else value({x}, sd))"
 _VALUE_EXPR = ("(sd({v}, {v}) if {v}.__class__ is str else None if {v} is None"
                " else [" + _ITEM.format(x="x") + " for x in {v}] if {v}.__class__ is list"
-               " else {{" + _ITEM.format(x="k") + ": " + _ITEM.format(x="x") + " for k, x in {v}.items()}}"
+               " else ({{" + _ITEM.format(x="k") + ": " + _ITEM.format(x="x") + " for k, x in {v}.items()}} if {v} else {{}})"
                " if {v}.__class__ is dict else value({v}, sd))")
 # Scalars that validating their JSON gives back as they are, exactly when of that very class.
 _SCALARS = {str: "str", int: "int", bool: "bool"}
@@ -217,12 +219,19 @@ def _exact_expr(annotation: Any, v: str, env: dict[str, Any], depth: int = 0) ->
     return None
 
 
-def _each(comprehension: str, var: str, exact: bool) -> str:
-    """The list ``[comprehension]`` over the list ``var``: an empty one without running it
-    (most of a fragment's lists are empty); exact, ``var`` must be a list."""
+def _each(item: str, var: str, exact: bool) -> str:
+    """The list of ``item`` (an expression of ``{x}``) for each ``x`` of the list ``var``;
+    exact, ``var`` must be a list.
+
+    An empty or one-item list is made without running the comprehension (a call in this
+    Python): most of a fragment's lists are empty, most of an inventory's evidence lists
+    hold one item.
+    """
+    comprehension = f"[{item.format(x='x')} for x in {var}]"
+    one = f"[{item.format(x=f'{var}[0]')}] if len({var}) == 1 else {comprehension} if {var} else []"
     if exact:
-        return f"(([{comprehension}] if {var} else []) if {var}.__class__ is list else bad({var}))"
-    return f"([] if {var}.__class__ is list and not {var} else [{comprehension}])"
+        return f"(({one}) if {var}.__class__ is list else bad({var}))"
+    return f"(({one}) if {var}.__class__ is list else {comprehension})"
 
 
 # Tables of one stored payload, passed to every generated encoder: the string table's
@@ -261,11 +270,11 @@ def _encoder(cls: type[BaseModel], exact: bool = False) -> Encoder:
         elif kind == _EV:
             items.append(ev_index.format(e=var))
         elif kind == _EVS:
-            items.append(_each(f"{ev_index.format(e='e')} for e in {var}", var, exact))
+            items.append(_each(ev_index.format(e="{x}"), var, exact))
         else:
             env[f"sub{i}"] = _encoder(sub, exact)  # type: ignore[arg-type]
             items.append({_MODEL: f"sub{i}({var}, sd, evs)", _OPT_MODEL: f"None if {var} is None else sub{i}({var}, sd, evs)",
-                          _MODELS: _each(f"sub{i}(m, sd, evs) for m in {var}", var, exact)}[kind])
+                          _MODELS: _each(f"sub{i}({{x}}, sd, evs)", var, exact)}[kind])
     values = "".join(f"    v{i} = d[{name!r}]\n" for i, (name, _, _) in enumerate(_plan(cls, exact)))
     src = (f"def encode(obj, sd, evs):\n"
            + ("    if obj.__class__ is not cls:\n        bad(obj)\n" if exact else "")
