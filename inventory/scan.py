@@ -595,7 +595,7 @@ def _scrubbed_and_stored(pending: PendingScrub, cache: "FragmentCache", keys: tu
             with _stage(stats, "scrub secrets"):
                 return pending.result()
         with _stage(stats, "store the inventory"):
-            parts = _stored_form(pending.inventory)
+            parts = pending.stored_form()
         with _stage(stats, "scrub secrets"):
             inv = pending.result()
         with _stage(stats, "store the inventory"):

@@ -19,16 +19,24 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import select
 import struct
 import subprocess
 import sys
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
 
 from inventory import secrets
-from inventory.model import Inventory
+from inventory.model import Evidence, Inventory
+
+if TYPE_CHECKING:
+    from inventory.store import Sight
 
 _LENGTH = struct.Struct("<Q")
 _CLEAN, _MASKS = b"0", b"1"
@@ -43,14 +51,17 @@ class FreeTextJudge:
     """A helper process that answers one question: would :func:`secrets.redact_text` mask
     anything in any of these strings (exactly :func:`secrets._free_text_masks_any`)?
 
-    :meth:`start` it early (it imports while the caller works), :meth:`submit` the strings
-    once, and ask :meth:`masks_any`; :meth:`close` it in any case.
+    :meth:`start` it early (it imports while the caller works), :meth:`send` the strings as
+    they come and say :meth:`end` (or :meth:`submit` them all at once), and ask
+    :meth:`masks_any`; :meth:`close` it in any case.
     """
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
-        self._values: list[str] | None = None  # kept until answered: judged here if the helper fails
+        self._values: list[str] = []  # kept until answered: judged here if the helper fails
+        self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self.ended = False  # every string sent
 
     @classmethod
     def start(cls) -> FreeTextJudge | None:
@@ -69,26 +80,44 @@ class FreeTextJudge:
         return cls(proc)
 
     def submit(self, values: list[str]) -> None:
-        """Send the strings to judge (once), from a thread: the caller goes on meanwhile.
+        """Send all the strings to judge: :meth:`send` them, then :meth:`end`."""
+        self.send(values)
+        self.end()
+
+    def send(self, values: list[str]) -> None:
+        """Send more strings to judge. A thread writes them: the caller goes on meanwhile.
 
         They go a chunk at a time, each judged as it arrives, so the helper never holds them
         all (it runs beside the scan's memory peak).
         """
-        if self._values is not None:
+        if self.ended:
             raise RuntimeError("already submitted")
-        self._values = values
-        self._writer = threading.Thread(target=self._send, args=(values,), name="scrub-judge-writer", daemon=True)
-        self._writer.start()
+        self._values += values
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._send, name="scrub-judge-writer", daemon=True)
+            self._writer.start()
+        for start in range(0, len(values), CHUNK):
+            self._queue.put(values[start : start + CHUNK])
 
-    def _send(self, values: list[str]) -> None:
+    def end(self) -> None:
+        """Say that every string was sent: the helper's verdict covers them all."""
+        if self.ended:
+            raise RuntimeError("already submitted")
+        if self._writer is None:
+            self.send([])
+        self.ended = True
+        self._queue.put(None)
+
+    def _send(self) -> None:
         pipe = self._proc.stdin
         if pipe is None:
             return
         try:
-            for start in range(0, len(values), CHUNK):
-                data = pickle.dumps(values[start : start + CHUNK], protocol=pickle.HIGHEST_PROTOCOL)
-                pipe.write(_LENGTH.pack(len(data)))
-                pipe.write(data)
+            while (chunk := self._queue.get()) is not None:
+                if chunk:
+                    data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+                    pipe.write(_LENGTH.pack(len(data)))
+                    pipe.write(data)
             pipe.write(_LENGTH.pack(0))  # the end
             pipe.close()
         except (OSError, ValueError):
@@ -96,9 +125,9 @@ class FreeTextJudge:
 
     def masks_any(self, timeout: float = VERDICT_TIMEOUT) -> bool:
         """The verdict on the submitted strings: from the helper, or judged here when it fails."""
-        values, self._values = self._values, None
-        if values is None:
+        if not self.ended:
             raise RuntimeError("nothing was submitted")
+        values, self._values = self._values, []
         answer = self._answer(timeout)
         self.close()
         if answer == _CLEAN:
@@ -130,6 +159,8 @@ class FreeTextJudge:
             proc.kill()
         proc.wait()
         if self._writer is not None:  # its write fails now that the helper is gone
+            if not self.ended:
+                self._queue.put(None)
             self._writer.join()
         for pipe in (proc.stdin, proc.stdout):
             try:
@@ -164,36 +195,91 @@ def serve() -> None:
     stdout.flush()
 
 
+def _is_pair(cls: type[BaseModel]) -> bool:
+    """Whether the scrub judges ``cls``'s value under its name (a ``{name, value}`` pair, as its walkers do)."""
+    return "name" in cls.model_fields and "value" in cls.model_fields
+
+
+@lru_cache(maxsize=None)
+def _sight() -> Sight:
+    """What the scrub needs shown of an inventory as it is encoded (see :class:`store.Sight`):
+    every value under a secret-looking field name, a ``{name, value}`` model's value under its name."""
+    from inventory.store import Sight
+
+    return Sight(keyed=secrets._secretish_name, pairs=_is_pair)
+
+
+@lru_cache(maxsize=None)
+def _field_names() -> tuple[str, ...]:
+    """The field names of every model an inventory holds: free text in its dump, never in its stored form."""
+    _, walked = secrets._walker_code(Inventory)
+    return tuple(dict.fromkeys(name for cls in (Evidence, *(c for c, _ in walked)) for name in cls.model_fields))
+
+
 class PendingScrub:
     """:func:`secrets.scrub_inventory` of ``inv``, its free text judged by ``judge`` meanwhile.
 
-    Made when the inventory is built: its strings are collected and the few under
-    secret-looking keys judged at once; the free text goes to the helper. :meth:`result` is
-    then what ``scrub_inventory(inv)`` returns. Until then ``inventory`` may hold a secret a
-    scanner left: it may be encoded, but nothing made from it may be written or shown.
+    Made when the inventory is built. Without a helper its strings are judged at once. With
+    one, the strings go to the helper as :meth:`stored_form` encodes the inventory: the
+    stored form's string table holds every string of its dump, and the few values the scrub
+    judges by a secret-looking key are shown to it beside (see :class:`store.Sight`). The
+    helper so judges a few strings more as free text than the scrub does (a value under a
+    secret-looking key also): harmless, as a verdict that something would be masked only
+    means the inventory is scrubbed, which gives it back as it is when nothing is.
+    (Without :meth:`stored_form`, :meth:`result` collects the strings by a walk.)
+    :meth:`result` is then what ``scrub_inventory(inv)`` returns. Until then ``inventory``
+    may hold a secret a scanner left: it may be encoded, but nothing made from it may be
+    written or shown.
     """
 
     def __init__(self, inv: Inventory, judge: FreeTextJudge | None) -> None:
         self.inventory = inv
-        free, keyed = secrets._judged_strings(inv)
         self._masks: bool | None = None
-        self._judge: FreeTextJudge | None = None
+        self._judge = judge
+        if judge is None:
+            self._masks = secrets._masks_any_model(inv)
+
+    def stored_form(self) -> tuple[bytes, bytes] | None:
+        """``store.dump_parts(inventory)``, or ``None`` for an inventory with a value the stored
+        form cannot hold; the helper, if any, is sent the strings to judge as they are met."""
+        from inventory import store
+
+        judge = self._judge
+        if judge is None or self._masks is not None:
+            try:
+                return store.dump_parts(self.inventory)
+            except TypeError:
+                return None
+        free, keyed, see = secrets._judging_beside_table()
+        judge.send(list(_field_names()))
+        try:
+            parts = store.dump_parts(self.inventory, (_sight(), see, judge.send))
+        except TypeError:
+            free, keyed = secrets._judged_strings(self.inventory)
+            parts = None
+        self._judged(free, keyed)
+        return parts
+
+    def _judged(self, free: set[str], keyed: set[tuple[str, str]]) -> None:
+        """Judge ``keyed`` here, and send the helper ``free`` (the end of what it judges)."""
+        assert self._judge is not None
         if any(secrets.redact_value(key, value)[1] for key, value in keyed):
             self._masks = True
-        elif judge is not None:
-            judge.submit(list(free))
-            self._judge, judge = judge, None
+            self._judge.close()
+            self._judge = None
         else:
-            self._masks = secrets._free_text_masks_any(free)
-        if judge is not None:
-            judge.close()
+            self._judge.send(list(free))
+            self._judge.end()
 
     def result(self) -> Inventory:
         """The scrubbed inventory: ``inventory`` itself when nothing would be masked."""
         if self._masks is None:
             assert self._judge is not None
-            self._masks = self._judge.masks_any()
-            self._judge = None
+            if not self._judge.ended:
+                self._judged(*secrets._judged_strings(self.inventory))
+            if self._judge is not None:
+                self._masks = self._judge.masks_any()
+                self._judge = None
         return secrets._scrubbed(self.inventory) if self._masks else self.inventory
 
     def close(self) -> None:

@@ -1270,7 +1270,18 @@ def _walker_code(root: type[BaseModel]) -> tuple[CodeType, tuple[tuple[type[Base
 def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
     """(free-text strings, (secret-looking key, value) pairs) that :func:`_scrub` judges in ``obj``'s dump.
 
-    ``obj`` is a pydantic model (or a dict, list or string of them), walked as
+    See :func:`_judging`, whose walk this is from ``obj`` down.
+    """
+    free, keyed, value = _judging()
+    value(obj, None)
+    return free, keyed
+
+
+def _judging() -> tuple[set[str], set[tuple[str, str]], Callable[[Any, str | None], None]]:
+    """Two sets, (free-text strings, (secret-looking key, value) pairs), and a walk
+    ``value(v, key)`` that adds to them what :func:`_scrub` judges in ``v``'s dump under ``key``.
+
+    ``v`` is a pydantic model (or a dict, list or string of them), walked as
     ``model_dump(mode="python")`` would lay it out, without building the dump: a model is a
     dict keyed by its field names, a ``{name, value}`` pair (a :class:`~inventory.model.Fact`,
     or such a dict under ``attributes``) gives its value the name as key, and strings in a
@@ -1332,8 +1343,51 @@ def _judged_strings(obj: Any) -> tuple[set[str], set[tuple[str, str]]]:
                 free.update(cls.model_fields)
         return walkers[t]
 
-    value(obj, None)
-    return free, keyed
+    return free, keyed, value
+
+
+def _judging_beside_table() -> tuple[set[str], set[tuple[str, str]], Callable[[Any, str | None], None]]:
+    """:func:`_judging` for a caller that has every string of the dump already (the stored
+    form's string table, ``store.Sight``): its walk adds to ``free`` only what that lacks.
+
+    A string is judged only for its key, and so are the strings of a list and of a dict that
+    is not a ``{name, value}`` pair (the labels, attributes and flags of most models).
+    """
+    free, keyed, value = _judging()
+    add_keyed = keyed.add
+    memo: dict[str, bool] = {}
+
+    def strings(v: list, key: str | None) -> None:
+        by_key = key is not None and _secretish_key(key, memo)
+        for x in v:
+            if x.__class__ is str:
+                if by_key:
+                    add_keyed((key, x))  # type: ignore[arg-type]
+            elif x is not None:
+                value(x, key)
+
+    def seen(v: Any, key: str | None) -> None:
+        c = v.__class__
+        if c is str:
+            if key is not None and _secretish_key(key, memo):
+                add_keyed((key, v))
+        elif c is list:
+            strings(v, key)
+        elif c is dict and not (v.get("name").__class__ is str and "value" in v):
+            for k, x in v.items():
+                if k.__class__ is not str:
+                    k = None
+                if x.__class__ is str:
+                    if k is not None and _secretish_key(k, memo):
+                        add_keyed((k, x))
+                elif x.__class__ is list:
+                    strings(x, k)
+                elif x is not None:
+                    value(x, k)
+        elif v is not None:
+            value(v, key)
+
+    return free, keyed, seen
 
 
 def _masks_any_model(obj: Any) -> bool:

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 
 import inventory.scan as scan_mod
-from inventory import scrubjudge, secrets
+from inventory import scrubjudge, secrets, store
 from inventory.config import Config
 from inventory.scan import scan_paths
-from inventory.scrubjudge import FreeTextJudge
+from inventory.model import Action, Component, Evidence, Inventory, Resource, Warning
+from inventory.scrubjudge import FreeTextJudge, PendingScrub
+from tests import test_secrets_scrub as scrub_cases
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
 # A password in a connection string: the url-password detector masks it, in free text.
@@ -190,3 +192,87 @@ def test_the_helper_imports_only_what_judging_needs() -> None:
     loaded = set(out.stdout.split())
     assert "inventory.secrets" in loaded
     assert not {m for m in loaded if m.startswith(("inventory.scanners", "inventory.commands", "inventory.actions"))}
+
+
+class _RecordingJudge:
+    """A stand-in for the helper: keeps every string it is sent and judges them here."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.ended = False
+
+    def send(self, values: list[str]) -> None:
+        assert not self.ended
+        self.sent += values
+
+    def end(self) -> None:
+        self.ended = True
+
+    def masks_any(self) -> bool:
+        assert self.ended
+        return secrets._free_text_masks_any(self.sent)
+
+    def close(self) -> None:
+        pass
+
+
+def _stored_case(inv: Inventory) -> PendingScrub | None:
+    """Judged as the inventory is encoded (PendingScrub.stored_form), ``inv`` gets the verdict
+    the scrub's own walk gives, the helper having been sent every string that walk judges as
+    free text, and the stored form is the same; the pending scrub, or None when ``inv`` is
+    not stored (a model in a field of another model's class, with or without the judging)."""
+    judge = _RecordingJudge()
+    pending = PendingScrub(inv, judge)  # type: ignore[arg-type]
+    try:
+        parts = pending.stored_form()
+    except (KeyError, AttributeError):
+        return None
+    try:
+        plain = store.dump_parts(inv)
+    except TypeError:
+        plain = None
+    assert parts == plain
+    free, keyed = secrets._judged_strings(inv)
+    if judge.ended:  # else a value under a secret-looking key was masked: no free text needed
+        assert free <= set(judge.sent)
+        assert not any(secrets.redact_value(key, value)[1] for key, value in keyed)
+    assert (judge.masks_any() if judge.ended else True) is secrets._masks_any_model(inv)
+    return pending
+
+
+@pytest.mark.parametrize("name", sorted(scrub_cases.CASES))
+def test_judging_while_the_stored_form_is_encoded_scrubs_what_the_scrub_does(name: str) -> None:
+    inv = scrub_cases.CASES[name]
+    pending = _stored_case(inv)
+    assert pending is not None
+    expected = secrets.scrub_inventory(inv)
+    got = pending.result()
+    assert got.model_dump() == expected.model_dump()
+    assert (got is inv) is (expected is inv)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("cls", list(scrub_cases._SAMPLES), ids=lambda c: c.__name__)
+def test_judging_while_the_stored_form_is_encoded_sees_every_field_whatever_it_holds(cls: type) -> None:
+    for field in cls.model_fields:
+        for value in scrub_cases._SHAPES.values():
+            if cls is Evidence and (field != "path" or not isinstance(value, str)):
+                continue  # as in test_secrets_scrub: judged by its path alone
+            obj = scrub_cases._SAMPLES[cls].model_copy(update={field: value})
+            inv = obj if cls is Inventory else Inventory(components=[scrub_cases._component()]).model_copy(
+                update={"warnings": [obj]} if cls is Warning else {})
+            if cls is Component:
+                inv = Inventory(components=[obj])
+            elif cls is Resource:
+                inv = Inventory(resources=[obj])
+            elif cls is Action:
+                inv = Inventory(actions=[obj])
+            _stored_case(inv)
+
+
+def test_a_stored_form_judged_beside_is_stored_as_without() -> None:
+    inv = scan_paths([EXAMPLE], Config(), use_cache=False, jobs=1)[0]
+    judge = _RecordingJudge()
+    assert PendingScrub(inv, judge).stored_form() == store.dump_parts(inv)  # type: ignore[arg-type]
+    free, _ = secrets._judged_strings(inv)
+    assert free <= set(judge.sent) and judge.ended
