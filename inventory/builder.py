@@ -262,6 +262,23 @@ class InventoryBuilder:
             existing.command = command
             existing.tool = tool
 
+    def add_command_sighting(self, existing: Action, command: str, evidence: list[Evidence], origin: str,
+                             tool: str) -> None:
+        """:meth:`add_sighting` of the one command ``command`` seen at ``evidence[0]`` (``evidence``:
+        that place and any more the sighting has), its ``CommandRef`` made only when it is new."""
+        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, evidence)
+        seen = self._seen_commands(existing)
+        key = (command, evidence[0])
+        if key not in seen:
+            seen.add(key)
+            # Not validated again: a validated sighting's command and evidence.
+            existing.commands.append(trusted(CommandRef, {"command": command, "evidence": evidence[0]}))
+        self._command_keys[existing.id] = (existing.commands, len(existing.commands), seen)
+        if existing.origin == "implied" and origin != "implied":
+            existing.origin = origin
+            existing.command = command
+            existing.tool = tool
+
     def _seen_commands(self, act: Action) -> set:
         """The (command, evidence) keys of ``act``'s commands, kept between calls.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 
 from inventory.config import DEFAULT_ENVIRONMENT_PATTERNS
@@ -105,6 +105,12 @@ def detect_environment(
             if env:
                 return env
     return None
+
+
+def environment_detector(patterns: Mapping[str, Iterable[str]] | None = None) -> Callable[[str], str | None]:
+    """:func:`detect_environment` of one text with ``patterns``, for a caller that asks about many
+    texts in a row (the pattern set is looked up once, not on every call)."""
+    return _compiled(patterns).detect
 
 
 # Directory names under which each child directory is one environment's root
