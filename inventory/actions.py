@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from importlib import resources
 from operator import attrgetter
@@ -204,9 +204,14 @@ def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
 def explicit_environment_signal(pc: ParsedCommand, cfg: Config) -> tuple[str, str] | None:
     """``(environment, what on the command names it)`` for :func:`explicit_environment`
     (``("prod", "the host api.gprd.example.com")``), else ``None``."""
+    return _environment_signal(pc, cfg, environment_detector(cfg.environments))
+
+
+def _environment_signal(pc: ParsedCommand, cfg: Config, detect: Callable[[str], str | None]) -> tuple[str, str] | None:
+    """:func:`explicit_environment_signal`, ``detect``: ``environment_detector(cfg.environments)``
+    (looked up once for all the commands of a stage: checking the pattern set is not free)."""
     # The words are tried in this order; what names the environment is put in words only
     # for the one that does (this runs for every command of every sighting).
-    detect = environment_detector(cfg.environments)
     if pc.namespace:
         env = detect(pc.namespace)
         if env:
@@ -415,6 +420,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
     # every distinct line's reading would hold tens of thousands of them at once (most
     # lines are sighted once).
     lines = None
+    detect = environment_detector(cfg.environments)
     ordered = sorted(builder.commands, key=_PLACE)
     for sighting, line in _readings(builder, ordered, parsed, lines):
         if sighting.source_kind == "script":
@@ -426,7 +432,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
             session = sessions.get(sighting.evidence.path)
             if session is None:
                 session = sessions[sighting.evidence.path] = KubeSession()
-        _line_actions(builder, cfg, sighting, line, scripts, None, calls, session, parsed, lines)
+        _line_actions(builder, cfg, sighting, line, scripts, None, calls, session, parsed, lines, detect=detect)
     # Script calls last: each script line's action exists already (with the representative
     # command it would have anyway); a call adds its own evidence to them.
     by_place = {_PLACE(s): s for s in builder.commands} if calls else {}
@@ -435,7 +441,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
             place = (sl.path, sl.line, sl.command)
             own, inner = by_place.get(place), script_lines.get(place)
             if own is not None and inner is not None:
-                _line_actions(builder, cfg, own, inner, scripts, caller, calls, None, parsed, lines)
+                _line_actions(builder, cfg, own, inner, scripts, caller, calls, None, parsed, lines, detect=detect)
 
 
 # A sighting's place: (path, line, command), built in C (the sort and the place index make ~30,000).
@@ -485,11 +491,13 @@ def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting,
 def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSighting, line: CommandLine,
                   scripts: ScriptIndex, caller: CommandSighting | None,
                   calls: list[tuple[CommandSighting, str]], session: KubeSession | None = None,
-                  parsed: Mapping[str, str] | None = None, lines: dict[str, CommandLine] | None = None) -> None:
+                  parsed: Mapping[str, str] | None = None, lines: dict[str, CommandLine] | None = None,
+                  *, detect: Callable[[str], str | None]) -> None:
     """The actions of one parsed sighting; ``caller``: the line that ran the script it is in.
     A call of a scanned script is added to ``calls`` (expanded afterwards) instead.
     ``session``: the runbook's shell session (a namespace an earlier line made current).
-    ``parsed``/``lines``: readings parsed already (see :func:`_parsed_text`)."""
+    ``parsed``/``lines``: readings parsed already (see :func:`_parsed_text`).
+    ``detect``: ``environment_detector(cfg.environments)``, looked up once for the stage."""
     exec_targets: list[str] = []
     # A remote shell an earlier line opened (`ssh host`), read before this line's own commands.
     shell_remote = session.remote_of(sighting) if session is not None else None
@@ -503,7 +511,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     with_ctx = [pc if not c or not c[1] else copy_with(pc, flags={**pc.flags, "context": c[1]})
                 for pc, c in zip(line.commands, carried)] if any(carried) else line.commands
     # What each command names, computed once per line (it is needed twice).
-    own_sigs = [explicit_environment_signal(pc, cfg) for pc in with_ctx]
+    own_sigs = [_environment_signal(pc, cfg, detect) for pc in with_ctx]
     line_sig = next(filter(None, own_sigs), None)
     # Only a runbook line with a `<` can have placeholders (see _naming_commands).
     naming = _naming_commands(sighting, sighting_text(sighting.command), line, parsed, lines) \

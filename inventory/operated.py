@@ -121,9 +121,19 @@ def _object_kinds(object_kind: str) -> tuple[str, str | None, str]:
     return "other", object_kind, object_kind
 
 
+@lru_cache(maxsize=1)
+def _selector_keys() -> frozenset[str]:
+    """Label keys that name a workload (``app``, ``app.kubernetes.io/name``...)."""
+    return frozenset(_table().get("selector_keys", []))
+
+
+# A project's own label key: `kubevirt.io`, `strimzi.io/cluster`.
+_PROJECT_LABEL = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+(/(cluster|name|instance|app))?")
+
+
 def _selector_names(selector: str) -> list[str]:
     """Workload names a label selector picks by a well-known key (``app=etcd`` → etcd)."""
-    keys = set(_table().get("selector_keys", []))
+    keys = _selector_keys()  # read once, not per selector (a runbook's `get pods -l` on every service)
     out: list[str] = []
     for part in selector.split(","):
         key, sep, value = part.strip().partition("=")
@@ -132,7 +142,7 @@ def _selector_names(selector: str) -> list[str]:
             continue
         # `kubevirt.io=virt-handler`: a bare domain key is the project's own name label;
         # `strimzi.io/cluster=events`: a project's cluster/name/instance label.
-        if (key in keys or re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+(/(cluster|name|instance|app))?", key)) \
+        if (key in keys or _PROJECT_LABEL.fullmatch(key)) \
                 and _literal(value):
             out.append(value)
     return out

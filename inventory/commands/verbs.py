@@ -407,8 +407,10 @@ def target_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
             out.append((str(pc.flags["from"]).split("/", 1)[1], ("cron-job",)))
         if t and kind != "manifest" and "," not in kind:
             kinds = _K8S_KINDS.get(kind, None)
-            names = pod_owner_names(t) if kind == "pod" else [t]
-            out.extend((n, kinds) for n in names)
+            if kind == "pod":
+                out.extend((n, kinds) for n in pod_owner_names(t))
+            else:
+                out.append((t, kinds))
     elif tool.startswith("kafka-"):
         if pc.object_kind == "consumer-group" and isinstance(pc.flags.get("topic"), str):
             out.append((str(pc.flags["topic"]).split(",")[0], ("kafka-topic",)))
