@@ -49,6 +49,8 @@ _KUBECTL_PATCH = spec(values=" ".join(_KUBECTL.values | {"p"}), aliases=_KUBECTL
                       secret=" ".join(_KUBECTL.secret), multi="filename")
 _KUBECTL_LOGS = spec(values=" ".join(_KUBECTL.values - {"filename"}),
                      aliases=_KUBECTL.aliases | {"f": "follow", "p": "previous"}, secret=" ".join(_KUBECTL.secret))
+# The verbs whose options differ from the rest.
+_VERB_SPECS = {"patch": _KUBECTL_PATCH, "logs": _KUBECTL_LOGS}
 _NO_TYPE_VERBS = {"logs", "exec", "attach", "port-forward", "cp", "drain", "cordon", "uncordon", "debug"}
 _SUBVERBS = {
     "rollout": {"restart", "undo", "status", "history", "pause", "resume"},
@@ -90,7 +92,7 @@ def _objects(pos: list[str]) -> tuple[str | None, str | None]:
     if "/" in first:
         kind, _, name = first.partition("/")
         return kind_name(kind), name or None
-    kinds = ",".join(kind_name(k) for k in first.split(","))
+    kinds = kind_name(first) if "," not in first else ",".join(kind_name(k) for k in first.split(","))
     return kinds, (pos[1] if len(pos) > 1 else None)
 
 
@@ -105,8 +107,11 @@ def _yaml_object(text: str) -> tuple[str | None, str | None, str | None]:
 
 def parse_kubectl(pc: ParsedCommand, args: list[str], ctx: ToolContext) -> list[ParsedCommand] | None:
     """kubectl/oc: verb (with sub-verb), object kind and name, namespace, flags; exec/run inner commands."""
-    verb_guess = next((a for a in args if not a.startswith("-")), "")
-    opts = {"patch": _KUBECTL_PATCH, "logs": _KUBECTL_LOGS}.get(verb_guess, _KUBECTL)
+    opts = _KUBECTL
+    for a in args:  # the first word that is not an option: the verb, or the value of one before it
+        if not a.startswith("-"):
+            opts = _VERB_SPECS.get(a, _KUBECTL)
+            break
     p = parse_options(args, opts)
     pos = p.positionals
     # Options that take a value but were written before the verb (`kubectl -n x get po`) are
