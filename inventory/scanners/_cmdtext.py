@@ -11,7 +11,6 @@ from inventory.commands.model import trusted
 from inventory.scanners.base import CommandSighting, Fragment, SourceFile
 
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][\w-]*)\1")
-_CONTINUES = re.compile(r"(\\|\|\||&&|\|)\s*$")
 MAX_JOINED_LINES = 200
 MAX_QUOTED_LINES = 30
 
@@ -58,7 +57,7 @@ def logical_commands(lines: list[str], first_line: int, *, keep: Callable[[str],
                 nxt = nxt[2:] if nxt.startswith("> ") else nxt
                 joined = stripped[:-1].rstrip() + " " + nxt.strip()
                 i += 1
-            elif _CONTINUES.search(joined):
+            elif stripped.endswith(("|", "&&")):  # a pipe, `||` or `&&` ends the line: it goes on
                 joined = joined + "\n" + lines[i]
                 i += 1
             elif _unbalanced(joined):
