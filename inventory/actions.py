@@ -124,20 +124,22 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
     """What else a command names, tried after the tool's own target: its target and the
     hosts it connects to (by name), then bare arguments that are exactly an entity's name."""
     out: list[tuple[str, tuple[str, ...] | None]] = []
-    if pc.target:
-        out += [(n, None) for n in host_names(pc.target)] or [(pc.target, None)]
+    # Read once: a model's attribute is a slower lookup than a local.
+    target, flags, verb, namespace = pc.target, pc.flags, pc.verb, pc.namespace
+    if target:
+        out += [(n, None) for n in host_names(target)] or [(target, None)]
     for key in ("host", "hostname", "server", "bootstrap-server", "url", "endpoint"):
-        val = pc.flags.get(key)
+        val = flags.get(key)
         if isinstance(val, str):
             out += [(n, None) for n in host_names(val)]
-    flag_values = {v for v in pc.flags.values() if isinstance(v, str)}
-    verb_words = set((pc.verb or "").split())  # `gitlab-rails console`: the subcommand names nothing
+    flag_values = {v for v in flags.values() if isinstance(v, str)}
+    verb_words = set((verb or "").split())  # `gitlab-rails console`: the subcommand names nothing
     for arg in pc.argv[1:]:
-        if arg == "--" and pc.verb not in ("exec", "compose exec"):
+        if arg == "--" and verb not in ("exec", "compose exec"):
             # What follows is a new program's (`kubectl run x -- valkey-cli -h host`); after an
             # exec it runs inside the object and may say which one (`exec $POD -- psql -d orders`).
             break
-        if arg in flag_values or arg == pc.namespace or arg in verb_words:
+        if arg in flag_values or arg == namespace or arg in verb_words:
             continue  # `-o yaml`, `-c compute`, `-n gitlab`: an option's value, not a name
         if len(arg) >= 4 and not arg.startswith(("-", "$", "<", "/", ".")) and "=" not in arg \
                 and arg.lower() not in _COMMON_WORDS:
@@ -212,13 +214,14 @@ def _environment_signal(pc: ParsedCommand, cfg: Config, detect: Callable[[str], 
     (looked up once for all the commands of a stage: checking the pattern set is not free)."""
     # The words are tried in this order; what names the environment is put in words only
     # for the one that does (this runs for every command of every sighting).
-    if pc.namespace:
-        env = detect(pc.namespace)
+    namespace, flags = pc.namespace, pc.flags
+    if namespace:
+        env = detect(namespace)
         if env:
-            return env, f"the namespace {pc.namespace}"
-    if not _ENV_FLAG_SET.isdisjoint(pc.flags):  # most commands have none of them
+            return env, f"the namespace {namespace}"
+    if not _ENV_FLAG_SET.isdisjoint(flags):  # most commands have none of them
         for k in _ENV_FLAGS:
-            val = pc.flags.get(k)
+            val = flags.get(k)
             if isinstance(val, str):
                 env = detect(val)
                 if env:
@@ -239,10 +242,10 @@ def _environment_signal(pc: ParsedCommand, cfg: Config, detect: Callable[[str], 
         env = host_environment(host, cfg.environments) if host else None
         if env:
             return env, f"the host {host}"
-    if _FILE_FLAG_SET.isdisjoint(pc.flags):
+    if _FILE_FLAG_SET.isdisjoint(flags):
         return None
     for key in _FILE_FLAGS:
-        val = pc.flags.get(key)
+        val = flags.get(key)
         if isinstance(val, str) and val:
             hit = environment_of_path(val.rstrip("/") + "/x", cfg.environments)
             named = detect(val.rsplit("/", 1)[-1]) \
@@ -336,27 +339,29 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedComman
         scope = f"cmd:{_slug_of(pc.tool)}"
         name = verb_slug if not pc.object_kind or pc.tool in ("make",) else _slug_of(f"{verb}-{pc.object_kind}")
         aid = f"{scope}/{name}@{env}" if env else f"{scope}/{name}"
-    evidence = [sighting.evidence] if caller is None else [sighting.evidence, caller.evidence]
+    command, seen_at = sighting.command, sighting.evidence
+    evidence = [seen_at] if caller is None else [seen_at, caller.evidence]
     existing = builder.actions.get(aid)
     if existing is not None:
         # Two in five commands are of an action seen already: only their command and evidence
         # are merged, so the rest of an action is not worked out for them.
-        builder.add_command_sighting(existing, sighting.command, evidence, "command", pc.tool)
+        builder.add_command_sighting(existing, command, evidence, "command", pc.tool)
         return
     # Built without validating again: every value is of its declared type already (strings
     # and flags of a validated sighting and reading, ids made here); ~57,000 per 2,000 services.
-    ref = trusted(CommandRef, {"command": sighting.command, "evidence": sighting.evidence})
+    ref = trusted(CommandRef, {"command": command, "evidence": seen_at})
+    target = pc.target
     builder.add_action(trusted(Action, {
         "id": aid,
         "verb": verb_slug,
         "tool": pc.tool,
         "target": entity.id if entity else None,
-        "target_name": pc.target if pc.target and not pc.target.startswith(_PARSE_STAND_IN) else None,
+        "target_name": target if target and not target.startswith(_PARSE_STAND_IN) else None,
         "object_kind": pc.object_kind,
         "environment": env,
         "flags": _safe_flags(pc.flags),
         "sql_kind": _sql_kind(pc.sql_kinds),
-        "command": sighting.command,
+        "command": command,
         "commands": [ref],
         "origin": "command",
         "description": None,
@@ -520,17 +525,19 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     cwd: str | None = session.cwd if session is not None else None
     has_scripts = bool(scripts)
     for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
-        if pc.tool == "cd" and session is not None:
+        # Read once: a model's attribute is a slower lookup than a local (pydantic's __getattr__).
+        tool, verb, via = pc.tool, pc.verb, pc.via
+        if tool == "cd" and session is not None:
             here = sighting.evidence.path.rsplit("/", 1)[0] if "/" in sighting.evidence.path else "."
             # The first `cd` of a runbook may be from its own directory or the repository root.
             cwd = session.cwd = terraform_roots(builder).cd(pc.argv[1] if len(pc.argv) > 1 else "",
                                                             [here, "."] if cwd is None else [cwd])
-        if pc.verb in ("exec", "compose exec") and pc.target and pc.tool in _EXEC_TOOLS:
+        if verb in ("exec", "compose exec") and pc.target and tool in _EXEC_TOOLS:
             exec_targets = pod_owner_names(pc.target)
-        elif pc.tool == "ssh" and pc.target:
+        elif tool == "ssh" and pc.target:
             exec_targets = host_names(pc.target)  # what runs over ssh runs on that host
-        if (pc.tool == "ssh" and pc.verb == "exec") or (pc.tool == "knife" and pc.verb == "ssh") \
-                or (pc.tool == "gcloud" and (pc.verb or "").endswith(" ssh")):
+        if (tool == "ssh" and verb == "exec") or (tool == "knife" and verb == "ssh") \
+                or (tool == "gcloud" and (verb or "").endswith(" ssh")):
             outer_remote = (pc, None)
         script = scripts.script_of(pc, sighting.evidence.path) if has_scripts else None
         if script is not None:
@@ -538,11 +545,11 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             if caller is None:
                 calls.append((sighting, script))
             continue
-        if is_noise(pc) or not pc.tool:
+        if is_noise(pc) or not tool:
             continue
-        hints = exec_targets if pc.via and ("exec" in pc.via or pc.via == "ssh") else []
-        remote = outer_remote if pc.via and "ssh" in pc.via else \
-            shell_remote if pc.tool != "ssh" and not (pc.via and "exec" in pc.via) else None
+        hints = exec_targets if via and ("exec" in via or via == "ssh") else []
+        remote = outer_remote if via and "ssh" in via else \
+            shell_remote if tool != "ssh" and not (via and "exec" in via) else None
         if remote is shell_remote and remote is not None and not hints:
             hints = host_names(remote[0].target or "")
         named = naming.get(i, pc) if naming is not None else pc

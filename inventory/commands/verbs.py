@@ -50,17 +50,18 @@ def _names_program(tool: str) -> bool:
 
 def is_noise(pc: ParsedCommand) -> bool:
     """Shell builtins, text utilities and non-program words are not actions; reading a sensitive file is."""
-    if not _names_program(pc.tool):
+    tool, verb = pc.tool, pc.verb  # read once: a model's attribute is a slower lookup than a local
+    if not _names_program(tool):
         return True
-    if pc.tool in ("write-file", "read-file"):
+    if tool in ("write-file", "read-file"):
         # `> out.txt`, `curl -o f`, `-d @f`: part of the command they belong to, not an operation
         # of their own (the line's classification still judges the path).
         return True
-    if pc.tool == "env" and pc.verb in ("exec-var", "load-code"):
+    if tool == "env" and verb in ("exec-var", "load-code"):
         return True
-    if pc.verb == "shell" and pc.via and "exec" in pc.via:
+    if verb == "shell" and pc.via and "exec" in pc.via:
         return True  # `kubectl exec -it pod -- bash`: the exec itself is the action
-    group = UTILITIES.get(pc.tool)
+    group = UTILITIES.get(tool)
     if group is None:
         return False
     if group[0] == "read":
