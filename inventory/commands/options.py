@@ -59,8 +59,8 @@ _IDENTIFIER_SUFFIXES = ("-id", "-ids", "-name", "-arn", "-identifier")
 
 
 def _store(p: Parsed, sp: OptSpec, name: str, value: str | bool) -> None:
-    looks_secret = is_secret_key(name) and name not in sp.public and not name.endswith(_IDENTIFIER_SUFFIXES)
-    if name in sp.secret or (isinstance(value, str) and looks_secret):
+    if name in sp.secret or (isinstance(value, str) and is_secret_key(name) and name not in sp.public
+                             and not name.endswith(_IDENTIFIER_SUFFIXES)):
         p.flags[name] = True  # presence only: the value is a credential
         return
     if name in sp.drop:
