@@ -120,7 +120,12 @@ def _ansi_c(body: str) -> str:
 # (C speed) instead of character by character. Same result as the general loop.
 _SIMPLE_TEXT = re.compile(r"[^'\"\\$`()<>#\n\[\x0b\x0c]*")
 _OPS_SPLIT = re.compile(r"(&&|\|\||;;|\|&|[;&|])")
-_BLANK_WORDS = re.compile(r"[^ \t\r]+")
+
+
+def _blank_words(text: str) -> list[str]:
+    """The runs of characters other than space, tab and CR in ``text`` (what ``re.findall(r"[^ \\t\\r]+")``
+    gives), split by str methods in under half the regex's instructions."""
+    return list(filter(None, text.replace("\t", " ").replace("\r", " ").split(" ")))
 
 
 def _lex_simple(text: str) -> Lexed:
@@ -130,7 +135,7 @@ def _lex_simple(text: str) -> Lexed:
     if "|" not in text and ";" not in text and "&" not in text:
         # No operator (most lines): at most one command, nothing to repeat. Three substring
         # tests cost a fifth of the split that would find no operator either.
-        words = _BLANK_WORDS.findall(text)
+        words = _blank_words(text)
         return Lexed([SimpleCommand(words, [], None, [], None)] if words else [], [])
     parts = _OPS_SPLIT.split(text)
     out = Lexed()
@@ -143,7 +148,7 @@ def _lex_simple(text: str) -> Lexed:
         seg = parts[k]
         words = words_cache.get(seg)
         if words is None:
-            words = words_cache[seg] = tuple(_BLANK_WORDS.findall(seg))
+            words = words_cache[seg] = tuple(_blank_words(seg))
         op = parts[k + 1] if k + 1 < len(parts) else None
         if words:
             key = (prev, op_before, words)
