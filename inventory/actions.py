@@ -35,7 +35,7 @@ from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, tar
 from inventory.config import Config
 from inventory.environments import environment_detector, environment_of_path, host_environment, url_host
 from inventory.kubesession import KubeSession
-from inventory.model import Action, CommandRef, Component, Entity, slug
+from inventory.model import Action, CommandRef, Component, Entity, action_id, slug
 from inventory.operated import operated_system, terraform_roots
 from inventory.scanners.base import CommandSighting
 from inventory.scripts import ScriptIndex
@@ -300,10 +300,6 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
     return None
 
 
-# slug() of a verb, a tool or `<verb>-<object kind>`: a small vocabulary, each seen thousands of times.
-_slug_of = lru_cache(maxsize=4096)(slug)
-
-
 def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
                         hint_names: list[str], line_sig: tuple[str, str] | None = None, own_sig: object = _UNSET,
                         naming: ParsedCommand | None = None, operate: bool = True,
@@ -326,19 +322,16 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedComman
                                  remote)
     if entity is not None and env is None:
         env = _env_of_named(entity, pc)
-    # action_id(), with the verb's slug remembered (a few dozen verbs, ~29,000 commands).
-    verb_slug = _slug_of(verb)
     if entity is not None:
         envs = entity.environments
         if len(envs) <= 1:
             env = env or (envs[0] if envs else None)
-            aid = f"{entity.id}/{verb_slug}"  # one environment: no suffix, like the implied action
+            aid = action_id(entity.id, verb)  # one environment: no suffix, like the implied action
         else:
-            aid = f"{entity.id}/{verb_slug}@{env}" if env else f"{entity.id}/{verb_slug}"
+            aid = action_id(entity.id, verb, env)
     else:
-        scope = f"cmd:{_slug_of(pc.tool)}"
-        name = verb_slug if not pc.object_kind or pc.tool in ("make",) else _slug_of(f"{verb}-{pc.object_kind}")
-        aid = f"{scope}/{name}@{env}" if env else f"{scope}/{name}"
+        name = verb if not pc.object_kind or pc.tool in ("make",) else f"{verb}-{pc.object_kind}"
+        aid = action_id(f"cmd:{slug(pc.tool)}", name, env)
     command, seen_at = sighting.command, sighting.evidence
     evidence = [seen_at] if caller is None else [seen_at, caller.evidence]
     existing = builder.actions.get(aid)
@@ -353,7 +346,7 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedComman
     target = pc.target
     builder.add_action(trusted(Action, {
         "id": aid,
-        "verb": verb_slug,
+        "verb": slug(verb),
         "tool": pc.tool,
         "target": entity.id if entity else None,
         "target_name": target if target and not target.startswith(_PARSE_STAND_IN) else None,
@@ -750,7 +743,7 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
             command = render_template(command, entity, values)
             description = render_template(description, entity, values) or None
             for env in per_env:
-                aid = f"{ent_id}/{verb_slug}@{env}" if env else f"{ent_id}/{verb_slug}"  # action_id(ent_id, verb, env)
+                aid = action_id(ent_id, verb_slug, env)  # a slug is its own slug
                 existing = actions.get(aid)
                 if existing is not None:
                     existing.description = existing.description or description
