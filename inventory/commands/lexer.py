@@ -161,6 +161,27 @@ def _lex_simple(text: str) -> Lexed:
     return out
 
 
+# One command whose words may be double-quoted (`kubectl -n "$NAMESPACE" ...`, `psql -c "SELECT
+# ..."`) or hold a variable (`$NS`, a Makefile's `$(NAMESPACE)`), and nothing else the general
+# loop would act on: no operator, redirection, comment, escape, single quote, `${`, `$'` or
+# substitution outside the quotes, no escape, backtick or `$(` inside them, no newline. Its
+# words are the general loop's: blank-separated outside the quotes, the quotes removed (what
+# they hold is literal, and so is such a `$`).
+# Written as runs of plain characters between the constructs that start with `$` or `"` (the
+# runs cannot start one), so the engine reads each run in one step and never backtracks.
+_PLAIN_RUN = r'[^\'"\\$`()<>#\n\[\x0b\x0c|;&]*'
+_IN_QUOTES = r'[^"\\`$\n\x0b\x0c]*(?:\$(?!\()[^"\\`$\n\x0b\x0c]*)*'
+_QUOTED_TEXT = re.compile(rf'{_PLAIN_RUN}(?:(?:\$(?![(\'{{])|\$\([A-Z_][A-Z0-9_]*\)|"{_IN_QUOTES}"){_PLAIN_RUN})*')
+_QUOTED_WORDS = re.compile(r'(?:[^ \t\r"]+|"[^"]*")+')
+
+
+def _lex_quoted(text: str) -> Lexed:
+    """The second fast path of :func:`lex` (see ``_QUOTED_TEXT``): two fifths of the general
+    loop's instructions on such a line, and one in six of the estate's lines is one."""
+    words = [w.replace('"', "") for w in _QUOTED_WORDS.findall(text)]
+    return Lexed([SimpleCommand(words, [], None, [], None)] if words else [], [])
+
+
 # The last few texts lexed and their results: a classified line is lexed by the parser and
 # again for its OPA facts (its redirections), right after. Results are shared, so callers
 # treat them as read-only (none changes them).
@@ -185,6 +206,8 @@ def lex(text: str) -> Lexed:
 def _lex(text: str) -> Lexed:
     if _SIMPLE_TEXT.fullmatch(text):
         return _lex_simple(text)
+    if _QUOTED_TEXT.fullmatch(text):
+        return _lex_quoted(text)
     out = Lexed()
     cur = SimpleCommand()
     word: list[str] = []
