@@ -440,43 +440,40 @@ def iter_scalar_lines(doc: Doc, max_items: int = 100_000) -> Iterator[tuple[Path
     :meth:`Doc.line_of` finds it), and a path that leaves the tree keeps the line of its
     deepest node, as ``line_of`` does.
     """
-    indexes: dict[int, dict[str, tuple[int, yaml.Node]]] = {}
-
-    def index(node: yaml.MappingNode) -> dict[str, tuple[int, yaml.Node]]:
-        found = indexes.get(id(node))
-        if found is None:
-            found = {}
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value not in found:
-                    found[key_node.value] = (key_node.start_mark.line + 1, value_node)
-            indexes[id(node)] = found
-        return found
-
-    def step(node: yaml.Node | None, line: int, part: PathItem) -> tuple[yaml.Node | None, int]:
-        # One step of Doc.line_of: the child node and its line, or (None, line) off the tree.
-        if isinstance(node, yaml.MappingNode):
-            hit = index(node).get(str(part))
-            return (hit[1], hit[0]) if hit is not None else (None, line)
-        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            child = node.value[part]
-            return child, child.start_mark.line + 1
-        return None, line
-
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
     # (path, data, its node or None once the path has left the tree, the line so far)
     stack: list[tuple[Path, Any, yaml.Node | None, int]] = [((), doc.data, doc.node, doc.line)]
     seen = 0
+    # The steps down the tree are made inline, not by a call per child: this walk meets every
+    # value of every Helm values file.
     while stack and seen < max_items:
         p, cur, node, line = stack.pop()
         seen += 1
         if isinstance(cur, dict):
-            items: Any = cur.items()
+            if isinstance(node, mapping_node):
+                found: dict[str, tuple[int, yaml.Node]] = {}
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, scalar_node) and key_node.value not in found:
+                        found[key_node.value] = (key_node.start_mark.line + 1, value_node)
+                children = []
+                for k, v in cur.items():
+                    hit = found.get(k if k.__class__ is str else str(k))
+                    children.append((p + (k,), v, hit[1], hit[0]) if hit is not None else (p + (k,), v, None, line))
+            else:
+                children = [(p + (k,), v, None, line) for k, v in cur.items()]
         elif isinstance(cur, list):
-            items = enumerate(cur)
+            if isinstance(node, sequence_node):
+                nodes = node.value
+                children = []
+                for i, v in enumerate(cur):
+                    if i < len(nodes):
+                        child = nodes[i]
+                        children.append((p + (i,), v, child, child.start_mark.line + 1))
+                    else:
+                        children.append((p + (i,), v, None, line))
+            else:
+                children = [(p + (i,), v, None, line) for i, v in enumerate(cur)]
         else:
             yield p, cur, line
             continue
-        children = []
-        for k, v in items:
-            child, child_line = step(node, line, k) if node is not None else (None, line)
-            children.append((p + (k,), v, child, child_line))
         stack.extend(reversed(children))

@@ -151,21 +151,24 @@ class HelmScanner(Scanner):
 
     def _walk_values(self, src: SourceFile, doc: Doc, info: dict[str, Any], frag: Fragment) -> None:
         # Images: any mapping key named "image" (string or repository/tag mapping).
+        # Only collections are pushed: a scalar holds no image, and most values are scalars.
+        # A key's str is "image" only when the key is that str (YAML keys are str, numbers,
+        # booleans, dates, null or bytes), so the key is compared as it is.
         stack: list[tuple[tuple, Any]] = [((), doc.data)]
         while stack:
             path, node = stack.pop()
             if isinstance(node, dict):
                 for k, v in node.items():
-                    if str(k) == "image":
+                    if k == "image":
                         image = _image_string(v)
                         if image:
                             info["images"].append({"image": redact_text(image)[0], "owner_key": _owner_key(path),
                                                    "line": doc.line_of(path + (k,))})
                             continue
-                    if len(path) < 32:
+                    if len(path) < 32 and isinstance(v, (dict, list)):
                         stack.append((path + (k,), v))
             elif isinstance(node, list) and len(path) < 32:
-                stack.extend((path + (i,), v) for i, v in enumerate(node))
+                stack.extend((path + (i,), v) for i, v in enumerate(node) if isinstance(v, (dict, list)))
         # `redis: {enabled: false}`: switches for the chart's dependencies (Chart.yaml `condition`).
         for k, v in doc.data.items():
             if isinstance(v, dict) and isinstance(v.get("enabled"), bool):
