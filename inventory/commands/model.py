@@ -65,15 +65,6 @@ class ParsedCommand(BaseModel):
     via: str | None = None  # how it was reached: "kubectl exec", "bash -c", "pipe", "ssh"...
     parse_error: str | None = None
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # A field is set as pydantic's own handler sets it (the model validates no assignment),
-        # without looking the handler up and calling it: tool parsers set several per command.
-        if name in _FIELD_NAMES:
-            self.__dict__[name] = value
-            self.__pydantic_fields_set__.add(name)
-        else:
-            super().__setattr__(name, value)
-
     @classmethod
     def of(cls, raw: str, argv: list[str], tool: str, *, verb: str = "unknown", object_kind: str | None = None,
            target: str | None = None, wrappers: list[str] | None = None, via: str | None = None) -> ParsedCommand:
@@ -85,7 +76,6 @@ class ParsedCommand(BaseModel):
 
 
 _GIVEN_OF = {"raw", "argv", "tool", "verb", "object_kind", "target", "wrappers", "via"}
-_FIELD_NAMES = frozenset(ParsedCommand.model_fields)
 
 
 class CommandLine(BaseModel):
