@@ -249,31 +249,35 @@ class InventoryBuilder:
                      command: str, tool: str) -> None:
         """What :meth:`add_action` does with an action of ``existing``'s id and these fields: for a
         caller that knows the action exists, without making the whole action only to merge it."""
-        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, evidence)
-        seen = self._seen_commands(existing)
+        seen = self._merging(existing, evidence)
         # Checked against the commands stored before this call only (as one set built up front).
         fresh = [c for c in commands if (c.command, c.evidence) not in seen]
         existing.commands.extend(fresh)
         seen.update((c.command, c.evidence) for c in fresh)
-        self._command_keys[existing.id] = (existing.commands, len(existing.commands), seen)
-        # A concrete sighting beats an implied one: the action really happens here.
-        if existing.origin == "implied" and origin != "implied":
-            existing.origin = origin
-            existing.command = command
-            existing.tool = tool
+        self._merged(existing, seen, origin, command, tool)
 
     def add_command_sighting(self, existing: Action, command: str, evidence: list[Evidence], origin: str,
                              tool: str) -> None:
         """:meth:`add_sighting` of the one command ``command`` seen at ``evidence[0]`` (``evidence``:
         that place and any more the sighting has), its ``CommandRef`` made only when it is new."""
-        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, evidence)
-        seen = self._seen_commands(existing)
+        seen = self._merging(existing, evidence)
         key = (command, evidence[0])
         if key not in seen:
             seen.add(key)
             # Not validated again: a validated sighting's command and evidence.
             existing.commands.append(trusted(CommandRef, {"command": command, "evidence": evidence[0]}))
+        self._merged(existing, seen, origin, command, tool)
+
+    def _merging(self, existing: Action, evidence: list[Evidence]) -> set:
+        """The start of a sighting's merge into ``existing``: its evidence grown, the keys of its
+        commands so far (the caller adds the new ones to both)."""
+        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, evidence)
+        return self._seen_commands(existing)
+
+    def _merged(self, existing: Action, seen: set, origin: str, command: str, tool: str) -> None:
+        """The end of a sighting's merge into ``existing``: its command keys kept for the next one."""
         self._command_keys[existing.id] = (existing.commands, len(existing.commands), seen)
+        # A concrete sighting beats an implied one: the action really happens here.
         if existing.origin == "implied" and origin != "implied":
             existing.origin = origin
             existing.command = command
