@@ -152,31 +152,41 @@ class InventoryBuilder:
         self._evidence_sets: dict[tuple[str, str], tuple[list[Evidence], int, set[Evidence]]] = {}
 
     # -- adding -----------------------------------------------------------------------
-    def add_fragment(self, frag: Fragment) -> None:
-        """Merge everything one file contributed."""
+    def add_fragment(self, frag: Fragment, *, adopt: bool = False) -> None:
+        """Merge everything one file contributed.
+
+        ``adopt``: the fragment was made for this builder alone (loaded from its stored form,
+        whose models share no list or dict): the builder keeps its entities, edges, actions
+        and owners as they are instead of copying them. Its caller then only reads what
+        identifies them through the fragment, which sees the builder's edits.
+        """
         for c in frag.components:
-            self.add_entity(c)
+            self.add_entity(c, fresh=adopt)
             self.seen_by.setdefault(c.id, set()).add(frag.scanner)
         for r in frag.resources:
-            self.add_entity(r)
+            self.add_entity(r, fresh=adopt)
             self.seen_by.setdefault(r.id, set()).add(frag.scanner)
         for e in frag.edges:
-            self.add_edge(e)
+            self.add_edge(e, fresh=adopt)
         for a in frag.actions:
-            self.add_action(a)
+            self.add_action(a, fresh=adopt)
         for o in frag.owners:
-            self.add_owner(o)
+            self.add_owner(o, fresh=adopt)
         self.commands.extend(frag.commands)
         self.references.extend(frag.references)
         self.secrets.extend(frag.secrets)
         self.warnings.extend(frag.warnings)
 
-    def add_entity(self, ent: Entity) -> Entity:
-        """Add or merge a component/resource; returns the stored one."""
+    def add_entity(self, ent: Entity, *, fresh: bool = False) -> Entity:
+        """Add or merge a component/resource; returns the stored one.
+
+        ``fresh``: the caller keeps no other hold on ``ent``'s containers, so a new entity is
+        stored as it is instead of copied.
+        """
         table: dict = self.components if isinstance(ent, Component) else self.resources
         existing = table.get(ent.id)
         if existing is None:
-            table[ent.id] = _own_entity(ent)
+            table[ent.id] = ent if fresh else _own_entity(ent)
             self._index = None  # a new name to look up
             return table[ent.id]
         if "aliases" in ent.attributes and "aliases" not in existing.attributes:
@@ -295,10 +305,11 @@ class InventoryBuilder:
             return entry[2]
         return {(c.command, c.evidence) for c in act.commands}
 
-    def add_owner(self, owner: Owner) -> None:
+    def add_owner(self, owner: Owner, *, fresh: bool = False) -> None:
+        """Add an owner; a second sighting adds its evidence (``fresh``: as :meth:`add_edge`)."""
         existing = self.owners.get(owner.name)
         if existing is None:
-            self.owners[owner.name] = copy_with(owner, evidence=list(owner.evidence))
+            self.owners[owner.name] = owner if fresh else copy_with(owner, evidence=list(owner.evidence))
         else:
             # A team owns thousands of files: one union per file rebuilt its evidence set each time.
             existing.evidence = self._grow_evidence(("owner", owner.name), existing.evidence, owner.evidence)

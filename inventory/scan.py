@@ -759,7 +759,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     fragments = [f for pos in order for f in built.pop(pos)]
     # Only the fragments and parsed lines go on: the build is the scan's peak.
     del jobs_found, positions, seen_keys, file_keys, order, built
-    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats))
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True)
     return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
 
 
@@ -1262,7 +1262,7 @@ def scan_paths(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     fragments = [f for rel in order for f in built.pop(rel)]
-    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats))
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True)
     _give_back_memory()  # the fragments, merged into the inventory
     inv = _scrubbed_and_stored(pending, cache, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned,
                                                                      stats.skipped - skipped_before)), stats)
@@ -1332,10 +1332,12 @@ def build_inventory(
 
 def _build_pending(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
-    parsed: dict[str, str] | None, judge: FreeTextJudge | None,
+    parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool = False,
 ) -> PendingScrub:
     """:func:`build_inventory`, its scrub pending: the free text judged by ``judge`` if given
-    (which it takes over), else here (then the result is ready)."""
+    (which it takes over), else here (then the result is ready). ``loaded``: the fragments were
+    loaded from their stored form for this build alone, and the builder adopts their models
+    (see ``InventoryBuilder.add_fragment``) instead of copying them."""
     # These steps allocate hundreds of thousands of small objects that all live until the
     # inventory is built, and make almost no reference cycles (a few hundred on a
     # 2,000-service tree). The cyclic collector would walk the whole heap (every fragment)
@@ -1345,7 +1347,7 @@ def _build_pending(
     gc.disable()
     pending = None
     try:
-        pending = _build_inventory(fragments, scanners, cfg, sources, stats, parsed, judge)
+        pending = _build_inventory(fragments, scanners, cfg, sources, stats, parsed, judge, loaded)
         return pending
     finally:
         if pending is None:
@@ -1364,7 +1366,7 @@ def _build_pending(
 
 def _build_inventory(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
-    parsed: dict[str, str] | None, judge: FreeTextJudge | None,
+    parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool,
 ) -> PendingScrub:
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
@@ -1379,7 +1381,7 @@ def _build_inventory(
         # The same name in unrelated deployment units is not the same thing: told apart first.
         fragments = separate_same_named(fragments, cfg)
         for frag in fragments:
-            builder.add_fragment(frag)
+            builder.add_fragment(frag, adopt=loaded)
         if stats:
             builder.warnings.extend(stats.warnings)
         by_scanner: dict[str, list[Fragment]] = {}
