@@ -36,9 +36,12 @@ def link_per_environment_names(builder: InventoryBuilder, cfg: Config) -> None:
     groups: dict[tuple[str, str], list[tuple[str, Entity]]] = defaultdict(list)
     for table in (builder.components, builder.resources):
         for ent in table.values():
+            # The name's environment must be the one the evidence resolved it to, and its only
+            # one: the names of the many entities in none or several are not read.
+            if len(ent.environments) != 1:
+                continue
             found = _stem_and_env(ent, cfg)
-            # The name's environment must be the one the evidence resolved it to.
-            if found is not None and ent.environments == [found[1]]:
+            if found is not None and ent.environments[0] == found[1]:
                 groups[(ent.kind, found[0])].append((found[1], ent))
     for (_, stem), items in sorted(groups.items()):
         envs = {env for env, _ in items}
