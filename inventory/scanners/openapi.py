@@ -16,6 +16,7 @@ large spec costs one parse.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -205,7 +206,7 @@ class _ServingLookup:
         self.providers: dict[str, list[str]] = {}
         self.named: dict[str, list[str]] = {}
         # directory of a Backstage service's catalog file -> those services' ids
-        self.catalog_dirs: dict[PurePosixPath, list[str]] = {}
+        self.catalog_dirs: dict[str, list[str]] = {}
         for c in comps:
             apis = c.attributes.get("provides_apis")
             if isinstance(apis, list):
@@ -213,10 +214,11 @@ class _ServingLookup:
                     self.providers.setdefault(n, []).append(c.id)
             self.named.setdefault(slug(c.name), []).append(c.id)
             if c.kind == "service" and c.subtype == "backstage":
-                # Each distinct path once: a catalog file is cited at many lines, and a
-                # PurePosixPath per evidence was most of this table's cost.
+                # Each distinct directory once: a catalog file is cited at many lines. Taken
+                # from the (relative, normal) path as a string: a PurePosixPath per path was
+                # most of this table's cost.
                 paths = dict.fromkeys(ev.path for ev in c.evidence)
-                for cat_dir in dict.fromkeys(PurePosixPath(p).parent for p in paths):
+                for cat_dir in dict.fromkeys(posixpath.dirname(p) or "." for p in paths):
                     self.catalog_dirs.setdefault(cat_dir, []).append(c.id)
 
     @staticmethod
@@ -237,5 +239,5 @@ class _ServingLookup:
         # The Backstage services whose catalog file sits in the spec's directory or above it.
         spec_dir = PurePosixPath(spec_path).parent
         owners = {cid for d in (spec_dir, *spec_dir.parents, PurePosixPath("."))
-                  for cid in self.catalog_dirs.get(d, ())}
+                  for cid in self.catalog_dirs.get(str(d), ())}
         return self._one(owners)
