@@ -157,8 +157,9 @@ class InventoryBuilder:
 
         ``adopt``: the fragment was made for this builder alone (loaded from its stored form,
         whose models share no list or dict): the builder keeps its entities, edges, actions
-        and owners as they are instead of copying them. Its caller then only reads what
-        identifies them through the fragment, which sees the builder's edits.
+        and owners as they are instead of copying them. Through the fragment, its caller then
+        sees the builder's edits: the finalize steps and resolvers read ids there (and a
+        Terraform resource's first evidence, which merging never changes).
         """
         for c in frag.components:
             self.add_entity(c, fresh=adopt)
@@ -472,23 +473,36 @@ class InventoryBuilder:
     # -- linking ----------------------------------------------------------------------
     def resolve_references(self) -> None:
         """Turn name references into edges where exactly one target matches."""
+        # The target's id (None: no single target) by (name, kind), worked out once: the
+        # references repeat names (22,000 of them name 5,800 at 2,000 services), and no
+        # entity changes here.
+        targets: dict[tuple[str, str | None], str | None] = {}
         for ref in self.references:
             if self.entity(ref.source) is None:
                 continue
-            matches = self.find(ref.target_name, ref.target_kind)
-            if ref.target_kind is None and len(matches) > 1:
-                # Ambiguous across kinds: prefer resources (datastores) over components.
-                res = [m for m in matches if isinstance(m, Resource)]
-                matches = res if len(res) == 1 else matches
-            if len(matches) == 1:
+            key = (ref.target_name, ref.target_kind)
+            if key in targets:
+                target = targets[key]
+            else:
+                target = targets[key] = self._reference_target(*key)
+            if target is not None:
                 # Not validated again: the fields of a validated reference and an entity's id.
                 self.add_edge(trusted(Edge, {
                     "source": ref.source,
-                    "target": matches[0].id,
+                    "target": target,
                     "kind": ref.edge_kind,
                     "via": ref.via,
                     "evidence": [ref.evidence],
                 }), fresh=True)
+
+    def _reference_target(self, name: str, kind: str | None) -> str | None:
+        """The id of the one entity a reference to ``name`` (of ``kind``, if given) means, if one."""
+        matches = self.find(name, kind)
+        if kind is None and len(matches) > 1:
+            # Ambiguous across kinds: prefer resources (datastores) over components.
+            res = [m for m in matches if isinstance(m, Resource)]
+            matches = res if len(res) == 1 else matches
+        return matches[0].id if len(matches) == 1 else None
 
     def record_environments(self) -> None:
         """Collect the environments entities live in, with evidence."""
