@@ -45,15 +45,27 @@ def _union_evidence(a: list[Evidence], b: Iterable[Evidence]) -> list[Evidence]:
     return out
 
 
+def _extend_evidence(evidence: list[Evidence], more: Iterable[Evidence]) -> None:
+    """Append to ``evidence``, in place, the items of ``more`` it lacks (``_union_evidence``'s list)."""
+    seen = set(evidence)
+    for ev in more:
+        if ev not in seen:
+            seen.add(ev)
+            evidence.append(ev)
+
+
 def merge_entity(into: Entity, other: Entity) -> None:
-    """Fold ``other`` (same id) into ``into`` in place."""
-    into.evidence = _union_evidence(into.evidence, other.evidence)
+    """Fold ``other`` (same id) into ``into`` in place.
+
+    ``into``'s lists are grown where they are (the builder's entities own theirs): a new
+    list per field, set through pydantic's ``__setattr__``, was most of a merge's cost.
+    """
+    _extend_evidence(into.evidence, other.evidence)
     for name in _LIST_FIELDS:
-        merged = list(getattr(into, name))
+        merged = getattr(into, name)
         for v in getattr(other, name):
             if v not in merged:
                 merged.append(v)
-        setattr(into, name, merged)
     for name in _SCALAR_FIELDS:
         if getattr(into, name) is None and getattr(other, name) is not None:
             setattr(into, name, getattr(other, name))
@@ -210,8 +222,11 @@ class InventoryBuilder:
             self._track_edge(key, self._next_seq)
             self._next_seq += 1
         else:
-            existing.evidence = _union_evidence(existing.evidence, edge.evidence)
-            existing.via = existing.via or edge.via
+            # Grown in place (the builder owns the list), and ``via`` set only when it may
+            # change: pydantic's ``__setattr__`` twice per duplicate was most of its merge.
+            _extend_evidence(existing.evidence, edge.evidence)
+            if not existing.via:
+                existing.via = edge.via
 
     def _track_edge(self, key: tuple[str, str, str], seq: int) -> None:
         self._edge_seq[key] = seq
