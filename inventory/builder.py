@@ -148,7 +148,10 @@ class InventoryBuilder:
         self._find_memo: dict = {}
         self._find_memo_of: dict[str, list[Entity]] | None = None
         # Edge bookkeeping for merge_alias: insertion rank of each edge key (the order a rebuild
-        # of the edge table would visit them in) and the keys touching each entity id.
+        # of the edge table would visit them in) and the keys touching each entity id. Kept
+        # from the first merge_alias on: until an edge is moved, the table's own order is that
+        # rank, and most builds move none (none at 2,000 services, of 15,700 edges).
+        self._edges_tracked = False
         self._edge_seq: dict[tuple[str, str, str], int] = {}
         self._edges_by_ent: dict[str, set[tuple[str, str, str]]] = {}
         self._next_seq = 0
@@ -219,8 +222,9 @@ class InventoryBuilder:
         existing = self.edges.get(key)
         if existing is None:
             self.edges[key] = edge if fresh else copy_with(edge, evidence=list(edge.evidence))
-            self._track_edge(key, self._next_seq)
-            self._next_seq += 1
+            if self._edges_tracked:
+                self._track_edge(key, self._next_seq)
+                self._next_seq += 1
         else:
             # Grown in place (the builder owns the list), and ``via`` set only when it may
             # change: pydantic's ``__setattr__`` twice per duplicate was most of its merge.
@@ -241,9 +245,11 @@ class InventoryBuilder:
         return self._edge_seq.pop(key)
 
     def _sync_edge_index(self) -> None:
-        """Rebuild the edge bookkeeping from the table if the table was replaced or edited directly."""
-        if len(self._edge_seq) == len(self.edges) and self._edges_table is self.edges:
+        """Build the edge bookkeeping from the table if not kept yet, or if the table was
+        replaced or edited directly."""
+        if self._edges_tracked and len(self._edge_seq) == len(self.edges) and self._edges_table is self.edges:
             return
+        self._edges_tracked = True
         self._edges_table = self.edges
         self._edge_seq, self._edges_by_ent = {}, {}
         for seq, key in enumerate(self.edges):
