@@ -31,8 +31,9 @@ class KubeContextResolver(Resolver):
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         known = known_dirs(ctx)
         by_path = ctx.entities_by_path()
-        kustomizations = {str(f.extra["kustomization"]["dir"]): f.extra["kustomization"] for f in ctx.fragments
-                          if isinstance(f.extra.get("kustomization"), dict)}
+        # Only the kustomize scanner records a kustomization: a fifth of the fragments, not all of them.
+        kustomizations = {str(f.extra["kustomization"]["dir"]): f.extra["kustomization"]
+                          for f in ctx.of_scanner("kustomize") if isinstance(f.extra.get("kustomization"), dict)}
         current: dict[str, str] = {}  # file -> context set by `kubectl config use-context`
         found: dict[tuple[str, str, str], list[Evidence]] = defaultdict(list)
         for seen in commands(ctx, ("context", "apply", "helm")):
