@@ -212,8 +212,8 @@ def _sight() -> Sight:
 @lru_cache(maxsize=None)
 def _field_names() -> tuple[str, ...]:
     """The field names of every model an inventory holds: free text in its dump, never in its stored form."""
-    _, walked = secrets._walker_code(Inventory)
-    return tuple(dict.fromkeys(name for cls in (Evidence, *(c for c, _ in walked)) for name in cls.model_fields))
+    classes = (Evidence, *secrets._walked_classes(Inventory))
+    return tuple(dict.fromkeys(name for cls in classes for name in cls.model_fields))
 
 
 class PendingScrub:

@@ -1216,6 +1216,24 @@ def _model_classes(annotation: Any) -> Iterator[type[BaseModel]]:
 
 
 @lru_cache(maxsize=None)
+def _walked_classes(root: type[BaseModel]) -> tuple[type[BaseModel], ...]:
+    """``root`` and every model class its fields name, at any depth, but Evidence (judged by its path)."""
+    seen: dict[type[BaseModel], None] = {}
+
+    def visit(cls: type[BaseModel]) -> None:
+        if cls in seen:
+            return
+        seen[cls] = None
+        for f in cls.model_fields.values():
+            for sub in _model_classes(f.annotation):
+                if sub is not Evidence:
+                    visit(sub)
+
+    visit(root)
+    return tuple(seen)
+
+
+@lru_cache(maxsize=None)
 def _walker_code(root: type[BaseModel]) -> tuple[CodeType, tuple[tuple[type[BaseModel], str], ...]]:
     """Compiled walkers for :func:`_judged_strings`: one function per model class reachable
     from ``root``'s fields, and (class, function name) of each.
@@ -1227,18 +1245,7 @@ def _walker_code(root: type[BaseModel]) -> tuple[CodeType, tuple[tuple[type[Base
     strings, lists, dicts and evidence are judged inline; models of the classes its
     annotation names go straight to their walker; anything else goes to the generic ``value``.
     """
-    names: dict[type[BaseModel], str] = {}
-
-    def visit(cls: type[BaseModel]) -> None:
-        if cls in names:
-            return
-        names[cls] = f"walk_{len(names)}"
-        for f in cls.model_fields.values():
-            for sub in _model_classes(f.annotation):
-                if sub is not Evidence:
-                    visit(sub)
-
-    visit(root)
+    names = {cls: f"walk_{i}" for i, cls in enumerate(_walked_classes(root))}
     src: list[str] = []
     for cls, fname in names.items():
         fields = cls.model_fields
