@@ -772,6 +772,12 @@ def _stored_form(inv: Inventory) -> tuple[bytes, bytes] | None:
         return None
 
 
+# An ``inventories`` row whose inventory is stored in a ``trees`` row: this, then that row's
+# scope and key (NUL-separated). Not a stored inventory's header, so code that does not know
+# it takes the row for one it cannot load: a rebuild, never a wrong inventory.
+_IN_TREES = b"stackpolicy-inventory-in-trees\x00"
+
+
 class FragmentCache:
     """Fragments keyed by (scanner versions, config, path, content hash) in one SQLite file."""
 
@@ -871,8 +877,11 @@ class FragmentCache:
             return None
         try:
             row = self.db.execute("SELECT value FROM inventories WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+            if row and isinstance(row[0], bytes) and row[0].startswith(_IN_TREES):
+                tree_scope, _, tree_key = row[0][len(_IN_TREES):].decode().partition("\0")
+                row = self.db.execute("SELECT value FROM trees WHERE scope = ? AND key = ?", (tree_scope, tree_key)).fetchone()
             return store.load(row[0]) if row else None
-        except (sqlite3.Error, store.StoreError):
+        except (sqlite3.Error, store.StoreError, UnicodeDecodeError):
             return None  # a damaged entry only costs a rebuild
 
     def put_inventory(self, scope: str, key: str, inv: Inventory,
@@ -894,15 +903,20 @@ class FragmentCache:
             # Written piece by piece into room made for it: binding the whole as a parameter
             # would make sqlite copy it, and joining the parts would copy it once more.
             size = len(head) + len(payload)
-            rows = [("inventories", self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, zeroblob(?))",
-                                                    (scope, key, size)).lastrowid)]
-            if tree is not None:
-                rows.append(("trees", self.db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, zeroblob(?), ?, ?)",
-                                                      (tree[0], tree[1], size, *tree[2:])).lastrowid))
-            for table, rowid in rows:
-                with self.db.blobopen(table, "value", rowid) as out:
-                    out.write(head)
-                    out.write(payload)
+            if tree is None:
+                table, rowid = "inventories", self.db.execute(
+                    "INSERT OR REPLACE INTO inventories VALUES (?, ?, zeroblob(?))", (scope, key, size)).lastrowid
+            else:
+                # Stored once, in the row a rescan of an unchanged tree reads; the inventories
+                # row only names it (see get_inventory). The two are always written together,
+                # and a name whose row was replaced since is a miss.
+                self.db.execute("INSERT OR REPLACE INTO inventories VALUES (?, ?, ?)",
+                                (scope, key, _IN_TREES + f"{tree[0]}\0{tree[1]}".encode()))
+                table, rowid = "trees", self.db.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, zeroblob(?), ?, ?)",
+                                                        (tree[0], tree[1], size, *tree[2:])).lastrowid
+            with self.db.blobopen(table, "value", rowid) as out:
+                out.write(head)
+                out.write(payload)
             self.db.commit()
         except sqlite3.Error:
             pass

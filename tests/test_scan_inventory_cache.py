@@ -98,6 +98,28 @@ def test_a_changed_file_no_scanner_reads_reuses_the_inventory(tmp_path: Path) ->
     assert stats.cache_hits == stats.files_scanned == first_stats.files_scanned
 
 
+def test_the_inventory_is_stored_once_and_found_by_either_key(tmp_path: Path, monkeypatch) -> None:
+    import inventory.scan as scan
+
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    first, _ = scan_paths([root], Config(), cache_dir=cache)
+    with sqlite3.connect(cache / "scan.sqlite") as db:
+        (by_files,), = db.execute("SELECT value FROM inventories").fetchall()
+        (by_tree,), = db.execute("SELECT value FROM trees").fetchall()
+    assert len(by_files) < 1000 < len(by_tree)  # the inventories row only names the trees row
+
+    def no_build(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the stored inventory must be reused, not built again")
+
+    monkeypatch.setattr(scan, "_build_pending", no_build)
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")  # a new tree key, the same files scanned
+    again, _ = scan_paths([root], Config(), cache_dir=cache)
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x01")  # and again: stored under the new keys
+    third, _ = scan_paths([root], Config(), cache_dir=cache)
+    assert inventory_to_json(third) == inventory_to_json(again) == inventory_to_json(first)
+
+
 def test_generation_settings_do_not_invalidate_the_scan_cache(tmp_path: Path) -> None:
     # Where documents go, which provider drafts them, the configured sources list and the
     # config file's folder change no scan result: a scan under another such config is warm.
