@@ -225,11 +225,12 @@ class WalkCache:
         inside = tuple(f"{r}/" for r in roots)
         exact = {str(r) for r in roots}
 
-        def keep(path: str, used: set[str]) -> bool:
-            return path in used or not (path in exact or path.startswith(inside))
+        def kept(entries: dict[str, tuple], used: set[str]) -> dict[str, tuple]:
+            if len(used) == len(entries):  # every entry was used (a first walk's were): none to drop
+                return entries
+            return {k: v for k, v in entries.items() if k in used or not (k in exact or k.startswith(inside))}
 
-        payload = marshal.dumps(({k: v for k, v in self.dirs.items() if keep(k, self.used_dirs)},
-                                 {k: v for k, v in self.files.items() if keep(k, self.used_files)}), 4)
+        payload = marshal.dumps((kept(self.dirs, self.used_dirs), kept(self.files, self.used_files)), 4)
         return self.MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
 
     @classmethod
