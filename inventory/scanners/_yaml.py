@@ -1,8 +1,8 @@
 """Safe, fast YAML loading for every scanner: many documents, line numbers, hostile input.
 
-One call parses a file once with libyaml (``yaml.CSafeLoader``) and keeps each document's
-node tree, so a scanner gets plain Python data *and* cheap line numbers for evidence
-(``doc.line_of(("metadata", "name"))``) without a second parse.
+One call parses a file once with libyaml and keeps each document's line table (what line
+look-ups need of its node tree, see :class:`Doc`), so a scanner gets plain Python data *and*
+cheap line numbers for evidence (``doc.line_of(("metadata", "name"))``) without a second parse.
 
 Hostile or broken input never raises:
 
@@ -101,6 +101,18 @@ _LOADER: type = _Loader
 PathItem = str | int
 Path = tuple[PathItem, ...]
 
+# A document's line table (``Doc.node``): what line look-ups need of its node tree, made by
+# :func:`_line_table` from PyYAML's nodes; plain tuples and ints, which a composer can build
+# without PyYAML's node and mark objects. Each node is one of
+#   a scalar:   its 1-based line (an int);
+#   a mapping:  (MAPPING, line, [(key text, key line, value node), ...]): every entry whose key
+#               is a scalar, in order, repeated keys too (the data keeps the last value of a
+#               key, line look-ups find the first: as with PyYAML's nodes);
+#   a sequence: (SEQUENCE, line, [item node, ...]).
+MAPPING = 1
+SEQUENCE = 2
+LineNode = int | tuple
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -123,12 +135,12 @@ class YamlProblem:
 
 @dataclass
 class Doc:
-    """One YAML document: its data, where it starts, and its node tree for line look-ups."""
+    """One YAML document: its data, where it starts, and its line table for line look-ups."""
 
     data: Any
     line: int  # 1-based line of the document's first content
     index: int  # 0-based position in the file (counting every document, empty ones too)
-    node: yaml.Node | None = field(default=None, repr=False)
+    node: LineNode | None = field(default=None, repr=False)  # see ``LineNode``
 
     def get(self, *path: PathItem, default: Any = None) -> Any:
         """The value at ``path`` (mapping keys / sequence indexes), or ``default``."""
@@ -147,7 +159,7 @@ class Doc:
         node = self.node
         for part in path:
             node = _child_node(node, part)
-        line = node.start_mark.line + 1 if node is not None else self.line_of(path)
+        line = _node_line(node) if node is not None else self.line_of(path)
         return Doc(data=self.get(*path), line=line, index=self.index, node=node)
 
     def line_of(self, path: Path = ()) -> int:
@@ -158,33 +170,72 @@ class Doc:
         """
         node = self.node
         line = self.line
-        scalar_node = yaml.ScalarNode
         for part in path:
-            if isinstance(node, yaml.MappingNode):
+            if node.__class__ is not tuple:
+                return line
+            kind, _, children = node  # type: ignore[misc]
+            if kind == MAPPING:
                 text = str(part)
-                for key_node, value_node in node.value:
-                    if key_node.value == text and isinstance(key_node, scalar_node):
-                        line = key_node.start_mark.line + 1
-                        node = value_node
+                for key_text, key_line, value in children:
+                    if key_text == text:
+                        line, node = key_line, value
                         break
                 else:
                     return line
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-                node = node.value[part]
-                line = node.start_mark.line + 1
+            elif isinstance(part, int) and 0 <= part < len(children):
+                node = children[part]
+                line = node if node.__class__ is int else node[1]
             else:
                 return line
         return line
 
 
-def _child_node(node: yaml.Node | None, part: PathItem) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
-                return value_node
-    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        return node.value[part]
+def _node_line(node: LineNode) -> int:
+    """The 1-based line where a node of a line table starts."""
+    return node if node.__class__ is int else node[1]  # type: ignore[index, return-value]
+
+
+def _child_node(node: LineNode | None, part: PathItem) -> LineNode | None:
+    if node.__class__ is tuple:
+        kind, _, children = node  # type: ignore[misc]
+        if kind == MAPPING:
+            text = str(part)
+            for key_text, _, value in children:
+                if key_text == text:
+                    return value
+        elif isinstance(part, int) and 0 <= part < len(children):
+            return children[part]
     return None
+
+
+def mapping_entries(node: LineNode | None) -> list[tuple[str, int, LineNode]] | None:
+    """The ``(key text, key line, value node)`` entries of a mapping node of a line table
+    (every scalar key, in order), or None when ``node`` is not a mapping."""
+    if node.__class__ is tuple and node[0] == MAPPING:  # type: ignore[index]
+        return node[2]  # type: ignore[index]
+    return None
+
+
+def _line_table(node: yaml.Node) -> LineNode:
+    """The line table (see ``LineNode``) of a document PyYAML composed and constructed.
+
+    Built after construction: merge keys rewrite their mapping's node (the merged entries
+    first, without the ``<<`` entries), and line look-ups see that tree, as they always did.
+    Recursive: only documents within :attr:`Limits.max_depth` get here, and the fast
+    constructor walks them the same way (a node shared through aliases is converted once per
+    use: at most :attr:`Limits.max_nodes`).
+    """
+    scalar = yaml.ScalarNode
+    line = node.start_mark.line + 1
+    # Scalars, most nodes, are converted inline, without a call.
+    if isinstance(node, yaml.MappingNode):
+        return (MAPPING, line, [(k.value, k.start_mark.line + 1,
+                                 v.start_mark.line + 1 if v.__class__ is scalar else _line_table(v))
+                                for k, v in node.value if isinstance(k, scalar)])
+    if isinstance(node, yaml.SequenceNode):
+        return (SEQUENCE, line, [v.start_mark.line + 1 if v.__class__ is scalar else _line_table(v)
+                                 for v in node.value])
+    return line
 
 
 def _problem_from(exc: yaml.YAMLError) -> YamlProblem:
@@ -388,7 +439,7 @@ def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Do
                 index += 1
                 continue
             if data is not None:
-                docs.append(Doc(data=data, line=line, index=index, node=node))
+                docs.append(Doc(data=data, line=line, index=index, node=_line_table(node)))
             index += 1
     except RecursionError:
         problems.append(YamlProblem(line=1, message="YAML nested too deep to read"))
@@ -435,14 +486,13 @@ def iter_scalars(data: Any, path: Path = (), max_items: int = 100_000) -> Iterat
 def iter_scalar_lines(doc: Doc, max_items: int = 100_000) -> Iterator[tuple[Path, Any, int]]:
     """``(path, value, doc.line_of(path))`` for every ``(path, value)`` of ``iter_scalars(doc.data)``.
 
-    One walk over the data and its node tree together, instead of one walk down the tree
+    One walk over the data and its line table together, instead of one walk down the table
     per scalar: each mapping node's keys are indexed once (first key of each text, as
-    :meth:`Doc.line_of` finds it), and a path that leaves the tree keeps the line of its
+    :meth:`Doc.line_of` finds it), and a path that leaves the table keeps the line of its
     deepest node, as ``line_of`` does.
     """
-    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
-    # (path, data, its node or None once the path has left the tree, the line so far)
-    stack: list[tuple[Path, Any, yaml.Node | None, int]] = [((), doc.data, doc.node, doc.line)]
+    # (path, data, its node or None once the path has left the table, the line so far)
+    stack: list[tuple[Path, Any, LineNode | None, int]] = [((), doc.data, doc.node, doc.line)]
     seen = 0
     # The steps down the tree are made inline, not by a call per child: this walk meets every
     # value of every Helm values file.
@@ -450,11 +500,11 @@ def iter_scalar_lines(doc: Doc, max_items: int = 100_000) -> Iterator[tuple[Path
         p, cur, node, line = stack.pop()
         seen += 1
         if isinstance(cur, dict):
-            if isinstance(node, mapping_node):
-                found: dict[str, tuple[int, yaml.Node]] = {}
-                for key_node, value_node in node.value:
-                    if isinstance(key_node, scalar_node) and key_node.value not in found:
-                        found[key_node.value] = (key_node.start_mark.line + 1, value_node)
+            if node.__class__ is tuple and node[0] == MAPPING:  # type: ignore[index]
+                found: dict[str, tuple[int, LineNode]] = {}
+                for key_text, key_line, value_node in node[2]:  # type: ignore[index]
+                    if key_text not in found:
+                        found[key_text] = (key_line, value_node)
                 children = []
                 for k, v in cur.items():
                     hit = found.get(k if k.__class__ is str else str(k))
@@ -462,13 +512,13 @@ def iter_scalar_lines(doc: Doc, max_items: int = 100_000) -> Iterator[tuple[Path
             else:
                 children = [(p + (k,), v, None, line) for k, v in cur.items()]
         elif isinstance(cur, list):
-            if isinstance(node, sequence_node):
-                nodes = node.value
+            if node.__class__ is tuple and node[0] == SEQUENCE:  # type: ignore[index]
+                nodes = node[2]  # type: ignore[index]
                 children = []
                 for i, v in enumerate(cur):
                     if i < len(nodes):
                         child = nodes[i]
-                        children.append((p + (i,), v, child, child.start_mark.line + 1))
+                        children.append((p + (i,), v, child, child if child.__class__ is int else child[1]))
                     else:
                         children.append((p + (i,), v, None, line))
             else:

@@ -10,7 +10,7 @@ tree says so: a Backstage component that ``providesApis`` it, a component named 
 API, or else the single Backstage service whose catalog file sits above the spec (the
 repository the spec belongs to).
 
-Line numbers come from one walk over the YAML node tree (JSON parses as YAML too), so a
+Line numbers come from one walk over the YAML line table (JSON parses as YAML too), so a
 large spec costs one parse.
 """
 
@@ -21,12 +21,10 @@ import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from inventory.model import Action, Resource, entity_id, slug
 from inventory.environments import detect_environment
 from inventory.scanners._common import fact, keep
-from inventory.scanners._yaml import Doc, load_documents
+from inventory.scanners._yaml import Doc, load_documents, mapping_entries
 from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,20 +35,21 @@ _HEAD_RE = re.compile(r"""^\s*["']?(openapi|swagger)["']?\s*:""", re.MULTILINE)
 
 
 def _method_lines(doc: Doc) -> dict[tuple[str, str], int]:
-    """``(path, method) → line`` from the node tree, in one pass over ``paths``."""
+    """``(path, method) → line`` from the line table, in one pass over ``paths``."""
     out: dict[tuple[str, str], int] = {}
-    root = doc.node
-    if not isinstance(root, yaml.MappingNode):
+    root = mapping_entries(doc.node)
+    if root is None:
         return out
-    paths_node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "paths"), None)
-    if not isinstance(paths_node, yaml.MappingNode):
+    paths = mapping_entries(next((v for text, _, v in root if text == "paths"), None))
+    if paths is None:
         return out
-    for pkey, pval in paths_node.value:
-        if not isinstance(pkey, yaml.ScalarNode) or not isinstance(pval, yaml.MappingNode):
+    for path_text, _, methods_node in paths:
+        methods = mapping_entries(methods_node)
+        if methods is None:
             continue
-        for mkey, _ in pval.value:
-            if isinstance(mkey, yaml.ScalarNode) and mkey.value.lower() in METHODS:
-                out[(pkey.value, mkey.value.lower())] = mkey.start_mark.line + 1
+        for method_text, method_line, _ in methods:
+            if method_text.lower() in METHODS:
+                out[(path_text, method_text.lower())] = method_line
     return out
 
 
