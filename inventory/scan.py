@@ -1304,7 +1304,7 @@ def _cached_fragments(blob: Any) -> list[Fragment] | None:
 
 @lru_cache(maxsize=1)
 def _code_tag() -> str:
-    """A hash of the inventory package's own files (code and data tables).
+    """A hash of the inventory package's own files (code, the C extension's source, data tables).
 
     The whole-tree steps (merging, linking, implied actions, scrubbing) have no version
     number, so a stored inventory is only reused by the exact code that built it.
@@ -1312,7 +1312,7 @@ def _code_tag() -> str:
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
     for f in sorted(pkg.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".yaml", ".yml", ".json", ".txt") and "__pycache__" not in f.parts:
+        if f.is_file() and f.suffix in (".py", ".c", ".yaml", ".yml", ".json", ".txt") and "__pycache__" not in f.parts:
             h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 

@@ -51,16 +51,17 @@ SNIPPETS = [
 
 
 def _read(text: str, fast: bool, limits: Limits = _yaml.DEFAULT_LIMITS) -> tuple:
-    saved = _yaml._fast_construct, _yaml._LOADER
-    if not fast:  # PyYAML's own constructor and resolver, nothing memoised
+    saved = _yaml._fast_construct, _yaml._LOADER, _yaml._cyaml
+    if not fast:  # PyYAML's own constructor and resolver, nothing memoised, no C composer
         def slow(*_args: object) -> None:
             raise _yaml._Slow
         _yaml._fast_construct = slow  # type: ignore[assignment]
         _yaml._LOADER = _yaml._BASE_LOADER
+        _yaml._cyaml = None
     try:
         docs, problems = parse_documents(text, limits)
     finally:
-        _yaml._fast_construct, _yaml._LOADER = saved  # type: ignore[assignment]
+        _yaml._fast_construct, _yaml._LOADER, _yaml._cyaml = saved  # type: ignore[assignment]
     return [(repr(d.data), d.line, d.index) for d in docs], problems
 
 
@@ -75,6 +76,7 @@ def test_fast_constructor_matches_pyyaml(text: str) -> None:
 
 
 def test_the_fast_path_is_taken_for_plain_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_yaml, "_cyaml", None)  # the Python path's own fast constructor
     calls = []
     real = _yaml._LOADER.construct_document
     monkeypatch.setattr(_yaml._LOADER, "construct_document", lambda self, node: calls.append(1) or real(self, node))

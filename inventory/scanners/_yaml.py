@@ -4,6 +4,13 @@ One call parses a file once with libyaml and keeps each document's line table (w
 look-ups need of its node tree, see :class:`Doc`), so a scanner gets plain Python data *and*
 cheap line numbers for evidence (``doc.line_of(("metadata", "name"))``) without a second parse.
 
+Two paths give the same documents and problems. The optional C extension ``_cyaml`` (built by
+the install when a compiler and libyaml's headers are there) composes a plain text's data and
+line table straight from libyaml's events; it declines anything unusual (syntax errors,
+anchors, tags, complex or merge keys, deep nesting...), and PyYAML's loader
+(``yaml.CSafeLoader``, the reference semantics) reads those texts, and every text when the
+extension is absent. Setting the module attribute ``_cyaml`` to None forces the PyYAML path.
+
 Hostile or broken input never raises:
 
 * malformed YAML → a :class:`YamlProblem` (line + message); documents before the error are kept;
@@ -30,6 +37,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+try:
+    from inventory.scanners import _cyaml
+except ImportError:  # not built (no compiler or no libyaml headers): PyYAML's path only
+    _cyaml = None
 
 if TYPE_CHECKING:  # pragma: no cover
     from inventory.scanners.base import Fragment, SourceFile
@@ -98,12 +110,52 @@ def _plain_resolver(resolve: Any) -> Any:
 
 _LOADER: type = _Loader
 
+# What the C composer asks of Python: the value of a plain scalar, by its text alone (tags of
+# plain scalars depend only on their text, see ``_TAG_CACHE``). The values are immutable
+# (None, bools, numbers, dates, the text itself), so one object serves every occurrence.
+# Bounded like the tag cache.
+_PLAIN_VALUES: dict[str, Any] = {}
+_DECLINE = object()  # what _plain_value returns for a text the C composer must leave to PyYAML
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _plain_value(text: str) -> Any:
+    """The value PyYAML's safe loader gives the plain scalar ``text`` (memoised), or ``_DECLINE``.
+
+    Declined: tags the fast constructor leaves to PyYAML (merge ``<<`` and value ``=`` keys)
+    and values its constructor rejects (``2024-13-02``): the C composer then declines the text.
+    """
+    tag = _TAG_CACHE.get(text)
+    if tag is None:
+        tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
+        if len(_TAG_CACHE) >= _TAG_CACHE_MAX:
+            _TAG_CACHE.clear()
+        _TAG_CACHE[text] = tag
+    if tag == _STR_TAG:
+        value: Any = text
+    elif tag in _SCALAR_TAGS:
+        try:
+            value = _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, text))
+        except Exception:  # a bad value: PyYAML's path reports it
+            return _DECLINE
+    else:
+        return _DECLINE
+    # A NaN is not shared: PyYAML builds a new one each time, and two NaN keys of one mapping
+    # are two keys only when they are two objects.
+    if value == value:
+        if len(_PLAIN_VALUES) >= _TAG_CACHE_MAX:
+            _PLAIN_VALUES.clear()
+        _PLAIN_VALUES[text] = value
+    return value
+
+
 PathItem = str | int
 Path = tuple[PathItem, ...]
 
-# A document's line table (``Doc.node``): what line look-ups need of its node tree, made by
-# :func:`_line_table` from PyYAML's nodes; plain tuples and ints, which a composer can build
-# without PyYAML's node and mark objects. Each node is one of
+# A document's line table (``Doc.node``): what line look-ups need of its node tree, built by
+# ``_cyaml`` or by :func:`_line_table` from PyYAML's nodes, and much cheaper than those. Each
+# node is one of
 #   a scalar:   its 1-based line (an int);
 #   a mapping:  (MAPPING, line, [(key text, key line, value node), ...]): every entry whose key
 #               is a scalar, in order, repeated keys too (the data keeps the last value of a
@@ -396,6 +448,10 @@ def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Do
     Never raises for bad input. Parsing stops at the first syntax error (later documents
     cannot be located reliably); documents that break a limit are skipped individually.
     """
+    if _cyaml is not None:
+        composed = _cyaml.compose(text, limits.max_depth, _PLAIN_VALUES, _plain_value, _DECLINE)
+        if composed is not None:  # a plain text: no problems (it declines all of those)
+            return [Doc(data, line, index, node) for data, line, index, node in composed], []
     docs: list[Doc] = []
     problems: list[YamlProblem] = []
     # Alias expansion can only blow up when the text defines anchors; skip that walk otherwise.
