@@ -29,7 +29,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from inventory.model import Evidence
-from inventory.scanners.base import Reference
+from inventory.scanners.base import Reference, reference
 
 # URL scheme → resource kind hint (None: any kind, usually a component).
 SCHEME_KINDS: dict[str, str | None] = {
@@ -166,9 +166,7 @@ def references_from_env(source_id: str, key: str, value: object, evidence: Evide
     refs: list[Reference] = []
 
     def add(name: str, kind: str | None, edge_kind: str = "depends-on") -> None:
-        ref = Reference(
-            source=source_id, target_name=name, target_kind=kind, edge_kind=edge_kind, via=key, evidence=evidence
-        )
+        ref = reference(source_id, name, kind, edge_kind, key, evidence=evidence)
         if ref not in refs:
             refs.append(ref)
 

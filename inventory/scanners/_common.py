@@ -7,7 +7,8 @@ spans masked, and the caller learns whether anything was masked (to record evide
 
 from __future__ import annotations
 
-from inventory.model import Evidence, Fact, FactValue
+from inventory.commands.model import trusted
+from inventory.model import Evidence, Fact, FactValue, Owner
 from inventory.scanners.base import Fragment
 from inventory.dataclasses import data_classes_for
 from inventory.secrets import clean_memo, redact_value
@@ -46,6 +47,21 @@ def data_classes(*texts: str | None) -> list[str]:
     return sorted(set(data_classes_for(*(t for t in texts if t))))
 
 
-def fact(name: str, value: FactValue, evidence: Evidence) -> Fact:
+# Fact values kept as they are by validation (a list is copied, so it is validated).
+_SCALAR_VALUES = frozenset((str, int, bool))
+
+
+def fact(name: str, value: FactValue, evidence: Evidence, how: str | None = None) -> Fact:
     """A one-evidence fact."""
-    return Fact(name=name, value=value, evidence=[evidence])
+    if type(name) is str and type(value) in _SCALAR_VALUES and type(evidence) is Evidence \
+            and (how is None or type(how) is str):
+        # Built without validating again (~15,000 per 2,000 services, most from manifests).
+        return trusted(Fact, {"name": name, "value": value, "evidence": [evidence], "how": how})
+    return Fact(name=name, value=value, evidence=[evidence], how=how)
+
+
+def owner(name: str, evidence: Evidence) -> Owner:
+    """A team that owns something, stated at ``evidence``."""
+    if type(name) is str and type(evidence) is Evidence:
+        return trusted(Owner, {"name": name, "kind": "team", "evidence": [evidence]}, {"name", "evidence"})
+    return Owner(name=name, evidence=[evidence])

@@ -57,6 +57,18 @@ class Reference(BaseModel):
     evidence: Evidence
 
 
+def reference(source: str, target_name: str, target_kind: str | None = None, edge_kind: str = "depends-on",
+              via: str | None = None, *, evidence: Evidence) -> Reference:
+    """``Reference(source=..., target_name=..., ...)``: built without validating again when every
+    value is of its declared type (~28,000 per 2,000 services, at ~2 us of validation each)."""
+    if type(source) is str and type(target_name) is str and (target_kind is None or type(target_kind) is str) \
+            and type(edge_kind) is str and (via is None or type(via) is str) and type(evidence) is Evidence:
+        return trusted(Reference, {"source": source, "target_name": target_name, "target_kind": target_kind,
+                                   "edge_kind": edge_kind, "via": via, "evidence": evidence})
+    return Reference(source=source, target_name=target_name, target_kind=target_kind, edge_kind=edge_kind, via=via,
+                     evidence=evidence)
+
+
 class Fragment(BaseModel):
     """What one file contributed to the inventory."""
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from inventory.dataclasses import data_classes_for
 from inventory.environments import detect_environment, environment_of_path
 from inventory.kinds import kind_for_chart, kind_for_crd, kind_for_image
-from inventory.model import Component, Edge, Entity, Evidence, Fact, Owner, Resource, entity_id
+from inventory.model import Component, Edge, Entity, Evidence, Fact, Resource, entity_id
 from inventory.references import may_reference, references_from_env
-from inventory.scanners._common import keep_value
+from inventory.scanners._common import fact, keep_value, owner
 from inventory.scanners._yaml import Doc, load_documents
-from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
+from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile, reference
 from inventory.secrets import is_secret_key, redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,7 +119,7 @@ class _DocCtx:
             env = self.path_env
             how = f"defined under the per-environment directory {self.src.pure.parent}/"
         if env:
-            facts.append(Fact(name="environment", value=env, evidence=[env_ev], how=how))
+            facts.append(fact("environment", env, env_ev, how))
         owners: list[str] = []
         for source, key_path in ((self.labels, "labels"), (self.annotations, "annotations")):
             for key in OWNER_KEYS:
@@ -127,8 +127,8 @@ class _DocCtx:
                 if val and val not in owners:
                     owners.append(val)
                     oev = self.ev("metadata", key_path, key)
-                    facts.append(Fact(name="owner", value=val, evidence=[oev]))
-                    self.frag.owners.append(Owner(name=val, evidence=[oev]))
+                    facts.append(fact("owner", val, oev))
+                    self.frag.owners.append(owner(val, oev))
         self._base = (env, owners, facts)
         return self._base
 
@@ -140,7 +140,7 @@ class _DocCtx:
         texts = [name] + [self.labels.get(k) for k in DATA_KEYS] + [self.annotations.get(k) for k in DATA_KEYS]
         classes = data_classes_for(*texts)
         for dc in classes:
-            facts.append(Fact(name="data_class", value=dc, evidence=[ev]))
+            facts.append(fact("data_class", dc, ev))
         return {
             "namespace": self.namespace,
             "environments": [env] if env else [],
@@ -171,15 +171,14 @@ class _DocCtx:
 
     def ref(self, source: str, target: str, kind: str | None, edge: str = "depends-on", via: str | None = None,
             ev: Evidence | None = None) -> None:
-        self.frag.references.append(Reference(source=source, target_name=target, target_kind=kind, edge_kind=edge,
-                                              via=via, evidence=ev or self.ev()))
+        self.frag.references.append(reference(source, target, kind, edge, via, evidence=ev or self.ev()))
 
 
 def _add_scalar_facts(ent: Entity, ev: Evidence) -> None:
     for name in ("replicas", "stateful", "deletion_protection"):
         value = getattr(ent, name)
         if value is not None:
-            ent.facts.append(Fact(name=name, value=value, evidence=[ev]))
+            ent.facts.append(fact(name, value, ev))
 
 
 def _pod_spec(data: dict, kind: str) -> tuple[dict, tuple]:
