@@ -35,7 +35,7 @@ from inventory.builder import InventoryBuilder
 from inventory.config import Config
 from inventory.model import Inventory, Warning
 from inventory.scanners import Matcher, all_scanners
-from inventory.scanners.base import Fragment, ScanContext, Scanner, SourceFile
+from inventory.scanners.base import Fragment, ScanContext, Scanner, ScanPath, SourceFile
 
 if TYPE_CHECKING:  # imported where used: a warm rescan needs neither
     from inventory.scrubjudge import FreeTextJudge, PendingScrub
@@ -535,7 +535,7 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_R
         size = len(data)
         text = _decode(data)
         del data
-        pure = PurePosixPath(rel)
+        pure = ScanPath(rel)
         if text is None:
             # Binary files are expected (images, archives); only warn when a scanner wanted it.
             warning = "not UTF-8 text (binary or another encoding), skipped" if matcher.any(pure, "") else None
@@ -1161,7 +1161,7 @@ def scan_paths(
             if hashlib.sha256(data).hexdigest() != digest:  # changed since pass 1
                 key = _file_key(cfg_tag, job.relpath, hashlib.sha256(data).hexdigest())
         text = _decode(data)
-        pure = PurePosixPath(job.relpath)
+        pure = ScanPath(job.relpath)
         if text is None:
             # Binary files are expected (images, archives); only warn when a scanner wanted it.
             if matcher.any(pure, ""):

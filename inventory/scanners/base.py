@@ -11,6 +11,7 @@ inventory builder.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -94,6 +95,33 @@ class Fragment(BaseModel):
         self.warnings.append(Warning(path=self.path, line=line, message=message, scanner=self.scanner))
 
 
+class _Once:
+    """A property worked out on first use and kept in the instance's ``__dict__`` (which is
+    then read instead): ``functools.cached_property`` without its lock, which made the first
+    use cost more than the property (Python 3.11)."""
+
+    def __init__(self, fget: Callable[[Any], Any]) -> None:
+        self.fget = fget
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = name
+
+    def __get__(self, obj: Any, cls: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.attr] = self.fget(obj)
+        return value
+
+
+class ScanPath(PurePosixPath):
+    """A scanned file's relative path: a :class:`PurePosixPath` that works its ``name`` and
+    ``suffix`` out once. Matching and scanning ask each file for them about ten times (every
+    candidate scanner's ``matches``), and pathlib computes them again on every call."""
+
+    name = _Once(PurePosixPath.name.fget)  # type: ignore[assignment]
+    suffix = _Once(PurePosixPath.suffix.fget)  # type: ignore[assignment]
+
+
 # Parsed command lines a SourceFile keeps at most (the estate's scripts and runbooks have tens).
 MAX_KEPT_COMMANDS = 2_000
 # Texts at most this long are parsed through :func:`_recent_command_line` (a longer one, a
@@ -136,7 +164,7 @@ class SourceFile:
     def pure(self) -> PurePosixPath:
         cached = self._pure
         if cached is None or cached[0] != self.path:
-            cached = self._pure = (self.path, PurePosixPath(self.path))
+            cached = self._pure = (self.path, ScanPath(self.path))
         return cached[1]
 
     def command_line(self, text: str) -> CommandLine:
