@@ -373,6 +373,14 @@ def sighting_text(command: str) -> str:
     return command.replace(secrets.REDACTED, _PARSE_STAND_IN)
 
 
+def _line_json(line: CommandLine) -> str:
+    """``line.model_dump_json()`` without its Python wrapper (~24,000 lines per 2,000 services)."""
+    return _dump_line(line).decode()
+
+
+_dump_line = CommandLine.__pydantic_serializer__.to_json
+
+
 def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None,
                     known: Mapping[str, CommandLine] | None = None) -> dict[str, str]:
     """Each distinct sighted command parsed, as ``CommandLine`` JSON keyed by :func:`sighting_text`
@@ -390,14 +398,14 @@ def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None,
         text = sighting_text(command)
         if text not in out:
             line = known.get(text)
-            out[text] = (line if line is not None else parse_line(text)).model_dump_json()
+            out[text] = _line_json(line if line is not None else parse_line(text))
             # A runbook line with `<placeholder>` words is read a second time with them as
             # plain words (see _naming_commands): that reading is parsed here too.
             if "<" in text and _PLACEHOLDER_RE.search(text):
                 again = _placeholder_text(text)
                 if again not in out:
                     line = known.get(again)
-                    out[again] = (line if line is not None else parse_line(again)).model_dump_json()
+                    out[again] = _line_json(line if line is not None else parse_line(again))
     return out
 
 
