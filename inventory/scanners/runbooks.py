@@ -202,7 +202,7 @@ class RunbookScanner(Scanner):
         except Exception as exc:  # markdown-it is lenient; this guards against the unexpected
             frag.warn(f"cannot parse markdown: {type(exc).__name__}")
             return frag
-        src_lines = src.text.splitlines()
+        src_lines: list[str] | None = None  # split when an inline code span needs a line number
         headings: dict[int, str] = {}
         seen: set[tuple[int, str]] = set()
         section = [0]  # the line of the heading the scan is under
@@ -263,6 +263,8 @@ class RunbookScanner(Scanner):
             elif tok.type == "inline" and tok.children and tok.map:
                 for child in tok.children:
                     if child.type == "code_inline" and self._inline_command(child.content):
+                        if src_lines is None:
+                            src_lines = src.text.splitlines()
                         add(self._line_of(src_lines, tok.map, child.content), child.content)
         return frag
 
