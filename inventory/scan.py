@@ -632,6 +632,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     marks: list[int] = []  # len(stats.warnings) as each root's walk ended
     records: list[_Record | None] = []  # by position in jobs_found
     built: dict[int, list[Fragment]] = {}  # position -> fragments of the file
+    keys: dict[int, str] = {}  # position -> the file's cache key (made as its fragments are stored)
     parsed: dict[str, str] = {}  # command lines the workers parsed (see _scan_batch)
     done = 0
 
@@ -645,7 +646,8 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             frags = rec[7]
             if frags is not None:
                 built[pos] = _FRAGMENT_STORE.load_many(frags)
-                items.append((_file_key(cfg_tag, jobs_found[pos][1].relpath, rec[1]), frags))  # type: ignore[arg-type]
+                keys[pos] = _file_key(cfg_tag, jobs_found[pos][1].relpath, rec[1])  # type: ignore[arg-type]
+                items.append((keys[pos], frags))
                 rec = (*rec[:7], None)  # type: ignore[assignment]
             records[pos] = rec
         cache.put_many(items, commit=False)
@@ -744,7 +746,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             continue
         if names:
             order.append(pos)
-            file_keys.append(_file_key(cfg_tag, job.relpath, digest))  # type: ignore[arg-type]
+            file_keys.append(keys.pop(pos))
     stats.warnings.extend(walked[marks[root] if root >= 0 else 0 :])  # roots with no file
     del records, walked
     tree_tag = _tree_tag(scan_json)
@@ -759,7 +761,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     inv_scope, inv_key = _inventory_key(cfg_tag, sources, file_keys, stats.warnings)
     fragments = [f for pos in order for f in built.pop(pos)]
     # Only the fragments and parsed lines go on: the build is the scan's peak.
-    del jobs_found, positions, seen_keys, file_keys, order, built
+    del jobs_found, positions, seen_keys, file_keys, order, built, keys
     pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True)
     return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
 
