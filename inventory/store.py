@@ -196,6 +196,8 @@ def _exact_expr(annotation: Any, v: str, env: dict[str, Any], depth: int = 0) ->
     Validation from JSON keeps a value of exactly the declared scalar class, and of a union's
     scalar member (its strict, exact match wins); a literal only if it is one of the choices.
     """
+    if annotation is str:
+        return f"(sd({v}, {v}) if {v}.__class__ is str else bad({v}))"
     if annotation in _SCALARS:
         return f"({v} if {v}.__class__ is {_SCALARS[annotation]} else bad({v}))"
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -203,7 +205,7 @@ def _exact_expr(annotation: Any, v: str, env: dict[str, Any], depth: int = 0) ->
     if origin is typing.Literal and all(type(a) is str for a in args):
         name = f"choices{len(env)}"
         env[name] = frozenset(args)
-        return f"({v} if {v}.__class__ is str and {v} in {name} else bad({v}))"
+        return f"(sd({v}, {v}) if {v}.__class__ is str and {v} in {name} else bad({v}))"
     if origin is list and len(args) == 1:
         item = _exact_expr(args[0], x, env, depth + 1)
         return None if item is None else f"([{item} for {x} in {v}] if {v}.__class__ is list else bad({v}))"
@@ -211,7 +213,7 @@ def _exact_expr(annotation: Any, v: str, env: dict[str, Any], depth: int = 0) ->
         item = _exact_expr(args[1], x, env, depth + 1)
         k = f"k{depth}"
         return None if item is None else \
-            f"({{({k} if {k}.__class__ is str else bad({k})): {item} for {k}, {x} in {v}.items()}} if {v}.__class__ is dict else bad({v}))"
+            f"({{(sd({k}, {k}) if {k}.__class__ is str else bad({k})): {item} for {k}, {x} in {v}.items()}} if {v}.__class__ is dict else bad({v}))"
     if origin in (typing.Union, types.UnionType):
         scalars = tuple(a for a in args if a in _SCALARS)
         others = [a for a in args if a not in _SCALARS and a is not type(None)]
@@ -226,6 +228,8 @@ def _exact_expr(annotation: Any, v: str, env: dict[str, Any], depth: int = 0) ->
             name = f"scalars{len(env)}"
             env[name] = frozenset(scalars)
             tail = f"{v} if {v}.__class__ in {name} else {tail}"
+            if str in scalars:
+                tail = f"sd({v}, {v}) if {v}.__class__ is str else {tail}"
         return f"(None if {v} is None else {tail})" if type(None) in args else f"({tail})"
     return None
 
@@ -309,8 +313,9 @@ def _encoder(cls: type[BaseModel], exact: bool = False, sight: Sight | None = No
     Generated per class, as :func:`_decoder` is: an inventory has hundreds of thousands of
     objects, and a loop over each one's fields with a dispatch per field was most of the
     dump. It is called with the payload's tables: equal strings are shared through the
-    string table's setdefault ``sd`` (not in an exact codec's checked fields: a scan
-    worker's fragments are short-lived, and the lookups cost it more than they save); each
+    string table's setdefault ``sd``, in every codec: marshal writes a string once per
+    object, so without it the stored bytes would depend on which equal strings the caller's
+    objects happened to share (a memo warmed by an earlier scan), not on their values; each
     distinct evidence gets an index in ``evs`` (keyed by path and line: what makes two of
     them equal), in first-seen order. An exact encoder raises TypeError for a value or model
     that validating its JSON would not give back unchanged (see :func:`_exact_expr`).
@@ -483,9 +488,7 @@ class Codec:
             for path, line in evidence:
                 if path.__class__ is not str or line.__class__ is not int or line < 1:
                     _inexact((path, line))
-            table = list(evidence)  # its strings not shared through the table, as above
-        else:
-            table = [(sd(path, path), line) for path, line in evidence]
+        table = [(sd(path, path), line) for path, line in evidence]
         payload = marshal.dumps((table, body), 4)
         del strings, evidence, body, table  # before the bytes are copied again (see dump_parts)
         return payload
