@@ -23,6 +23,7 @@ import pytest
 from inventory.model import Evidence
 from inventory.scanners._yaml import iter_scalar_lines, iter_scalars, load_documents, parse_documents
 from inventory.scanners.base import Fragment, SourceFile
+from tests.yaml_support import yaml_files, yaml_texts
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -66,21 +67,13 @@ def test_scalar_lines_respect_the_item_limit() -> None:
         assert list(iter_scalar_lines(doc, max_items=limit)) == want
 
 
-def _yaml_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
-
-
 def _differential(paths: list[Path]) -> None:
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
+    for path, text in yaml_texts(paths):
         _check(text)
 
 
 def test_fixture_and_example_yaml_scalar_lines() -> None:
-    paths = _yaml_files(REPO / "tests") + _yaml_files(REPO / "examples")
+    paths = yaml_files(REPO / "tests") + yaml_files(REPO / "examples")
     assert paths
     _differential(paths)
 
@@ -99,7 +92,7 @@ def test_synthetic_estate_scalar_lines() -> None:
 def test_corpora_scalar_lines() -> None:
     if not CORPORA.is_dir():
         pytest.skip(f"corpora not available: {CORPORA}")
-    _differential(_yaml_files(CORPORA))
+    _differential(yaml_files(CORPORA))
 
 
 def test_a_file_is_parsed_once_for_every_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,7 +260,7 @@ def test_head_words_checked_first_decide_as_the_patterns_alone(tmp_path: Path) -
     import synth  # noqa: PLC0415
 
     heads = [t[:2048] for p, t in synth.generate_files(12, 5).items() if str(p).endswith((".yaml", ".yml"))]
-    heads += [p.read_text(encoding="utf-8", errors="replace")[:2048] for p in _yaml_files(REPO / "tests" / "fixtures")]
+    heads += [p.read_text(encoding="utf-8", errors="replace")[:2048] for p in yaml_files(REPO / "tests" / "fixtures")]
     heads += ["openapi: 3.0.0\n", "  'swagger' : '2.0'\n", "x: 1\nservices:  # the list\n", "services:\n", "Services:\n"]
     o, c = openapi.OpenApiScanner(), catalog.ServiceCatalogScanner()
     for head in heads:

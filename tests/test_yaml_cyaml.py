@@ -24,6 +24,7 @@ import yaml
 
 from inventory.scanners import _yaml
 from inventory.scanners._yaml import Doc, Limits, iter_scalar_lines, iter_scalars, parse_documents
+from tests.yaml_support import yaml_files, yaml_texts
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -188,22 +189,14 @@ def test_c_path_matches_pyyaml_path(text: str) -> None:
     _same_lines_as_pyyaml_nodes(text)
 
 
-def _yaml_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
-
-
 def _differential(paths: list[Path]) -> None:
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
+    for path, text in yaml_texts(paths):
         assert _read(text, True) == _read(text, False), path
         _same_lines_as_pyyaml_nodes(text)
 
 
 def test_fixture_and_example_yaml() -> None:
-    paths = _yaml_files(REPO / "tests") + _yaml_files(REPO / "examples")
+    paths = yaml_files(REPO / "tests") + yaml_files(REPO / "examples")
     assert paths
     _differential(paths)
 
@@ -212,7 +205,7 @@ def test_fixture_and_example_yaml() -> None:
 def test_corpora_yaml() -> None:
     if not CORPORA.is_dir():
         pytest.skip(f"corpora not available: {CORPORA}")
-    _differential(_yaml_files(CORPORA))
+    _differential(yaml_files(CORPORA))
 
 
 # --- random texts --------------------------------------------------------------------------
@@ -350,7 +343,7 @@ def test_no_leaks() -> None:
     import gc  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    texts = [p.read_text(encoding="utf-8") for p in _yaml_files(REPO / "tests") + _yaml_files(REPO / "examples")]
+    texts = [p.read_text(encoding="utf-8") for p in yaml_files(REPO / "tests") + yaml_files(REPO / "examples")]
     texts += SNIPPETS[:-1] + [_random_text(random.Random(i)) for i in range(200)]
     texts += ["[" * 5000 + "]" * 5000, "a: &a [*a, *a]\n", "k: " + "{a: " * 900 + "1" + "}" * 900 + "\n"]
 

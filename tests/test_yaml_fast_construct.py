@@ -16,6 +16,7 @@ import pytest
 
 from inventory.scanners import _yaml
 from inventory.scanners._yaml import Limits, parse_documents
+from tests.yaml_support import yaml_files, yaml_texts
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -87,21 +88,13 @@ def test_the_fast_path_is_taken_for_plain_documents(monkeypatch: pytest.MonkeyPa
     assert calls  # anchors go through PyYAML's constructor
 
 
-def _yaml_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
-
-
 def _differential(paths: list[Path]) -> None:
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
+    for path, text in yaml_texts(paths):
         assert _read(text, True) == _read(text, False), path
 
 
 def test_fixture_and_example_yaml_matches_pyyaml() -> None:
-    paths = _yaml_files(REPO / "tests") + _yaml_files(REPO / "examples")
+    paths = yaml_files(REPO / "tests") + yaml_files(REPO / "examples")
     assert paths
     _differential(paths)
 
@@ -120,7 +113,7 @@ def test_synthetic_estate_yaml_matches_pyyaml() -> None:
 def test_corpora_yaml_matches_pyyaml() -> None:
     if not CORPORA.is_dir():
         pytest.skip(f"corpora not available: {CORPORA}")
-    _differential(_yaml_files(CORPORA))
+    _differential(yaml_files(CORPORA))
 
 
 @pytest.mark.parametrize("text", [
