@@ -14,8 +14,8 @@ install: $(STAMP) prebuilt
 
 # The editable install adds the repo to sys.path with a plain .pth line ("compat" mode): the
 # default import-hook finder costs every Python start (each hook call) 10-100 ms of imports.
-# The C extension is built by the install: an edit of its source installs again.
-$(STAMP): pyproject.toml setup.py inventory/scanners/_cyaml.c Makefile
+# The C extensions are built by the install: an edit of their source installs again.
+$(STAMP): pyproject.toml setup.py inventory/scanners/_cyaml.c inventory/_cbuild.c Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
 	@touch $(STAMP)

@@ -1,8 +1,9 @@
-"""Build the optional C extension; everything else is declared in pyproject.toml.
+"""Build the optional C extensions; everything else is declared in pyproject.toml.
 
-``inventory.scanners._cyaml`` composes YAML documents with libyaml (see its source). It is
-optional: without a compiler or libyaml's headers the build skips it and the scanners use
-the pure-Python loader, which gives the same results.
+``inventory.scanners._cyaml`` composes YAML documents with libyaml, and ``inventory._cbuild``
+builds stored models back (see their sources). Both are optional: without a compiler (or
+libyaml's headers) the build skips them and the same results come from Python (the
+pure-Python loader, the generated decoders of ``inventory.store``).
 """
 
 from setuptools import Extension, setup
@@ -14,6 +15,7 @@ setup(
             sources=["inventory/scanners/_cyaml.c"],
             libraries=["yaml"],
             optional=True,
-        )
+        ),
+        Extension("inventory._cbuild", sources=["inventory/_cbuild.c"], optional=True),
     ]
 )
