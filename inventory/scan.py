@@ -492,6 +492,39 @@ def _matcher() -> Matcher:
     return Matcher(list(_scanners_by_name().values()))
 
 
+def _read_regular(path: str, limit: int) -> tuple[os.stat_result, bytes] | None:
+    """The stat and bytes of ``path`` when it is a regular file of at most ``limit`` bytes that
+    reads without error; else ``None``.
+
+    Read with os.read on a plain descriptor, sized by its fstat: stat() would look the path up
+    a second time, and an unbuffered ``open()`` stats the file itself and its readall() stats
+    and seeks again (8 system calls a file instead of 5; a third less CPU to read the estate's
+    files). Read to the end as readall() does, should the file have grown since.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        data = os.read(fd, st.st_size + 1)
+        if data:
+            more = os.read(fd, _READ_CHUNK)
+            while more:
+                data += more
+                more = os.read(fd, _READ_CHUNK)
+        return st, data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+_READ_CHUNK = 1 << 16
+
+
 def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_Record], dict[str, str]]:
     """Stream mode's unit of work (see :func:`_scan_streaming`): each (path, relpath) of ``batch``
     read, hashed, decoded, matched and scanned, exactly as passes 1 and 2 of :func:`scan_paths`
@@ -501,25 +534,13 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_R
     parsed: dict[str, str] = {}
     out: list[_Record] = []
     for path, rel in batch:
-        # A regular file within the size limit is read unbuffered, its size from the open file:
-        # stat() looked its path up a second time, and the buffered reader only added a layer
-        # (a third less CPU to read the estate's files). Anything else (an error, a large or
-        # special file) takes the plain route below, which decides and words what happens to
-        # it as it always did.
-        data: bytes | None = None
-        try:
-            raw = open(path, "rb", buffering=0)
-        except OSError:
-            pass  # worded below
+        # A regular file within the size limit is read through its descriptor, its size from
+        # the open file (see _read_regular). Anything else (an error, a large or special file)
+        # takes the plain route below, which decides and words what happens to it as it always did.
+        read = _read_regular(path, cfg.max_file_bytes)
+        if read is not None:
+            st, data = read
         else:
-            with raw:
-                try:
-                    st = os.fstat(raw.fileno())
-                    if S_ISREG(st.st_mode) and st.st_size <= cfg.max_file_bytes:
-                        data = raw.readall()
-                except OSError:
-                    data = None
-        if data is None:
             try:
                 st = os.stat(path)
                 if st.st_size > cfg.max_file_bytes:

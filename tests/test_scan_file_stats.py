@@ -20,11 +20,18 @@ def reads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CallLog:
     opened = CallLog(tmp_path / "opened.log")
     real_open = open
 
+    real_read_regular = scan_mod._read_regular
+
     def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
         opened.add(str(path))
         return real_open(path, *args, **kwargs)
 
+    def counting_read_regular(path: str, limit: int):  # type: ignore[no-untyped-def]
+        opened.add(str(path))  # the streamed scan's workers read through a plain descriptor
+        return real_read_regular(path, limit)
+
     monkeypatch.setattr(scan_mod, "open", counting_open, raising=False)
+    monkeypatch.setattr(scan_mod, "_read_regular", counting_read_regular)
     return opened
 
 
