@@ -489,12 +489,18 @@ class Codec:
         self.root, self.magic, self.exact = root, magic, exact
 
     # Made on first use, then looked up once per entry: a scan's cold pass writes and loads
-    # one entry per file (tens of thousands), most of them a few small models.
+    # one entry per file (tens of thousands), most of them a few small models. Apart, as a
+    # warm rescan only loads (generating the encoders took it ~0.03 s).
     @cached_property
-    def _made(self) -> tuple[Encoder, Callable[[tuple, list[Evidence]], BaseModel], Callable[[list, list[Evidence]], list],
+    def _encode(self) -> Encoder:
+        """The generated encoder of the root model."""
+        return _encoder(self.root, self.exact)
+
+    @cached_property
+    def _made(self) -> tuple[Callable[[tuple, list[Evidence]], BaseModel], Callable[[list, list[Evidence]], list],
                              Callable[[list, list[Evidence]], list]]:
-        """The generated functions: the encoder, the builders of one model and of a list, the evidence table's builder."""
-        return (_encoder(self.root, self.exact), *_decoder(self.root, self.exact), _decoder(Evidence, self.exact)[1])
+        """The builders of one model and of a list, and the evidence table's builder."""
+        return (*_decoder(self.root, self.exact), _decoder(Evidence, self.exact)[1])
 
     @cached_property
     def _prefixes(self) -> tuple[bytes, bytes]:
@@ -512,16 +518,16 @@ class Codec:
         sd = strings.setdefault
         if seeing is not None:
             # Only the seeing encoders are made: a cold scan needs neither the plain ones nor
-            # the loaders of _made (generating them took it ~0.03 s).
+            # the loaders of _made.
             sight, see, met = seeing
             step = _stepper(strings, evidence, met)
             body = _encoder(self.root, self.exact, sight, True)(objs[0], sd, evidence, see, step)
             step()
         elif many:
-            encode = self._made[0]
+            encode = self._encode
             body = [encode(obj, sd, evidence) for obj in objs]
         else:
-            body = self._made[0](objs[0], sd, evidence)
+            body = self._encode(objs[0], sd, evidence)
         if self.exact:
             for path, line in evidence:
                 if path.__class__ is not str or line.__class__ is not int or line < 1:
@@ -556,13 +562,13 @@ class Codec:
         if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
             raise StoreError("damaged: checksum mismatch")
         table, body = marshal.loads(payload)
-        return self._made[3](table, []), body
+        return self._made[2](table, []), body
 
     def load(self, blob: bytes) -> BaseModel:
         """The model stored by :meth:`dump_parts`; raises :class:`StoreError` for anything else."""
         try:
             evidence, body = self._read(blob, False)
-            obj = self._made[1](body, evidence)
+            obj = self._made[0](body, evidence)
         except StoreError:
             raise
         except Exception as exc:  # a payload with a good checksum that this code cannot read
@@ -573,7 +579,7 @@ class Codec:
         """The models stored by :meth:`dump_many`; raises :class:`StoreError` for anything else."""
         try:
             evidence, body = self._read(blob, True)
-            return self._made[2](body, evidence)
+            return self._made[1](body, evidence)
         except StoreError:
             raise
         except Exception as exc:  # a payload with a good checksum that this code cannot read

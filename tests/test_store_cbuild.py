@@ -117,7 +117,7 @@ def test_the_extension_is_built_where_it_can_be() -> None:
 @needs_cbuild
 def test_loading_uses_the_extension_where_it_is_built() -> None:
     assert store._decoder(Inventory, False) is store._c_decoder(Inventory, False)
-    assert store._INVENTORY._made[1].func is store._cbuild.build  # type: ignore[attr-defined]
+    assert store._INVENTORY._made[0].func is store._cbuild.build  # type: ignore[attr-defined]
     back = store.load(store.dump(_inventory()))
     assert back == _inventory()
 
