@@ -144,3 +144,44 @@ def test_scan_settings_still_key_the_cache(tmp_path: Path) -> None:
                 Config(overrides={"service:orders-api": {"criticality": "critical"}})):
         _, stats = scan_paths([root], cfg, cache_dir=cache)
         assert stats.cache_hits == 0, cfg
+
+
+def test_a_rebuild_from_stored_fragments_has_their_lines_parsed_by_the_workers(tmp_path: Path, monkeypatch) -> None:
+    # An edit rebuilds the inventory from every other file's stored fragments. Their command
+    # lines were parsed by the workers that scanned them, in an earlier scan: the rebuild has
+    # the workers parse them again (as the fragments load) instead of the builder, one by one.
+    import inventory.actions as actions
+    import inventory.scan as scan_mod
+
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace(
+        "\nservices:\n", "\nservices:\n  brand-new-cache-probe:\n    image: busybox:1\n", 1))
+    monkeypatch.setattr(scan_mod, "PARSE_IN_POOL_FROM_FILES", 1)
+    monkeypatch.setattr(scan_mod._PoolParse, "CHUNK", 16)  # several tasks, and a last partial one
+    main_parses: list[str] = []
+    real = actions.parse_line
+    here = __import__("os").getpid()
+
+    def counted(text: str):  # type: ignore[no-untyped-def]
+        if __import__("os").getpid() == here:
+            main_parses.append(text)
+        return real(text)
+
+    monkeypatch.setattr(actions, "parse_line", counted)
+    rebuilt, stats = scan_paths([root], Config(), cache_dir=cache, jobs=2)
+    assert stats.cache_hits == stats.files_scanned - 1
+    assert "parse stored command lines" in stats.stages
+    assert main_parses == []  # the builder parsed no line itself
+    cold, _ = scan_paths([root], Config(), use_cache=False, jobs=1)
+    assert inventory_to_yaml(rebuilt) == inventory_to_yaml(cold)
+    assert sum(len(a.commands) for a in rebuilt.actions) > 16 * 3
+
+    # Without a pool (one job), the builder parses them itself: the same inventory.
+    compose.write_text(compose.read_text().replace("brand-new-cache-probe", "brand-new-cache-probe-2", 1))
+    alone, _ = scan_paths([root], Config(), cache_dir=cache, jobs=1)
+    assert main_parses
+    cold, _ = scan_paths([root], Config(), use_cache=False, jobs=1)
+    assert inventory_to_yaml(alone) == inventory_to_yaml(cold)
