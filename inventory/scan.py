@@ -936,6 +936,17 @@ class FragmentCache:
             out.update(dict(self.db.execute(q, chunk).fetchall()))
         return out
 
+    def stored_keys(self, keys: list[str]) -> set[str]:
+        """Those of ``keys`` that have a stored value (not read)."""
+        if self.db is None or not keys:
+            return set()
+        out: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = "SELECT key FROM fragments WHERE key IN (%s)" % ",".join("?" * len(chunk))
+            out.update(key for key, in self.db.execute(q, chunk))
+        return out
+
     def put_many(self, items: list[tuple[str, bytes]], commit: bool = True) -> None:
         """Store (file key, fragments' stored form) pairs; ``commit=False`` leaves the commit to :meth:`commit`."""
         if self.db is None or not items:
@@ -1182,7 +1193,9 @@ def scan_paths(
     pending: list[tuple[str, str, str, list[str], str]] = []  # abspath, rel, text, names, key
     order: list[str] = []
     keys_for: dict[str, str] = {}
-    texts: list[tuple[FileJob, str, list[str], str]] = []
+    # (job, text, scanners, key) of each file some scanner reads; the text and scanners are
+    # None for a file with stored fragments (see pass 2).
+    texts: list[tuple[FileJob, str | None, list[str] | None, str]] = []
     # Pass 1: walk, read and hash every file. Which scanners match a file, and whether it is
     # text, are functions of its path and bytes (and the code and config, in the tags), so an
     # unchanged tree is recognised from these hashes alone: the stored inventory is returned
@@ -1231,9 +1244,19 @@ def scan_paths(
     cfg_tag = _fragment_tag(scanners, scan_json)
     read = [(job, data, digest, _file_key(cfg_tag, job.relpath, digest)) for job, data, digest in seen]
     del seen
-    # Pass 2: decode and match (a changed tree, or no stored inventory).
+    # Pass 2: decode and match (a changed tree, or no stored inventory). A file with stored
+    # fragments was scanned before with these very bytes (only a file some scanner read has
+    # them, and its key covers its bytes and the scanners): it is not read, decoded or
+    # matched again, which was most of a rescan after an edit. Its text is read only if its
+    # stored fragments do not load (see _read_again).
+    stored_keys = cache.stored_keys([key for *_, key in read]) if use_cache else set()
     matcher = Matcher(scanners)
     for job, data, digest, key in read:
+        if key in stored_keys:
+            texts.append((job, None, None, key))
+            order.append(job.relpath)
+            keys_for[job.relpath] = key
+            continue
         if data is None:  # known from its stat in pass 1: read it now
             try:
                 with open(job.path, "rb") as fh:
@@ -1259,7 +1282,7 @@ def scan_paths(
         texts.append((job, text, names, key))
         order.append(job.relpath)
         keys_for[job.relpath] = key
-    del read, matcher
+    del read, stored_keys
     _give_back_memory()  # the files' bytes: only their decoded texts are needed now
     stats.files_scanned = len(texts)
     # An unchanged tree (same files, config, scanners, code and sources) gives the same
@@ -1305,8 +1328,14 @@ def scan_paths(
                     if parsing is not None:
                         parsing.add(frags)
                 else:
-                    pending.append((job.path, job.relpath, text, names, key))
-        del hits
+                    if text is None:
+                        text, names, key = _read_again(job, cfg_tag, matcher, stats)
+                        keys_for[job.relpath] = key
+                    if names:
+                        pending.append((job.path, job.relpath, text, names, key))  # type: ignore[arg-type]
+                    else:  # changed since pass 1 (see _read_again): nothing of it to build
+                        order.remove(job.relpath)
+        del hits, matcher
 
         total = len(texts)
         done = len(built)
@@ -1387,6 +1416,27 @@ _FRAGMENTS: TypeAdapter[list[Fragment]] = TypeAdapter(list[Fragment])
 # (see store.Codec): loaded as validating their JSON would give them, without validating.
 FRAGMENTS_MAGIC = b"stackpolicy-fragments\x001\x00"
 _FRAGMENT_STORE = store.Codec(Fragment, FRAGMENTS_MAGIC, exact=True)
+
+
+def _read_again(job: FileJob, cfg_tag: str, matcher: Matcher, stats: ScanStats) -> tuple[str | None, list[str], str]:
+    """(text, scanners that read it, key) of a file pass 2 did not read because it had stored
+    fragments, read now as pass 2 would have: they did not load. Under a new key if the file
+    changed since it was hashed; no scanners (with a warning when it cannot be read or is no
+    longer text) if it can no longer be scanned, and the build then goes on without it."""
+    try:
+        with open(job.path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
+        stats.skipped += 1
+        return None, [], ""
+    key = _file_key(cfg_tag, job.relpath, hashlib.sha256(data).hexdigest())
+    text = _decode(data)
+    if text is None:
+        stats.warnings.append(Warning(path=job.relpath, message="not UTF-8 text (binary or another encoding), skipped", scanner="walk"))
+        stats.skipped += 1
+        return None, [], key
+    return text, matcher.names(ScanPath(job.relpath), text[:HEAD_BYTES]), key
 
 
 def _cached_fragments(blob: Any) -> list[Fragment] | None:

@@ -221,3 +221,49 @@ def test_a_damaged_stored_walk_means_a_full_walk_not_an_error(tmp_path: Path, no
     again, stats = scan_paths([root], Config(), cache_dir=cache)
     assert stats.cache_hits == stats.files_scanned > 0
     assert inventory_to_yaml(again) == inventory_to_yaml(cold)
+
+
+def test_a_rebuild_after_an_edit_reads_only_the_files_it_must(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              no_settle: None) -> None:
+    # After an edit, the files whose fragments are stored (unchanged since they were scanned)
+    # are neither read nor matched again: only the edited file, and the files no scanner reads.
+    root = old_example_tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("\nservices:\n", "\nservices:\n  read-probe:\n    image: busybox:1\n", 1))
+    opened = CallLog(tmp_path / "opened.log")
+    real_open = open
+
+    def logged_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).startswith(str(root)):
+            opened.add(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(scan_mod, "open", logged_open, raising=False)
+    warm, stats = scan_paths([root], Config(), cache_dir=cache, jobs=1)
+    assert stats.cache_hits == stats.files_scanned - 1
+    assert str(compose) in opened
+    # Read: the edited file (by the walk, which hashes it), and each file no scanner reads.
+    assert len(set(opened)) <= stats.files_seen - stats.files_scanned + 1 < stats.files_seen
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
+
+
+def test_stored_fragments_that_do_not_load_have_their_file_read_and_scanned(tmp_path: Path, no_settle: None) -> None:
+    root = old_example_tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    with sqlite3.connect(cache / "scan.sqlite") as db:
+        db.execute("UPDATE fragments SET value = ?", (b"damaged",))
+        db.execute("DELETE FROM trees")
+        db.execute("DELETE FROM inventories")
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("\nservices:\n", "\nservices:\n  read-probe:\n    image: busybox:1\n", 1))
+    warm, stats = scan_paths([root], Config(), cache_dir=cache)
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    assert stats.cache_hits == 0
+    assert inventory_to_yaml(warm) == inventory_to_yaml(cold)
+    again, stats = scan_paths([root], Config(), cache_dir=cache)  # and what they gave is stored anew
+    assert stats.cache_hits == stats.files_scanned
+    assert inventory_to_yaml(again) == inventory_to_yaml(cold)
