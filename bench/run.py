@@ -34,16 +34,17 @@ AIM_PEAK_RSS_MB = 500.0
 
 
 def ratios(results: dict[str, PhaseResult]) -> dict[str, Any]:
-    """cold/floor (against the 2-process floor, and the 1-process one), warm/cold, peak RSS."""
+    """cold/floor (against the 2-process floor, and the 1-process one), warm/cold, edit/cold, peak RSS."""
     def secs(key: str) -> float | None:
         r = results.get(key)
         return r.seconds if r is not None and r.status == "ok" else None
 
-    f1, f2, cold, warm = secs("floor1"), secs("floor2"), secs("cold"), secs("warm")
+    f1, f2, cold, warm, edit = secs("floor1"), secs("floor2"), secs("cold"), secs("warm"), secs("edit")
     out: dict[str, Any] = {
         "cold_over_floor": cold / f2 if cold and f2 else None,
         "cold_over_floor_1proc": cold / f1 if cold and f1 else None,
         "warm_over_cold": warm / cold if warm and cold else None,
+        "edit_over_cold": edit / cold if edit and cold else None,
         "floor_parallel_speedup": f1 / f2 if f1 and f2 else None,
     }
     peaks = [r.tree_peak_mb for k, r in results.items() if k in ("cold", "warm") and r.tree_peak_mb]
@@ -85,6 +86,7 @@ def format_ratios(rat: dict[str, Any]) -> str:
         f"cold / floor (2 procs, the fair baseline): {_fmt(rat['cold_over_floor'], '.2f')}x   "
         f"(vs 1-proc floor: {_fmt(rat['cold_over_floor_1proc'], '.2f')}x)",
         f"warm / cold: {_fmt(rat['warm_over_cold'] and rat['warm_over_cold'] * 100, '.1f')} %",
+        f"rescan after an edit / cold: {_fmt(rat.get('edit_over_cold') and rat['edit_over_cold'] * 100, '.1f')} % (no aim)",
         f"floor speed-up from 2 processes: {_fmt(rat['floor_parallel_speedup'], '.2f')}x",
         f"scan peak RSS (process tree): {_fmt(rat['scan_peak_rss_mb'], '.0f')} MB",
         "aims: " + ", ".join(f"{k}: {v}" for k, v in rat["aims"].items()),

@@ -57,6 +57,9 @@ def rows(results: dict[str, Any] | None, hook: dict[str, Any] | None) -> list[tu
     warm = rat.get("warm_over_cold")
     out.append(_row("warm rescan / cold scan, %", warm * 100 if warm is not None else None, AIM_WARM_OVER_COLD * 100,
                     ".1f", "every file a cache hit"))
+    edit = rat.get("edit_over_cold")
+    out.append(_row("  rescan after an edit / cold scan, %", edit * 100 if edit is not None else None, None, ".1f",
+                    "one runbook added: the rest from cache, the inventory rebuilt"))
     llm = (phases.get("llm") or {}).get("details") or {}
     out.append(_row("LLM generation wall / ideal, x", llm.get("cold_over_ideal"), AIM_LLM_OVER_IDEAL, ".2f",
                     f"{llm.get('calls', '?')} calls at 300 ms, concurrency {llm.get('concurrency', '?')}"))

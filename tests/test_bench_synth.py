@@ -17,6 +17,7 @@ sys.path.insert(0, str(BENCH))
 import measure  # noqa: E402
 import run  # noqa: E402
 import synth  # noqa: E402
+import phases as phases_mod  # noqa: E402
 from phases import BenchContext, PhaseResult, phase_warm_scan, runbook_commands  # noqa: E402
 
 N = 20
@@ -192,19 +193,27 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
 
     Later phases (generation, classify) belong to other modules and are left out here.
     """
-    rc = run.main(["--services", "5", "--json", "--out", str(tmp_path), "--phases", "floor1,floor2,cold,warm"])
+    rc = run.main(["--services", "5", "--json", "--out", str(tmp_path), "--phases", "floor1,floor2,cold,warm,edit"])
     data = json.loads((tmp_path / "results.json").read_text())
     phases = data["phases"]
     assert rc == 0
     for key in ("floor1", "floor2", "cold", "warm"):
         assert phases[key]["status"] == "ok", phases[key]
         assert phases[key]["items"] == data["files"]
+    # The edit rescan scanned its new runbook alone, and left the estate as it was.
+    edit = phases["edit"]
+    assert edit["status"] == "ok", edit
+    assert edit["items"] == data["files"] + 1
+    assert edit["details"]["cache_hits"] == edit["details"]["files_scanned"] - 1
+    assert edit["details"]["actions"] > phases["cold"]["details"]["actions"]  # its commands were read
+    assert not list(tmp_path.rglob(phases_mod.EDIT_PROBE))
+    assert data["ratios"]["edit_over_cold"] > 0
     assert phases["warm"]["details"]["cache_hits"] == phases["warm"]["details"]["files_scanned"]
     assert phases["cold"]["details"]["cache_hits"] == 0
     assert phases["warm"]["details"]["digest"] == phases["cold"]["details"]["digest"]
     assert phases["cold"]["details"]["components"] >= 1  # sanity: the scanners found the services
     assert data["ratios"]["cold_over_floor"] > 0
-    assert set(phases) == {"floor1", "floor2", "cold", "warm"}
+    assert set(phases) == {"floor1", "floor2", "cold", "warm", "edit"}
 
 
 def test_unknown_phase_is_a_usage_error(tmp_path: Path) -> None:
