@@ -72,8 +72,8 @@ def logical_commands(lines: list[str], first_line: int, *, keep: Callable[[str],
                     break
             else:
                 break
-        # Heredoc bodies belong to their command.
-        for m in _HEREDOC.finditer(joined):
+        # Heredoc bodies belong to their command (`<<` first: most commands have none).
+        for m in _HEREDOC.finditer(joined) if "<<" in joined else ():
             delim = m.group(2)
             body: list[str] = []
             while i < n:

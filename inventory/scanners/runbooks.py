@@ -63,6 +63,8 @@ _SENTENCE = re.compile(r"^\s*[A-Z][a-z']*[,:]?\s+[a-z]")
 # The shapes that make a (stripped) line output whatever its first word: one match instead of five.
 _ALWAYS_OUTPUT = re.compile("|".join(f"(?:{rx.pattern})" for rx in (_PS_ROW, _KEY_LISTING, _CONFIG_LINE, _FUNCTION_DEF,
                                                                       _CALL)))
+# The words an always-output shape without `:`, `=` or `(` starts with (a key listing, a function definition).
+_ALWAYS_OUTPUT_WORDS = ("pub", "sub", "sec", "ssb", "uid", "fpr", "grp", "function")
 # PromQL: an aggregation (`sum by (x) (...)`) or a metric name compared, filtered or combined.
 _PROMQL = re.compile(r"^\s*(?:(?:sum|max|min|avg|count|topk|bottomk|quantile|stddev|stdvar|count_values|group)\s*"
                      r"(?:by|without)?\s*\(|[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}\s*(?:\{|\[|(?:<|>|==|!=|>=|<=|\*|/|\+|-|and|or|unless)\s))")
@@ -100,6 +102,8 @@ def _markdown() -> MarkdownIt:
 
 def _is_prompt(line: str) -> bool:
     """A ``$`` prompt, or any prompt with a prefix (``sh-4.4#``, ``root@host:/#``): not a comment."""
+    if "$" not in line and "#" not in line and "%" not in line:
+        return False  # no prompt character: most lines, ruled out before the pattern
     m = _PROMPT.match(line)
     return bool(m) and (m.group(1) == "$" or not line.lstrip().startswith(m.group(1)))
 
@@ -125,10 +129,15 @@ def _console_keep(line: str) -> str | None:
 def _output_shaped(line: str) -> bool:
     """A line that is output, a listing, config or prose rather than something typed at a shell."""
     s = line.strip()
-    if _NOT_COMMAND.match(line) or _ALWAYS_OUTPUT.match(s):
+    # The patterns only where they can match: a line that starts with a lower-case letter is
+    # not-a-command only as `word:`; the always-output shapes each need one of `:=(` or start
+    # with one of a few words. Most lines are commands, which both patterns failed on slowly.
+    if (":" in line or not s[:1].islower()) and _NOT_COMMAND.match(line):
+        return True
+    if (":" in s or "=" in s or "(" in s or s.startswith(_ALWAYS_OUTPUT_WORDS)) and _ALWAYS_OUTPUT.match(s):
         return True
     first = _first_word(s)
-    if _PROMQL.match(s) and not known_tool(first):
+    if ("(" in s or "_" in s) and _PROMQL.match(s) and not known_tool(first):  # both of its shapes need one
         return True
     if s.count("\t") >= 2 and not known_tool(first):
         return True
@@ -146,7 +155,7 @@ def _output_shaped(line: str) -> bool:
 def _plausible_command(text: str) -> bool:
     """Whether ``text`` runs a program a person would type (not a JSON fragment or a bare word
     left over from a line a runbook broke in two)."""
-    if _ASSIGNMENT_LINE.match(text):
+    if "=" in text and _ASSIGNMENT_LINE.match(text):  # `=` first: most lines have none
         return True
     words = text.split()
     if not words:
