@@ -547,7 +547,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
         if "<" in sighting.command and sighting.source_kind == "runbook" else None
     # Where an earlier `cd` of the runbook's session went ("": out of the scanned tree).
     cwd: str | None = session.cwd if session is not None else None
-    has_scripts = bool(scripts)
+    has_scripts = bool(scripts.bodies)  # not bool(scripts): a Python call per line
     for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
         # Read once: a model's attribute is a slower lookup than a local (pydantic's __getattr__).
         tool, verb, via = pc.tool, pc.verb, pc.via
@@ -753,8 +753,10 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
     # ones per estate): chosen once for each, not by a walk of the table per entity.
     chosen: dict[tuple[str, str | None, str | None], list[dict[str, str]]] = {}
     actions = builder.actions
+    # In the tables' order, not sorted by id: an entity's actions are its own (their ids start
+    # with its id), so the order they are added in changes nothing (build() sorts them).
     entities: list[Entity] = [*builder.components.values(), *builder.resources.values()]
-    for entity in sorted(entities, key=lambda e: e.id):
+    for entity in entities:
         which = (entity.kind, entity.subtype, platform_of(entity))
         entries = chosen.get(which)
         if entries is None:
@@ -777,7 +779,8 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
                 aid = action_id(ent_id, verb_slug, env)  # a slug is its own slug
                 existing = actions.get(aid)
                 if existing is not None:
-                    existing.description = existing.description or description
+                    if not existing.description:  # (an assignment is pydantic's __setattr__, not free)
+                        existing.description = description
                     continue
                 # Not validated again: strings of validated entities and of the table. Stored
                 # as add_action(..., fresh=True) stores an action whose id is not yet there.

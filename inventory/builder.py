@@ -305,7 +305,9 @@ class InventoryBuilder:
     def _merging(self, existing: Action, evidence: list[Evidence]) -> set:
         """The start of a sighting's merge into ``existing``: its evidence grown, the keys of its
         commands so far (the caller adds the new ones to both)."""
-        existing.evidence = self._grow_evidence(("action", existing.id), existing.evidence, evidence)
+        grown = self._grow_evidence(("action", existing.id), existing.evidence, evidence)
+        if grown is not existing.evidence:  # after its first merge, the action's own list grew in place
+            existing.evidence = grown
         return self._seen_commands(existing)
 
     def _merged(self, existing: Action, seen: set, origin: str, command: str, tool: str) -> None:

@@ -385,13 +385,18 @@ def _host_label(host: str) -> str:
     return host.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].split(".", 1)[0]
 
 
+# A Deployment's pod (`<name>-<replicaset hash>-<suffix>`), a StatefulSet's (`<name>-<ordinal>`).
+_REPLICASET_POD = re.compile(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
+_ORDINAL_POD = re.compile(r"^(.+)-\d+$")
+
+
 def pod_owner_names(pod: str) -> list[str]:
     """Names a pod may belong to: ``orders-api-7d9f8b6c4-x2x9z`` → ``orders-api``; ``db-0`` → ``db``."""
     out = [pod]
-    m = re.match(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$", pod)
+    m = _REPLICASET_POD.match(pod)
     if m:
         out.append(m.group(1))
-    m = re.match(r"^(.+)-\d+$", pod)
+    m = _ORDINAL_POD.match(pod)
     if m:
         out.append(m.group(1))
     return out

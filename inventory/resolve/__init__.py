@@ -95,14 +95,15 @@ def _placed(ent: Entity) -> bool:
 def unresolved_summary(builder: InventoryBuilder) -> UnresolvedEnvironments | None:
     """The estate's one environment question, or ``None`` when every entity is placed."""
     ents = [*builder.components.values(), *builder.resources.values()]
-    missing = sorted(e.id for e in ents if not e.environments and _placed(e))
-    if not missing:
+    unplaced = [e for e in ents if not e.environments and _placed(e)]
+    if not unplaced:
         return None
+    missing = sorted(e.id for e in unplaced)
     found = sorted({env for e in ents for env in e.environments})
     signals = Counter(s.resolver for e in ents for s in e.environment_sources)
     seen = [f"{name}: {n} environment assignment{'s' if n != 1 else ''}" for name, n in sorted(signals.items())]
     paths = sorted({ev.path.split("/", 1)[0] + "/**" if "/" in ev.path else ev.path
-                    for i in missing for ev in (builder.entity(i).evidence[:1])})  # type: ignore[union-attr]
+                    for e in unplaced for ev in e.evidence[:1]})
     example_env = "prod" if "prod" in found or not found else found[0]
     settle = ["environment_paths:"] + [f'  "{p}": {example_env}' for p in paths[:10]]
     if len(paths) > 10:
