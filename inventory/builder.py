@@ -295,9 +295,9 @@ class InventoryBuilder:
         """:meth:`add_sighting` of the one command ``command`` seen at ``evidence[0]`` (``evidence``:
         that place and any more the sighting has), its ``CommandRef`` made only when it is new."""
         seen = self._merging(existing, evidence)
-        key = (command, evidence[0])
-        if key not in seen:
-            seen.add(key)
+        size = len(seen)
+        seen.add((command, evidence[0]))  # new if the set grew (one hash of the key, see _grow_evidence)
+        if len(seen) > size:
             # Not validated again: a validated sighting's command and evidence.
             existing.commands.append(trusted(CommandRef, {"command": command, "evidence": evidence[0]}))
         self._merged(existing, seen, origin, command, tool)
@@ -358,8 +358,11 @@ class InventoryBuilder:
         else:
             out, _, seen = entry
         for ev in more:
-            if ev not in seen:
-                seen.add(ev)
+            # Added, and kept if the set grew: one hash of ``ev`` (pydantic's __hash__ is a Python
+            # call), not one for the test and another for the add.
+            size = len(seen)
+            seen.add(ev)
+            if len(seen) > size:
                 out.append(ev)
         self._evidence_sets[key] = (out, len(out), seen)
         return out

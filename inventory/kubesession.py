@@ -87,11 +87,13 @@ class KubeSession:
             if value:
                 self.variables[assigned.group(1)] = (value, f"`{assigned.group(1)}={value}` at {sighting.evidence}")
         for pc in commands:
-            if pc.tool not in _SESSION_TOOLS:
+            tool = pc.tool  # read once: a model's attribute is a slower lookup than a local
+            if tool not in _SESSION_TOOLS:
                 out.append(None)  # neither runs in nor changes the session (most commands)
                 continue
-            if pc.tool in _KUBE_TOOLS and pc.namespace and pc.namespace[0] != "$" and not self.context \
-                    and (len(pc.argv) < 2 or pc.argv[1] not in _KUBE_SESSION_SUBCOMMANDS):
+            namespace, argv = pc.namespace, pc.argv
+            if tool in _KUBE_TOOLS and namespace and namespace[0] != "$" and not self.context \
+                    and (len(argv) < 2 or argv[1] not in _KUBE_SESSION_SUBCOMMANDS):
                 # Most kubectl/oc commands: a literal `-n x`, no current context, no session change
                 # (what namespace_of, context_of and _learn each conclude, without calling them).
                 out.append(None)
