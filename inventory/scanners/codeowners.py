@@ -100,12 +100,31 @@ def parse_codeowners(text: str) -> tuple[list[tuple[str, list[str], int]], list[
     return rules, problems
 
 
-def owners_for(path: str, rules: list[tuple[str, list[str], int]]) -> tuple[list[str], int] | None:
-    """Owners of ``path`` by the last matching rule, and that rule's line; None when none match."""
-    for pattern, owners, line in reversed(rules):
-        if pattern_regex(pattern).match(path):
-            return owners, line
-    return None
+@lru_cache(maxsize=64)
+def _last_rule_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a file's rule ``patterns``: a match is the last rule that matches, named
+    ``r<index>`` (its ``lastgroup``).
+
+    The rules' regexes, last first, as one alternation: ``match`` tries them in that order
+    and takes the first that matches, as a loop over them would, without a Python call per
+    rule (the whole-tree step asks it of every entity's paths, and most rules miss).
+    """
+    return re.compile("|".join(f"(?P<r{i}>{pattern_regex(p).pattern})" for i, p in reversed(list(enumerate(patterns)))))
+
+
+def owners_for(path: str, rules: list[tuple[str, list[str], int]],
+               regex: re.Pattern[str] | None = None) -> tuple[list[str], int] | None:
+    """Owners of ``path`` by the last matching rule, and that rule's line; None when none match.
+
+    ``regex``: ``_last_rule_regex`` of the rules' patterns, for a caller asking of many paths.
+    """
+    if not rules:
+        return None
+    m = (regex or _last_rule_regex(tuple(p for p, _, _ in rules))).match(path)
+    if m is None:
+        return None
+    _, owners, line = rules[int(m.lastgroup[1:])]  # type: ignore[index]
+    return owners, line
 
 
 class CodeownersScanner(Scanner):
@@ -152,14 +171,17 @@ class CodeownersScanner(Scanner):
         # Longest base first: a nested repository's CODEOWNERS governs its own files.
         bases = sorted(by_base, key=lambda b: (-len(b), b))
         rules_of = {b: [(p, list(o), int(n)) for p, o, n in by_base[b].extra.get("rules", [])] for b in bases}
+        regex_of = {b: _last_rule_regex(tuple(p for p, _, _ in rules)) for b, rules in rules_of.items()}
         # Evidence path -> (owner names, the rule's citation), or None: entities share files
-        # (a manifest defines several), and each lookup tries every rule.
+        # (a manifest defines several), and each lookup tries every rule. The answers are
+        # made once per rule (a tree has a few dozen rules and thousands of paths).
         found: dict[str, tuple[list[str], Evidence] | None] = {}
+        by_rule: dict[tuple[str, int], tuple[list[str], Evidence]] = {}
         for table in (builder.components, builder.resources):
             for ent in table.values():
                 for ev in sorted({e.path for e in ent.evidence}):
                     if ev not in found:
-                        found[ev] = self._owners_of(ev, bases, by_base, rules_of)
+                        found[ev] = self._owners_of(ev, bases, by_base, rules_of, regex_of, by_rule)
                     hit = found[ev]
                     if hit:
                         names, cite = hit
@@ -170,14 +192,21 @@ class CodeownersScanner(Scanner):
 
     @staticmethod
     def _owners_of(path: str, bases: list[str], by_base: dict[str, Fragment],
-                   rules_of: dict[str, list[tuple[str, list[str], int]]]) -> tuple[list[str], Evidence] | None:
-        """The owner names of ``path`` by the innermost CODEOWNERS covering it, with the rule's citation."""
+                   rules_of: dict[str, list[tuple[str, list[str], int]]], regex_of: dict[str, re.Pattern[str]],
+                   by_rule: dict[tuple[str, int], tuple[list[str], Evidence]]) -> tuple[list[str], Evidence] | None:
+        """The owner names of ``path`` by the innermost CODEOWNERS covering it, with the rule's citation.
+
+        ``by_rule``: the answers made so far, by (base, rule line); shared, not to be edited.
+        """
         for base in bases:
             if base and not path.startswith(base + "/"):
                 continue
-            hit = owners_for(path[len(base) + 1 :] if base else path, rules_of[base])
+            hit = owners_for(path[len(base) + 1 :] if base else path, rules_of[base], regex_of[base])
             if not hit:
                 return None
             owners, line = hit
-            return [_owner(t)[0] for t in owners], Evidence(path=by_base[base].path, line=line)
+            answer = by_rule.get((base, line))
+            if answer is None:
+                answer = by_rule[(base, line)] = ([_owner(t)[0] for t in owners], Evidence(path=by_base[base].path, line=line))
+            return answer
         return None
