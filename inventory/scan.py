@@ -220,6 +220,17 @@ class WalkCache:
             self.used_files.add(path)
             self.changed = True
 
+    def record_digests(self, hashed: list[tuple[str, _FileStat, str]]) -> None:
+        """:meth:`record_digest` of each (path, stat, digest) of ``hashed``: one call for a whole
+        walk's files (a first walk records every file of the tree)."""
+        limit = self.started_ns - _SETTLE_NS
+        files, used = self.files, self.used_files
+        for path, st, digest in hashed:
+            if max(st.st_mtime_ns, st.st_ctime_ns) < limit:  # _settled, inline
+                files[path] = (_file_sig(st), digest)
+                used.add(path)
+                self.changed = True
+
     def dump(self, roots: list[Path]) -> bytes:
         """The stored form; entries under ``roots`` that this walk did not see are dropped."""
         inside = tuple(f"{r}/" for r in roots)
@@ -806,6 +817,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     late_skips = 0
     order: list[int] = []  # positions of the files scanned
     file_keys: list[str] = []
+    hashed: list[tuple[str, _FileStat, str]] = []  # (path, stat, sha256) of every file read, for the walk cache
     root = -1
     for pos in positions:
         index, job = jobs_found[pos]
@@ -819,8 +831,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             continue
         stats.bytes_read += size
         seen_keys.append(f"{job.relpath}\0{digest}")
-        if walk is not None:
-            walk.record_digest(job.path, stat, digest)  # type: ignore[arg-type]
+        hashed.append((job.path, stat, digest))  # type: ignore[arg-type]
         if undecodable:
             late_skips += 1
             if warning is not None:
@@ -837,8 +848,9 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     stats.warnings.extend(late)
     stats.skipped += late_skips
     if walk is not None:
+        walk.record_digests(hashed)
         cache.put_walk(walk, roots)
-    del walk
+    del walk, hashed
     stats.files_scanned = len(order)
     inv_scope, inv_key = _inventory_key(cfg_tag, sources, file_keys, stats.warnings)
     fragments = [f for pos in order for f in built.pop(pos)]
@@ -1478,8 +1490,8 @@ def _inventory_key(cfg_tag: str, sources: list[str], file_keys: list[str], warni
     """(scope, key) of a built inventory: scope is what is scanned how, key is everything it was built from."""
     scope = _scope(cfg_tag, sources)
     h = hashlib.sha256(scope.encode())
-    for k in file_keys:
-        h.update(k.encode())
+    # The keys hashed as one string: the same digest as one update per key, without a call per key.
+    h.update("".join(file_keys).encode())
     h.update(json.dumps([w.model_dump() for w in warnings], sort_keys=True).encode())
     return scope, h.hexdigest()
 
