@@ -158,8 +158,9 @@ def separate_same_named(fragments: list[Fragment], cfg: Config) -> list[Fragment
         for e in (*fragments[i].components, *fragments[i].resources):
             if _separable(e):
                 defs[e.id].append((i, e.namespace))
-    multi = {eid: ds for eid, ds in defs.items() if len({_dir(fragments[i].path) for i, _ in ds}) > 1
-             or len({ns for _, ns in ds if ns}) > 1}
+    # An id defined once is in one place (most ids): not looked at further.
+    multi = {eid: ds for eid, ds in defs.items() if len(ds) > 1 and (len({_dir(fragments[i].path) for i, _ in ds}) > 1
+             or len({ns for _, ns in ds if ns}) > 1)}
     # One file defining the same custom resource in two namespaces (`Kafka/kafka` in team-a and
     # in team-b): each document is its own entity, told apart by its namespace.
     split: dict[str, set[int]] = defaultdict(set)  # id -> files that define it per namespace
