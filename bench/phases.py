@@ -180,15 +180,20 @@ def _edit_probe(run: int) -> str:
 
 
 def phase_edit_rescan(ctx: BenchContext) -> PhaseResult:
-    """``scan_paths`` after one file is added to a scanned tree (a new runbook), the cache as
-    the warm rescan left it: every other file's fragments come from the cache, the inventory
-    is rebuilt. No aim of its own; what a reviewer waits for after an edit."""
+    """``scan_paths`` after one file is added to a scanned tree (a new runbook), on a copy of
+    the cache as the warm rescan left it: every other file's fragments come from the cache,
+    the inventory is rebuilt. No aim of its own; what a reviewer waits for after an edit."""
     name = "rescan after an edit"
     cold = ctx.results.get("cold")
     if cold is None or cold.status != "ok" or not ctx.cache_dir.exists():
         return PhaseResult(name=name, status="skipped", note="skipped: needs the cold scan's cache")
     probe = ctx.repo / EDIT_PROBE
-    args = {"paths": [str(ctx.repo)], "cache_dir": str(ctx.cache_dir)}
+    # On a copy of the cache: the rescan stores the edited tree's inventory in place of the
+    # unchanged tree's, and the generation phases after this one start from the warm cache.
+    cache = ctx.out_dir / f"cache-edit-n{ctx.n_services}"
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.copytree(ctx.cache_dir, cache)
+    args = {"paths": [str(ctx.repo)], "cache_dir": str(cache)}
     runs: list[Measured] = []
     try:
         for run in range(max(1, ctx.repeat)):
@@ -196,6 +201,7 @@ def phase_edit_rescan(ctx: BenchContext) -> PhaseResult:
             runs.append(run_worker("scan", args, ctx.timeout))
     finally:
         probe.unlink(missing_ok=True)  # the estate as it was (other phases read it)
+        shutil.rmtree(cache, ignore_errors=True)
     runs.sort(key=lambda m: (m.returncode != 0, m.result.get("seconds", m.wall_s)))
     res = _from_worker(name, runs, "one new runbook")
     if res.status == "ok":

@@ -206,8 +206,15 @@ def test_tiny_end_to_end_run(tmp_path: Path) -> None:
     assert edit["items"] == data["files"] + 1
     assert edit["details"]["cache_hits"] == edit["details"]["files_scanned"] - 1
     assert edit["details"]["actions"] > phases["cold"]["details"]["actions"]  # its commands were read
-    assert not list(tmp_path.rglob(phases_mod.EDIT_PROBE))
+    assert not list(tmp_path.rglob(phases_mod.EDIT_PROBE)) and not list(tmp_path.glob("cache-edit-*"))
     assert data["ratios"]["edit_over_cold"] > 0
+    # ...and the cache as the warm rescan left it, for the phases after it.
+    from inventory.config import Config
+    from inventory.scan import scan_paths
+
+    repo = tmp_path / f"repo-n5-s{data['seed']}"
+    _, stats = scan_paths([repo], Config(), cache_dir=tmp_path / "cache-n5")
+    assert "load the stored inventory" in stats.stages and stats.cache_hits == stats.files_scanned
     assert phases["warm"]["details"]["cache_hits"] == phases["warm"]["details"]["files_scanned"]
     assert phases["cold"]["details"]["cache_hits"] == 0
     assert phases["warm"]["details"]["digest"] == phases["cold"]["details"]["digest"]

@@ -224,8 +224,14 @@ def _start_server(state: Path, socket_dir: Path, idle: float = 30.0) -> subproce
 def _fake_server(path: str, reply: Callable[[dict], bytes | None]) -> Iterator[None]:
     """A server at ``path`` that answers ``reply(request)`` (``None``: hang without answering)."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    # Bound and listening under a temporary name, then renamed, as the real server does: a
+    # client that sees the socket can connect at once. Bound in place, a client polling for
+    # the path could connect between bind and listen and be refused (on a loaded machine the
+    # thread can stall there longer than the client retries).
+    tmp = f"{path}.{os.getpid()}.tmp"
+    listener.bind(tmp)
     listener.listen(4)
+    os.replace(tmp, path)
     listener.settimeout(0.05)
     stop = threading.Event()
     held: list[socket.socket] = []
