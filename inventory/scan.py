@@ -1270,12 +1270,8 @@ def scan_paths(
             keys_for[job.relpath] = key
             continue
         if data is None:  # known from its stat in pass 1: read it now
-            try:
-                with open(job.path, "rb") as fh:
-                    data = fh.read()
-            except OSError as exc:
-                stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
-                stats.skipped += 1
+            data = _read_or_skip(job, stats)
+            if data is None:
                 continue
             if hashlib.sha256(data).hexdigest() != digest:  # changed since pass 1
                 key = _file_key(cfg_tag, job.relpath, hashlib.sha256(data).hexdigest())
@@ -1435,17 +1431,24 @@ FRAGMENTS_MAGIC = b"stackpolicy-fragments\x001\x00"
 _FRAGMENT_STORE = store.Codec(Fragment, FRAGMENTS_MAGIC, exact=True)
 
 
+def _read_or_skip(job: FileJob, stats: ScanStats) -> bytes | None:
+    """The bytes of ``job``'s file, or None (with a warning, the file counted as skipped) when it cannot be read."""
+    try:
+        with open(job.path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
+        stats.skipped += 1
+        return None
+
+
 def _read_again(job: FileJob, cfg_tag: str, matcher: Matcher, stats: ScanStats) -> tuple[str | None, list[str], str]:
     """(text, scanners that read it, key) of a file pass 2 did not read because it had stored
     fragments, read now as pass 2 would have: they did not load. Under a new key if the file
     changed since it was hashed; no scanners (with a warning when it cannot be read or is no
     longer text) if it can no longer be scanned, and the build then goes on without it."""
-    try:
-        with open(job.path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
-        stats.skipped += 1
+    data = _read_or_skip(job, stats)
+    if data is None:
         return None, [], ""
     key = _file_key(cfg_tag, job.relpath, hashlib.sha256(data).hexdigest())
     text = _decode(data)

@@ -19,6 +19,18 @@ def _tree(tmp_path: Path) -> Path:
     return root
 
 
+def _scanned_then_edited(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(tree, its compose file, cache): the example scanned into the cache, then a service
+    added to its compose file."""
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace(
+        "\nservices:\n", "\nservices:\n  brand-new-cache-probe:\n    image: busybox:1\n", 1))
+    return root, compose, cache
+
+
 def _inventory_rows(cache: Path) -> int:
     with sqlite3.connect(cache / "scan.sqlite") as db:
         return db.execute("SELECT COUNT(*) FROM inventories").fetchone()[0]
@@ -38,12 +50,7 @@ def test_cached_inventory_is_byte_identical_to_a_cold_build(tmp_path: Path) -> N
 
 
 def test_a_changed_file_rebuilds_the_inventory(tmp_path: Path) -> None:
-    root = _tree(tmp_path)
-    cache = tmp_path / "cache"
-    scan_paths([root], Config(), cache_dir=cache)
-    compose = root / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace(
-        "\nservices:\n", "\nservices:\n  brand-new-cache-probe:\n    image: busybox:1\n", 1))
+    root, compose, cache = _scanned_then_edited(tmp_path)
     warm, stats = scan_paths([root], Config(), cache_dir=cache)
     cold, _ = scan_paths([root], Config(), use_cache=False)
     # Only the edited file is scanned again; the inventory is rebuilt, not the stale one.
@@ -153,12 +160,7 @@ def test_a_rebuild_from_stored_fragments_has_their_lines_parsed_by_the_workers(t
     import inventory.actions as actions
     import inventory.scan as scan_mod
 
-    root = _tree(tmp_path)
-    cache = tmp_path / "cache"
-    scan_paths([root], Config(), cache_dir=cache)
-    compose = root / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace(
-        "\nservices:\n", "\nservices:\n  brand-new-cache-probe:\n    image: busybox:1\n", 1))
+    root, compose, cache = _scanned_then_edited(tmp_path)
     monkeypatch.setattr(scan_mod, "PARSE_IN_POOL_FROM_FILES", 1)
     monkeypatch.setattr(scan_mod._PoolParse, "CHUNK", 16)  # several tasks, and a last partial one
     main_parses: list[str] = []
