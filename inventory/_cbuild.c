@@ -1,4 +1,4 @@
-/* Build stored pydantic models from their stored tuples, in C.
+/* Build stored pydantic models from their stored tuples, and encode them into those tuples, in C.
  *
  * ``inventory.store`` keeps an inventory (and each scanned file's fragments) as nested tuples
  * of field values, and builds the models back without validation: a new instance, its
@@ -18,6 +18,11 @@
  *
  * Stored tuples come from a payload whose checksum matched, but a wrong shape still raises
  * (ValueError, TypeError, IndexError) as the Python functions do, never crashes.
+ *
+ * The other way (``encode``, the second half of this file) turns a model into its stored
+ * tuple as the generated encoders of ``store._encoder`` do (not exact), down to which objects
+ * the tuples share: marshal writes an object referenced twice once, so the stored bytes
+ * depend on it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -260,16 +265,428 @@ py_build_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return build_list(args[0], args[1], args[2]);
 }
 
+/* -- encoding ------------------------------------------------------------------------
+ *
+ * An encoding plan describes one model class (made by ``store._cencplan``):
+ *   (cls, keys, kinds, subplans, shown, pair_name)
+ * ``keys``, ``kinds`` and ``subplans`` as a build plan's (no JSON field: that is exact only);
+ * ``shown``: bytes, what a seeing encoder shows ``see`` of each plain field (store's _PLAIN,
+ * _SEEN, _KEYED, _PAIR); ``pair_name``: the index of the ``name`` field whose value a _PAIR
+ * field is shown under, else -1.
+ *
+ * Each step is the generated Python's, in its order: the field values are read from
+ * ``__dict__`` (a missing one raises KeyError before anything is shown), the _KEYED and _PAIR
+ * fields are shown, then the fields are encoded in order. Strings go through the string
+ * table's setdefault, evidence through the evidence table's, and what ``see`` returns is used
+ * in place of the value when it is true (``see(v, key) or value(v)``), as in Python.
+ */
+
+enum { S_PLAIN, S_SEEN, S_KEYED, S_PAIR };
+
+/* One dump's tables, and the seeing dump's callables (NULL when not seeing). */
+typedef struct {
+    PyObject *strings; /* str -> the first equal str met */
+    PyObject *evs;     /* (path, line) -> index */
+    PyObject *see;
+    PyObject *step;
+    Py_ssize_t every; /* models of a stepped list between two calls of step */
+} Tables;
+
+static PyObject *path_name, *line_name, *value_name;
+
+static PyObject *encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped);
+static PyObject *map_list(Tables *t, PyObject *v, PyObject *(*f)(Tables *, PyObject *, PyObject *), PyObject *arg);
+
+/* sd(s, s): the string table's equal string (``s`` itself when first met). */
+static PyObject *
+table_str(Tables *t, PyObject *s)
+{
+    return Py_XNewRef(PyDict_SetDefault(t->strings, s, s));
+}
+
+static PyObject *plain_item(Tables *t, PyObject *x, PyObject *arg);
+
+/* store._value: a plain value in its stored form (containers fresh, strings shared). The
+ * generated _VALUE_EXPR is the same function, inlined. */
+static PyObject *
+plain_value(Tables *t, PyObject *v)
+{
+    if (PyUnicode_CheckExact(v))
+        return table_str(t, v);
+    if (v == Py_None || PyLong_CheckExact(v) || PyBool_Check(v) || PyFloat_CheckExact(v))
+        return Py_NewRef(v);
+    if (!PyList_CheckExact(v) && !PyDict_CheckExact(v)) {
+        PyErr_Format(PyExc_TypeError, "no stored form for a value of type %s", _PyType_Name(Py_TYPE(v)));
+        return NULL;
+    }
+    if (Py_EnterRecursiveCall(" while encoding a stored value"))
+        return NULL;
+    PyObject *out;
+    if (PyList_CheckExact(v))
+        out = map_list(t, v, plain_item, NULL);
+    else {
+        out = _PyDict_NewPresized(PyDict_GET_SIZE(v));
+        Py_ssize_t pos = 0;
+        PyObject *k, *x;
+        while (out != NULL && PyDict_Next(v, &pos, &k, &x)) {
+            Py_INCREF(k);
+            Py_INCREF(x);
+            PyObject *kk = plain_value(t, k);
+            PyObject *xx = kk ? plain_value(t, x) : NULL;
+            if (xx == NULL || PyDict_SetItem(out, kk, xx) < 0)
+                Py_CLEAR(out);
+            Py_XDECREF(kk);
+            Py_XDECREF(xx);
+            Py_DECREF(k);
+            Py_DECREF(x);
+        }
+    }
+    Py_LeaveRecursiveCall();
+    return out;
+}
+
+static PyObject *
+plain_item(Tables *t, PyObject *x, PyObject *Py_UNUSED(arg))
+{
+    return plain_value(t, x);
+}
+
+/* ``see(v, key) or value(v)`` */
+static PyObject *
+seen_or_value(Tables *t, PyObject *v, PyObject *key)
+{
+    PyObject *args[2] = {v, key};
+    PyObject *r = PyObject_Vectorcall(t->see, args, 2, NULL);
+    if (r == NULL)
+        return NULL;
+    int truth = PyObject_IsTrue(r);
+    if (truth > 0)
+        return r;
+    Py_DECREF(r);
+    return truth < 0 ? NULL : plain_value(t, v);
+}
+
+/* ``see(v, key)``, its result dropped. */
+static int
+show(Tables *t, PyObject *v, PyObject *key)
+{
+    PyObject *args[2] = {v, key};
+    PyObject *r = PyObject_Vectorcall(t->see, args, 2, NULL);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* A plain field's value as a seeing encoder stores it (store._SEEN_VALUE_EXPR): what is not
+ * a string, None, a number or an empty dict is shown under ``key`` (a list by its items). */
+static PyObject *seen_item(Tables *t, PyObject *x, PyObject *key);
+
+static PyObject *
+seen_value(Tables *t, PyObject *v, PyObject *key)
+{
+    if (PyUnicode_CheckExact(v))
+        return table_str(t, v);
+    if (v == Py_None)
+        return Py_NewRef(v);
+    if (PyList_CheckExact(v))
+        return map_list(t, v, seen_item, key);
+    if (PyDict_CheckExact(v))
+        return PyDict_GET_SIZE(v) ? seen_or_value(t, v, key) : PyDict_New();
+    if (PyLong_CheckExact(v) || PyBool_Check(v) || PyFloat_CheckExact(v))
+        return Py_NewRef(v);
+    return seen_or_value(t, v, key);
+}
+
+static PyObject *
+seen_item(Tables *t, PyObject *x, PyObject *key)
+{
+    return PyUnicode_CheckExact(x) ? table_str(t, x) : seen_or_value(t, x, key);
+}
+
+/* ``evs.setdefault((e.path, e.line), len(evs))``: the evidence's index in the table. */
+static PyObject *
+evidence_index(Tables *t, PyObject *e, PyObject *Py_UNUSED(arg))
+{
+    PyObject *path = PyObject_GetAttr(e, path_name);
+    if (path == NULL)
+        return NULL;
+    PyObject *line = PyObject_GetAttr(e, line_name);
+    if (line == NULL) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    PyObject *key = PyTuple_New(2);
+    if (key == NULL) {
+        Py_DECREF(path);
+        Py_DECREF(line);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(key, 0, path);
+    PyTuple_SET_ITEM(key, 1, line);
+    PyObject *next = PyLong_FromSsize_t(PyDict_GET_SIZE(t->evs));
+    PyObject *index = next ? Py_XNewRef(PyDict_SetDefault(t->evs, key, next)) : NULL;
+    Py_XDECREF(next);
+    Py_DECREF(key);
+    return index;
+}
+
+static PyObject *
+sub_model(Tables *t, PyObject *obj, PyObject *plan)
+{
+    return encode_model(plan, obj, t, 0);
+}
+
+/* ``[f(x) for x in v]`` of a list ``v``, read as a list iterator reads it: ``f`` may run
+ * Python code (``see``) that changes ``v``. */
+static PyObject *
+map_list(Tables *t, PyObject *v, PyObject *(*f)(Tables *, PyObject *, PyObject *), PyObject *arg)
+{
+    Py_ssize_t n = PyList_GET_SIZE(v), i;
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < PyList_GET_SIZE(v); i++) {
+        PyObject *x = Py_NewRef(PyList_GET_ITEM(v, i));
+        PyObject *y = f(t, x, arg);
+        Py_DECREF(x);
+        if (y == NULL)
+            goto fail;
+        if (i < n)
+            PyList_SET_ITEM(out, i, y);
+        else {
+            int rc = PyList_Append(out, y);
+            Py_DECREF(y);
+            if (rc < 0)
+                goto fail;
+        }
+    }
+    if (i < n && PyList_SetSlice(out, i, n, NULL) < 0)
+        goto fail;
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* ``[f(x) for x in v]`` of any iterable ``v`` (store._each: a list field holding something else). */
+static PyObject *
+map_any(Tables *t, PyObject *v, PyObject *(*f)(Tables *, PyObject *, PyObject *), PyObject *arg)
+{
+    if (PyList_CheckExact(v))
+        return map_list(t, v, f, arg);
+    PyObject *it = PyObject_GetIter(v);
+    if (it == NULL)
+        return NULL;
+    PyObject *out = PyList_New(0), *x;
+    while (out != NULL && (x = PyIter_Next(it)) != NULL) {
+        PyObject *y = f(t, x, arg);
+        Py_DECREF(x);
+        if (y == NULL || PyList_Append(out, y) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(y);
+    }
+    Py_DECREF(it);
+    if (out != NULL && PyErr_Occurred())
+        Py_CLEAR(out);
+    return out;
+}
+
+/* store._in_steps: the models of the list ``v`` a slice of ``every`` at a time, ``step()``
+ * called after each. */
+static PyObject *
+in_steps(Tables *t, PyObject *v, PyObject *plan)
+{
+    Py_ssize_t n = PyList_GET_SIZE(v);
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t start = 0; out != NULL && start < n; start += t->every) {
+        PyObject *chunk = PyList_GetSlice(v, start, start + t->every);
+        PyObject *part = chunk ? map_list(t, chunk, sub_model, plan) : NULL;
+        Py_XDECREF(chunk);
+        PyObject *r = NULL;
+        if (part == NULL || PyList_SetSlice(out, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, part) < 0
+            || (r = PyObject_CallNoArgs(t->step)) == NULL)
+            Py_CLEAR(out);
+        Py_XDECREF(part);
+        Py_XDECREF(r);
+    }
+    return out;
+}
+
+static int
+check_enc_plan(PyObject *plan)
+{
+    if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 6 || !PyType_Check(PyTuple_GET_ITEM(plan, 0))
+        || !PyTuple_Check(PyTuple_GET_ITEM(plan, 1)) || !PyBytes_Check(PyTuple_GET_ITEM(plan, 2))
+        || !PyTuple_Check(PyTuple_GET_ITEM(plan, 3)) || !PyBytes_Check(PyTuple_GET_ITEM(plan, 4))
+        || !PyLong_Check(PyTuple_GET_ITEM(plan, 5)))
+        goto bad;
+    Py_ssize_t n = PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 1));
+    if (PyBytes_GET_SIZE(PyTuple_GET_ITEM(plan, 2)) != n || PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 3)) != n
+        || PyBytes_GET_SIZE(PyTuple_GET_ITEM(plan, 4)) != n)
+        goto bad;
+    Py_ssize_t pair = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 5));
+    if (pair < -1 || pair >= n)
+        goto bad;
+    return 0;
+bad:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_TypeError, "not an encoding plan");
+    return -1;
+}
+
+/* The stored form of field ``i`` of ``plan`` (of kind ``kind``) holding ``v``. */
+static PyObject *
+field_item(PyObject *plan, Py_ssize_t i, char kind, PyObject *v, Tables *t, int stepped)
+{
+    PyObject *sub = PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i);
+    switch (kind) {
+    case K_VALUE:
+        if (t->see != NULL && PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 4))[i] == S_SEEN)
+            return seen_value(t, v, PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 1), i));
+        return plain_value(t, v);
+    case K_EV:
+        return evidence_index(t, v, NULL);
+    case K_EVS:
+        return map_any(t, v, evidence_index, NULL);
+    case K_MODEL:
+        return encode_model(sub, v, t, 0);
+    case K_OPT_MODEL:
+        return v == Py_None ? Py_NewRef(v) : encode_model(sub, v, t, 0);
+    case K_MODELS:
+        if (stepped && PyList_CheckExact(v))
+            return in_steps(t, v, sub);
+        return map_any(t, v, sub_model, sub);
+    default:
+        PyErr_SetString(PyExc_TypeError, "not an encoding plan");
+        return NULL;
+    }
+}
+
+#define FEW_FIELDS 32
+
+/* The stored tuple of the model ``obj`` of ``plan``; ``stepped``: its lists of models call
+ * ``step`` (the root of a seeing dump). */
+static PyObject *
+encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped)
+{
+    if (check_enc_plan(plan) < 0)
+        return NULL;
+    PyObject *keys = PyTuple_GET_ITEM(plan, 1);
+    const char *kinds = PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 2));
+    const char *shown = PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 4));
+    Py_ssize_t n = PyTuple_GET_SIZE(keys), i, got = 0;
+    PyObject *few[FEW_FIELDS], **values = few, *d = NULL, *out = NULL;
+    if (Py_EnterRecursiveCall(" while encoding a stored model"))
+        return NULL;
+    /* A model of another class than its field's may hold more than this encodes: shown whole. */
+    if (t->see != NULL && (PyObject *)Py_TYPE(obj) != PyTuple_GET_ITEM(plan, 0) && show(t, obj, Py_None) < 0)
+        goto done;
+    if (n > FEW_FIELDS && (values = PyMem_New(PyObject *, n)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* ``obj.__dict__``: a model of the plan's class has the standard one, read without the
+     * attribute lookup (which goes through pydantic's __getattr__ hook). */
+    PyObject **slot = (PyObject *)Py_TYPE(obj) == PyTuple_GET_ITEM(plan, 0) ? _PyObject_GetDictPtr(obj) : NULL;
+    if (slot != NULL && *slot != NULL)
+        d = Py_NewRef(*slot);
+    else if ((d = PyObject_GetAttr(obj, dict_name)) == NULL)
+        goto done;
+    /* A model's dict holds its fields in their declared order, under the field names
+     * themselves (interned): read in one pass, each key checked, else one lookup per field. */
+    if (PyDict_CheckExact(d) && PyDict_GET_SIZE(d) == n) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (got < n && PyDict_Next(d, &pos, &key, &value) && key == PyTuple_GET_ITEM(keys, got))
+            values[got++] = Py_NewRef(value);
+    }
+    for (; got < n; got++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, got);
+        if (PyDict_CheckExact(d)) {
+            values[got] = Py_XNewRef(PyDict_GetItemWithError(d, key));
+            if (values[got] == NULL && !PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, key);
+        }
+        else
+            values[got] = PyObject_GetItem(d, key);
+        if (values[got] == NULL)
+            goto done;
+    }
+    if (t->see != NULL) {
+        Py_ssize_t pair = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 5));
+        for (i = 0; i < n; i++) {
+            if (kinds[i] != K_VALUE)
+                continue;
+            if (shown[i] == S_KEYED && show(t, values[i], PyTuple_GET_ITEM(keys, i)) < 0)
+                goto done;
+            if (shown[i] == S_PAIR) {
+                PyObject *name = pair >= 0 && PyUnicode_CheckExact(values[pair]) ? values[pair] : value_name;
+                if (show(t, values[i], name) < 0)
+                    goto done;
+            }
+        }
+    }
+    /* The items go into a tuple only once all are made: Python code (``see``) must never
+     * meet one half filled. */
+    for (i = 0; i < n; i++) {
+        PyObject *item = field_item(plan, i, kinds[i], values[i], t, stepped);
+        if (item == NULL)
+            goto done; /* values[] holds the items made so far, then the field values */
+        Py_SETREF(values[i], item);
+    }
+    out = PyTuple_New(n);
+    if (out != NULL) {
+        for (i = 0; i < n; i++)
+            PyTuple_SET_ITEM(out, i, values[i]);
+        got = 0;
+    }
+done:
+    for (i = 0; i < got; i++)
+        Py_DECREF(values[i]);
+    if (values != few)
+        PyMem_Free(values);
+    Py_XDECREF(d);
+    Py_LeaveRecursiveCall();
+    return out;
+}
+
+static PyObject *
+py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 && nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "encode(plan, obj, strings, evidence[, see, step, every]) takes 4 or 7 arguments");
+        return NULL;
+    }
+    Tables t = {args[2], args[3], NULL, NULL, 0};
+    if (!PyDict_CheckExact(t.strings) || !PyDict_CheckExact(t.evs)) {
+        PyErr_SetString(PyExc_TypeError, "the string and evidence tables must be dicts");
+        return NULL;
+    }
+    if (nargs == 7) {
+        t.see = args[4];
+        t.step = args[5];
+        t.every = PyLong_AsSsize_t(args[6]);
+        if (t.every == -1 && PyErr_Occurred())
+            return NULL;
+        if (!PyCallable_Check(t.see) || !PyCallable_Check(t.step) || t.every < 1) {
+            PyErr_SetString(PyExc_TypeError, "see and step must be callable, every at least 1");
+            return NULL;
+        }
+    }
+    return encode_model(args[0], args[1], &t, t.step != NULL);
+}
+
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
      "build(plan, row, evidence): one model of ``plan`` from its stored tuple."},
     {"build_many", (PyCFunction)(void (*)(void))py_build_many, METH_FASTCALL,
      "build_many(plan, rows, evidence): a list of models of ``plan``, one per stored tuple."},
+    {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
+     "encode(plan, obj, strings, evidence[, see, step, every]): the stored tuple of the model ``obj`` of ``plan``."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "_cbuild", "Build stored pydantic models from their stored tuples (see inventory.store).",
+    PyModuleDef_HEAD_INIT, "_cbuild", "Build stored pydantic models from their stored tuples, and encode them (see inventory.store).",
     -1, methods,
 };
 
@@ -307,8 +724,11 @@ PyInit__cbuild(void)
     if (set_private == NULL)
         return NULL;
     dict_name = PyUnicode_InternFromString("__dict__");
+    path_name = PyUnicode_InternFromString("path");
+    line_name = PyUnicode_InternFromString("line");
+    value_name = PyUnicode_InternFromString("value");
     empty_tuple = PyTuple_New(0);
-    if (dict_name == NULL || empty_tuple == NULL)
+    if (dict_name == NULL || path_name == NULL || line_name == NULL || value_name == NULL || empty_tuple == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)
@@ -316,7 +736,9 @@ PyInit__cbuild(void)
     if (PyModule_AddIntConstant(m, "VALUE", K_VALUE) < 0 || PyModule_AddIntConstant(m, "EV", K_EV) < 0
         || PyModule_AddIntConstant(m, "EVS", K_EVS) < 0 || PyModule_AddIntConstant(m, "MODEL", K_MODEL) < 0
         || PyModule_AddIntConstant(m, "OPT_MODEL", K_OPT_MODEL) < 0
-        || PyModule_AddIntConstant(m, "MODELS", K_MODELS) < 0 || PyModule_AddIntConstant(m, "JSON", K_JSON) < 0) {
+        || PyModule_AddIntConstant(m, "MODELS", K_MODELS) < 0 || PyModule_AddIntConstant(m, "JSON", K_JSON) < 0
+        || PyModule_AddIntConstant(m, "PLAIN", S_PLAIN) < 0 || PyModule_AddIntConstant(m, "SEEN", S_SEEN) < 0
+        || PyModule_AddIntConstant(m, "KEYED", S_KEYED) < 0 || PyModule_AddIntConstant(m, "PAIR", S_PAIR) < 0) {
         Py_DECREF(m);
         return NULL;
     }
