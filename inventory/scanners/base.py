@@ -114,12 +114,14 @@ class _Once:
 
 
 class ScanPath(PurePosixPath):
-    """A scanned file's relative path: a :class:`PurePosixPath` that works its ``name`` and
-    ``suffix`` out once. Matching and scanning ask each file for them about ten times (every
-    candidate scanner's ``matches``), and pathlib computes them again on every call."""
+    """A scanned file's relative path: a :class:`PurePosixPath` that works its ``name``,
+    ``suffix`` and ``parts`` out once. Matching and scanning ask each file for them about ten
+    times (every candidate scanner's ``matches``), and pathlib computes them again on every
+    call (``parts``: a property call each, ~80,000 per 2,000 services)."""
 
     name = _Once(PurePosixPath.name.fget)  # type: ignore[assignment]
     suffix = _Once(PurePosixPath.suffix.fget)  # type: ignore[assignment]
+    parts = _Once(PurePosixPath.parts.fget)  # type: ignore[assignment]
 
 
 # Parsed command lines a SourceFile keeps at most (the estate's scripts and runbooks have tens).
