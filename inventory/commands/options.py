@@ -77,34 +77,40 @@ def _store(p: Parsed, sp: OptSpec, name: str, value: str | bool) -> None:
 def parse_options(args: list[str], sp: OptSpec, *, stop_at_positional: bool = False) -> Parsed:
     """Split ``args`` into flags and positionals according to ``sp``."""
     p = Parsed()
+    positionals = p.positionals
+    aliases, values, single_dash_long = sp.aliases, sp.values, sp.single_dash_long  # read once, not per word
     i = 0
     n = len(args)
     while i < n:
         a = args[i]
+        if a[:1] != "-":  # a positional (most words): none of the option forms below
+            if stop_at_positional:
+                positionals.extend(args[i:])
+                break
+            positionals.append(a)
+            i += 1
+            continue
         if a == "--":
             p.after_dashdash = args[i + 1 :]
             break
-        if stop_at_positional and not a.startswith("-"):
-            p.positionals.extend(args[i:])
-            break
-        if a.startswith("--") or (sp.single_dash_long and a.startswith("-") and len(a) > 2):
+        if a.startswith("--") or (single_dash_long and len(a) > 2):
             body = a.lstrip("-")
             name, eq, val = body.partition("=")
-            name = sp.aliases.get(name, name)
+            name = aliases.get(name, name)
             if eq:
                 _store(p, sp, name, val)
-            elif name in sp.values and i + 1 < n:
+            elif name in values and i + 1 < n:
                 _store(p, sp, name, args[i + 1])
                 i += 1
             else:
                 _store(p, sp, name, True)
-        elif a.startswith("-") and len(a) > 1 and not a[1].isdigit():
+        elif len(a) > 1 and not a[1].isdigit():
             letters = a[1:]
             j = 0
             while j < len(letters):
                 short = letters[j]
-                name = sp.aliases.get(short, short)
-                if name in sp.values:
+                name = aliases.get(short, short)
+                if name in values:
                     rest = letters[j + 1 :]
                     if rest.startswith("="):
                         rest = rest[1:]
@@ -119,6 +125,6 @@ def parse_options(args: list[str], sp: OptSpec, *, stop_at_positional: bool = Fa
                 _store(p, sp, name, True)
                 j += 1
         else:
-            p.positionals.append(a)
+            positionals.append(a)  # `-` alone, or a negative number
         i += 1
     return p

@@ -38,6 +38,8 @@ _SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash", "fish"})
 _PREFIX_KEYWORDS = frozenset({"if", "then", "do", "else", "elif", "while", "until", "!", "{", "}", "fi", "done",
                               "esac", "coproc", "in"})
 _SKIP_KEYWORDS = frozenset({"for", "select", "case", "function"})
+_KEYWORD_STARTS = _PREFIX_KEYWORDS | _SKIP_KEYWORDS
+_KEYWORD_ENDS = frozenset({"}", "fi", "done"})
 
 
 @dataclass
@@ -264,6 +266,8 @@ def _join_via(outer: str | None, inner: str) -> str:
 
 
 def _strip_keywords(words: list[str]) -> list[str]:
+    if words and words[0] not in _KEYWORD_STARTS and words[-1] not in _KEYWORD_ENDS:
+        return words  # no keyword at either end (most commands): nothing to strip or copy
     i = 0
     while i < len(words) and words[i] in _PREFIX_KEYWORDS:
         i += 1
@@ -395,7 +399,8 @@ class _Parser:
                 break
             self.seen.add(key)
             cmds = self.resolve(words, via=via, wrappers=[], stdin=stdin, redirects=sc.redirects, depth=depth)
-            cmds.extend(_redirect_commands(sc.redirects, via))
+            if sc.redirects:
+                cmds.extend(_redirect_commands(sc.redirects, via))
             if piped:
                 for c in cmds:
                     if c.via is None:
@@ -433,7 +438,8 @@ class _Parser:
         redirects: list[tuple[str, str]],
         depth: int,
     ) -> list[ParsedCommand]:
-        args = _collapse_repeats(args)
+        if args and args[0] in _IDEMPOTENT:
+            args = _collapse_repeats(args)
         for step in range(len(args) + 1):  # every unwrap drops a word: `env env env ... cmd` ends
             if step >= MAX_UNWRAPS:
                 self.errors.append(f"more than {MAX_UNWRAPS:,} wrappers")
@@ -450,9 +456,9 @@ class _Parser:
                 hidden.extend(self._exec_vars(args[:k], via, depth))
                 args = args[k:]
                 continue
-            if normalize_tool(args[0]) in ("export", "declare", "typeset", "readonly", "local"):
-                hidden.extend(self._exec_vars([a for a in args[1:] if _ASSIGN.match(a)], via, depth))
             tool = normalize_tool(args[0])
+            if tool in ("export", "declare", "typeset", "readonly", "local"):
+                hidden.extend(self._exec_vars([a for a in args[1:] if _ASSIGN.match(a)], via, depth))
             unwrap = WRAPPERS.get(tool)
             if unwrap is None:
                 break
@@ -481,7 +487,7 @@ class _Parser:
             return self._nested_text(stdin, _join_via(via, tool), wrappers, depth)
         # Copies, as validation made them: the lists stay this command's own.
         pc = ParsedCommand.of(raw, list(args), tool, wrappers=list(wrappers), via=via)
-        if _asks_for_help(args):
+        if _asks_for_help(args, tool):
             # `kubectl delete ns prod --help` prints help and exits: nothing else runs.
             pc.verb = "help"
             return [pc]
@@ -578,12 +584,12 @@ _NO_HELP = frozenset({"find", "ssh", "scp", "python", "python2", "node", "ruby",
                       "nvim", "less", "awk", "gawk", "sed", "tar", "git", "nc", "ncat", "socat"})
 
 
-def _asks_for_help(args: list[str]) -> bool:
-    """``--help``/``--version`` (before any ``--``) on a program that parses its own options.
+def _asks_for_help(args: list[str], tool: str) -> bool:
+    """``--help``/``--version`` (before any ``--``) on a program that parses its own options
+    (``tool``: the normalised ``args[0]``).
 
     The classifier still treats the tool as unknown unless the rules know it.
     """
-    tool = normalize_tool(args[0])
     if tool in _SHELLS or tool in WRAPPERS or tool in _NO_HELP or "/" in args[0] or args[0].startswith("$"):
         return False
     if _HELP_WORDS.isdisjoint(args):
@@ -644,7 +650,7 @@ def parse_line(line: str) -> CommandLine:
         return CommandLine(raw=line, parse_error="nesting too deep")
     except Exception as exc:  # the last guard: a classifier must get an answer, not a traceback
         return CommandLine(raw=line, parse_error=f"could not parse: {type(exc).__name__}")
-    error = "; ".join(dict.fromkeys(parser.errors)) or None
+    error = ("; ".join(dict.fromkeys(parser.errors)) or None) if parser.errors else None
     return trusted(CommandLine, {"raw": line, "commands": cmds, "operators": list(ops), "parse_error": error},
                    {"raw", "commands", "operators", "parse_error"})
 
