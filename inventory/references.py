@@ -149,9 +149,9 @@ def _names_endpoints(key: str) -> bool:
 def may_reference(key: str, value: object) -> bool:
     """False when :func:`references_from_env` of ``key`` and ``value`` is certainly empty (most
     values): a caller can then skip working out the evidence it would need."""
-    if not isinstance(value, str) or not value.strip() or _TEMPLATE_RE.search(value):
-        return False
-    return "://" in value or _names_endpoints(key)
+    if not isinstance(value, str) or ("://" not in value and not _names_endpoints(key)):
+        return False  # the cheap tests first: most values are neither URLs nor under such a key
+    return bool(value.strip()) and not _TEMPLATE_RE.search(value)
 
 
 def references_from_env(source_id: str, key: str, value: object, evidence: Evidence) -> list[Reference]:

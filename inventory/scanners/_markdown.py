@@ -138,13 +138,13 @@ def _block_kind(line: str) -> str:
     """``fence``, ``heading`` or ``text`` for a non-blank line; raises :class:`_Other` otherwise."""
     if "\t" in line:
         raise _Other  # tab stops change indentation rules
-    indent = _indent(line)
+    rest = line.lstrip(" ")
+    indent = len(line) - len(rest)
     if indent:
         if indent >= 4:
             raise _Other  # indented code, or a lazy continuation line
-        if line[indent] in "#`~":
+        if rest[0] in "#`~":
             raise _Other  # indented headings and fences: left to markdown-it
-    rest = line[indent:]
     if rest.startswith(("```", "~~~")):
         m = _FENCE.match(rest)
         if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
@@ -164,17 +164,21 @@ def _fence(text: str, lines: list[str], starts: list[int], i: int, tokens: list[
     """Add the fence opening at line ``i``; returns the line after it."""
     m = _FENCE.match(lines[i])
     marker, params = m.group(1), m.group(2)  # type: ignore[union-attr]
+    fence_char = marker[0]
     n = len(lines)
     j = i + 1
     closed = False
     while j < n:
         ln = lines[j]
+        if fence_char not in ln:  # cannot close the fence (most lines of a block): one test, no copy
+            j += 1
+            continue
         body = ln.lstrip(" \t")
-        if body.startswith(marker[0]):
+        if body.startswith(fence_char):
             if "\t" in ln[: len(ln) - len(body)]:
                 raise _Other
             if _indent(ln) < 4:
-                run = len(body) - len(body.lstrip(marker[0]))
+                run = len(body) - len(body.lstrip(fence_char))
                 if run >= len(marker) and not body[run:].strip(" \t"):
                     closed = True
                     break
