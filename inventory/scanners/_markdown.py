@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 # markdown-it's mdTrim set (the CommonMark whitespace characters).
 _TRIM = "".join(chr(c) for c in sorted({0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0xA0, 0x1680, 0x202F, 0x205F, 0x3000,
@@ -94,10 +95,9 @@ def simple_tokens(text: str) -> list[Tok] | None:
     lines = text.split("\n")
     if text.endswith("\n"):
         lines.pop()
-    # Offsets of each line's start (for fence contents cut from the source as markdown-it does).
-    starts = [0] * (len(lines) + 1)
-    for k, ln in enumerate(lines):
-        starts[k + 1] = starts[k] + len(ln) + 1
+    # The length of the lines before each line (for fence contents cut from the source as
+    # markdown-it does: line k starts at lengths[k] + k, after k newlines), summed in C.
+    lengths = list(accumulate(map(len, lines), initial=0))
     n = len(lines)
     tokens: list[Tok] = []
     try:
@@ -109,7 +109,7 @@ def simple_tokens(text: str) -> list[Tok] | None:
                 continue
             kind = _block_kind(line)
             if kind == "fence":
-                i = _fence(text, lines, starts, i, tokens)
+                i = _fence(text, lines, lengths, i, tokens)
             elif kind == "heading":
                 level = len(line) - len(line.lstrip("#"))
                 body = line[level:].rstrip(" \t")
@@ -160,7 +160,7 @@ def _block_kind(line: str) -> str:
     return "text"
 
 
-def _fence(text: str, lines: list[str], starts: list[int], i: int, tokens: list[Tok]) -> int:
+def _fence(text: str, lines: list[str], lengths: list[int], i: int, tokens: list[Tok]) -> int:
     """Add the fence opening at line ``i``; returns the line after it."""
     m = _FENCE.match(lines[i])
     marker, params = m.group(1), m.group(2)  # type: ignore[union-attr]
@@ -183,7 +183,7 @@ def _fence(text: str, lines: list[str], starts: list[int], i: int, tokens: list[
                     closed = True
                     break
         j += 1
-    content = text[starts[i + 1] : starts[j]] if i + 1 < j else ""
+    content = text[lengths[i + 1] + i + 1 : lengths[j] + j] if i + 1 < j else ""
     end = j + 1 if closed else j
     tokens.append(Tok("fence", "code", content, params, [i, end]))
     return end
