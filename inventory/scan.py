@@ -628,7 +628,7 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_R
         size = len(data)
         text = _decode(data)
         del data
-        pure = ScanPath(rel)
+        pure = ScanPath.of(rel)
         if text is None:
             # Binary files are expected (images, archives); only warn when a scanner wanted it.
             warning = "not UTF-8 text (binary or another encoding), skipped" if matcher.any(pure, "") else None
@@ -1340,7 +1340,7 @@ def scan_paths(
             if hashlib.sha256(data).hexdigest() != digest:  # changed since pass 1
                 key = _file_key(cfg_tag, job.relpath, hashlib.sha256(data).hexdigest())
         text = _decode(data)
-        pure = ScanPath(job.relpath)
+        pure = ScanPath.of(job.relpath)
         if text is None:
             # Binary files are expected (images, archives); only warn when a scanner wanted it.
             if matcher.any(pure, ""):
@@ -1520,7 +1520,7 @@ def _read_again(job: FileJob, cfg_tag: str, matcher: Matcher, stats: ScanStats) 
         stats.warnings.append(Warning(path=job.relpath, message="not UTF-8 text (binary or another encoding), skipped", scanner="walk"))
         stats.skipped += 1
         return None, [], key
-    return text, matcher.names(ScanPath(job.relpath), text[:HEAD_BYTES]), key
+    return text, matcher.names(ScanPath.of(job.relpath), text[:HEAD_BYTES]), key
 
 
 def _cached_fragments(blob: Any) -> list[Fragment] | None:
