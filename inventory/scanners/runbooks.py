@@ -137,12 +137,13 @@ def _output_shaped(line: str) -> bool:
     if (":" in s or "=" in s or "(" in s or s.startswith(_ALWAYS_OUTPUT_WORDS)) and _ALWAYS_OUTPUT.match(s):
         return True
     first = _first_word(s)
-    if ("(" in s or "_" in s) and _PROMQL.match(s) and not known_tool(first):  # both of its shapes need one
-        return True
-    if s.count("\t") >= 2 and not known_tool(first):
-        return True
-    if _TABLE_ROW.match(s) and not known_tool(first):
-        return True
+    # The shapes below are output only when no known tool starts the line: asked first, as most
+    # runbook lines start with one (kubectl, psql...), which no pattern then needs to be tried on.
+    if not known_tool(first):
+        if ("(" in s or "_" in s) and _PROMQL.match(s):  # both of its shapes need one
+            return True
+        if s.count("\t") >= 2 or _TABLE_ROW.match(s):
+            return True
     if _SENTENCE.match(s) and not known_tool(first.lower()):
         return True
     if len(first) > 1 and first.isupper() and "=" not in first:
