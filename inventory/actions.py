@@ -21,6 +21,7 @@ import fnmatch
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from operator import attrgetter
@@ -29,7 +30,8 @@ import yaml
 
 from inventory import secrets
 from inventory.builder import InventoryBuilder
-from inventory.commands.model import CommandLine, ParsedCommand, copy_with, trusted
+from inventory.commands.model import CommandLine, ParsedCommand, trusted
+from inventory.commands.reading import CommandReading, LineReading, reading_of_json
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, target_candidates
 from inventory.config import Config
@@ -120,11 +122,11 @@ def host_names(host: str) -> list[str]:
     return out
 
 
-def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | None]]:
+def _named_candidates(pc: CommandReading) -> list[tuple[str, tuple[str, ...] | None]]:
     """What else a command names, tried after the tool's own target: its target and the
     hosts it connects to (by name), then bare arguments that are exactly an entity's name."""
     out: list[tuple[str, tuple[str, ...] | None]] = []
-    # Read once: a model's attribute is a slower lookup than a local.
+    # Read once: an attribute is a slower lookup than a local.
     target, flags, verb, namespace = pc.target, pc.flags, pc.verb, pc.namespace
     if target:
         out += [(n, None) for n in host_names(target)] or [(target, None)]
@@ -147,7 +149,7 @@ def _named_candidates(pc: ParsedCommand) -> list[tuple[str, tuple[str, ...] | No
     return out
 
 
-def _resolve(builder: InventoryBuilder, pc: ParsedCommand, hint_names: list[str]) -> Entity | None:
+def _resolve(builder: InventoryBuilder, pc: CommandReading, hint_names: list[str]) -> Entity | None:
     """The one entity a command targets, if the name resolves unambiguously. Names are tried in
     order: the tool's own target, hints, then what else the command names (only worked out when
     the earlier ones did not resolve: most commands stop at their target)."""
@@ -194,7 +196,7 @@ def _one_named(builder: InventoryBuilder, name: str, kinds: tuple[str, ...] | No
     return found[0] if len(found) == 1 else None
 
 
-def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
+def explicit_environment(pc: ParsedCommand | CommandReading, cfg: Config) -> str | None:
     """The environment a command itself names: its namespace, context, project, profile or
     host flags, a host it connects to (a URL's host labels included), or a file it applies from
     a per-environment directory (``-k k8s/overlays/staging``,
@@ -203,13 +205,14 @@ def explicit_environment(pc: ParsedCommand, cfg: Config) -> str | None:
     return found[0] if found else None
 
 
-def explicit_environment_signal(pc: ParsedCommand, cfg: Config) -> tuple[str, str] | None:
+def explicit_environment_signal(pc: ParsedCommand | CommandReading, cfg: Config) -> tuple[str, str] | None:
     """``(environment, what on the command names it)`` for :func:`explicit_environment`
     (``("prod", "the host api.gprd.example.com")``), else ``None``."""
     return _environment_signal(pc, cfg, environment_detector(cfg.environments))
 
 
-def _environment_signal(pc: ParsedCommand, cfg: Config, detect: Callable[[str], str | None]) -> tuple[str, str] | None:
+def _environment_signal(pc: ParsedCommand | CommandReading, cfg: Config,
+                        detect: Callable[[str], str | None]) -> tuple[str, str] | None:
     """:func:`explicit_environment_signal`, ``detect``: ``environment_detector(cfg.environments)``
     (looked up once for all the commands of a stage: checking the pattern set is not free)."""
     # The words are tried in this order; what names the environment is put in words only
@@ -255,7 +258,7 @@ def _environment_signal(pc: ParsedCommand, cfg: Config, detect: Callable[[str], 
     return None
 
 
-def _url_texts(pc: ParsedCommand) -> list[str]:
+def _url_texts(pc: ParsedCommand | CommandReading) -> list[str]:
     """The URLs a command names: a URL target, URL-valued options, URL arguments."""
     out = [pc.target] if pc.object_kind == "url" and pc.target else []
     if pc.flags:
@@ -270,7 +273,7 @@ def _url_texts(pc: ParsedCommand) -> list[str]:
 _UNSET: object = object()
 
 
-def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config,
+def _environment(pc: CommandReading, sighting: CommandSighting, cfg: Config,
                  line_sig: tuple[str, str] | None = None, own: object = _UNSET) -> tuple[str | None, str | None]:
     """``(environment, what names it)`` for one command of a sighting (``what``: ``None`` when
     the environment is the sighting's own, not something the command line names)."""
@@ -287,7 +290,7 @@ def _environment(pc: ParsedCommand, sighting: CommandSighting, cfg: Config,
     return hint, None
 
 
-def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
+def _env_of_named(entity: Entity, pc: CommandReading) -> str | None:
     """The environment of the per-environment name a command uses (``acme-prod-orders``)."""
     per_env = entity.attributes.get("names_by_environment")
     if not isinstance(per_env, list):
@@ -300,11 +303,11 @@ def _env_of_named(entity: Entity, pc: ParsedCommand) -> str | None:
     return None
 
 
-def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: ParsedCommand, sighting: CommandSighting,
+def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: CommandReading, sighting: CommandSighting,
                         hint_names: list[str], line_sig: tuple[str, str] | None = None, own_sig: object = _UNSET,
-                        naming: ParsedCommand | None = None, operate: bool = True,
+                        naming: CommandReading | None = None, operate: bool = True,
                         session: str | None = None, cwd: str | None = None,
-                        remote: tuple[ParsedCommand, str | None] | None = None,
+                        remote: tuple[CommandReading, str | None] | None = None,
                         caller: CommandSighting | None = None) -> None:
     """Add the action ``pc`` of ``sighting`` is to the builder (``caller``: the line that ran the
     script ``sighting`` is in, evidence too)."""
@@ -422,7 +425,7 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
     """
     scripts = ScriptIndex.from_sightings(builder.commands)
     calls: list[tuple[CommandSighting, str]] = []
-    script_lines: dict[tuple[str, int, str], CommandLine | None] = {}  # parsed once for every call
+    script_lines: dict[tuple[str, int, str], LineReading | None] = {}  # parsed once for every call
     sessions: dict[str, KubeSession] = {}  # runbook path -> its shell session (lines in order)
     # Each sighting's reading is validated shortly before it is needed and let go after: a memo of
     # every distinct line's reading would hold tens of thousands of them at once (most
@@ -458,15 +461,11 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
 _PLACE = attrgetter("evidence.path", "evidence.line", "command")
 
 
-# CommandLine.model_validate_json without its Python wrapper (~31,000 lines per 2,000 services).
-_validate_line = CommandLine.__pydantic_validator__.validate_json
-
-
-def _repeated_texts(sightings: list[CommandSighting]) -> dict[str, CommandLine | None]:
+def _repeated_texts(sightings: list[CommandSighting]) -> dict[str, LineReading | None]:
     """The texts (:func:`sighting_text`) of the commands sighted more than once, and of their
     placeholder readings (see :func:`_naming_commands`), each mapped to ``None``: the memo
     :func:`_parsed_text` fills in."""
-    out: dict[str, CommandLine | None] = {}
+    out: dict[str, LineReading | None] = {}
     for command, n in Counter(map(_COMMAND, sightings)).items():
         if n > 1:
             text = sighting_text(command)
@@ -480,13 +479,14 @@ _COMMAND = attrgetter("command")
 
 
 def _parsed_text(text: str, parsed: Mapping[str, str] | None,
-                 lines: dict[str, CommandLine | None] | None) -> CommandLine:
-    """``parse_line(text)``: validated from the workers' JSON when they parsed it. ``lines``: readings
-    kept for the texts that are its keys (read once, shared by their sightings: no step edits a reading)."""
+                 lines: dict[str, LineReading | None] | None) -> LineReading:
+    """The reading of ``parse_line(text)``: validated from the workers' JSON when they parsed it.
+    ``lines``: readings kept for the texts that are its keys (read once, shared by their
+    sightings: no step edits a reading)."""
     line = lines.get(text) if lines is not None else None
     if line is None:
         known = parsed.get(text) if parsed else None
-        line = _validate_line(known) if known is not None else parse_line(text)
+        line = reading_of_json(known if known is not None else _line_json(parse_line(text)))
         if lines is not None and text in lines:
             lines[text] = line
     return line
@@ -500,7 +500,7 @@ _READ_AHEAD = 256
 
 
 def _readings(builder: InventoryBuilder, sightings: list[CommandSighting], parsed: Mapping[str, str] | None,
-              lines: dict[str, CommandLine | None] | None) -> Iterator[tuple[CommandSighting, CommandLine | None]]:
+              lines: dict[str, LineReading | None] | None) -> Iterator[tuple[CommandSighting, LineReading | None]]:
     """Each sighting with :func:`_parse_sighting` of it, in order (validated :data:`_READ_AHEAD` at a time)."""
     for start in range(0, len(sightings), _READ_AHEAD):
         chunk = sightings[start:start + _READ_AHEAD]
@@ -508,7 +508,7 @@ def _readings(builder: InventoryBuilder, sightings: list[CommandSighting], parse
 
 
 def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting, parsed: Mapping[str, str] | None,
-                    lines: dict[str, CommandLine | None] | None = None) -> CommandLine | None:
+                    lines: dict[str, LineReading | None] | None = None) -> LineReading | None:
     line = _parsed_text(sighting_text(sighting.command), parsed, lines)
     if line.parse_error and not line.commands:
         builder.warn(sighting.evidence.path, f"command not understood: {line.parse_error}",
@@ -517,10 +517,10 @@ def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting, parsed
     return line
 
 
-def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSighting, line: CommandLine,
+def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSighting, line: LineReading,
                   scripts: ScriptIndex, caller: CommandSighting | None,
                   calls: list[tuple[CommandSighting, str]], session: KubeSession | None = None,
-                  parsed: Mapping[str, str] | None = None, lines: dict[str, CommandLine | None] | None = None,
+                  parsed: Mapping[str, str] | None = None, lines: dict[str, LineReading | None] | None = None,
                   *, detect: Callable[[str], str | None]) -> None:
     """The actions of one parsed sighting; ``caller``: the line that ran the script it is in.
     A call of a scanned script is added to ``calls`` (expanded afterwards) instead.
@@ -530,14 +530,14 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     exec_targets: list[str] = []
     # A remote shell an earlier line opened (`ssh host`), read before this line's own commands.
     shell_remote = session.remote_of(sighting) if session is not None else None
-    outer_remote: tuple[ParsedCommand, str | None] | None = None  # `ssh host cmd`, `knife ssh q cmd`
+    outer_remote: tuple[CommandReading, str | None] | None = None  # `ssh host cmd`, `knife ssh q cmd`
     carried = session.walk(line.commands, sighting) if session is not None else []
     if any(carried) and any(c and c[0] for c in carried):  # most lines: the session gives nothing
-        line = copy_with(line, commands=[pc if not c or not c[0] else copy_with(pc, namespace=c[0])
-                                                    for pc, c in zip(line.commands, carried)])
+        line = replace(line, commands=[pc if not c or not c[0] else replace(pc, namespace=c[0])
+                                       for pc, c in zip(line.commands, carried)])
     # A carried context is what the command runs against (its environment, its cluster), not
     # an option it was given: only the reading used to resolve it gets it.
-    with_ctx = [pc if not c or not c[1] else copy_with(pc, flags={**pc.flags, "context": c[1]})
+    with_ctx = [pc if not c or not c[1] else replace(pc, flags={**pc.flags, "context": c[1]})
                 for pc, c in zip(line.commands, carried)] if any(carried) else line.commands
     # What each command names, computed once per line (it is needed twice).
     own_sigs = [_environment_signal(pc, cfg, detect) for pc in with_ctx]
@@ -549,7 +549,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     cwd: str | None = session.cwd if session is not None else None
     has_scripts = bool(scripts.bodies)  # not bool(scripts): a Python call per line
     for i, (pc, own_sig) in enumerate(zip(line.commands, own_sigs)):
-        # Read once: a model's attribute is a slower lookup than a local (pydantic's __getattr__).
+        # Read once: an attribute is a slower lookup than a local.
         tool, verb, via = pc.tool, pc.verb, pc.via
         if tool == "cd" and session is not None:
             here = sighting.evidence.path.rsplit("/", 1)[0] if "/" in sighting.evidence.path else "."
@@ -580,9 +580,9 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
         c = carried[i] if i < len(carried) else None
         note = c[2] if c else None
         if c and c[0] and named is not pc:
-            named = copy_with(named, namespace=pc.namespace)
+            named = replace(named, namespace=pc.namespace)
         if c and c[1]:
-            named = copy_with(named, flags={**named.flags, "context": c[1]})
+            named = replace(named, flags={**named.flags, "context": c[1]})
         for one in _each_target(pc):
             # A copy per named object may name another host: its own environment is recomputed.
             _add_command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,
@@ -600,7 +600,7 @@ def _placeholder_text(text: str) -> str:
 
 
 def _naming_commands(sighting: CommandSighting, text: str, line, parsed: Mapping[str, str] | None = None,
-                     lines: dict[str, CommandLine | None] | None = None) -> dict[int, ParsedCommand] | None:
+                     lines: dict[str, LineReading | None] | None = None) -> dict[int, CommandReading] | None:
     """For a runbook line with ``<placeholder>`` words: the same line parsed with each
     placeholder as one word that names nothing, so what each command names is read in the
     right position (index in ``line.commands`` → that reading). ``None`` when the line has no
@@ -613,20 +613,20 @@ def _naming_commands(sighting: CommandSighting, text: str, line, parsed: Mapping
     theirs = [pc for pc in again.commands if pc.tool not in files]
     if [pc.tool for _, pc in mine] != [pc.tool for pc in theirs]:
         # The readings disagree: the original's target may be a placeholder's stray word.
-        return {i: copy_with(pc, target=None) for i, pc in mine}
+        return {i: replace(pc, target=None) for i, pc in mine}
     return {i: other for (i, _), other in zip(mine, theirs)}
 
 
 _EXEC_TOOLS = ("kubectl", "oc", "docker", "podman", "docker-compose")
 
 
-def _each_target(pc: ParsedCommand) -> list[ParsedCommand]:
+def _each_target(pc: CommandReading) -> list[CommandReading]:
     """One command per object it names (``kubectl rollout restart deploy/a deploy/b``)."""
     more = pc.flags.get("more-targets")
     if not isinstance(more, str):
         return [pc]
-    base = copy_with(pc, flags={k: v for k, v in pc.flags.items() if k != "more-targets"})
-    return [base] + [copy_with(base, target=name) for name in more.split(",") if name]
+    base = replace(pc, flags={k: v for k, v in pc.flags.items() if k != "more-targets"})
+    return [base] + [replace(base, target=name) for name in more.split(",") if name]
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,41 @@
+"""The actions step's plain readings of parsed lines hold what the pydantic models hold."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from inventory.actions import _line_json
+from inventory.commands.model import CommandLine, ParsedCommand
+from inventory.commands.reading import CommandReading, LineReading, reading_of_json
+from inventory.commands.shell import parse_line
+
+
+@pytest.mark.parametrize(("reading", "model"), [(CommandReading, ParsedCommand), (LineReading, CommandLine)])
+def test_a_reading_has_its_models_fields_and_defaults(reading: type, model: type) -> None:
+    fields = {f.name: f for f in dataclasses.fields(reading)}
+    assert list(fields) == list(model.model_fields)
+    for name, info in model.model_fields.items():
+        f = fields[name]
+        if info.is_required():
+            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, name
+        elif info.default_factory is not None:
+            assert f.default_factory() == info.default_factory(), name
+        else:
+            assert f.default == info.default, name
+
+
+@pytest.mark.parametrize("text", [
+    "kubectl -n orders-prod rollout restart deploy/orders-api deploy/orders-worker",
+    "sudo -u postgres psql -h db.prod.example.com -d orders -c 'DROP TABLE x; select 1'",
+    "ssh db1.gprd.example.net 'sudo systemctl restart patroni' && echo done | tee out.txt",
+    "kubectl exec -it orders-api-7d9f8b6c4-x2x9z -- bash -c \"redis-cli -h cache FLUSHALL\"",
+    "export NAMESPACE=payments; kubectl -n $NAMESPACE delete pod <pod-name> --force",
+    "if [ -z \"$X\" ]; then", "aws s3 rm s3://bucket/key --recursive --profile prod", "))(",
+])
+def test_a_reading_holds_the_models_values(text: str) -> None:
+    line = parse_line(text)
+    reading = reading_of_json(_line_json(line))
+    assert dataclasses.asdict(reading) == line.model_dump()
+    assert [type(pc) for pc in reading.commands] == [CommandReading] * len(line.commands)
