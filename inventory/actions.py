@@ -757,7 +757,9 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
     # with its id), so the order they are added in changes nothing (build() sorts them).
     entities: list[Entity] = [*builder.components.values(), *builder.resources.values()]
     for entity in entities:
-        which = (entity.kind, entity.subtype, platform_of(entity))
+        # Read once for all its actions: a model's attribute is a slower lookup than a local.
+        ent_id, kind, name, evidence = entity.id, entity.kind, entity.name, entity.evidence
+        which = (kind, entity.subtype, platform_of(entity))
         entries = chosen.get(which)
         if entries is None:
             entries = chosen[which] = implied_entries(table, entity)
@@ -766,7 +768,6 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
         values = template_values(entity)
         envs = sorted(set(entity.environments))
         per_env: list[str | None] = envs if len(envs) > 1 else [None]
-        ent_id = entity.id
         for entry in entries:
             got = read.get(id(entry))
             if got is None:
@@ -775,8 +776,11 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
             _, verb_slug, tool, command, description = got
             command = render_template(command, entity, values)
             description = render_template(description, entity, values) or None
+            # action_id(ent_id, verb_slug, env), the verb being a slug already: made here without
+            # a call and a slug lookup per action (~39,000 per 2,000 services).
+            base = f"{ent_id}/{verb_slug}"
             for env in per_env:
-                aid = action_id(ent_id, verb_slug, env)  # a slug is its own slug
+                aid = f"{base}@{env}" if env else base
                 existing = actions.get(aid)
                 if existing is not None:
                     if not existing.description:  # (an assignment is pydantic's __setattr__, not free)
@@ -789,8 +793,8 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
                     "verb": verb_slug,
                     "tool": tool,
                     "target": ent_id,
-                    "target_name": entity.name,
-                    "object_kind": entity.kind,
+                    "target_name": name,
+                    "object_kind": kind,
                     "environment": env or (envs[0] if envs else None),
                     "flags": {},
                     "sql_kind": None,
@@ -798,7 +802,7 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
                     "commands": [],
                     "origin": "implied",
                     "description": description,
-                    "evidence": entity.evidence[:1],  # a slice: a list of its own
+                    "evidence": evidence[:1],  # a slice: a list of its own
                 }, set(_IMPLIED_ACTION_GIVEN))
 
 

@@ -94,3 +94,28 @@ def test_a_consuming_build_gives_the_same_inventory_and_leaves_the_builder_empty
     assert not b.components and not b.actions and b.sources == ["."]
     b.add_entity(Component(id="service:y", kind="service", name="y", evidence=[Evidence(path="c", line=1)]))
     assert [c.id for c in consumed.components] == ["service:x"]
+
+
+def test_a_built_inventory_is_the_one_validating_its_parts_gives() -> None:
+    """build() makes the inventory (and its environments) without validating them again: the
+    same values and the same fields counted as set as the models made by validation."""
+    from inventory.model import Component, Edge, Environment, Owner
+
+    b = InventoryBuilder(sources=["repo"])
+    one, two = Evidence(path="k8s/a.yaml", line=2), Evidence(path="k8s/a.yaml", line=1)
+    b.add_entity(Component(id="service:a", kind="service", name="a", evidence=[one, two]))
+    b.add_entity(Component(id="service:b", kind="service", name="b", evidence=[one]))
+    b.add_edge(Edge(source="service:a", target="service:b", evidence=[one, two]))
+    b.add_action(_action("service:a/get", one))
+    b.add_owner(Owner(name="team-a", evidence=[two]))
+    b.add_environment("prod", [one, two])
+    b.secrets.append(two)
+    b.warn("k8s/a.yaml", "odd")
+    for consume in (False, True):
+        inv = b.build(consume=consume)
+        again = Inventory(**{name: getattr(inv, name) for name in inv.model_fields_set})
+        assert inv.model_dump() == again.model_dump() and inv.environments
+        assert inv.model_fields_set == again.model_fields_set
+        for env in inv.environments:
+            assert type(env) is Environment
+            assert env.model_fields_set == Environment(name=env.name, evidence=env.evidence).model_fields_set
