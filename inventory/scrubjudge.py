@@ -5,7 +5,9 @@ string of the built inventory: about 9 million characters at 2,000 services, mos
 second on one core, while the scan's other core is idle. When the scan stores the inventory
 for the next rescan, it hands those strings to a helper process and encodes the stored form
 meanwhile; it writes nothing until the helper says nothing would be masked (else the
-inventory is scrubbed and encoded again). See ``scan._scrubbed_and_stored``.
+inventory is scrubbed and encoded again). The encoding is quicker than the judging: once it
+is done, the strings not yet given to the helper are judged in the scan's process (see
+:meth:`FreeTextJudge.masks_any`). See ``scan._scrubbed_and_stored``.
 
 The helper is a new interpreter that imports only :mod:`inventory.secrets` (~26 MB), not a
 fork of the scan's process (which would count its ~400 MB once more). It judges with the
@@ -19,13 +21,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import queue
 import select
 import struct
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +61,11 @@ class FreeTextJudge:
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
         self._values: list[str] = []  # kept until answered: judged here if the helper fails
-        self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        # Chunks sent and not yet written to the helper (the writer takes the first, a caller
+        # waiting for the verdict judges the last), and whether the writer is to stop.
+        self._chunks: deque[list[str]] = deque()
+        self._more = threading.Condition()
+        self._stopped = False
         self._writer: threading.Thread | None = None
         self.ended = False  # every string sent
 
@@ -96,38 +102,63 @@ class FreeTextJudge:
         if self._writer is None:
             self._writer = threading.Thread(target=self._send, name="scrub-judge-writer", daemon=True)
             self._writer.start()
-        for start in range(0, len(values), CHUNK):
-            self._queue.put(values[start : start + CHUNK])
+        with self._more:
+            self._chunks.extend(values[start : start + CHUNK] for start in range(0, len(values), CHUNK))
+            self._more.notify()
 
     def end(self) -> None:
-        """Say that every string was sent: the helper's verdict covers them all."""
+        """Say that every string was sent: the helper's verdict covers them all, but for what
+        :meth:`masks_any` judges here."""
         if self.ended:
             raise RuntimeError("already submitted")
         if self._writer is None:
             self.send([])
-        self.ended = True
-        self._queue.put(None)
+        with self._more:
+            self.ended = True
+            self._more.notify()
+
+    def _next(self) -> list[str] | None:
+        """The next chunk for the helper, waited for; None once there is none to come."""
+        with self._more:
+            while not self._chunks and not self.ended and not self._stopped:
+                self._more.wait()
+            return self._chunks.popleft() if self._chunks and not self._stopped else None
 
     def _send(self) -> None:
         pipe = self._proc.stdin
         if pipe is None:
             return
         try:
-            while (chunk := self._queue.get()) is not None:
-                if chunk:
-                    data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-                    pipe.write(_LENGTH.pack(len(data)))
-                    pipe.write(data)
+            while (chunk := self._next()) is not None:
+                data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.write(_LENGTH.pack(len(data)))
+                pipe.write(data)
             pipe.write(_LENGTH.pack(0))  # the end
             pipe.close()
         except (OSError, ValueError):
             pass  # it stopped reading: it answered early, died or was stopped; its answer (or none) decides
 
+    def _judged_here(self) -> bool:
+        """Judge here the chunks the helper was not yet given, from the last back, while it
+        judges the others: whether any would be masked. Once the caller only waits for the
+        verdict, this splits what is left between the two processes instead of leaving one idle."""
+        while True:
+            with self._more:
+                if not self._chunks:
+                    return False
+                chunk = self._chunks.pop()
+            if secrets._free_text_masks_any(chunk):
+                return True
+
     def masks_any(self, timeout: float = VERDICT_TIMEOUT) -> bool:
-        """The verdict on the submitted strings: from the helper, or judged here when it fails."""
+        """The verdict on the submitted strings: from the helper and, for what it was not yet
+        given, from here (see :meth:`_judged_here`); all judged here when it fails."""
         if not self.ended:
             raise RuntimeError("nothing was submitted")
         values, self._values = self._values, []
+        if self._judged_here():
+            self.close()
+            return True
         answer = self._answer(timeout)
         self.close()
         if answer == _CLEAN:
@@ -159,8 +190,9 @@ class FreeTextJudge:
             proc.kill()
         proc.wait()
         if self._writer is not None:  # its write fails now that the helper is gone
-            if not self.ended:
-                self._queue.put(None)
+            with self._more:
+                self._stopped = True
+                self._more.notify()
             self._writer.join()
         for pipe in (proc.stdin, proc.stdout):
             try:

@@ -59,6 +59,31 @@ def test_strings_over_several_chunks_are_all_judged(where: int | None) -> None:
     judge.close()
 
 
+@pytest.mark.parametrize("where", [None, 0, scrubjudge.CHUNK + 7, -1])
+def test_the_verdict_covers_every_chunk_judged_by_the_helper_or_here(where: int | None) -> None:
+    # masks_any judges here, from the last back, the chunks the helper was not yet given.
+    values = [f"{CLEAN[0]} {i}" for i in range(scrubjudge.CHUNK * 4 + 100)]
+    if where is not None:
+        values.insert(where if where >= 0 else len(values), LEAK)
+    judge = FreeTextJudge.start()
+    assert judge is not None
+    for start in range(0, len(values), 1000):
+        judge.send(values[start : start + 1000])
+    judge.end()
+    assert judge.masks_any() is (where is not None)
+
+
+def test_the_chunks_the_helper_was_not_given_are_judged_here() -> None:
+    # A helper that says "clean" without reading: its writer is stuck on the first chunk, so
+    # the last one, with the secret, can only have been judged here.
+    judge = _judge_running("import sys, time; sys.stdout.write('0'); sys.stdout.flush(); time.sleep(60)")
+    judge.send([f"{CLEAN[0]} {i}" for i in range(scrubjudge.CHUNK * 3)])
+    judge.send([LEAK])
+    judge.end()
+    assert judge.masks_any() is True
+    assert judge._proc.poll() is not None  # stopped, not left behind
+
+
 def _judge_running(code: str) -> FreeTextJudge:
     return FreeTextJudge(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
