@@ -31,10 +31,10 @@ from inventory.config import Config
 from inventory.model import Component, Evidence, Fact, Inventory, Owner
 from inventory.scan import scan_paths
 from tests.test_inventory_store import _inventory
+from tests.test_store_cbuild import corpus_inventories
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "acme-platform"
-CORPORA = REPO.parent / "shared" / "corpora"
 
 needs_cencode = pytest.mark.skipif(store._cencode is None, reason="the _cbuild extension (with its encoder) is not built")
 
@@ -296,10 +296,5 @@ def test_encoding_and_refusing_leak_nothing() -> None:
 @pytest.mark.corpora
 @needs_cencode
 def test_corpora_inventories_are_stored_the_same() -> None:
-    if not CORPORA.is_dir():
-        pytest.skip(f"corpora not available: {CORPORA}")
-    roots = sorted(p for p in CORPORA.iterdir() if p.is_dir())
-    assert roots
-    for root in roots:
-        inv, _ = scan_paths([root], Config(), use_cache=False, jobs=1)
+    for _, inv in corpus_inventories():
         _all_ways(inv)
