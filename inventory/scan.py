@@ -909,6 +909,11 @@ class FragmentCache:
         # writes are the kernel's); a crash of the machine may leave the file damaged, and a
         # damaged file is removed and rebuilt (see _lost), never read as results.
         self.db.execute("PRAGMA synchronous=OFF")
+        # Large pages for a new file (a no-op on an existing one): the stored inventory is one
+        # ~17 MB value, the fragments ~20,000 of ~1 KB each at 2,000 services; with 64 KB pages
+        # sqlite walks a sixteenth of the overflow pages to write or read the inventory, and
+        # inserting the fragments took a third less time than with the default 4 KB.
+        self.db.execute("PRAGMA page_size=65536")
         self.db.execute("CREATE TABLE IF NOT EXISTS fragments (key TEXT PRIMARY KEY, value TEXT)")
         # One built inventory per scope (sources + config + code), so the table stays small.
         self.db.execute("CREATE TABLE IF NOT EXISTS inventories (scope TEXT PRIMARY KEY, key TEXT, value BLOB)")
@@ -1491,7 +1496,7 @@ def scan_paths(
 _FRAGMENTS: TypeAdapter[list[Fragment]] = TypeAdapter(list[Fragment])
 # A file's fragments as a scan worker hands them to the main process and the cache keeps them
 # (see store.Codec): loaded as validating their JSON would give them, without validating.
-FRAGMENTS_MAGIC = b"stackpolicy-fragments\x001\x00"
+FRAGMENTS_MAGIC = b"stackpolicy-fragments\x002\x00"
 _FRAGMENT_STORE = store.Codec(Fragment, FRAGMENTS_MAGIC, exact=True)
 
 
