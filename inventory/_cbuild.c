@@ -19,13 +19,14 @@
  * Stored tuples come from a payload whose checksum matched, but a wrong shape still raises
  * (ValueError, TypeError, IndexError) as the Python functions do, never crashes.
  *
- * The other way (``encode``, the second half of this file) turns a model into its stored
- * tuple as the generated encoders of ``store._encoder`` do (not exact), down to which objects
- * the tuples share: marshal writes an object referenced twice once, so the stored bytes
- * depend on it.
+ * The other way (``encode``, the second half of this file) writes a model's stored form,
+ * the bytes ``marshal.loads`` reads as the tuples the generated encoders of
+ * ``store._encoder`` make (not exact), without making them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <marshal.h>
+#include <stdint.h>
 
 enum { K_VALUE, K_EV, K_EVS, K_MODEL, K_OPT_MODEL, K_MODELS, K_JSON };
 
@@ -274,18 +275,48 @@ py_build_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
  * _SEEN, _KEYED, _PAIR); ``pair_name``: the index of the ``name`` field whose value a _PAIR
  * field is shown under, else -1.
  *
+ * ``encode`` writes the payload itself: the bytes ``marshal.loads`` reads as the (body,
+ * evidence table) the generated encoders of ``store._encoder`` (not exact) make and
+ * ``marshal.dumps`` writes, without making that body first (its ~250,000 tuples and lists at
+ * 2,000 services, and marshal's walk over them, were most of the cold scan's store step).
+ * What is written is marshal's own format: a string is written once and referenced after
+ * (marshal's refs; only strings are, so no two loaded containers are ever one object), ints
+ * of 32 bits, floats in binary, lists, dicts and tuples as marshal writes them; any other
+ * value as ``marshal.dumps(v, 2)`` writes it (no refs), which raises what marshal raises.
+ *
  * Each step is the generated Python's, in its order: the field values are read from
  * ``__dict__`` (a missing one raises KeyError before anything is shown), the _KEYED and _PAIR
- * fields are shown, then the fields are encoded in order. Strings go through the string
- * table's setdefault, evidence through the evidence table's, and what ``see`` returns is used
- * in place of the value when it is true (``see(v, key) or value(v)``), as in Python.
+ * fields are shown, then the fields are encoded in order. Strings get their ref in the string
+ * table (a dict, str -> ref, in first-met order: a seeing dump's ``step`` reads it from its
+ * end), evidence its index in the evidence table's, and what ``see`` returns is stored in
+ * place of the value when it is true (``see(v, key) or value(v)``), as in Python.
  */
 
 enum { S_PLAIN, S_SEEN, S_KEYED, S_PAIR };
 
-/* One dump's tables, and the seeing dump's callables (NULL when not seeing). */
+/* marshal's type codes (Python/marshal.c) */
+#define M_NONE 'N'
+#define M_FALSE 'F'
+#define M_TRUE 'T'
+#define M_INT 'i'
+#define M_FLOAT 'g'
+#define M_SHORT_ASCII 'z'
+#define M_ASCII 'a'
+#define M_UNICODE 'u'
+#define M_SMALL_TUPLE ')'
+#define M_TUPLE '('
+#define M_LIST '['
+#define M_DICT '{'
+#define M_NULL '0'
+#define M_REF 'r'
+#define M_FLAG_REF 0x80
+
+/* One dump: the bytes written so far, its tables, and the seeing dump's callables (NULL when
+ * not seeing). */
 typedef struct {
-    PyObject *strings; /* str -> the first equal str met */
+    PyObject *out;     /* bytes, resized as it fills */
+    Py_ssize_t len;
+    PyObject *strings; /* str -> its ref, the order strings were first written in */
     PyObject *evs;     /* (path, line) -> index */
     PyObject *see;
     PyObject *step;
@@ -294,76 +325,224 @@ typedef struct {
 
 static PyObject *path_name, *line_name, *value_name;
 
-static PyObject *encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped);
-static PyObject *map_list(Tables *t, PyObject *v, PyObject *(*f)(Tables *, PyObject *, PyObject *), PyObject *arg);
+static int encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped);
 
-/* sd(s, s): the string table's equal string (``s`` itself when first met). */
-static PyObject *
-table_str(Tables *t, PyObject *s)
+/* Room for ``more`` bytes; the pointer to write them at, NULL on failure. */
+static char *
+room(Tables *t, Py_ssize_t more)
 {
-    return Py_XNewRef(PyDict_SetDefault(t->strings, s, s));
+    Py_ssize_t size = PyBytes_GET_SIZE(t->out);
+    if (t->len + more > size) {
+        while (size < t->len + more) {
+            if (size > PY_SSIZE_T_MAX / 2) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+            size *= 2;
+        }
+        if (_PyBytes_Resize(&t->out, size) < 0)
+            return NULL;
+    }
+    char *p = PyBytes_AS_STRING(t->out) + t->len;
+    t->len += more;
+    return p;
 }
 
-static PyObject *plain_item(Tables *t, PyObject *x, PyObject *arg);
+static void
+put32(char *p, Py_ssize_t x)
+{
+    uint32_t u = (uint32_t)x;
+    p[0] = (char)(u & 0xff);
+    p[1] = (char)((u >> 8) & 0xff);
+    p[2] = (char)((u >> 16) & 0xff);
+    p[3] = (char)((u >> 24) & 0xff);
+}
+
+/* A type code and a 32-bit count (or index). */
+static int
+w_code32(Tables *t, int code, Py_ssize_t n)
+{
+    if (n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too large for the stored form");
+        return -1;
+    }
+    char *p = room(t, 5);
+    if (p == NULL)
+        return -1;
+    p[0] = (char)code;
+    put32(p + 1, n);
+    return 0;
+}
+
+static int
+w_byte(Tables *t, int c)
+{
+    char *p = room(t, 1);
+    if (p == NULL)
+        return -1;
+    *p = (char)c;
+    return 0;
+}
+
+/* A container's count, written once its items are (``see`` may change a list as it is read). */
+static Py_ssize_t
+w_count_later(Tables *t, int code)
+{
+    Py_ssize_t at = t->len;
+    return w_code32(t, code, 0) < 0 ? -1 : at;
+}
+
+static int
+w_count(Tables *t, Py_ssize_t at, Py_ssize_t n)
+{
+    if (n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too large for the stored form");
+        return -1;
+    }
+    put32(PyBytes_AS_STRING(t->out) + at + 1, n);
+    return 0;
+}
+
+/* ``v`` as ``marshal.dumps(v, 2)`` writes it: no refs, so it cannot clash with the table's. */
+static int
+w_marshal(Tables *t, PyObject *v)
+{
+    PyObject *b = PyMarshal_WriteObjectToString(v, 2);
+    if (b == NULL)
+        return -1;
+    char *p = room(t, PyBytes_GET_SIZE(b));
+    if (p != NULL)
+        memcpy(p, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return p == NULL ? -1 : 0;
+}
+
+/* A str: its ref when written before, else its text, flagged as the next ref. */
+static int
+w_str(Tables *t, PyObject *s)
+{
+    PyObject *ref = PyDict_GetItemWithError(t->strings, s);
+    if (ref != NULL)
+        return w_code32(t, M_REF, PyLong_AsSsize_t(ref));
+    if (PyErr_Occurred())
+        return -1;
+    ref = PyLong_FromSsize_t(PyDict_GET_SIZE(t->strings));
+    if (ref == NULL)
+        return -1;
+    int rc = PyDict_SetItem(t->strings, s, ref);
+    Py_DECREF(ref);
+    if (rc < 0)
+        return -1;
+    if (PyUnicode_IS_ASCII(s)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+        char *p;
+        if (n < 256) {
+            if ((p = room(t, 2 + n)) == NULL)
+                return -1;
+            p[0] = (char)(M_SHORT_ASCII | M_FLAG_REF);
+            p[1] = (char)n;
+            p += 2;
+        }
+        else {
+            if (w_code32(t, M_ASCII | M_FLAG_REF, n) < 0 || (p = room(t, n)) == NULL)
+                return -1;
+        }
+        memcpy(p, PyUnicode_DATA(s), n);
+        return 0;
+    }
+    /* As marshal writes it: UTF-8, a lone surrogate passed through. */
+    PyObject *b = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+    if (b == NULL)
+        return -1;
+    char *p = NULL;
+    if (w_code32(t, M_UNICODE | M_FLAG_REF, PyBytes_GET_SIZE(b)) == 0 && (p = room(t, PyBytes_GET_SIZE(b))) != NULL)
+        memcpy(p, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return p == NULL ? -1 : 0;
+}
+
+/* An int: 32 bits as marshal's TYPE_INT, a larger one as marshal writes it. */
+static int
+w_int(Tables *t, PyObject *v)
+{
+    int overflow;
+    long x = PyLong_AsLongAndOverflow(v, &overflow);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || x < INT32_MIN || x > INT32_MAX)
+        return w_marshal(t, v);
+    return w_code32(t, M_INT, (Py_ssize_t)x);
+}
+
+static int plain_item(Tables *t, PyObject *x, PyObject *arg);
+static int w_list(Tables *t, PyObject *v, int (*f)(Tables *, PyObject *, PyObject *), PyObject *arg);
 
 /* store._value: a plain value in its stored form (containers fresh, strings shared). The
  * generated _VALUE_EXPR is the same function, inlined. */
-static PyObject *
+static int
 plain_value(Tables *t, PyObject *v)
 {
     if (PyUnicode_CheckExact(v))
-        return table_str(t, v);
-    if (v == Py_None || PyLong_CheckExact(v) || PyBool_Check(v) || PyFloat_CheckExact(v))
-        return Py_NewRef(v);
+        return w_str(t, v);
+    if (v == Py_None)
+        return w_byte(t, M_NONE);
+    if (PyBool_Check(v))
+        return w_byte(t, v == Py_True ? M_TRUE : M_FALSE);
+    if (PyLong_CheckExact(v))
+        return w_int(t, v);
+    if (PyFloat_CheckExact(v)) {
+        char *p = room(t, 9);
+        if (p == NULL)
+            return -1;
+        p[0] = M_FLOAT;
+        return PyFloat_Pack8(PyFloat_AS_DOUBLE(v), p + 1, 1);
+    }
     if (!PyList_CheckExact(v) && !PyDict_CheckExact(v)) {
         PyErr_Format(PyExc_TypeError, "no stored form for a value of type %s", _PyType_Name(Py_TYPE(v)));
-        return NULL;
+        return -1;
     }
     if (Py_EnterRecursiveCall(" while encoding a stored value"))
-        return NULL;
-    PyObject *out;
+        return -1;
+    int rc = 0;
     if (PyList_CheckExact(v))
-        out = map_list(t, v, plain_item, NULL);
+        rc = w_list(t, v, plain_item, NULL);
     else {
-        out = _PyDict_NewPresized(PyDict_GET_SIZE(v));
+        /* No Python code runs while a dict is read (its keys and values are plain values). */
         Py_ssize_t pos = 0;
         PyObject *k, *x;
-        while (out != NULL && PyDict_Next(v, &pos, &k, &x)) {
+        rc = w_byte(t, M_DICT);
+        while (rc == 0 && PyDict_Next(v, &pos, &k, &x)) {
             Py_INCREF(k);
             Py_INCREF(x);
-            PyObject *kk = plain_value(t, k);
-            PyObject *xx = kk ? plain_value(t, x) : NULL;
-            if (xx == NULL || PyDict_SetItem(out, kk, xx) < 0)
-                Py_CLEAR(out);
-            Py_XDECREF(kk);
-            Py_XDECREF(xx);
+            rc = plain_value(t, k) < 0 || plain_value(t, x) < 0 ? -1 : 0;
             Py_DECREF(k);
             Py_DECREF(x);
         }
+        if (rc == 0)
+            rc = w_byte(t, M_NULL);
     }
     Py_LeaveRecursiveCall();
-    return out;
+    return rc;
 }
 
-static PyObject *
+static int
 plain_item(Tables *t, PyObject *x, PyObject *Py_UNUSED(arg))
 {
     return plain_value(t, x);
 }
 
-/* ``see(v, key) or value(v)`` */
-static PyObject *
+/* ``see(v, key) or value(v)``: a true answer is stored as it is (not through the string table). */
+static int
 seen_or_value(Tables *t, PyObject *v, PyObject *key)
 {
     PyObject *args[2] = {v, key};
     PyObject *r = PyObject_Vectorcall(t->see, args, 2, NULL);
     if (r == NULL)
-        return NULL;
+        return -1;
     int truth = PyObject_IsTrue(r);
-    if (truth > 0)
-        return r;
+    int rc = truth < 0 ? -1 : truth > 0 ? w_marshal(t, r) : plain_value(t, v);
     Py_DECREF(r);
-    return truth < 0 ? NULL : plain_value(t, v);
+    return rc;
 }
 
 /* ``see(v, key)``, its result dropped. */
@@ -378,58 +557,62 @@ show(Tables *t, PyObject *v, PyObject *key)
 
 /* A plain field's value as a seeing encoder stores it (store._SEEN_VALUE_EXPR): what is not
  * a string, None, a number or an empty dict is shown under ``key`` (a list by its items). */
-static PyObject *seen_item(Tables *t, PyObject *x, PyObject *key);
+static int seen_item(Tables *t, PyObject *x, PyObject *key);
 
-static PyObject *
+static int
 seen_value(Tables *t, PyObject *v, PyObject *key)
 {
     if (PyUnicode_CheckExact(v))
-        return table_str(t, v);
+        return w_str(t, v);
     if (v == Py_None)
-        return Py_NewRef(v);
+        return w_byte(t, M_NONE);
     if (PyList_CheckExact(v))
-        return map_list(t, v, seen_item, key);
-    if (PyDict_CheckExact(v))
-        return PyDict_GET_SIZE(v) ? seen_or_value(t, v, key) : PyDict_New();
+        return w_list(t, v, seen_item, key);
+    if (PyDict_CheckExact(v)) {
+        if (PyDict_GET_SIZE(v))
+            return seen_or_value(t, v, key);
+        return w_byte(t, M_DICT) < 0 ? -1 : w_byte(t, M_NULL);
+    }
     if (PyLong_CheckExact(v) || PyBool_Check(v) || PyFloat_CheckExact(v))
-        return Py_NewRef(v);
+        return plain_value(t, v);
     return seen_or_value(t, v, key);
 }
 
-static PyObject *
+static int
 seen_item(Tables *t, PyObject *x, PyObject *key)
 {
-    return PyUnicode_CheckExact(x) ? table_str(t, x) : seen_or_value(t, x, key);
+    return PyUnicode_CheckExact(x) ? w_str(t, x) : seen_or_value(t, x, key);
 }
 
 /* ``evs.setdefault((e.path, e.line), len(evs))``: the evidence's index in the table. */
-static PyObject *
+static int
 evidence_index(Tables *t, PyObject *e, PyObject *Py_UNUSED(arg))
 {
     PyObject *path = PyObject_GetAttr(e, path_name);
     if (path == NULL)
-        return NULL;
+        return -1;
     PyObject *line = PyObject_GetAttr(e, line_name);
     if (line == NULL) {
         Py_DECREF(path);
-        return NULL;
+        return -1;
     }
     PyObject *key = PyTuple_New(2);
     if (key == NULL) {
         Py_DECREF(path);
         Py_DECREF(line);
-        return NULL;
+        return -1;
     }
     PyTuple_SET_ITEM(key, 0, path);
     PyTuple_SET_ITEM(key, 1, line);
     PyObject *next = PyLong_FromSsize_t(PyDict_GET_SIZE(t->evs));
-    PyObject *index = next ? Py_XNewRef(PyDict_SetDefault(t->evs, key, next)) : NULL;
+    PyObject *index = next ? PyDict_SetDefault(t->evs, key, next) : NULL; /* borrowed */
+    int rc = index == NULL ? -1 : w_int(t, index);
     Py_XDECREF(next);
     Py_DECREF(key);
-    return index;
+    return rc;
 }
 
-static PyObject *
+static int
 sub_model(Tables *t, PyObject *obj, PyObject *plan)
 {
     return encode_model(plan, obj, t, 0);
@@ -437,78 +620,72 @@ sub_model(Tables *t, PyObject *obj, PyObject *plan)
 
 /* ``[f(x) for x in v]`` of a list ``v``, read as a list iterator reads it: ``f`` may run
  * Python code (``see``) that changes ``v``. */
-static PyObject *
-map_list(Tables *t, PyObject *v, PyObject *(*f)(Tables *, PyObject *, PyObject *), PyObject *arg)
+static int
+w_list(Tables *t, PyObject *v, int (*f)(Tables *, PyObject *, PyObject *), PyObject *arg)
 {
-    Py_ssize_t n = PyList_GET_SIZE(v), i;
-    PyObject *out = PyList_New(n);
-    if (out == NULL)
-        return NULL;
+    Py_ssize_t at = w_count_later(t, M_LIST), i;
+    if (at < 0)
+        return -1;
     for (i = 0; i < PyList_GET_SIZE(v); i++) {
         PyObject *x = Py_NewRef(PyList_GET_ITEM(v, i));
-        PyObject *y = f(t, x, arg);
+        int rc = f(t, x, arg);
         Py_DECREF(x);
-        if (y == NULL)
-            goto fail;
-        if (i < n)
-            PyList_SET_ITEM(out, i, y);
-        else {
-            int rc = PyList_Append(out, y);
-            Py_DECREF(y);
-            if (rc < 0)
-                goto fail;
-        }
+        if (rc < 0)
+            return -1;
     }
-    if (i < n && PyList_SetSlice(out, i, n, NULL) < 0)
-        goto fail;
-    return out;
-fail:
-    Py_DECREF(out);
-    return NULL;
+    return w_count(t, at, i);
 }
 
 /* ``[f(x) for x in v]`` of any iterable ``v`` (store._each: a list field holding something else). */
-static PyObject *
-map_any(Tables *t, PyObject *v, PyObject *(*f)(Tables *, PyObject *, PyObject *), PyObject *arg)
+static int
+w_any(Tables *t, PyObject *v, int (*f)(Tables *, PyObject *, PyObject *), PyObject *arg)
 {
     if (PyList_CheckExact(v))
-        return map_list(t, v, f, arg);
+        return w_list(t, v, f, arg);
     PyObject *it = PyObject_GetIter(v);
     if (it == NULL)
-        return NULL;
-    PyObject *out = PyList_New(0), *x;
-    while (out != NULL && (x = PyIter_Next(it)) != NULL) {
-        PyObject *y = f(t, x, arg);
+        return -1;
+    Py_ssize_t at = w_count_later(t, M_LIST), n = 0;
+    PyObject *x;
+    int rc = at < 0 ? -1 : 0;
+    while (rc == 0 && (x = PyIter_Next(it)) != NULL) {
+        rc = f(t, x, arg);
         Py_DECREF(x);
-        if (y == NULL || PyList_Append(out, y) < 0)
-            Py_CLEAR(out);
-        Py_XDECREF(y);
+        n++;
     }
     Py_DECREF(it);
-    if (out != NULL && PyErr_Occurred())
-        Py_CLEAR(out);
-    return out;
+    if (rc == 0 && PyErr_Occurred())
+        rc = -1;
+    return rc < 0 ? -1 : w_count(t, at, n);
 }
 
 /* store._in_steps: the models of the list ``v`` a slice of ``every`` at a time, ``step()``
  * called after each. */
-static PyObject *
+static int
 in_steps(Tables *t, PyObject *v, PyObject *plan)
 {
-    Py_ssize_t n = PyList_GET_SIZE(v);
-    PyObject *out = PyList_New(0);
-    for (Py_ssize_t start = 0; out != NULL && start < n; start += t->every) {
+    Py_ssize_t n = PyList_GET_SIZE(v), at = w_count_later(t, M_LIST), written = 0;
+    if (at < 0)
+        return -1;
+    for (Py_ssize_t start = 0; start < n; start += t->every) {
         PyObject *chunk = PyList_GetSlice(v, start, start + t->every);
-        PyObject *part = chunk ? map_list(t, chunk, sub_model, plan) : NULL;
-        Py_XDECREF(chunk);
-        PyObject *r = NULL;
-        if (part == NULL || PyList_SetSlice(out, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, part) < 0
-            || (r = PyObject_CallNoArgs(t->step)) == NULL)
-            Py_CLEAR(out);
-        Py_XDECREF(part);
-        Py_XDECREF(r);
+        if (chunk == NULL)
+            return -1;
+        int rc = 0;
+        for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(chunk); i++, written++) {
+            PyObject *x = Py_NewRef(PyList_GET_ITEM(chunk, i));
+            rc = encode_model(plan, x, t, 0);
+            Py_DECREF(x);
+        }
+        Py_DECREF(chunk);
+        if (rc < 0)
+            return -1;
+        PyObject *r = PyObject_CallNoArgs(t->step);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
     }
-    return out;
+    return w_count(t, at, written);
 }
 
 static int
@@ -534,7 +711,7 @@ bad:
 }
 
 /* The stored form of field ``i`` of ``plan`` (of kind ``kind``) holding ``v``. */
-static PyObject *
+static int
 field_item(PyObject *plan, Py_ssize_t i, char kind, PyObject *v, Tables *t, int stepped)
 {
     PyObject *sub = PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i);
@@ -546,37 +723,38 @@ field_item(PyObject *plan, Py_ssize_t i, char kind, PyObject *v, Tables *t, int 
     case K_EV:
         return evidence_index(t, v, NULL);
     case K_EVS:
-        return map_any(t, v, evidence_index, NULL);
+        return w_any(t, v, evidence_index, NULL);
     case K_MODEL:
         return encode_model(sub, v, t, 0);
     case K_OPT_MODEL:
-        return v == Py_None ? Py_NewRef(v) : encode_model(sub, v, t, 0);
+        return v == Py_None ? w_byte(t, M_NONE) : encode_model(sub, v, t, 0);
     case K_MODELS:
         if (stepped && PyList_CheckExact(v))
             return in_steps(t, v, sub);
-        return map_any(t, v, sub_model, sub);
+        return w_any(t, v, sub_model, sub);
     default:
         PyErr_SetString(PyExc_TypeError, "not an encoding plan");
-        return NULL;
+        return -1;
     }
 }
 
 #define FEW_FIELDS 32
 
-/* The stored tuple of the model ``obj`` of ``plan``; ``stepped``: its lists of models call
- * ``step`` (the root of a seeing dump). */
-static PyObject *
+/* The stored tuple of the model ``obj`` of ``plan``, written; ``stepped``: its lists of
+ * models call ``step`` (the root of a seeing dump). */
+static int
 encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped)
 {
     if (check_enc_plan(plan) < 0)
-        return NULL;
+        return -1;
     PyObject *keys = PyTuple_GET_ITEM(plan, 1);
     const char *kinds = PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 2));
     const char *shown = PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 4));
     Py_ssize_t n = PyTuple_GET_SIZE(keys), i, got = 0;
-    PyObject *few[FEW_FIELDS], **values = few, *d = NULL, *out = NULL;
+    PyObject *few[FEW_FIELDS], **values = few, *d = NULL;
+    int rc = -1;
     if (Py_EnterRecursiveCall(" while encoding a stored model"))
-        return NULL;
+        return -1;
     /* A model of another class than its field's may hold more than this encodes: shown whole. */
     if (t->see != NULL && (PyObject *)Py_TYPE(obj) != PyTuple_GET_ITEM(plan, 0) && show(t, obj, Py_None) < 0)
         goto done;
@@ -625,20 +803,19 @@ encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped)
             }
         }
     }
-    /* The items go into a tuple only once all are made: Python code (``see``) must never
-     * meet one half filled. */
-    for (i = 0; i < n; i++) {
-        PyObject *item = field_item(plan, i, kinds[i], values[i], t, stepped);
-        if (item == NULL)
-            goto done; /* values[] holds the items made so far, then the field values */
-        Py_SETREF(values[i], item);
+    if (n < 256) {
+        char *p = room(t, 2);
+        if (p == NULL)
+            goto done;
+        p[0] = M_SMALL_TUPLE;
+        p[1] = (char)n;
     }
-    out = PyTuple_New(n);
-    if (out != NULL) {
-        for (i = 0; i < n; i++)
-            PyTuple_SET_ITEM(out, i, values[i]);
-        got = 0;
-    }
+    else if (w_code32(t, M_TUPLE, n) < 0)
+        goto done;
+    for (i = 0; i < n; i++)
+        if (field_item(plan, i, kinds[i], values[i], t, stepped) < 0)
+            goto done;
+    rc = 0;
 done:
     for (i = 0; i < got; i++)
         Py_DECREF(values[i]);
@@ -646,33 +823,89 @@ done:
         PyMem_Free(values);
     Py_XDECREF(d);
     Py_LeaveRecursiveCall();
-    return out;
+    return rc;
+}
+
+/* The evidence table, as ``[(sd(path, path), line) for path, line in evs]`` is written. */
+static int
+w_table(Tables *t)
+{
+    if (w_code32(t, M_LIST, PyDict_GET_SIZE(t->evs)) < 0)
+        return -1;
+    Py_ssize_t pos = 0;
+    PyObject *key, *index;
+    while (PyDict_Next(t->evs, &pos, &key, &index)) {
+        if (!PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 2) {
+            PyErr_SetString(PyExc_TypeError, "not an evidence table");
+            return -1;
+        }
+        PyObject *path = PyTuple_GET_ITEM(key, 0), *line = PyTuple_GET_ITEM(key, 1);
+        char *p = room(t, 2);
+        if (p == NULL)
+            return -1;
+        p[0] = M_SMALL_TUPLE;
+        p[1] = 2;
+        if ((PyUnicode_CheckExact(path) ? w_str(t, path) : w_marshal(t, path)) < 0
+            || (PyLong_CheckExact(line) ? w_int(t, line) : w_marshal(t, line)) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static PyObject *
 py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 && nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "encode(plan, obj, strings, evidence[, see, step, every]) takes 4 or 7 arguments");
+    if (nargs != 5 && nargs != 8) {
+        PyErr_SetString(PyExc_TypeError,
+                        "encode(plan, obj, many, strings, evidence[, see, step, every]) takes 5 or 8 arguments");
         return NULL;
     }
-    Tables t = {args[2], args[3], NULL, NULL, 0};
+    Tables t = {NULL, 0, args[3], args[4], NULL, NULL, 0};
+    int many = PyObject_IsTrue(args[2]);
+    if (many < 0)
+        return NULL;
     if (!PyDict_CheckExact(t.strings) || !PyDict_CheckExact(t.evs)) {
         PyErr_SetString(PyExc_TypeError, "the string and evidence tables must be dicts");
         return NULL;
     }
-    if (nargs == 7) {
-        t.see = args[4];
-        t.step = args[5];
-        t.every = PyLong_AsSsize_t(args[6]);
+    if (nargs == 8) {
+        t.see = args[5];
+        t.step = args[6];
+        t.every = PyLong_AsSsize_t(args[7]);
         if (t.every == -1 && PyErr_Occurred())
             return NULL;
-        if (!PyCallable_Check(t.see) || !PyCallable_Check(t.step) || t.every < 1) {
-            PyErr_SetString(PyExc_TypeError, "see and step must be callable, every at least 1");
+        if (!PyCallable_Check(t.see) || !PyCallable_Check(t.step) || t.every < 1 || many) {
+            PyErr_SetString(PyExc_TypeError, "see and step must be callable, every at least 1, one model");
             return NULL;
         }
     }
-    return encode_model(args[0], args[1], &t, t.step != NULL);
+    if (many && !PyList_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "many: a list of models");
+        return NULL;
+    }
+    if ((t.out = PyBytes_FromStringAndSize(NULL, 1 << 16)) == NULL)
+        return NULL;
+    /* (body, table): the body first, so that the table's paths refer to its strings. */
+    char *p = room(&t, 2);
+    int rc = p == NULL ? -1 : 0;
+    if (p != NULL) {
+        p[0] = M_SMALL_TUPLE;
+        p[1] = 2;
+    }
+    if (rc == 0)
+        rc = many ? w_list(&t, args[1], sub_model, args[0]) : encode_model(args[0], args[1], &t, t.step != NULL);
+    if (rc == 0 && t.step != NULL) {
+        PyObject *r = PyObject_CallNoArgs(t.step);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+    if (rc == 0)
+        rc = w_table(&t);
+    if (rc < 0 || _PyBytes_Resize(&t.out, t.len) < 0) {
+        Py_XDECREF(t.out);
+        return NULL;
+    }
+    return t.out;
 }
 
 static PyMethodDef methods[] = {
@@ -681,7 +914,8 @@ static PyMethodDef methods[] = {
     {"build_many", (PyCFunction)(void (*)(void))py_build_many, METH_FASTCALL,
      "build_many(plan, rows, evidence): a list of models of ``plan``, one per stored tuple."},
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
-     "encode(plan, obj, strings, evidence[, see, step, every]): the stored tuple of the model ``obj`` of ``plan``."},
+     "encode(plan, obj, many, strings, evidence[, see, step, every]): the payload of the model ``obj`` of ``plan`` "
+     "(of the list ``obj``, many), as marshal writes (body, evidence table)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -48,7 +48,7 @@ except ImportError:
 # builders (a checkout's copy of another's build), which must not break dumping.
 _cencode = getattr(_cbuild, "encode", None)
 
-MAGIC = b"stackpolicy-inventory\x002\x00"  # the format's version after the name
+MAGIC = b"stackpolicy-inventory\x003\x00"  # the format's version after the name
 _DIGEST_BYTES = 16
 _set = object.__setattr__
 # The three slots pydantic keeps beside ``__dict__``, set through their descriptors: a third
@@ -315,7 +315,7 @@ def _in_steps(encode: Callable[..., tuple], models: list[BaseModel], sd: Callabl
 _PATH = itemgetter(0)  # of an evidence table's key
 
 
-def _stepper(strings: dict[str, str], evidence: dict[tuple[str, int], int],
+def _stepper(strings: dict[str, Any], evidence: dict[tuple[str, int], int],
              met: Callable[[list[str]], None]) -> Callable[[], None]:
     """The ``step`` of a seeing dump: shows ``met`` the strings of the table and the paths of
     the evidence table first met since its last call (read from the tables' ends)."""
@@ -556,28 +556,29 @@ class Codec:
         return self._prefixes[many] + zlib.crc32(payload).to_bytes(4, "big")
 
     def _payload(self, objs: list[BaseModel], many: bool, seeing: Seeing | None = None) -> bytes:
-        """``objs`` (one root model, unless ``many``) as marshal'd (evidence table, body),
+        """``objs`` (one root model, unless ``many``) as marshal'd (body, evidence table),
         ``seeing`` (one root model, not exact) as :func:`dump_parts` says."""
-        strings: dict[str, str] = {}
+        # Each distinct string: itself (the Python encoders' ``sd``) or its marshal ref (the C
+        # one's), in the order first met: a seeing dump's step reads the new ones off its end.
+        strings: dict[str, Any] = {}
         evidence: dict[tuple[str, int], int] = {}
+        if _cencode is not None and not self.exact:
+            # The C encoder writes the bytes marshal would write for the tuples made below,
+            # without making them: a third of the time (the inventory's dump is on the cold
+            # scan's serial tail). Seeing, only the seeing plans are made.
+            if seeing is not None:
+                sight, see, met = seeing
+                return _cencode(_cencplan(self.root, sight), objs[0], False, strings, evidence,  # type: ignore[no-any-return]
+                                see, _stepper(strings, evidence, met), STEP)
+            return _cencode(_cencplan(self.root), objs if many else objs[0], many, strings, evidence)  # type: ignore[no-any-return]
         sd = strings.setdefault
-        # Not exact, the C encoder where it is built: the same tuples, in half the time (the
-        # inventory's dump is on the cold scan's serial tail).
-        in_c = _cencode is not None and not self.exact
         if seeing is not None:
             # Only the seeing encoders are made: a cold scan needs neither the plain ones nor
             # the loaders of _made.
             sight, see, met = seeing
             step = _stepper(strings, evidence, met)
-            if in_c:
-                body = _cencode(_cencplan(self.root, sight), objs[0], strings, evidence, see, step, STEP)  # type: ignore[misc]
-            else:
-                body = _encoder(self.root, self.exact, sight, True)(objs[0], sd, evidence, see, step)
+            body = _encoder(self.root, self.exact, sight, True)(objs[0], sd, evidence, see, step)
             step()
-        elif in_c:
-            plan = _cencplan(self.root)
-            body = [_cencode(plan, obj, strings, evidence) for obj in objs] if many else \
-                _cencode(plan, objs[0], strings, evidence)  # type: ignore[misc]
         elif many:
             encode = self._encode
             body = [encode(obj, sd, evidence) for obj in objs]
@@ -588,7 +589,8 @@ class Codec:
                 if path.__class__ is not str or line.__class__ is not int or line < 1:
                     _inexact((path, line))
         table = [(sd(path, path), line) for path, line in evidence]
-        payload = marshal.dumps((table, body), 4)
+        # The body first: the C encoder writes it as it goes, then the table's paths as refs.
+        payload = marshal.dumps((body, table), 4)
         del strings, evidence, body, table  # before the bytes are copied again (see dump_parts)
         return payload
 
@@ -616,7 +618,7 @@ class Codec:
         payload = memoryview(blob)[head:]
         if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
             raise StoreError("damaged: checksum mismatch")
-        table, body = marshal.loads(payload)
+        body, table = marshal.loads(payload)
         return self._made[2](table, []), body
 
     def load(self, blob: bytes) -> BaseModel:

@@ -162,7 +162,7 @@ def test_a_damaged_entry_is_refused(damage) -> None:
 def test_a_payload_of_the_wrong_shape_is_refused(body) -> None:
     import marshal
 
-    payload = marshal.dumps(([("a", 1)], body), 4)
+    payload = marshal.dumps((body, [("a", 1)]), 4)
     blob = store.MAGIC + store._layout() + zlib.crc32(payload).to_bytes(4, "big") + payload
     with pytest.raises(store.StoreError):
         store.load(blob)

@@ -43,11 +43,11 @@ def _both(cls: type[BaseModel], exact: bool) -> tuple[store.Decoder, store.Decod
 
 
 def _build_both(payload: bytes, root: type[BaseModel], exact: bool, many: bool) -> tuple[Any, Any]:
-    """(C result, Python result) of building ``payload`` (marshal'd (table, body)); an
+    """(C result, Python result) of building ``payload`` (marshal'd (body, table)); an
     exception is returned in place of a result."""
     out = []
     for i in range(2):
-        table, body = marshal.loads(payload)  # fresh tuples each time: nothing shared by accident
+        body, table = marshal.loads(payload)  # fresh tuples each time: nothing shared by accident
         ev_build = _both(Evidence, exact)[i][1]
         build = _both(root, exact)[i][1 if many else 0]
         try:
@@ -199,9 +199,9 @@ def test_damaged_tuples_are_refused_or_built_as_python_builds_them() -> None:
              (_fragments_payload(_example_fragments()[:40]), Fragment, True, True)]
     refused = built = 0
     for payload, root, exact, many in cases:
-        table, body = marshal.loads(payload)
+        body, table = marshal.loads(payload)
         for _ in range(400):
-            c = _same_built(marshal.dumps((table, _damaged(body, rng)), 4), root, exact, many)
+            c = _same_built(marshal.dumps((_damaged(body, rng), table), 4), root, exact, many)
             if isinstance(c, Exception):
                 refused += 1
             else:
@@ -212,7 +212,7 @@ def test_damaged_tuples_are_refused_or_built_as_python_builds_them() -> None:
 @needs_cbuild
 def test_building_and_refusing_leak_nothing() -> None:
     payload = _inventory_payload(_inventory())
-    table, body = marshal.loads(payload)
+    body, table = marshal.loads(payload)
     secrets = store._plan(Inventory).index(("secrets", store._EVS, None))
     bad = body[:secrets] + ([99],) + body[secrets + 1:]  # a secret whose evidence is not in the table
     build_ev, build = store._c_decoder(Evidence)[1], store._c_decoder(Inventory)[0]

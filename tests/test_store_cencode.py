@@ -1,12 +1,13 @@
-"""The C encoder (``inventory._cbuild.encode``) stores exactly the bytes the generated Python
-encoders store (``store._encoder``), refuses what they refuse, shows a seeing dump's caller
+"""The C encoder (``inventory._cbuild.encode``) writes what the generated Python encoders
+(``store._encoder``) and marshal store, refuses what they refuse, shows a seeing dump's caller
 what they show, and leaks nothing.
 
 Differential: the same inventory is dumped by both (the C one switched off by setting
-``store._cencode`` to None), plainly and seeing (``store.Sight``), and the payloads must be
-the same bytes: marshal writes an object referenced twice once, so this also checks that the
-C encoder shares the objects the Python one shares. The seeing calls are recorded: the same
-(value, key) multiset shown to ``see``, the same strings given to ``met`` in the same steps.
+``store._cencode`` to None), plainly and seeing (``store.Sight``), and ``marshal.loads`` must
+read the same values from both payloads (compared by repr: a NaN is never equal to itself),
+with every equal string read as one object (marshal's refs), as from marshal's own bytes. The
+seeing calls are recorded: the same (value, key) multiset shown to ``see``, the same strings
+given to ``met`` in the same steps.
 For a hand-made inventory with every field kind, the example's scanned inventory, seeded
 random damage to the models' fields (both must then raise the same exception type, or give
 the same bytes), and (marked ``corpora``) the real repositories.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import gc
+import marshal
 import random
 import sys
 from collections import Counter
@@ -76,7 +78,7 @@ def _same_dump(inv: Inventory, sight: store.Sight | None = None,
         assert type(c.result) is type(py.result), f"Python raised {py.result!r}, C gave {c.result!r}"
     else:
         assert not isinstance(c.result, Exception), f"C raised {c.result!r}, Python stored it"
-        assert c.result == py.result, "different bytes"
+        assert repr(marshal.loads(c.result)) == repr(marshal.loads(py.result)), "different values"
     assert c.shown == py.shown, "different values shown"
     assert c.met == py.met, "different strings met"
     return c.result
@@ -86,9 +88,26 @@ def _all_ways(inv: Inventory) -> bytes:
     """``inv``'s payload, checked the same from C and Python plainly and with both sights."""
     plain = _same_dump(inv)
     assert isinstance(plain, bytes)
+    _strings_shared(marshal.loads(plain))
     for sight in (scrubjudge._sight(), WIDE_SIGHT):
         assert _same_dump(inv, sight) == plain  # seeing changes nothing stored
     return plain
+
+
+def _strings_shared(loaded: Any) -> None:
+    """Every string of a loaded payload is one object per value (each written once, then its ref)."""
+    by_value: dict[str, set[int]] = {}
+    stack = [loaded]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            by_value.setdefault(x, set()).add(id(x))
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+    assert by_value and all(len(ids) == 1 for ids in by_value.values())
 
 
 def _loaded(payload: bytes) -> Inventory:
@@ -138,16 +157,18 @@ def test_dumping_uses_the_extension_where_it_is_built(monkeypatch: pytest.Monkey
                                   (Evidence, ("path",), b"\x06", (None,), b"\x00", -1)])
 def test_a_malformed_plan_is_refused_not_a_crash(plan: Any) -> None:
     with pytest.raises(TypeError):
-        store._cencode(plan, Evidence(path="a", line=1), {}, {})  # type: ignore[misc]
+        store._cencode(plan, Evidence(path="a", line=1), False, {}, {})  # type: ignore[misc]
 
 
 @needs_cencode
 def test_the_tables_must_be_dicts_and_the_seeing_arguments_callable() -> None:
     plan, ev = store._cencplan(Evidence), Evidence(path="a", line=1)
-    for args in [([], {}), ({}, []), ({}, {}, print), ({}, {}, None, print, 1), ({}, {}, print, print, 0)]:
+    for args in [(False, [], {}), (False, {}, []), (False, {}, {}, print), (False, {}, {}, None, print, 1),
+                 (False, {}, {}, print, print, 0), (True, {}, {}, print, print, 1), (True, {}, {})]:
         with pytest.raises(TypeError):
             store._cencode(plan, ev, *args)  # type: ignore[misc]
-    assert store._cencode(plan, ev, {}, {}) == ("a", 1)  # type: ignore[misc]
+    assert marshal.loads(store._cencode(plan, ev, False, {}, {})) == (("a", 1), [])  # type: ignore[misc]
+    assert marshal.loads(store._cencode(plan, [ev, ev], True, {}, {})) == ([("a", 1), ("a", 1)], [])  # type: ignore[misc]
 
 
 # --- the same bytes --------------------------------------------------------------------------
@@ -277,9 +298,9 @@ def test_encoding_and_refusing_leak_nothing() -> None:
         for _ in range(n):
             for p in (plan, seen_plan):
                 args = () if p is plan else (lambda v, key: None, lambda: None, 2)
-                store._cencode(p, inv, {}, {}, *args)  # type: ignore[misc]
+                store._cencode(p, inv, False, {}, {}, *args)  # type: ignore[misc]
                 with pytest.raises(TypeError):
-                    store._cencode(p, bad, {}, {}, *args)  # type: ignore[misc]
+                    store._cencode(p, bad, False, {}, {}, *args)  # type: ignore[misc]
 
     rounds(5)  # anything made once per process is made now
     gc.collect()
