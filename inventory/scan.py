@@ -524,6 +524,10 @@ class _PoolParse:
         self.futures = []
         self.seen = set()
 
+    def close(self) -> None:
+        """Stop the pool (its tasks cancelled, if any are left): it has nothing more to do."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
 
 def _fragment_tag(scanners: list[Scanner], scan_json: str) -> str:
     """The tag of every stored file and inventory key: the scanners' versions and the scan's
@@ -601,13 +605,15 @@ def _read_regular(path: str, limit: int) -> tuple[os.stat_result, bytes] | None:
 _READ_CHUNK = 1 << 16
 
 
-def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_Record], dict[str, str]]:
+def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str,
+                   parse: bool = True) -> tuple[list[_Record], dict[str, str]]:
     """Stream mode's unit of work (see :func:`_scan_streaming`): each (path, relpath) of ``batch``
     read, hashed, decoded, matched and scanned, exactly as passes 1 and 2 of :func:`scan_paths`
-    and :func:`_scan_one` do it; and the batch's command lines parsed (as :func:`_scan_batch`)."""
+    and :func:`_scan_one` do it; and, ``parse``, the batch's command lines parsed (as
+    :func:`_scan_batch`)."""
     cfg = _config_of(cfg_json)
     matcher = _matcher()
-    parsed: dict[str, str] = {}
+    parsed: dict[str, str] | None = {} if parse else None
     out: list[_Record] = []
     for path, rel in batch:
         # A regular file within the size limit is read through its descriptor, its size from
@@ -641,7 +647,7 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str) -> tuple[list[_R
         names = matcher.names(pure, text[:HEAD_BYTES])
         frags = _scan_one(path, rel, text, names, cfg_json, parsed, pure) if names else None
         out.append((stat, digest, size, None, False, None, names or None, frags))
-    return out, parsed
+    return out, parsed if parsed is not None else {}
 
 
 # Files scanned from which the scrub's free text is judged in a helper process while the
@@ -731,6 +737,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     built: dict[int, list[Fragment]] = {}  # position -> fragments of the file
     keys: dict[int, str] = {}  # position -> the file's cache key (made as its fragments are stored)
     parsed: dict[str, str] = {}  # command lines the workers parsed (see _scan_batch)
+    parsing: _PoolParse | None = None  # the rest, being parsed by the pool after the scan
     done = 0
 
     def take(first: int, res: list[_Record], lines: dict[str, str]) -> None:
@@ -778,7 +785,8 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             try:
                 if pool is None:  # forked now, while this process is small
                     pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init)
-                pending.append((first, end, pool.submit(_read_and_scan, batch(first, end), cfg_json)))
+                # Not their command lines: those are parsed after the scan (see below).
+                pending.append((first, end, pool.submit(_read_and_scan, batch(first, end), cfg_json, False)))
                 return
             except (BrokenExecutor, OSError, NotImplementedError):
                 broken = True
@@ -805,62 +813,80 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 for first in range(start, len(jobs_found), STREAM_BATCH):
                     take(first, *_read_and_scan(batch(first, min(first + STREAM_BATCH, len(jobs_found))), cfg_json))
             collect(wait=True)
-        finally:
+            if pool is not None and not broken:
+                # The command lines of what the pool scanned are parsed by its workers while this
+                # process merges the fragments and resolves environments, which need few of them
+                # (see _build_inventory): the one core this process leaves idle then, not both
+                # while they scan (~0.3 s of a cold scan at 2,000 services).
+                parsing = _PoolParse(pool)
+                for frags in built.values():
+                    parsing.add(frags)
+                parsing.flush()
+        except BaseException:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-    cache.commit()
-    _give_back_memory()
+            raise
+        if pool is not None and parsing is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    try:
+        cache.commit()
+        _give_back_memory()
 
-    # Back in the order scan_paths' passes see the files: each root's, sorted by relpath; and
-    # each root's pass-1 warnings after its walk's (iter_files walks a root, then yields it).
-    positions = sorted(range(len(jobs_found)), key=lambda i: (jobs_found[i][0], jobs_found[i][1].relpath))
-    walked = stats.warnings
-    stats.warnings = []
-    seen_keys: list[str] = []  # relpath + sha256 of every file read: the tree's key
-    late: list[Warning] = []  # pass 2's warnings, after every pass-1 one
-    late_skips = 0
-    order: list[int] = []  # positions of the files scanned
-    file_keys: list[str] = []
-    hashed: list[tuple[str, _FileStat, str]] = []  # (path, stat, sha256) of every file read, for the walk cache
-    root = -1
-    for pos in positions:
-        index, job = jobs_found[pos]
-        while root < index:  # the walk's warnings up to the end of this root
-            root += 1
-            stats.warnings.extend(walked[marks[root - 1] if root else 0 : marks[root]])
-        stat, digest, size, skip_warning, undecodable, warning, names, _ = records[pos]  # type: ignore[misc]
-        if skip_warning is not None:
-            stats.warnings.append(Warning(path=job.relpath, message=skip_warning, scanner="walk"))
-            stats.skipped += 1
-            continue
-        stats.bytes_read += size
-        seen_keys.append(f"{job.relpath}\0{digest}")
-        hashed.append((job.path, stat, digest))  # type: ignore[arg-type]
-        if undecodable:
-            late_skips += 1
-            if warning is not None:
-                late.append(Warning(path=job.relpath, message=warning, scanner="walk"))
-            continue
-        if names:
-            order.append(pos)
-            file_keys.append(keys.pop(pos))
-    stats.warnings.extend(walked[marks[root] if root >= 0 else 0 :])  # roots with no file
-    del records, walked
-    tree_tag = _tree_tag(scan_json)
-    tree_scope, tree_key = _inventory_key(tree_tag, sources, seen_keys, stats.warnings)
-    skipped_before = stats.skipped
-    stats.warnings.extend(late)
-    stats.skipped += late_skips
-    if walk is not None:
-        walk.record_digests(hashed)
-        cache.put_walk(walk, roots)
-    del walk, hashed
-    stats.files_scanned = len(order)
-    inv_scope, inv_key = _inventory_key(cfg_tag, sources, file_keys, stats.warnings)
-    fragments = [f for pos in order for f in built.pop(pos)]
-    # Only the fragments and parsed lines go on: the build is the scan's peak.
-    del jobs_found, positions, seen_keys, file_keys, order, built, keys
-    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True)
+        # Back in the order scan_paths' passes see the files: each root's, sorted by relpath; and
+        # each root's pass-1 warnings after its walk's (iter_files walks a root, then yields it).
+        positions = sorted(range(len(jobs_found)), key=lambda i: (jobs_found[i][0], jobs_found[i][1].relpath))
+        walked = stats.warnings
+        stats.warnings = []
+        seen_keys: list[str] = []  # relpath + sha256 of every file read: the tree's key
+        late: list[Warning] = []  # pass 2's warnings, after every pass-1 one
+        late_skips = 0
+        order: list[int] = []  # positions of the files scanned
+        file_keys: list[str] = []
+        hashed: list[tuple[str, _FileStat, str]] = []  # (path, stat, sha256) of every file read, for the walk cache
+        root = -1
+        for pos in positions:
+            index, job = jobs_found[pos]
+            while root < index:  # the walk's warnings up to the end of this root
+                root += 1
+                stats.warnings.extend(walked[marks[root - 1] if root else 0 : marks[root]])
+            stat, digest, size, skip_warning, undecodable, warning, names, _ = records[pos]  # type: ignore[misc]
+            if skip_warning is not None:
+                stats.warnings.append(Warning(path=job.relpath, message=skip_warning, scanner="walk"))
+                stats.skipped += 1
+                continue
+            stats.bytes_read += size
+            seen_keys.append(f"{job.relpath}\0{digest}")
+            hashed.append((job.path, stat, digest))  # type: ignore[arg-type]
+            if undecodable:
+                late_skips += 1
+                if warning is not None:
+                    late.append(Warning(path=job.relpath, message=warning, scanner="walk"))
+                continue
+            if names:
+                order.append(pos)
+                file_keys.append(keys.pop(pos))
+        stats.warnings.extend(walked[marks[root] if root >= 0 else 0 :])  # roots with no file
+        del records, walked
+        tree_tag = _tree_tag(scan_json)
+        tree_scope, tree_key = _inventory_key(tree_tag, sources, seen_keys, stats.warnings)
+        skipped_before = stats.skipped
+        stats.warnings.extend(late)
+        stats.skipped += late_skips
+        if walk is not None:
+            walk.record_digests(hashed)
+            cache.put_walk(walk, roots)
+        del walk, hashed
+        stats.files_scanned = len(order)
+        inv_scope, inv_key = _inventory_key(cfg_tag, sources, file_keys, stats.warnings)
+        fragments = [f for pos in order for f in built.pop(pos)]
+        # Only the fragments and parsed lines go on: the build is the scan's peak.
+        del jobs_found, positions, seen_keys, file_keys, order, built, keys
+    except BaseException:
+        if parsing is not None:
+            parsing.close()
+        raise
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True,
+                             parsing=parsing)
     return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
 
 
@@ -1481,15 +1507,22 @@ def scan_paths(
                 batches.clear()
                 cache.commit()
                 _give_back_memory()  # the texts the workers scanned
-        if parsing is not None:
-            with _stage(stats, "parse stored command lines"):
-                parsing.collect(parsed)
-            del parsing
-    finally:
+    except BaseException:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    fragments = [f for rel in order for f in built.pop(rel)]
-    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True)
+        raise
+    # The stored lines' readings are waited for only once the fragments are merged and
+    # environments resolved (see _build_inventory): the pool goes with them.
+    if pool is not None and parsing is None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    try:
+        fragments = [f for rel in order for f in built.pop(rel)]
+    except BaseException:
+        if parsing is not None:
+            parsing.close()
+        raise
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True,
+                             parsing=parsing)
     _give_back_memory()  # the fragments, merged into the inventory
     inv = _scrubbed_and_stored(pending, cache, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned,
                                                                      stats.skipped - skipped_before)), stats)
@@ -1588,11 +1621,14 @@ def build_inventory(
 def _build_pending(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
     parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool = False,
+    parsing: _PoolParse | None = None,
 ) -> PendingScrub:
     """:func:`build_inventory`, its scrub pending: the free text judged by ``judge`` if given
     (which it takes over), else here (then the result is ready). ``loaded``: the fragments were
     loaded from their stored form for this build alone, and the builder adopts their models
-    (see ``InventoryBuilder.add_fragment``) instead of copying them."""
+    (see ``InventoryBuilder.add_fragment``) instead of copying them. ``parsing``: command lines
+    the scan's workers are parsing meanwhile, added to ``parsed`` before the actions are
+    made (its pool is stopped here, whatever happens)."""
     # These steps allocate hundreds of thousands of small objects that all live until the
     # inventory is built, and make almost no reference cycles (a few hundred on a
     # 2,000-service tree). The cyclic collector would walk the whole heap (every fragment)
@@ -1602,9 +1638,11 @@ def _build_pending(
     gc.disable()
     pending = None
     try:
-        pending = _build_inventory(fragments, scanners, cfg, sources, stats, parsed, judge, loaded)
+        pending = _build_inventory(fragments, scanners, cfg, sources, stats, parsed, judge, loaded, parsing)
         return pending
     finally:
+        if parsing is not None:
+            parsing.close()
         if pending is None:
             if judge is not None:
                 judge.close()
@@ -1621,7 +1659,7 @@ def _build_pending(
 
 def _build_inventory(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
-    parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool,
+    parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool, parsing: _PoolParse | None = None,
 ) -> PendingScrub:
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
@@ -1655,6 +1693,11 @@ def _build_inventory(
         apply_aliases(builder)
         builder.resolve_references()
     with _stage(stats, "commands to actions"):
+        if parsing is not None:  # what the resolvers did not need: waited for only now
+            if parsed is None:
+                parsed = {}
+            parsing.collect(parsed)
+            parsing.close()
         actions_from_commands(builder, cfg, parsed)
         if parsed:
             parsed.clear()

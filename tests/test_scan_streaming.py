@@ -69,6 +69,39 @@ def test_streaming_gives_what_the_usual_passes_give(tmp_path: Path, monkeypatch:
     assert _stored(tmp_path / "streamed") == _stored(tmp_path / "usual")
 
 
+def test_the_pool_parses_the_command_lines_after_the_scan_not_the_builder(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The workers scan without parsing the lines they sight; once the scan is done they parse
+    # them while this process merges: the actions step then parses none itself, and the
+    # inventory is the one-process scan's.
+    import inventory.actions as actions
+
+    roots = _odd_tree(tmp_path)
+    serial, _ = scan_paths(roots, Config(), use_cache=False, jobs=1)
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    monkeypatch.setattr(scan_mod._PoolParse, "CHUNK", 16)  # several tasks, and a last partial one
+    here, main_parses = os.getpid(), []
+    real_parse = actions.parse_line
+
+    def counted(text: str):  # type: ignore[no-untyped-def]
+        if os.getpid() == here:
+            main_parses.append(text)
+        return real_parse(text)
+
+    monkeypatch.setattr(actions, "parse_line", counted)
+    monkeypatch.setattr(scan_mod, "_read_and_scan", _notes_parse)
+    _NOTES[:] = [tmp_path / "notes"]
+    _NOTES[0].mkdir()
+    inv, stats = scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
+    assert main_parses == []
+    assert {n.read_text() for n in _NOTES[0].iterdir()} == {"False"}  # no batch was parsed as it was scanned
+    assert store.dump(inv) == store.dump(serial)
+    assert sum(len(a.commands) for a in inv.actions) > 16 * 3  # lines from several parse tasks
+    # Without a pool the batches are scanned here, their lines parsed with them.
+    _, one = scan_paths(roots, Config(), cache_dir=tmp_path / "one", jobs=1)
+    assert one.files_scanned == stats.files_scanned
+
+
 def test_a_rescan_after_streaming_is_answered_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     roots = _odd_tree(tmp_path)
     monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
@@ -111,13 +144,20 @@ def test_an_unreadable_file_is_a_warning_when_streamed(tmp_path: Path) -> None:
 
 _PARENT: list[int] = []
 _REAL_READ_AND_SCAN = scan_mod._read_and_scan
+_NOTES: list[Path] = []  # where each batch scanned notes whether its lines were parsed with it
 
 
-def _dies_in_a_worker(batch, cfg_json):  # type: ignore[no-untyped-def]
+def _notes_parse(batch, cfg_json, parse=True):  # type: ignore[no-untyped-def]
+    """``_read_and_scan``, noting ``parse`` in a file of its own."""
+    (_NOTES[0] / f"{os.getpid()}-{batch[0][1].replace('/', '_')}").write_text(str(parse))
+    return _REAL_READ_AND_SCAN(batch, cfg_json, parse)
+
+
+def _dies_in_a_worker(batch, cfg_json, parse=True):  # type: ignore[no-untyped-def]
     """``_read_and_scan``, except that a pool worker running it dies (as one killed would)."""
     if os.getpid() != _PARENT[0]:
         os._exit(1)
-    return _REAL_READ_AND_SCAN(batch, cfg_json)
+    return _REAL_READ_AND_SCAN(batch, cfg_json, parse)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the dying worker is a forked one")
@@ -135,10 +175,11 @@ def test_batches_of_a_dead_worker_are_scanned_here(tmp_path: Path, monkeypatch: 
 _STATE_DIR: list[Path] = []  # where each process that scans a batch notes its collector's state
 
 
-def _notes_collector_state(batch: list[tuple[str, str]], cfg_json: str):  # type: ignore[no-untyped-def]
+def _notes_collector_state(batch: list[tuple[str, str]], cfg_json: str,  # type: ignore[no-untyped-def]
+                           parse: bool = True):
     """``_read_and_scan``, noting (collector on, young threshold) in a file named by the process id."""
     (_STATE_DIR[0] / str(os.getpid())).write_text(f"{gc.isenabled()}:{gc.get_threshold()[0]}")
-    return _REAL_READ_AND_SCAN(batch, cfg_json)
+    return _REAL_READ_AND_SCAN(batch, cfg_json, parse)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="pool workers are forked")
