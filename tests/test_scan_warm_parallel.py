@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -110,6 +111,34 @@ def test_a_child_that_fails_means_walking_here(tmp_path: Path, monkeypatch: pyte
     digest, stats = _scan(root, cache)
     assert digest == first[0] and stats.cache_hits == stats.files_scanned > 0
     assert _facts(stats)[:5] == _facts(_scan(root, cache)[1])[:5]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
+@pytest.mark.parametrize("meanwhile", ["removed", "damaged"])
+def test_a_stored_inventory_gone_or_damaged_once_the_child_started_is_rebuilt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: str) -> None:
+    # The child starts before the stored inventory is read: another scan may replace (or a
+    # crash damage) it in between. The rescan then builds the inventory again, as it would
+    # have from the start, and stores it.
+    from inventory import forked
+
+    root, cache, first = _scanned_tree(tmp_path, monkeypatch)
+    real_start = forked.start
+
+    def start(fn, **kwargs):  # type: ignore[no-untyped-def]
+        job = real_start(fn, **kwargs)
+        with sqlite3.connect(cache / "scan.sqlite") as db:
+            if meanwhile == "removed":
+                db.execute("DELETE FROM trees")
+            else:
+                db.execute("UPDATE trees SET value = ?", (b"not a stored inventory",))
+        return job
+
+    monkeypatch.setattr(forked, "start", start)
+    digest, stats = _scan(root, cache)
+    assert digest == first[0] and stats.cache_hits == stats.files_scanned > 0
+    monkeypatch.setattr(forked, "start", real_start)
+    assert _scan(root, cache)[0] == first[0]  # stored again: read back as it was
 
 
 def test_without_fork_the_walk_is_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
