@@ -528,6 +528,20 @@ class _PoolParse:
         """Stop the pool (its tasks cancelled, if any are left): it has nothing more to do."""
         self.pool.shutdown(wait=True, cancel_futures=True)
 
+    def behind(self) -> None:
+        """Put the pool's workers behind this process for the CPU from now on: once the files
+        are scanned, their parsing is work ahead of need, and this process, building the
+        inventory meanwhile, is the scan's critical path (three processes on two cores would
+        otherwise each get two thirds of one: the build slowed by ~0.1 s at 2,000 services)."""
+        # ProcessPoolExecutor keeps its workers by pid in _processes; without it, nothing changes.
+        for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
+            try:  # never ahead of where it was (a scan run under `nice` stays as nice)
+                now = os.getpriority(os.PRIO_PROCESS, proc.pid)
+                if now < WORK_AHEAD_NICE:
+                    os.setpriority(os.PRIO_PROCESS, proc.pid, WORK_AHEAD_NICE)
+            except (OSError, AttributeError):
+                pass  # not allowed here, or already gone: it only costs speed
+
 
 def _fragment_tag(scanners: list[Scanner], scan_json: str) -> str:
     """The tag of every stored file and inventory key: the scanners' versions and the scan's
@@ -654,6 +668,10 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str,
 # inventory is encoded (see inventory.scrubjudge): below, starting an interpreter costs more
 # than judging the text does (about 0.1 s per 2,000 files).
 JUDGE_FROM_FILES = 5000
+
+# The nice value of the scan's pool workers once what is left for them is ahead of need (see
+# _PoolParse.behind), as for the other work done ahead of need (inventory.forked).
+WORK_AHEAD_NICE = 10
 
 # Files a stream worker is handed at a time, and how many the walk must find before the
 # workers are started at all (a small tree is scanned in this process, as scan_paths does).
@@ -819,6 +837,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 # (see _build_inventory): the one core this process leaves idle then, not both
                 # while they scan (~0.3 s of a cold scan at 2,000 services).
                 parsing = _PoolParse(pool)
+                parsing.behind()
                 for frags in built.values():
                     parsing.add(frags)
                 parsing.flush()
@@ -1513,6 +1532,8 @@ def scan_paths(
                 batches.clear()
                 cache.commit()
                 _give_back_memory()  # the texts the workers scanned
+        if parsing is not None:  # all the pool has left to do is ahead of need
+            parsing.behind()
     except BaseException:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

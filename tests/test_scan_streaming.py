@@ -216,3 +216,18 @@ def test_a_built_inventory_is_left_out_of_the_cyclic_collector_and_still_freed(
         assert frozen - gc.get_freeze_count() >= n
     finally:
         gc.unfreeze()
+
+
+def _own_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="pool workers are forked")
+def test_the_pool_is_put_behind_once_its_work_is_ahead_of_need() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        before = {pool.submit(_own_nice).result() for _ in range(4)}
+        scan_mod._PoolParse(pool).behind()
+        after = {pool.submit(_own_nice).result() for _ in range(4)}
+    assert after == {max(nice, scan_mod.WORK_AHEAD_NICE) for nice in before}  # lowered, never raised
