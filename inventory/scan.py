@@ -166,6 +166,18 @@ def _file_sig(st: os.stat_result) -> bytes:
     return _SIG(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+def _py_stat_sig(path: str, for_dir: bool) -> tuple[bytes, int, int]:
+    """``(sig, size, newest_ns)`` of ``os.stat(path)``: its :func:`_dir_sig` (``for_dir``) or
+    :func:`_file_sig`, its size, and the newer of its modification and change times."""
+    st = os.stat(path)
+    return (_dir_sig(st) if for_dir else _file_sig(st)), st.st_size, max(st.st_mtime_ns, st.st_ctime_ns)
+
+
+# The same in C where the extension is built (no os.stat_result made): the walk's stat of
+# every file and directory was a fifth of a warm rescan's walk. (store imports it, optionally.)
+stat_sig: Callable[[str, bool], tuple[bytes, int, int]] = getattr(store._cbuild, "stat_sig", None) or _py_stat_sig
+
+
 class WalkCache:
     """What the last walks saw: each directory's listing by its stat, each file's digest by its stat.
 
@@ -174,7 +186,7 @@ class WalkCache:
     when it was listed still holds exactly the entries it held: it is not listed again. Its
     files are still stat-ed one by one (an edit in place changes the file, not its
     directory) and symlinks are followed afresh. Only what had settled when it was listed or
-    hashed is remembered (see :func:`_settled`): a change in the same timestamp tick could
+    hashed is remembered (see :func:`_settled_ns`): a change in the same timestamp tick could
     leave the stat as it was. Stored as one checksummed ``marshal`` blob, read in one query.
     """
 
@@ -190,33 +202,37 @@ class WalkCache:
         self.used_dirs: set[str] = set()
         self.used_files: set[str] = set()
 
-    def listing(self, d: str, st: os.stat_result) -> tuple[tuple[str, ...], str] | None:
-        """The (names, kinds) of directory ``d`` listed before, if it cannot have changed since."""
+    def listing(self, d: str, sig: bytes) -> tuple[tuple[str, ...], str] | None:
+        """The (names, kinds) of directory ``d`` (its stat's :func:`_dir_sig` ``sig``) listed
+        before, if it cannot have changed since."""
         row = self.dirs.get(d)
-        if row is None or row[0] != _dir_sig(st):
+        if row is None or row[0] != sig:
             return None
         self.used_dirs.add(d)
         return row[1], row[2]
 
-    def record_listing(self, d: str, st: os.stat_result, names: tuple[str, ...], kinds: str) -> None:
-        """Remember the listing of ``d`` made during this walk (if its directory had settled)."""
-        if _settled(st, self.started_ns):
-            self.dirs[d] = (_dir_sig(st), names, kinds)
+    def record_listing(self, d: str, sig: bytes, newest_ns: int, names: tuple[str, ...], kinds: str) -> None:
+        """Remember the listing of ``d`` made during this walk (its stat's :func:`_dir_sig` and
+        newer time, see :func:`stat_sig`), if its directory had settled."""
+        if _settled_ns(newest_ns, self.started_ns):
+            self.dirs[d] = (sig, names, kinds)
             self.used_dirs.add(d)
             self.changed = True
 
-    def digest(self, path: str, st: os.stat_result) -> str | None:
-        """The content sha256 of ``path`` hashed before, if it cannot have changed since."""
+    def digest(self, path: str, sig: bytes) -> str | None:
+        """The content sha256 of ``path`` (its stat's :func:`_file_sig` ``sig``) hashed before,
+        if it cannot have changed since."""
         row = self.files.get(path)
-        if row is None or row[0] != _file_sig(st):
+        if row is None or row[0] != sig:
             return None
         self.used_files.add(path)
         return row[1]
 
-    def record_digest(self, path: str, st: os.stat_result, digest: str) -> None:
-        """Remember the content sha256 of ``path`` hashed during this walk (if the file had settled)."""
-        if _settled(st, self.started_ns):
-            self.files[path] = (_file_sig(st), digest)
+    def record_digest(self, path: str, sig: bytes, newest_ns: int, digest: str) -> None:
+        """Remember the content sha256 of ``path`` hashed during this walk (its stat's
+        :func:`_file_sig` and newer time, see :func:`stat_sig`), if the file had settled."""
+        if _settled_ns(newest_ns, self.started_ns):
+            self.files[path] = (sig, digest)
             self.used_files.add(path)
             self.changed = True
 
@@ -226,7 +242,7 @@ class WalkCache:
         limit = self.started_ns - _SETTLE_NS
         files, used = self.files, self.used_files
         for path, st, digest in hashed:
-            if max(st.st_mtime_ns, st.st_ctime_ns) < limit:  # _settled, inline
+            if max(st.st_mtime_ns, st.st_ctime_ns) < limit:  # _settled_ns, inline
                 files[path] = (_file_sig(st), digest)
                 used.add(path)
                 self.changed = True
@@ -317,7 +333,7 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
     filtered = bool(cfg.include or cfg.exclude)
     for index, root in enumerate(roots):
         label = root.name
-        seen_dirs: set[tuple[int, int]] = set()
+        seen_dirs: set[bytes] = set()
         if root.is_file():
             yield index, FileJob(root.parent, str(root), root.name)
             yield index, None
@@ -328,16 +344,16 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
         while stack:
             d, rel_dir = stack.pop()
             try:
-                st = os.stat(d)
+                sig, _, newest_ns = stat_sig(d, True)
             except OSError as exc:
                 stats.warnings.append(Warning(path=d, message=f"cannot read directory: {exc.strerror}", scanner="walk"))
                 continue
-            key = (st.st_dev, st.st_ino)
+            key = sig[16:]  # (inode, device), packed
             if key in seen_dirs:
                 stats.warnings.append(Warning(path=rel_dir[:-1], message="symlink loop: directory already visited, skipped", scanner="walk"))
                 continue
             seen_dirs.add(key)
-            listed = walk.listing(d, st) if walk is not None else None
+            listed = walk.listing(d, sig) if walk is not None else None
             if listed is None:
                 try:
                     names, kinds, known = _list_dir(d)
@@ -345,7 +361,7 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
                     stats.warnings.append(Warning(path=rel_dir[:-1] or ".", message=f"cannot read directory: {exc.strerror}", scanner="walk"))
                     continue
                 if walk is not None and known:
-                    walk.record_listing(d, st, names, kinds)
+                    walk.record_listing(d, sig, newest_ns, names, kinds)
             else:
                 names, kinds = listed
             prefix = d if d.endswith("/") else d + "/"
@@ -391,9 +407,10 @@ def _decode(data: bytes) -> str | None:
 _SETTLE_NS = 2_000_000_000
 
 
-def _settled(st: os.stat_result, hashed_at_ns: int) -> bool:
-    """Whether a file with stat ``st`` cannot have changed unseen since it was hashed at ``hashed_at_ns``."""
-    return max(st.st_mtime_ns, st.st_ctime_ns) < hashed_at_ns - _SETTLE_NS
+def _settled_ns(newest_ns: int, hashed_at_ns: int) -> bool:
+    """Whether a file last modified or changed at ``newest_ns`` cannot have changed unseen since
+    it was hashed at ``hashed_at_ns``."""
+    return newest_ns < hashed_at_ns - _SETTLE_NS
 
 
 def _file_key(cfg_tag: str, relpath: str, digest: str) -> str:
@@ -1186,24 +1203,24 @@ def _walk_and_hash(roots: list[Path], cfg: Config, stats: ScanStats,
     for job in iter_files(roots, cfg, stats, walk):
         stats.files_seen += 1
         try:
-            st = os.stat(job.path)
-            if st.st_size > cfg.max_file_bytes:
+            sig, size, newest_ns = stat_sig(job.path, False)
+            if size > cfg.max_file_bytes:
                 stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
                 stats.skipped += 1
                 continue
             data: bytes | None = None
-            digest = walk.digest(job.path, st) if walk is not None else None
+            digest = walk.digest(job.path, sig) if walk is not None else None
             if digest is None:
                 with open(job.path, "rb") as fh:
                     data = fh.read()
                 digest = hashlib.sha256(data).hexdigest()
                 if walk is not None:
-                    walk.record_digest(job.path, st, digest)
+                    walk.record_digest(job.path, sig, newest_ns, digest)
         except OSError as exc:
             stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
             stats.skipped += 1
             continue
-        stats.bytes_read += st.st_size if data is None else len(data)
+        stats.bytes_read += size if data is None else len(data)
         seen.append((job, data, digest))
     return seen
 

@@ -1,0 +1,74 @@
+"""The walk's stat (``scan.stat_sig``): the C one gives exactly what the Python one gives, so a
+walk cache written by either is read by the other, and fails as ``os.stat`` fails."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+import inventory.scan as scan_mod
+from inventory.config import Config
+from inventory.scan import _py_stat_sig, scan_paths
+from inventory.store import _cbuild
+from tests.scan_cache_support import old_example_tree
+
+needs_c = pytest.mark.skipif(getattr(_cbuild, "stat_sig", None) is None, reason="the _cbuild extension is not built")
+
+
+@needs_c
+def test_the_c_stat_sig_is_the_python_one(tmp_path: Path) -> None:
+    f = tmp_path / "a.yaml"
+    f.write_text("kind: Service\n" * 50)
+    os.utime(f, ns=(1_700_000_000_123_456_789, 1_700_000_000_987_654_321))
+    (tmp_path / "link.yaml").symlink_to(f)
+    (tmp_path / "dirlink").symlink_to(tmp_path)
+    for path in (f, tmp_path / "link.yaml", tmp_path, tmp_path / "dirlink", Path("/")):
+        for for_dir in (False, True):
+            assert _cbuild.stat_sig(str(path), for_dir) == _py_stat_sig(str(path), for_dir), (path, for_dir)
+    sig, size, newest = _cbuild.stat_sig(str(f), False)
+    st = f.stat()
+    assert size == st.st_size and newest == max(st.st_mtime_ns, st.st_ctime_ns) == st.st_ctime_ns  # changed after the utime
+
+
+@needs_c
+def test_the_c_stat_sig_fails_as_os_stat_does(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(FileNotFoundError) as err:
+        _cbuild.stat_sig(str(missing), False)
+    assert err.value.errno == errno.ENOENT and err.value.filename == str(missing)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        _cbuild.stat_sig(str(tmp_path / "file" / "below"), True)
+    with pytest.raises(TypeError):
+        _cbuild.stat_sig(str(tmp_path), True, 1)  # type: ignore[call-arg]
+    with pytest.raises(ValueError):
+        _cbuild.stat_sig("nul\0byte", False)
+
+
+@pytest.mark.parametrize("first, then", [("c", "py"), ("py", "c")])
+def test_a_walk_cache_written_by_either_is_read_by_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             first: str, then: str) -> None:
+    if getattr(_cbuild, "stat_sig", None) is None:
+        pytest.skip("the _cbuild extension is not built")
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+    root = old_example_tree(tmp_path)
+    cache = tmp_path / "cache"
+    impl = {"c": _cbuild.stat_sig, "py": _py_stat_sig}
+    monkeypatch.setattr(scan_mod, "stat_sig", impl[first])
+    cold, _ = scan_paths([root], Config(), cache_dir=cache, jobs=1)
+    monkeypatch.setattr(scan_mod, "stat_sig", impl[then])
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(scan_mod, "open", counting_open, raising=False)
+    monkeypatch.setenv("STACKPOLICY_NO_FORK", "1")  # walked here, where the open is counted
+    warm, stats = scan_paths([root], Config(), cache_dir=cache, jobs=1)
+    assert warm == cold and stats.cache_hits == stats.files_scanned > 0
+    assert not [p for p in opened if p.startswith(str(root))]  # every file known by its stat: none read
