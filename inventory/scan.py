@@ -560,6 +560,17 @@ class _PoolParse:
                 pass  # not allowed here, or already gone: it only costs speed
 
 
+@contextmanager
+def _stopped_on_failure(parsing: _PoolParse | None) -> Iterator[None]:
+    """Stop ``parsing``'s pool if the body fails: the build, which stops it otherwise, never starts."""
+    try:
+        yield
+    except BaseException:
+        if parsing is not None:
+            parsing.close()
+        raise
+
+
 def _fragment_tag(scanners: list[Scanner], scan_json: str) -> str:
     """The tag of every stored file and inventory key: the scanners' versions and the scan's
     settings. Both scan paths key with it, so either one finds what the other stored."""
@@ -864,7 +875,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             raise
         if pool is not None and parsing is None:
             pool.shutdown(wait=True, cancel_futures=True)
-    try:
+    with _stopped_on_failure(parsing):
         cache.commit()
         _give_back_memory()
 
@@ -917,10 +928,6 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
         fragments = [f for pos in order for f in built.pop(pos)]
         # Only the fragments and parsed lines go on: the build is the scan's peak.
         del jobs_found, positions, seen_keys, file_keys, order, built, keys
-    except BaseException:
-        if parsing is not None:
-            parsing.close()
-        raise
     pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True,
                              parsing=parsing)
     return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
@@ -1559,12 +1566,8 @@ def scan_paths(
     # environments resolved (see _build_inventory): the pool goes with them.
     if pool is not None and parsing is None:
         pool.shutdown(wait=True, cancel_futures=True)
-    try:
+    with _stopped_on_failure(parsing):
         fragments = [f for rel in order for f in built.pop(rel)]
-    except BaseException:
-        if parsing is not None:
-            parsing.close()
-        raise
     pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True,
                              parsing=parsing)
     _give_back_memory()  # the fragments, merged into the inventory

@@ -231,3 +231,30 @@ def test_the_pool_is_put_behind_once_its_work_is_ahead_of_need() -> None:
         scan_mod._PoolParse(pool).behind()
         after = {pool.submit(_own_nice).result() for _ in range(4)}
     assert after == {max(nice, scan_mod.WORK_AHEAD_NICE) for nice in before}  # lowered, never raised
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="pool workers are forked")
+def test_a_failure_after_the_scan_stops_the_pool_parsing_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pool is left running once the files are scanned (it parses their lines for the
+    # build); anything that fails before the build takes it over stops it, not leaves it.
+    import multiprocessing
+
+    roots = _odd_tree(tmp_path)
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    closed: list[bool] = []
+    real_close = scan_mod._PoolParse.close
+
+    def close(self):  # type: ignore[no-untyped-def]
+        closed.append(True)
+        real_close(self)
+
+    def fails(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(scan_mod._PoolParse, "close", close)
+    monkeypatch.setattr(scan_mod, "_inventory_key", fails)
+    before = set(multiprocessing.active_children())
+    with pytest.raises(RuntimeError, match="disk full"):
+        scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
+    assert closed == [True]
+    assert set(multiprocessing.active_children()) <= before
