@@ -423,8 +423,16 @@ static int
 w_str(Tables *t, PyObject *s)
 {
     PyObject *ref = PyDict_GetItemWithError(t->strings, s);
-    if (ref != NULL)
-        return w_code32(t, M_REF, PyLong_AsSsize_t(ref));
+    if (ref != NULL) {
+        /* Only this function puts refs in the table: one that is not is the caller's mistake. */
+        Py_ssize_t index = PyLong_Check(ref) ? PyLong_AsSsize_t(ref) : -1;
+        if (index < 0 || index >= PyDict_GET_SIZE(t->strings)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "the string table holds something else than refs");
+            return -1;
+        }
+        return w_code32(t, M_REF, index);
+    }
     if (PyErr_Occurred())
         return -1;
     ref = PyLong_FromSsize_t(PyDict_GET_SIZE(t->strings));

@@ -168,6 +168,9 @@ def test_the_tables_must_be_dicts_and_the_seeing_arguments_callable() -> None:
         with pytest.raises(TypeError):
             store._cencode(plan, ev, *args)  # type: ignore[misc]
     assert marshal.loads(store._cencode(plan, ev, False, {}, {})) == (("a", 1), [])  # type: ignore[misc]
+    for strings in ({"a": "a"}, {"a": 7}, {"a": -1}):  # a table that is not this encoder's refs
+        with pytest.raises(TypeError):
+            store._cencode(plan, ev, False, strings, {})  # type: ignore[misc]
     assert marshal.loads(store._cencode(plan, [ev, ev], True, {}, {})) == ([("a", 1), ("a", 1)], [])  # type: ignore[misc]
 
 
