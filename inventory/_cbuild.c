@@ -926,6 +926,15 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
  * (~36,000 at 2,000 services): an ``os.stat_result`` (twenty fields, floats among them) made
  * and read for each was a fifth of its walk.
  */
+#ifndef _WIN32 /* no nanosecond stat times there: scan's Python stat_sig is used */
+#if defined(__APPLE__)
+#define ST_MTIM st_mtimespec
+#define ST_CTIM st_ctimespec
+#else
+#define ST_MTIM st_mtim
+#define ST_CTIM st_ctim
+#endif
+
 static void
 put64(char *p, long long v)
 {
@@ -955,8 +964,8 @@ py_stat_sig(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_DECREF(encoded);
     if (rc != 0)
         return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, args[0]);
-    long long mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    long long ctime = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    long long mtime = (long long)st.ST_MTIM.tv_sec * 1000000000LL + st.ST_MTIM.tv_nsec;
+    long long ctime = (long long)st.ST_CTIM.tv_sec * 1000000000LL + st.ST_CTIM.tv_nsec;
     char sig[32];
     if (for_dir) {
         put64(sig, mtime);
@@ -972,6 +981,7 @@ py_stat_sig(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     return Py_BuildValue("(y#LL)", sig, (Py_ssize_t)32, (long long)st.st_size, mtime > ctime ? mtime : ctime);
 }
+#endif
 
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
@@ -981,8 +991,10 @@ static PyMethodDef methods[] = {
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
      "encode(plan, obj, many, strings, evidence[, see, step, every]): the payload of the model ``obj`` of ``plan`` "
      "(of the list ``obj``, many), as marshal writes (body, evidence table)."},
+#ifndef _WIN32
     {"stat_sig", (PyCFunction)(void (*)(void))py_stat_sig, METH_FASTCALL,
      "stat_sig(path, for_dir): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},
+#endif
     {NULL, NULL, 0, NULL},
 };
 
