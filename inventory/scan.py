@@ -1556,20 +1556,19 @@ def scan_paths(
                 batches.clear()
                 cache.commit()
                 _give_back_memory()  # the texts the workers scanned
-        if parsing is not None:  # all the pool has left to do is ahead of need
-            parsing.behind()
-    except BaseException:
+        # The stored lines' readings are waited for here, and the pool stopped, before the
+        # build: left to parse beside it (as a cold scan's pool is, see _stream_and_build),
+        # its workers would count at the rebuild's memory peak (~55 MB more of a process
+        # tree at ~410 MB for 2,000 services, to save ~0.1 s).
+        if parsing is not None:
+            with _stage(stats, "parse stored command lines"):
+                parsing.collect(parsed)
+            del parsing
+    finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    # The stored lines' readings are waited for only once the fragments are merged and
-    # environments resolved (see _build_inventory): the pool goes with them.
-    if pool is not None and parsing is None:
-        pool.shutdown(wait=True, cancel_futures=True)
-    with _stopped_on_failure(parsing):
-        fragments = [f for rel in order for f in built.pop(rel)]
-    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True,
-                             parsing=parsing)
+    fragments = [f for rel in order for f in built.pop(rel)]
+    pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True)
     _give_back_memory()  # the fragments, merged into the inventory
     inv = _scrubbed_and_stored(pending, cache, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned,
                                                                      stats.skipped - skipped_before)), stats)

@@ -175,6 +175,7 @@ def test_a_rebuild_from_stored_fragments_has_their_lines_parsed_by_the_workers(t
     monkeypatch.setattr(actions, "parse_line", counted)
     rebuilt, stats = scan_paths([root], Config(), cache_dir=cache, jobs=2)
     assert stats.cache_hits == stats.files_scanned - 1
+    assert "parse stored command lines" in stats.stages  # waited for before the build
     assert main_parses == []  # the builder parsed no line itself
     cold, _ = scan_paths([root], Config(), use_cache=False, jobs=1)
     assert inventory_to_yaml(rebuilt) == inventory_to_yaml(cold)
