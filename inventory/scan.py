@@ -772,6 +772,11 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     back in the walk's sorted order before any key, warning, count or fragment list is made
     from them, so the inventory, the stored entries and their keys are those of
     :func:`scan_paths`' own passes (a rescan then finds them).
+
+    The files only command-only scanners want (runbooks, scripts: see ``Scanner.commands_only``)
+    are handed out last, and the main process merges the other files' fragments while the
+    workers scan them (see :class:`_EarlyMerge`): the one step of the build that needs no
+    command sighting, done while both cores are busy rather than on the build's one.
     """
     scanners = all_scanners()
     cfg_tag = _fragment_tag(scanners, scan_json)
@@ -784,20 +789,30 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     keys: dict[int, str] = {}  # position -> the file's cache key (made as its fragments are stored)
     parsed: dict[str, str] = {}  # command lines the workers parsed (see _scan_batch)
     parsing: _PoolParse | None = None  # the rest, being parsed by the pool after the scan
+    merges_late = _LateFiles(scanners) if n_jobs > 1 else None
+    later: list[int] = []  # positions of the files handed out last (see _LateFiles)
+    late_set: set[int] = set()
+    # The stored fragments of the other files, kept until the early merge is settled: should
+    # a late file break the promise, they are loaded again as they were, and merged as usual.
+    blobs: dict[int, bytes] = {}
+    keep_blobs = merges_late is not None
+    early: _EarlyMerge | None = None
     done = 0
 
-    def take(first: int, res: list[_Record], lines: dict[str, str]) -> None:
+    def take(positions: list[int], res: list[_Record], lines: dict[str, str]) -> None:
         # Loaded and stored as each batch arrives (while the workers scan the next ones); the
         # fragments' stored form goes once stored.
         nonlocal done
         parsed.update(lines)
         items = []
-        for pos, rec in enumerate(res, first):
+        for pos, rec in zip(positions, res):
             frags = rec[7]
             if frags is not None:
                 built[pos] = _FRAGMENT_STORE.load_many(frags)
                 keys[pos] = _file_key(cfg_tag, jobs_found[pos][1].relpath, rec[1])  # type: ignore[arg-type]
                 items.append((keys[pos], frags))
+                if keep_blobs and pos not in late_set:
+                    blobs[pos] = frags
                 rec = (*rec[:7], None)  # type: ignore[assignment]
             records[pos] = rec
         cache.put_many(items, commit=False)
@@ -807,57 +822,81 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
 
     pool: ProcessPoolExecutor | None = None
     broken = False  # no pool to be had (no fork, a worker died): batches are scanned here from then on
-    pending: deque[tuple[int, int, Any]] = deque()  # (first, end, future) of batches handed to the pool
+    pending: deque[tuple[list[int], Any]] = deque()  # (positions, future) of batches handed to the pool
 
-    def batch(first: int, end: int) -> list[tuple[str, str]]:
-        return [(j.path, j.relpath) for _, j in jobs_found[first:end]]
+    def batch(positions: list[int]) -> list[tuple[str, str]]:
+        return [(jobs_found[pos][1].path, jobs_found[pos][1].relpath) for pos in positions]
 
-    def collect(wait: bool) -> None:
-        # Batches are taken in the order handed out; one whose worker died is scanned here
-        # (the same result: scanning a file depends on nothing but the file and the config).
+    def collect(wait: bool, early_only: bool = False) -> None:
+        # Batches are taken in the order handed out (``early_only``: up to the first of the late
+        # files); one whose worker died is scanned here (the same result: scanning a file
+        # depends on nothing but the file and the config).
         nonlocal broken
-        while pending and (wait or pending[0][2].done()):
-            first, end, fut = pending.popleft()
+        while pending and (wait or pending[0][1].done()) and not (early_only and pending[0][0][0] in late_set):
+            positions, fut = pending.popleft()
             try:
                 res = fut.result()
             except BrokenExecutor:
                 broken = True
-                res = _read_and_scan(batch(first, end), cfg_json)
-            take(first, *res)
+                res = _read_and_scan(batch(positions), cfg_json)
+            take(positions, *res)
 
-    def hand_out(first: int, end: int) -> None:
+    def hand_out(positions: list[int]) -> None:
         nonlocal pool, broken
         if not broken:
             try:
                 if pool is None:  # forked now, while this process is small
                     pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init)
                 # Not their command lines: those are parsed after the scan (see below).
-                pending.append((first, end, pool.submit(_read_and_scan, batch(first, end), cfg_json, False)))
+                pending.append((positions, pool.submit(_read_and_scan, batch(positions), cfg_json, False)))
                 return
             except (BrokenExecutor, OSError, NotImplementedError):
                 broken = True
-        take(first, *_read_and_scan(batch(first, end), cfg_json))
+        take(positions, *_read_and_scan(batch(positions), cfg_json))
 
+    stats.stages.setdefault("walk, read and scan files", 0.0)  # first in the report, though merging ends first
     with _stage(stats, "walk, read and scan files"):
         try:
-            start = 0  # the first file not yet handed out
+            ready: list[int] = []  # positions found and not handed out yet
             for index, job in walk_files(roots, cfg, stats, walk):
                 if job is None:  # a root walked: where its walk's warnings end
                     marks.append(len(stats.warnings))
                     continue
+                pos = len(jobs_found)
                 jobs_found.append((index, job))
                 records.append(None)
-                if len(jobs_found) - start >= STREAM_BATCH and n_jobs > 1:
-                    hand_out(start, len(jobs_found))
-                    start = len(jobs_found)
+                if merges_late is not None and merges_late.wanted_only_by_them(job.relpath):
+                    later.append(pos)
+                    continue
+                ready.append(pos)
+                if len(ready) >= STREAM_BATCH and n_jobs > 1:
+                    hand_out(ready)
+                    ready = []
                     collect(wait=False)
             stats.files_seen = len(jobs_found)
-            if pool is not None:
-                if start < len(jobs_found):
-                    hand_out(start, len(jobs_found))
-            else:  # a small tree (or one core): scanned here
-                for first in range(start, len(jobs_found), STREAM_BATCH):
-                    take(first, *_read_and_scan(batch(first, min(first + STREAM_BATCH, len(jobs_found))), cfg_json))
+            if n_jobs > 1 and (pool is not None or len(jobs_found) >= STREAM_BATCH):
+                if ready:
+                    hand_out(ready)
+                late_set.update(later)
+                for first in range(0, len(later), STREAM_BATCH):
+                    hand_out(later[first:first + STREAM_BATCH])
+                if later:
+                    # The others' fragments merged while the workers scan the late files.
+                    collect(wait=True, early_only=True)
+                    t0 = time.perf_counter()
+                    early = _EarlyMerge.run(built, late_set, jobs_found, scanners, cfg, sources)
+                    merge_s = time.perf_counter() - t0
+                    stats.stages["merge fragments"] = stats.stages.get("merge fragments", 0.0) + merge_s
+                    stats.stages["walk, read and scan files"] = \
+                        stats.stages.get("walk, read and scan files", 0.0) - merge_s  # counted once, as merging
+                if early is None:
+                    keep_blobs = False
+                    blobs.clear()
+            else:  # a small tree (or one core): scanned here, in the walk's order
+                everything = list(range(len(jobs_found)))
+                for first in range(0, len(everything), STREAM_BATCH):
+                    part = everything[first:first + STREAM_BATCH]
+                    take(part, *_read_and_scan(batch(part), cfg_json))
             collect(wait=True)
             if pool is not None and not broken:
                 # The command lines of what the pool scanned are parsed by its workers while this
@@ -925,11 +964,18 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
         del walk, hashed
         stats.files_scanned = len(order)
         inv_scope, inv_key = _inventory_key(cfg_tag, sources, file_keys, stats.warnings)
+        if early is not None and not early.kept(built, late_set):
+            # A late file's fragments hold more than its scanners promised: merged as usual,
+            # from the other files' fragments as they were loaded (the early merge edits them).
+            for pos in early.positions:
+                built[pos] = _FRAGMENT_STORE.load_many(blobs[pos])
+            early = None
+        blobs.clear()
         fragments = [f for pos in order for f in built.pop(pos)]
         # Only the fragments and parsed lines go on: the build is the scan's peak.
         del jobs_found, positions, seen_keys, file_keys, order, built, keys
     pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True,
-                             parsing=parsing)
+                             parsing=parsing, early=early)
     return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
 
 
@@ -1667,14 +1713,15 @@ def build_inventory(
 def _build_pending(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
     parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool = False,
-    parsing: _PoolParse | None = None,
+    parsing: _PoolParse | None = None, early: _EarlyMerge | None = None,
 ) -> PendingScrub:
     """:func:`build_inventory`, its scrub pending: the free text judged by ``judge`` if given
     (which it takes over), else here (then the result is ready). ``loaded``: the fragments were
     loaded from their stored form for this build alone, and the builder adopts their models
     (see ``InventoryBuilder.add_fragment``) instead of copying them. ``parsing``: command lines
     the scan's workers are parsing meanwhile, added to ``parsed`` before the actions are
-    made (its pool is stopped here, whatever happens)."""
+    made (its pool is stopped here, whatever happens). ``early``: most of ``fragments`` merged
+    already, while the scan went on (see :class:`_EarlyMerge`)."""
     # These steps allocate hundreds of thousands of small objects that all live until the
     # inventory is built, and make almost no reference cycles (a few hundred on a
     # 2,000-service tree). The cyclic collector would walk the whole heap (every fragment)
@@ -1684,7 +1731,7 @@ def _build_pending(
     gc.disable()
     pending = None
     try:
-        pending = _build_inventory(fragments, scanners, cfg, sources, stats, parsed, judge, loaded, parsing)
+        pending = _build_inventory(fragments, scanners, cfg, sources, stats, parsed, judge, loaded, parsing, early)
         return pending
     finally:
         if parsing is not None:
@@ -1703,9 +1750,131 @@ def _build_pending(
             gc.enable()
 
 
+def _merge_into(builder: InventoryBuilder, fragments: list[Fragment], scanners: list[Scanner], loaded: bool,
+                warnings: list[Warning], spans: list[tuple[int, int, int]] | None = None) -> None:
+    """The merge step once same-named entities are told apart: each fragment added in order, the
+    scan's own ``warnings``, then each scanner's finalize step. ``spans``: where each fragment's
+    command sightings, secrets and warnings start in the builder's lists, and (last) where the
+    fragments' end (see :class:`_EarlyMerge`)."""
+    for frag in fragments:
+        if spans is not None:
+            spans.append((len(builder.commands), len(builder.secrets), len(builder.warnings)))
+        builder.add_fragment(frag, adopt=loaded)
+    if spans is not None:
+        spans.append((len(builder.commands), len(builder.secrets), len(builder.warnings)))
+    builder.warnings.extend(warnings)
+    by_scanner: dict[str, list[Fragment]] = {}
+    for frag in fragments:
+        by_scanner.setdefault(frag.scanner, []).append(frag)
+    for scanner in scanners:
+        scanner.finalize(by_scanner.get(scanner.name, []), builder)
+
+
+class _LateFiles:
+    """Which files the cold scan hands out last: those that, by their name, only scanners that
+    promise command sightings alone (``Scanner.commands_only``, with no finalize step) may want.
+    A guess from the name (a scanner may still want a file for its first lines): what the
+    files' fragments hold is checked before they count as late (:meth:`_EarlyMerge.kept`)."""
+
+    def __init__(self, scanners: list[Scanner]) -> None:
+        self.late = {s.name for s in scanners if _promises_commands_only(s)}
+        self.matcher = Matcher(scanners)
+        self.by_name: dict[str, bool] = {}
+
+    def wanted_only_by_them(self, relpath: str) -> bool:
+        """Whether the file at ``relpath`` is one to hand out last (decided once per file name)."""
+        name = relpath.rsplit("/", 1)[-1]
+        late = self.by_name.get(name)
+        if late is None:
+            path = PurePosixPath(name)
+            wanting = [s.name for s in self.matcher.candidates(name) if s.matches(path, "")]
+            late = self.by_name[name] = bool(wanting) and all(n in self.late for n in wanting)
+        return late
+
+
+def _promises_commands_only(scanner: Scanner) -> bool:
+    return scanner.commands_only and type(scanner).finalize is Scanner.finalize
+
+
+class _EarlyMerge:
+    """The merge step of a cold scan for every file but the late ones (:class:`_LateFiles`),
+    run while the workers scan those. The result is the merge of every file's fragments:
+
+    * a late file's fragments add command sightings, secrets and warnings and nothing else
+      (checked: :meth:`kept`), and their scanners have no finalize step, so entities, edges,
+      actions, owners, references and the finalize steps see exactly the others';
+    * the same-named entities are told apart without the late files only when that did not
+      read the deployment units (which every file's directory takes part in; else no early
+      merge);
+    * :meth:`finish` puts every file's sightings, secrets and warnings back in the order of the
+      files, the scan's own warnings next, and what the finalize steps added after them.
+    """
+
+    def __init__(self, builder: InventoryBuilder, positions: list[int], fragments: list[Fragment],
+                 spans: list[tuple[int, int, int]], promised: set[str]) -> None:
+        self.builder, self.positions, self.fragments, self.spans = builder, positions, fragments, spans
+        self.promised = promised  # the scanners that may have scanned a late file (see _LateFiles)
+
+    @classmethod
+    def run(cls, built: dict[int, list[Fragment]], late: set[int], jobs_found: list[tuple[int, FileJob]],
+            scanners: list[Scanner], cfg: Config, sources: list[str]) -> "_EarlyMerge | None":
+        """The merge of the fragments in ``built`` of the files not ``late``, in the order of
+        their paths (``built`` gets their fragments as told apart); ``None`` when it cannot be
+        done without the late files."""
+        from inventory.units import separate_same_named_alone
+
+        positions = sorted((pos for pos in built if pos not in late),
+                           key=lambda i: (jobs_found[i][0], jobs_found[i][1].relpath))
+        owners = [pos for pos in positions for _ in built[pos]]
+        separated = separate_same_named_alone([f for pos in positions for f in built[pos]], cfg)
+        if separated is None:
+            return None
+        for pos in positions:
+            built[pos] = []
+        for pos, frag in zip(owners, separated):
+            built[pos].append(frag)
+        builder = InventoryBuilder(sources=sources)
+        spans: list[tuple[int, int, int]] = []
+        _merge_into(builder, separated, scanners, True, [], spans)
+        return cls(builder, positions, separated, spans, {s.name for s in scanners if _promises_commands_only(s)})
+
+    def kept(self, built: dict[int, list[Fragment]], late: set[int]) -> bool:
+        """Whether every late file's fragments hold what their scanners promised."""
+        return all(f.scanner in self.promised and not (f.components or f.resources or f.edges or f.actions or f.owners
+                                                  or f.references or f.extra)
+                   for pos in late for f in built.get(pos, ()))
+
+    def finish(self, fragments: list[Fragment], warnings: list[Warning]) -> InventoryBuilder:
+        """The builder, its lists of sightings, secrets and warnings as the merge of ``fragments``
+        (every file's, in order: the early ones as :meth:`run` left them) and the scan's own
+        ``warnings`` would have them."""
+        b, spans = self.builder, self.spans
+        index = {id(f): k for k, f in enumerate(self.fragments)}
+        commands: list = []
+        secrets: list = []
+        warned: list = []
+        for frag in fragments:
+            k = index.get(id(frag))
+            if k is None:  # a late file's
+                commands += frag.commands
+                secrets += frag.secrets
+                warned += frag.warnings
+            else:
+                (c0, s0, w0), (c1, s1, w1) = spans[k], spans[k + 1]
+                commands += b.commands[c0:c1]
+                secrets += b.secrets[s0:s1]
+                warned += b.warnings[w0:w1]
+        end = spans[-1]
+        b.commands = commands + b.commands[end[0]:]
+        b.secrets = secrets + b.secrets[end[1]:]
+        b.warnings = warned + warnings + b.warnings[end[2]:]
+        return b
+
+
 def _build_inventory(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
     parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool, parsing: _PoolParse | None = None,
+    early: _EarlyMerge | None = None,
 ) -> PendingScrub:
     from inventory.actions import actions_from_commands, add_implied_actions
     from inventory.aliases import apply_aliases
@@ -1714,25 +1883,20 @@ def _build_inventory(
     from inventory.units import separate_same_named
     from inventory.perenv import link_per_environment_names
 
-    builder = InventoryBuilder(sources=sources)
     given = fragments
     with _stage(stats, "merge fragments"):
-        # The same name in unrelated deployment units is not the same thing: told apart first.
-        fragments = separate_same_named(fragments, cfg)
-        for frag in fragments:
-            builder.add_fragment(frag, adopt=loaded)
-        if stats:
-            builder.warnings.extend(stats.warnings)
-        by_scanner: dict[str, list[Fragment]] = {}
-        for frag in fragments:
-            by_scanner.setdefault(frag.scanner, []).append(frag)
-        for scanner in scanners:
-            scanner.finalize(by_scanner.get(scanner.name, []), builder)
+        if early is not None:
+            builder = early.finish(fragments, stats.warnings if stats else [])
+        else:
+            builder = InventoryBuilder(sources=sources)
+            # The same name in unrelated deployment units is not the same thing: told apart first.
+            fragments = separate_same_named(fragments, cfg)
+            _merge_into(builder, fragments, scanners, loaded, stats.warnings if stats else [])
     with _stage(stats, "resolve environments"):
         resolve_environments(builder, fragments, cfg, parsed)
     # Nothing after this reads a fragment (commands and references live on in the builder).
     given.clear()
-    del fragments, given, by_scanner
+    del fragments, given, early
     with _stage(stats, "overrides, aliases, references"):
         apply_overrides(builder, cfg)
         link_per_environment_names(builder, cfg)

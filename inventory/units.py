@@ -86,6 +86,11 @@ class _LazyUnits:
         self._fragments, self._cfg = fragments, cfg
         self._units: _Units | None = None
 
+    @property
+    def built(self) -> bool:
+        """Whether a unit was asked for (the directories of every fragment were read)."""
+        return self._units is not None
+
     def find(self, d: str) -> str:
         if self._units is None:
             self._units = _units(self._fragments, self._cfg)
@@ -150,9 +155,22 @@ def _qualifiers(groups: dict[tuple[str, str | None], list[str]]) -> dict[tuple[s
 
 def separate_same_named(fragments: list[Fragment], cfg: Config) -> list[Fragment]:
     """``fragments`` with same-id entities of unrelated deployment units given their own ids."""
+    return _separated(fragments, cfg)[0]
+
+
+def separate_same_named_alone(fragments: list[Fragment], cfg: Config) -> list[Fragment] | None:
+    """:func:`separate_same_named` of some of a tree's fragments, when the rest define no entity
+    (the scan merges the files that cannot define one last, see ``scan._EarlyMerge``); ``None``
+    when the answer read the deployment units, which the directories of the rest take part in."""
+    out, units = _separated(fragments, cfg)
+    return None if units is not None and units.built else out
+
+
+def _separated(fragments: list[Fragment], cfg: Config) -> tuple[list[Fragment], _LazyUnits | None]:
+    """:func:`separate_same_named`, and the deployment units it had at hand (None: none)."""
     idx = [i for i, f in enumerate(fragments) if f.scanner in _SEPARABLE]
     if not idx:
-        return fragments
+        return fragments, None
     defs: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
     for i in idx:
         for e in (*fragments[i].components, *fragments[i].resources):
@@ -205,12 +223,12 @@ def separate_same_named(fragments: list[Fragment], cfg: Config) -> list[Fragment
                 if j not in groups[g] and eid not in renames[j] and units.find(_dir(fragments[j].path)) == g[0]:
                     renames[j][eid] = new
     if not renames and not by_ns:
-        return _bind_confluent_topics(fragments, idx, units)
+        return _bind_confluent_topics(fragments, idx, units), units
     out = list(fragments)
     for i in sorted({*renames, *by_ns}):
         frag = _split_by_namespace(fragments[i], by_ns[i], where) if i in by_ns else fragments[i]
         out[i] = _rewrite(frag, renames[i], where) if renames.get(i) else frag
-    return _bind_confluent_topics(out, idx, units)
+    return _bind_confluent_topics(out, idx, units), units
 
 
 def _merge_sharing_files(groups: dict[tuple[str, str | None], list[int]],

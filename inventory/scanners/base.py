@@ -227,6 +227,11 @@ class Scanner(ABC):
     # file whose lower-cased name ends with none of these (``None``: no promise, always
     # asked). Only ever a superset of what ``matches`` accepts (tests/test_scan_fast_paths.py).
     suffixes: ClassVar[tuple[str, ...] | None] = None
+    # A promise the scan schedules by: every fragment of this scanner holds command sightings,
+    # secrets and warnings only, and it has no finalize step. A file only such scanners may
+    # want (by its name) is scanned last, while the main process merges the others' fragments
+    # (see scan._EarlyMerge, which checks the promise and merges as usual where it is broken).
+    commands_only: ClassVar[bool] = False
 
     @abstractmethod
     def matches(self, path: PurePosixPath, head: str) -> bool:

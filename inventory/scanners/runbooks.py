@@ -197,6 +197,7 @@ class RunbookScanner(Scanner):
     name = "runbooks"
     version = 3
     suffixes = MARKDOWN_SUFFIXES
+    commands_only = True
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         return path.suffix.lower() in MARKDOWN_SUFFIXES

@@ -51,6 +51,7 @@ class ShellScanner(Scanner):
 
     name = "shell"
     version = 3
+    commands_only = True
 
     def matches(self, path: PurePosixPath, head: str) -> bool:
         if path.name in MAKEFILE_NAMES or path.suffix == ".mk":
