@@ -314,6 +314,86 @@ enum { S_PLAIN, S_SEEN, S_KEYED, S_PAIR };
 
 /* One dump: the bytes written so far, its tables, and the seeing dump's callables (NULL when
  * not seeing). */
+/* Objects met before, by identity: an open-addressing table of (object, index), each object
+ * held (so its address cannot be reused while the table lives). In front of the string and
+ * evidence tables, which are found by equality: most strings and evidence of an inventory
+ * are met as the same object again and again (an id in every edge, action and reference),
+ * and a hit here reads one slot where the dict lookup read its index, its entry, and the
+ * index's int object, spread over the heap (most of the encoder's time). */
+typedef struct {
+    PyObject *key;
+    Py_ssize_t value;
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t mask; /* capacity - 1 (a power of two), or 0 before the first put */
+    Py_ssize_t used;
+} Seen;
+
+static inline size_t
+seen_hash(PyObject *key)
+{
+    uint64_t h = (uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The index ``key`` was put with, -1 if never. */
+static inline Py_ssize_t
+seen_get(Seen *m, PyObject *key)
+{
+    if (m->mask == 0)
+        return -1;
+    for (size_t i = seen_hash(key) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->slots[i].key == key)
+            return m->slots[i].value;
+        if (m->slots[i].key == NULL)
+            return -1;
+    }
+}
+
+static int
+seen_put(Seen *m, PyObject *key, Py_ssize_t value)
+{
+    if ((size_t)(m->used + 1) * 2 > m->mask + 1) { /* at most half full */
+        size_t cap = m->mask ? (m->mask + 1) * 2 : 1024;
+        Slot *slots = PyMem_Calloc(cap, sizeof(Slot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t j = 0; m->mask && j <= m->mask; j++) {
+            if (m->slots[j].key == NULL)
+                continue;
+            size_t i = seen_hash(m->slots[j].key) & (cap - 1);
+            while (slots[i].key != NULL)
+                i = (i + 1) & (cap - 1);
+            slots[i] = m->slots[j];
+        }
+        PyMem_Free(m->slots);
+        m->slots = slots;
+        m->mask = cap - 1;
+    }
+    size_t i = seen_hash(key) & m->mask;
+    while (m->slots[i].key != NULL)
+        i = (i + 1) & m->mask;
+    m->slots[i].key = Py_NewRef(key);
+    m->slots[i].value = value;
+    m->used++;
+    return 0;
+}
+
+static void
+seen_clear(Seen *m)
+{
+    for (size_t j = 0; m->mask && j <= m->mask; j++)
+        Py_XDECREF(m->slots[j].key);
+    PyMem_Free(m->slots);
+    m->slots = NULL;
+    m->mask = 0;
+    m->used = 0;
+}
+
 typedef struct {
     PyObject *out;     /* bytes, resized as it fills */
     Py_ssize_t len;
@@ -322,6 +402,8 @@ typedef struct {
     PyObject *see;
     PyObject *step;
     Py_ssize_t every; /* models of a stepped list between two calls of step */
+    Seen seen_strings; /* str object -> its ref (in front of ``strings``) */
+    Seen seen_evs;     /* Evidence object -> its index (in front of ``evs``) */
 } Tables;
 
 static PyObject *path_name, *line_name, *value_name;
@@ -422,6 +504,9 @@ w_marshal(Tables *t, PyObject *v)
 static int
 w_str(Tables *t, PyObject *s)
 {
+    Py_ssize_t known = seen_get(&t->seen_strings, s);
+    if (known >= 0)
+        return w_code32(t, M_REF, known);
     PyObject *ref = PyDict_GetItemWithError(t->strings, s);
     if (ref != NULL) {
         /* Only this function puts refs in the table: one that is not is the caller's mistake. */
@@ -431,16 +516,19 @@ w_str(Tables *t, PyObject *s)
                 PyErr_SetString(PyExc_TypeError, "the string table holds something else than refs");
             return -1;
         }
+        if (seen_put(&t->seen_strings, s, index) < 0)
+            return -1;
         return w_code32(t, M_REF, index);
     }
     if (PyErr_Occurred())
         return -1;
-    ref = PyLong_FromSsize_t(PyDict_GET_SIZE(t->strings));
+    Py_ssize_t index = PyDict_GET_SIZE(t->strings);
+    ref = PyLong_FromSsize_t(index);
     if (ref == NULL)
         return -1;
     int rc = PyDict_SetItem(t->strings, s, ref);
     Py_DECREF(ref);
-    if (rc < 0)
+    if (rc < 0 || seen_put(&t->seen_strings, s, index) < 0)
         return -1;
     if (PyUnicode_IS_ASCII(s)) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(s);
@@ -597,6 +685,10 @@ seen_item(Tables *t, PyObject *x, PyObject *key)
 static int
 evidence_index(Tables *t, PyObject *e, PyObject *Py_UNUSED(arg))
 {
+    /* Evidence is frozen: an object met before has the same (path, line), and so index. */
+    Py_ssize_t known = seen_get(&t->seen_evs, e);
+    if (known >= 0)
+        return w_code32(t, M_INT, known);
     PyObject *path = PyObject_GetAttr(e, path_name);
     if (path == NULL)
         return -1;
@@ -616,6 +708,13 @@ evidence_index(Tables *t, PyObject *e, PyObject *Py_UNUSED(arg))
     PyObject *next = PyLong_FromSsize_t(PyDict_GET_SIZE(t->evs));
     PyObject *index = next ? PyDict_SetDefault(t->evs, key, next) : NULL; /* borrowed */
     int rc = index == NULL ? -1 : w_int(t, index);
+    if (rc == 0 && PyLong_CheckExact(index)) {
+        Py_ssize_t i = PyLong_AsSsize_t(index);
+        if (i >= 0 && i <= INT32_MAX)
+            rc = seen_put(&t->seen_evs, e, i);
+        else
+            PyErr_Clear(); /* not a small index (not one this function put): not remembered */
+    }
     Py_XDECREF(next);
     Py_DECREF(key);
     return rc;
@@ -869,7 +968,7 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                         "encode(plan, obj, many, strings, evidence[, see, step, every]) takes 5 or 8 arguments");
         return NULL;
     }
-    Tables t = {NULL, 0, args[3], args[4], NULL, NULL, 0};
+    Tables t = {NULL, 0, args[3], args[4], NULL, NULL, 0, {NULL, 0, 0}, {NULL, 0, 0}};
     int many = PyObject_IsTrue(args[2]);
     if (many < 0)
         return NULL;
@@ -910,6 +1009,8 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (rc == 0)
         rc = w_table(&t);
+    seen_clear(&t.seen_strings);
+    seen_clear(&t.seen_evs);
     if (rc < 0 || _PyBytes_Resize(&t.out, t.len) < 0) {
         Py_XDECREF(t.out);
         return NULL;
