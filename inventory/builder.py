@@ -602,11 +602,9 @@ class InventoryBuilder:
 
         # An action or edge that sorting would leave as it is (at most one evidence, command
         # and flag: most of the ~50k actions of a 2,000-service tree) goes into the inventory
-        # as it is instead of as a copy. Each is held once, by this builder only, which is not
-        # built on after build().
+        # as it is instead of as a copy (see below); the others are copied sorted. Each is held
+        # once, by this builder only, which is not built on after build().
         def norm_action(a: Action) -> Action:
-            if len(a.evidence) < 2 and len(a.commands) < 2 and len(a.flags) < 2:
-                return a
             return updated(a, {
                 "evidence": ev_sorted(a.evidence),
                 "commands": sorted(a.commands, key=_COMMAND_ORDER),
@@ -616,7 +614,10 @@ class InventoryBuilder:
         # In the order of their keys in the builder's tables, which are what they sort by (an
         # action's id, an edge's (source, target, kind)): the keys are sorted as they are, not read
         # from each model again (half the time of sorting the models by key on 56,000 actions).
-        actions = [norm_action(a) for a in map(self.actions.__getitem__, sorted(self.actions))]
+        # The test for "as it is" inline, on the model's dict: a call and three attribute reads
+        # (through pydantic's __getattr__ hook) for each of ~56,000 actions were a tenth of this step.
+        actions = [a if len((d := a.__dict__)["evidence"]) < 2 and len(d["commands"]) < 2 and len(d["flags"]) < 2
+                   else norm_action(a) for a in map(self.actions.__getitem__, sorted(self.actions))]
         edges = [e if len(e.evidence) < 2 else updated(e, {"evidence": ev_sorted(e.evidence)})
                  for e in map(self.edges.__getitem__, sorted(self.edges))]
         owners = [updated(o, {"evidence": ev_sorted(o.evidence)})
