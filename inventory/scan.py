@@ -541,6 +541,14 @@ class _PoolParse:
         self.futures = []
         self.seen = set()
 
+    def awaited(self, parsed: dict[str, str]) -> "_Awaited":
+        """``parsed`` and what the tasks answer, each task waited for only when a text asked
+        for is not there yet (see :class:`_Awaited`)."""
+        out = _Awaited(parsed, self.futures)
+        self.futures = []
+        self.seen = set()
+        return out
+
     def close(self) -> None:
         """Stop the pool (its tasks cancelled, if any are left): it has nothing more to do."""
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -558,6 +566,37 @@ class _PoolParse:
                     os.setpriority(os.PRIO_PROCESS, proc.pid, WORK_AHEAD_NICE)
             except (OSError, AttributeError):
                 pass  # not allowed here, or already gone: it only costs speed
+
+
+class _Awaited(dict):  # type: ignore[type-arg]
+    """Parsed command lines (``CommandLine`` JSON by text, as ``parsed`` holds them) while the
+    pool's tasks still answer: :meth:`get` of a text not here yet waits for the next task,
+    in the order they were handed out, until it is (or none is left). The tasks hold the
+    lines of the files in path order, the order the actions step reads them in, so it starts
+    on the first while the pool parses the last (rather than waiting for all of them)."""
+
+    def __init__(self, parsed: dict[str, str], futures: list[Future]) -> None:
+        super().__init__(parsed)
+        self._futures = deque(futures)
+
+    def __bool__(self) -> bool:
+        return bool(self._futures) or len(self) > 0
+
+    def get(self, text: str, default: Any = None) -> Any:  # type: ignore[override]
+        line = dict.get(self, text)
+        while line is None and self._futures:
+            self._take(self._futures.popleft())
+            line = dict.get(self, text)
+        return default if line is None else line
+
+    def _take(self, future: Future) -> None:
+        try:
+            lines = future.result()
+        except BrokenExecutor:  # no more answers: the rest is parsed by the builder
+            self._futures.clear()
+            return
+        for text, line in lines.items():
+            self.setdefault(text, line)
 
 
 @contextmanager
@@ -898,15 +937,20 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                     part = everything[first:first + STREAM_BATCH]
                     take(part, *_read_and_scan(batch(part), cfg_json))
             collect(wait=True)
+            # Back in the order scan_paths' passes see the files: each root's, sorted by relpath.
+            positions = sorted(range(len(jobs_found)), key=lambda i: (jobs_found[i][0], jobs_found[i][1].relpath))
             if pool is not None and not broken:
                 # The command lines of what the pool scanned are parsed by its workers while this
-                # process merges the fragments and resolves environments, which need few of them
-                # (see _build_inventory): the one core this process leaves idle then, not both
-                # while they scan (~0.3 s of a cold scan at 2,000 services).
+                # process resolves environments, which needs few of them (see _build_inventory):
+                # the one core this process leaves idle then, not both while they scan (~0.3 s of
+                # a cold scan at 2,000 services). In the files' order, which the actions step reads
+                # them in (see _Awaited).
                 parsing = _PoolParse(pool)
                 parsing.behind()
-                for frags in built.values():
-                    parsing.add(frags)
+                for pos in positions:
+                    frags = built.get(pos)
+                    if frags:
+                        parsing.add(frags)
                 parsing.flush()
         except BaseException:
             if pool is not None:
@@ -918,9 +962,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
         cache.commit()
         _give_back_memory()
 
-        # Back in the order scan_paths' passes see the files: each root's, sorted by relpath; and
-        # each root's pass-1 warnings after its walk's (iter_files walks a root, then yields it).
-        positions = sorted(range(len(jobs_found)), key=lambda i: (jobs_found[i][0], jobs_found[i][1].relpath))
+        # Each root's pass-1 warnings after its walk's (iter_files walks a root, then yields it).
         walked = stats.warnings
         stats.warnings = []
         seen_keys: list[str] = []  # relpath + sha256 of every file read: the tree's key
@@ -1903,12 +1945,11 @@ def _build_inventory(
         apply_aliases(builder)
         builder.resolve_references()
     with _stage(stats, "commands to actions"):
-        if parsing is not None:  # what the resolvers did not need: waited for only now
-            if parsed is None:
-                parsed = {}
-            parsing.collect(parsed)
-            parsing.close()
+        if parsing is not None:  # what the resolvers did not need: waited for as it is needed
+            parsed = parsing.awaited(parsed if parsed is not None else {})
         actions_from_commands(builder, cfg, parsed)
+        if parsing is not None:
+            parsing.close()
         if parsed:
             parsed.clear()
     with _stage(stats, "implied actions"):
