@@ -531,12 +531,17 @@ def iter_scalars(data: Any, path: Path = (), max_items: int = 100_000) -> Iterat
     while stack and seen < max_items:
         p, cur = stack.pop()
         seen += 1
+        # The children pushed last first, so they pop in document order (a list reversed in
+        # place: no generator per collection).
         if isinstance(cur, dict):
-            stack.extend((p + (k,), v) for k, v in reversed(list(cur.items())))
+            children = [(p + (k,), v) for k, v in cur.items()]
         elif isinstance(cur, list):
-            stack.extend((p + (i,), v) for i, v in reversed(list(enumerate(cur))))
+            children = [(p + (i,), v) for i, v in enumerate(cur)]
         else:
             yield p, cur
+            continue
+        children.reverse()
+        stack.extend(children)
 
 
 def iter_scalar_lines(doc: Doc, max_items: int = 100_000) -> Iterator[tuple[Path, Any, int]]:

@@ -25,7 +25,7 @@ from inventory.kinds import kind_for_chart, kind_for_image
 from inventory.model import Component, Evidence, Fact, Resource, entity_id
 from inventory.references import may_reference, references_from_env
 from inventory.scanners._common import keep_value
-from inventory.scanners._yaml import Doc, iter_scalar_lines, load_documents
+from inventory.scanners._yaml import Doc, iter_scalars, load_documents
 from inventory.scanners.base import Fragment, Reference, ScanContext, Scanner, SourceFile
 from inventory.secrets import redact_text
 
@@ -176,15 +176,17 @@ class HelmScanner(Scanner):
         replicas = doc.get("replicaCount")
         if isinstance(replicas, int) and not isinstance(replicas, bool):
             info["replicas"] = {"value": replicas, "line": doc.line_of(("replicaCount",))}
-        # Most scalars are neither secret nor a reference: evidence is made only for those that are.
-        for path, value, line in iter_scalar_lines(doc):
-            if not path or value in (None, ""):
+        # Most scalars are neither secret nor a reference: evidence, and the line it needs (a
+        # walk down the line table), is made only for those that are (one in seven).
+        for path, value in iter_scalars(doc.data):
+            # Only a str or int (not bool) can be secret, only a str a reference.
+            if not path or not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
                 continue
             key = _leaf_key(path, doc)
-            secret = isinstance(value, (str, int)) and not isinstance(value, bool) and keep_value(key, str(value))[1]
+            secret = keep_value(key, str(value))[1]
             if not secret and not may_reference(key, value):
                 continue
-            ev = src.evidence(line)
+            ev = src.evidence(doc.line_of(path))
             if secret:
                 frag.secrets.append(ev)  # the value itself is never kept
             for ref in references_from_env("helm-values", key, value, ev):
