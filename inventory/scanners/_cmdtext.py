@@ -15,13 +15,11 @@ MAX_JOINED_LINES = 200
 MAX_QUOTED_LINES = 30
 
 
-# The characters every unbalanced-quote error of the lexer starts at (quotes, `$(`, `$'`,
-# backticks, `<(`): a text with none of them is balanced, and most command lines are.
-_MAY_OPEN = re.compile(r"['\"$`(]")
-
-
 def _unbalanced(text: str) -> bool:
-    if not _MAY_OPEN.search(text):
+    # The characters every unbalanced-quote error of the lexer starts at (quotes, `$(`, `$'`,
+    # backticks, `<(`): a text with none of them is balanced, and most command lines are.
+    # Looked for one by one (a regex character set is tried a character at a time: 3x slower).
+    if not ("'" in text or '"' in text or "$" in text or "`" in text or "(" in text):
         return False
     err = lex(text).error
     return bool(err) and ("quote" in err or "unbalanced" in err)

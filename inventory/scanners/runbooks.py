@@ -284,7 +284,10 @@ class RunbookScanner(Scanner):
         """Commands of one code block (``first_line`` is the 1-based line of its first content line)."""
         if lang not in SHELL_LANGS and lang not in LOOSE_LANGS:
             return []
-        prompted = any(_is_prompt(ln) for ln in lines)
+        # A line without any prompt character is no prompt (see _is_prompt): most blocks have
+        # none, asked of the whole block at once rather than line by line.
+        text = "\n".join(lines)
+        prompted = ("$" in text or "#" in text or "%" in text) and any(_is_prompt(ln) for ln in lines)
         if prompted or (lang in CONSOLE_LANGS and any(_PROMPT.match(ln) for ln in lines)):
             keep = _console_keep
         elif lang in SHELL_LANGS:
