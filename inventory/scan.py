@@ -543,8 +543,8 @@ class _PoolParse:
 
     def awaited(self, parsed: dict[str, str]) -> "_Awaited":
         """``parsed`` and what the tasks answer, each task waited for only when a text asked
-        for is not there yet (see :class:`_Awaited`)."""
-        out = _Awaited(parsed, self.futures)
+        for is not there yet (see :class:`_Awaited`); the pool is stopped once all are in."""
+        out = _Awaited(parsed, self.futures, self.close)
         self.futures = []
         self.seen = set()
         return out
@@ -575,18 +575,32 @@ class _Awaited(dict):  # type: ignore[type-arg]
     lines of the files in path order, the order the actions step reads them in, so it starts
     on the first while the pool parses the last (rather than waiting for all of them)."""
 
-    def __init__(self, parsed: dict[str, str], futures: list[Future]) -> None:
+    # Every this many reads, whether the last task is done (then all are taken at once, and
+    # ``done`` called: the pool's workers need not outlive their work).
+    CHECK_EVERY = 512
+
+    def __init__(self, parsed: dict[str, str], futures: list[Future], done: Callable[[], None] | None = None) -> None:
         super().__init__(parsed)
         self._futures = deque(futures)
+        self._done = done
+        self._reads = 0
+        if not self._futures:
+            self._finished()
 
     def __bool__(self) -> bool:
         return bool(self._futures) or len(self) > 0
 
     def get(self, text: str, default: Any = None) -> Any:  # type: ignore[override]
         line = dict.get(self, text)
-        while line is None and self._futures:
-            self._take(self._futures.popleft())
-            line = dict.get(self, text)
+        if self._futures:
+            self._reads += 1
+            if self._reads % self.CHECK_EVERY == 0 and self._futures[-1].done():
+                while self._futures:
+                    self._take(self._futures.popleft())
+                line = dict.get(self, text)
+            while line is None and self._futures:
+                self._take(self._futures.popleft())
+                line = dict.get(self, text)
         return default if line is None else line
 
     def _take(self, future: Future) -> None:
@@ -594,9 +608,16 @@ class _Awaited(dict):  # type: ignore[type-arg]
             lines = future.result()
         except BrokenExecutor:  # no more answers: the rest is parsed by the builder
             self._futures.clear()
-            return
+            lines = {}
         for text, line in lines.items():
             self.setdefault(text, line)
+        if not self._futures:
+            self._finished()
+
+    def _finished(self) -> None:
+        done, self._done = self._done, None
+        if done is not None:
+            done()
 
 
 @contextmanager
@@ -1910,6 +1931,8 @@ class _EarlyMerge:
         b.commands = commands + b.commands[end[0]:]
         b.secrets = secrets + b.secrets[end[1]:]
         b.warnings = warned + warnings + b.warnings[end[2]:]
+        # Held no longer: the build lets the fragments go once merged (its memory peak is later).
+        self.fragments, self.spans, self.builder = [], [], None  # type: ignore[assignment]
         return b
 
 

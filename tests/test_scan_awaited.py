@@ -47,3 +47,22 @@ def test_a_dead_pool_leaves_the_rest_to_the_builder() -> None:
     assert awaited.get("c") is None  # parsed by the builder instead
     assert awaited.get("a") == "1"
     assert dict(awaited) == {"a": "1"}  # nothing more is waited for
+
+
+def test_the_pool_is_let_go_once_every_task_is_in() -> None:
+    stopped: list[bool] = []
+    awaited = _Awaited({}, [_done({"a": "1"}), _done({"b": "2"})], lambda: stopped.append(True))
+    assert awaited.get("a") == "1" and not stopped  # a task is left
+    assert awaited.get("b") == "2" and stopped == [True]
+    assert awaited.get("zzz") is None and stopped == [True]  # once
+
+
+def test_finished_tasks_are_taken_before_they_are_asked_for(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_Awaited, "CHECK_EVERY", 4)
+    stopped: list[bool] = []
+    awaited = _Awaited({"k": "v"}, [_done({"a": "1"}), _done({"b": "2"})], lambda: stopped.append(True))
+    for _ in range(3):
+        assert awaited.get("k") == "v"
+    assert not stopped
+    awaited.get("k")  # the fourth read: every task is done, so all are taken and the pool let go
+    assert stopped == [True] and dict(awaited) == {"k": "v", "a": "1", "b": "2"}
