@@ -34,8 +34,8 @@ enum { K_VALUE, K_EV, K_EVS, K_MODEL, K_OPT_MODEL, K_MODELS, K_JSON };
 /* The descriptors of the three slots pydantic keeps beside __dict__, and "__dict__". */
 static PyObject *set_fields_set, *set_extra, *set_private, *dict_name, *empty_tuple;
 
-static PyObject *build_one(PyObject *plan, PyObject *row, PyObject *ev);
-static PyObject *build_list(PyObject *plan, PyObject *rows, PyObject *ev);
+static PyObject *build_one(PyObject *plan, PyObject *row, PyObject *ev, int consume);
+static PyObject *build_list(PyObject *plan, PyObject *rows, PyObject *ev, int consume);
 
 static int
 check_plan(PyObject *plan)
@@ -111,7 +111,7 @@ evidence_list(PyObject *ev, PyObject *v)
 
 /* The value of field ``i`` of ``plan`` from its stored value ``v`` (a new reference). */
 static PyObject *
-field_value(PyObject *plan, Py_ssize_t i, char kind, PyObject *v, PyObject *ev)
+field_value(PyObject *plan, Py_ssize_t i, char kind, PyObject *v, PyObject *ev, int consume)
 {
     PyObject *sub;
     int truth;
@@ -123,18 +123,18 @@ field_value(PyObject *plan, Py_ssize_t i, char kind, PyObject *v, PyObject *ev)
     case K_EVS:
         return evidence_list(ev, v);
     case K_MODEL:
-        return build_one(PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i), v, ev);
+        return build_one(PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i), v, ev, consume);
     case K_OPT_MODEL:
         if (v == Py_None)
             return Py_NewRef(Py_None);
-        return build_one(PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i), v, ev);
+        return build_one(PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i), v, ev, consume);
     case K_MODELS:
         truth = PyObject_IsTrue(v);
         if (truth < 0)
             return NULL;
         if (!truth)
             return PyList_New(0);
-        return build_list(PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i), v, ev);
+        return build_list(PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i), v, ev, consume);
     case K_JSON:
         if (PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 6))[i] && PyBytes_Check(v) && PyBytes_GET_SIZE(v) == 2
             && memcmp(PyBytes_AS_STRING(v), "{}", 2) == 0)
@@ -160,7 +160,7 @@ set_slot(PyObject *descr, PyObject *obj, PyObject *value)
 
 /* One model of ``plan`` from its stored tuple ``row``. */
 static PyObject *
-build_one(PyObject *plan, PyObject *row, PyObject *ev)
+build_one(PyObject *plan, PyObject *row, PyObject *ev, int consume)
 {
     if (check_plan(plan) < 0)
         return NULL;
@@ -183,7 +183,7 @@ build_one(PyObject *plan, PyObject *row, PyObject *ev)
     if (dict == NULL)
         goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *value = field_value(plan, i, kinds[i], items[i], ev);
+        PyObject *value = field_value(plan, i, kinds[i], items[i], ev, consume);
         if (value == NULL)
             goto fail;
         int rc = PyDict_SetItem(dict, PyTuple_GET_ITEM(keys, i), value);
@@ -208,7 +208,7 @@ fail:
 
 /* A list of models of ``plan``, one per stored tuple of ``rows``. */
 static PyObject *
-build_list(PyObject *plan, PyObject *rows, PyObject *ev)
+build_list(PyObject *plan, PyObject *rows, PyObject *ev, int consume)
 {
     PyObject *seq = PySequence_Fast(rows, "stored models are not a sequence");
     if (seq == NULL)
@@ -221,13 +221,23 @@ build_list(PyObject *plan, PyObject *rows, PyObject *ev)
     }
     PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *obj = build_one(plan, items[i], ev);
+        PyObject *obj = build_one(plan, items[i], ev, consume);
         if (obj == NULL) {
             Py_DECREF(out);
             Py_DECREF(seq);
             return NULL;
         }
         PyList_SET_ITEM(out, i, obj);
+        if (consume && seq == rows && PyList_CheckExact(rows)) {
+            /* A list of stored rows read for this build alone: each row is let go once its
+             * model is made, so the next models reuse its memory (a loaded inventory's rows are
+             * a third of what it allocates, otherwise all alive until it is built: fresh pages,
+             * each a page fault, were a sixth of a warm rescan). A field's plain value is the
+             * model's now, not the row's: only the row goes. */
+            PyObject *row = items[i];
+            items[i] = Py_NewRef(Py_None);
+            Py_DECREF(row);
+        }
     }
     Py_DECREF(seq);
     return out;
@@ -243,28 +253,38 @@ check_ev(PyObject *ev)
     return 0;
 }
 
+/* The optional last argument ``consume``: the lists of rows are the caller's to empty (see
+ * build_list), as those of a payload loaded for this build alone are. */
+static int
+consuming(PyObject *const *args, Py_ssize_t nargs)
+{
+    return nargs == 4 ? PyObject_IsTrue(args[3]) : 0;
+}
+
 static PyObject *
 py_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "build(plan, row, evidence) takes 3 arguments");
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "build(plan, row, evidence[, consume]) takes 3 or 4 arguments");
         return NULL;
     }
-    if (check_ev(args[2]) < 0)
+    int consume = consuming(args, nargs);
+    if (consume < 0 || check_ev(args[2]) < 0)
         return NULL;
-    return build_one(args[0], args[1], args[2]);
+    return build_one(args[0], args[1], args[2], consume);
 }
 
 static PyObject *
 py_build_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "build_many(plan, rows, evidence) takes 3 arguments");
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "build_many(plan, rows, evidence[, consume]) takes 3 or 4 arguments");
         return NULL;
     }
-    if (check_ev(args[2]) < 0 || check_plan(args[0]) < 0)
+    int consume = consuming(args, nargs);
+    if (consume < 0 || check_ev(args[2]) < 0 || check_plan(args[0]) < 0)
         return NULL;
-    return build_list(args[0], args[1], args[2]);
+    return build_list(args[0], args[1], args[2], consume);
 }
 
 /* -- encoding ------------------------------------------------------------------------
@@ -1086,9 +1106,11 @@ py_stat_sig(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
-     "build(plan, row, evidence): one model of ``plan`` from its stored tuple."},
+     "build(plan, row, evidence[, consume]): one model of ``plan`` from its stored tuple (``consume``: its lists of "
+     "rows are emptied as their models are made)."},
     {"build_many", (PyCFunction)(void (*)(void))py_build_many, METH_FASTCALL,
-     "build_many(plan, rows, evidence): a list of models of ``plan``, one per stored tuple."},
+     "build_many(plan, rows, evidence[, consume]): a list of models of ``plan``, one per stored tuple (``consume``: "
+     "``rows`` and the lists of rows in them are emptied as their models are made)."},
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
      "encode(plan, obj, many, strings, evidence[, see, step, every]): the payload of the model ``obj`` of ``plan`` "
      "(of the list ``obj``, many), as marshal writes (body, evidence table)."},

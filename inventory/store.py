@@ -442,6 +442,24 @@ def _c_decoder(cls: type[BaseModel], exact: bool = False) -> Decoder:
 
 
 @lru_cache(maxsize=None)
+def _consuming_decoder(cls: type[BaseModel], exact: bool = False) -> Decoder:
+    """:func:`_decoder` for tuples loaded for the build alone: the C extension lets each row go
+    once its model is made, so the models reuse the rows' memory (see ``build_list`` in
+    _cbuild.c); the Python functions keep them (the same models either way)."""
+    if _cbuild is None:
+        return _py_decoder(cls, exact)
+    plan, build, build_many = _cplan(cls, exact), _cbuild.build, _cbuild.build_many
+
+    def one(row: tuple, ev: list[Evidence]) -> BaseModel:
+        return build(plan, row, ev, True)  # type: ignore[no-any-return]
+
+    def many(rows: list, ev: list[Evidence]) -> list:
+        return build_many(plan, rows, ev, True)  # type: ignore[no-any-return]
+
+    return one, many
+
+
+@lru_cache(maxsize=None)
 def _cplan(cls: type[BaseModel], exact: bool) -> tuple:
     """The plan ``_cbuild`` builds ``cls`` by (its layout is in _cbuild.c)."""
     plan = _plan(cls, exact)
@@ -545,7 +563,8 @@ class Codec:
     def _made(self) -> tuple[Callable[[tuple, list[Evidence]], BaseModel], Callable[[list, list[Evidence]], list],
                              Callable[[list, list[Evidence]], list]]:
         """The builders of one model and of a list, and the evidence table's builder."""
-        return (*_decoder(self.root, self.exact), _decoder(Evidence, self.exact)[1])
+        # Their rows are marshal'd from a payload for this load alone (see _read).
+        return (*_consuming_decoder(self.root, self.exact), _consuming_decoder(Evidence, self.exact)[1])
 
     @cached_property
     def _prefixes(self) -> tuple[bytes, bytes]:

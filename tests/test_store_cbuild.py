@@ -118,9 +118,34 @@ def test_the_extension_is_built_where_it_can_be() -> None:
 @needs_cbuild
 def test_loading_uses_the_extension_where_it_is_built() -> None:
     assert store._decoder(Inventory, False) is store._c_decoder(Inventory, False)
-    assert store._INVENTORY._made[0].func is store._cbuild.build  # type: ignore[attr-defined]
+    assert store._INVENTORY._made[0] is store._consuming_decoder(Inventory, False)[0]
     back = store.load(store.dump(_inventory()))
     assert back == _inventory()
+
+
+@needs_cbuild
+def test_a_consuming_build_lets_each_row_go_and_keeps_the_values() -> None:
+    import marshal
+
+    inv = _inventory()
+    plan = store._cplan(Inventory, False)
+    body, table = marshal.loads(store.dump(inv)[len(store._INVENTORY._prefixes[False]) + 4:])
+    ev = store._cbuild.build_many(store._cplan(Evidence, False), table, [])
+    kept = store._cbuild.build(plan, body, ev)  # the same rows, not consumed: read again below
+    rows = list(body)
+    consumed = store._cbuild.build(plan, tuple(rows), ev, True)
+    assert consumed == kept == inv
+    # The lists of rows are emptied as their models are made; the tuple given is not touched
+    # (a tuple is never written to), and a plain list value went to its model whole.
+    assert tuple(rows) == tuple(body)
+    components = body[list(Inventory.model_fields).index("components")]
+    assert components and all(row is None for row in components)
+    assert consumed.components[0].labels == inv.components[0].labels
+    many = [("a", 1), ("b", 2)]
+    assert store._cbuild.build_many(store._cplan(Evidence, False), many, [], True) == \
+        [Evidence(path="a", line=1), Evidence(path="b", line=2)]
+    assert many == [None, None]
+    assert store._cbuild.build_many(store._cplan(Evidence, False), (("a", 1),), [], True) == [Evidence(path="a", line=1)]
 
 
 @needs_cbuild
