@@ -188,6 +188,8 @@ class WalkCache:
     directory) and symlinks are followed afresh. Only what had settled when it was listed or
     hashed is remembered (see :func:`_settled_ns`): a change in the same timestamp tick could
     leave the stat as it was. Stored as one checksummed ``marshal`` blob, read in one query.
+    The walk (:func:`walk_files`) and the hashing (:func:`_walk_and_hash`) read ``dirs`` and
+    ``files`` themselves, marking what they use in ``used_dirs`` and ``used_files``.
     """
 
     MAGIC = b"stackpolicy-walk\x002\x00"
@@ -202,15 +204,6 @@ class WalkCache:
         self.used_dirs: set[str] = set()
         self.used_files: set[str] = set()
 
-    def listing(self, d: str, sig: bytes) -> tuple[tuple[str, ...], str] | None:
-        """The (names, kinds) of directory ``d`` (its stat's :func:`_dir_sig` ``sig``) listed
-        before, if it cannot have changed since."""
-        row = self.dirs.get(d)
-        if row is None or row[0] != sig:
-            return None
-        self.used_dirs.add(d)
-        return row[1], row[2]
-
     def record_listing(self, d: str, sig: bytes, newest_ns: int, names: tuple[str, ...], kinds: str) -> None:
         """Remember the listing of ``d`` made during this walk (its stat's :func:`_dir_sig` and
         newer time, see :func:`stat_sig`), if its directory had settled."""
@@ -218,15 +211,6 @@ class WalkCache:
             self.dirs[d] = (sig, names, kinds)
             self.used_dirs.add(d)
             self.changed = True
-
-    def digest(self, path: str, sig: bytes) -> str | None:
-        """The content sha256 of ``path`` (its stat's :func:`_file_sig` ``sig``) hashed before,
-        if it cannot have changed since."""
-        row = self.files.get(path)
-        if row is None or row[0] != sig:
-            return None
-        self.used_files.add(path)
-        return row[1]
 
     def record_digest(self, path: str, sig: bytes, newest_ns: int, digest: str) -> None:
         """Remember the content sha256 of ``path`` hashed during this walk (its stat's
@@ -331,6 +315,7 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
     """
     multi = len(roots) > 1
     filtered = bool(cfg.include or cfg.exclude)
+    dirs_get = walk.dirs.get if walk is not None else None
     for index, root in enumerate(roots):
         label = root.name
         seen_dirs: set[bytes] = set()
@@ -353,8 +338,13 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
                 stats.warnings.append(Warning(path=rel_dir[:-1], message="symlink loop: directory already visited, skipped", scanner="walk"))
                 continue
             seen_dirs.add(key)
-            listed = walk.listing(d, sig) if walk is not None else None
-            if listed is None:
+            # Listed before, with the same stat: it cannot have changed since (asked of every
+            # directory of every walk, so read here rather than through a method).
+            listed = dirs_get(d) if walk is not None else None
+            if listed is not None and listed[0] == sig:
+                walk.used_dirs.add(d)  # type: ignore[union-attr]
+                names, kinds = listed[1], listed[2]
+            else:
                 try:
                     names, kinds, known = _list_dir(d)
                 except OSError as exc:
@@ -362,8 +352,6 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
                     continue
                 if walk is not None and known:
                     walk.record_listing(d, sig, newest_ns, names, kinds)
-            else:
-                names, kinds = listed
             prefix = d if d.endswith("/") else d + "/"
             for name, kind in zip(names, kinds):
                 if kind == _OTHER:
@@ -1316,6 +1304,9 @@ def _walk_and_hash(roots: list[Path], cfg: Config, stats: ScanStats,
     is what it was when ``walk`` last hashed it is not read (see :class:`WalkCache`).
     """
     seen: list[tuple[FileJob, bytes | None, str]] = []
+    # Hashed before, with the same stat: it cannot have changed since (asked of every file by
+    # a warm rescan, on its longer half, so read here rather than through a method).
+    known, used = (walk.files, walk.used_files) if walk is not None else ({}, set())
     for job in iter_files(roots, cfg, stats, walk):
         stats.files_seen += 1
         try:
@@ -1325,8 +1316,11 @@ def _walk_and_hash(roots: list[Path], cfg: Config, stats: ScanStats,
                 stats.skipped += 1
                 continue
             data: bytes | None = None
-            digest = walk.digest(job.path, sig) if walk is not None else None
-            if digest is None:
+            row = known.get(job.path)
+            if row is not None and row[0] == sig:
+                used.add(job.path)
+                digest = row[1]
+            else:
                 with open(job.path, "rb") as fh:
                     data = fh.read()
                 digest = hashlib.sha256(data).hexdigest()
