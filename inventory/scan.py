@@ -1776,8 +1776,8 @@ def _build_pending(
     (which it takes over), else here (then the result is ready). ``loaded``: the fragments were
     loaded from their stored form for this build alone, and the builder adopts their models
     (see ``InventoryBuilder.add_fragment``) instead of copying them. ``parsing``: command lines
-    the scan's workers are parsing meanwhile, added to ``parsed`` before the actions are
-    made (its pool is stopped here, whatever happens). ``early``: most of ``fragments`` merged
+    the scan's workers are parsing meanwhile, read with ``parsed`` as the actions are made
+    (see :class:`_Awaited`; its pool is stopped here, whatever happens). ``early``: most of ``fragments`` merged
     already, while the scan went on (see :class:`_EarlyMerge`)."""
     # These steps allocate hundreds of thousands of small objects that all live until the
     # inventory is built, and make almost no reference cycles (a few hundred on a
