@@ -123,8 +123,14 @@ def test_a_late_file_that_breaks_the_promise_is_merged_as_usual(tmp_path: Path,
     monkeypatch.setattr(scan_mod._LateFiles, "wanted_only_by_them",
                         lambda self, rel: rel.startswith("k8s/kafka/") or wanted(self, rel))
     seen = _spied(monkeypatch)
+    # The merge starts again from the other files' fragments as they were loaded (the early
+    # merge edited its own): each is loaded a second time, from the bytes kept for it.
+    loads: list[int] = []
+    load_many = scan_mod._FRAGMENT_STORE.load_many
+    monkeypatch.setattr(scan_mod._FRAGMENT_STORE, "load_many", lambda blob: loads.append(1) or load_many(blob))
     early = scan_paths([root], cfg, cache_dir=tmp_path / "early", jobs=2)
     assert seen == ["undone"]
+    assert len(loads) > early[1].files_scanned  # once as each arrived, then the early ones again
     usual = _usual(tmp_path, root, monkeypatch, cfg)
     assert _summary(*early) == _summary(*usual)
     assert any(r.id.startswith("kafka") or "kafka" in r.id for r in early[0].resources)
