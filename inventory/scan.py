@@ -520,12 +520,8 @@ class _PoolParse:
     def collect(self, parsed: dict[str, str]) -> None:
         """Wait for the tasks, and add their readings to ``parsed`` (keeping any it has)."""
         for future in self.futures:
-            try:
-                lines = future.result()
-            except BrokenExecutor:
+            if not _answers_into(future, parsed):
                 break
-            for text, line in lines.items():
-                parsed.setdefault(text, line)
         self.futures = []
         self.seen = set()
 
@@ -554,6 +550,17 @@ class _PoolParse:
                     os.setpriority(os.PRIO_PROCESS, proc.pid, WORK_AHEAD_NICE)
             except (OSError, AttributeError):
                 pass  # not allowed here, or already gone: it only costs speed
+
+
+def _answers_into(future: Future, parsed: dict[str, str]) -> bool:
+    """Add a parse task's readings to ``parsed``, keeping any it has; False when its worker died."""
+    try:
+        lines = future.result()
+    except BrokenExecutor:
+        return False
+    for text, line in lines.items():
+        parsed.setdefault(text, line)
+    return True
 
 
 class _Awaited(dict):  # type: ignore[type-arg]
@@ -592,13 +599,8 @@ class _Awaited(dict):  # type: ignore[type-arg]
         return default if line is None else line
 
     def _take(self, future: Future) -> None:
-        try:
-            lines = future.result()
-        except BrokenExecutor:  # no more answers: the rest is parsed by the builder
+        if not _answers_into(future, self):  # no more answers: the rest is parsed by the builder
             self._futures.clear()
-            lines = {}
-        for text, line in lines.items():
-            self.setdefault(text, line)
         if not self._futures:
             self._finished()
 
