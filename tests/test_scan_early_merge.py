@@ -112,6 +112,34 @@ def test_the_early_merge_gives_what_merging_every_fragment_gives(tmp_path: Path,
     assert "k8s/base/broken.yaml" in paths and paths == sorted(paths)
 
 
+def test_the_workers_go_behind_the_early_merge_before_the_late_files_go_out(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # While they scan the late files, the merge in this process is what the scan waits for.
+    from concurrent.futures import ProcessPoolExecutor
+
+    root = _tree(tmp_path)
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    events: list[str] = []
+    put_behind, submit = scan_mod._put_behind, ProcessPoolExecutor.submit
+
+    def spy_behind(pool):  # type: ignore[no-untyped-def]
+        events.append("behind")
+        put_behind(pool)
+
+    def spy_submit(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if fn is scan_mod._read_and_scan:
+            late = scan_mod._LateFiles(all_scanners())
+            events.append("late" if all(late.wanted_only_by_them(rel) for _, rel in args[0]) else "early")
+        return submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(scan_mod, "_put_behind", spy_behind)
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", spy_submit)
+    scan_paths([root], Config(), cache_dir=tmp_path / "c", jobs=2)
+    first_late = events.index("late")
+    assert "behind" in events[:first_late] and "early" not in events[first_late:]
+    assert events.index("behind") > max(i for i, e in enumerate(events) if e == "early")
+
+
 def test_a_late_file_that_breaks_the_promise_is_merged_as_usual(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     root = _tree(tmp_path)
