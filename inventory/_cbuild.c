@@ -424,6 +424,7 @@ typedef struct {
     Py_ssize_t every; /* models of a stepped list between two calls of step */
     Seen seen_strings; /* str object -> its ref (in front of ``strings``) */
     Seen seen_evs;     /* Evidence object -> its index (in front of ``evs``) */
+    int exact;         /* an exact plan's dump: the evidence table is checked too */
 } Tables;
 
 static PyObject *path_name, *line_name, *value_name;
@@ -816,10 +817,145 @@ in_steps(Tables *t, PyObject *v, PyObject *plan)
     return w_count(t, at, written);
 }
 
+/* -- exact plans (store._cexactplan): the checks of store._exact_expr, in C -------------
+ *
+ * An exact codec writes only values that validating their JSON would give back unchanged,
+ * and raises TypeError (store._inexact's words) for anything else: the writer then validates
+ * the models through their JSON first. A plain field's check is a spec, a tuple:
+ *   (X_STR,)                           a str, exactly
+ *   (X_SCALAR, cls)                    an object of exactly ``cls`` (int, bool)
+ *   (X_LITERAL, frozenset)             a str, exactly, among the choices
+ *   (X_LIST, item)                     a list, exactly, of items passing ``item``
+ *   (X_DICT, item)                     a dict, exactly, of str keys to items passing ``item``
+ *   (X_UNION, nullable, scalars, other) None when ``nullable``, an object of exactly one of the
+ *                                      classes ``scalars`` (a tuple), else what ``other`` (a spec
+ *                                      or None) passes
+ * A field carried as JSON has (serializer, holds_a_dict); an evidence field, the Evidence class.
+ */
+enum { X_STR, X_SCALAR, X_LITERAL, X_LIST, X_DICT, X_UNION };
+
+static int
+inexact(PyObject *v)
+{
+    PyErr_Format(PyExc_TypeError, "not as its JSON would validate: a %s", _PyType_Name(Py_TYPE(v)));
+    return -1;
+}
+
+static int exact_value(Tables *t, PyObject *v, PyObject *spec);
+
+static int
+exact_item(Tables *t, PyObject *x, PyObject *spec)
+{
+    return exact_value(t, x, spec);
+}
+
+static int
+exact_value(Tables *t, PyObject *v, PyObject *spec)
+{
+    if (!PyTuple_CheckExact(spec) || PyTuple_GET_SIZE(spec) < 1) {
+        PyErr_SetString(PyExc_TypeError, "not an exact spec");
+        return -1;
+    }
+    Py_ssize_t size = PyTuple_GET_SIZE(spec);
+    long code = PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    if (code == -1 && PyErr_Occurred())
+        return -1;
+    switch (code) {
+    case X_STR:
+        return PyUnicode_CheckExact(v) ? w_str(t, v) : inexact(v);
+    case X_SCALAR:
+        if (size != 2)
+            break;
+        return (PyObject *)Py_TYPE(v) == PyTuple_GET_ITEM(spec, 1) ? plain_value(t, v) : inexact(v);
+    case X_LITERAL: {
+        if (size != 2 || !PyFrozenSet_CheckExact(PyTuple_GET_ITEM(spec, 1)))
+            break;
+        if (!PyUnicode_CheckExact(v))
+            return inexact(v);
+        int in = PySet_Contains(PyTuple_GET_ITEM(spec, 1), v);
+        return in < 0 ? -1 : in ? w_str(t, v) : inexact(v);
+    }
+    case X_LIST:
+        if (size != 2)
+            break;
+        return PyList_CheckExact(v) ? w_list(t, v, exact_item, PyTuple_GET_ITEM(spec, 1)) : inexact(v);
+    case X_DICT: {
+        if (size != 2)
+            break;
+        if (!PyDict_CheckExact(v))
+            return inexact(v);
+        if (Py_EnterRecursiveCall(" while encoding a stored value"))
+            return -1;
+        Py_ssize_t pos = 0;
+        PyObject *k, *x;
+        int rc = w_byte(t, M_DICT);
+        while (rc == 0 && PyDict_Next(v, &pos, &k, &x)) {
+            Py_INCREF(k);
+            Py_INCREF(x);
+            rc = (PyUnicode_CheckExact(k) ? w_str(t, k) : inexact(k)) < 0
+                 || exact_value(t, x, PyTuple_GET_ITEM(spec, 1)) < 0 ? -1 : 0;
+            Py_DECREF(k);
+            Py_DECREF(x);
+        }
+        if (rc == 0)
+            rc = w_byte(t, M_NULL);
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    case X_UNION: {
+        if (size != 4 || !PyTuple_CheckExact(PyTuple_GET_ITEM(spec, 2)))
+            break;
+        int nullable = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 1));
+        if (nullable < 0)
+            return -1;
+        if (v == Py_None && nullable)
+            return w_byte(t, M_NONE);
+        PyObject *scalars = PyTuple_GET_ITEM(spec, 2), *other = PyTuple_GET_ITEM(spec, 3);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(scalars); i++)
+            if ((PyObject *)Py_TYPE(v) == PyTuple_GET_ITEM(scalars, i))
+                return PyUnicode_CheckExact(v) ? w_str(t, v) : plain_value(t, v);
+        return other == Py_None ? inexact(v) : exact_value(t, v, other);
+    }
+    default:
+        break;
+    }
+    PyErr_SetString(PyExc_TypeError, "not an exact spec");
+    return -1;
+}
+
+/* An evidence of an exact plan: an Evidence (exactly ``cls``), by its index in the table. */
+static int
+exact_evidence(Tables *t, PyObject *e, PyObject *cls)
+{
+    return (PyObject *)Py_TYPE(e) == cls ? evidence_index(t, e, NULL) : inexact(e);
+}
+
+/* A field an exact codec carries as its JSON: ``serializer(v)``, a plain dict's empty one
+ * without the call (as the generated encoder does); written as marshal writes bytes. */
+static int
+json_field(Tables *t, PyObject *v, PyObject *spec)
+{
+    if (!PyTuple_CheckExact(spec) || PyTuple_GET_SIZE(spec) != 2) {
+        PyErr_SetString(PyExc_TypeError, "not an exact spec");
+        return -1;
+    }
+    int holds_dict = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 1));
+    if (holds_dict < 0)
+        return -1;
+    PyObject *b = holds_dict && PyDict_CheckExact(v) && PyDict_GET_SIZE(v) == 0
+                  ? PyBytes_FromStringAndSize("{}", 2) : PyObject_CallOneArg(PyTuple_GET_ITEM(spec, 0), v);
+    if (b == NULL)
+        return -1;
+    int rc = w_marshal(t, b);
+    Py_DECREF(b);
+    return rc;
+}
+
 static int
 check_enc_plan(PyObject *plan)
 {
-    if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 6 || !PyType_Check(PyTuple_GET_ITEM(plan, 0))
+    if (!PyTuple_Check(plan) || (PyTuple_GET_SIZE(plan) != 6 && PyTuple_GET_SIZE(plan) != 7)
+        || !PyType_Check(PyTuple_GET_ITEM(plan, 0))
         || !PyTuple_Check(PyTuple_GET_ITEM(plan, 1)) || !PyBytes_Check(PyTuple_GET_ITEM(plan, 2))
         || !PyTuple_Check(PyTuple_GET_ITEM(plan, 3)) || !PyBytes_Check(PyTuple_GET_ITEM(plan, 4))
         || !PyLong_Check(PyTuple_GET_ITEM(plan, 5)))
@@ -827,6 +963,9 @@ check_enc_plan(PyObject *plan)
     Py_ssize_t n = PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 1));
     if (PyBytes_GET_SIZE(PyTuple_GET_ITEM(plan, 2)) != n || PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 3)) != n
         || PyBytes_GET_SIZE(PyTuple_GET_ITEM(plan, 4)) != n)
+        goto bad;
+    if (PyTuple_GET_SIZE(plan) == 7
+        && (!PyTuple_Check(PyTuple_GET_ITEM(plan, 6)) || PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 6)) != n))
         goto bad;
     Py_ssize_t pair = PyLong_AsSsize_t(PyTuple_GET_ITEM(plan, 5));
     if (pair < -1 || pair >= n)
@@ -843,6 +982,28 @@ static int
 field_item(PyObject *plan, Py_ssize_t i, char kind, PyObject *v, Tables *t, int stepped)
 {
     PyObject *sub = PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i);
+    if (PyTuple_GET_SIZE(plan) == 7) { /* exact: store._exact_expr's checks and _each's */
+        PyObject *spec = PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 6), i);
+        switch (kind) {
+        case K_VALUE:
+            return exact_value(t, v, spec);
+        case K_JSON:
+            return json_field(t, v, spec);
+        case K_EV:
+            return exact_evidence(t, v, spec);
+        case K_EVS:
+            return PyList_CheckExact(v) ? w_list(t, v, exact_evidence, spec) : inexact(v);
+        case K_MODEL:
+            return encode_model(sub, v, t, 0);
+        case K_OPT_MODEL:
+            return v == Py_None ? w_byte(t, M_NONE) : encode_model(sub, v, t, 0);
+        case K_MODELS:
+            return PyList_CheckExact(v) ? w_list(t, v, sub_model, sub) : inexact(v);
+        default:
+            PyErr_SetString(PyExc_TypeError, "not an encoding plan");
+            return -1;
+        }
+    }
     switch (kind) {
     case K_VALUE:
         if (t->see != NULL && PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 4))[i] == S_SEEN)
@@ -881,6 +1042,9 @@ encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped)
     Py_ssize_t n = PyTuple_GET_SIZE(keys), i, got = 0;
     PyObject *few[FEW_FIELDS], **values = few, *d = NULL;
     int rc = -1;
+    /* Exact: a model of exactly the plan's class, checked before anything is read. */
+    if (PyTuple_GET_SIZE(plan) == 7 && (PyObject *)Py_TYPE(obj) != PyTuple_GET_ITEM(plan, 0))
+        return inexact(obj);
     if (Py_EnterRecursiveCall(" while encoding a stored model"))
         return -1;
     /* A model of another class than its field's may hold more than this encodes: shown whole. */
@@ -968,6 +1132,17 @@ w_table(Tables *t)
             return -1;
         }
         PyObject *path = PyTuple_GET_ITEM(key, 0), *line = PyTuple_GET_ITEM(key, 1);
+        if (t->exact) { /* a path and a line of 1 or more, as validation would give them */
+            if (!PyUnicode_CheckExact(path))
+                return inexact(path);
+            if (!PyLong_CheckExact(line))
+                return inexact(line);
+            long x = PyLong_AsLong(line);
+            if (x == -1 && PyErr_Occurred())
+                return -1;
+            if (x < 1)
+                return inexact(line);
+        }
         char *p = room(t, 2);
         if (p == NULL)
             return -1;
@@ -988,7 +1163,8 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                         "encode(plan, obj, many, strings, evidence[, see, step, every]) takes 5 or 8 arguments");
         return NULL;
     }
-    Tables t = {NULL, 0, args[3], args[4], NULL, NULL, 0, {NULL, 0, 0}, {NULL, 0, 0}};
+    Tables t = {NULL, 0, args[3], args[4], NULL, NULL, 0, {NULL, 0, 0}, {NULL, 0, 0}, 0};
+    t.exact = PyTuple_Check(args[0]) && PyTuple_GET_SIZE(args[0]) == 7;
     int many = PyObject_IsTrue(args[2]);
     if (many < 0)
         return NULL;
@@ -1002,8 +1178,8 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         t.every = PyLong_AsSsize_t(args[7]);
         if (t.every == -1 && PyErr_Occurred())
             return NULL;
-        if (!PyCallable_Check(t.see) || !PyCallable_Check(t.step) || t.every < 1 || many) {
-            PyErr_SetString(PyExc_TypeError, "see and step must be callable, every at least 1, one model");
+        if (!PyCallable_Check(t.see) || !PyCallable_Check(t.step) || t.every < 1 || many || t.exact) {
+            PyErr_SetString(PyExc_TypeError, "see and step must be callable, every at least 1, one model, not exact");
             return NULL;
         }
     }
@@ -1174,7 +1350,10 @@ PyInit__cbuild(void)
         || PyModule_AddIntConstant(m, "OPT_MODEL", K_OPT_MODEL) < 0
         || PyModule_AddIntConstant(m, "MODELS", K_MODELS) < 0 || PyModule_AddIntConstant(m, "JSON", K_JSON) < 0
         || PyModule_AddIntConstant(m, "PLAIN", S_PLAIN) < 0 || PyModule_AddIntConstant(m, "SEEN", S_SEEN) < 0
-        || PyModule_AddIntConstant(m, "KEYED", S_KEYED) < 0 || PyModule_AddIntConstant(m, "PAIR", S_PAIR) < 0) {
+        || PyModule_AddIntConstant(m, "KEYED", S_KEYED) < 0 || PyModule_AddIntConstant(m, "PAIR", S_PAIR) < 0
+        || PyModule_AddIntConstant(m, "X_STR", X_STR) < 0 || PyModule_AddIntConstant(m, "X_SCALAR", X_SCALAR) < 0
+        || PyModule_AddIntConstant(m, "X_LITERAL", X_LITERAL) < 0 || PyModule_AddIntConstant(m, "X_LIST", X_LIST) < 0
+        || PyModule_AddIntConstant(m, "X_DICT", X_DICT) < 0 || PyModule_AddIntConstant(m, "X_UNION", X_UNION) < 0) {
         Py_DECREF(m);
         return NULL;
     }

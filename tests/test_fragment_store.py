@@ -20,12 +20,22 @@ import inventory.scan as scan_mod
 from inventory import store
 from inventory.config import Config
 from inventory.io import inventory_to_json
-from inventory.model import Component, Evidence, Inventory, Resource
+from inventory.model import Component, Evidence, Inventory, Resource, Warning
 from inventory.scan import scan_paths
 from inventory.scanners.base import CommandSighting, Fragment, Reference, ScanContext, SourceFile
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
 CODEC = scan_mod._FRAGMENT_STORE
+
+
+@pytest.fixture(params=["c", "python"])
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test using it runs with the C exact encoder (``_cbuild``, where built) and with the
+    generated Python one: they must check and write alike."""
+    if request.param == "c" and not store._cexact:
+        pytest.skip("the _cbuild extension (with its exact encoder) is not built")
+    monkeypatch.setattr(store, "_cexact", request.param == "c")
+    return request.param
 
 
 def _example_fragments() -> list[list[Fragment]]:
@@ -72,7 +82,7 @@ def _assert_loads_as_validated(frags: list[Fragment]) -> None:
     assert _shape(loaded) == _shape(expected)
 
 
-def test_real_scanner_output_loads_as_its_validated_json() -> None:
+def test_real_scanner_output_loads_as_its_validated_json(encoder: str) -> None:
     files = _example_fragments()
     assert len(files) > 20
     kinds = {name for frags in files for f in frags for name, value in f.__dict__.items() if value}
@@ -121,7 +131,7 @@ def _fragment(**changes: Any) -> Fragment:
     return frag
 
 
-def test_a_fragment_of_exact_values_is_stored_without_json() -> None:
+def test_a_fragment_of_exact_values_is_stored_without_json(encoder: str) -> None:
     frag = _fragment()
     loaded = CODEC.load_many(CODEC.dump_many([frag]))
     assert _shape(loaded) == _shape(_validated([frag]))
@@ -147,9 +157,21 @@ class _Name(str):
     {"components.0.attributes": {"port": 80.0}},  # a float is none of str, int, bool, list[str]: refused
     {"commands.0.section": 4.0},  # 4
     {"components.0.kind": "cronjob"},  # not one of the choices: refused, as validation refuses it
+    {"components.0.labels": {1: "api"}},  # "1"
+    {"components.0.attributes": {"tags": ("a",)}},  # a list
+    {"components.0.attributes": {"tags": ["a", 1]}},  # a list of str is str only: refused
+    {"components.0.subtype": 3},  # not a str: refused
+    {"components.0.environments": ["prod", None]},  # refused
+    {"components": (Component(id="service:api", kind="service", name="api", evidence=[Evidence(path="p", line=1)]),)},
+    {"warnings": [Warning.model_construct(path="a", line=True, message="m", scanner="s")]},  # 1
+    {"commands.0.evidence": Evidence.model_construct(path="k8s/deploy.yaml", line=0)},  # line >= 1: refused
+    {"commands.0.evidence": Evidence.model_construct(path=7, line=3)},  # a str
+    {"commands.0.evidence": Evidence.model_construct(path="p", line=True)},  # 1
+    {"secrets": (Evidence(path="p", line=1),)},  # a list
+    {"components.0.evidence": [Evidence(path="p", line=1), "p:1"]},  # refused
 ])
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic says it serialises an unexpected value: so it does
-def test_a_value_its_json_would_change_is_validated_through_json(changes: dict[str, Any]) -> None:
+def test_a_value_its_json_would_change_is_validated_through_json(changes: dict[str, Any], encoder: str) -> None:
     frag = _fragment(**changes)
     try:
         expected = _validated([frag])
@@ -164,11 +186,36 @@ def test_a_value_its_json_would_change_is_validated_through_json(changes: dict[s
     assert _shape(loaded) == _shape(expected)
 
 
-def test_a_model_of_another_class_in_a_list_is_validated_through_json() -> None:
+def test_a_model_of_another_class_in_a_list_is_validated_through_json(encoder: str) -> None:
     frag = _fragment()
     frag.resources.append(frag.components[0])  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         CODEC.dump_many([frag])
+
+
+@pytest.mark.skipif(not store._cexact, reason="the _cbuild extension (with its exact encoder) is not built")
+def test_the_c_and_python_exact_encoders_write_the_same_tuples(monkeypatch: pytest.MonkeyPatch) -> None:
+    import marshal
+
+    head = len(CODEC._prefixes[True]) + 4
+    for frags in [*_example_fragments(), [_fragment()]]:
+        written = {}
+        for in_c in (True, False):
+            monkeypatch.setattr(store, "_cexact", in_c)
+            written[in_c] = CODEC.dump_many(frags)
+        assert written[True][:head - 4] == written[False][:head - 4]  # the same header (layout)
+        assert marshal.loads(written[True][head:]) == marshal.loads(written[False][head:])
+        assert _shape(CODEC.load_many(written[True])) == _shape(CODEC.load_many(written[False]))
+
+
+def test_a_subclassed_model_or_evidence_is_validated_through_json(encoder: str) -> None:
+    class Sub(Evidence):
+        pass
+
+    for frag in (_fragment(**{"commands.0.evidence": Sub(path="a", line=1)}),
+                 _fragment(**{"components.0.facts": [Component(id="x", kind="service", name="x", evidence=[])]})):
+        with pytest.raises(TypeError):
+            CODEC.dump_many([frag])
 
 
 def _blob() -> bytes:
