@@ -37,7 +37,8 @@ from inventory.model import Inventory, Warning
 from inventory.scanners import Matcher, all_scanners
 from inventory.scanners.base import Fragment, ScanContext, Scanner, ScanPath, SourceFile
 
-if TYPE_CHECKING:  # imported where used: a warm rescan needs neither
+if TYPE_CHECKING:  # imported where used: a warm rescan needs none of them
+    from inventory.resolve import ResolvedEarly
     from inventory.scrubjudge import FreeTextJudge, PendingScrub
 
 CACHE_DIR = Path(".stackpolicy") / "cache"
@@ -949,10 +950,15 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                     collect(wait=True, early_only=True)
                     t0 = time.perf_counter()
                     early = _EarlyMerge.run(built, late_set, jobs_found, scanners, cfg, sources)
-                    merge_s = time.perf_counter() - t0
-                    stats.stages["merge fragments"] = stats.stages.get("merge fragments", 0.0) + merge_s
+                    t1 = time.perf_counter()
+                    if early is not None:  # and the resolvers that read no command, meanwhile too
+                        early.resolve(cfg)
+                    t2 = time.perf_counter()
+                    # Counted once, as merging and resolving.
+                    stats.stages["merge fragments"] = stats.stages.get("merge fragments", 0.0) + t1 - t0
+                    stats.stages["resolve environments"] = stats.stages.get("resolve environments", 0.0) + t2 - t1
                     stats.stages["walk, read and scan files"] = \
-                        stats.stages.get("walk, read and scan files", 0.0) - merge_s  # counted once, as merging
+                        stats.stages.get("walk, read and scan files", 0.0) - (t2 - t0)
                 if early is None:
                     keep_blobs = False
                     blobs.clear()
@@ -1880,13 +1886,16 @@ class _EarlyMerge:
       read the deployment units (which every file's directory takes part in; else no early
       merge);
     * :meth:`finish` puts every file's sightings, secrets and warnings back in the order of the
-      files, the scan's own warnings next, and what the finalize steps added after them.
+      files, the scan's own warnings next, and what the finalize steps added after them;
+    * :meth:`resolve` runs the first resolvers, those that read no command sighting (and so
+      nothing a late file adds): the build runs the rest (``resolved``).
     """
 
     def __init__(self, builder: InventoryBuilder, positions: list[int], fragments: list[Fragment],
                  spans: list[tuple[int, int, int]], promised: set[str]) -> None:
         self.builder, self.positions, self.fragments, self.spans = builder, positions, fragments, spans
         self.promised = promised  # the scanners that may have scanned a late file (see _LateFiles)
+        self.resolved: ResolvedEarly | None = None
 
     @classmethod
     def run(cls, built: dict[int, list[Fragment]], late: set[int], jobs_found: list[tuple[int, FileJob]],
@@ -1910,6 +1919,14 @@ class _EarlyMerge:
         spans: list[tuple[int, int, int]] = []
         _merge_into(builder, separated, scanners, True, [], spans)
         return cls(builder, positions, separated, spans, {s.name for s in scanners if _promises_commands_only(s)})
+
+    def resolve(self, cfg: Config) -> None:
+        """Run the resolvers that read no command on the merged builder (see
+        ``resolve.resolve_before_commands``): what they find is what they would find once the
+        late files are merged, which add only sightings, secrets and warnings (:meth:`kept`)."""
+        from inventory.resolve import resolve_before_commands
+
+        self.resolved = resolve_before_commands(self.builder, self.fragments, cfg)
 
     def kept(self, built: dict[int, list[Fragment]], late: set[int]) -> bool:
         """Whether every late file's fragments hold what their scanners promised."""
@@ -1959,6 +1976,7 @@ def _build_inventory(
     from inventory.perenv import link_per_environment_names
 
     given = fragments
+    resolved = early.resolved if early is not None else None
     with _stage(stats, "merge fragments"):
         if early is not None:
             builder = early.finish(fragments, stats.warnings if stats else [])
@@ -1968,7 +1986,7 @@ def _build_inventory(
             fragments = separate_same_named(fragments, cfg)
             _merge_into(builder, fragments, scanners, loaded, stats.warnings if stats else [])
     with _stage(stats, "resolve environments"):
-        resolve_environments(builder, fragments, cfg, parsed)
+        resolve_environments(builder, fragments, cfg, parsed, done=resolved)
     # Nothing after this reads a fragment (commands and references live on in the builder).
     given.clear()
     del fragments, given, early

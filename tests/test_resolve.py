@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from generators.risk.assess import assess_inventory
 from inventory.config import Config
 from inventory.environments import canonical_environment, environment_of_path
@@ -139,3 +141,59 @@ def test_a_scanners_fragments_keep_the_order_of_all_fragments() -> None:
     assert ctx.of_scanner("kubernetes") == [frags[1]] and ctx.of_scanner("readme") == []
     ctx.of_scanner("terraform").clear()  # each caller gets its own list
     assert len(ctx.of_scanner("terraform")) == 3
+
+
+def _merged(root: Path) -> tuple:
+    """A builder merged from every fragment of ``root`` (as the build merges them), and the fragments."""
+    import inventory.scan as scan_mod
+    from inventory.builder import InventoryBuilder
+    from inventory.scanners import all_scanners
+    from inventory.units import separate_same_named
+
+    cfg = Config()
+    jobs = [(job.path, job.relpath) for job in scan_mod.iter_files([root], cfg, scan_mod.ScanStats())]
+    records, _ = scan_mod._read_and_scan(jobs, cfg.model_dump_json(), False)
+    frags = separate_same_named([f for rec in records if rec[7] is not None
+                                 for f in scan_mod._FRAGMENT_STORE.load_many(rec[7])], cfg)
+    builder = InventoryBuilder(sources=[str(root)])
+    scan_mod._merge_into(builder, frags, all_scanners(), True, [])
+    return builder, frags
+
+
+def _placements(builder) -> dict:  # type: ignore[no-untyped-def]
+    return {e.id: [s.model_dump() for s in e.environment_sources]
+            for e in (*builder.components.values(), *builder.resources.values())}
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "acme-platform"
+
+
+@pytest.mark.parametrize("root", [EXAMPLE, FIX / "argocd", FIX / "flux", FIX / "compose-dev-readme", FIX / "envroots"],
+                         ids=lambda p: p.name)
+def test_the_resolvers_that_read_no_command_run_first_and_the_rest_after_give_the_same(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from inventory.resolve import resolve_before_commands, resolve_environments
+
+    whole, frags = _merged(root)
+    resolve_environments(whole, frags, Config())
+    split, frags2 = _merged(root)
+    ran: list[str] = []
+    for cls in {type(r) for r in all_resolvers()}:
+        monkeypatch.setattr(cls, "resolve", lambda self, ctx, _f=cls.resolve: ran.append(self.name) or _f(self, ctx))
+    done = resolve_before_commands(split, frags2, Config())
+    names = [r.name for r in all_resolvers()]
+    assert ran == names[:done.count] == ["in-file", "environment-directory", "argocd", "flux", "compose-local-development"]
+    assert all_resolvers()[done.count].reads_commands
+    resolve_environments(split, frags2, Config(), done=done)
+    assert ran == names  # each once, in order
+    assert _placements(split) == _placements(whole)
+    assert any(_placements(whole).values())
+
+
+def test_only_the_leading_resolvers_that_read_no_command_run_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inventory.resolve import resolve_before_commands
+    from inventory.resolve.paths import PathResolver
+
+    builder, frags = _merged(EXAMPLE)
+    monkeypatch.setattr(PathResolver, "reads_commands", True)  # the second in run order
+    assert resolve_before_commands(builder, frags, Config()).count == 1  # the first only: order is kept

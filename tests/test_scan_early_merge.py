@@ -98,9 +98,21 @@ def test_the_early_merge_gives_what_merging_every_fragment_gives(tmp_path: Path,
     cfg = Config()
     monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)  # several batches, and the pool, on a small tree
     seen = _spied(monkeypatch)
+    import inventory.resolve as resolve_mod
+
+    early_resolved: list[int] = []
+    before = resolve_mod.resolve_before_commands
+
+    def spy_before(*args):  # type: ignore[no-untyped-def]
+        done = before(*args)
+        early_resolved.append(done.count)
+        return done
+
+    monkeypatch.setattr(resolve_mod, "resolve_before_commands", spy_before)
     early = scan_paths([root], cfg, cache_dir=tmp_path / "early", jobs=2)
     assert seen == ["kept"]
     assert early[1].stages["merge fragments"] > 0
+    assert early_resolved and early_resolved[0] > 0  # the resolvers that read no command, with the early merge
     usual = _usual(tmp_path, root, monkeypatch, cfg)
     assert _summary(*early) == _summary(*usual)
     assert _entries(tmp_path / "early") == _entries(tmp_path / "usual")

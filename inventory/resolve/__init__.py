@@ -17,6 +17,7 @@ import importlib
 import pkgutil
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from inventory.builder import InventoryBuilder
@@ -25,8 +26,8 @@ from inventory.model import Entity, EnvironmentSource, UnresolvedEnvironments
 from inventory.resolve.base import Assignment, ResolveContext, Resolver
 from inventory.scanners.base import Fragment
 
-__all__ = ["Assignment", "ResolveContext", "Resolver", "all_resolvers", "resolve_environments",
-           "unresolved_summary"]
+__all__ = ["Assignment", "ResolveContext", "ResolvedEarly", "Resolver", "all_resolvers", "resolve_before_commands",
+           "resolve_environments", "unresolved_summary"]
 
 # Entities that run nowhere by themselves: a CI job runs on CI, a Terraform module call is
 # the place its resources come from. They are not counted in the estate's question.
@@ -74,18 +75,50 @@ def add_source(ent: Entity, env: str, how: str, resolver: str, evidence) -> None
 
 
 def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config,
-                         parsed: Mapping[str, str] | None = None) -> None:
+                         parsed: Mapping[str, str] | None = None, *, done: ResolvedEarly | None = None) -> None:
     """Run every resolver over the merged builder, in order, applying what each finds.
 
     ``parsed``: command lines already parsed (``CommandLine`` JSON by the text parsed), optional.
+    ``done``: what :func:`resolve_before_commands` ran on this builder already (those are skipped).
     """
     ctx = ResolveContext(builder=builder, fragments=fragments, config=cfg, parsed=parsed)
-    for resolver in all_resolvers():
+    if done is not None:
+        ctx._by_path = done.by_path
+    for resolver in all_resolvers()[done.count if done is not None else 0:]:
         for assignment in resolver.resolve(ctx):
             apply(builder, resolver.name, assignment)
     for table in (builder.components, builder.resources):
         for ent in table.values():
             ent.environment_sources.sort(key=lambda s: (s.environment, s.resolver, s.how))
+
+
+@dataclass(frozen=True)
+class ResolvedEarly:
+    """What :func:`resolve_before_commands` did: how many resolvers (the first, in run order)
+    it ran, and the entities of each file it found (the same once the other files are merged)."""
+
+    count: int
+    by_path: dict[str, list[str]] | None
+
+
+def resolve_before_commands(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config) -> ResolvedEarly:
+    """Run the leading resolvers that read no command (``Resolver.reads_commands``) over
+    ``builder``, merged from ``fragments``: every file's but some that only add command
+    sightings, secrets and warnings, which those resolvers do not read (they read entities,
+    and the fragments' entities and ``extra``). :func:`resolve_environments` with ``done`` runs the rest.
+
+    The result is what running them on the builder with every file's fragments gives; the
+    caller must make sure that the files left out hold nothing else (see ``scan._EarlyMerge``).
+    """
+    ctx = ResolveContext(builder=builder, fragments=fragments, config=cfg)
+    count = 0
+    for resolver in all_resolvers():
+        if resolver.reads_commands:
+            break
+        for assignment in resolver.resolve(ctx):
+            apply(builder, resolver.name, assignment)
+        count += 1
+    return ResolvedEarly(count, ctx._by_path)
 
 
 def _placed(ent: Entity) -> bool:

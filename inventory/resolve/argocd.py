@@ -19,6 +19,7 @@ class ArgoCDResolver(Resolver):
 
     name = "argocd"
     order = 25
+    reads_commands = False
 
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         patterns = ctx.config.environments

@@ -105,6 +105,12 @@ class Resolver(ABC):
     # Resolvers run in (order, name) order; a later one sees what earlier ones assigned
     # (module calls from an environment root need the root's environment first).
     order: ClassVar[int] = 50
+    # Whether it reads command sightings or parsed lines (the builder's ``commands``,
+    # ``ctx.parsed``). One that reads neither, and only fragments' entities and ``extra``,
+    # may run before the scan's late files (runbooks, scripts: commands only) are merged: a
+    # cold scan runs the leading such resolvers while the workers scan those (see
+    # ``resolve_before_commands``). Conservative by default.
+    reads_commands: ClassVar[bool] = True
 
     @abstractmethod
     def resolve(self, ctx: ResolveContext) -> Iterable[Assignment]:

@@ -29,6 +29,7 @@ class ComposeDevResolver(Resolver):
 
     name = "compose-local-development"
     order = 30
+    reads_commands = False
 
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         readmes: dict[str, dict] = {}

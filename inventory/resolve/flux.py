@@ -43,6 +43,7 @@ class FluxResolver(Resolver):
 
     name = "flux"
     order = 25
+    reads_commands = False
 
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         # Artifact generators per environment directory (each cluster defines its own `apps`).

@@ -20,6 +20,7 @@ class PathResolver(Resolver):
 
     name = "environment-directory"
     order = 20
+    reads_commands = False
 
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         patterns = ctx.config.environments

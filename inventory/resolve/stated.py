@@ -19,6 +19,7 @@ class StatedResolver(Resolver):
 
     name = "in-file"
     order = 10
+    reads_commands = False
 
     def resolve(self, ctx: ResolveContext) -> Iterator[Assignment]:
         b = ctx.builder
