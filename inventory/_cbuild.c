@@ -1278,6 +1278,82 @@ py_stat_sig(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     return Py_BuildValue("(y#LL)", sig, (Py_ssize_t)32, (long long)st.st_size, mtime > ctime ? mtime : ctime);
 }
+
+/* ``known_digests(jobs, known, used, max_bytes)``: for each job (an object with a ``path``
+ * str), the sha256 the walk cache ``known`` (path -> (file sig, digest)) holds for it when the
+ * file's stat is still that sig and its size at most ``max_bytes`` (its path then added to
+ * the set ``used``), else None: the caller handles that file as usual (stats it again, reads
+ * and hashes it, or reports the error). Returns (that list, the total size of the files
+ * answered). A warm rescan asks this of every file of the tree (~20,000 at 2,000 services):
+ * a stat, one lookup and a comparison each, without a stat result, a sig or a call made per
+ * file. */
+static PyObject *path_attr;
+
+static PyObject *
+py_known_digests(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PySet_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "known_digests(jobs: list, known: dict, used: set, max_bytes)");
+        return NULL;
+    }
+    long long max_bytes = PyLong_AsLongLong(args[3]);
+    if (max_bytes == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *jobs = args[0], *known = args[1], *used = args[2];
+    Py_ssize_t n = PyList_GET_SIZE(jobs);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    long long total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *answer = Py_None;
+        PyObject *path = PyObject_GetAttr(PyList_GET_ITEM(jobs, i), path_attr);
+        if (path == NULL)
+            goto fail;
+        PyObject *row = PyUnicode_CheckExact(path) ? PyDict_GetItemWithError(known, path) : NULL; /* borrowed */
+        if (row == NULL && PyErr_Occurred()) {
+            Py_DECREF(path);
+            goto fail;
+        }
+        if (row != NULL && PyTuple_CheckExact(row) && PyTuple_GET_SIZE(row) >= 2
+            && PyBytes_CheckExact(PyTuple_GET_ITEM(row, 0)) && PyBytes_GET_SIZE(PyTuple_GET_ITEM(row, 0)) == 32) {
+            /* As os.stat encodes it; a path it cannot encode (a NUL in it) is the caller's to handle. */
+            PyObject *encoded = NULL;
+            struct stat st;
+            int rc = -1;
+            if (PyUnicode_FSConverter(path, &encoded)) {
+                Py_BEGIN_ALLOW_THREADS
+                rc = stat(PyBytes_AS_STRING(encoded), &st);
+                Py_END_ALLOW_THREADS
+                Py_DECREF(encoded);
+            }
+            else
+                PyErr_Clear();
+            if (rc == 0 && (long long)st.st_size <= max_bytes) {
+                char sig[32];
+                put64(sig, (long long)st.st_size);
+                put64(sig + 8, (long long)st.ST_MTIM.tv_sec * 1000000000LL + st.ST_MTIM.tv_nsec);
+                put64(sig + 16, (long long)st.ST_CTIM.tv_sec * 1000000000LL + st.ST_CTIM.tv_nsec);
+                put64(sig + 24, (long long)st.st_ino);
+                if (memcmp(sig, PyBytes_AS_STRING(PyTuple_GET_ITEM(row, 0)), 32) == 0) {
+                    if (PySet_Add(used, path) < 0) {
+                        Py_DECREF(path);
+                        goto fail;
+                    }
+                    answer = PyTuple_GET_ITEM(row, 1);
+                    total += (long long)st.st_size;
+                }
+            }
+        }
+        Py_DECREF(path);
+        PyList_SET_ITEM(out, i, Py_NewRef(answer));
+    }
+    return Py_BuildValue("(NL)", out, total);
+fail:
+    /* The items not yet set are NULL, which a list's deallocation skips. */
+    Py_DECREF(out);
+    return NULL;
+}
 #endif
 
 static PyMethodDef methods[] = {
@@ -1293,6 +1369,9 @@ static PyMethodDef methods[] = {
 #ifndef _WIN32
     {"stat_sig", (PyCFunction)(void (*)(void))py_stat_sig, METH_FASTCALL,
      "stat_sig(path, for_dir): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},
+    {"known_digests", (PyCFunction)(void (*)(void))py_known_digests, METH_FASTCALL,
+     "known_digests(jobs, known, used, max_bytes): each job's digest from the walk cache when its stat is unchanged, "
+     "else None; and the total size of those files."},
 #endif
     {NULL, NULL, 0, NULL},
 };
@@ -1339,6 +1418,11 @@ PyInit__cbuild(void)
     path_name = PyUnicode_InternFromString("path");
     line_name = PyUnicode_InternFromString("line");
     value_name = PyUnicode_InternFromString("value");
+#ifndef _WIN32
+    path_attr = PyUnicode_InternFromString("path");
+    if (path_attr == NULL)
+        return NULL;
+#endif
     empty_tuple = PyTuple_New(0);
     if (dict_name == NULL || path_name == NULL || line_name == NULL || value_name == NULL || empty_tuple == NULL)
         return NULL;

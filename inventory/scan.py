@@ -177,6 +177,9 @@ def _py_stat_sig(path: str, for_dir: bool) -> tuple[bytes, int, int]:
 # The same in C where the extension is built (no os.stat_result made): the walk's stat of
 # every file and directory was a fifth of a warm rescan's walk. (store imports it, optionally.)
 stat_sig: Callable[[str, bool], tuple[bytes, int, int]] = getattr(store._cbuild, "stat_sig", None) or _py_stat_sig
+# Each file's digest from the walk cache when its stat is unchanged, in C (see _walk_and_hash).
+known_digests: Callable[[list, dict, set, int], tuple[list[str | None], int]] | None = \
+    getattr(store._cbuild, "known_digests", None)
 
 
 class WalkCache:
@@ -1329,32 +1332,55 @@ def _walk_and_hash(roots: list[Path], cfg: Config, stats: ScanStats,
     # Hashed before, with the same stat: it cannot have changed since (asked of every file by
     # a warm rescan, on its longer half, so read here rather than through a method).
     known, used = (walk.files, walk.used_files) if walk is not None else ({}, set())
-    for job in iter_files(roots, cfg, stats, walk):
-        stats.files_seen += 1
-        try:
-            sig, size, newest_ns = stat_sig(job.path, False)
-            if size > cfg.max_file_bytes:
-                stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
-                stats.skipped += 1
-                continue
-            data: bytes | None = None
-            row = known.get(job.path)
-            if row is not None and row[0] == sig:
-                used.add(job.path)
-                digest = row[1]
-            else:
-                with open(job.path, "rb") as fh:
-                    data = fh.read()
-                digest = hashlib.sha256(data).hexdigest()
-                if walk is not None:
-                    walk.record_digest(job.path, sig, newest_ns, digest)
-        except OSError as exc:
-            stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
-            stats.skipped += 1
+    found: list[FileJob] = []
+    for _, job in walk_files(roots, cfg, stats, walk):
+        if job is not None:
+            found.append(job)
             continue
-        stats.bytes_read += size if data is None else len(data)
-        seen.append((job, data, digest))
+        # A root walked: its files, sorted (as iter_files gives them), before the next root is
+        # walked (its warnings come after theirs). Those the cache answers, answered in one
+        # call (_cbuild.known_digests), the others one by one.
+        found.sort(key=_BY_RELPATH)
+        answers, answered_bytes = known_digests(found, known, used, cfg.max_file_bytes) \
+            if known_digests is not None and known else ([None] * len(found), 0)
+        stats.files_seen += len(found)
+        stats.bytes_read += answered_bytes
+        for job, digest in zip(found, answers):
+            if digest is not None:
+                seen.append((job, None, digest))
+            else:
+                _hash_one(job, cfg, stats, walk, known, used, seen)
+        found = []
     return seen
+
+
+def _hash_one(job: FileJob, cfg: Config, stats: ScanStats, walk: WalkCache | None, known: dict[str, tuple],
+              used: set[str], seen: list[tuple[FileJob, bytes | None, str]]) -> None:
+    """:func:`_walk_and_hash` of one file: its digest from ``known`` when its stat is unchanged,
+    else read and hashed (and recorded in ``walk``); appended to ``seen``, or a warning."""
+    try:
+        sig, size, newest_ns = stat_sig(job.path, False)
+        if size > cfg.max_file_bytes:
+            stats.warnings.append(Warning(path=job.relpath, message=f"file larger than {cfg.max_file_bytes} bytes, skipped", scanner="walk"))
+            stats.skipped += 1
+            return
+        data: bytes | None = None
+        row = known.get(job.path)
+        if row is not None and row[0] == sig:
+            used.add(job.path)
+            digest = row[1]
+        else:
+            with open(job.path, "rb") as fh:
+                data = fh.read()
+            digest = hashlib.sha256(data).hexdigest()
+            if walk is not None:
+                walk.record_digest(job.path, sig, newest_ns, digest)
+    except OSError as exc:
+        stats.warnings.append(Warning(path=job.relpath, message=f"cannot read file: {exc.strerror or exc}", scanner="walk"))
+        stats.skipped += 1
+        return
+    stats.bytes_read += size if data is None else len(data)
+    seen.append((job, data, digest))
 
 
 class _Walked(NamedTuple):

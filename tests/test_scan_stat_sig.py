@@ -72,3 +72,49 @@ def test_a_walk_cache_written_by_either_is_read_by_the_other(tmp_path: Path, mon
     warm, stats = scan_paths([root], Config(), cache_dir=cache, jobs=1)
     assert warm == cold and stats.cache_hits == stats.files_scanned > 0
     assert not [p for p in opened if p.startswith(str(root))]  # every file known by its stat: none read
+
+
+needs_known = pytest.mark.skipif(getattr(_cbuild, "known_digests", None) is None,
+                                 reason="the _cbuild extension (with known_digests) is not built")
+
+
+@needs_known
+def test_known_digests_answers_only_files_whose_stat_is_what_the_cache_holds(tmp_path: Path) -> None:
+    files = {name: tmp_path / name for name in ("same.yaml", "edited.yaml", "big.yaml", "gone.yaml", "new.yaml")}
+    for path in files.values():
+        path.write_text("kind: Service\n")
+    known = {str(p): (_py_stat_sig(str(p), False)[0], f"sha-{name}") for name, p in files.items() if name != "new.yaml"}
+    files["edited.yaml"].write_text("kind: Deployment\n")  # another size and mtime
+    files["big.yaml"].write_text("x" * 100)
+    known[str(files["big.yaml"])] = (_py_stat_sig(str(files["big.yaml"]), False)[0], "sha-big")
+    files["gone.yaml"].unlink()
+    jobs = [scan_mod.FileJob(tmp_path, str(p), name) for name, p in files.items()]
+    jobs.append(scan_mod.FileJob(tmp_path, str(tmp_path / "nul\0byte"), "nul"))  # not a C string: the caller's
+    used: set[str] = set()
+    answers, size = _cbuild.known_digests(jobs, known, used, 50)
+    assert answers == ["sha-same.yaml", None, None, None, None, None]
+    assert used == {str(files["same.yaml"])} and size == files["same.yaml"].stat().st_size
+    # What the Python walk does with each: the same digests, the others read, hashed or reported.
+    with pytest.raises(TypeError):
+        _cbuild.known_digests(tuple(jobs), known, used, 50)  # type: ignore[arg-type]
+
+
+@needs_known
+def test_a_warm_walk_gives_the_same_with_or_without_known_digests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+    root = old_example_tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    edited = sorted(root.rglob("*.yaml"))[0]
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    results = []
+    for helper in (_cbuild.known_digests, None):
+        monkeypatch.setattr(scan_mod, "known_digests", helper)
+        walk = scan_mod.FragmentCache(cache).get_walk()
+        stats = scan_mod.ScanStats()
+        seen = scan_mod._walk_and_hash([root], Config(), stats, walk)
+        results.append(([(j.relpath, data is not None, digest) for j, data, digest in seen],
+                         stats.files_seen, stats.bytes_read, stats.skipped, stats.warnings,
+                         sorted(walk.used_files)))
+    assert results[0] == results[1]
+    assert any(read for _, read, _ in results[0][0]) and not all(read for _, read, _ in results[0][0])
