@@ -1214,6 +1214,75 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return t.out;
 }
 
+/* -- the build's sorted tables --------------------------------------------------------
+ *
+ * ``by_sorted_key(table, fields)``: ``[table[k] for k in sorted(table)]``, and the positions
+ * in it of the values (models) whose ``__dict__`` holds one of ``fields`` (names) with a
+ * length of two or more: those the build normalises (sorts their lists, dedupes their
+ * evidence); the others it takes as they are (``InventoryBuilder.build``: ~56,000 actions and
+ * ~16,000 edges at 2,000 services, most with one evidence, command and flag at most).
+ */
+static PyObject *
+py_by_sorted_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_CheckExact(args[0]) || !PyTuple_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "by_sorted_key(table: dict, fields: tuple)");
+        return NULL;
+    }
+    PyObject *table = args[0], *fields = args[1];
+    PyObject *keys = PyDict_Keys(table);
+    if (keys == NULL)
+        return NULL;
+    if (PyList_Sort(keys) < 0) {
+        Py_DECREF(keys);
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    PyObject *values = PyList_New(n), *marked = PyList_New(0);
+    if (values == NULL || marked == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyDict_GetItemWithError(table, PyList_GET_ITEM(keys, i)); /* borrowed */
+        if (v == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "the table changed while it was read");
+            goto fail;
+        }
+        PyList_SET_ITEM(values, i, Py_NewRef(v));
+        /* The model's own __dict__ (its fields), as the build's ``a.__dict__`` reads it. */
+        PyObject **slot = _PyObject_GetDictPtr(v);
+        PyObject *d = slot != NULL && *slot != NULL ? Py_NewRef(*slot) : PyObject_GetAttr(v, dict_name);
+        if (d == NULL)
+            goto fail;
+        int many = 0;
+        for (Py_ssize_t f = 0; !many && f < PyTuple_GET_SIZE(fields); f++) {
+            PyObject *x = PyObject_GetItem(d, PyTuple_GET_ITEM(fields, f));
+            Py_ssize_t len = x == NULL ? -1 : PyObject_Length(x);
+            Py_XDECREF(x);
+            if (len < 0) {
+                Py_DECREF(d);
+                goto fail;
+            }
+            many = len >= 2;
+        }
+        Py_DECREF(d);
+        if (many) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            int rc = at == NULL ? -1 : PyList_Append(marked, at);
+            Py_XDECREF(at);
+            if (rc < 0)
+                goto fail;
+        }
+    }
+    Py_DECREF(keys);
+    return Py_BuildValue("(NN)", values, marked);
+fail:
+    Py_DECREF(keys);
+    Py_XDECREF(values);
+    Py_XDECREF(marked);
+    return NULL;
+}
+
 /* -- the walk's stat ---------------------------------------------------------------
  *
  * ``stat_sig(path, for_dir)``: what a walk keeps of ``os.stat(path)`` (``scan._file_sig`` or,
@@ -1366,6 +1435,9 @@ static PyMethodDef methods[] = {
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
      "encode(plan, obj, many, strings, evidence[, see, step, every]): the payload of the model ``obj`` of ``plan`` "
      "(of the list ``obj``, many), as marshal writes (body, evidence table)."},
+    {"by_sorted_key", (PyCFunction)(void (*)(void))py_by_sorted_key, METH_FASTCALL,
+     "by_sorted_key(table, fields): the values of the dict ``table`` in the order of its sorted keys, and the "
+     "positions of those whose __dict__ holds one of ``fields`` with two or more items."},
 #ifndef _WIN32
     {"stat_sig", (PyCFunction)(void (*)(void))py_stat_sig, METH_FASTCALL,
      "stat_sig(path, for_dir): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},
