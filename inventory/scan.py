@@ -177,6 +177,9 @@ def _py_stat_sig(path: str, for_dir: bool) -> tuple[bytes, int, int]:
 # The same in C where the extension is built (no os.stat_result made): the walk's stat of
 # every file and directory was a fifth of a warm rescan's walk. (store imports it, optionally.)
 stat_sig: Callable[[str, bool], tuple[bytes, int, int]] = getattr(store._cbuild, "stat_sig", None) or _py_stat_sig
+# A listed directory's file jobs and subdirectories, in C (see walk_files).
+dir_entries: Callable[..., tuple[list[FileJob], list[tuple[str, str]]] | None] | None = \
+    getattr(store._cbuild, "dir_entries", None)
 # Each file's digest from the walk cache when its stat is unchanged, in C (see _walk_and_hash).
 known_digests: Callable[[list, dict, set, int], tuple[list[str | None], int]] | None = \
     getattr(store._cbuild, "known_digests", None)
@@ -320,6 +323,7 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
     multi = len(roots) > 1
     filtered = bool(cfg.include or cfg.exclude)
     dirs_get = walk.dirs.get if walk is not None else None
+    entries = dir_entries
     for index, root in enumerate(roots):
         label = root.name
         seen_dirs: set[bytes] = set()
@@ -330,6 +334,7 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
         # Plain strings, not Path objects: on a tree of thousands of files pathlib's parsing
         # and relative_to() took most of the walk (it runs on every warm rescan).
         stack: list[tuple[str, str]] = [(str(root), "")]  # (absolute dir, its relative path + "/")
+        kit = (FileJob, root, FileJob.root, FileJob.path, FileJob.relpath, f"{label}/" if multi else None)
         while stack:
             d, rel_dir = stack.pop()
             try:
@@ -357,6 +362,16 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
                 if walk is not None and known:
                     walk.record_listing(d, sig, newest_ns, names, kinds)
             prefix = d if d.endswith("/") else d + "/"
+            if entries is not None and not filtered:
+                # A directory of files and directories only (most), made in C: the same jobs
+                # and subdirectories, in the same order, as the loop below makes.
+                made = entries(prefix, rel_dir, names, kinds, SKIP_DIRS, kit)
+                if made is not None:
+                    files, below = made
+                    stack.extend(below)
+                    for job in files:
+                        yield index, job
+                    continue
             for name, kind in zip(names, kinds):
                 if kind == _OTHER:
                     continue

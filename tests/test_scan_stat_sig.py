@@ -118,3 +118,53 @@ def test_a_warm_walk_gives_the_same_with_or_without_known_digests(tmp_path: Path
                          sorted(walk.used_files)))
     assert results[0] == results[1]
     assert any(read for _, read, _ in results[0][0]) and not all(read for _, read, _ in results[0][0])
+
+
+needs_entries = pytest.mark.skipif(getattr(_cbuild, "dir_entries", None) is None,
+                                   reason="the _cbuild extension (with dir_entries) is not built")
+
+
+def _walked(roots: list[Path], walk: scan_mod.WalkCache | None) -> list:
+    stats = scan_mod.ScanStats()
+    out = [(i, None if job is None else (job.root, job.path, job.relpath, type(job)))
+           for i, job in scan_mod.walk_files(roots, Config(), stats, walk)]
+    return [out, stats.warnings]
+
+
+@needs_entries
+@pytest.mark.parametrize("cached", [False, True])
+def test_the_walk_gives_the_same_with_or_without_dir_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           cached: bool) -> None:
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        for rel in ("x.yaml", "k8s/base/d.yaml", "k8s/base/e.yaml", "node_modules/m.js", "deep/er/still/f.tf", "z.md"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text("x: 1\n")
+    (a / "k8s" / "again").symlink_to(a / "k8s")  # a link: that directory is walked by the loop
+    (b / "deep" / "empty").mkdir()
+    results = []
+    for helper in (_cbuild.dir_entries, None):
+        monkeypatch.setattr(scan_mod, "dir_entries", helper)
+        walk = scan_mod.WalkCache()
+        if cached:  # listings from a first walk, as a warm rescan reads them
+            _walked([a, b], walk)
+            walk = scan_mod.WalkCache.load(walk.dump([a, b]))
+        results.append([_walked([a], walk), _walked([a, b], walk), _walked([b / "deep"], walk)])
+    assert results[0] == results[1]
+    files = [job for _, job in results[0][1][0] if job is not None]
+    assert ("b/k8s/base/d.yaml" in [rel for _, _, rel, _ in files]) and not any("node_modules" in rel for _, _, rel, _ in files)
+
+
+@needs_entries
+def test_dir_entries_leaves_any_other_kind_of_entry_to_the_loop() -> None:
+    kit = (scan_mod.FileJob, Path("/r"), scan_mod.FileJob.root, scan_mod.FileJob.path, scan_mod.FileJob.relpath, None)
+    assert _cbuild.dir_entries("/r/", "", ("a", "b"), "fl", set(), kit) is None
+    assert _cbuild.dir_entries("/r/", "", ("a",), "o", set(), kit) is None
+    files, dirs = _cbuild.dir_entries("/r/s/", "s/", ("a", "b", ".git"), "fdd", {".git"}, kit)
+    assert [(j.root, j.path, j.relpath) for j in files] == [(Path("/r"), "/r/s/a", "s/a")]
+    assert dirs == [("/r/s/b", "s/b/")]
+    with pytest.raises(ValueError):
+        _cbuild.dir_entries("/r/", "", ("a", "b"), "f", set(), kit)  # one kind per name
+    with pytest.raises(TypeError):
+        _cbuild.dir_entries("/r/", "", ["a"], "f", set(), kit)  # type: ignore[arg-type]
