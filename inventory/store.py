@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import marshal
+import mmap
 import sys
 import types
 import typing
@@ -692,21 +693,23 @@ class Codec:
         payload = self._payload(objs, True)
         return b"".join((self._header(True, payload), payload))
 
-    def _read(self, blob: bytes, many: bool) -> tuple[list[Evidence], Any]:
+    def _read(self, blob: bytes | mmap.mmap | memoryview, many: bool) -> tuple[list[Evidence], Any]:
+        # ``blob``: the bytes, or a read-only map of a file holding them, or a view of either (read in place).
         prefix = self._prefixes[many]
         head = len(prefix) + 4
-        if not isinstance(blob, bytes) or blob[: len(prefix)] != prefix:
-            if isinstance(blob, bytes) and blob[: len(self.magic)] == self.magic:
+        if not isinstance(blob, (bytes, mmap.mmap, memoryview)) or blob[: len(prefix)] != prefix:
+            if isinstance(blob, (bytes, mmap.mmap, memoryview)) and blob[: len(self.magic)] == self.magic:
                 raise StoreError("stored by another version")
             raise StoreError("not a stored entry of this kind")
-        payload = memoryview(blob)[head:]
-        if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
-            raise StoreError("damaged: checksum mismatch")
-        body, table = marshal.loads(payload)
+        with memoryview(blob) as whole, whole[head:] as payload:  # let go before a map is closed
+            if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
+                raise StoreError("damaged: checksum mismatch")
+            body, table = marshal.loads(payload)
         return self._made[2](table, []), body
 
-    def load(self, blob: bytes) -> BaseModel:
-        """The model stored by :meth:`dump_parts`; raises :class:`StoreError` for anything else."""
+    def load(self, blob: bytes | mmap.mmap | memoryview) -> BaseModel:
+        """The model stored by :meth:`dump_parts` (its bytes, or a map of a file holding them);
+        raises :class:`StoreError` for anything else."""
         try:
             evidence, body = self._read(blob, False)
             obj = self._made[0](body, evidence)
@@ -757,8 +760,9 @@ def dump(inv: Inventory) -> bytes:
     return b"".join(dump_parts(inv))
 
 
-def load(blob: bytes) -> Inventory:
-    """The inventory stored by :func:`dump`; raises :class:`StoreError` for anything else."""
+def load(blob: bytes | mmap.mmap | memoryview) -> Inventory:
+    """The inventory stored by :func:`dump` (its bytes, or a read-only map of a file holding
+    them); raises :class:`StoreError` for anything else."""
     # Hundreds of thousands of new objects, none of them garbage: the cyclic collector would
     # only walk them again and again as they accumulate (a third of the load).
     paused = gc.isenabled()

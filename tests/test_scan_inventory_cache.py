@@ -6,6 +6,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from inventory.config import Config
 from inventory.io import inventory_to_json, inventory_to_yaml
 from inventory.scan import scan_paths
@@ -113,8 +115,11 @@ def test_the_inventory_is_stored_once_and_found_by_either_key(tmp_path: Path, mo
     first, _ = scan_paths([root], Config(), cache_dir=cache)
     with sqlite3.connect(cache / "scan.sqlite") as db:
         (by_files,), = db.execute("SELECT value FROM inventories").fetchall()
-        (by_tree,), = db.execute("SELECT value FROM trees").fetchall()
-    assert len(by_files) < 1000 < len(by_tree)  # the inventories row only names the trees row
+        (scope, key, by_tree), = db.execute("SELECT scope, key, value FROM trees").fetchall()
+    # Stored once, in the tree's own file: the inventories row names the trees row, which names the file.
+    assert len(by_files) < 1000 and len(by_tree) < 100
+    (stored,) = (cache / "trees").iterdir()
+    assert stored == scan.FragmentCache(cache).tree_file(scope, key) and stored.stat().st_size > 1000
 
     def no_build(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("the stored inventory must be reused, not built again")
@@ -125,6 +130,47 @@ def test_the_inventory_is_stored_once_and_found_by_either_key(tmp_path: Path, mo
     (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x01")  # and again: stored under the new keys
     third, _ = scan_paths([root], Config(), cache_dir=cache)
     assert inventory_to_json(third) == inventory_to_json(again) == inventory_to_json(first)
+    assert len(list((cache / "trees").iterdir())) == 1  # the scope's earlier trees' files are gone
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "garbage", "truncated", "another tree's"])
+def test_a_stored_trees_file_that_cannot_be_read_means_a_rebuild(tmp_path: Path, damage: str) -> None:
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    cold, _ = scan_paths([root], Config(), use_cache=False)
+    scan_paths([root], Config(), cache_dir=cache)
+    (stored,) = (cache / "trees").iterdir()
+    data = stored.read_bytes()
+    if damage == "missing":
+        stored.unlink()
+    elif damage == "empty":
+        stored.write_bytes(b"")
+    elif damage == "garbage":
+        stored.write_bytes(b"x" * len(data))
+    elif damage == "truncated":
+        stored.write_bytes(data[: len(data) // 2])
+    else:  # a valid stored inventory, of another tree: its checksum holds, its content does not fit
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: lonely\n")
+        scan_paths([other], Config(), cache_dir=tmp_path / "other-cache")
+        (theirs,) = (tmp_path / "other-cache" / "trees").iterdir()
+        stored.write_bytes(theirs.read_bytes())
+    again, stats = scan_paths([root], Config(), cache_dir=cache)
+    assert inventory_to_json(again) == inventory_to_json(cold)
+    assert stats.cache_hits == stats.files_scanned  # rebuilt from the stored fragments
+
+
+def test_a_damaged_database_takes_the_trees_files_with_it(tmp_path: Path) -> None:
+    import inventory.scan as scan
+
+    root = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    assert list((cache / "trees").iterdir())
+    fc = scan.FragmentCache(cache)
+    fc._remove()
+    assert not (cache / "scan.sqlite").exists() and not list((cache / "trees").iterdir())
 
 
 def test_generation_settings_do_not_invalidate_the_scan_cache(tmp_path: Path) -> None:

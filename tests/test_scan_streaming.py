@@ -43,8 +43,11 @@ def _odd_tree(tmp_path: Path) -> list[Path]:
 
 
 def _stored(cache: Path) -> dict[str, list[tuple]]:
+    """The cache's rows, and its trees' inventory files (name, bytes)."""
     with sqlite3.connect(cache / "scan.sqlite") as db:
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in ("fragments", "inventories", "trees")}
+        rows = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in ("fragments", "inventories", "trees")}
+    files = sorted((cache / "trees").iterdir()) if (cache / "trees").exists() else []
+    return {**rows, "tree files": [(f.name, f.read_bytes()) for f in files]}
 
 
 def _summary(inv, stats) -> tuple:  # type: ignore[no-untyped-def]

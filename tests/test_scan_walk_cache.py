@@ -211,13 +211,19 @@ def test_a_new_file_in_a_scanned_tree_is_scanned(tmp_path: Path, no_settle: None
     assert any(e.path.startswith("runbooks-moved/") for a in warm.actions for e in a.evidence)
 
 
-def test_a_damaged_stored_walk_means_a_full_walk_not_an_error(tmp_path: Path, no_settle: None) -> None:
+@pytest.mark.parametrize("damage", [b"garbage", b"", None])
+def test_a_damaged_stored_walk_means_a_full_walk_not_an_error(tmp_path: Path, no_settle: None,
+                                                              damage: bytes | None) -> None:
     root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
     cold, _ = scan_paths([root], Config(), use_cache=False)
     scan_paths([root], Config(), cache_dir=cache)
-    with sqlite3.connect(cache / "scan.sqlite") as db:
-        db.execute("UPDATE walk SET value = ?", (b"garbage",))
+    stored = cache / "walk.bin"
+    assert stored.stat().st_size > 1000
+    if damage is None:
+        stored.unlink()
+    else:
+        stored.write_bytes(damage)
     again, stats = scan_paths([root], Config(), cache_dir=cache)
     assert stats.cache_hits == stats.files_scanned > 0
     assert inventory_to_yaml(again) == inventory_to_yaml(cold)

@@ -155,17 +155,21 @@ def test_a_stored_cold_scan_judged_by_the_helper_stores_what_judging_here_stores
     # The stored inventory is the scrubbed one: on disk, and as the rescan returns it. (The
     # per-file cache keeps what this test's "scanner" made; the scrub is over the inventory.)
     blobs = _stored_blobs(tmp_path / "helped")
-    assert len(blobs) == 2 and all(SECRET.encode() not in blob for blob in blobs)
+    assert len(blobs) == 3 and all(SECRET.encode() not in blob for blob in blobs)  # two rows naming one file
+    assert len(blobs[-1]) > 1000  # the file: the inventory itself
     again, stats = scan_paths([EXAMPLE], Config(), cache_dir=tmp_path / "helped", jobs=1)
     assert stats.cache_hits and again.digest() == here.digest()
 
 
 def _stored_blobs(cache: Path) -> list[bytes]:
+    """Every stored inventory's bytes: the cache's rows and its trees' inventory files."""
     db = sqlite3.connect(cache / "scan.sqlite")
     try:
-        return [row[0] for table in ("inventories", "trees") for row in db.execute(f"SELECT value FROM {table}")]
+        rows = [row[0] for table in ("inventories", "trees") for row in db.execute(f"SELECT value FROM {table}")]
     finally:
         db.close()
+    files = sorted((cache / "trees").iterdir()) if (cache / "trees").exists() else []
+    return rows + [f.read_bytes() for f in files]
 
 
 @pytest.mark.parametrize("leaky", [False, True])
