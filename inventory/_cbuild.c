@@ -21,7 +21,9 @@
  *
  * The other way (``encode``, the second half of this file) writes a model's stored form,
  * the bytes ``marshal.loads`` reads as the tuples the generated encoders of
- * ``store._encoder`` make (not exact), without making them.
+ * ``store._encoder`` make, without making them: the inventory's, and (with an exact plan, the
+ * same checks) each file's fragments. The walk's helpers follow: the stat it keeps, a listed
+ * directory's jobs, the walk cache's answers, and the build's sorted tables.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

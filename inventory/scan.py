@@ -1391,7 +1391,11 @@ class FragmentCache:
             self.db.commit()
         except sqlite3.Error as exc:
             self._lost(exc)
-            return True  # the rows are what the database holds; the file alone is only a miss
+            try:  # not named by any row: only room taken
+                path.unlink()
+            except OSError:
+                pass
+            return True
         if old is not None and old[0] != tree[1]:
             try:
                 self.tree_file(tree[0], old[0]).unlink()
