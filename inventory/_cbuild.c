@@ -422,6 +422,7 @@ typedef struct {
     PyObject *strings; /* str -> its ref, the order strings were first written in */
     PyObject *evs;     /* (path, line) -> index */
     PyObject *see;
+    PyObject *known;   /* key -> whether ``see`` judges a string under it by its key, or NULL */
     PyObject *step;
     Py_ssize_t every; /* models of a stepped list between two calls of step */
     Seen seen_strings; /* str object -> its ref (in front of ``strings``) */
@@ -429,7 +430,7 @@ typedef struct {
     int exact;         /* an exact plan's dump: the evidence table is checked too */
 } Tables;
 
-static PyObject *path_name, *line_name, *value_name;
+static PyObject *path_name, *line_name, *value_name, *name_name;
 
 static int encode_model(PyObject *plan, PyObject *obj, Tables *t, int stepped);
 
@@ -651,10 +652,71 @@ plain_item(Tables *t, PyObject *x, PyObject *Py_UNUSED(arg))
     return plain_value(t, x);
 }
 
+/* Whether ``see`` would only look at ``key``, a string under it, with what the known answers
+ * say: a key judged as no secret's (false in ``t->known``) gets nothing of its strings shown.
+ * Mirrors secrets._judging_beside_table's ``seen``: a string or a list of strings under such a
+ * key, a number, None, or a dict (not a ``{name, value}`` pair) of such items shows nothing. */
+static inline int
+key_known_plain(Tables *t, PyObject *key)
+{
+    if (key == Py_None)
+        return 1;
+    if (!PyUnicode_CheckExact(key))
+        return 0;
+    PyObject *hit = PyDict_GetItemWithError(t->known, key); /* never raises: an exact str key */
+    return hit == Py_False;
+}
+
+static inline int
+shows_nothing_item(PyObject *x)
+{
+    return x == Py_None || PyLong_CheckExact(x) || PyBool_Check(x) || PyFloat_CheckExact(x);
+}
+
+static int
+shows_nothing_under(Tables *t, PyObject *v, PyObject *key)
+{
+    if (shows_nothing_item(v))
+        return 1;
+    if (PyUnicode_CheckExact(v))
+        return key_known_plain(t, key);
+    if (PyList_CheckExact(v)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+            PyObject *x = PyList_GET_ITEM(v, i);
+            if (x != Py_None && !PyUnicode_CheckExact(x))
+                return 0;
+        }
+        return key_known_plain(t, key);
+    }
+    return 0;
+}
+
+static int
+shows_nothing(Tables *t, PyObject *v, PyObject *key)
+{
+    if (t->known == NULL)
+        return 0;
+    if (!PyDict_CheckExact(v))
+        return shows_nothing_under(t, v, key);
+    PyObject *name = PyDict_GetItemWithError(v, name_name);
+    if (name == NULL && PyErr_Occurred())
+        PyErr_Clear(); /* a key that cannot be compared: shown, as Python would */
+    else if (name != NULL && PyUnicode_CheckExact(name))
+        return 0; /* perhaps a {name, value} pair: its value is judged under its name */
+    Py_ssize_t pos = 0;
+    PyObject *k, *x;
+    while (PyDict_Next(v, &pos, &k, &x))
+        if (!PyUnicode_CheckExact(k) || !shows_nothing_under(t, x, k))
+            return 0;
+    return 1;
+}
+
 /* ``see(v, key) or value(v)``: a true answer is stored as it is (not through the string table). */
 static int
 seen_or_value(Tables *t, PyObject *v, PyObject *key)
 {
+    if (shows_nothing(t, v, key))
+        return plain_value(t, v);
     PyObject *args[2] = {v, key};
     PyObject *r = PyObject_Vectorcall(t->see, args, 2, NULL);
     if (r == NULL)
@@ -669,6 +731,8 @@ seen_or_value(Tables *t, PyObject *v, PyObject *key)
 static int
 show(Tables *t, PyObject *v, PyObject *key)
 {
+    if (shows_nothing(t, v, key))
+        return 0;
     PyObject *args[2] = {v, key};
     PyObject *r = PyObject_Vectorcall(t->see, args, 2, NULL);
     Py_XDECREF(r);
@@ -1160,12 +1224,12 @@ w_table(Tables *t)
 static PyObject *
 py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 && nargs != 8) {
+    if (nargs != 5 && nargs != 8 && nargs != 9) {
         PyErr_SetString(PyExc_TypeError,
-                        "encode(plan, obj, many, strings, evidence[, see, step, every]) takes 5 or 8 arguments");
+                        "encode(plan, obj, many, strings, evidence[, see, step, every[, known]]) takes 5, 8 or 9 arguments");
         return NULL;
     }
-    Tables t = {NULL, 0, args[3], args[4], NULL, NULL, 0, {NULL, 0, 0}, {NULL, 0, 0}, 0};
+    Tables t = {NULL, 0, args[3], args[4], NULL, NULL, NULL, 0, {NULL, 0, 0}, {NULL, 0, 0}, 0};
     t.exact = PyTuple_Check(args[0]) && PyTuple_GET_SIZE(args[0]) == 7;
     int many = PyObject_IsTrue(args[2]);
     if (many < 0)
@@ -1174,7 +1238,14 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "the string and evidence tables must be dicts");
         return NULL;
     }
-    if (nargs == 8) {
+    if (nargs == 9 && args[8] != Py_None) {
+        if (!PyDict_CheckExact(args[8])) {
+            PyErr_SetString(PyExc_TypeError, "known: a dict of key -> bool, or None");
+            return NULL;
+        }
+        t.known = args[8];
+    }
+    if (nargs >= 8) {
         t.see = args[5];
         t.step = args[6];
         t.every = PyLong_AsSsize_t(args[7]);
@@ -1588,13 +1659,15 @@ PyInit__cbuild(void)
     path_name = PyUnicode_InternFromString("path");
     line_name = PyUnicode_InternFromString("line");
     value_name = PyUnicode_InternFromString("value");
+    name_name = PyUnicode_InternFromString("name");
 #ifndef _WIN32
     path_attr = PyUnicode_InternFromString("path");
     if (path_attr == NULL)
         return NULL;
 #endif
     empty_tuple = PyTuple_New(0);
-    if (dict_name == NULL || path_name == NULL || line_name == NULL || value_name == NULL || empty_tuple == NULL)
+    if (dict_name == NULL || path_name == NULL || line_name == NULL || value_name == NULL || name_name == NULL
+        || empty_tuple == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)

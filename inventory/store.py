@@ -650,7 +650,7 @@ class Codec:
             if seeing is not None:
                 sight, see, met = seeing
                 return _cencode(_cencplan(self.root, sight), objs[0], False, strings, evidence,  # type: ignore[no-any-return]
-                                see, _stepper(strings, evidence, met), STEP)
+                                see, _stepper(strings, evidence, met), STEP, getattr(see, "judged_keys", None))
             return _cencode(_cencplan(self.root), objs if many else objs[0], many, strings, evidence)  # type: ignore[no-any-return]
         if _cexact and self.exact and seeing is None:
             # The same checks as the generated exact encoder, the same loaded models (each
@@ -741,7 +741,11 @@ def dump_parts(inv: Inventory, seeing: Seeing | None = None) -> tuple[bytes, byt
     for the scrub (``scrubjudge.PendingScrub``) to judge without a walk of its own: ``met``
     gets, every STEP items of the inventory's lists and at the end, the strings put in the
     string table and the paths of the evidence first met since; ``see`` is shown the rest,
-    as the :class:`Sight` says. The bytes are the same.
+    as the :class:`Sight` says. The bytes are the same. A ``see`` with ``judged_keys`` (key ->
+    whether it judges a string under that key by the key, as ``secrets._judging_beside_table``
+    keeps them) is not shown what those answers say it ignores: a string or list of strings
+    under a key it judged as no secret's, a number, None, or a dict of only such items (not a
+    ``{name, value}`` pair); the C encoder skips those calls.
     """
     # As many new tuples and lists as the inventory has objects, none of them garbage, made
     # while the whole inventory is alive: the cyclic collector would walk all of it again

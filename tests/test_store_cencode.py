@@ -214,6 +214,66 @@ def test_the_scrub_judges_the_same_strings() -> None:
     assert ("password", "hunter2") in judged[0][2] and ("api_key", "xyz") in judged[0][2]
 
 
+def _tricky_under_known_keys() -> Inventory:
+    """:func:`_every_kind` with values under keys the scrub has judged already: plain ones it
+    may skip, and ones it must still be shown (a secret's key, a nested dict, a pair, a list
+    with a dict in it)."""
+    inv = _every_kind()
+    comp = inv.components[0]
+    comp.attributes.update({"team": "payments", "zones": ["a", None, "b"], "port": 8080, "on": False,
+                            "token": "s3cr3t-value", "auth_token": ["t1", "t2"],
+                            "mixed": ["a", {"password": "pw"}], "inner": {"api_key": "k"},
+                            "pair": {"name": "db_password", "value": "v"}})
+    comp.__dict__["labels"] = {"app": "orders", "tier": ["web", None], "secret": "in-a-label", "n": 3}
+    inv.actions[0].__dict__["flags"] = {"namespace": "prod", "password": "hunter3", "dry-run": True}
+    return inv
+
+
+@needs_cencode
+@pytest.mark.parametrize("warm", [False, True])
+def test_keys_judged_already_skip_only_what_the_scrub_ignores(warm: bool) -> None:
+    # A see with judged_keys is not shown what those answers say it ignores: the scrub still
+    # collects what a see shown everything collects, whether the answers were there before
+    # the dump (warm) or filled in by it as it goes.
+    inv = _tricky_under_known_keys()
+    free, keyed, see = secrets._judging_beside_table()
+    if warm:
+        store.dump_parts(inv, (scrubjudge._sight(), see, [].extend))
+        keyed.clear()  # (``free`` keeps the field names judged once, up front)
+    shown: list[Any] = []
+
+    def counted(v: Any, key: str | None) -> None:
+        shown.append(v)
+        see(v, key)
+
+    counted.judged_keys = see.judged_keys  # type: ignore[attr-defined]
+    met: list[str] = []
+    parts = store.dump_parts(inv, (scrubjudge._sight(), counted, met.extend))
+    free_all, keyed_all, see_all = secrets._judging_beside_table()
+    met_all: list[str] = []
+    shown_all: list[Any] = []
+    assert parts == store.dump_parts(inv, (scrubjudge._sight(), lambda v, k: shown_all.append(v) or see_all(v, k),
+                                           met_all.extend))
+    assert (met, keyed) == (met_all, keyed_all)
+    assert free <= free_all and free_all - free <= set(met)  # what is skipped is in the string table
+    assert {("token", "s3cr3t-value"), ("auth_token", "t1"), ("secret", "in-a-label"), ("password", "hunter3"),
+            ("password", "pw"), ("api_key", "k"), ("db_password", "v")} <= keyed
+    assert len(shown) < len(shown_all)
+    # Never skipped, however the keys were judged: the values the scrub must walk.
+    for value in ({"name": "db_password", "value": "v"}, {"api_key": "k"}):
+        assert any(v == value or (isinstance(v, dict) and value in v.values()) for v in shown)
+
+
+@needs_cencode
+def test_known_keys_must_be_a_dict() -> None:
+    plan = store._cencplan(Evidence, scrubjudge._sight())
+    ev = Evidence(path="a", line=1)
+    for known in ([], "x", {"a"}):
+        with pytest.raises(TypeError):
+            store._cencode(plan, ev, False, {}, {}, lambda v, k: None, lambda: None, 1, known)  # type: ignore[misc]
+    assert store._cencode(plan, ev, False, {}, {}, lambda v, k: None, lambda: None, 1, None)  # type: ignore[misc]
+
+
 @needs_cencode
 def test_the_steps_come_every_step_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "STEP", 3)
