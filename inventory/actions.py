@@ -31,7 +31,7 @@ import yaml
 from inventory import secrets
 from inventory.builder import InventoryBuilder
 from inventory.commands.model import CommandLine, ParsedCommand, trusted
-from inventory.commands.reading import CommandReading, LineReading, reading_of_json
+from inventory.commands.reading import CommandReading, LineReading, line_row, reading_of_row
 from inventory.commands.shell import parse_line
 from inventory.commands.verbs import action_verb, is_noise, pod_owner_names, target_candidates
 from inventory.config import Config
@@ -376,24 +376,15 @@ def sighting_text(command: str) -> str:
     return command.replace(secrets.REDACTED, _PARSE_STAND_IN)
 
 
-def _line_json(line: CommandLine) -> str:
-    """``line.model_dump_json(exclude_defaults=True)`` without its Python wrapper (~24,000 lines per
-    2,000 services). Validated back, the defaults left out are filled in again: the same values,
-    from a fifth less JSON, validated ~10% faster by the main process (its serial part)."""
-    return _dump_line(line, exclude_defaults=True).decode()
-
-
-_dump_line = CommandLine.__pydantic_serializer__.to_json
-
-
-def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None,
-                    known: Mapping[str, CommandLine] | None = None) -> dict[str, str]:
-    """Each distinct sighted command parsed, as ``CommandLine`` JSON keyed by :func:`sighting_text`
-    (added to ``out`` when given, skipping lines already there).
+def parse_sightings(commands: Iterable[str], out: dict[str, bytes] | None = None,
+                    known: Mapping[str, CommandLine] | None = None) -> dict[str, bytes]:
+    """Each distinct sighted command parsed, as the row of its ``CommandLine``
+    (``commands.reading.line_row``) keyed by :func:`sighting_text` (added to ``out`` when
+    given, skipping lines already there).
 
     The scan computes this in its worker processes, next to the scanner that found the
-    commands, so :func:`actions_from_commands` does not parse them again, serially. JSON text
-    is compact to hold and pickle, and cheap to validate back. ``known`` holds texts parsed
+    commands, so :func:`actions_from_commands` does not parse them again, serially. A row is
+    compact to hold and pickle, and cheap to read back. ``known`` holds texts parsed
     already (``parse_line`` of each key; a scanner's, see ``SourceFile.commands``): a shell
     scanner parses every line it keeps, and most are sighted as they were read.
     """
@@ -403,18 +394,18 @@ def parse_sightings(commands: Iterable[str], out: dict[str, str] | None = None,
         text = sighting_text(command)
         if text not in out:
             line = known.get(text)
-            out[text] = _line_json(line if line is not None else parse_line(text))
+            out[text] = line_row(line if line is not None else parse_line(text))
             # A runbook line with `<placeholder>` words is read a second time with them as
             # plain words (see _naming_commands): that reading is parsed here too.
             if "<" in text and _PLACEHOLDER_RE.search(text):
                 again = _placeholder_text(text)
                 if again not in out:
                     line = known.get(again)
-                    out[again] = _line_json(line if line is not None else parse_line(again))
+                    out[again] = line_row(line if line is not None else parse_line(again))
     return out
 
 
-def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mapping[str, str] | None = None) -> None:
+def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mapping[str, bytes] | None = None) -> None:
     """Parse every command sighting into action classes on the builder (one per operational command).
 
     ``parsed`` may hold lines already parsed (:func:`parse_sightings`); the rest are parsed here.
@@ -478,15 +469,15 @@ def _repeated_texts(sightings: list[CommandSighting]) -> dict[str, LineReading |
 _COMMAND = attrgetter("command")
 
 
-def _parsed_text(text: str, parsed: Mapping[str, str] | None,
+def _parsed_text(text: str, parsed: Mapping[str, bytes] | None,
                  lines: dict[str, LineReading | None] | None) -> LineReading:
-    """The reading of ``parse_line(text)``: validated from the workers' JSON when they parsed it.
+    """The reading of ``parse_line(text)``: read from the workers' row when they parsed it.
     ``lines``: readings kept for the texts that are its keys (read once, shared by their
     sightings: no step edits a reading)."""
     line = lines.get(text) if lines is not None else None
     if line is None:
         known = parsed.get(text) if parsed else None
-        line = reading_of_json(known if known is not None else _line_json(parse_line(text)))
+        line = reading_of_row(known if known is not None else line_row(parse_line(text)))
         if lines is not None and text in lines:
             lines[text] = line
     return line
@@ -499,7 +490,7 @@ def _parsed_text(text: str, parsed: Mapping[str, str] | None,
 _READ_AHEAD = 256
 
 
-def _readings(builder: InventoryBuilder, sightings: list[CommandSighting], parsed: Mapping[str, str] | None,
+def _readings(builder: InventoryBuilder, sightings: list[CommandSighting], parsed: Mapping[str, bytes] | None,
               lines: dict[str, LineReading | None] | None) -> Iterator[tuple[CommandSighting, LineReading | None]]:
     """Each sighting with :func:`_parse_sighting` of it, in order (validated :data:`_READ_AHEAD` at a time)."""
     for start in range(0, len(sightings), _READ_AHEAD):
@@ -507,7 +498,7 @@ def _readings(builder: InventoryBuilder, sightings: list[CommandSighting], parse
         yield from zip(chunk, [_parse_sighting(builder, s, parsed, lines) for s in chunk])
 
 
-def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting, parsed: Mapping[str, str] | None,
+def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting, parsed: Mapping[str, bytes] | None,
                     lines: dict[str, LineReading | None] | None = None) -> LineReading | None:
     line = _parsed_text(sighting_text(sighting.command), parsed, lines)
     if line.parse_error and not line.commands:
@@ -520,7 +511,7 @@ def _parse_sighting(builder: InventoryBuilder, sighting: CommandSighting, parsed
 def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSighting, line: LineReading,
                   scripts: ScriptIndex, caller: CommandSighting | None,
                   calls: list[tuple[CommandSighting, str]], session: KubeSession | None = None,
-                  parsed: Mapping[str, str] | None = None, lines: dict[str, LineReading | None] | None = None,
+                  parsed: Mapping[str, bytes] | None = None, lines: dict[str, LineReading | None] | None = None,
                   *, detect: Callable[[str], str | None]) -> None:
     """The actions of one parsed sighting; ``caller``: the line that ran the script it is in.
     A call of a scanned script is added to ``calls`` (expanded afterwards) instead.
@@ -599,7 +590,7 @@ def _placeholder_text(text: str) -> str:
     return _PLACEHOLDER_RE.sub("__placeholder__", text)
 
 
-def _naming_commands(sighting: CommandSighting, text: str, line, parsed: Mapping[str, str] | None = None,
+def _naming_commands(sighting: CommandSighting, text: str, line, parsed: Mapping[str, bytes] | None = None,
                      lines: dict[str, LineReading | None] | None = None) -> dict[int, CommandReading] | None:
     """For a runbook line with ``<placeholder>`` words: the same line parsed with each
     placeholder as one word that names nothing, so what each command names is read in the

@@ -453,7 +453,7 @@ def _scanners_by_name() -> dict[str, Scanner]:
 
 
 def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
-              parsed: dict[str, str] | None = None, pure: PurePosixPath | None = None) -> bytes:
+              parsed: dict[str, bytes] | None = None, pure: PurePosixPath | None = None) -> bytes:
     """Run the named scanners on one file; returns its fragments in their stored form (the cache value).
 
     Bytes are cheap to pickle back to the parent, go into the cache as they are, and load
@@ -495,9 +495,9 @@ def _fragments_blob(frags: list[Fragment]) -> bytes:
         return _FRAGMENT_STORE.dump_many(_FRAGMENTS.validate_json(_FRAGMENTS.dump_json(frags)))
 
 
-def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[bytes], dict[str, str]]:
-    """Fragments (stored form) of each file of ``batch``, and the batch's command lines parsed (JSON by line)."""
-    parsed: dict[str, str] = {}
+def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[bytes], dict[str, bytes]]:
+    """Fragments (stored form) of each file of ``batch``, and the batch's command lines parsed (rows by line)."""
+    parsed: dict[str, bytes] = {}
     frags = [_scan_one(p, rel, text, names, cfg_json, parsed) for p, rel, text, names in batch]
     return frags, parsed
 
@@ -508,7 +508,7 @@ def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> 
 PARSE_IN_POOL_FROM_FILES = 2000
 
 
-def _parse_commands(commands: list[str]) -> dict[str, str]:
+def _parse_commands(commands: list[str]) -> dict[str, bytes]:
     """A pool task: ``actions.parse_sightings(commands)`` (as :func:`_scan_one` parses a file's)."""
     from inventory.actions import parse_sightings
 
@@ -550,7 +550,7 @@ class _PoolParse:
                 pass
             self.chunk = []
 
-    def collect(self, parsed: dict[str, str]) -> None:
+    def collect(self, parsed: dict[str, bytes]) -> None:
         """Wait for the tasks, and add their readings to ``parsed`` (keeping any it has)."""
         for future in self.futures:
             if not _answers_into(future, parsed):
@@ -558,7 +558,7 @@ class _PoolParse:
         self.futures = []
         self.seen = set()
 
-    def awaited(self, parsed: dict[str, str]) -> "_Awaited":
+    def awaited(self, parsed: dict[str, bytes]) -> "_Awaited":
         """``parsed`` and what the tasks answer, each task waited for only when a text asked
         for is not there yet (see :class:`_Awaited`); the pool is stopped once all are in."""
         out = _Awaited(parsed, self.futures, self.close)
@@ -595,7 +595,7 @@ def _put_behind(pool: ProcessPoolExecutor) -> None:
             pass  # not allowed here, or already gone: it only costs speed
 
 
-def _answers_into(future: Future, parsed: dict[str, str]) -> bool:
+def _answers_into(future: Future, parsed: dict[str, bytes]) -> bool:
     """Add a parse task's readings to ``parsed``, keeping any it has; False when its worker died."""
     try:
         lines = future.result()
@@ -607,7 +607,7 @@ def _answers_into(future: Future, parsed: dict[str, str]) -> bool:
 
 
 class _Awaited(dict):  # type: ignore[type-arg]
-    """Parsed command lines (``CommandLine`` JSON by text, as ``parsed`` holds them) while the
+    """Parsed command lines (``CommandLine`` rows by text, as ``parsed`` holds them) while the
     pool's tasks still answer: :meth:`get` of a text not here yet waits for the next task,
     in the order they were handed out, until it is (or none is left). The tasks hold the
     lines of the files in path order, the order the actions step reads them in, so it starts
@@ -617,7 +617,7 @@ class _Awaited(dict):  # type: ignore[type-arg]
     # ``done`` called: the pool's workers need not outlive their work).
     CHECK_EVERY = 512
 
-    def __init__(self, parsed: dict[str, str], futures: list[Future], done: Callable[[], None] | None = None) -> None:
+    def __init__(self, parsed: dict[str, bytes], futures: list[Future], done: Callable[[], None] | None = None) -> None:
         super().__init__(parsed)
         self._futures = deque(futures)
         self._done = done
@@ -741,14 +741,14 @@ _READ_CHUNK = 1 << 16
 
 
 def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str,
-                   parse: bool = True) -> tuple[list[_Record], dict[str, str]]:
+                   parse: bool = True) -> tuple[list[_Record], dict[str, bytes]]:
     """Stream mode's unit of work (see :func:`_scan_streaming`): each (path, relpath) of ``batch``
     read, hashed, decoded, matched and scanned, exactly as passes 1 and 2 of :func:`scan_paths`
     and :func:`_scan_one` do it; and, ``parse``, the batch's command lines parsed (as
     :func:`_scan_batch`)."""
     cfg = _config_of(cfg_json)
     matcher = _matcher()
-    parsed: dict[str, str] | None = {} if parse else None
+    parsed: dict[str, bytes] | None = {} if parse else None
     out: list[_Record] = []
     for path, rel in batch:
         # A regular file within the size limit is read through its descriptor, its size from
@@ -880,7 +880,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     records: list[_Record | None] = []  # by position in jobs_found
     built: dict[int, list[Fragment]] = {}  # position -> fragments of the file
     keys: dict[int, str] = {}  # position -> the file's cache key (made as its fragments are stored)
-    parsed: dict[str, str] = {}  # command lines the workers parsed (see _scan_batch)
+    parsed: dict[str, bytes] = {}  # command lines the workers parsed (see _scan_batch)
     parsing: _PoolParse | None = None  # the rest, being parsed by the pool after the scan
     merges_late = _LateFiles(scanners) if n_jobs > 1 else None
     later: list[int] = []  # positions of the files handed out last (see _LateFiles)
@@ -892,7 +892,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
     early: _EarlyMerge | None = None
     done = 0
 
-    def take(positions: list[int], res: list[_Record], lines: dict[str, str]) -> None:
+    def take(positions: list[int], res: list[_Record], lines: dict[str, bytes]) -> None:
         # Loaded and stored as each batch arrives (while the workers scan the next ones); the
         # fragments' stored form goes once stored.
         nonlocal done
@@ -1769,7 +1769,7 @@ def scan_paths(
         done = len(built)
         # Command lines the workers parsed next to their scanners, or for the stored fragments;
         # the builder parses the rest.
-        parsed: dict[str, str] = {}
+        parsed: dict[str, bytes] = {}
         if parsing is not None:
             parsing.flush()
         if progress:
@@ -1783,7 +1783,7 @@ def scan_paths(
                 pending.clear()
                 texts.clear()  # the batches hold the texts still needed; let the rest go
 
-                def take(batch: list[tuple[str, str, str, list[str]]], res: list[bytes], lines: dict[str, str]) -> None:
+                def take(batch: list[tuple[str, str, str, list[str]]], res: list[bytes], lines: dict[str, bytes]) -> None:
                     # Each batch is loaded and stored as it arrives, while the workers scan the
                     # next ones: no serial pass after the pool, and no file's stored form kept.
                     nonlocal done
@@ -1920,11 +1920,11 @@ def _inventory_key(cfg_tag: str, sources: list[str], file_keys: list[str], warni
 
 def build_inventory(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None = None,
-    parsed: dict[str, str] | None = None,
+    parsed: dict[str, bytes] | None = None,
 ) -> Inventory:
     """The whole-tree steps: merge, finalize, commands → actions, implied actions, links.
 
-    ``parsed``: command lines already parsed (``CommandLine`` JSON by ``actions.sighting_text``), optional.
+    ``parsed``: command lines already parsed (``CommandLine`` rows by ``actions.sighting_text``), optional.
     Both ``fragments`` and ``parsed`` are consumed (emptied once merged or used): on a large
     estate they are most of the scan's memory, and the inventory is built after them.
     """
@@ -1933,7 +1933,7 @@ def build_inventory(
 
 def _build_pending(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
-    parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool = False,
+    parsed: dict[str, bytes] | None, judge: FreeTextJudge | None, loaded: bool = False,
     parsing: _PoolParse | None = None, early: _EarlyMerge | None = None,
 ) -> PendingScrub:
     """:func:`build_inventory`, its scrub pending: the free text judged by ``judge`` if given
@@ -2107,7 +2107,7 @@ class _EarlyMerge:
 
 def _build_inventory(
     fragments: list[Fragment], scanners: list[Scanner], cfg: Config, sources: list[str], stats: ScanStats | None,
-    parsed: dict[str, str] | None, judge: FreeTextJudge | None, loaded: bool, parsing: _PoolParse | None = None,
+    parsed: dict[str, bytes] | None, judge: FreeTextJudge | None, loaded: bool, parsing: _PoolParse | None = None,
     early: _EarlyMerge | None = None,
 ) -> PendingScrub:
     from inventory.actions import actions_from_commands, add_implied_actions

@@ -6,9 +6,8 @@ import dataclasses
 
 import pytest
 
-from inventory.actions import _line_json
 from inventory.commands.model import CommandLine, ParsedCommand
-from inventory.commands.reading import CommandReading, LineReading, reading_of_json
+from inventory.commands.reading import COMMAND_ROW, CommandReading, LineReading, line_of_row, line_row, reading_of_row
 from inventory.commands.shell import parse_line
 
 
@@ -36,6 +35,23 @@ def test_a_reading_has_its_models_fields_and_defaults(reading: type, model: type
 ])
 def test_a_reading_holds_the_models_values(text: str) -> None:
     line = parse_line(text)
-    reading = reading_of_json(_line_json(line))
+    reading = reading_of_row(line_row(line))
     assert dataclasses.asdict(reading) == line.model_dump()
     assert [type(pc) for pc in reading.commands] == [CommandReading] * len(line.commands)
+    assert line_of_row(line_row(line)) == line
+
+
+def test_a_row_holds_every_field_of_a_command_in_order() -> None:
+    assert COMMAND_ROW == tuple(f.name for f in dataclasses.fields(CommandReading))
+    line = parse_line("sudo -u postgres psql -h db.prod -c 'drop table x'")
+    reading = reading_of_row(line_row(line))
+    for pc, model in zip(reading.commands, line.commands):
+        for name in COMMAND_ROW:
+            assert getattr(pc, name) == getattr(model, name), name
+
+
+def test_a_row_is_read_into_readings_of_its_own() -> None:
+    # Each read gives new lists and dicts: a reading edited (or replaced) leaves the next alone.
+    row = line_row(parse_line("kubectl -n prod --context east delete pod x"))
+    a, b = reading_of_row(row), reading_of_row(row)
+    assert a == b and a.commands[0].flags is not b.commands[0].flags and a.commands is not b.commands

@@ -12,10 +12,11 @@ process and are never stored; a copy with some fields changed is ``dataclasses.r
 
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass, field
-from functools import lru_cache
+from operator import attrgetter
 
-from pydantic_core import SchemaValidator
+from inventory.commands.model import CommandLine
 
 
 @dataclass(slots=True, kw_only=True)
@@ -47,14 +48,44 @@ class LineReading:
     parse_error: str | None = None
 
 
-@lru_cache(maxsize=1)
-def _validator() -> SchemaValidator:
-    # Built on first use: the scan's workers import the actions module only to parse lines.
-    from pydantic import TypeAdapter
+# -- the row form: how a parsed line travels from the scan's workers to the actions step --------
+#
+# A parsed line is sent back as the marshal'd tuple of its fields (``line_row``), every
+# command a tuple of its own in the readings' field order, and read here into slotted objects
+# without validation (``reading_of_row``): they were a ``CommandLine`` a moment before, in a
+# process of the same scan. Twice as fast to read as the line's JSON validated into readings
+# (~25,000 lines at 2,000 services, on the scan's serial tail), and a fifth smaller.
 
-    return TypeAdapter(LineReading).validator  # type: ignore[return-value]
+# The fields of a command's row, in order (those of CommandReading and of ParsedCommand).
+COMMAND_ROW = ("raw", "argv", "tool", "verb", "object_kind", "target", "namespace", "flags", "sql_kinds", "sql",
+               "wrappers", "via", "parse_error")
+_command_row = attrgetter(*COMMAND_ROW)
 
 
-def reading_of_json(text: str) -> LineReading:
-    """The reading of a ``CommandLine`` dumped as JSON (defaults may be left out: they are filled in)."""
-    return _validator().validate_json(text)
+def line_row(line: CommandLine) -> bytes:
+    """``line`` as the row :func:`reading_of_row` and :func:`line_of_row` read."""
+    return marshal.dumps((line.raw, [_command_row(pc) for pc in line.commands], line.operators, line.parse_error))
+
+
+_new = object.__new__
+
+
+def reading_of_row(row: bytes) -> LineReading:
+    """The reading of the ``CommandLine`` that :func:`line_row` made ``row`` of."""
+    raw, rows, operators, parse_error = marshal.loads(row)
+    commands = []
+    for r in rows:
+        pc = _new(CommandReading)
+        (pc.raw, pc.argv, pc.tool, pc.verb, pc.object_kind, pc.target, pc.namespace, pc.flags, pc.sql_kinds, pc.sql,
+         pc.wrappers, pc.via, pc.parse_error) = r
+        commands.append(pc)
+    line = _new(LineReading)
+    line.raw, line.commands, line.operators, line.parse_error = raw, commands, operators, parse_error
+    return line
+
+
+def line_of_row(row: bytes) -> CommandLine:
+    """The ``CommandLine`` that :func:`line_row` made ``row`` of (validated again)."""
+    raw, rows, operators, parse_error = marshal.loads(row)
+    return CommandLine.model_validate({"raw": raw, "commands": [dict(zip(COMMAND_ROW, r)) for r in rows],
+                                       "operators": operators, "parse_error": parse_error})

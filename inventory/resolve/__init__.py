@@ -75,10 +75,10 @@ def add_source(ent: Entity, env: str, how: str, resolver: str, evidence) -> None
 
 
 def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config,
-                         parsed: Mapping[str, str] | None = None, *, done: ResolvedEarly | None = None) -> None:
+                         parsed: Mapping[str, bytes] | None = None, *, done: ResolvedEarly | None = None) -> None:
     """Run every resolver over the merged builder, in order, applying what each finds.
 
-    ``parsed``: command lines already parsed (``CommandLine`` JSON by the text parsed), optional.
+    ``parsed``: command lines already parsed (``CommandLine`` rows by the text parsed), optional.
     ``done``: what :func:`resolve_before_commands` ran on this builder already (those are skipped).
     """
     ctx = ResolveContext(builder=builder, fragments=fragments, config=cfg, parsed=parsed)

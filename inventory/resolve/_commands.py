@@ -18,6 +18,7 @@ from functools import lru_cache
 from itertools import accumulate
 
 from inventory.commands.model import CommandLine, ParsedCommand
+from inventory.commands.reading import line_of_row
 from inventory.commands.shell import parse_line
 from inventory.resolve.base import ResolveContext
 from inventory.scanners.base import CommandSighting
@@ -74,14 +75,14 @@ def resolve_path(path: str, bases: list[str], known: set[str]) -> str | None:
 def _parsed_line(ctx: ResolveContext, text: str) -> CommandLine:
     """``parse_line(text)``, once per text for the whole resolve stage.
 
-    Lines the scan's workers parsed already (``ctx.parsed``: ``CommandLine`` JSON by the
-    exact text parsed) are only validated back; several resolvers and sightings share a line.
+    Lines the scan's workers parsed already (``ctx.parsed``: the row of each ``CommandLine``
+    by the exact text parsed) are only read back; several resolvers and sightings share a line.
     """
     cache: dict[str, CommandLine] = ctx.memo("parsed_lines", dict)  # type: ignore[assignment]
     line = cache.get(text)
     if line is None:
         known = ctx.parsed.get(text) if ctx.parsed else None
-        line = cache[text] = CommandLine.model_validate_json(known) if known is not None else parse_line(text)
+        line = cache[text] = line_of_row(known) if known is not None else parse_line(text)
     return line
 
 

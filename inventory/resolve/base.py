@@ -41,8 +41,9 @@ class ResolveContext:
     builder: InventoryBuilder
     fragments: list[Fragment]
     config: Config
-    # Command lines the scan parsed already: ``CommandLine`` JSON keyed by the text parsed.
-    parsed: Mapping[str, str] | None = None
+    # Command lines the scan parsed already: each ``CommandLine``'s row (``commands.reading.line_row``)
+    # keyed by the text parsed.
+    parsed: Mapping[str, bytes] | None = None
     _by_path: dict[str, list[str]] | None = field(default=None, repr=False)
     # Derived views several resolvers share, computed once per resolve stage (see ``memo``).
     _memo: dict[str, object] = field(default_factory=dict, repr=False)
