@@ -308,7 +308,7 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: CommandReadi
                         naming: CommandReading | None = None, operate: bool = True,
                         session: str | None = None, cwd: str | None = None,
                         remote: tuple[CommandReading, str | None] | None = None,
-                        caller: CommandSighting | None = None) -> None:
+                        caller: CommandSighting | None = None, made: list[str] | None = None) -> None:
     """Add the action ``pc`` of ``sighting`` is to the builder (``caller``: the line that ran the
     script ``sighting`` is in, evidence too)."""
     verb = action_verb(pc)
@@ -343,6 +343,8 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: CommandReadi
         # are merged, so the rest of an action is not worked out for them.
         builder.add_command_sighting(existing, command, evidence, "command", pc.tool)
         return
+    if made is not None:
+        made += (aid, command)
     # Built without validating again: every value is of its declared type already (strings
     # and flags of a validated sighting and reading, ids made here); ~57,000 per 2,000 services.
     ref = trusted(CommandRef, {"command": command, "evidence": seen_at})
@@ -405,10 +407,13 @@ def parse_sightings(commands: Iterable[str], out: dict[str, bytes] | None = None
     return out
 
 
-def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mapping[str, bytes] | None = None) -> None:
+def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mapping[str, bytes] | None = None,
+                          made: list[str] | None = None) -> None:
     """Parse every command sighting into action classes on the builder (one per operational command).
 
     ``parsed`` may hold lines already parsed (:func:`parse_sightings`); the rest are parsed here.
+    ``made``: gets the text of each action added (its id and command), for the scrub to judge
+    while the rest of the inventory is built (see ``scrubjudge``).
     A command that runs a scanned script (``./scripts/failover.sh prod``, ``bash hack/x.sh``)
     is what the script runs: its actions are those of the script's lines, evidenced by the
     script line and by the line that ran it (:mod:`inventory.scripts`). A script that was not
@@ -436,7 +441,8 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
             session = sessions.get(sighting.evidence.path)
             if session is None:
                 session = sessions[sighting.evidence.path] = KubeSession()
-        _line_actions(builder, cfg, sighting, line, scripts, None, calls, session, parsed, lines, detect=detect)
+        _line_actions(builder, cfg, sighting, line, scripts, None, calls, session, parsed, lines, detect=detect,
+                      made=made)
     # Script calls last: each script line's action exists already (with the representative
     # command it would have anyway); a call adds its own evidence to them.
     by_place = {_PLACE(s): s for s in builder.commands} if calls else {}
@@ -445,7 +451,8 @@ def actions_from_commands(builder: InventoryBuilder, cfg: Config, parsed: Mappin
             place = (sl.path, sl.line, sl.command)
             own, inner = by_place.get(place), script_lines.get(place)
             if own is not None and inner is not None:
-                _line_actions(builder, cfg, own, inner, scripts, caller, calls, None, parsed, lines, detect=detect)
+                _line_actions(builder, cfg, own, inner, scripts, caller, calls, None, parsed, lines, detect=detect,
+                              made=made)
 
 
 # A sighting's place: (path, line, command), built in C (the sort and the place index make ~30,000).
@@ -512,12 +519,13 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
                   scripts: ScriptIndex, caller: CommandSighting | None,
                   calls: list[tuple[CommandSighting, str]], session: KubeSession | None = None,
                   parsed: Mapping[str, bytes] | None = None, lines: dict[str, LineReading | None] | None = None,
-                  *, detect: Callable[[str], str | None]) -> None:
+                  *, detect: Callable[[str], str | None], made: list[str] | None = None) -> None:
     """The actions of one parsed sighting; ``caller``: the line that ran the script it is in.
     A call of a scanned script is added to ``calls`` (expanded afterwards) instead.
     ``session``: the runbook's shell session (a namespace an earlier line made current).
     ``parsed``/``lines``: readings parsed already (see :func:`_parsed_text`).
-    ``detect``: ``environment_detector(cfg.environments)``, looked up once for the stage."""
+    ``detect``: ``environment_detector(cfg.environments)``, looked up once for the stage.
+    ``made``: see :func:`actions_from_commands`."""
     exec_targets: list[str] = []
     # A remote shell an earlier line opened (`ssh host`), read before this line's own commands.
     shell_remote = session.remote_of(sighting) if session is not None else None
@@ -578,7 +586,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             # A copy per named object may name another host: its own environment is recomputed.
             _add_command_action(builder, cfg, one, sighting, hints, line_sig, own_sig if one is pc else _UNSET,
                                 named if one is pc else one, operate=not line.parse_error, session=note,
-                                cwd=cwd, remote=remote, caller=caller)
+                                cwd=cwd, remote=remote, caller=caller, made=made)
 
 
 # `<pod-name>` in a runbook is a placeholder, which a shell reads as redirections.
@@ -728,12 +736,15 @@ def render_template(template: str, entity: Entity, values: dict[str, str] | None
         return template  # a malformed template is shown as written rather than failing the scan
 
 
-def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
+def add_implied_actions(builder: InventoryBuilder, cfg: Config, made: list[str] | None = None) -> None:
     """Add the standard operations an agent could take on each component/resource.
 
     One action per entity and verb; an entity seen in several environments gets one per
     environment (``service:orders-api/restart@prod``). A command already seen for the same
     id keeps its origin and evidence; it only gains the description.
+
+    ``made``: gets the text of each action added (its id, command and description), for the
+    scrub to judge while the rest of the inventory is built (see ``scrubjudge``).
     """
     table = implied_table()
     # A table entry's strings (its verb's slug, tool, templates), read once per entry rather
@@ -777,6 +788,8 @@ def add_implied_actions(builder: InventoryBuilder, cfg: Config) -> None:
                     if not existing.description:  # (an assignment is pydantic's __setattr__, not free)
                         existing.description = description
                     continue
+                if made is not None:
+                    made += (aid, command, description or "")
                 # Not validated again: strings of validated entities and of the table. Stored
                 # as add_action(..., fresh=True) stores an action whose id is not yet there.
                 actions[aid] = trusted(Action, {

@@ -2140,13 +2140,22 @@ def _build_inventory(
     with _stage(stats, "commands to actions"):
         if parsing is not None:  # what the resolvers did not need: waited for as it is needed
             parsed = parsing.awaited(parsed if parsed is not None else {})
-        actions_from_commands(builder, cfg, parsed)
+        # The text of the actions made is judged from now on, beside the rest of the build
+        # (a string sent ahead is not sent again as the stored form is encoded: scrubjudge).
+        made: list[str] | None = [] if judge is not None else None
+        actions_from_commands(builder, cfg, parsed, made)
         if parsing is not None:
             parsing.close()
         if parsed:
             parsed.clear()
+        if judge is not None and made:
+            judge.send_ahead(made)
     with _stage(stats, "implied actions"):
-        add_implied_actions(builder, cfg)
+        made = [] if judge is not None else None
+        add_implied_actions(builder, cfg, made)
+        if judge is not None and made:
+            judge.send_ahead(made)
+        del made
     with _stage(stats, "assemble the inventory"):
         builder.record_environments()
         unresolved = unresolved_summary(builder)

@@ -67,6 +67,7 @@ class FreeTextJudge:
         self._more = threading.Condition()
         self._stopped = False
         self._writer: threading.Thread | None = None
+        self._ahead: set[str] = set()  # sent by send_ahead
         self.ended = False  # every string sent
 
     @classmethod
@@ -90,14 +91,29 @@ class FreeTextJudge:
         self.send(values)
         self.end()
 
-    def send(self, values: list[str]) -> None:
+    def send_ahead(self, values: list[str]) -> None:
+        """Send strings to judge before they are met: judged while the caller still builds what
+        holds them, and left out when :meth:`send` meets them.
+
+        For strings sure to be among those sent later, or clean: one that is neither only
+        costs a verdict that something would be masked where nothing is.
+        """
+        ahead = self._ahead
+        new = [v for v in dict.fromkeys(values) if v not in ahead]
+        ahead.update(new)
+        self.send(new, ahead=True)
+
+    def send(self, values: list[str], *, ahead: bool = False) -> None:
         """Send more strings to judge. A thread writes them: the caller goes on meanwhile.
 
         They go a chunk at a time, each judged as it arrives, so the helper never holds them
-        all (it runs beside the scan's memory peak).
+        all (it runs beside the scan's memory peak). Those sent ahead are left out.
         """
         if self.ended:
             raise RuntimeError("already submitted")
+        if self._ahead and not ahead:
+            known = self._ahead
+            values = [v for v in values if v not in known]
         self._values += values
         if self._writer is None:
             self._writer = threading.Thread(target=self._send, name="scrub-judge-writer", daemon=True)

@@ -167,7 +167,7 @@ def test_actions_from_lines_parsed_in_workers_are_those_parsed_here() -> None:
     sightings = [CommandSighting(command=c, evidence=Evidence(path="docs/runbook.md", line=i + 1))
                  for i, c in enumerate(lines)]
 
-    def actions(parsed: dict[str, str] | None) -> list[dict]:
+    def actions(parsed: dict[str, bytes] | None) -> list[dict]:
         builder = InventoryBuilder()
         builder.commands.extend(sightings)
         actions_from_commands(builder, Config(), parsed)
@@ -176,6 +176,34 @@ def test_actions_from_lines_parsed_in_workers_are_those_parsed_here() -> None:
     parsed = parse_sightings(s.command for s in sightings)
     assert "kubectl -n orders-prod delete pod __placeholder__" in parsed  # the naming reading
     assert actions(parsed) == actions(None) != []
+
+
+def test_the_actions_steps_give_the_text_of_each_action_they_add() -> None:
+    """What the scrub's helper is sent ahead (``made``): the id and command of each action the
+    commands step adds, and the id, command and description of each the implied step adds;
+    nothing for a sighting merged into an action that exists already."""
+    from inventory.actions import actions_from_commands, add_implied_actions
+    from inventory.builder import InventoryBuilder
+    from inventory.config import Config
+    from inventory.model import Component, Evidence
+    from inventory.scanners.base import CommandSighting
+
+    builder = InventoryBuilder()
+    ev = Evidence(path="k8s/orders.yaml", line=1)
+    builder.add_entity(Component(id="service:orders-api", kind="service", name="orders-api", evidence=[ev],
+                                    attributes={"k8s_kind": "Deployment"}))
+    lines = ["kubectl rollout restart deploy/orders-api", "kubectl rollout restart deploy/orders-api",
+             "psql -h db -c 'drop table x'"]
+    builder.commands.extend(CommandSighting(command=c, evidence=Evidence(path="docs/runbook.md", line=i + 1))
+                            for i, c in enumerate(lines))
+    made: list[str] = []
+    actions_from_commands(builder, Config(), None, made)
+    by_command = list(builder.actions.values())
+    assert made == [x for a in by_command for x in (a.id, a.command)] and len(by_command) == 2
+    implied: list[str] = []
+    add_implied_actions(builder, Config(), implied)
+    added = list(builder.actions.values())[len(by_command):]
+    assert added and implied == [x for a in added for x in (a.id, a.command, a.description or "")]
 
 
 def _all_files(root: Path) -> list[Path]:

@@ -73,6 +73,27 @@ def test_the_verdict_covers_every_chunk_judged_by_the_helper_or_here(where: int 
     assert judge.masks_any() is (where is not None)
 
 
+@pytest.mark.parametrize("leak_ahead, leak_later", [(False, False), (True, False), (False, True)])
+def test_strings_sent_ahead_are_judged_once_and_in_the_verdict(leak_ahead: bool, leak_later: bool) -> None:
+    ahead = [f"{CLEAN[0]} {i}" for i in range(scrubjudge.CHUNK + 10)] + ([LEAK] if leak_ahead else [])
+    later = CLEAN + ahead[::7] + ([LEAK] if leak_later else [])
+    judge = FreeTextJudge.start()
+    assert judge is not None
+    judge.send_ahead(ahead + ahead[:5])  # each once, however often given
+    judge.send(later)
+    judge.end()
+    assert sorted(judge._values) == sorted(set(ahead) | set(CLEAN) | ({LEAK} if leak_later and not leak_ahead else set()))
+    assert judge.masks_any() is (leak_ahead or leak_later)
+
+
+def test_strings_sent_ahead_to_a_failed_helper_are_judged_here() -> None:
+    judge = _judge_running("import sys; sys.exit(3)")
+    judge.send_ahead([LEAK])
+    judge.send(CLEAN + [LEAK])
+    judge.end()
+    assert judge.masks_any() is True
+
+
 def test_the_chunks_the_helper_was_not_given_are_judged_here() -> None:
     # A helper that says "clean" without reading: its writer is stuck on the first chunk, so
     # the last one, with the secret, can only have been judged here.
@@ -132,11 +153,28 @@ def _leaky_scan_one(real):  # type: ignore[no-untyped-def]
     return scan_one
 
 
-@pytest.mark.parametrize("leaky", [False, True])
+def _leaky_commands_scan_one(real):  # type: ignore[no-untyped-def]
+    """``_scan_one`` with a secret left in every command sighted, as a buggy scanner would: in
+    the commands of the actions made of them, whose text is sent to the helper ahead."""
+    def scan_one(*args, **kwargs):  # type: ignore[no-untyped-def]
+        frags = scan_mod._FRAGMENT_STORE.load_many(real(*args, **kwargs))
+        for frag in frags:
+            for sighting in frag.commands:
+                sighting.command = f"{sighting.command}  # {LEAK}"
+        return scan_mod._FRAGMENT_STORE.dump_many(frags)
+    return scan_one
+
+
+@pytest.mark.parametrize("leaky", [False, True, "commands"])
 def test_a_stored_cold_scan_judged_by_the_helper_stores_what_judging_here_stores(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaky: bool) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaky: bool | str) -> None:
     if leaky:
-        monkeypatch.setattr(scan_mod, "_scan_one", _leaky_scan_one(scan_mod._scan_one))
+        leak = _leaky_commands_scan_one if leaky == "commands" else _leaky_scan_one
+        monkeypatch.setattr(scan_mod, "_scan_one", leak(scan_mod._scan_one))
+    sent_ahead: list[str] = []
+    real_ahead = FreeTextJudge.send_ahead
+    monkeypatch.setattr(FreeTextJudge, "send_ahead", lambda self, values: sent_ahead.extend(values) or
+                        real_ahead(self, values))
     started: list[FreeTextJudge | None] = []
     real_start = FreeTextJudge.start
     monkeypatch.setattr(FreeTextJudge, "start", classmethod(lambda cls: started.append(real_start()) or started[-1]))
@@ -151,7 +189,11 @@ def test_a_stored_cold_scan_judged_by_the_helper_stores_what_judging_here_stores
     assert helped.digest() == here.digest()
     dumped = helped.model_dump_json()
     assert SECRET not in dumped
-    assert (f"migrated from postgres://app:{secrets.REDACTED}@" in dumped) is leaky
+    assert (f"migrated from postgres://app:{secrets.REDACTED}@" in dumped) is (leaky is True)
+    assert (f"# postgres://app:{secrets.REDACTED}@" in dumped) is (leaky == "commands")
+    # The ids and commands of the actions the build made went ahead (the leaked ones among them).
+    assert {a.id for a in helped.actions if a.origin in ("command", "implied")} <= set(sent_ahead)
+    assert any(SECRET in text for text in sent_ahead) is (leaky == "commands")
     # The stored inventory is the scrubbed one: on disk, and as the rescan returns it. (The
     # per-file cache keeps what this test's "scanner" made; the scrub is over the inventory.)
     blobs = _stored_blobs(tmp_path / "helped")
