@@ -477,7 +477,7 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
         if parsed is not None and frag.commands:
             from inventory.actions import parse_sightings
 
-            parse_sightings((c.command for c in frag.commands), parsed, src.commands)
+            parse_sightings((c.command for c in frag.commands), parsed, src.commands, ctx.config)
         out.append(frag)
     return _fragments_blob(out)
 
@@ -508,11 +508,11 @@ def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> 
 PARSE_IN_POOL_FROM_FILES = 2000
 
 
-def _parse_commands(commands: list[str]) -> dict[str, bytes]:
+def _parse_commands(commands: list[str], cfg_json: str) -> dict[str, bytes]:
     """A pool task: ``actions.parse_sightings(commands)`` (as :func:`_scan_one` parses a file's)."""
     from inventory.actions import parse_sightings
 
-    return parse_sightings(commands)
+    return parse_sightings(commands, cfg=_config_of(cfg_json))
 
 
 class _PoolParse:
@@ -524,8 +524,9 @@ class _PoolParse:
 
     CHUNK = 2048  # distinct commands per task
 
-    def __init__(self, pool: ProcessPoolExecutor) -> None:
+    def __init__(self, pool: ProcessPoolExecutor, cfg_json: str) -> None:
         self.pool = pool
+        self.cfg_json = cfg_json
         self.seen: set[str] = set()
         self.chunk: list[str] = []
         self.futures: list[Future] = []
@@ -545,7 +546,7 @@ class _PoolParse:
         """Hand the commands queued so far to the pool."""
         if self.chunk:
             try:
-                self.futures.append(self.pool.submit(_parse_commands, self.chunk))
+                self.futures.append(self.pool.submit(_parse_commands, self.chunk, self.cfg_json))
             except (BrokenExecutor, RuntimeError):
                 pass
             self.chunk = []
@@ -1008,7 +1009,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 # the one core this process leaves idle then, not both while they scan (~0.3 s of
                 # a cold scan at 2,000 services). In the files' order, which the actions step reads
                 # them in (see _Awaited).
-                parsing = _PoolParse(pool)
+                parsing = _PoolParse(pool, cfg_json)
                 parsing.behind()
                 for pos in positions:
                     frags = built.get(pos)
@@ -1740,7 +1741,7 @@ def scan_paths(
             pool.submit(int)  # the workers start (fork) on the first task
         built: dict[str, list[Fragment]] = {}  # relpath -> the fragments of the file (cached or scanned now)
         # The stored fragments' command lines, parsed by the workers as they are loaded here.
-        parsing = _PoolParse(pool) if pool is not None and len(texts) - missing >= PARSE_IN_POOL_FROM_FILES else None
+        parsing = _PoolParse(pool, cfg_json) if pool is not None and len(texts) - missing >= PARSE_IN_POOL_FROM_FILES else None
         # A stored entry that does not load (damaged, or not of this form) is a miss: scanned again.
         with _collector_paused():  # the fragments all live until the build, and make no cycles
             for job, text, names, key in texts:

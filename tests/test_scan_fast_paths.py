@@ -163,7 +163,9 @@ def test_actions_from_lines_parsed_in_workers_are_those_parsed_here() -> None:
 
     lines = ["kubectl -n orders-prod delete pod <pod-name>", "kubectl -n orders-prod delete pod <pod-name>",
              "kubectl rollout restart deploy/orders-api -n orders-prod", "psql -h <host> -U app -c 'drop table x'",
-             "oc project payments-stg", "kubectl get pods", "./scripts/failover.sh prod"]
+             "oc project payments-stg", "kubectl get pods", "./scripts/failover.sh prod",
+             "kubectl rollout restart deploy/a deploy/b --context prod-east", "ssh db1.gprd.example.net",
+             "sudo systemctl restart patroni", "curl -H 'X-Token: REDACTED' https://api.prod.example.com/v1 --retry 3"]
     sightings = [CommandSighting(command=c, evidence=Evidence(path="docs/runbook.md", line=i + 1))
                  for i, c in enumerate(lines)]
 
@@ -176,6 +178,10 @@ def test_actions_from_lines_parsed_in_workers_are_those_parsed_here() -> None:
     parsed = parse_sightings(s.command for s in sightings)
     assert "kubectl -n orders-prod delete pod __placeholder__" in parsed  # the naming reading
     assert actions(parsed) == actions(None) != []
+    # With what the workers derive of each command (the actions step then works none of it out).
+    derived = parse_sightings((s.command for s in sightings), cfg=Config())
+    assert derived.keys() == parsed.keys() and derived != parsed
+    assert actions(derived) == actions(None)
 
 
 def test_the_actions_steps_give_the_text_of_each_action_they_add() -> None:

@@ -231,7 +231,7 @@ def test_the_pool_is_put_behind_once_its_work_is_ahead_of_need() -> None:
 
     with ProcessPoolExecutor(max_workers=2) as pool:
         before = {pool.submit(_own_nice).result() for _ in range(4)}
-        scan_mod._PoolParse(pool).behind()
+        scan_mod._PoolParse(pool, "{}").behind()
         after = {pool.submit(_own_nice).result() for _ in range(4)}
     assert after == {max(nice, scan_mod.WORK_AHEAD_NICE) for nice in before}  # lowered, never raised
 

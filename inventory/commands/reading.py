@@ -13,6 +13,7 @@ process and are never stored; a copy with some fields changed is ``dataclasses.r
 from __future__ import annotations
 
 import marshal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -36,6 +37,10 @@ class CommandReading:
     wrappers: list[str] = field(default_factory=list)
     via: str | None = None
     parse_error: str | None = None
+    # What the actions step works out of this command alone, worked out where it was parsed
+    # (see ``actions.command_derivations``); None for a reading made here, or a copy with
+    # some fields changed (``dataclasses.replace`` leaves it out): then worked out again.
+    derived: tuple | None = field(default=None, init=False, compare=False, repr=False)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,18 +61,34 @@ class LineReading:
 # process of the same scan. Twice as fast to read as the line's JSON validated into readings
 # (~25,000 lines at 2,000 services, on the scan's serial tail), and a fifth smaller.
 
-# The fields of a command's row, in order (those of CommandReading and of ParsedCommand).
+# The fields of a command's row, in order (those of ParsedCommand, and of CommandReading but
+# ``derived``, which a row holds last).
 COMMAND_ROW = ("raw", "argv", "tool", "verb", "object_kind", "target", "namespace", "flags", "sql_kinds", "sql",
                "wrappers", "via", "parse_error")
 _command_row = attrgetter(*COMMAND_ROW)
 
 
-def line_row(line: CommandLine) -> bytes:
-    """``line`` as the row :func:`reading_of_row` and :func:`line_of_row` read."""
-    return marshal.dumps((line.raw, [_command_row(pc) for pc in line.commands], line.operators, line.parse_error))
+def line_row(line: CommandLine, derive: Callable[[CommandReading], tuple] | None = None) -> bytes:
+    """``line`` as the row :func:`reading_of_row` and :func:`line_of_row` read; ``derive``:
+    what each command's reading holds as ``derived`` (of plain values: it is marshal'd),
+    worked out from the reading (slots: quicker to read than the model's fields)."""
+    if derive is None:
+        commands = [(*_command_row(pc), None) for pc in line.commands]
+    else:
+        commands = [(*row, derive(_command_of_row(row))) for row in map(_command_row, line.commands)]
+    return marshal.dumps((line.raw, commands, line.operators, line.parse_error))
 
 
 _new = object.__new__
+
+
+def _command_of_row(row: tuple) -> CommandReading:
+    """The reading of a command's row (its fields in COMMAND_ROW's order, ``derived`` left None)."""
+    pc = _new(CommandReading)
+    (pc.raw, pc.argv, pc.tool, pc.verb, pc.object_kind, pc.target, pc.namespace, pc.flags, pc.sql_kinds, pc.sql,
+     pc.wrappers, pc.via, pc.parse_error) = row
+    pc.derived = None
+    return pc
 
 
 def reading_of_row(row: bytes) -> LineReading:
@@ -77,7 +98,7 @@ def reading_of_row(row: bytes) -> LineReading:
     for r in rows:
         pc = _new(CommandReading)
         (pc.raw, pc.argv, pc.tool, pc.verb, pc.object_kind, pc.target, pc.namespace, pc.flags, pc.sql_kinds, pc.sql,
-         pc.wrappers, pc.via, pc.parse_error) = r
+         pc.wrappers, pc.via, pc.parse_error, pc.derived) = r
         commands.append(pc)
     line = _new(LineReading)
     line.raw, line.commands, line.operators, line.parse_error = raw, commands, operators, parse_error
