@@ -1591,6 +1591,338 @@ fail:
 }
 #endif
 
+/* -- the build's normalisation (InventoryBuilder.build, consuming) ----------------------
+ *
+ * What build()'s norm() does to an entity, on the model itself (its __dict__ updated in
+ * place): its lists sorted and deduplicated, its dicts ordered by key, its facts' and
+ * environment sources' evidence too. The same calls Python makes on the same values; a sort
+ * by key is a sort of (key..., position) tuples, which is the stable sort by key. ~7,000
+ * entities at 2,000 services: 0.074 s of Python, 0.041 s here (the rest is reading models
+ * spread over the heap; the same for the actions' norm, which gained nothing in C). */
+
+static PyObject *facts_name, *str_evidence, *str_environments, *str_environment_sources, *str_data_classes,
+    *str_owners, *str_labels, *str_attributes, *str_facts, *str_kind, *str_grants,
+    *str_data_class, *str_environment, *str_resolver, *str_how;
+
+/* A model's __dict__ (a new reference). */
+static PyObject *
+model_dict(PyObject *obj)
+{
+    PyObject **slot = _PyObject_GetDictPtr(obj);
+    if (slot != NULL && *slot != NULL && PyDict_CheckExact(*slot))
+        return Py_NewRef(*slot);
+    PyObject *d = PyObject_GetAttr(obj, dict_name);
+    if (d != NULL && !PyDict_Check(d)) {
+        Py_DECREF(d);
+        PyErr_SetString(PyExc_TypeError, "a model's __dict__ must be a dict");
+        return NULL;
+    }
+    return d;
+}
+
+/* d[key], a new reference; KeyError when it is not there. */
+static PyObject *
+field_of(PyObject *d, PyObject *key)
+{
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (v == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject(PyExc_KeyError, key);
+        return NULL;
+    }
+    return Py_NewRef(v);
+}
+
+/* ``items`` in the order of ``keys`` sorted: tuples that each end with their item's position. */
+static PyObject *
+undecorated(PyObject *keys, PyObject *items)
+{
+    if (PyList_Sort(keys) < 0)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(k, PyTuple_GET_SIZE(k) - 1));
+        PyList_SET_ITEM(out, i, Py_NewRef(PyList_GET_ITEM(items, at)));
+    }
+    return out;
+}
+
+/* ``(a..., position)``: a sort key that sorts as ``(a...)`` does, stably. */
+static PyObject *
+keyed(PyObject *const *parts, Py_ssize_t n, Py_ssize_t position)
+{
+    PyObject *t = PyTuple_New(n + 1);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM(t, i, Py_NewRef(parts[i]));
+    PyObject *at = PyLong_FromSsize_t(position);
+    if (at == NULL) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, n, at);
+    return t;
+}
+
+/* ``sorted(set(evs), key=attrgetter("path", "line"))`` for a list of exactly ``ev_cls``
+ * (frozen: two are equal exactly when their path and line are; of equal ones the first is
+ * kept, as set() keeps it); ``fallback(evs)`` for anything else. A list of its own. */
+static PyObject *
+ev_sorted(PyObject *evs, PyObject *ev_cls, PyObject *fallback)
+{
+    if (!PyList_CheckExact(evs))
+        return PyObject_CallOneArg(fallback, evs);
+    Py_ssize_t n = PyList_GET_SIZE(evs);
+    if (n < 2)
+        return PyList_GetSlice(evs, 0, n);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((PyObject *)Py_TYPE(PyList_GET_ITEM(evs, i)) != ev_cls)
+            return PyObject_CallOneArg(fallback, evs);
+    PyObject *items = PyList_GetSlice(evs, 0, n); /* held: no Python code may change them under us */
+    PyObject *keys = items == NULL ? NULL : PyList_New(n);
+    PyObject *out = NULL;
+    if (keys == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = model_dict(PyList_GET_ITEM(items, i));
+        if (d == NULL)
+            goto done;
+        PyObject *parts[2] = {PyDict_GetItemWithError(d, path_name), PyDict_GetItemWithError(d, line_name)};
+        PyObject *k = parts[0] != NULL && parts[1] != NULL ? keyed(parts, 2, i) : NULL;
+        if (k == NULL && !PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "evidence without a path or line");
+        Py_DECREF(d);
+        if (k == NULL)
+            goto done;
+        PyList_SET_ITEM(keys, i, k);
+    }
+    if (PyList_Sort(keys) < 0 || (out = PyList_New(0)) == NULL)
+        goto done;
+    PyObject *prev = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        if (prev != NULL) {
+            int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(k, 0), PyTuple_GET_ITEM(prev, 0), Py_EQ);
+            if (same > 0)
+                same = PyObject_RichCompareBool(PyTuple_GET_ITEM(k, 1), PyTuple_GET_ITEM(prev, 1), Py_EQ);
+            if (same < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            if (same)
+                continue;
+        }
+        prev = k;
+        Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(k, 2));
+        if (PyList_Append(out, PyList_GET_ITEM(items, at)) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+done:
+    Py_XDECREF(keys);
+    Py_XDECREF(items);
+    return out;
+}
+
+/* ``sorted(set(v))`` */
+static PyObject *
+sorted_set(PyObject *v)
+{
+    PyObject *s = PySet_New(v);
+    if (s == NULL)
+        return NULL;
+    PyObject *l = PySequence_List(s);
+    Py_DECREF(s);
+    if (l != NULL && PyList_Sort(l) < 0)
+        Py_CLEAR(l);
+    return l;
+}
+
+/* ``dict(sorted(m.items()))`` */
+static PyObject *
+sorted_dict(PyObject *m)
+{
+    PyObject *items = PyMapping_Items(m);
+    if (items == NULL)
+        return NULL;
+    PyObject *out = NULL;
+    if (PyList_Sort(items) == 0 && (out = PyDict_New()) != NULL) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+            PyObject *kv = PyList_GET_ITEM(items, i);
+            if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2 ||
+                PyDict_SetItem(out, PyTuple_GET_ITEM(kv, 0), PyTuple_GET_ITEM(kv, 1)) < 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "items() must give pairs");
+                Py_CLEAR(out);
+                break;
+            }
+        }
+    }
+    Py_DECREF(items);
+    return out;
+}
+
+/* Each of ``models`` with its evidence sorted (``m.__dict__["evidence"] = ev_sorted(...)``),
+ * in the order of their keys ``(getattr(m, a) for a in names)``, ``as_str``: the last one
+ * as its str(). A list of its own. */
+static PyObject *
+models_sorted(PyObject *models, PyObject *const *names, Py_ssize_t n_names, int as_str, PyObject *ev_cls,
+              PyObject *fallback)
+{
+    PyObject *items = PySequence_List(models);
+    if (items == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    PyObject *keys = PyList_New(n), *out = NULL;
+    if (keys == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *m = PyList_GET_ITEM(items, i);
+        PyObject *d = model_dict(m);
+        if (d == NULL)
+            goto done;
+        PyObject *evs = field_of(d, str_evidence);
+        PyObject *sorted_evs = evs == NULL ? NULL : ev_sorted(evs, ev_cls, fallback);
+        Py_XDECREF(evs);
+        int rc = sorted_evs == NULL ? -1 : PyDict_SetItem(d, str_evidence, sorted_evs);
+        Py_XDECREF(sorted_evs);
+        Py_DECREF(d);
+        if (rc < 0)
+            goto done;
+        PyObject *parts[4] = {NULL, NULL, NULL, NULL};
+        Py_ssize_t got = 0;
+        for (; got < n_names; got++) {
+            parts[got] = PyObject_GetAttr(m, names[got]);
+            if (parts[got] != NULL && as_str && got == n_names - 1)
+                Py_SETREF(parts[got], PyObject_Str(parts[got]));
+            if (parts[got] == NULL)
+                break;
+        }
+        PyObject *k = got == n_names ? keyed(parts, n_names, i) : NULL;
+        for (Py_ssize_t j = 0; j < got; j++)
+            Py_DECREF(parts[j]);
+        if (k == NULL)
+            goto done;
+        PyList_SET_ITEM(keys, i, k);
+    }
+    out = undecorated(keys, items);
+done:
+    Py_XDECREF(keys);
+    Py_DECREF(items);
+    return out;
+}
+
+/* norm_entity(entity, Evidence, no_data_kinds, ev_fallback): InventoryBuilder.build's norm()
+ * of an entity, consuming (its __dict__ updated in place); returns the entity. */
+static PyObject *
+py_norm_entity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[1]) || !PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "norm_entity(entity, Evidence, no_data_kinds, ev_fallback)");
+        return NULL;
+    }
+    PyObject *ent = args[0], *ev_cls = args[1], *no_data = args[2], *fallback = args[3];
+    PyObject *d = model_dict(ent);
+    if (d == NULL)
+        return NULL;
+    PyObject *attributes = NULL, *data_classes = NULL, *facts = NULL, *kind = NULL, *v = NULL;
+    PyObject *fields[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    PyObject *names[8] = {str_evidence, str_environments, str_environment_sources, str_data_classes, str_owners,
+                          str_labels, str_attributes, str_facts};
+    PyObject *result = NULL;
+    int i;
+    if ((attributes = field_of(d, str_attributes)) == NULL || (v = field_of(d, str_data_classes)) == NULL ||
+        (data_classes = sorted_set(v)) == NULL || (facts = field_of(d, str_facts)) == NULL ||
+        (kind = field_of(d, str_kind)) == NULL)
+        goto done;
+    Py_CLEAR(v);
+    int no_data_kind = PySequence_Contains(no_data, kind);
+    if (no_data_kind < 0)
+        goto done;
+    if (no_data_kind && PyList_GET_SIZE(data_classes)) {
+        /* {**attributes, "grants_access_to": list(data_classes)}; no data classes; no data_class facts */
+        PyObject *grants = PyDict_New();
+        PyObject *copy = grants == NULL ? NULL : PySequence_List(data_classes);
+        if (copy == NULL || PyDict_Merge(grants, attributes, 1) < 0 || PyDict_SetItem(grants, str_grants, copy) < 0) {
+            Py_XDECREF(grants);
+            Py_XDECREF(copy);
+            goto done;
+        }
+        Py_DECREF(copy);
+        Py_SETREF(attributes, grants);
+        Py_SETREF(data_classes, PyList_New(0));
+        PyObject *kept = data_classes == NULL ? NULL : PyList_New(0);
+        PyObject *it = kept == NULL ? NULL : PyObject_GetIter(facts), *f;
+        if (it == NULL) {
+            Py_XDECREF(kept);
+            goto done;
+        }
+        while ((f = PyIter_Next(it)) != NULL) {
+            PyObject *name = PyObject_GetAttr(f, facts_name);
+            int other = name == NULL ? -1 : PyObject_RichCompareBool(name, str_data_class, Py_NE);
+            Py_XDECREF(name);
+            if (other < 0 || (other && PyList_Append(kept, f) < 0)) {
+                Py_DECREF(f);
+                break;
+            }
+            Py_DECREF(f);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) {
+            Py_DECREF(kept);
+            goto done;
+        }
+        Py_SETREF(facts, kept);
+    }
+    {
+        PyObject *fact_key[2] = {facts_name, value_name};
+        if ((fields[7] = models_sorted(facts, fact_key, 2, 1, ev_cls, fallback)) == NULL)
+            goto done;
+    }
+    if ((v = field_of(d, str_evidence)) == NULL || (fields[0] = ev_sorted(v, ev_cls, fallback)) == NULL)
+        goto done;
+    Py_CLEAR(v);
+    if ((v = field_of(d, str_environments)) == NULL || (fields[1] = sorted_set(v)) == NULL)
+        goto done;
+    Py_CLEAR(v);
+    {
+        PyObject *source_key[3] = {str_environment, str_resolver, str_how};
+        if ((v = field_of(d, str_environment_sources)) == NULL ||
+            (fields[2] = models_sorted(v, source_key, 3, 0, ev_cls, fallback)) == NULL)
+            goto done;
+        Py_CLEAR(v);
+    }
+    fields[3] = Py_NewRef(data_classes);
+    if ((v = field_of(d, str_owners)) == NULL || (fields[4] = sorted_set(v)) == NULL)
+        goto done;
+    Py_CLEAR(v);
+    if ((v = field_of(d, str_labels)) == NULL || (fields[5] = sorted_dict(v)) == NULL)
+        goto done;
+    Py_CLEAR(v);
+    if ((fields[6] = sorted_dict(attributes)) == NULL)
+        goto done;
+    for (i = 0; i < 8; i++)
+        if (PyDict_SetItem(d, names[i], fields[i]) < 0)
+            goto done;
+    result = Py_NewRef(ent);
+done:
+    for (i = 0; i < 8; i++)
+        Py_XDECREF(fields[i]);
+    Py_XDECREF(attributes);
+    Py_XDECREF(data_classes);
+    Py_XDECREF(facts);
+    Py_XDECREF(kind);
+    Py_XDECREF(v);
+    Py_DECREF(d);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
      "build(plan, row, evidence[, consume]): one model of ``plan`` from its stored tuple (``consume``: its lists of "
@@ -1604,6 +1936,9 @@ static PyMethodDef methods[] = {
     {"dir_entries", (PyCFunction)(void (*)(void))py_dir_entries, METH_FASTCALL,
      "dir_entries(prefix, rel_dir, names, kinds, skip_dirs, job): the file jobs and subdirectories of a listed "
      "directory of files and directories only, as scan.walk_files makes them; None for any other."},
+    {"norm_entity", (PyCFunction)(void (*)(void))py_norm_entity, METH_FASTCALL,
+     "norm_entity(entity, Evidence, no_data_kinds, ev_fallback): InventoryBuilder.build's norm() of an entity, on "
+     "the entity itself (its __dict__ updated); returns it."},
     {"by_sorted_key", (PyCFunction)(void (*)(void))py_by_sorted_key, METH_FASTCALL,
      "by_sorted_key(table, fields): the values of the dict ``table`` in the order of its sorted keys, and the "
      "positions of those whose __dict__ holds one of ``fields`` with two or more items."},
@@ -1660,6 +1995,18 @@ PyInit__cbuild(void)
     line_name = PyUnicode_InternFromString("line");
     value_name = PyUnicode_InternFromString("value");
     name_name = PyUnicode_InternFromString("name");
+    facts_name = name_name;
+    struct { PyObject **slot; const char *text; } names[] = {
+        {&str_evidence, "evidence"}, {&str_environments, "environments"},
+        {&str_environment_sources, "environment_sources"}, {&str_data_classes, "data_classes"},
+        {&str_owners, "owners"}, {&str_labels, "labels"}, {&str_attributes, "attributes"}, {&str_facts, "facts"},
+        {&str_kind, "kind"}, {&str_grants, "grants_access_to"},
+        {&str_data_class, "data_class"}, {&str_environment, "environment"}, {&str_resolver, "resolver"},
+        {&str_how, "how"},
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if ((*names[k].slot = PyUnicode_InternFromString(names[k].text)) == NULL)
+            return NULL;
 #ifndef _WIN32
     path_attr = PyUnicode_InternFromString("path");
     if (path_attr == NULL)

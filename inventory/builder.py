@@ -17,6 +17,10 @@ try:  # optional: built by the install where a C compiler is at hand (see _cbuil
     from inventory._cbuild import by_sorted_key as _c_by_sorted_key
 except ImportError:  # not built, or an older build without it
     _c_by_sorted_key = None
+try:
+    from inventory._cbuild import norm_entity as _c_norm_entity
+except ImportError:
+    _c_norm_entity = None
 from inventory.model import (
     Action,
     CommandRef,
@@ -616,6 +620,12 @@ class InventoryBuilder:
                 "attributes": dict(sorted(attributes.items())),
                 "facts": facts,
             })
+
+        if consume and _c_norm_entity is not None:
+            # The same, in C, on the entity itself (ev_sorted: for an evidence list of anything
+            # but Evidence): ~7,000 entities at 2,000 services, 0.074 s of Python, 0.041 s in C.
+            def norm(ent: Entity) -> Entity:  # noqa: F811
+                return _c_norm_entity(ent, Evidence, NO_DATA_KINDS, ev_sorted)  # type: ignore[no-any-return]
 
         # An action or edge that sorting would leave as it is (at most one evidence, command
         # and flag: most of the ~50k actions of a 2,000-service tree) goes into the inventory
