@@ -98,10 +98,10 @@ class FreeTextJudge:
         For strings sure to be among those sent later, or clean: one that is neither only
         costs a verdict that something would be masked where nothing is.
         """
-        ahead = self._ahead
-        new = [v for v in dict.fromkeys(values) if v not in ahead]
-        ahead.update(new)
-        self.send(new, ahead=True)
+        # Not deduplicated here (a string given twice is judged twice, by the helper): a pass
+        # over them cost the caller as much as the helper's second look costs it.
+        self._ahead.update(values)
+        self.send(values, ahead=True)
 
     def send(self, values: list[str], *, ahead: bool = False) -> None:
         """Send more strings to judge. A thread writes them: the caller goes on meanwhile.
