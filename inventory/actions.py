@@ -158,7 +158,7 @@ def _resolve(builder: InventoryBuilder, pc: CommandReading, hint_names: list[str
     # 2,000 services). Three plain loops rather than one over a generator of all three.
     memo = builder.find_memo()
     derived = pc.derived
-    found = _first_resolved(builder, memo, target_candidates(pc) if derived is None else derived[4])
+    found = _first_resolved(builder, memo, target_candidates(pc) if derived is None else derived[_CANDIDATES])
     if found is None and hint_names:
         found = _first_resolved(builder, memo, [(n, None) for n in hint_names])
     return found if found is not None else _first_resolved(builder, memo, _named_candidates(pc))
@@ -313,7 +313,7 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: CommandReadi
     """Add the action ``pc`` of ``sighting`` is to the builder (``caller``: the line that ran the
     script ``sighting`` is in, evidence too)."""
     derived = pc.derived
-    verb = action_verb(pc) if derived is None else derived[0]
+    verb = action_verb(pc) if derived is None else derived[_VERB]
     env, why = _environment(pc, sighting, cfg, line_sig, own_sig)
     if env is None and remote is not None and remote[1]:
         # Typed into a shell an earlier `ssh host` opened: where that host is, it runs.
@@ -359,7 +359,7 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: CommandReadi
         "target_name": target if target and not target.startswith(_PARSE_STAND_IN) else None,
         "object_kind": pc.object_kind,
         "environment": env,
-        "flags": _safe_flags(pc.flags) if derived is None else dict(derived[3]),  # its own dict
+        "flags": _safe_flags(pc.flags) if derived is None else dict(derived[_SAFE_FLAGS]),  # its own dict
         "sql_kind": _sql_kind(pc.sql_kinds),
         "command": command,
         "commands": [ref],
@@ -396,6 +396,10 @@ def command_derivations(cfg: Config) -> Callable[[CommandReading], tuple]:
                 target_candidates(pc))
 
     return derive
+
+
+# Where each value is in a reading's ``derived`` (the order command_derivations gives them in).
+_VERB, _SIGNAL, _NOISE, _SAFE_FLAGS, _CANDIDATES = range(5)
 
 
 def parse_sightings(commands: Iterable[str], out: dict[str, bytes] | None = None,
@@ -561,7 +565,8 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
     with_ctx = [pc if not c or not c[1] else replace(pc, flags={**pc.flags, "context": c[1]})
                 for pc, c in zip(line.commands, carried)] if any(carried) else line.commands
     # What each command names, computed once per line (it is needed twice).
-    own_sigs = [_environment_signal(pc, cfg, detect) if pc.derived is None else pc.derived[1] for pc in with_ctx]
+    own_sigs = [_environment_signal(pc, cfg, detect) if pc.derived is None else pc.derived[_SIGNAL]
+                for pc in with_ctx]
     line_sig = next(filter(None, own_sigs), None)
     # Only a runbook line with a `<` can have placeholders (see _naming_commands).
     naming = _naming_commands(sighting, sighting_text(sighting.command), line, parsed, lines) \
@@ -590,7 +595,7 @@ def _line_actions(builder: InventoryBuilder, cfg: Config, sighting: CommandSight
             if caller is None:
                 calls.append((sighting, script))
             continue
-        if (is_noise(pc) if pc.derived is None else pc.derived[2]) or not tool:
+        if (is_noise(pc) if pc.derived is None else pc.derived[_NOISE]) or not tool:
             continue
         hints = exec_targets if via and ("exec" in via or via == "ssh") else []
         remote = outer_remote if via and "ssh" in via else \

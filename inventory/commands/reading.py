@@ -72,34 +72,27 @@ def line_row(line: CommandLine, derive: Callable[[CommandReading], tuple] | None
     """``line`` as the row :func:`reading_of_row` and :func:`line_of_row` read; ``derive``:
     what each command's reading holds as ``derived`` (of plain values: it is marshal'd),
     worked out from the reading (slots: quicker to read than the model's fields)."""
-    if derive is None:
-        commands = [(*_command_row(pc), None) for pc in line.commands]
-    else:
-        commands = [(*row, derive(_command_of_row(row))) for row in map(_command_row, line.commands)]
-    return marshal.dumps((line.raw, commands, line.operators, line.parse_error))
+    rows = [(*_command_row(pc), None) for pc in line.commands]
+    if derive is not None:
+        rows = [(*row[:-1], derive(_command_of_row(row))) for row in rows]
+    return marshal.dumps((line.raw, rows, line.operators, line.parse_error))
 
 
 _new = object.__new__
 
 
 def _command_of_row(row: tuple) -> CommandReading:
-    """The reading of a command's row (its fields in COMMAND_ROW's order, ``derived`` left None)."""
+    """The reading of a command's row: its fields in COMMAND_ROW's order, then ``derived``."""
     pc = _new(CommandReading)
     (pc.raw, pc.argv, pc.tool, pc.verb, pc.object_kind, pc.target, pc.namespace, pc.flags, pc.sql_kinds, pc.sql,
-     pc.wrappers, pc.via, pc.parse_error) = row
-    pc.derived = None
+     pc.wrappers, pc.via, pc.parse_error, pc.derived) = row
     return pc
 
 
 def reading_of_row(row: bytes) -> LineReading:
     """The reading of the ``CommandLine`` that :func:`line_row` made ``row`` of."""
     raw, rows, operators, parse_error = marshal.loads(row)
-    commands = []
-    for r in rows:
-        pc = _new(CommandReading)
-        (pc.raw, pc.argv, pc.tool, pc.verb, pc.object_kind, pc.target, pc.namespace, pc.flags, pc.sql_kinds, pc.sql,
-         pc.wrappers, pc.via, pc.parse_error, pc.derived) = r
-        commands.append(pc)
+    commands = list(map(_command_of_row, rows))
     line = _new(LineReading)
     line.raw, line.commands, line.operators, line.parse_error = raw, commands, operators, parse_error
     return line
