@@ -59,7 +59,7 @@ test-ecosystem: $(STAMP)
 	$(BIN)/python -m pytest -q -rs -m ecosystem
 
 bench: $(STAMP) prebuilt
-	$(BIN)/python bench/run.py --json
+	$(BIN)/python bench/run.py --json --repeat 3
 	$(BIN)/python bench/hook_latency.py --json bench/out/hook.json
 	$(BIN)/python bench/classify_speed.py --lines 10000
 	$(BIN)/python bench/summary.py
