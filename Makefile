@@ -8,16 +8,16 @@ SP      := $(BIN)/stackpolicy
 
 SRC_ARGS := $(foreach s,$(SOURCES),--sources $(s))
 
-.PHONY: install prebuilt policy inventory evals check export test test-corpora test-ecosystem bench clean
+.PHONY: install prebuilt compiled policy inventory evals check export test test-corpora test-ecosystem bench clean
 
-install: $(STAMP) prebuilt
+install: $(STAMP) prebuilt compiled
 
 # The editable install adds the repo to sys.path with a plain .pth line ("compat" mode): the
 # default import-hook finder costs every Python start (each hook call) 10-100 ms of imports.
 # The C extensions are built by the install: an edit of their source installs again.
 $(STAMP): pyproject.toml setup.py inventory/scanners/_cyaml.c inventory/_cbuild.c Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,compile]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 # What an installed package has and an editable checkout lacks: byte-compiled modules (with
@@ -28,28 +28,33 @@ $(STAMP): pyproject.toml setup.py inventory/scanners/_cyaml.c inventory/_cbuild.
 prebuilt: $(STAMP)
 	@$(BIN)/python -m compileall -q inventory generators prompts >/dev/null
 	@$(BIN)/python -m generators.risk.rules >/dev/null
+# The scan's pure-Python modules compiled with Cython, beside their sources: the same results,
+# ~8 % faster. Only what changed is compiled again; without a C compiler it says so and the
+# scan runs as Python. An edited module runs from its source until then (inventory/compiled.py).
+compiled: $(STAMP)
+	@$(BIN)/python -m inventory.compiled build
 
 ## The main job: scan the sources, then write output/policy.md and output/evals.md.
-policy: $(STAMP)
+policy: $(STAMP) compiled
 	$(SP) policy $(SRC_ARGS)
 
-inventory: $(STAMP)
+inventory: $(STAMP) compiled
 	$(SP) scan $(SOURCES)
 
-evals: $(STAMP)
+evals: $(STAMP) compiled
 	$(SP) evals $(SRC_ARGS)
 
-check: $(STAMP)
+check: $(STAMP) compiled
 	$(SP) check $(SRC_ARGS)
 
 export: $(STAMP)
 	$(SP) export all
 
-test: $(STAMP)
+test: $(STAMP) compiled
 	$(BIN)/python -m pytest -q -n auto -m "not corpora and not ecosystem"
 
 ## Scanner tests against ../shared/corpora (skip cleanly when it is absent).
-test-corpora: $(STAMP)
+test-corpora: $(STAMP) compiled
 	$(BIN)/python -m pytest -q -m corpora
 
 ## The exports and eval suites in the real tools (Claude Code, Codex, a Rego engine, promptfoo,
@@ -58,11 +63,12 @@ test-corpora: $(STAMP)
 test-ecosystem: $(STAMP)
 	$(BIN)/python -m pytest -q -rs -m ecosystem
 
-bench: $(STAMP) prebuilt
+bench: $(STAMP) compiled prebuilt
 	$(BIN)/python bench/run.py --json --repeat 3
 	$(BIN)/python bench/hook_latency.py --json bench/out/hook.json
 	$(BIN)/python bench/classify_speed.py --lines 10000
 	$(BIN)/python bench/summary.py
 
 clean:
-	rm -rf $(VENV) .stackpolicy .pytest_cache .cache
+	-@test -x $(BIN)/python && $(BIN)/python -m inventory.compiled clean
+	rm -rf $(VENV) .stackpolicy .pytest_cache .cache build

@@ -127,6 +127,8 @@ def run_measured(cmd: list[str], *, stdin_text: str | None = None, cwd: Path | N
     )
 
 
-def run_worker(task: str, args: dict[str, Any], timeout: float | None = None) -> Measured:
-    """Run ``bench/worker.py <task>`` with ``args`` in a fresh interpreter."""
-    return run_measured([sys.executable, str(BENCH_DIR / "worker.py"), task, json.dumps(args)], timeout=timeout)
+def run_worker(task: str, args: dict[str, Any], timeout: float | None = None,
+               env: dict[str, str] | None = None) -> Measured:
+    """Run ``bench/worker.py <task>`` with ``args`` in a fresh interpreter (``env``: set in its environment)."""
+    return run_measured([sys.executable, str(BENCH_DIR / "worker.py"), task, json.dumps(args)], timeout=timeout,
+                        env={**os.environ, **env} if env else None)

@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # this checkout's inventory, as bench/worker.py does
 
 from measure import BENCH_DIR, run_worker  # noqa: E402
 from phases import PHASES, BenchContext, PhaseResult  # noqa: E402
 from synth import ensure_repo  # noqa: E402
+
+from inventory._guard import PURE_ENV  # noqa: E402
+from inventory.compiled import summary as compiled_summary  # noqa: E402
 
 OUT_DIR = BENCH_DIR / "out"
 QUICK_SERVICES = 200
@@ -125,7 +129,8 @@ def format_cold_stages(results: dict[str, PhaseResult]) -> str:
 def profile(out_dir: Path, seed: int) -> dict[str, Any]:
     """cProfile a 1-process cold scan of a 200-service repo; per-module hotspots."""
     repo, _, _ = ensure_repo(PROFILE_SERVICES, seed, out_dir)
-    m = run_worker("profile", {"paths": [str(repo)], "out": str(out_dir / "scan.prof")})
+    # As Python: cProfile sees into a Python function, not into a compiled one (inventory.compiled).
+    m = run_worker("profile", {"paths": [str(repo)], "out": str(out_dir / "scan.prof")}, env={PURE_ENV: "1"})
     if m.returncode != 0:
         return {"error": m.stderr_tail}
     return m.result
@@ -173,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"synthetic repo: {n} services, {n_files} files at {repo} "
           f"({'generated in %.1fs' % (time.perf_counter() - t0) if fresh else 'reused'})")
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
-          "all phases read from the page cache (files were just written or read)\n")
+          "all phases read from the page cache (files were just written or read)")
+    compiled = compiled_summary()
+    print(f"{compiled} (python -m inventory.compiled status)\n")
 
     ctx = BenchContext(repo=repo, out_dir=args.out, n_services=n, n_files=n_files, repeat=args.repeat,
                        timeout=args.timeout or None)
@@ -202,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             "services": n, "files": n_files, "seed": args.seed, "repeat": args.repeat,
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "loadavg": list(os.getloadavg()),
             "phases": {k: r.to_json() for k, r in ctx.results.items()},
-            "ratios": rat, "profile": prof,
+            "ratios": rat, "profile": prof, "compiled": compiled,
         }
         path = args.out / "results.json"
         path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

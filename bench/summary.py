@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
              for name, d in (("scan run", results), ("hook run", hook)) if d and d.get("loadavg")]
     if loads:
         print("; ".join(loads) + f" on {(results or {}).get('cpu_count', '?')} cores")
+    if results and results.get("compiled"):
+        print(f"scan run: {results['compiled']}")
     print(format_rows(table))
     missed = [r[0].strip() for r in table if r[3] == "MISSED"]
     print(f"\naims missed: {len(missed)}" + (": " + "; ".join(missed) if missed else ""))

@@ -439,7 +439,9 @@ def _fast_construct(loader: Any, root: yaml.Node, max_depth: int) -> Any:
         # `build` calls itself through its closure: a reference cycle, holding the loader
         # and all it refers to, that only the cyclic collector would free (a scan worker runs
         # it rarely). Broken here, reference counting frees them when the document is built.
-        build = None  # type: ignore[assignment]
+        # Compiled (inventory.compiled), every nested function holds the one scope that holds
+        # them all: `scalar` is let go too.
+        build = scalar = None  # type: ignore[assignment]
 
 
 def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Doc], list[YamlProblem]]:
