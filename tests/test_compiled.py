@@ -247,6 +247,16 @@ def test_without_a_toolchain_the_build_says_so_and_succeeds(monkeypatch: pytest.
     assert "not built (Cython is not installed); the scan runs as pure Python" in capsys.readouterr().out
 
 
+def test_where_the_modules_were_built_every_one_of_them_was() -> None:
+    # A module that fails to compile runs as Python and `make` goes on: this is where it shows.
+    states = compiled.status()
+    if isinstance(compiled._toolchain(), str) or "compiled" not in states.values():
+        pytest.skip("the modules are not compiled here")
+    if "stale" in states.values():
+        pytest.skip("a module changed since the build (`make compiled` builds it again)")
+    assert [m for m, s in states.items() if s != "compiled"] == []
+
+
 def test_the_modules_in_use_are_the_ones_the_status_says() -> None:
     states = compiled.status()
     for module, state in states.items():
