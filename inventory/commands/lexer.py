@@ -474,4 +474,7 @@ def _lex(text: str) -> Lexed:
     finish(None)
     if pending_heredocs:
         pending_heredocs.clear()
+    # `finish` calls `end_word` through the closure: compiled (inventory.compiled), the one
+    # scope of all three holds them, a reference cycle holding the line's words. Let go here.
+    end_word = None  # type: ignore[assignment]
     return out

@@ -221,20 +221,19 @@ class RunbookScanner(Scanner):
         hints: dict[tuple[str, ...], str | None] = {}  # the headings in force -> their hint
         in_force: list[str | None] = []  # the hint of the headings in force, once looked up
 
-        def env_hint() -> str | None:
-            # The same headings hold for every command of a section: looked up once per section.
-            if not in_force:
-                texts = tuple(headings[k] for k in sorted(headings, reverse=True))
-                if texts not in hints:
-                    hints[texts] = detect_environment(*texts, src.path, patterns=patterns)
-                in_force.append(hints[texts])
-            return in_force[0]
-
+        # (One nested function, not two calling each other: compiled, that would be a reference
+        # cycle holding the whole scan of the file; see inventory.compiled.)
         def add(line: int, cmd: str) -> None:
             key = (line, cmd)
             if key not in seen:
                 seen.add(key)
-                emit(frag, src, line, cmd, env_hint(), "runbook", section[0])
+                # The same headings hold for every command of a section: looked up once per section.
+                if not in_force:
+                    texts = tuple(headings[k] for k in sorted(headings, reverse=True))
+                    if texts not in hints:
+                        hints[texts] = detect_environment(*texts, src.path, patterns=patterns)
+                    in_force.append(hints[texts])
+                emit(frag, src, line, cmd, in_force[0], "runbook", section[0])
 
         session: Session | None = None
         for idx, tok in enumerate(tokens):
