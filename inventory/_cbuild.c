@@ -30,6 +30,8 @@
 #include <marshal.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <limits.h>
 
 enum { K_VALUE, K_EV, K_EVS, K_MODEL, K_OPT_MODEL, K_MODELS, K_JSON };
 
@@ -1519,13 +1521,64 @@ put64(char *p, long long v)
         p[i] = (char)((u >> (8 * i)) & 0xff);
 }
 
+/* ``bases``: None, or a tuple of (prefix, directory fd) pairs, a prefix being the bytes of a
+ * root's path and a "/": a path under one is stat-ed relative to its open directory
+ * (``fstatat``), which the kernel resolves from there rather than from "/" component by
+ * component (a fifth less time per stat on a deep tree; the same answer: symlinks are
+ * followed either way, and the walk's paths hold no ".."). 0 when ``bases`` is well formed. */
+static int
+check_bases(PyObject *bases)
+{
+    if (bases == Py_None)
+        return 0;
+    if (!PyTuple_CheckExact(bases))
+        goto bad;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(bases); k++) {
+        PyObject *b = PyTuple_GET_ITEM(bases, k);
+        if (!PyTuple_CheckExact(b) || PyTuple_GET_SIZE(b) != 2 || !PyBytes_CheckExact(PyTuple_GET_ITEM(b, 0))
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(b, 1)))
+            goto bad;
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_TypeError, "bases: None or a tuple of (prefix bytes, directory fd) pairs");
+    return -1;
+}
+
+/* The directory fd to stat ``path`` (``len`` bytes) relative to, and in ``*skip`` how many of
+ * its bytes to skip; -1 when none of ``bases`` holds it. */
+static int
+base_of(PyObject *bases, const char *path, Py_ssize_t len, Py_ssize_t *skip)
+{
+    if (bases == NULL || bases == Py_None)
+        return -1;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(bases); k++) {
+        PyObject *b = PyTuple_GET_ITEM(bases, k);
+        PyObject *prefix = PyTuple_GET_ITEM(b, 0);
+        Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
+        if (len > plen && memcmp(path, PyBytes_AS_STRING(prefix), plen) == 0) {
+            long fd = PyLong_AsLong(PyTuple_GET_ITEM(b, 1));
+            if (fd < 0 || fd > INT_MAX) {
+                PyErr_Clear();
+                return -1;
+            }
+            *skip = plen;
+            return (int)fd;
+        }
+    }
+    return -1;
+}
+
 static PyObject *
 py_stat_sig(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "stat_sig(path, for_dir) takes 2 arguments");
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "stat_sig(path, for_dir[, bases]) takes 2 or 3 arguments");
         return NULL;
     }
+    PyObject *bases = nargs == 3 ? args[2] : Py_None;
+    if (check_bases(bases) < 0)
+        return NULL;
     int for_dir = PyObject_IsTrue(args[1]);
     if (for_dir < 0)
         return NULL;
@@ -1534,8 +1587,11 @@ py_stat_sig(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     struct stat st;
     int rc;
+    Py_ssize_t skip = 0;
+    const char *p = PyBytes_AS_STRING(encoded);
+    int fd = base_of(bases, p, PyBytes_GET_SIZE(encoded), &skip);
     Py_BEGIN_ALLOW_THREADS
-    rc = stat(PyBytes_AS_STRING(encoded), &st);
+    rc = fd >= 0 ? fstatat(fd, p + skip, &st, 0) : stat(p, &st);
     Py_END_ALLOW_THREADS
     Py_DECREF(encoded);
     if (rc != 0)
@@ -1571,10 +1627,14 @@ static PyObject *path_attr;
 static PyObject *
 py_known_digests(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PySet_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "known_digests(jobs: list, known: dict, used: set, max_bytes)");
+    if ((nargs != 4 && nargs != 5) || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[1])
+        || !PySet_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "known_digests(jobs: list, known: dict, used: set, max_bytes[, bases])");
         return NULL;
     }
+    PyObject *bases = nargs == 5 ? args[4] : Py_None;
+    if (check_bases(bases) < 0)
+        return NULL;
     long long max_bytes = PyLong_AsLongLong(args[3]);
     if (max_bytes == -1 && PyErr_Occurred())
         return NULL;
@@ -1601,8 +1661,11 @@ py_known_digests(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             struct stat st;
             int rc = -1;
             if (PyUnicode_FSConverter(path, &encoded)) {
+                Py_ssize_t skip = 0;
+                const char *p = PyBytes_AS_STRING(encoded);
+                int fd = base_of(bases, p, PyBytes_GET_SIZE(encoded), &skip);
                 Py_BEGIN_ALLOW_THREADS
-                rc = stat(PyBytes_AS_STRING(encoded), &st);
+                rc = fd >= 0 ? fstatat(fd, p + skip, &st, 0) : stat(p, &st);
                 Py_END_ALLOW_THREADS
                 Py_DECREF(encoded);
             }
@@ -1988,7 +2051,7 @@ static PyMethodDef methods[] = {
      "positions of those whose __dict__ holds one of ``fields`` with two or more items."},
 #ifndef _WIN32
     {"stat_sig", (PyCFunction)(void (*)(void))py_stat_sig, METH_FASTCALL,
-     "stat_sig(path, for_dir): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},
+     "stat_sig(path, for_dir[, bases]): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},
     {"known_digests", (PyCFunction)(void (*)(void))py_known_digests, METH_FASTCALL,
      "known_digests(jobs, known, used, max_bytes): each job's digest from the walk cache when its stat is unchanged, "
      "else None; and the total size of those files."},
@@ -2071,7 +2134,8 @@ PyInit__cbuild(void)
         || PyModule_AddIntConstant(m, "KEYED", S_KEYED) < 0 || PyModule_AddIntConstant(m, "PAIR", S_PAIR) < 0
         || PyModule_AddIntConstant(m, "X_STR", X_STR) < 0 || PyModule_AddIntConstant(m, "X_SCALAR", X_SCALAR) < 0
         || PyModule_AddIntConstant(m, "X_LITERAL", X_LITERAL) < 0 || PyModule_AddIntConstant(m, "X_LIST", X_LIST) < 0
-        || PyModule_AddIntConstant(m, "X_DICT", X_DICT) < 0 || PyModule_AddIntConstant(m, "X_UNION", X_UNION) < 0) {
+        || PyModule_AddIntConstant(m, "X_DICT", X_DICT) < 0 || PyModule_AddIntConstant(m, "X_UNION", X_UNION) < 0
+        || PyModule_AddIntConstant(m, "STATS_FROM_BASES", 1) < 0) {
         Py_DECREF(m);
         return NULL;
     }

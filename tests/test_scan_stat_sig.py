@@ -168,3 +168,70 @@ def test_dir_entries_leaves_any_other_kind_of_entry_to_the_loop() -> None:
         _cbuild.dir_entries("/r/", "", ("a", "b"), "f", set(), kit)  # one kind per name
     with pytest.raises(TypeError):
         _cbuild.dir_entries("/r/", "", ["a"], "f", set(), kit)  # type: ignore[arg-type]
+
+
+needs_bases = pytest.mark.skipif(not getattr(_cbuild, "STATS_FROM_BASES", 0),
+                                 reason="the _cbuild extension (with stats from bases) is not built")
+
+
+@needs_bases
+def test_a_stat_from_an_open_root_is_the_stat_of_the_path(tmp_path: Path) -> None:
+    # Relative to the root's open directory (fstatat), the same answer as os.stat of the whole
+    # path: for files, directories and links below it, for the root itself and for paths
+    # outside it (stat-ed as they are), and the same error, naming the whole path.
+    root = tmp_path / "root"
+    (root / "a" / "b").mkdir(parents=True)
+    f = root / "a" / "b" / "c.yaml"
+    f.write_text("kind: Service\n")
+    (root / "link.yaml").symlink_to(f)
+    (root / "dirlink").symlink_to(root / "a")
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("x")
+    with scan_mod._stat_bases([root, tmp_path / "missing-root"]) as bases:
+        assert bases is not None and len(bases) == 1 and bases[0][0] == os.fsencode(str(root)) + b"/"
+        for path in (f, root / "link.yaml", root / "dirlink", root / "dirlink" / "b" / "c.yaml", root / "a", root,
+                     outside, Path("/")):
+            for for_dir in (False, True):
+                assert _cbuild.stat_sig(str(path), for_dir, bases) == _py_stat_sig(str(path), for_dir), (path, for_dir)
+        missing = root / "a" / "nope.yaml"
+        with pytest.raises(FileNotFoundError) as err:
+            _cbuild.stat_sig(str(missing), False, bases)
+        assert err.value.filename == str(missing)
+        jobs = [scan_mod.FileJob(root, str(p), p.name) for p in (f, root / "link.yaml", missing, outside)]
+        known = {str(p): (_py_stat_sig(str(p), False)[0], f"sha-{p.name}") for p in (f, root / "link.yaml", outside)}
+        assert _cbuild.known_digests(jobs, known, set(), 1000, bases) == _cbuild.known_digests(jobs, known, set(), 1000)
+        with pytest.raises(TypeError):
+            _cbuild.stat_sig(str(f), False, ((b"/x/", "3"),))  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            _cbuild.known_digests(jobs, known, set(), 1000, [(b"/x/", 3)])  # type: ignore[arg-type]
+        fds = [fd for _, fd in bases]
+    for fd in fds:  # let go once the walk is done
+        with pytest.raises(OSError):
+            os.fstat(fd)
+
+
+def test_without_stats_from_bases_there_are_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(scan_mod, "_STATS_FROM_BASES", False)
+    with scan_mod._stat_bases([tmp_path]) as bases:
+        assert bases is None
+
+
+@needs_bases
+def test_a_warm_walk_gives_the_same_with_or_without_stats_from_bases(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
+    root = old_example_tree(tmp_path)
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    edited = sorted(root.rglob("*.yaml"))[0]
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    results = []
+    for from_bases in (True, False):
+        monkeypatch.setattr(scan_mod, "_STATS_FROM_BASES", from_bases)
+        walk = scan_mod.FragmentCache(cache).get_walk()
+        stats = scan_mod.ScanStats()
+        seen = scan_mod._walk_and_hash([root], Config(), stats, walk)
+        results.append(([(j.relpath, data is not None, digest) for j, data, digest in seen],
+                        stats.files_seen, stats.bytes_read, stats.skipped, stats.warnings, sorted(walk.used_files)))
+    assert results[0] == results[1]
+    assert any(read for _, read, _ in results[0][0]) and not all(read for _, read, _ in results[0][0])
