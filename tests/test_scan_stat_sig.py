@@ -99,8 +99,9 @@ def test_known_digests_answers_only_files_whose_stat_is_what_the_cache_holds(tmp
         _cbuild.known_digests(tuple(jobs), known, used, 50)  # type: ignore[arg-type]
 
 
-@needs_known
-def test_a_warm_walk_gives_the_same_with_or_without_known_digests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _warm_walks_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, attr: str, values: tuple) -> list:
+    """A tree scanned, one file edited, then walked warm with ``scan.<attr>`` set to each of
+    ``values`` in turn: what each walk gives (files, reads, digests, counts, the cache used)."""
     monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
     root = old_example_tree(tmp_path)
     cache = tmp_path / "cache"
@@ -108,14 +109,19 @@ def test_a_warm_walk_gives_the_same_with_or_without_known_digests(tmp_path: Path
     edited = sorted(root.rglob("*.yaml"))[0]
     edited.write_text(edited.read_text() + "\n# edited\n")
     results = []
-    for helper in (_cbuild.known_digests, None):
-        monkeypatch.setattr(scan_mod, "known_digests", helper)
+    for value in values:
+        monkeypatch.setattr(scan_mod, attr, value)
         walk = scan_mod.FragmentCache(cache).get_walk()
         stats = scan_mod.ScanStats()
         seen = scan_mod._walk_and_hash([root], Config(), stats, walk)
         results.append(([(j.relpath, data is not None, digest) for j, data, digest in seen],
-                         stats.files_seen, stats.bytes_read, stats.skipped, stats.warnings,
-                         sorted(walk.used_files)))
+                        stats.files_seen, stats.bytes_read, stats.skipped, stats.warnings, sorted(walk.used_files)))
+    return results
+
+
+@needs_known
+def test_a_warm_walk_gives_the_same_with_or_without_known_digests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = _warm_walks_with(tmp_path, monkeypatch, "known_digests", (_cbuild.known_digests, None))
     assert results[0] == results[1]
     assert any(read for _, read, _ in results[0][0]) and not all(read for _, read, _ in results[0][0])
 
@@ -219,19 +225,6 @@ def test_without_stats_from_bases_there_are_none(monkeypatch: pytest.MonkeyPatch
 @needs_bases
 def test_a_warm_walk_gives_the_same_with_or_without_stats_from_bases(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scan_mod, "_SETTLE_NS", 0)
-    root = old_example_tree(tmp_path)
-    cache = tmp_path / "cache"
-    scan_paths([root], Config(), cache_dir=cache)
-    edited = sorted(root.rglob("*.yaml"))[0]
-    edited.write_text(edited.read_text() + "\n# edited\n")
-    results = []
-    for from_bases in (True, False):
-        monkeypatch.setattr(scan_mod, "_STATS_FROM_BASES", from_bases)
-        walk = scan_mod.FragmentCache(cache).get_walk()
-        stats = scan_mod.ScanStats()
-        seen = scan_mod._walk_and_hash([root], Config(), stats, walk)
-        results.append(([(j.relpath, data is not None, digest) for j, data, digest in seen],
-                        stats.files_seen, stats.bytes_read, stats.skipped, stats.warnings, sorted(walk.used_files)))
+    results = _warm_walks_with(tmp_path, monkeypatch, "_STATS_FROM_BASES", (True, False))
     assert results[0] == results[1]
     assert any(read for _, read, _ in results[0][0]) and not all(read for _, read, _ in results[0][0])
