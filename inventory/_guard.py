@@ -84,8 +84,9 @@ def read_manifest(path: str = MANIFEST) -> dict[str, Entry]:
 def write_manifest(entries: dict[str, Entry], path: str = MANIFEST) -> None:
     """Write ``entries`` whole (under a temporary name first: a reader sees the old or the new)."""
     tmp = f"{path}.{os.getpid()}.tmp"
+    lines = [_HEADER, *("\t".join([m, *map(str, e.fields())]) for m, e in sorted(entries.items()))]
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("\n".join([_HEADER, *("\t".join([m, *map(str, e.fields())]) for m, e in sorted(entries.items()))]) + "\n")
+        fh.write("\n".join(lines) + "\n")
     os.replace(tmp, path)
 
 

@@ -19,10 +19,11 @@ How
     or a C compiler it says so and compiles nothing; everything runs as Python.
 
 When a compiled module is used
-    Only while its source is the one it was compiled from: :func:`guard` (installed by the
-    package's ``__init__``, from :mod:`inventory._guard`) has an edited module, or a compiled file the manifest does not
-    list, imported from its source until the next build. ``STACKPOLICY_PURE_PYTHON=1``
-    imports every module from its source (to profile the scan's Python, or to compare).
+    Only while its source is the one it was compiled from: the guard (:mod:`inventory._guard`,
+    installed by the package's ``__init__``) has an edited module, or a compiled file the
+    manifest does not list, imported from its source until the next build.
+    ``STACKPOLICY_PURE_PYTHON=1`` imports every module from its source (to profile the scan's
+    Python, or to compare).
 """
 
 from __future__ import annotations
@@ -125,7 +126,6 @@ NOT_COMPILED: dict[str, str] = {
                        "nested functions read, which Cython does not compile"),
 }
 
-# Cython's options: Python's own semantics (annotations are not read as C types), functions
 # Cython's options: Python's own semantics (annotations are not read as C types), functions
 # that bind as methods and introspect as Python's do.
 _CYTHON_OPTIONS = ("-3", "-X", "annotation_typing=False", "-X", "binding=True", "-X", "language_level=3")

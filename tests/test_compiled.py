@@ -199,7 +199,8 @@ def _import_in_fresh_process(root: Path, pure: bool = False) -> dict[str, str]:
         import json, sys
         sys.path.insert(0, {str(root.parent)!r})
         from inventory._guard import Guard, read_manifest
-        sys.meta_path.insert(0, Guard("pkgx", {str(root)!r}, read_manifest({str(root / '.compiled-manifest')!r}), {pure}))
+        manifest = read_manifest({str(root / '.compiled-manifest')!r})
+        sys.meta_path.insert(0, Guard("pkgx", {str(root)!r}, manifest, {pure}))
         import pkgx.mod as m
         print(json.dumps({{"file": m.__file__, "value": m.twice(21)}}))
     """)
