@@ -1501,8 +1501,8 @@ def _walk_and_hash(roots: list[Path], cfg: Config, stats: ScanStats,
     # a warm rescan, on its longer half, so read here rather than through a method).
     known, used = (walk.files, walk.used_files) if walk is not None else ({}, set())
     found: list[FileJob] = []
-    with _stat_bases(roots) as bases:
-        for _, job in walk_files(roots, cfg, stats, walk):
+    with _stat_bases(roots) as bases:  # the walk's and the hashing's, opened once
+        for _, job in _walk_files(roots, cfg, stats, walk, bases):
             if job is not None:
                 found.append(job)
                 continue
