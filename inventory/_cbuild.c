@@ -2030,6 +2030,195 @@ done:
     return result;
 }
 
+/* -- keyword search: whether any of a set of ASCII words occurs in a text -------------------
+ *
+ * The secrets prefilter (``secrets._prefilter``) asks it of every line a scanner keeps, lower-
+ * cased: does any detector's keyword occur in it? ``re`` tries its alternation of the keywords
+ * at nearly every position (their first characters are most letters), ~25 ns a character; this
+ * looks up each position's first two bytes in a bitmap of the words' first two (a few dozen of
+ * 65,536) and compares only the words that start with them. The answer is the regex's: true
+ * when some word occurs, whatever the text. Words are ASCII without NUL (the caller falls
+ * back to the regex otherwise); a text's characters are read as its code points, any beyond
+ * ASCII matching no word byte.
+ */
+typedef struct {
+    uint8_t pairs[65536 / 8];   /* bit a << 8 | b: some word of 2+ bytes starts with a, b */
+    uint8_t singles[256 / 8];   /* bit a: the word "a" */
+    uint16_t first[65536];      /* the first of the sorted words that start with a, b */
+    uint16_t count[65536];      /* how many do */
+    Py_ssize_t nwords;
+    Py_ssize_t *offsets;        /* into bytes: word i is bytes[offsets[i]:offsets[i] + lens[i]] */
+    Py_ssize_t *lens;
+    char *bytes;
+} KeywordSet;
+
+static const char keyword_set_name[] = "stackpolicy keyword set";
+
+static void
+keyword_set_free(PyObject *capsule)
+{
+    KeywordSet *ks = PyCapsule_GetPointer(capsule, keyword_set_name);
+    if (ks != NULL) {
+        PyMem_Free(ks->offsets);
+        PyMem_Free(ks->lens);
+        PyMem_Free(ks->bytes);
+        PyMem_Free(ks);
+    }
+}
+
+static int
+compare_words(const void *a, const void *b)
+{
+    PyObject *x = *(PyObject *const *)a, *y = *(PyObject *const *)b;
+    Py_ssize_t nx = PyBytes_GET_SIZE(x), ny = PyBytes_GET_SIZE(y);
+    int c = memcmp(PyBytes_AS_STRING(x), PyBytes_AS_STRING(y), nx < ny ? nx : ny);
+    return c != 0 ? c : (nx < ny ? -1 : nx > ny);
+}
+
+/* keyword_set(words): the set, or None when a word is empty, not ASCII, or holds NUL. */
+static PyObject *
+py_keyword_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1 || !PyTuple_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "keyword_set(words: tuple[str, ...])");
+        return NULL;
+    }
+    PyObject *words = args[0];
+    Py_ssize_t n = PyTuple_GET_SIZE(words), total = 0;
+    if (n > 65535)
+        Py_RETURN_NONE;
+    PyObject **encoded = PyMem_Calloc(n ? n : 1, sizeof(PyObject *));
+    KeywordSet *ks = PyMem_Calloc(1, sizeof(KeywordSet));
+    PyObject *result = NULL;
+    if (encoded == NULL || ks == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *w = PyTuple_GET_ITEM(words, i);
+        if (!PyUnicode_Check(w)) {
+            PyErr_SetString(PyExc_TypeError, "keyword_set(words: tuple[str, ...])");
+            goto done;
+        }
+        if (PyUnicode_READY(w) < 0)
+            goto done;
+        if (!PyUnicode_IS_ASCII(w) || PyUnicode_GET_LENGTH(w) == 0
+            || memchr(PyUnicode_1BYTE_DATA(w), 0, PyUnicode_GET_LENGTH(w)) != NULL) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        encoded[i] = PyBytes_FromStringAndSize((const char *)PyUnicode_1BYTE_DATA(w), PyUnicode_GET_LENGTH(w));
+        if (encoded[i] == NULL)
+            goto done;
+        total += PyBytes_GET_SIZE(encoded[i]);
+    }
+    qsort(encoded, n, sizeof(PyObject *), compare_words);
+    ks->nwords = n;
+    ks->offsets = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
+    ks->lens = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
+    ks->bytes = PyMem_Malloc(total ? total : 1);
+    if (ks->offsets == NULL || ks->lens == NULL || ks->bytes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(encoded[i]);
+        Py_ssize_t len = PyBytes_GET_SIZE(encoded[i]);
+        memcpy(ks->bytes + at, s, len);
+        ks->offsets[i] = at;
+        ks->lens[i] = len;
+        at += len;
+        if (len == 1) {
+            ks->singles[s[0] >> 3] |= (uint8_t)(1u << (s[0] & 7));
+            continue;
+        }
+        unsigned key = (unsigned)s[0] << 8 | s[1];
+        if (ks->count[key]++ == 0)
+            ks->first[key] = (uint16_t)i;  /* sorted: the words of a pair are consecutive */
+        ks->pairs[key >> 3] |= (uint8_t)(1u << (key & 7));
+    }
+    result = PyCapsule_New(ks, keyword_set_name, keyword_set_free);
+    if (result != NULL)
+        ks = NULL;  /* the capsule's now */
+done:
+    if (encoded != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_XDECREF(encoded[i]);
+        PyMem_Free(encoded);
+    }
+    if (ks != NULL) {
+        PyMem_Free(ks->offsets);
+        PyMem_Free(ks->lens);
+        PyMem_Free(ks->bytes);
+        PyMem_Free(ks);
+    }
+    return result;
+}
+
+/* Whether a word of ``ks`` starts at s[i] (the text's units as bytes, any beyond ASCII as 0xFF). */
+#define KEYWORD_SEARCH(TYPE)                                                                      \
+    static int                                                                                    \
+    keyword_in_##TYPE(const KeywordSet *ks, const TYPE *s, Py_ssize_t n)                          \
+    {                                                                                             \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                      \
+            unsigned a = s[i] < 128 ? (unsigned)s[i] : 0xFF;                                      \
+            if (ks->singles[a >> 3] & (1u << (a & 7)))                                            \
+                return 1;                                                                         \
+            if (i + 1 == n)                                                                       \
+                break;                                                                            \
+            unsigned b = s[i + 1] < 128 ? (unsigned)s[i + 1] : 0xFF;                              \
+            unsigned key = a << 8 | b;                                                            \
+            if (!(ks->pairs[key >> 3] & (1u << (key & 7))))                                       \
+                continue;                                                                         \
+            for (Py_ssize_t w = ks->first[key], end = w + ks->count[key]; w < end; w++) {         \
+                Py_ssize_t len = ks->lens[w], k = 2;                                              \
+                const unsigned char *word = (const unsigned char *)ks->bytes + ks->offsets[w];    \
+                if (len > n - i)                                                                  \
+                    continue;                                                                     \
+                while (k < len && s[i + k] == word[k])                                            \
+                    k++;                                                                          \
+                if (k == len)                                                                     \
+                    return 1;                                                                     \
+            }                                                                                     \
+        }                                                                                         \
+        return 0;                                                                                 \
+    }
+
+KEYWORD_SEARCH(Py_UCS1)
+KEYWORD_SEARCH(Py_UCS2)
+KEYWORD_SEARCH(Py_UCS4)
+
+/* has_keyword(keyword_set, text): whether a word of the set occurs in ``text``. */
+static PyObject *
+py_has_keyword(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "has_keyword(keyword_set, text: str)");
+        return NULL;
+    }
+    const KeywordSet *ks = PyCapsule_GetPointer(args[0], keyword_set_name);
+    if (ks == NULL)
+        return NULL;
+    PyObject *text = args[1];
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int found;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        found = keyword_in_Py_UCS1(ks, PyUnicode_1BYTE_DATA(text), n);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        found = keyword_in_Py_UCS2(ks, PyUnicode_2BYTE_DATA(text), n);
+        break;
+    default:
+        found = keyword_in_Py_UCS4(ks, PyUnicode_4BYTE_DATA(text), n);
+        break;
+    }
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
      "build(plan, row, evidence[, consume]): one model of ``plan`` from its stored tuple (``consume``: its lists of "
@@ -2049,6 +2238,10 @@ static PyMethodDef methods[] = {
     {"by_sorted_key", (PyCFunction)(void (*)(void))py_by_sorted_key, METH_FASTCALL,
      "by_sorted_key(table, fields): the values of the dict ``table`` in the order of its sorted keys, and the "
      "positions of those whose __dict__ holds one of ``fields`` with two or more items."},
+    {"keyword_set", (PyCFunction)(void (*)(void))py_keyword_set, METH_FASTCALL,
+     "keyword_set(words): the set has_keyword searches for (None when a word is empty, not ASCII or holds NUL)."},
+    {"has_keyword", (PyCFunction)(void (*)(void))py_has_keyword, METH_FASTCALL,
+     "has_keyword(keyword_set, text): whether any of the set's words occurs in ``text``."},
 #ifndef _WIN32
     {"stat_sig", (PyCFunction)(void (*)(void))py_stat_sig, METH_FASTCALL,
      "stat_sig(path, for_dir[, bases]): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},
