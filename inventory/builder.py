@@ -103,6 +103,9 @@ def merge_entity(into: Entity, other: Entity) -> None:
 _EVIDENCE_ORDER = attrgetter("path", "line")
 # An action's commands sort by where each was seen, then its text.
 _COMMAND_ORDER = attrgetter("evidence.path", "evidence.line", "command")
+# The fields counted as set on a command reference made here: one shared set of them all (see
+# actions._ACTION_FIELDS_SET).
+_COMMAND_REF_FIELDS_SET = set(CommandRef.model_fields)
 
 
 def _own_entity(ent: Entity) -> Entity:
@@ -324,7 +327,8 @@ class InventoryBuilder:
         seen.add((command, evidence[0]))  # new if the set grew (one hash of the key, see _grow_evidence)
         if len(seen) > size:
             # Not validated again: a validated sighting's command and evidence.
-            existing.commands.append(trusted(CommandRef, {"command": command, "evidence": evidence[0]}))
+            existing.commands.append(trusted(CommandRef, {"command": command, "evidence": evidence[0]},
+                                             _COMMAND_REF_FIELDS_SET))
         self._merged(existing, seen, origin, command, tool)
 
     def _merging(self, existing: Action, evidence: list[Evidence]) -> set:

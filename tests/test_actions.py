@@ -178,6 +178,27 @@ def test_runbook_sighting_merges_with_implied_action() -> None:
     assert len(b.actions) > n_before
 
 
+def test_actions_share_one_set_of_their_fields_that_an_assignment_leaves_alone() -> None:
+    """Every action (and command reference) made by the actions step counts all its fields as
+    set, through one shared set (as a stored inventory's loader does): an assignment on one,
+    such as the implied description a command's action gains, changes no other's."""
+    from inventory.model import Action, CommandRef
+
+    b = make_builder()
+    sight(b, "kubectl rollout restart deployment/orders-api -n acme-prod", 9)
+    sight(b, "kubectl rollout restart deployment/orders-api -n acme-prod", 12)
+    actions_from_commands(b, Config())
+    add_implied_actions(b, Config())
+    restart = b.actions["service:orders-api/restart@prod"]
+    assert restart.description and len(restart.commands) == 2
+    sets = {id(a.__pydantic_fields_set__) for a in b.actions.values()}
+    assert len(sets) == 1 and len(b.actions) > 1
+    assert restart.model_fields_set == set(Action.model_fields)
+    assert all(c.model_fields_set == set(CommandRef.model_fields) for c in restart.commands)
+    restart.description = "changed"
+    assert all(a.model_fields_set == set(Action.model_fields) for a in b.actions.values())
+
+
 def test_implied_first_then_command_also_merges() -> None:
     b = make_builder()
     add_implied_actions(b, Config())
