@@ -19,7 +19,7 @@ import sys
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -501,12 +501,14 @@ def _scanners_by_name() -> dict[str, Scanner]:
 
 
 def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
-              parsed: dict[str, bytes] | None = None, pure: PurePosixPath | None = None) -> bytes:
+              parsed: dict[str, bytes] | None = None, pure: PurePosixPath | None = None,
+              sighted: list[str] | None = None) -> bytes:
     """Run the named scanners on one file; returns its fragments in their stored form (the cache value).
 
     Bytes are cheap to pickle back to the parent, go into the cache as they are, and load
     there without validation (see :func:`_fragments_blob`). When ``parsed`` is given, the
-    command lines the fragments saw are parsed into it (see ``actions.parse_sightings``).
+    command lines the fragments saw are parsed into it (see ``actions.parse_sightings``);
+    ``sighted`` gets each command they saw (in the fragments' order).
     """
     ctx = ScanContext(config=_config_of(cfg_json))
     src = SourceFile(path=relpath, text=text, _pure=(relpath, pure) if pure is not None else None)
@@ -526,6 +528,8 @@ def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], 
             from inventory.actions import parse_sightings
 
             parse_sightings((c.command for c in frag.commands), parsed, src.commands, ctx.config)
+        if sighted is not None:
+            sighted.extend(c.command for c in frag.commands)
         out.append(frag)
     return _fragments_blob(out)
 
@@ -581,13 +585,16 @@ class _PoolParse:
 
     def add(self, frags: list[Fragment]) -> None:
         """Queue the sighted commands of ``frags`` not queued yet."""
-        for frag in frags:
-            for sighting in frag.commands:
-                command = sighting.command
-                if command not in self.seen:
-                    self.seen.add(command)
-                    self.chunk.append(command)
-        if len(self.chunk) >= self.CHUNK:
+        self.add_texts([sighting.command for frag in frags for sighting in frag.commands])
+
+    def add_texts(self, commands: Iterable[str]) -> None:
+        """Queue those of ``commands`` not queued yet."""
+        seen, chunk = self.seen, self.chunk
+        for command in commands:
+            if command not in seen:
+                seen.add(command)
+                chunk.append(command)
+        if len(chunk) >= self.CHUNK:
             self.flush()
 
     def flush(self) -> None:
@@ -740,8 +747,11 @@ _FileStat = tuple[bytes, int]
 
 # One file as a stream worker leaves it (see _read_and_scan): its stat (None when not read),
 # sha256, bytes read, the pass-1 warning that skipped it, whether it is not UTF-8 text, the
-# pass-2 warning about that, the scanners that matched it, and their fragments (stored form).
-_Record = tuple[_FileStat | None, str | None, int, str | None, bool, str | None, list[str] | None, bytes | None]
+# pass-2 warning about that, the scanners that matched it, their fragments (stored form), and
+# the distinct commands they sighted, in order (for :class:`_PoolParse`: read off the
+# fragments where they were made, not off the models the main process loads).
+_Record = tuple[_FileStat | None, str | None, int, str | None, bool, str | None, list[str] | None, bytes | None,
+                tuple[str, ...] | None]
 
 
 @lru_cache(maxsize=1)
@@ -808,12 +818,13 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str,
             try:
                 st = os.stat(path)
                 if st.st_size > cfg.max_file_bytes:
-                    out.append((None, None, 0, f"file larger than {cfg.max_file_bytes} bytes, skipped", False, None, None, None))
+                    out.append((None, None, 0, f"file larger than {cfg.max_file_bytes} bytes, skipped", False, None, None, None,
+                                None))
                     continue
                 with open(path, "rb") as fh:
                     data = fh.read()
             except OSError as exc:
-                out.append((None, None, 0, f"cannot read file: {exc.strerror or exc}", False, None, None, None))
+                out.append((None, None, 0, f"cannot read file: {exc.strerror or exc}", False, None, None, None, None))
                 continue
         stat = (_file_sig(st), max(st.st_mtime_ns, st.st_ctime_ns))
         digest = hashlib.sha256(data).hexdigest()
@@ -824,11 +835,12 @@ def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str,
         if text is None:
             # Binary files are expected (images, archives); only warn when a scanner wanted it.
             warning = "not UTF-8 text (binary or another encoding), skipped" if matcher.any(pure, "") else None
-            out.append((stat, digest, size, None, True, warning, None, None))
+            out.append((stat, digest, size, None, True, warning, None, None, None))
             continue
         names = matcher.names(pure, text[:HEAD_BYTES])
-        frags = _scan_one(path, rel, text, names, cfg_json, parsed, pure) if names else None
-        out.append((stat, digest, size, None, False, None, names or None, frags))
+        sighted: list[str] = []
+        frags = _scan_one(path, rel, text, names, cfg_json, parsed, pure, sighted) if names else None
+        out.append((stat, digest, size, None, False, None, names or None, frags, tuple(dict.fromkeys(sighted)) or None))
     return out, parsed if parsed is not None else {}
 
 
@@ -953,7 +965,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 items.append((keys[pos], frags))
                 if keep_blobs and pos not in late_set:
                     blobs[pos] = frags
-                rec = (*rec[:7], None)  # type: ignore[assignment]
+                rec = (*rec[:7], None, rec[8])  # type: ignore[assignment]
             records[pos] = rec
         cache.put_many(items, commit=False)
         done += len(res)
@@ -1063,9 +1075,9 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 parsing = _PoolParse(pool, cfg_json)
                 parsing.behind()
                 for pos in positions:
-                    frags = built.get(pos)
-                    if frags:
-                        parsing.add(frags)
+                    rec = records[pos]
+                    if rec is not None and rec[8]:
+                        parsing.add_texts(rec[8])
                 parsing.flush()
         except BaseException:
             if pool is not None:
@@ -1092,7 +1104,7 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
             while root < index:  # the walk's warnings up to the end of this root
                 root += 1
                 stats.warnings.extend(walked[marks[root - 1] if root else 0 : marks[root]])
-            stat, digest, size, skip_warning, undecodable, warning, names, _ = records[pos]  # type: ignore[misc]
+            stat, digest, size, skip_warning, undecodable, warning, names, _, _ = records[pos]  # type: ignore[misc]
             if skip_warning is not None:
                 stats.warnings.append(Warning(path=job.relpath, message=skip_warning, scanner="walk"))
                 stats.skipped += 1
