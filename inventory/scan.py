@@ -1967,12 +1967,30 @@ def _code_tag() -> str:
     The whole-tree steps (merging, linking, implied actions, scrubbing) have no version
     number, so a stored inventory is only reused by the exact code that built it.
     """
+    # Listed with os.scandir, not pathlib's rglob (a third of the time: it is on a warm
+    # rescan's path, ahead of everything else); the files in the order of their paths'
+    # parts, as sorted Paths are.
+    files: list[tuple[list[str], str, str]] = []  # (parts, path, relpath)
+
+    def visit(directory: str, rel: str) -> None:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                relpath = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir():
+                    if entry.name != "__pycache__":
+                        visit(entry.path, relpath)
+                elif entry.name.endswith(_CODE_SUFFIXES) and entry.is_file():
+                    files.append((relpath.split("/"), entry.path, relpath))
+
+    visit(os.path.dirname(os.path.realpath(__file__)), "")
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    for f in sorted(pkg.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".c", ".yaml", ".yml", ".json", ".txt") and "__pycache__" not in f.parts:
-            h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    for _, path, relpath in sorted(files):
+        with open(path, "rb") as fh:
+            h.update(relpath.encode() + b"\0" + fh.read() + b"\0")
     return h.hexdigest()
+
+
+_CODE_SUFFIXES = (".py", ".c", ".yaml", ".yml", ".json", ".txt")  # the files of the package _code_tag hashes
 
 
 def _scope(cfg_tag: str, sources: list[str]) -> str:

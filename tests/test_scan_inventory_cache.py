@@ -233,3 +233,21 @@ def test_a_rebuild_from_stored_fragments_has_their_lines_parsed_by_the_workers(t
     assert main_parses
     cold, _ = scan_paths([root], Config(), use_cache=False, jobs=1)
     assert inventory_to_yaml(alone) == inventory_to_yaml(cold)
+
+
+def test_the_code_tag_hashes_each_source_and_data_file_of_the_package_once_in_path_order() -> None:
+    """The key of every stored inventory includes a hash of the package's own files, so that
+    only the exact code that built one reuses it: each .py, .c and data file, by its path
+    relative to the package (compiled modules, caches and the manifest left out)."""
+    import hashlib
+
+    import inventory.scan as scan_mod
+
+    pkg = Path(scan_mod.__file__).resolve().parent
+    files = sorted(f for f in pkg.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+                   and f.suffix in (".py", ".c", ".yaml", ".yml", ".json", ".txt"))
+    assert any(f.name == "scan.py" for f in files) and any(f.suffix == ".yaml" for f in files)
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    assert scan_mod._code_tag.__wrapped__() == h.hexdigest()
