@@ -55,3 +55,40 @@ def test_host_keys_and_things_that_name_nothing() -> None:
     assert _targets("LOG_LEVEL", "debug") == []
     assert _targets("PORT", 8080) == []
     assert _targets("USE_SERVER", "true") == []
+
+
+def test_references_become_edges_and_repeats_merge_into_one() -> None:
+    """The linker: one edge per (source, target, kind), its evidence every reference's (first
+    seen first), its ``via`` the first one given; no edge to itself, from an unknown source,
+    or to a name that is not exactly one entity."""
+    from inventory.builder import InventoryBuilder
+    from inventory.model import Component, Resource
+    from inventory.scanners.base import Reference
+
+    b = InventoryBuilder(sources=["repo"])
+    for ent in (Component(id="service:api", kind="service", name="api", evidence=[EV]),
+                Component(id="service:web", kind="service", name="web", evidence=[EV]),
+                Resource(id="postgres:orders", kind="postgres", name="orders", evidence=[EV]),
+                Resource(id="redis:cache", kind="redis", name="cache", evidence=[EV]),
+                Component(id="service:cache", kind="service", name="cache", evidence=[EV])):
+        b.add_entity(ent)
+    one, two, three = (Evidence(path=f"k8s/{n}.yaml", line=n) for n in (1, 2, 3))
+    b.references += [
+        Reference(source="service:api", target_name="orders", evidence=one),
+        Reference(source="service:api", target_name="orders", via="DATABASE_URL", evidence=two),
+        Reference(source="service:api", target_name="orders", via="OTHER", evidence=one),
+        Reference(source="service:api", target_name="orders", edge_kind="reads", evidence=three),
+        Reference(source="service:api", target_name="api", evidence=one),  # itself
+        Reference(source="service:gone", target_name="orders", evidence=one),  # no such source
+        Reference(source="service:web", target_name="nothing", evidence=one),  # no such target
+        Reference(source="service:web", target_name="cache", evidence=two),  # the resource of two
+        Reference(source="service:web", target_name="cache", target_kind="service", evidence=three),
+    ]
+    b.resolve_references()
+    edges = {key: (e.via, e.evidence) for key, e in b.edges.items()}
+    assert edges == {
+        ("service:api", "postgres:orders", "depends-on"): ("DATABASE_URL", [one, two]),
+        ("service:api", "postgres:orders", "reads"): (None, [three]),
+        ("service:web", "redis:cache", "depends-on"): (None, [two]),
+        ("service:web", "service:cache", "depends-on"): (None, [three]),
+    }
