@@ -31,6 +31,15 @@ def trusted(model: type[_M], fields: dict[str, Any], given: set[str] | None = No
     return obj
 
 
+try:  # the same steps in C where the install built them (_cbuild.c): ~100,000 calls on a cold
+    # scan's serial tail at 2,000 services, each a third quicker without a Python frame
+    from inventory._cbuild import trusted as _c_trusted
+except ImportError:  # not built, or an older build without it
+    _c_trusted = None
+if _c_trusted is not None:
+    trusted = _c_trusted  # type: ignore[assignment]  # noqa: F811
+
+
 def copy_with(obj: _M, **update: Any) -> _M:
     """``obj.model_copy(update=update)`` (a shallow copy, the updated fields counted as set) for
     values the caller computed itself, of their declared types; without pydantic's generic copy

@@ -1,0 +1,80 @@
+"""``commands.model.trusted`` in C (``_cbuild.trusted``) makes what the Python steps make.
+
+Models made without validation end in the inventory, the stored form and the classifier's
+verdicts: the C version must give the same instance (fields, fields set, extra, private), take
+the same arguments, and refuse what the Python one cannot do.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from inventory.commands import model as commands_model
+from inventory.commands.model import ParsedCommand
+from inventory.model import Action, Evidence
+
+cbuild = pytest.importorskip("inventory._cbuild")
+if not hasattr(cbuild, "trusted"):
+    pytest.skip("the C helpers are an older build", allow_module_level=True)
+
+EV = Evidence(path="runbooks/x.md", line=3)
+
+
+def _python_trusted(model, fields, given=None, private=None):  # type: ignore[no-untyped-def]
+    """The Python steps of ``commands.model.trusted`` (what it is without the C build)."""
+    obj = commands_model._new(model)
+    commands_model._set_dict(obj, fields)
+    commands_model._set_fields_set(obj, set(fields) if given is None else given)
+    commands_model._set_extra(obj, None)
+    commands_model._set_private(obj, private)
+    return obj
+
+
+def _state(obj) -> tuple:  # type: ignore[no-untyped-def]
+    return (type(obj), obj.__dict__, obj.__pydantic_fields_set__, obj.__pydantic_extra__, obj.__pydantic_private__)
+
+
+def test_the_module_uses_the_c_version() -> None:
+    assert commands_model.trusted is cbuild.trusted
+
+
+@pytest.mark.parametrize("given_by", ["none", "position", "keyword"])
+def test_the_c_version_makes_the_python_versions_instance(given_by: str) -> None:
+    fields = {"path": "a/b.yaml", "line": 2}
+    given = {"path"}
+    if given_by == "none":
+        made, expected = cbuild.trusted(Evidence, dict(fields)), _python_trusted(Evidence, dict(fields))
+    elif given_by == "position":
+        made, expected = cbuild.trusted(Evidence, dict(fields), given), _python_trusted(Evidence, dict(fields), given)
+    else:
+        made, expected = cbuild.trusted(Evidence, dict(fields), given=given), _python_trusted(Evidence, dict(fields), given)
+    assert _state(made) == _state(expected)
+    assert made == Evidence(**fields) and hash(made) == hash(Evidence(**fields))
+    if given_by != "none":
+        assert made.__pydantic_fields_set__ is given  # the caller's set itself (shared sets stay shared)
+
+
+def test_a_trusted_action_is_the_validated_one_and_private_state_is_kept() -> None:
+    fields = {"id": "service:a/restart", "verb": "restart", "tool": "kubectl", "target": "service:a",
+              "target_name": "a", "object_kind": "deployment", "environment": None, "flags": {}, "sql_kind": None,
+              "command": "kubectl rollout restart deploy/a", "commands": [], "origin": "command",
+              "description": None, "evidence": [EV]}
+    made = cbuild.trusted(Action, dict(fields))
+    assert made == Action.model_validate(fields) and made.model_dump() == Action(**fields).model_dump()
+    pc = ParsedCommand.of("kubectl get pods", ["kubectl", "get", "pods"], "kubectl", verb="get")
+    copy = cbuild.trusted(ParsedCommand, dict(pc.__dict__), set(pc.model_fields_set), private={"note": 1})
+    assert copy.__dict__ == pc.__dict__ and copy.model_fields_set == pc.model_fields_set
+    assert copy.__pydantic_private__ == {"note": 1}
+
+
+@pytest.mark.parametrize("call", [
+    lambda: cbuild.trusted(Evidence),
+    lambda: cbuild.trusted(Evidence, [("path", "a")]),
+    lambda: cbuild.trusted("Evidence", {"path": "a", "line": 1}),
+    lambda: cbuild.trusted(Evidence, {"path": "a", "line": 1}, set(), given=set()),
+    lambda: cbuild.trusted(Evidence, {"path": "a", "line": 1}, colour="red"),
+    lambda: cbuild.trusted(Evidence, {"path": "a", "line": 1}, None, None, None),
+])
+def test_wrong_arguments_are_a_type_error(call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError):
+        call()
