@@ -2260,6 +2260,18 @@ py_trusted(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
     return obj;
 }
 
+/* evidence_sorted(ev_cls, fallback, evs): ``ev_sorted`` above, from Python (InventoryBuilder.build's
+ * lists of evidence: actions', edges', owners', the secrets). */
+static PyObject *
+py_evidence_sorted(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "evidence_sorted(ev_cls: type, fallback, evs)");
+        return NULL;
+    }
+    return ev_sorted(args[2], args[0], args[1]);
+}
+
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
      "build(plan, row, evidence[, consume]): one model of ``plan`` from its stored tuple (``consume``: its lists of "
@@ -2279,6 +2291,9 @@ static PyMethodDef methods[] = {
     {"by_sorted_key", (PyCFunction)(void (*)(void))py_by_sorted_key, METH_FASTCALL,
      "by_sorted_key(table, fields): the values of the dict ``table`` in the order of its sorted keys, and the "
      "positions of those whose __dict__ holds one of ``fields`` with two or more items."},
+    {"evidence_sorted", (PyCFunction)(void (*)(void))py_evidence_sorted, METH_FASTCALL,
+     "evidence_sorted(ev_cls, fallback, evs): sorted(set(evs), key=(path, line)) for a list of ev_cls (the first of "
+     "equal ones kept), fallback(evs) for anything else; a list of its own."},
     {"trusted", (PyCFunction)(void (*)(void))py_trusted, METH_FASTCALL | METH_KEYWORDS,
      "trusted(model, fields[, given[, private]]): an instance of ``model`` of ``fields`` without validation "
      "(commands.model.trusted)."},

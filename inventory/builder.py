@@ -9,6 +9,7 @@ result is deterministic).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from operator import attrgetter
 
 from inventory.commands.model import copy_with, trusted
@@ -21,6 +22,10 @@ try:
     from inventory._cbuild import norm_entity as _c_norm_entity
 except ImportError:
     _c_norm_entity = None
+try:
+    from inventory._cbuild import evidence_sorted as _c_evidence_sorted
+except ImportError:
+    _c_evidence_sorted = None
 from inventory.model import (
     Action,
     CommandRef,
@@ -609,6 +614,11 @@ class InventoryBuilder:
             if len(evs) < 2:  # most lists: nothing to dedupe or order (hashing Evidence is not free)
                 return list(evs)
             return sorted(set(evs), key=_EVIDENCE_ORDER)
+
+        if _c_evidence_sorted is not None:
+            # The same, in C, for a list of Evidence (the rest as above): no Python hash per
+            # item (pydantic's is a Python function) and no call per list.
+            ev_sorted = partial(_c_evidence_sorted, Evidence, ev_sorted)  # noqa: F811
 
         # Copies made with one ``model_copy(update=...)`` each: every field norm() changes is
         # a new list/dict, and the facts it edits are copied, so the builder's own objects stay

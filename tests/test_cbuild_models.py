@@ -1,8 +1,9 @@
-"""``commands.model.trusted`` in C (``_cbuild.trusted``) makes what the Python steps make.
+"""Models made and sorted in C (``_cbuild``) are what the Python steps make.
 
-Models made without validation end in the inventory, the stored form and the classifier's
-verdicts: the C version must give the same instance (fields, fields set, extra, private), take
-the same arguments, and refuse what the Python one cannot do.
+``commands.model.trusted`` in C: models made without validation end in the inventory, the
+stored form and the classifier's verdicts, so the C version must give the same instance
+(fields, fields set, extra, private), take the same arguments, and refuse what the Python one
+cannot do. ``evidence_sorted``: the build's sorting of evidence lists.
 """
 
 from __future__ import annotations
@@ -78,3 +79,36 @@ def test_a_trusted_action_is_the_validated_one_and_private_state_is_kept() -> No
 def test_wrong_arguments_are_a_type_error(call) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TypeError):
         call()
+
+
+def test_evidence_sorted_in_c_is_sorted_set_of_the_list() -> None:
+    """``_cbuild.evidence_sorted`` (InventoryBuilder.build's sorting of evidence lists): a new
+    list, sorted by (path, line), each equal item once (the first met); anything but a list of
+    Evidence goes to the fallback."""
+    import random
+
+    rnd = random.Random(3)
+    calls: list[object] = []
+
+    def fallback(evs):  # type: ignore[no-untyped-def]
+        calls.append(evs)
+        return sorted(set(evs), key=lambda e: (e.path, e.line))
+
+    for n in (0, 1, 2, 5, 40):
+        evs = [Evidence(path=rnd.choice(["a.yaml", "b/c.md", "a.yaml.bak"]), line=rnd.randint(1, 4)) for _ in range(n)]
+        out = cbuild.evidence_sorted(Evidence, fallback, evs)
+        assert out == sorted(set(evs), key=lambda e: (e.path, e.line)) and out is not evs
+        firsts = {}
+        for e in evs:
+            firsts.setdefault((e.path, e.line), e)
+        assert all(e is firsts[(e.path, e.line)] for e in out)  # the first of equal ones
+    assert calls == []
+
+    class Other(Evidence):
+        pass
+
+    mixed = [Evidence(path="b", line=1), Other(path="a", line=1)]
+    assert cbuild.evidence_sorted(Evidence, fallback, mixed) == [Other(path="a", line=1), Evidence(path="b", line=1)]
+    assert calls == [mixed]
+    as_tuple = (Evidence(path="b", line=1),)
+    assert cbuild.evidence_sorted(Evidence, fallback, as_tuple) == list(as_tuple) and calls[-1] is as_tuple
