@@ -5,8 +5,13 @@ Peak RSS is reported two ways because the scan uses a process pool:
 * ``maxrss_mb``: the largest single process in the child's tree (``ru_maxrss`` from
   ``wait4``; exact, but blind to several processes being alive at once);
 * ``tree_peak_mb``: the largest *sum* of RSS over the child and all its descendants,
-  sampled every 20 ms with psutil (what the machine actually had to hold; a short spike
-  between two samples can be missed). This is the number the 500 MB aim is checked against.
+  sampled every 20 ms (what the machine actually had to hold; a short spike between two
+  samples can be missed). This is the number the 500 MB aim is checked against.
+
+The sampler runs beside what it measures, on the same cores: on Linux it reads the tree from
+``/proc/<pid>/task/<tid>/children`` and each process's ``statm`` (~0.1 ms a round), not with
+psutil, whose ``children(recursive=True)`` reads every process of the system (~0.8 ms a
+round, 4 % of a core at 20 ms: a warm rescan measured 5 % slower under it).
 """
 
 from __future__ import annotations
@@ -41,7 +46,41 @@ class Measured:
     timed_out: bool = False
 
 
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _proc_children_readable() -> bool:
+    """Whether this system lists a task's children in /proc (Linux with CONFIG_PROC_CHILDREN)."""
+    return os.path.exists(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children")
+
+
+def _proc_tree_rss(pid: int) -> int | None:
+    """The summed RSS (bytes) of ``pid`` and its descendants, read from /proc; None once ``pid`` is gone."""
+    total, stack, first = 0, [pid], True
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * _PAGE_BYTES
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children", "rb") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError, IndexError):  # a process (or thread) that just exited
+            if first:
+                return None
+        first = False
+    return total
+
+
 def _tree_rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    if _proc_children_readable():
+        while not stop.is_set():
+            total = _proc_tree_rss(pid)
+            if total is None:
+                break
+            peak[0] = max(peak[0], total)
+            stop.wait(SAMPLE_SECONDS)
+        return
     try:
         import psutil
     except ImportError:  # psutil is a test extra; without it only ru_maxrss is reported

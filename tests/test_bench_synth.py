@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -143,6 +144,45 @@ def test_run_measured_reports_peak_rss_and_json_result() -> None:
     assert m.result == {"seconds": 0.5, "files": 3}
     assert m.maxrss_mb >= 120
     assert m.tree_peak_mb >= m.maxrss_mb
+
+
+def test_the_tree_peak_sums_the_processes_alive_at_once() -> None:
+    # Two children of 100 MB each, alive together: the tree held 200 MB, no process 200 MB.
+    code = ("import subprocess, sys, time\n"
+            "hold = 'x = bytearray(100 * 2**20); x[::4096] = b\"1\" * len(x[::4096]); import time; time.sleep(1.0)'\n"
+            "kids = [subprocess.Popen([sys.executable, '-c', hold]) for _ in range(2)]\n"
+            "[k.wait() for k in kids]\n")
+    m = measure.run_measured([sys.executable, "-c", code])
+    assert m.returncode == 0
+    assert m.maxrss_mb < 150 <= 200 <= m.tree_peak_mb
+
+
+def test_the_proc_sampler_sees_what_psutil_sees() -> None:
+    # The cheap /proc reading of a process tree's memory, against psutil's, on a live tree.
+    import os
+    import subprocess
+
+    psutil = pytest.importorskip("psutil")
+    if not measure._proc_children_readable():
+        pytest.skip("this system does not list a task's children in /proc")
+    hold = "x = bytearray(40 * 2**20); x[::4096] = b'1' * len(x[::4096]); import time; time.sleep(5)"
+    kids = [subprocess.Popen([sys.executable, "-c", hold]) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 5
+        root = psutil.Process(os.getpid())
+        while time.monotonic() < deadline:
+            theirs = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            mine = measure._proc_tree_rss(os.getpid())
+            if theirs > 80 * 2**20 and mine is not None and abs(mine - theirs) < 4 * 2**20:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"/proc gave {mine}, psutil {theirs}")
+    finally:
+        for k in kids:
+            k.kill()
+            k.wait()
+    assert measure._proc_tree_rss(kids[0].pid) is None  # gone: the sampler stops
 
 
 def test_run_measured_kills_a_child_past_its_timeout() -> None:
