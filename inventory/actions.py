@@ -512,7 +512,7 @@ def _parsed_text(text: str, parsed: Mapping[str, bytes] | None,
     sightings: no step edits a reading)."""
     line = lines.get(text) if lines is not None else None
     if line is None:
-        known = parsed.get(text) if parsed else None
+        known = parsed.get(text) if parsed is not None else None
         line = reading_of_row(known if known is not None else line_row(parse_line(text)))
         if lines is not None and text in lines:
             lines[text] = line

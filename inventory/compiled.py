@@ -41,6 +41,7 @@ BUILD_DIR = Path(PACKAGE_DIR).parent / "build" / "compiled"
 MODULES: tuple[str, ...] = (
     "inventory.actions",
     "inventory.aliases",
+    "inventory.awaited",
     "inventory.builder",
     "inventory.commands.lexer",
     "inventory.commands.options",

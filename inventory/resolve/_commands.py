@@ -81,7 +81,7 @@ def _parsed_line(ctx: ResolveContext, text: str) -> CommandLine:
     cache: dict[str, CommandLine] = ctx.memo("parsed_lines", dict)  # type: ignore[assignment]
     line = cache.get(text)
     if line is None:
-        known = ctx.parsed.get(text) if ctx.parsed else None
+        known = ctx.parsed.get(text) if ctx.parsed is not None else None
         line = cache[text] = line_of_row(known) if known is not None else parse_line(text)
     return line
 
