@@ -78,6 +78,7 @@ MODULES: tuple[str, ...] = (
     "inventory.resolve.terraform",
     "inventory.resolve.tfvarfile",
     "inventory.resolve.tfworkspace",
+    "inventory.scanfile",
     "inventory.scanners._cmdtext",
     "inventory.scanners._common",
     "inventory.scanners._hcl",

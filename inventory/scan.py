@@ -14,7 +14,6 @@ import marshal
 import mmap
 import os
 import sqlite3
-import struct
 import sys
 import time
 import zlib
@@ -29,23 +28,38 @@ from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import TypeAdapter
-
 from inventory import forked, store
 from inventory.awaited import Awaited as _Awaited
 from inventory.awaited import answers_into as _answers_into
+from inventory.scanfile import (  # noqa: F401 - tests and callers reach these through this module
+    _FRAGMENT_STORE,
+    _FRAGMENTS,
+    FRAGMENTS_MAGIC,
+    HEAD_BYTES,
+    _config_of,
+    _decode,
+    _dir_sig,
+    _file_sig,
+    _FileStat,
+    _fragments_blob,
+    _matcher,
+    _read_and_scan,
+    _read_regular,
+    _Record,
+    _scan_one,
+    _scanners_by_name,
+)
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
 from inventory.model import Inventory, Warning
 from inventory.scanners import Matcher, all_scanners
-from inventory.scanners.base import Fragment, ScanContext, Scanner, ScanPath, SourceFile
+from inventory.scanners.base import Fragment, Scanner, ScanPath
 
 if TYPE_CHECKING:  # imported where used: a warm rescan needs none of them
     from inventory.resolve import ResolvedEarly
     from inventory.scrubjudge import FreeTextJudge, PendingScrub
 
 CACHE_DIR = Path(".stackpolicy") / "cache"
-HEAD_BYTES = 2048
 # Directories no one wants scanned.
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".terraform",
              ".stackpolicy", ".tox", ".mypy_cache", ".pytest_cache", "vendor"}
@@ -157,17 +171,6 @@ def _worker_init() -> None:
     """
     gc.enable()
     gc.set_threshold(_WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
-
-
-_SIG = struct.Struct("<4q").pack  # four stat fields as one bytes value: one comparison, no ints to load
-
-
-def _dir_sig(st: os.stat_result) -> bytes:
-    return _SIG(st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
-def _file_sig(st: os.stat_result) -> bytes:
-    return _SIG(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def _py_stat_sig(path: str, for_dir: bool, bases: object = None) -> tuple[bytes, int, int]:
@@ -464,15 +467,6 @@ def _walk_files(roots: list[Path], cfg: Config, stats: ScanStats, walk: WalkCach
         yield index, None
 
 
-def _decode(data: bytes) -> str | None:
-    if b"\x00" in data[:8192]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 # A stat entry is trusted only for files last modified well before it was written: a write in
 # the same timestamp tick as the hashing (coarse file systems) could otherwise go unseen.
 _SETTLE_NS = 2_000_000_000
@@ -488,65 +482,6 @@ def _file_key(cfg_tag: str, relpath: str, digest: str) -> str:
     """The cache key of one file: scanner versions and config, its evidence path, its content,
     and the form its fragments are stored in (code that stored another form never finds them)."""
     return hashlib.sha256(f"{cfg_tag}\0{relpath}\0{digest}\0".encode() + FRAGMENTS_MAGIC).hexdigest()
-
-
-@lru_cache(maxsize=4)
-def _config_of(cfg_json: str) -> Config:
-    """The scan's config, validated once per worker process rather than once per file."""
-    return Config.model_validate_json(cfg_json)
-
-
-@lru_cache(maxsize=1)
-def _scanners_by_name() -> dict[str, Scanner]:
-    """The scanners by name, made once per process (they keep no state between files)."""
-    return {s.name: s for s in all_scanners()}
-
-
-def _scan_one(job_path: str, relpath: str, text: str, scanner_names: list[str], cfg_json: str,
-              parsed: dict[str, bytes] | None = None, pure: PurePosixPath | None = None,
-              sighted: list[str] | None = None) -> bytes:
-    """Run the named scanners on one file; returns its fragments in their stored form (the cache value).
-
-    Bytes are cheap to pickle back to the parent, go into the cache as they are, and load
-    there without validation (see :func:`_fragments_blob`). When ``parsed`` is given, the
-    command lines the fragments saw are parsed into it (see ``actions.parse_sightings``);
-    ``sighted`` gets each command they saw (in the fragments' order).
-    """
-    ctx = ScanContext(config=_config_of(cfg_json))
-    src = SourceFile(path=relpath, text=text, _pure=(relpath, pure) if pure is not None else None)
-    by_name = _scanners_by_name()
-    out = []
-    for name in scanner_names:
-        scanner = by_name[name]
-        try:
-            frag = scanner.scan(src, ctx)
-        except RecursionError:
-            frag = scanner.fragment(src)
-            frag.warn("nesting too deep to parse; file skipped")
-        except Exception as exc:  # a scanner bug must not end the scan; report it instead
-            frag = scanner.fragment(src)
-            frag.warn(f"scanner {name} failed: {type(exc).__name__}: {exc}")
-        if parsed is not None and frag.commands:
-            from inventory.actions import parse_sightings
-
-            parse_sightings((c.command for c in frag.commands), parsed, src.commands, ctx.config)
-        if sighted is not None:
-            sighted.extend(c.command for c in frag.commands)
-        out.append(frag)
-    return _fragments_blob(out)
-
-
-def _fragments_blob(frags: list[Fragment]) -> bytes:
-    """``frags`` in their stored form: loaded as validating their JSON would give them.
-
-    The stored form only holds values that validation would give back unchanged; a fragment
-    with any other (a scanner that assigned a tuple, a str subclass, a str for an int...) is
-    validated through its JSON first, as the main process did with every fragment before.
-    """
-    try:
-        return _FRAGMENT_STORE.dump_many(frags)
-    except TypeError:
-        return _FRAGMENT_STORE.dump_many(_FRAGMENTS.validate_json(_FRAGMENTS.dump_json(frags)))
 
 
 def _scan_batch(batch: list[tuple[str, str, str, list[str]]], cfg_json: str) -> tuple[list[bytes], dict[str, bytes]]:
@@ -680,112 +615,6 @@ def _tree_tag(scan_json: str) -> str:
 def _worker_count(jobs: int | None) -> int:
     """Scan workers: ``jobs`` if given, else one per core, at most four."""
     return jobs or min(os.cpu_count() or 1, 4)
-
-
-# What :class:`WalkCache` keeps of the stat of a file a stream worker read: its
-# :func:`_file_sig` and the newer of its modification and change times (``newest_ns``), worked
-# out in the worker: two values to send back rather than a stat to pickle, unpickle and read
-# again in the main process (~20,000 at 2,000 services).
-_FileStat = tuple[bytes, int]
-
-
-# One file as a stream worker leaves it (see _read_and_scan): its stat (None when not read),
-# sha256, bytes read, the pass-1 warning that skipped it, whether it is not UTF-8 text, the
-# pass-2 warning about that, the scanners that matched it, their fragments (stored form), and
-# the distinct commands they sighted, in order (for :class:`_PoolParse`: read off the
-# fragments where they were made, not off the models the main process loads).
-_Record = tuple[_FileStat | None, str | None, int, str | None, bool, str | None, list[str] | None, bytes | None,
-                tuple[str, ...] | None]
-
-
-@lru_cache(maxsize=1)
-def _matcher() -> Matcher:
-    """The matcher over every scanner, made once per process."""
-    return Matcher(list(_scanners_by_name().values()))
-
-
-def _read_regular(path: str, limit: int) -> tuple[os.stat_result, bytes] | None:
-    """The stat and bytes of ``path`` when it is a regular file of at most ``limit`` bytes that
-    reads without error; else ``None``.
-
-    Read with os.read on a plain descriptor, sized by its fstat: stat() would look the path up
-    a second time, and an unbuffered ``open()`` stats the file itself and its readall() stats
-    and seeks again (8 system calls a file instead of 4; a third less CPU to read the estate's
-    files). Read to the end as readall() does, should the file have grown since.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        data = os.read(fd, st.st_size + 1)
-        # A regular file's read returns less than asked for only at its end: the size fstat
-        # gave is then all there was (no read of the end to confirm it, a fifth of the system
-        # calls). More than that size, it grew since; less, it may have shrunk or the read was
-        # cut short: read on to the end.
-        if len(data) != st.st_size:
-            more = os.read(fd, _READ_CHUNK)
-            while more:
-                data += more
-                more = os.read(fd, _READ_CHUNK)
-        return st, data
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-_READ_CHUNK = 1 << 16
-
-
-def _read_and_scan(batch: list[tuple[str, str]], cfg_json: str,
-                   parse: bool = True) -> tuple[list[_Record], dict[str, bytes]]:
-    """Stream mode's unit of work (see :func:`_scan_streaming`): each (path, relpath) of ``batch``
-    read, hashed, decoded, matched and scanned, exactly as passes 1 and 2 of :func:`scan_paths`
-    and :func:`_scan_one` do it; and, ``parse``, the batch's command lines parsed (as
-    :func:`_scan_batch`)."""
-    cfg = _config_of(cfg_json)
-    matcher = _matcher()
-    parsed: dict[str, bytes] | None = {} if parse else None
-    out: list[_Record] = []
-    for path, rel in batch:
-        # A regular file within the size limit is read through its descriptor, its size from
-        # the open file (see _read_regular). Anything else (an error, a large or special file)
-        # takes the plain route below, which decides and words what happens to it as it always did.
-        read = _read_regular(path, cfg.max_file_bytes)
-        if read is not None:
-            st, data = read
-        else:
-            try:
-                st = os.stat(path)
-                if st.st_size > cfg.max_file_bytes:
-                    out.append((None, None, 0, f"file larger than {cfg.max_file_bytes} bytes, skipped", False, None, None, None,
-                                None))
-                    continue
-                with open(path, "rb") as fh:
-                    data = fh.read()
-            except OSError as exc:
-                out.append((None, None, 0, f"cannot read file: {exc.strerror or exc}", False, None, None, None, None))
-                continue
-        stat = (_file_sig(st), max(st.st_mtime_ns, st.st_ctime_ns))
-        digest = hashlib.sha256(data).hexdigest()
-        size = len(data)
-        text = _decode(data)
-        del data
-        pure = ScanPath.of(rel)
-        if text is None:
-            # Binary files are expected (images, archives); only warn when a scanner wanted it.
-            warning = "not UTF-8 text (binary or another encoding), skipped" if matcher.any(pure, "") else None
-            out.append((stat, digest, size, None, True, warning, None, None, None))
-            continue
-        names = matcher.names(pure, text[:HEAD_BYTES])
-        sighted: list[str] = []
-        frags = _scan_one(path, rel, text, names, cfg_json, parsed, pure, sighted) if names else None
-        out.append((stat, digest, size, None, False, None, names or None, frags, tuple(dict.fromkeys(sighted)) or None))
-    return out, parsed if parsed is not None else {}
 
 
 # Files scanned from which the scrub's free text is judged in a helper process while the
@@ -1860,13 +1689,6 @@ def scan_paths(
                                                                      stats.skipped - skipped_before)), stats)
     cache.close()
     return inv, stats
-
-
-_FRAGMENTS: TypeAdapter[list[Fragment]] = TypeAdapter(list[Fragment])
-# A file's fragments as a scan worker hands them to the main process and the cache keeps them
-# (see store.Codec): loaded as validating their JSON would give them, without validating.
-FRAGMENTS_MAGIC = b"stackpolicy-fragments\x002\x00"
-_FRAGMENT_STORE = store.Codec(Fragment, FRAGMENTS_MAGIC, exact=True)
 
 
 def _read_or_skip(job: FileJob, stats: ScanStats) -> bytes | None:

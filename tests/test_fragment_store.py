@@ -17,6 +17,7 @@ import pytest
 from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 import inventory.scan as scan_mod
+import inventory.scanfile as scanfile_mod
 from inventory import store
 from inventory.config import Config
 from inventory.io import inventory_to_json
@@ -104,7 +105,9 @@ class _ViaJson:
 
 def test_a_scan_gives_the_inventory_it_gave_from_validated_json(monkeypatch: pytest.MonkeyPatch) -> None:
     ours, _ = scan_paths([EXAMPLE], Config(), use_cache=False, jobs=1)
-    monkeypatch.setattr(scan_mod, "_FRAGMENT_STORE", _ViaJson())
+    via_json = _ViaJson()
+    monkeypatch.setattr(scan_mod, "_FRAGMENT_STORE", via_json)
+    monkeypatch.setattr(scanfile_mod, "_FRAGMENT_STORE", via_json)  # where the workers store them
     theirs, _ = scan_paths([EXAMPLE], Config(), use_cache=False, jobs=1)
     assert inventory_to_json(ours) == inventory_to_json(theirs)
 

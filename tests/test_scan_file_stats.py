@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import inventory.scan as scan_mod
+import inventory.scanfile as scanfile_mod
 from inventory.config import Config
 from inventory.io import inventory_to_yaml
 from inventory.scan import scan_paths
@@ -34,7 +35,8 @@ def reads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CallLog:
         return real_read_regular(path, limit)
 
     monkeypatch.setattr(scan_mod, "open", counting_open, raising=False)
-    monkeypatch.setattr(scan_mod, "_read_regular", counting_read_regular)
+    monkeypatch.setattr(scanfile_mod, "open", counting_open, raising=False)  # the workers read there
+    monkeypatch.setattr(scanfile_mod, "_read_regular", counting_read_regular)
     return opened
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import inventory.scan as scan_mod
+import inventory.scanfile as scanfile_mod
 from inventory import scrubjudge, secrets, store
 from inventory.config import Config
 from inventory.scan import scan_paths
@@ -170,7 +171,7 @@ def test_a_stored_cold_scan_judged_by_the_helper_stores_what_judging_here_stores
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaky: bool | str) -> None:
     if leaky:
         leak = _leaky_commands_scan_one if leaky == "commands" else _leaky_scan_one
-        monkeypatch.setattr(scan_mod, "_scan_one", leak(scan_mod._scan_one))
+        monkeypatch.setattr(scanfile_mod, "_scan_one", leak(scanfile_mod._scan_one))  # the workers' own
     sent_ahead: list[str] = []
     real_ahead = FreeTextJudge.send_ahead
     monkeypatch.setattr(FreeTextJudge, "send_ahead", lambda self, values: sent_ahead.extend(values) or

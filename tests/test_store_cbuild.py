@@ -24,6 +24,7 @@ import pytest
 from pydantic import BaseModel
 
 import inventory.scan as scan_mod
+import inventory.scanfile as scanfile_mod
 from inventory import store
 from inventory.config import Config
 from inventory.model import Evidence, Inventory
@@ -188,17 +189,17 @@ def test_the_example_inventory_and_fragments_are_built_the_same() -> None:
 
 def _example_fragments() -> list[Fragment]:
     captured: list[Fragment] = []
-    real = scan_mod._fragments_blob
+    real = scanfile_mod._fragments_blob
 
     def keep(frags: list[Fragment]) -> bytes:
         captured.extend(frags)
         return real(frags)
 
-    scan_mod._fragments_blob = keep
+    scanfile_mod._fragments_blob = keep  # where the workers' _scan_one finds it
     try:
         scan_paths([EXAMPLE], Config(), use_cache=False, jobs=1)
     finally:
-        scan_mod._fragments_blob = real
+        scanfile_mod._fragments_blob = real
     return captured
 
 
