@@ -32,6 +32,10 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifndef _WIN32
+#include <dirent.h>
+#include <errno.h>
+#endif
 
 enum { K_VALUE, K_EV, K_EVS, K_MODEL, K_OPT_MODEL, K_MODELS, K_JSON };
 
@@ -2272,6 +2276,106 @@ py_evidence_sorted(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return ev_sorted(args[2], args[0], args[1]);
 }
 
+#ifndef _WIN32
+/* list_dir(path): scan._list_dir in C: (the entry names sorted, their kinds as one str of "d",
+ * "f", "l" or "o", whether every kind is known) of the directory ``path``, as os.scandir and its
+ * DirEntry tests give them: the kind read from the listing (d_type), or from lstat where the
+ * file system does not give it (a file gone meanwhile is "o"; any other failure "o" and not
+ * known). Raises OSError when the directory cannot be opened or read. A cold walk lists every
+ * directory of the tree (~16,000 at 2,000 services); the Python loop over DirEntry objects was a
+ * sixth of its time. */
+static PyObject *
+py_list_dir(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "list_dir(path: str)");
+        return NULL;
+    }
+    PyObject *path_bytes = NULL, *entries = NULL, *names = NULL, *kinds = NULL, *result = NULL;
+    DIR *dir = NULL;
+    if (!PyUnicode_FSConverter(args[0], &path_bytes))
+        return NULL;
+    /* (Opened from a root's open directory, as stat_sig does, it took no less time.) */
+    Py_BEGIN_ALLOW_THREADS
+    dir = opendir(PyBytes_AS_STRING(path_bytes));
+    Py_END_ALLOW_THREADS
+    if (dir == NULL) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, args[0]);
+        goto done;
+    }
+    if ((entries = PyList_New(0)) == NULL)
+        goto done;
+    for (;;) {  /* (name, d_type) pairs: a pair sorts by its name, unique in a directory */
+        errno = 0;
+        struct dirent *ent = readdir(dir);
+        if (ent == NULL) {
+            if (errno != 0) {
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, args[0]);
+                goto done;
+            }
+            break;
+        }
+        const char *n = ent->d_name;
+        if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
+            continue;
+        PyObject *pair = Py_BuildValue("(Ni)", PyUnicode_DecodeFSDefault(n), (int)ent->d_type);
+        if (pair == NULL || PyList_Append(entries, pair) < 0) {
+            Py_XDECREF(pair);
+            goto done;
+        }
+        Py_DECREF(pair);
+    }
+    if (PyList_Sort(entries) < 0)
+        goto done;
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    if ((names = PyTuple_New(n)) == NULL || (kinds = PyUnicode_New(n, 127)) == NULL)
+        goto done;
+    int known = 1;
+    Py_UCS1 *kind_of = PyUnicode_1BYTE_DATA(kinds);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(entries, i);
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        int d_type = (int)PyLong_AsLong(PyTuple_GET_ITEM(pair, 1));
+        char kind = 'o';
+        if (d_type == DT_LNK)
+            kind = 'l';
+        else if (d_type == DT_DIR)
+            kind = 'd';
+        else if (d_type == DT_REG)
+            kind = 'f';
+        else if (d_type == DT_UNKNOWN) {
+            PyObject *name_bytes = NULL;
+            if (!PyUnicode_FSConverter(name, &name_bytes))
+                goto done;
+            struct stat st;
+            int rc;
+            Py_BEGIN_ALLOW_THREADS
+            rc = fstatat(dirfd(dir), PyBytes_AS_STRING(name_bytes), &st, AT_SYMLINK_NOFOLLOW);
+            Py_END_ALLOW_THREADS
+            Py_DECREF(name_bytes);
+            if (rc == 0)
+                kind = S_ISLNK(st.st_mode) ? 'l' : S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : 'o';
+            else if (errno != ENOENT)
+                known = 0;  /* unreadable: skipped, and not remembered */
+        }
+        kind_of[i] = (Py_UCS1)kind;
+        PyTuple_SET_ITEM(names, i, Py_NewRef(name));
+    }
+    result = Py_BuildValue("(OOO)", names, kinds, known ? Py_True : Py_False);
+done:
+    if (dir != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        closedir(dir);
+        Py_END_ALLOW_THREADS
+    }
+    Py_XDECREF(path_bytes);
+    Py_XDECREF(entries);
+    Py_XDECREF(names);
+    Py_XDECREF(kinds);
+    return result;
+}
+#endif
+
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
      "build(plan, row, evidence[, consume]): one model of ``plan`` from its stored tuple (``consume``: its lists of "
@@ -2302,6 +2406,9 @@ static PyMethodDef methods[] = {
     {"has_keyword", (PyCFunction)(void (*)(void))py_has_keyword, METH_FASTCALL,
      "has_keyword(keyword_set, text): whether any of the set's words occurs in ``text``."},
 #ifndef _WIN32
+    {"list_dir", (PyCFunction)(void (*)(void))py_list_dir, METH_FASTCALL,
+     "list_dir(path): (sorted entry names, their kinds as a str of d/f/l/o, whether every kind is known) of the "
+     "directory, as scan._list_dir gives them; raises OSError."},
     {"stat_sig", (PyCFunction)(void (*)(void))py_stat_sig, METH_FASTCALL,
      "stat_sig(path, for_dir[, bases]): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},
     {"known_digests", (PyCFunction)(void (*)(void))py_known_digests, METH_FASTCALL,

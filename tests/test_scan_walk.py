@@ -50,3 +50,45 @@ def test_walk_reports_symlink_loops_and_broken_links_once(tmp_path: Path) -> Non
     messages = sorted((w.path, w.message) for w in stats.warnings)
     assert messages == [("a/b/back", "symlink loop: directory already visited, skipped"),
                         ("dangling", "broken symlink, skipped")]
+
+
+def test_the_c_listing_of_a_directory_is_os_scandirs(tmp_path: Path) -> None:
+    """``_cbuild.list_dir`` (the walk's listing of each directory) answers as the Python one over
+    os.scandir: names sorted as str, each kind (directory, file, symlink, other) as DirEntry
+    tells it, names that are not UTF-8 as os.fsdecode gives them, the same OSError."""
+    import socket
+
+    import pytest
+
+    import inventory.scan as scan_mod
+
+    cbuild = pytest.importorskip("inventory._cbuild")
+    if not hasattr(cbuild, "list_dir"):
+        pytest.skip("the C helpers are an older build")
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    for name in ("b.yaml", "a.txt", "Z.md", "é-ünïcode.yaml", ".hidden", "10", "9", "a b"):
+        (d / name).write_text(name)
+    os.symlink(d / "sub", d / "link-to-dir")
+    os.symlink(d / "a.txt", d / "link-to-file")
+    os.symlink(d / "missing", d / "broken-link")
+    os.mkfifo(d / "fifo")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(d / "sock"))
+    raw = os.fsencode(str(d)) + b"/bad-\xff-name"
+    with open(raw, "w") as fh:
+        fh.write("x")
+    names, kinds, known = cbuild.list_dir(str(d))
+    assert (names, kinds, known) == scan_mod._py_list_dir(str(d))
+    assert kinds[names.index("sub")] == "d" and kinds[names.index("link-to-dir")] == "l"
+    assert kinds[names.index("fifo")] == "o" and kinds[names.index("sock")] == "o"
+    assert os.fsdecode(b"bad-\xff-name") in names and list(names) == sorted(names)
+    assert cbuild.list_dir(str(d / "sub")) == ((), "", True)
+    for missing in (d / "nope", d / "a.txt"):
+        try:
+            scan_mod._py_list_dir(str(missing))
+        except OSError as exc:
+            expected = (type(exc), exc.errno, exc.filename)
+        with pytest.raises(OSError) as got:
+            cbuild.list_dir(str(missing))
+        assert (type(got.value), got.value.errno, got.value.filename) == expected
