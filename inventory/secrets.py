@@ -1194,6 +1194,11 @@ def _free_text_masks_any(values: Iterable[str]) -> bool:
 
 
 def _chunk_masks_any(values: list[str]) -> bool:
+    has_keyword = _has_keyword()
+    if isinstance(has_keyword, partial):  # the C keyword search (see _has_keyword)
+        # A text with a keyword of a detector that has no prefilter pattern (or whose pattern
+        # matches) is judged in full: what the regexes below find, one C call per text.
+        return any(has_keyword(low := v.lower()) and _may_mask(low) and redact_text(v)[1] for v in values)
     lowered = [v.lower() for v in values]
     starts: list[int] = []
     pos = 0

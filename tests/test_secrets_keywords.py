@@ -67,7 +67,10 @@ def test_a_keyword_the_c_search_cannot_take_leaves_the_answer_to_the_regex() -> 
         cbuild.has_keyword(object(), "token")
 
 
-def test_a_registered_detector_with_a_non_ascii_keyword_is_still_found() -> None:
+def test_a_registered_detector_with_a_non_ascii_keyword_is_still_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Registering marks the detectors changed for the rest of the process (no judging helper):
+    # put back as it was for the tests after this one.
+    monkeypatch.setattr(secrets, "_BUILT_IN", secrets._BUILT_IN)
     det = RegexDetector("acme-clé", ("clé_",), re.compile(r"(clé_[0-9a-f]{8})"))
     register(det)
     try:
@@ -78,3 +81,26 @@ def test_a_registered_detector_with_a_non_ascii_keyword_is_still_found() -> None
     # And the built-in search is back once it is gone.
     assert secrets.redact_text("clé_0123abcd") == ("clé_0123abcd", 0)
     assert secrets.redact_text("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")[1] == 1
+
+
+def test_the_free_text_judgement_is_the_same_with_the_c_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_chunk_masks_any`` (the scrub's judgement of free text, in the helper and here) answers
+    the same through the C search as through the keywords' regexes: for clean texts, texts
+    with a keyword and no secret, a keyword that only a detector's own pattern may wake
+    (``-us``), and real secrets."""
+    rnd = random.Random(11)
+    words = list(_words())
+    plain = ["kubectl -n prod rollout restart deploy/api", "see the runbook", "ssh deploy@host", "ké café"]
+    secretish = ["AKIAIOSFODNN7EXAMPLE", "password: hunter2hunter2", "ghp_" + "a" * 36, "kafka-user -us x",
+                 "postgres://app:s3cr3tpw@db/orders", "token=abc", "sk_live_" + "x" * 24, "-us nothing here"]
+    chunks = []
+    for _ in range(400):
+        chunk = [rnd.choice(plain) + " " + rnd.choice(words) * rnd.randint(0, 1) for _ in range(rnd.randint(1, 30))]
+        if rnd.random() < 0.4:
+            chunk.insert(rnd.randrange(len(chunk) + 1), rnd.choice(secretish))
+        chunks.append(chunk)
+    with_c = [secrets._chunk_masks_any(c) for c in chunks]
+    assert 0 < sum(with_c) < len(chunks)
+    regex = secrets._prefilter()
+    monkeypatch.setattr(secrets, "_has_keyword", lambda: lambda low: regex.search(low) is not None)
+    assert [secrets._chunk_masks_any(c) for c in chunks] == with_c
