@@ -149,14 +149,15 @@ def test_run_measured_reports_peak_rss_and_json_result() -> None:
 def test_the_tree_peak_sums_the_processes_alive_at_once() -> None:
     # Two children of 100 MB each, alive together: the tree held 200 MB, no process 200 MB.
     # Each says when it holds its memory and keeps it until told to go (however slowly a
-    # loaded machine starts them), and both hold it for a dozen samples.
+    # loaded machine starts them), and both hold it for a second (fifty samples, should the
+    # sampler be slow to run on a busy machine).
     code = ("import subprocess, sys, time\n"
             "hold = ('import sys; x = bytearray(100 * 2**20); x[::4096] = b\"1\" * len(x[::4096]); '\n"
             "        'print(\"held\", flush=True); sys.stdin.read()')\n"
             "kids = [subprocess.Popen([sys.executable, '-c', hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE)\n"
             "        for _ in range(2)]\n"
             "[k.stdout.readline() for k in kids]\n"
-            "time.sleep(0.3)\n"
+            "time.sleep(1.0)\n"
             "[k.communicate(b'') for k in kids]\n")
     m = measure.run_measured([sys.executable, "-c", code])
     assert m.returncode == 0
