@@ -161,7 +161,8 @@ def test_the_tree_peak_sums_the_processes_alive_at_once() -> None:
             "[k.communicate(b'') for k in kids]\n")
     m = measure.run_measured([sys.executable, "-c", code])
     assert m.returncode == 0
-    assert m.maxrss_mb < 150 <= 200 <= m.tree_peak_mb
+    # The largest process held one bytearray (and an interpreter); the tree both at once.
+    assert m.tree_peak_mb >= 200 and m.tree_peak_mb >= m.maxrss_mb + 90
 
 
 def test_the_proc_sampler_sees_what_psutil_sees() -> None:
