@@ -59,6 +59,7 @@ MODULES: tuple[str, ...] = (
     "inventory.dataclasses",
     "inventory.environments",
     "inventory.forked",
+    "inventory.ids",
     "inventory.io",
     "inventory.kinds",
     "inventory.kubesession",

@@ -8,11 +8,14 @@ an :class:`Inventory`. IDs are stable and readable (``kafka-topic:orders-events`
 from __future__ import annotations
 
 import hashlib
-import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# The stable ids live in inventory/ids.py, which is compiled (a scan makes one for every entity
+# and action; this module, of pydantic models, is not): imported here, where callers find them.
+from inventory.ids import action_id, entity_id, slug  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic_core import SchemaSerializer
@@ -271,22 +274,3 @@ def _digest_plan() -> tuple[tuple[str, "SchemaSerializer | None"], ...]:
         plan.append((name, TypeAdapter(list[item]).serializer if is_model else None))  # type: ignore[valid-type]
     return tuple(plan)
 
-
-_SLUG_RE = re.compile(r"[^a-z0-9._-]+")
-
-
-@lru_cache(maxsize=4096)  # the same verbs and kinds, again and again per estate (bounded: memory)
-def slug(text: str) -> str:
-    """A lower-case, ID-safe form of ``text`` (keeps dots, dashes and underscores)."""
-    return _SLUG_RE.sub("-", text.strip().lower()).strip("-") or "unnamed"
-
-
-def entity_id(kind: str, name: str) -> str:
-    """The stable id of a component or resource: ``kind:name``."""
-    return f"{kind}:{slug(name)}"
-
-
-def action_id(target_or_scope: str, verb: str, environment: str | None = None) -> str:
-    """The stable id of an action class: ``<target id>/<verb>[@env]``."""
-    base = f"{target_or_scope}/{slug(verb)}"
-    return f"{base}@{environment}" if environment else base
