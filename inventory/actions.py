@@ -29,7 +29,7 @@ from operator import attrgetter
 import yaml
 
 from inventory import secrets
-from inventory.builder import InventoryBuilder
+from inventory.builder import _COMMAND_REF_FIELDS_SET, InventoryBuilder
 from inventory.commands.model import CommandLine, ParsedCommand, trusted
 from inventory.commands.reading import CommandReading, LineReading, line_row, reading_of_row
 from inventory.commands.shell import parse_line
@@ -369,13 +369,13 @@ def _add_command_action(builder: InventoryBuilder, cfg: Config, pc: CommandReadi
     }, _ACTION_FIELDS_SET), fresh=True)
 
 
-# The fields counted as set on every action and command reference made here: one set of all
-# their fields, shared, as the stored form's loader shares one per class (store._py_decoder).
+# The fields counted as set on every action made here (and, builder._COMMAND_REF_FIELDS_SET,
+# command reference): one set of all their fields, shared, as the stored form's loader shares
+# one per class (store._py_decoder).
 # Pydantic only ever adds a field's name to it (an assignment: an implied action's
 # description on a command's action), which it holds already. A set per action was ~30 MB
 # and ~0.03 s of the scan's serial tail at 2,000 services (~56,000 actions); nothing reads them.
 _ACTION_FIELDS_SET = set(Action.model_fields)
-_COMMAND_REF_FIELDS_SET = set(CommandRef.model_fields)
 
 
 def sighting_text(command: str) -> str:

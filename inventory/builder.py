@@ -108,8 +108,8 @@ def merge_entity(into: Entity, other: Entity) -> None:
 _EVIDENCE_ORDER = attrgetter("path", "line")
 # An action's commands sort by where each was seen, then its text.
 _COMMAND_ORDER = attrgetter("evidence.path", "evidence.line", "command")
-# The fields counted as set on a command reference made here: one shared set of them all (see
-# actions._ACTION_FIELDS_SET).
+# The fields counted as set on a command reference made here or by the actions step: one
+# shared set of them all (see actions._ACTION_FIELDS_SET).
 _COMMAND_REF_FIELDS_SET = set(CommandRef.model_fields)
 _EDGE_FIELDS_SET = set(Edge.model_fields)  # of the edges references make (the same)
 
