@@ -27,9 +27,36 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Generic, TypeVar
 
+try:
+    import fcntl
+except ImportError:  # not on this platform: pipes keep their size
+    fcntl = None  # type: ignore[assignment]
+
 T = TypeVar("T")
 
 ENV_OFF = "STACKPOLICY_NO_FORK"  # set (to anything but "" / "0"): always compute inline
+
+# What a pipe between this process and a helper holds (Linux's limit for an unprivileged
+# process; 64 KiB by default).
+PIPE_BYTES = 1 << 20
+
+
+def widen_pipe(fd: int) -> None:
+    """Let the pipe ``fd`` is an end of hold :data:`PIPE_BYTES`, where the system allows it.
+
+    A thread of this process that reads a helper's answer, or writes it its work, waits for
+    the GIL between one pipe's worth and the next; the scan holds the GIL for tens of
+    milliseconds at a time in its compiled steps (which never pause for another thread), so a
+    1 MB answer through a 64 KiB pipe took some twenty such waits, and the helper could do
+    nothing else until the last. Where the size cannot be set, it stays as it was.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    try:
+        fcntl.fcntl(fd, set_size, PIPE_BYTES)
+    except (OSError, ValueError):
+        pass  # not a pipe, or above the system's limit: as it was
 
 
 def available() -> bool:
@@ -177,6 +204,7 @@ def _fork(child: Callable[[int], None], nice: int) -> tuple[int, int] | None:
     if not available():
         return None
     read_fd, write_fd = os.pipe()
+    widen_pipe(read_fd)  # the child's result is written while the parent works (see widen_pipe)
     try:
         pid = os.fork()
     except OSError:

@@ -576,6 +576,30 @@ class _PoolParse:
         _put_behind(self.pool)
 
 
+def _queue_parsing(parsing: _PoolParse, records: list, positions: Iterable[int], *, flush: bool = True) -> None:
+    """Hand ``parsing`` the distinct sighted commands of the streamed records at ``positions``
+    (in that order; a text queued before is not again); ``flush``: the last, part-full chunk too."""
+    for pos in positions:
+        rec = records[pos]
+        if rec is not None and rec[8]:
+            parsing.add_texts(rec[8])
+    if flush:
+        parsing.flush()
+
+
+def _pool(n_jobs: int) -> ProcessPoolExecutor:
+    """The scan's worker pool. Its task and result pipes are widened (see
+    ``forked.widen_pipe``): a worker's answer (a batch's records, a chunk's parsed lines) is
+    ~1 MB, read by a thread of this process, and the worker starts its next task only once
+    the answer is all in the pipe."""
+    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init)
+    for queue in (getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)):
+        reader = getattr(queue, "_reader", None)  # the executor's own: left as they are without
+        if reader is not None:
+            forked.widen_pipe(reader.fileno())
+    return pool
+
+
 def _put_behind(pool: ProcessPoolExecutor) -> None:
     """Lower the priority of ``pool``'s workers to :data:`WORK_AHEAD_NICE` (never raise it).
 
@@ -771,13 +795,17 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 broken = True
                 res = _read_and_scan(batch(positions), cfg_json)
             take(positions, *res)
+            if parsing is not None and positions[0] in late_set:
+                # Their command lines to the workers as they come in, in the files' order: the
+                # first worker done with the late files parses them while the other scans on.
+                _queue_parsing(parsing, records, positions, flush=False)
 
     def hand_out(positions: list[int]) -> None:
         nonlocal pool, broken
         if not broken:
             try:
                 if pool is None:  # forked now, while this process is small
-                    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init)
+                    pool = _pool(n_jobs)
                 # Not their command lines: those are parsed after the scan (see below).
                 pending.append((positions, pool.submit(_read_and_scan, batch(positions), cfg_json, False)))
                 return
@@ -813,6 +841,11 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                     # The late files' scan is ahead of need while this process merges the
                     # others' fragments: the merge gets a core of its own (~0.1 s at 2,000 services).
                     _put_behind(pool)
+                    # They hold the sighted commands the actions step reads in the files' order:
+                    # handed out in that order, their lines can be parsed as their batches come
+                    # back (see collect), in the order the step asks for them.
+                    later.sort(key=lambda i: (jobs_found[i][0], jobs_found[i][1].relpath))
+                    parsing = _PoolParse(pool, cfg_json)
                 for first in range(0, len(later), STREAM_BATCH):
                     hand_out(later[first:first + STREAM_BATCH])
                 if later:
@@ -850,14 +883,11 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 # process resolves environments, which needs few of them (see _build_inventory):
                 # the one core this process leaves idle then, not both while they scan (~0.3 s of
                 # a cold scan at 2,000 services). In the files' order, which the actions step reads
-                # them in (see _Awaited).
-                parsing = _PoolParse(pool, cfg_json)
+                # them in (see _Awaited); the late files' were handed out as they came (above).
+                if parsing is None:
+                    parsing = _PoolParse(pool, cfg_json)
                 parsing.behind()
-                for pos in positions:
-                    rec = records[pos]
-                    if rec is not None and rec[8]:
-                        parsing.add_texts(rec[8])
-                parsing.flush()
+                _queue_parsing(parsing, records, positions)
         except BaseException:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -1587,7 +1617,7 @@ def scan_paths(
     # entry (one that does not load is scanned too, here when there is no pool), and on
     # those with one: their command lines are parsed again (see _parse_in_pool).
     missing = sum(1 for *_, key in texts if key not in hits)
-    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init) \
+    pool = _pool(n_jobs) \
         if n_jobs > 1 and (missing > 64 or len(texts) - missing >= PARSE_IN_POOL_FROM_FILES) else None
     try:
         if pool is not None:

@@ -105,6 +105,53 @@ def test_the_pool_parses_the_command_lines_after_the_scan_not_the_builder(tmp_pa
     assert one.files_scanned == stats.files_scanned
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="pool workers are forked")
+def test_the_late_files_go_out_in_path_order_and_their_lines_are_parsed_as_they_come_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The actions step reads the sighted lines in the files' order, and the pool's parse
+    # tasks are waited for in the order handed out: the late files (runbooks, scripts) go out
+    # sorted, and each batch's lines are queued for parsing as the batch comes back, not all
+    # once the last is in. Each line once, in that order; the inventory is the serial scan's.
+    root = tmp_path / "acme"
+    shutil.copytree(EXAMPLE, root)
+    for i in range(24):  # runbooks all over the tree: more batches than workers
+        d = root / f"team-{(i * 7) % 24:02d}" / "docs"
+        d.mkdir(parents=True)
+        (d / "runbook.md").write_text(f"# Team {i}\n\n```sh\nkubectl -n team-{i} rollout restart deploy/api-{i}\n"
+                                      f"kubectl -n team-{i} get pods\n```\n")
+    serial, _ = scan_paths([root], Config(), use_cache=False, jobs=1)
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 4)
+    monkeypatch.setattr(scan_mod._PoolParse, "CHUNK", 4)
+    scanned: list[list[str]] = []
+    queued: list[tuple[bool, int]] = []
+    real_pool, real_queue = scan_mod._pool, scan_mod._queue_parsing
+
+    def pool(n_jobs: int):  # type: ignore[no-untyped-def]
+        made = real_pool(n_jobs)
+        submit = made.submit
+
+        def recording(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if fn is scan_mod._read_and_scan:
+                scanned.append([rel for _, rel in args[0]])
+            return submit(fn, *args, **kwargs)
+
+        made.submit = recording  # type: ignore[method-assign]
+        return made
+
+    def queue(parsing, records, positions, *, flush=True):  # type: ignore[no-untyped-def]
+        real_queue(parsing, records, positions, flush=flush)
+        queued.append((flush, len(parsing.seen)))
+
+    monkeypatch.setattr(scan_mod, "_pool", pool)
+    monkeypatch.setattr(scan_mod, "_queue_parsing", queue)
+    inv, _ = scan_paths([root], Config(), cache_dir=tmp_path / "cache", jobs=2)
+    assert store.dump(inv) == store.dump(serial)
+    late = [rel for batch in scanned for rel in batch if rel.endswith("runbook.md")]
+    assert len(late) >= 24 and late == sorted(late)
+    assert queued[-1][0] is True  # the rest, and the last part-full chunk, once all are in
+    assert any(not flush and n > 0 for flush, n in queued[:-1])  # lines queued as batches came back
+
+
 def test_a_rescan_after_streaming_is_answered_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     roots = _odd_tree(tmp_path)
     monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
