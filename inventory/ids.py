@@ -1,4 +1,4 @@
-"""The inventory's stable ids: ``slug``, ``entity_id`` and ``action_id``.
+"""The inventory's stable ids: ``slug``, ``entity_id`` and ``action_id``; and an evidence's hash.
 
 Apart from :mod:`inventory.model` (whose pydantic models keep it from being compiled) so that
 they are compiled (:mod:`inventory.compiled`): a scan makes an id for every entity and action
@@ -29,3 +29,13 @@ def action_id(target_or_scope: str, verb: str, environment: str | None = None) -
     """The stable id of an action class: ``<target id>/<verb>[@env]``."""
     base = f"{target_or_scope}/{slug(verb)}"
     return f"{base}@{environment}" if environment else base
+
+
+def evidence_hash(ev: object) -> int:
+    """``hash(ev)`` of an :class:`~inventory.model.Evidence`: what pydantic gives a frozen
+    model, the hash of its fields' values in order (``hash((path, line))``), computed here
+    (compiled) rather than by pydantic's interpreted function. A scan hashes ~80,000 as it
+    merges evidence lists (sets, ``dict.fromkeys``) at 2,000 services. The same number, so
+    sets and dicts of evidence keep the order they had."""
+    d = ev.__dict__
+    return hash((d.get("path"), d.get("line")))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 # The stable ids live in inventory/ids.py, which is compiled (a scan makes one for every entity
 # and action; this module, of pydantic models, is not): imported here, where callers find them.
-from inventory.ids import action_id, entity_id, slug  # noqa: F401
+from inventory.ids import action_id, entity_id, evidence_hash, slug  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic_core import SchemaSerializer
@@ -68,6 +68,9 @@ class Evidence(_Model):
 
     path: str
     line: int = Field(ge=1)
+
+    # pydantic's own for a frozen model, compiled (see inventory.ids.evidence_hash).
+    __hash__ = evidence_hash
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
