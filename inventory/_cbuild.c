@@ -41,6 +41,7 @@ enum { K_VALUE, K_EV, K_EVS, K_MODEL, K_OPT_MODEL, K_MODELS, K_JSON };
 
 /* The descriptors of the three slots pydantic keeps beside __dict__, and "__dict__". */
 static PyObject *set_fields_set, *set_extra, *set_private, *dict_name, *empty_tuple;
+static int model_slots(void);
 
 static PyObject *build_one(PyObject *plan, PyObject *row, PyObject *ev, int consume);
 static PyObject *build_list(PyObject *plan, PyObject *rows, PyObject *ev, int consume);
@@ -199,7 +200,7 @@ build_one(PyObject *plan, PyObject *row, PyObject *ev, int consume)
         if (rc < 0)
             goto fail;
     }
-    obj = PyBaseObject_Type.tp_new((PyTypeObject *)PyTuple_GET_ITEM(plan, 0), empty_tuple, NULL);
+    obj = model_slots() < 0 ? NULL : PyBaseObject_Type.tp_new((PyTypeObject *)PyTuple_GET_ITEM(plan, 0), empty_tuple, NULL);
     if (obj == NULL || PyObject_GenericSetAttr(obj, dict_name, dict) < 0
         || set_slot(set_fields_set, obj, PyTuple_GET_ITEM(plan, 4)) < 0
         || set_slot(set_extra, obj, Py_None) < 0 || set_slot(set_private, obj, Py_None) < 0)
@@ -2250,6 +2251,8 @@ py_trusted(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
         PyErr_SetString(PyExc_TypeError, usage);
         return NULL;
     }
+    if (model_slots() < 0)
+        return NULL;
     PyObject *fields_set = given == Py_None ? PySet_New(args[1]) : Py_NewRef(given);
     if (fields_set == NULL)
         return NULL;
@@ -2436,26 +2439,43 @@ slot_descriptor(PyObject *base_dict, const char *name)
     return descr;
 }
 
-PyMODINIT_FUNC
-PyInit__cbuild(void)
+/* The pydantic.BaseModel slots a model is made with, looked up on first use rather than when
+ * the module is imported: the scrub's judging helper imports this module for the keyword
+ * search alone, and importing pydantic was half of its start on the scan's spare core. */
+static int
+model_slots(void)
 {
+    if (set_private != NULL)
+        return 0;
     PyObject *pydantic = PyImport_ImportModule("pydantic");
     if (pydantic == NULL)
-        return NULL;
+        return -1;
     PyObject *base = PyObject_GetAttrString(pydantic, "BaseModel");
     Py_DECREF(pydantic);
     if (base == NULL)
-        return NULL;
+        return -1;
     PyObject *base_dict = PyObject_GetAttrString(base, "__dict__");
     Py_DECREF(base);
     if (base_dict == NULL)
-        return NULL;
-    set_fields_set = slot_descriptor(base_dict, "__pydantic_fields_set__");
-    set_extra = set_fields_set ? slot_descriptor(base_dict, "__pydantic_extra__") : NULL;
-    set_private = set_extra ? slot_descriptor(base_dict, "__pydantic_private__") : NULL;
+        return -1;
+    PyObject *fields_set = slot_descriptor(base_dict, "__pydantic_fields_set__");
+    PyObject *extra = fields_set ? slot_descriptor(base_dict, "__pydantic_extra__") : NULL;
+    PyObject *private = extra ? slot_descriptor(base_dict, "__pydantic_private__") : NULL;
     Py_DECREF(base_dict);
-    if (set_private == NULL)
-        return NULL;
+    if (private == NULL) {
+        Py_XDECREF(fields_set);
+        Py_XDECREF(extra);
+        return -1;
+    }
+    set_fields_set = fields_set;
+    set_extra = extra;
+    set_private = private;  /* last: the others are set once this is */
+    return 0;
+}
+
+PyMODINIT_FUNC
+PyInit__cbuild(void)
+{
     dict_name = PyUnicode_InternFromString("__dict__");
     path_name = PyUnicode_InternFromString("path");
     line_name = PyUnicode_InternFromString("line");

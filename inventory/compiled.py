@@ -121,6 +121,7 @@ NOT_COMPILED: dict[str, str] = {
     "inventory.resolve": "a package's __init__",
     "inventory.scanners": "a package's __init__",
     "inventory.compiled": "this module: the build, run by make",
+    "inventory.judgeserve": "the scrub judge's loop over a few hundred chunks: its time is in inventory.secrets",
     "inventory.model": "defines pydantic models",
     "inventory.config": "defines pydantic models",
     "inventory.commands.model": "defines pydantic models",

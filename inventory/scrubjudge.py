@@ -9,8 +9,9 @@ inventory is scrubbed and encoded again). The encoding is quicker than the judgi
 is done, the strings not yet given to the helper are judged in the scan's process (see
 :meth:`FreeTextJudge.masks_any`). See ``scan._scrubbed_and_stored``.
 
-The helper is a new interpreter that imports only :mod:`inventory.secrets` (~26 MB), not a
-fork of the scan's process (which would count its ~400 MB once more). It judges with the
+The helper is a new interpreter that imports only :mod:`inventory.judgeserve` and
+:mod:`inventory.secrets` (no pydantic, ~15 MB), not a fork of the scan's process (which would
+count its ~400 MB once more). It judges with the
 built-in detectors, so it is only used while the registry is untouched
 (:func:`inventory.secrets.detectors_are_built_in`). Anything that goes wrong with it (it
 cannot start, dies, answers nonsense or too late) means the strings are judged here, as
@@ -19,10 +20,9 @@ without it: a verdict is never assumed.
 
 from __future__ import annotations
 
+import marshal
 import os
-import pickle
 import select
-import struct
 import subprocess
 import sys
 import threading
@@ -34,14 +34,16 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from inventory import secrets
+from inventory import forked, secrets
+# The helper's side, and its stream's framing and answers (see there).
+from inventory.judgeserve import CLEAN as _CLEAN
+from inventory.judgeserve import LENGTH as _LENGTH
+from inventory.judgeserve import MASKS as _MASKS
 from inventory.model import Evidence, Inventory
 
 if TYPE_CHECKING:
     from inventory.store import Sight
 
-_LENGTH = struct.Struct("<Q")
-_CLEAN, _MASKS = b"0", b"1"
 # Strings sent per chunk: what secrets._free_text_masks_any judges per prefilter search.
 CHUNK = secrets._FREE_TEXT_CHUNK
 # How long a verdict may take (seconds) once the strings are sent: far more than judging
@@ -80,10 +82,12 @@ class FreeTextJudge:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-c", "from inventory.scrubjudge import serve; serve()"],
+                [sys.executable, "-c", "from inventory.judgeserve import serve; serve()"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         except OSError:
             return None
+        if proc.stdin is not None:  # the strings go to it from a thread that waits for the GIL
+            forked.widen_pipe(proc.stdin.fileno())
         return cls(proc)
 
     def submit(self, values: list[str]) -> None:
@@ -146,13 +150,21 @@ class FreeTextJudge:
             return
         try:
             while (chunk := self._next()) is not None:
-                data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+                # marshal, not pickle: a list of strings in a fifth of the time (pickle memoises
+                # each one), and this thread holds the GIL the scan's last steps run under.
+                data = marshal.dumps(chunk, 4)
                 pipe.write(_LENGTH.pack(len(data)))
                 pipe.write(data)
             pipe.write(_LENGTH.pack(0))  # the end
-            pipe.close()
         except (OSError, ValueError):
-            pass  # it stopped reading: it answered early, died or was stopped; its answer (or none) decides
+            pass  # it stopped reading (it answered early, died or was stopped), or a value is not a string
+        finally:
+            # Closed in any case: a helper cut off before the end gives no answer, which the
+            # caller then judges here (see masks_any), rather than waiting for more.
+            try:
+                pipe.close()
+            except OSError:
+                pass
 
     def _judged_here(self) -> bool:
         """Judge here the chunks the helper was not yet given, from the last back, while it
@@ -216,31 +228,6 @@ class FreeTextJudge:
                     pipe.close()
             except OSError:
                 pass
-
-
-def serve() -> None:
-    """The helper's side: judge the chunks of strings read from stdin, write the verdict.
-
-    The answer is written as soon as a chunk would be masked; "clean" only after the end
-    marker. A stream that stops early gets no answer at all (the caller then judges).
-    """
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        head = stdin.read(_LENGTH.size)
-        if len(head) != _LENGTH.size:
-            return
-        (size,) = _LENGTH.unpack(head)
-        if size == 0:
-            break
-        data = stdin.read(size)
-        if len(data) != size:
-            return
-        if secrets._free_text_masks_any(pickle.loads(data)):
-            stdout.write(_MASKS)
-            stdout.flush()
-            return
-    stdout.write(_CLEAN)
-    stdout.flush()
 
 
 def _is_pair(cls: type[BaseModel]) -> bool:

@@ -37,15 +37,18 @@ from functools import lru_cache, partial
 from types import CodeType
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 try:  # optional: built by the install where a C compiler is at hand (see _cbuild.c)
     from inventory._cbuild import has_keyword as _c_has_keyword
     from inventory._cbuild import keyword_set as _c_keyword_set
 except ImportError:  # not built, or an older build without them
     _c_has_keyword = _c_keyword_set = None
 
-from inventory.model import Evidence, Inventory
+# pydantic and the model are imported where models are walked, not here: the scrub's judging
+# helper (inventory.judgeserve) imports this module alone, on the cold scan's spare core.
+if typing.TYPE_CHECKING:  # pragma: no cover
+    from pydantic import BaseModel
+
+    from inventory.model import Inventory
 
 REDACTED = "<redacted>"
 
@@ -1239,6 +1242,8 @@ def _secretish_name(name: str) -> bool:
 
 def _model_classes(annotation: Any) -> Iterator[type[BaseModel]]:
     """The model classes named anywhere in a field's ``annotation`` (``list[Fact]``, ``X | None``...)."""
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         yield annotation
     for arg in typing.get_args(annotation):
@@ -1248,6 +1253,8 @@ def _model_classes(annotation: Any) -> Iterator[type[BaseModel]]:
 @lru_cache(maxsize=None)
 def _walked_classes(root: type[BaseModel]) -> tuple[type[BaseModel], ...]:
     """``root`` and every model class its fields name, at any depth, but Evidence (judged by its path)."""
+    from inventory.model import Evidence
+
     seen: dict[type[BaseModel], None] = {}
 
     def visit(cls: type[BaseModel]) -> None:
@@ -1275,6 +1282,8 @@ def _walker_code(root: type[BaseModel]) -> tuple[CodeType, tuple[tuple[type[Base
     strings, lists, dicts and evidence are judged inline; models of the classes its
     annotation names go straight to their walker; anything else goes to the generic ``value``.
     """
+    from inventory.model import Evidence
+
     names = {cls: f"walk_{i}" for i, cls in enumerate(_walked_classes(root))}
     src: list[str] = []
     for cls, fname in names.items():
@@ -1352,6 +1361,10 @@ def _judging() -> tuple[set[str], set[tuple[str, str]], Callable[[Any, str | Non
     Models are walked by functions generated per class (see :func:`_walker_code`); the
     field names of every class they cover are judged once, up front.
     """
+    from pydantic import BaseModel
+
+    from inventory.model import Evidence
+
     free: set[str] = set()
     keyed: set[tuple[str, str]] = set()
     memo: dict[str, bool] = {}
@@ -1479,6 +1492,8 @@ def scrub_inventory(inv: Inventory) -> Inventory:
 
 def _scrubbed(inv: Inventory) -> Inventory:
     """:func:`scrub_inventory` once something in ``inv`` is known to be masked."""
+    from inventory.model import Inventory
+
     memo: dict = {}
     counter = [0]
     # Field names of the model are not config keys: only ``attributes``/``labels``/``flags``

@@ -8,6 +8,7 @@ scrubbed one, also when a secret is only found by the last line of defence.
 
 from __future__ import annotations
 
+import marshal
 import shutil
 import sqlite3
 import subprocess
@@ -121,6 +122,38 @@ def test_a_helper_that_fails_means_judging_here(code: str, values: list[str], ma
     judge = _judge_running(code)
     judge.submit(values)
     assert judge.masks_any() is masks
+
+
+def _serve(stream: bytes) -> bytes:
+    """What the real helper answers to ``stream`` on its stdin."""
+    done = subprocess.run([sys.executable, "-c", "from inventory.judgeserve import serve; serve()"], input=stream,
+                          capture_output=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+    return done.stdout
+
+
+def _framed(*payloads: bytes) -> bytes:
+    return b"".join(scrubjudge._LENGTH.pack(len(p)) + p for p in payloads)
+
+
+@pytest.mark.parametrize("payload, answer", [
+    (marshal.dumps(CLEAN, 4), b"0"),          # the writer's chunks: judged
+    (marshal.dumps(CLEAN + [LEAK], 4), b"1"),
+    (marshal.dumps({"not": "a list"}, 4), b"1"),  # a chunk of another shape: masks
+    (b"\xff\x00 not marshal", b""),                          # unreadable: no answer (judged here)
+])
+def test_the_helper_judges_the_writers_chunks_and_never_says_clean_to_anything_else(payload: bytes, answer: bytes) -> None:
+    assert _serve(_framed(payload, b"")) == answer
+
+
+def test_a_value_the_writer_cannot_send_ends_the_stream_without_an_answer() -> None:
+    # The writer closes the helper's stdin when a chunk cannot be written: the helper then
+    # answers nothing at once, and the verdict is the caller's own (not a wait for the timeout).
+    judge = FreeTextJudge.start()
+    assert judge is not None
+    judge.submit([*CLEAN, object()])  # type: ignore[list-item]
+    assert judge._proc.wait(timeout=30) == 0  # it saw the stream end (else it would wait on)
+    assert judge._answer(1.0) is None
+    judge.close()
 
 
 def test_a_hung_helper_is_stopped_and_the_text_judged_here() -> None:
@@ -256,14 +289,22 @@ def test_a_failing_build_stops_the_helper(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_the_helper_imports_only_what_judging_needs() -> None:
-    # It is a fresh interpreter beside a scan at its memory peak: no scanner, no pydantic
-    # validation of an inventory, no command parser.
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys, inventory.scrubjudge; print(' '.join(sorted(sys.modules)))"],
-        capture_output=True, text=True, check=True, cwd=Path(scrubjudge.__file__).resolve().parents[1])
+    # It is a fresh interpreter beside a scan at its memory peak, starting on the scan's one
+    # spare core: no scanner, no command parser, no model, not even pydantic.
+    code = ("import sys, inventory.judgeserve as j, inventory.secrets as s; s._free_text_masks_any(['x']); "
+            "print(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(scrubjudge.__file__).resolve().parents[1])
     loaded = set(out.stdout.split())
     assert "inventory.secrets" in loaded
-    assert not {m for m in loaded if m.startswith(("inventory.scanners", "inventory.commands", "inventory.actions"))}
+    assert not {m for m in loaded if m.startswith(("inventory.scanners", "inventory.commands", "inventory.actions",
+                                                     "inventory.model", "pydantic", "subprocess", "threading"))}
+    judge = FreeTextJudge.start()  # and that is what the helper runs
+    assert judge is not None
+    try:
+        assert "from inventory.judgeserve import serve" in " ".join(judge._proc.args)  # type: ignore[arg-type]
+    finally:
+        judge.close()
 
 
 class _RecordingJudge:
