@@ -112,3 +112,47 @@ def test_evidence_sorted_in_c_is_sorted_set_of_the_list() -> None:
     assert calls == [mixed]
     as_tuple = (Evidence(path="b", line=1),)
     assert cbuild.evidence_sorted(Evidence, fallback, as_tuple) == list(as_tuple) and calls[-1] is as_tuple
+
+
+# -- slotted: commands.reading's objects ---------------------------------------------------------
+
+
+def test_slotted_makes_what_new_and_one_assignment_per_slot_make() -> None:
+    import marshal
+    from dataclasses import fields
+
+    from inventory.commands import reading
+    from inventory.commands.shell import parse_line
+
+    row = reading.line_row(parse_line("kubectl -n prod rollout restart deploy/a deploy/b && psql -c 'drop table x'"))
+    raw, rows, operators, parse_error = marshal.loads(row)
+    for r in rows:
+        made = cbuild.slotted(reading.CommandReading, r)
+        assert type(made) is reading.CommandReading
+        assert [getattr(made, f) for f in reading.CommandReading.__slots__] == list(r)
+        assert made == reading._command_of_row(r)  # the Python steps' object
+    line = reading.reading_of_row(row)
+    assert type(line) is reading.LineReading and [f.name for f in fields(line)] == list(reading.LineReading.__slots__)
+    assert (line.raw, line.operators, line.parse_error) == (raw, operators, parse_error)
+    assert line.commands == [reading._command_of_row(r) for r in rows]
+    assert reading.reading_of_row is not None and reading._slotted is cbuild.slotted  # the module uses it
+
+
+def test_slotted_refuses_what_it_cannot_make() -> None:
+    from inventory.commands.reading import CommandReading, LineReading
+
+    with pytest.raises(TypeError):
+        cbuild.slotted(LineReading, ("raw", [], []))  # one value short
+    with pytest.raises(TypeError):
+        cbuild.slotted(LineReading, "abcd")  # not a tuple or list
+    with pytest.raises(TypeError):
+        cbuild.slotted(Evidence, ("x", 1))  # a pydantic model: not a class of plain slots
+
+    class Plain:
+        pass
+
+    with pytest.raises(TypeError):
+        cbuild.slotted(Plain, ())  # has a __dict__
+    made = cbuild.slotted(CommandReading, ["kubectl get pods", ["kubectl", "get", "pods"], "kubectl", "get", "pods",
+                                           None, None, {}, [], None, [], None, None, None])  # a list will do
+    assert made.tool == "kubectl" and made.derived is None
