@@ -48,6 +48,8 @@ from inventory.scanfile import (  # noqa: F401 - tests and callers reach these t
     _Record,
     _scan_one,
     _scanners_by_name,
+    records_in_order,
+    settled_into,
 )
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
@@ -278,13 +280,8 @@ class WalkCache:
         """:meth:`record_digest` of each (path, (sig, newest_ns), digest) of ``hashed`` (see
         :data:`_FileStat`): one call for a whole walk's files (a first walk records every file
         of the tree)."""
-        limit = self.started_ns - _SETTLE_NS
-        files, used = self.files, self.used_files
-        for path, (sig, newest_ns), digest in hashed:
-            if newest_ns < limit:  # _settled_ns, inline
-                files[path] = (sig, digest)
-                used.add(path)
-                self.changed = True
+        if settled_into(self.files, self.used_files, self.started_ns - _SETTLE_NS, hashed):
+            self.changed = True
 
     def dump(self, roots: list[Path]) -> bytes:
         """The stored form; entries under ``roots`` that this walk did not see are dropped."""
@@ -796,8 +793,9 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 res = _read_and_scan(batch(positions), cfg_json)
             take(positions, *res)
             if parsing is not None and positions[0] in late_set:
-                # Their command lines to the workers as they come in, in the files' order: the
-                # first worker done with the late files parses them while the other scans on.
+                # Their command lines to the workers as they come in, in the files' order (the
+                # order the actions step reads them in): the first worker done with the late
+                # files parses them while the other scans on.
                 _queue_parsing(parsing, records, positions, flush=False)
 
     def hand_out(positions: list[int]) -> None:
@@ -851,6 +849,12 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 if later:
                     # The others' fragments merged while the workers scan the late files.
                     collect(wait=True, early_only=True)
+                    if parsing is not None:
+                        # The other files' lines (few: most sighted commands are in the late
+                        # files) go first: they are parsed while the late files are scanned, and
+                        # are in by the time the actions step reads any line.
+                        _queue_parsing(parsing, records, [pos for pos in range(len(records)) if pos not in late_set],
+                                       flush=False)
                     t0 = time.perf_counter()
                     early = _EarlyMerge.run(built, late_set, jobs_found, scanners, cfg, sources)
                     t1 = time.perf_counter()
@@ -883,11 +887,13 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
                 # process resolves environments, which needs few of them (see _build_inventory):
                 # the one core this process leaves idle then, not both while they scan (~0.3 s of
                 # a cold scan at 2,000 services). In the files' order, which the actions step reads
-                # them in (see _Awaited); the late files' were handed out as they came (above).
+                # them in (see _Awaited); the late files' as they came back, and the others'
+                # before them (above): only the last, part-full chunk is left.
                 if parsing is None:
                     parsing = _PoolParse(pool, cfg_json)
+                    _queue_parsing(parsing, records, positions)
                 parsing.behind()
-                _queue_parsing(parsing, records, positions)
+                parsing.flush()
         except BaseException:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -901,35 +907,13 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
         # Each root's pass-1 warnings after its walk's (iter_files walks a root, then yields it).
         walked = stats.warnings
         stats.warnings = []
-        seen_keys: list[str] = []  # relpath + sha256 of every file read: the tree's key
-        late: list[Warning] = []  # pass 2's warnings, after every pass-1 one
-        late_skips = 0
-        order: list[int] = []  # positions of the files scanned
-        file_keys: list[str] = []
-        hashed: list[tuple[str, _FileStat, str]] = []  # (path, stat, sha256) of every file read, for the walk cache
-        root = -1
-        for pos in positions:
-            index, job = jobs_found[pos]
-            while root < index:  # the walk's warnings up to the end of this root
-                root += 1
-                stats.warnings.extend(walked[marks[root - 1] if root else 0 : marks[root]])
-            stat, digest, size, skip_warning, undecodable, warning, names, _, _ = records[pos]  # type: ignore[misc]
-            if skip_warning is not None:
-                stats.warnings.append(Warning(path=job.relpath, message=skip_warning, scanner="walk"))
-                stats.skipped += 1
-                continue
-            stats.bytes_read += size
-            seen_keys.append(f"{job.relpath}\0{digest}")
-            hashed.append((job.path, stat, digest))  # type: ignore[arg-type]
-            if undecodable:
-                late_skips += 1
-                if warning is not None:
-                    late.append(Warning(path=job.relpath, message=warning, scanner="walk"))
-                continue
-            if names:
-                order.append(pos)
-                file_keys.append(keys.pop(pos))
-        stats.warnings.extend(walked[marks[root] if root >= 0 else 0 :])  # roots with no file
+        # The keys of every file read (the tree's key), (path, stat, sha256) of each for the walk
+        # cache, the positions of the files scanned and their keys, pass 2's warnings (after
+        # every pass-1 one).
+        seen_keys, hashed, order, file_keys, late, skipped, late_skips, read = records_in_order(
+            positions, jobs_found, records, marks, walked, keys, stats.warnings)
+        stats.skipped += skipped
+        stats.bytes_read += read
         del records, walked
         tree_tag = _tree_tag(scan_json)
         tree_scope, tree_key = _inventory_key(tree_tag, sources, seen_keys, stats.warnings)
