@@ -198,6 +198,57 @@ def test_the_proc_sampler_sees_what_psutil_sees() -> None:
     assert measure._proc_tree_rss(kids[0].pid) is None  # gone: the sampler stops
 
 
+def test_a_child_in_its_parents_address_space_is_counted_once(tmp_path: Path) -> None:
+    # posix_spawn (like subprocess's vfork) runs the child in the parent's memory until it
+    # execs; a file action that opens a FIFO holds it there until something opens the other
+    # end. Its statm shows the parent's RSS: counted, the tree would be twice this process.
+    # A watcher process measures the tree meanwhile (this one waits in posix_spawn), then
+    # opens the FIFO.
+    import os
+    import subprocess
+
+    if not measure._proc_children_readable() or measure._SYSCALL is None or not hasattr(os, "posix_spawn"):
+        pytest.skip("needs /proc children lists, kcmp and posix_spawn")
+    fifo, out = tmp_path / "hold", tmp_path / "seen.json"
+    os.mkfifo(fifo)
+    ballast = bytearray(64 * 2**20)
+    ballast[::4096] = b"1" * len(ballast[::4096])  # this process: resident, large
+    watch = f"""
+import json, os, sys, time
+sys.path.insert(0, {str(Path(measure.__file__).parent)!r})
+import measure
+me, parent, seen = os.getpid(), {os.getpid()}, {{}}
+try:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "child" not in seen:
+        for tid in os.listdir(f"/proc/{{parent}}/task"):
+            for c in open(f"/proc/{{parent}}/task/{{tid}}/children").read().split():
+                if int(c) != me and "child" not in seen:
+                    child = int(c)
+                    own = int(open(f"/proc/{{parent}}/statm").read().split()[1]) * measure._PAGE_BYTES
+                    seen.update(child=child, shares=measure._shares_memory(child, parent), own=own,
+                                child_statm=int(open(f"/proc/{{child}}/statm").read().split()[1]) * measure._PAGE_BYTES,
+                                tree_without_me=measure._proc_tree_rss(parent) - measure._proc_tree_rss(me))
+        time.sleep(0.005)
+finally:
+    open({str(out)!r}, "w").write(json.dumps(seen))
+    with open({str(fifo)!r}, "wb"):  # lets the child open it, exec and exit
+        pass
+"""
+    watcher = subprocess.Popen([sys.executable, "-c", watch])
+    time.sleep(0.3)  # the watcher is listed (and started) before the child it looks for
+    pid = os.posix_spawn("/bin/true", ["true"], dict(os.environ),
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 0, str(fifo), os.O_RDONLY, 0)])
+    os.waitpid(pid, 0)
+    assert watcher.wait(timeout=30) == 0
+    seen = json.loads(out.read_text())
+    assert seen.get("child") == pid
+    assert seen["shares"] is True and seen["child_statm"] > 32 * 2**20  # the parent's memory, shown as its own
+    assert seen["tree_without_me"] < seen["own"] + 16 * 2**20  # counted once
+    assert not measure._shares_memory(os.getpid(), os.getppid())  # separate processes: not the same
+    del ballast
+
+
 def test_run_measured_kills_a_child_past_its_timeout() -> None:
     m = measure.run_measured([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert m.timed_out and m.returncode != 0
