@@ -2397,8 +2397,10 @@ static struct {
     Py_ssize_t offsets[SLOTTED_MAX];
 } slotted_cache[SLOTTED_CLASSES];
 
+/* The offsets of ``type``'s slots, in ``*offsets`` (the cache's, or ``spare``'s once the cache
+ * is full: looked up again on every call then); their number, or -1 with an exception. */
 static Py_ssize_t
-slotted_layout(PyTypeObject *type, Py_ssize_t **offsets)
+slotted_layout(PyTypeObject *type, Py_ssize_t **offsets, Py_ssize_t *spare)
 {
     for (int k = 0; k < SLOTTED_CLASSES; k++)
         if (slotted_cache[k].type == type) {
@@ -2409,7 +2411,8 @@ slotted_layout(PyTypeObject *type, Py_ssize_t **offsets)
     for (int k = 0; k < SLOTTED_CLASSES && free_at < 0; k++)
         if (slotted_cache[k].type == NULL)
             free_at = k;
-    if (free_at < 0 || type->tp_dictoffset != 0 || type->tp_itemsize != 0 || type->tp_new != PyBaseObject_Type.tp_new) {
+    Py_ssize_t *into = free_at >= 0 ? slotted_cache[free_at].offsets : spare;
+    if (type->tp_dictoffset != 0 || type->tp_itemsize != 0 || type->tp_new != PyBaseObject_Type.tp_new) {
         PyErr_Format(PyExc_TypeError, "slotted: %s is not a class of plain slots", type->tp_name);
         return -1;
     }
@@ -2432,12 +2435,14 @@ slotted_layout(PyTypeObject *type, Py_ssize_t **offsets)
             PyErr_Format(PyExc_TypeError, "slotted: %s has a slot that is not a plain member", type->tp_name);
             return -1;
         }
-        slotted_cache[free_at].offsets[i] = member->offset;
+        into[i] = member->offset;
     }
     Py_DECREF(names);
-    slotted_cache[free_at].n = n;
-    slotted_cache[free_at].type = (PyTypeObject *)Py_NewRef(type);
-    *offsets = slotted_cache[free_at].offsets;
+    if (free_at >= 0) {
+        slotted_cache[free_at].n = n;
+        slotted_cache[free_at].type = (PyTypeObject *)Py_NewRef(type);
+    }
+    *offsets = into;
     return n;
 }
 
@@ -2449,8 +2454,8 @@ py_slotted(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyTypeObject *type = (PyTypeObject *)args[0];
-    Py_ssize_t *offsets;
-    Py_ssize_t n = slotted_layout(type, &offsets);
+    Py_ssize_t spare[SLOTTED_MAX], *offsets;
+    Py_ssize_t n = slotted_layout(type, &offsets, spare);
     if (n < 0)
         return NULL;
     PyObject **items = PySequence_Fast_ITEMS(args[1]);

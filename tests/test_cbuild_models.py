@@ -156,3 +156,15 @@ def test_slotted_refuses_what_it_cannot_make() -> None:
     made = cbuild.slotted(CommandReading, ["kubectl get pods", ["kubectl", "get", "pods"], "kubectl", "get", "pods",
                                            None, None, {}, [], None, [], None, None, None])  # a list will do
     assert made.tool == "kubectl" and made.derived is None
+
+
+def test_slotted_serves_more_classes_than_it_keeps_offsets_for() -> None:
+    from dataclasses import dataclass
+
+    made = []
+    for i in range(8):  # past the few classes whose slots' offsets it keeps
+        cls = dataclass(slots=True)(type(f"C{i}", (), {"__annotations__": {"a": int, "b": str}}))
+        obj = cbuild.slotted(cls, (i, f"b{i}"))
+        made.append((type(obj), obj.a, obj.b))
+        assert cbuild.slotted(cls, [i, "again"]).b == "again"  # and again, whether kept or not
+    assert [(t.__name__, a, b) for t, a, b in made] == [(f"C{i}", i, f"b{i}") for i in range(8)]
