@@ -42,7 +42,7 @@ PIPE_BYTES = 1 << 20
 
 
 def widen_pipe(fd: int) -> None:
-    """Let the pipe ``fd`` is an end of hold :data:`PIPE_BYTES`, where the system allows it.
+    """Make the pipe that ``fd`` is an end of hold :data:`PIPE_BYTES`, where the system allows it.
 
     A thread of this process that reads a helper's answer, or writes it its work, waits for
     the GIL between one pipe's worth and the next; the scan holds the GIL for tens of

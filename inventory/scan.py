@@ -591,7 +591,7 @@ def _pool(n_jobs: int) -> ProcessPoolExecutor:
     the answer is all in the pipe."""
     pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init)
     for queue in (getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)):
-        reader = getattr(queue, "_reader", None)  # the executor's own: left as they are without
+        reader = getattr(queue, "_reader", None)  # the executor's private pipes: kept as they are without them
         if reader is not None:
             forked.widen_pipe(reader.fileno())
     return pool
