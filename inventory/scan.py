@@ -15,6 +15,7 @@ import mmap
 import os
 import sqlite3
 import sys
+import threading
 import time
 import zlib
 from collections import deque
@@ -991,6 +992,7 @@ class FragmentCache:
     def __init__(self, directory: Path | None) -> None:
         self.db: sqlite3.Connection | None = None
         self.path = directory / "scan.sqlite" if directory is not None else None
+        self._writer: threading.Thread | None = None  # writing the walk (see put_walk_blob)
         self.damaged = False  # a read found the file damaged: close() removes it
         if directory is None:
             return
@@ -1104,6 +1106,7 @@ class FragmentCache:
 
     def get_walk(self) -> WalkCache:
         """What earlier walks saw (an empty :class:`WalkCache` when nothing usable is stored)."""
+        self._written()
         return WalkCache.read(self.walk_file) if self.db is not None else WalkCache()
 
     def put_walk(self, walk: WalkCache, roots: list[Path]) -> None:
@@ -1114,10 +1117,25 @@ class FragmentCache:
 
     def put_walk_blob(self, blob: bytes) -> None:
         """Store a walk already dumped (:meth:`WalkCache.dump`), in :attr:`walk_file`: written
-        whole under another name, then renamed (a reader finds the old walk or the new one)."""
+        whole under another name, then renamed (a reader finds the old walk or the new one).
+
+        By a thread of its own, done by :meth:`close` (and before this cache reads the walk
+        again): the write waits on the file system, not on this process, and a cold scan's
+        (~7 MB at 2,000 services) took 2 to 40 ms of its serial tail as the file system flushed
+        earlier writes.
+        """
         if self.db is None or self.walk_file is None:
             return
-        _write_whole(self.walk_file, [blob])
+        self._written()
+        writer = threading.Thread(target=_write_whole, args=(self.walk_file, [blob]), name="walk-writer")
+        writer.start()
+        self._writer = writer
+
+    def _written(self) -> None:
+        """Wait for the walk being written, if any (see :meth:`put_walk_blob`)."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
         """The stored values of those of ``keys`` that are stored (bytes, unless another version wrote them)."""
@@ -1274,7 +1292,9 @@ class FragmentCache:
             return None  # a damaged entry only costs a rebuild
 
     def close(self) -> None:
-        """Close the file; remove it if a read found it damaged (see :meth:`_lost`)."""
+        """Close the file (the walk written, see :meth:`put_walk_blob`); remove it if a read
+        found it damaged (see :meth:`_lost`)."""
+        self._written()
         if self.damaged:
             try:
                 self._remove()

@@ -153,6 +153,37 @@ def test_a_damaged_walk_cache_is_an_empty_one(tmp_path: Path, no_settle: None) -
         assert loaded.dirs == {} and loaded.files == {}
 
 
+def test_the_walk_is_written_beside_the_scan_and_in_place_once_the_cache_is_done(
+        tmp_path: Path, no_settle: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    root = _tree(tmp_path / "t")
+    walk = WalkCache()
+    _walk(root, walk)
+    release = threading.Event()
+    real = scan_mod._write_whole
+
+    def slow_write(path: Path, parts: list[bytes]) -> bool:
+        assert threading.current_thread() is not threading.main_thread()  # off the scan's thread
+        release.wait(5)
+        return real(path, parts)
+
+    monkeypatch.setattr(scan_mod, "_write_whole", slow_write)
+    cache = scan_mod.FragmentCache(tmp_path / "cache")
+    cache.put_walk(walk, [root])
+    assert cache.walk_file is not None and not cache.walk_file.exists()  # still being written
+    threading.Timer(0.05, release.set).start()
+    assert len(cache.get_walk().dirs) == len(walk.dirs)  # read back: waited for
+    again = WalkCache()
+    _walk(root / "a", again)
+    release.clear()
+    threading.Timer(0.05, release.set).start()
+    cache.put_walk(again, [root / "a"])
+    cache.close()  # done only once the walk is in place
+    assert cache.walk_file.exists() and WalkCache.read(cache.walk_file).dirs == again.dirs  # the last one
+    assert not list(cache.walk_file.parent.glob("*.tmp"))
+
+
 def test_entries_of_what_is_gone_are_dropped_and_other_trees_kept(tmp_path: Path, no_settle: None) -> None:
     root = _tree(tmp_path / "t")
     other = _tree(tmp_path / "other")
