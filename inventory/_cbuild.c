@@ -1408,6 +1408,29 @@ fail:
     return NULL;
 }
 
+/* -- plain attribute reads -------------------------------------------------------------
+ *
+ * ``plain_reads(cls)``: instances of the pydantic model ``cls`` read their attributes as a plain
+ * object does (``object.__getattribute__``), not through the hook Python installs for a class
+ * with ``__getattr__`` (pydantic's BaseModel has one, for private attributes and extras),
+ * which looks ``__getattr__`` and ``__getattribute__`` up on the class before every read: a
+ * model's attribute read cost three times a plain object's. For a model with neither (see
+ * commands.model.plain_reads, which checks), BaseModel.__getattr__ only raises the
+ * AttributeError the plain read raised already. A class that later gets a __getattr__ or
+ * __getattribute__ of its own gets Python's hook back (its slots are worked out again).
+ */
+static PyObject *
+py_plain_reads(PyObject *module, PyObject *cls)
+{
+    if (!PyType_Check(cls) || !(((PyTypeObject *)cls)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        PyErr_SetString(PyExc_TypeError, "plain_reads(cls): a class defined in Python");
+        return NULL;
+    }
+    ((PyTypeObject *)cls)->tp_getattro = PyObject_GenericGetAttr;
+    PyType_Modified((PyTypeObject *)cls);
+    Py_RETURN_NONE;
+}
+
 /* -- the build's sorted tables, on another core ----------------------------------------
  *
  * ``sort_ahead(((table, fields), ...))`` starts ``by_sorted_key(table, fields)`` of each pair
@@ -2877,6 +2900,9 @@ static PyMethodDef methods[] = {
     {"by_sorted_key", (PyCFunction)(void (*)(void))py_by_sorted_key, METH_FASTCALL,
      "by_sorted_key(table, fields): the values of the dict ``table`` in the order of its sorted keys, and the "
      "positions of those whose __dict__ holds one of ``fields`` with two or more items."},
+    {"plain_reads", (PyCFunction)py_plain_reads, METH_O,
+     "plain_reads(cls): instances of the class read attributes as object.__getattribute__ does, without the "
+     "__getattr__ hook (for pydantic models without private attributes or extras: commands.model.plain_reads)."},
     {"sort_ahead", (PyCFunction)(void (*)(void))py_sort_ahead, METH_FASTCALL,
      "sort_ahead(((table, fields), ...)): a job working out by_sorted_key(table, fields) of each pair on another "
      "thread; none of the tables or their values may change until sorted_ahead asks."},

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from inventory.commands.model import plain_reads
+
 CONFIG_NAME = "stackpolicy.yaml"
 DEFAULT_SOURCES = ["examples/acme-platform"]
 
@@ -125,3 +127,6 @@ def load_config(path: str | Path | None = None, *, search_dir: str | Path = ".")
         raise ConfigError(f"{cfg_path}: {loc}: {first['msg']}") from exc
     cfg.base_dir = str(cfg_path.parent)
     return cfg
+
+
+plain_reads(Override, ProviderConfig, EvalsConfig, Config)  # see commands.model.plain_reads

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 # The stable ids live in inventory/ids.py, which is compiled (a scan makes one for every entity
 # and action; this module, of pydantic models, is not): imported here, where callers find them.
 from inventory.ids import action_id, entity_id, evidence_hash, slug  # noqa: F401
+from inventory.commands.model import plain_reads
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic_core import SchemaSerializer
@@ -277,3 +278,7 @@ def _digest_plan() -> tuple[tuple[str, "SchemaSerializer | None"], ...]:
         plan.append((name, TypeAdapter(list[item]).serializer if is_model else None))  # type: ignore[valid-type]
     return tuple(plan)
 
+
+# Read by the million on a scan: as plain objects read (see commands.model.plain_reads).
+plain_reads(Evidence, Fact, Warning, EnvironmentSource, Entity, Component, Resource, Edge, CommandRef, Action, Owner,
+            Environment, UnresolvedEnvironments, Inventory)

@@ -168,3 +168,56 @@ def test_slotted_serves_more_classes_than_it_keeps_offsets_for() -> None:
         made.append((type(obj), obj.a, obj.b))
         assert cbuild.slotted(cls, [i, "again"]).b == "again"  # and again, whether kept or not
     assert [(t.__name__, a, b) for t, a, b in made] == [(f"C{i}", i, f"b{i}") for i in range(8)]
+
+
+# --- plain attribute reads (``commands.model.plain_reads``) ----------------------------------
+
+def test_the_scans_models_read_attributes_as_plain_objects_and_fail_as_pydantic_does() -> None:
+    from pydantic import BaseModel
+
+    from inventory import config, model
+    from inventory.scanners import base
+
+    if not hasattr(cbuild, "plain_reads"):
+        pytest.skip("the C helpers are an older build")
+    classes = [model.Evidence, model.Action, model.Component, model.Inventory, base.CommandSighting, base.Fragment,
+               config.Config, ParsedCommand]
+    # Each of them qualifies (nothing a pydantic hook would add), so the modules changed them.
+    assert commands_model.plain_reads(*classes) == classes
+    ev = Evidence(path="p", line=2)
+    assert (ev.path, ev.line, ev.model_fields_set) == ("p", 2, {"path", "line"})
+    for obj, name in [(ev, "nope"), (model.Action(id="a", verb="v", tool="t", command="c", origin="command", evidence=[]), "x")]:
+        with pytest.raises(AttributeError, match=f"'{type(obj).__name__}' object has no attribute '{name}'"):
+            getattr(obj, name)
+        assert not hasattr(obj, name)
+        assert getattr(obj, name, "default") == "default"
+
+
+def test_models_that_need_pydantics_hook_keep_it() -> None:
+    from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+    class Private(BaseModel):
+        x: int = 1
+        _p: int = PrivateAttr(default=5)
+
+    class Extra(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+    class Own(BaseModel):
+        y: int = 2
+
+        def __getattr__(self, item: str) -> str:
+            return f"computed {item}"
+
+    class Plain(BaseModel):
+        y: int = 2
+
+    assert commands_model.plain_reads(Private, Extra, Own, Plain) == ([Plain] if hasattr(cbuild, "plain_reads") else [])
+    assert Private()._p == 5 and Extra(z=3).z == 3 and Own().anything == "computed anything" and Plain().y == 2
+
+    class Later(Plain):  # a subclass works its reads out afresh: BaseModel's hook, which it keeps
+        pass
+
+    assert Later().y == 2
+    Plain.__getattr__ = lambda self, item: "set later"  # type: ignore[method-assign]
+    assert Plain().whatever == "set later"  # a __getattr__ given later is used again

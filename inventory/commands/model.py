@@ -38,6 +38,29 @@ except ImportError:  # not built, or an older build without it
     _c_trusted = None
 if _c_trusted is not None:
     trusted = _c_trusted  # type: ignore[assignment]  # noqa: F811
+try:
+    from inventory._cbuild import plain_reads as _c_plain_reads
+except ImportError:
+    _c_plain_reads = None
+
+
+def plain_reads(*classes: type[BaseModel]) -> list[type[BaseModel]]:
+    """Let instances of each of ``classes`` read their attributes as a plain object does
+    (``_cbuild.plain_reads``, where built), each that has no private attributes and no extras
+    and keeps BaseModel's own ``__getattr__``: for such a model that hook only raises the
+    AttributeError a plain read raises already, yet Python looks it up on every read. The
+    models a scan reads by the million (every sighting, evidence, entity and action is read
+    several times on the cold scan's serial tail) read a fifth quicker without it. Returns
+    the classes it changed."""
+    if _c_plain_reads is None:
+        return []
+    done = []
+    for cls in classes:
+        if (cls.__getattr__ is BaseModel.__getattr__ and cls.__getattribute__ is object.__getattribute__
+                and not cls.__private_attributes__ and cls.model_config.get("extra") != "allow"):
+            _c_plain_reads(cls)
+            done.append(cls)
+    return done
 
 
 def copy_with(obj: _M, **update: Any) -> _M:
@@ -108,3 +131,6 @@ class CommandLine(BaseModel):
     commands: list[ParsedCommand] = Field(default_factory=list)
     operators: list[str] = Field(default_factory=list)  # &&, ||, ;, |, & as seen
     parse_error: str | None = None  # the line as a whole could not be parsed
+
+
+plain_reads(ParsedCommand, CommandLine)

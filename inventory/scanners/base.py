@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inventory.commands.model import CommandLine, trusted
+from inventory.commands.model import CommandLine, plain_reads, trusted
 from inventory.commands.shell import parse_line
 from inventory.model import Action, Component, Edge, Evidence, Owner, Resource, Warning
 
@@ -255,3 +255,6 @@ class Scanner(ABC):
         return trusted(Fragment, {"path": path, "scanner": name, "components": [], "resources": [], "edges": [],
                                   "actions": [], "commands": [], "references": [], "owners": [], "secrets": [],
                                   "warnings": [], "extra": {}}, {"path", "scanner"})
+
+
+plain_reads(CommandSighting, Reference, Fragment)  # see commands.model.plain_reads
