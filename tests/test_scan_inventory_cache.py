@@ -249,5 +249,26 @@ def test_the_code_tag_hashes_each_source_and_data_file_of_the_package_once_in_pa
     assert any(f.name == "scan.py" for f in files) and any(f.suffix == ".yaml" for f in files)
     h = hashlib.sha256()
     for f in files:
-        h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        h.update(f"{f.relative_to(pkg).as_posix()}\0{hashlib.sha256(f.read_bytes()).hexdigest()}\0".encode())
     assert scan_mod._code_tag.__wrapped__() == h.hexdigest()
+
+
+def test_the_code_tag_takes_a_compiled_sources_digest_from_the_manifest_only_while_its_stat_is_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the guard trusts (a compiled module's source of the size and mtime the build
+    recorded) the tag trusts too; a source changed since is read and hashed again."""
+    import os
+
+    import inventory._guard as guard_mod
+    import inventory.scan as scan_mod
+
+    source = Path(scan_mod.__file__).resolve().parent / "ids.py"
+    st = os.stat(source)
+    real = scan_mod._code_tag.__wrapped__()
+    manifest = dict(guard_mod.guard().manifest)
+    as_built = guard_mod.Entry(st.st_size, st.st_mtime_ns, "0" * 64, 0, 0)
+    monkeypatch.setattr(guard_mod.guard(), "manifest", {**manifest, "inventory.ids": as_built})
+    assert scan_mod._code_tag.__wrapped__() != real  # the manifest's digest, not the bytes'
+    changed_since = guard_mod.Entry(st.st_size, st.st_mtime_ns - 1, "0" * 64, 0, 0)
+    monkeypatch.setattr(guard_mod.guard(), "manifest", {**manifest, "inventory.ids": changed_since})
+    assert scan_mod._code_tag.__wrapped__() == real  # read again
