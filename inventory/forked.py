@@ -18,6 +18,7 @@ held in the child); otherwise :func:`start` returns None and the caller computes
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import pickle
@@ -84,11 +85,12 @@ class Forked(Generic[T]):
             chunks = []
         finally:
             self._close()
-        try:
-            _, status = os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            status = -1
-        if status != 0 or not chunks:
+        # The child closed the pipe once its result was written whole (a child that failed
+        # before wrote none, or a part that does not load): what it was told to compute is in,
+        # and its exit (letting go of its memory: ~2 ms after a warm rescan's walk) is not
+        # waited for here; it is reaped as soon as it is gone (see _reap).
+        _reap(self.pid)
+        if not chunks:
             return None
         try:
             ok, value = pickle.loads(b"".join(chunks))
@@ -181,6 +183,34 @@ def stream(gen: Callable[[], Iterable[T]], *, nice: int = 0) -> Stream[T] | None
     return None if forked is None else Stream(*forked)
 
 
+# Children whose result was taken and that had not exited yet: reaped by the next _reap, at the
+# next fork, or at this process's exit (never left as zombies for long).
+_EXITING: list[int] = []
+
+
+def _reap(pid: int | None = None) -> None:
+    """Reap ``pid`` if it has exited, else remember it; and every remembered child that has."""
+    if pid is not None:
+        _EXITING.append(pid)
+    for waiting in list(_EXITING):
+        try:
+            done, _ = os.waitpid(waiting, os.WNOHANG)
+        except ChildProcessError:
+            done = waiting  # reaped elsewhere
+        if done:
+            _EXITING.remove(waiting)
+
+
+@atexit.register
+def _reap_all() -> None:
+    """Wait for the children still exiting as this process ends."""
+    while _EXITING:
+        try:
+            os.waitpid(_EXITING.pop(), 0)
+        except ChildProcessError:
+            pass
+
+
 def _kill_and_reap(pid: int) -> None:
     """SIGKILL ``pid`` if it still runs, then reap it (no zombie left behind)."""
     try:
@@ -203,6 +233,7 @@ def _fork(child: Callable[[int], None], nice: int) -> tuple[int, int] | None:
     """Fork a child running ``child(write_fd)`` at ``nice``; (its pid, the read end) or None."""
     if not available():
         return None
+    _reap()
     read_fd, write_fd = os.pipe()
     widen_pipe(read_fd)  # the child's result is written while the parent works (see widen_pipe)
     try:
@@ -224,6 +255,7 @@ def _fork(child: Callable[[int], None], nice: int) -> tuple[int, int] | None:
             except OSError:
                 pass
             child(write_fd)
+            os.close(write_fd)  # the end of the result for the parent, before this process lets its memory go
             code = 0
         except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code path
             code = 1

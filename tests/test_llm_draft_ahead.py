@@ -142,6 +142,19 @@ def test_forked_value_failure_and_discard() -> None:
 
 
 @linux_fork
+def test_a_taken_childs_exit_is_not_waited_for_but_it_is_reaped() -> None:
+    job = forked.start(lambda: list(range(10)))
+    assert job is not None and job.take() == list(range(10))  # its result, as soon as it is written
+    deadline = time.monotonic() + 10
+    while forked._EXITING and time.monotonic() < deadline:  # gone soon after: reaped, no zombie left
+        time.sleep(0.01)
+        forked._reap()
+    assert not forked._EXITING
+    with pytest.raises(ChildProcessError):
+        os.waitpid(job.pid, 0)
+
+
+@linux_fork
 def test_no_fork_while_other_threads_run_or_when_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     stop = threading.Event()
     t = threading.Thread(target=stop.wait)
