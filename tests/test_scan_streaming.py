@@ -294,9 +294,9 @@ def test_a_failure_after_the_scan_stops_the_pool_parsing_ahead(tmp_path: Path, m
     closed: list[bool] = []
     real_close = scan_mod._PoolParse.close
 
-    def close(self):  # type: ignore[no-untyped-def]
-        closed.append(True)
-        real_close(self)
+    def close(self, wait=False):  # type: ignore[no-untyped-def]
+        closed.append(wait)
+        real_close(self, wait)
 
     def fails(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
@@ -306,5 +306,28 @@ def test_a_failure_after_the_scan_stops_the_pool_parsing_ahead(tmp_path: Path, m
     before = set(multiprocessing.active_children())
     with pytest.raises(RuntimeError, match="disk full"):
         scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
-    assert closed == [True]
+    assert closed == [True]  # stopped, and waited for
     assert set(multiprocessing.active_children()) <= before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="pool workers are forked")
+def test_a_cold_scan_leaves_no_worker_or_thread_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build stops the pool without waiting for its workers to exit (they let their memory
+    # go meanwhile); the scan still returns with them gone and the pool's thread joined, so a
+    # rescan in this process can fork its walk (it does only when it is the one thread).
+    import multiprocessing
+    import threading
+
+    roots = _odd_tree(tmp_path)
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    waits: list[bool] = []
+    real_close = scan_mod._PoolParse.close
+
+    def close(self, wait=False):  # type: ignore[no-untyped-def]
+        waits.append(wait)
+        real_close(self, wait)
+
+    monkeypatch.setattr(scan_mod._PoolParse, "close", close)
+    scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
+    assert waits[0] is False and waits[-1] is True  # let go in the build, joined before returning
+    assert threading.active_count() == 1 and not multiprocessing.active_children()
