@@ -523,6 +523,7 @@ class _PoolParse:
         self.seen: set[str] = set()
         self.chunk: list[str] = []
         self.futures: list[Future] = []
+        self.manager: Any = None  # the pool's thread, once the pool is stopped without waiting (see close)
 
     def add(self, frags: list[Fragment]) -> None:
         """Queue the sighted commands of ``frags`` not queued yet."""
@@ -567,8 +568,15 @@ class _PoolParse:
         """Stop the pool (its tasks cancelled, if any are left): it has nothing more to do.
 
         Its workers' exit (each letting its memory go: ~6 ms in all at 2,000 services) is left
-        to the pool's own thread unless ``wait``: the build goes on meanwhile."""
+        to the pool's own thread unless ``wait``: the build goes on meanwhile. (A later close
+        that waits joins that thread, which the pool itself forgets once told to stop.)"""
+        manager = getattr(self.pool, "_executor_manager_thread", None)
+        if manager is not None:
+            self.manager = manager
         self.pool.shutdown(wait=wait, cancel_futures=True)
+        if wait and self.manager is not None:
+            self.manager.join()
+            self.manager = None
 
     def behind(self) -> None:
         """Put the pool's workers behind this process for the CPU from now on: once the files
