@@ -283,25 +283,32 @@ def test_the_pool_is_put_behind_once_its_work_is_ahead_of_need() -> None:
     assert after == {max(nice, scan_mod.WORK_AHEAD_NICE) for nice in before}  # lowered, never raised
 
 
+def _pool_closes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Small batches (a small tree uses the pool), and each stop of the parsing pool recorded
+    as whether it waited for the workers."""
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    waits: list[bool] = []
+    real_close = scan_mod._PoolParse.close
+
+    def close(self, wait=False):  # type: ignore[no-untyped-def]
+        waits.append(wait)
+        real_close(self, wait)
+
+    monkeypatch.setattr(scan_mod._PoolParse, "close", close)
+    return waits
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="pool workers are forked")
 def test_a_failure_after_the_scan_stops_the_pool_parsing_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The pool is left running once the files are scanned (it parses their lines for the
     # build); anything that fails before the build takes it over stops it, not leaves it.
     import multiprocessing
 
-    roots = _odd_tree(tmp_path)
-    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
-    closed: list[bool] = []
-    real_close = scan_mod._PoolParse.close
-
-    def close(self, wait=False):  # type: ignore[no-untyped-def]
-        closed.append(wait)
-        real_close(self, wait)
+    roots, closed = _odd_tree(tmp_path), _pool_closes(monkeypatch)
 
     def fails(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(scan_mod._PoolParse, "close", close)
     monkeypatch.setattr(scan_mod, "_inventory_key", fails)
     before = set(multiprocessing.active_children())
     with pytest.raises(RuntimeError, match="disk full"):
@@ -318,16 +325,7 @@ def test_a_cold_scan_leaves_no_worker_or_thread_behind(tmp_path: Path, monkeypat
     import multiprocessing
     import threading
 
-    roots = _odd_tree(tmp_path)
-    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
-    waits: list[bool] = []
-    real_close = scan_mod._PoolParse.close
-
-    def close(self, wait=False):  # type: ignore[no-untyped-def]
-        waits.append(wait)
-        real_close(self, wait)
-
-    monkeypatch.setattr(scan_mod._PoolParse, "close", close)
+    roots, waits = _odd_tree(tmp_path), _pool_closes(monkeypatch)
     threads = set(threading.enumerate())
     scan_paths(roots, Config(), cache_dir=tmp_path / "cache", jobs=2)
     assert waits[0] is False and waits[-1] is True  # let go in the build, joined before returning
