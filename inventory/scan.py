@@ -950,11 +950,6 @@ def _stream_and_build(roots: list[Path], cfg: Config, cfg_json: str, scan_json: 
         del jobs_found, positions, seen_keys, file_keys, order, built, keys
     pending = _build_pending(fragments, scanners, cfg, sources, stats, parsed, _judge(cache, stats), loaded=True,
                              parsing=parsing, early=early)
-    if parsing is not None:
-        # Stopped in the build without waiting (see _PoolParse.close); its workers have long
-        # exited: the pool's thread is joined here, so the scan leaves no thread behind (a
-        # rescan in this process forks its walk only when it is the one thread).
-        parsing.close(wait=True)
     return pending, (inv_scope, inv_key, (tree_scope, tree_key, stats.files_scanned, stats.skipped - skipped_before))
 
 
@@ -1889,7 +1884,10 @@ def _build_pending(
         return pending
     finally:
         if parsing is not None:
-            parsing.close(wait=pending is None)  # on failure, stopped before the error goes on
+            # Stopped in the actions step without waiting (see _PoolParse.close): its workers have
+            # long exited, and the pool's thread is joined here, before the error goes on or the
+            # scan returns (a rescan in this process forks its walk only when it is the one thread).
+            parsing.close(wait=True)
         if pending is None:
             if judge is not None:
                 judge.close()
