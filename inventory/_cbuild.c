@@ -168,6 +168,44 @@ set_slot(PyObject *descr, PyObject *obj, PyObject *value)
     return set(descr, obj, value);
 }
 
+/* The model of ``plan`` whose __dict__ is ``dict`` (stolen), as validation leaves one: every
+ * field set, no extra or private attributes. */
+static PyObject *
+new_model(PyObject *plan, PyObject *dict)
+{
+    PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(plan, 0);
+    PyObject *obj = NULL, **slot;
+    if (model_slots() < 0)
+        goto done;
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    /* ``object.__new__`` gives an instance of a class with a managed __dict__ (a model's)
+     * values of its own, which setting __dict__ turns into a dict of its own, only to drop
+     * both for ``dict``: two allocations and two frees per model (~150,000 of them on a warm
+     * rescan). Allocated here without them: the slot is empty, and holds ``dict`` as
+     * ``object.__setattr__(obj, "__dict__", dict)`` would leave it. */
+    if ((cls->tp_flags & Py_TPFLAGS_MANAGED_DICT) && !(cls->tp_flags & Py_TPFLAGS_IS_ABSTRACT)
+        && PyDict_CheckExact(dict)) {
+        if ((obj = cls->tp_alloc(cls, 0)) == NULL)
+            goto done;
+        if ((slot = _PyObject_GetDictPtr(obj)) != NULL && *slot == NULL) {
+            *slot = Py_NewRef(dict);
+            goto slots;
+        }
+        Py_CLEAR(obj);
+    }
+#endif
+    obj = PyBaseObject_Type.tp_new(cls, empty_tuple, NULL);
+    if (obj != NULL && PyObject_GenericSetAttr(obj, dict_name, dict) < 0)
+        Py_CLEAR(obj);
+slots:
+    if (obj != NULL && (set_slot(set_fields_set, obj, PyTuple_GET_ITEM(plan, 4)) < 0
+                        || set_slot(set_extra, obj, Py_None) < 0 || set_slot(set_private, obj, Py_None) < 0))
+        Py_CLEAR(obj);
+done:
+    Py_DECREF(dict);
+    return obj;
+}
+
 /* One model of ``plan`` from its stored tuple ``row``. */
 static PyObject *
 build_one(PyObject *plan, PyObject *row, PyObject *ev, int consume)
@@ -201,16 +239,10 @@ build_one(PyObject *plan, PyObject *row, PyObject *ev, int consume)
         if (rc < 0)
             goto fail;
     }
-    obj = model_slots() < 0 ? NULL : PyBaseObject_Type.tp_new((PyTypeObject *)PyTuple_GET_ITEM(plan, 0), empty_tuple, NULL);
-    if (obj == NULL || PyObject_GenericSetAttr(obj, dict_name, dict) < 0
-        || set_slot(set_fields_set, obj, PyTuple_GET_ITEM(plan, 4)) < 0
-        || set_slot(set_extra, obj, Py_None) < 0 || set_slot(set_private, obj, Py_None) < 0)
-        goto fail;
-    Py_DECREF(dict);
+    obj = new_model(plan, dict);
     Py_DECREF(seq);
     return obj;
 fail:
-    Py_XDECREF(obj);
     Py_XDECREF(dict);
     Py_DECREF(seq);
     return NULL;
@@ -1337,6 +1369,433 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     return t.out;
+}
+
+/* -- loading: the stored form read straight into models --------------------------------
+ *
+ * ``load(plan, evidence_plan, payload)``: what ``build(plan, body, build_many(evidence_plan,
+ * table, []), True)`` gives for ``body, table = marshal.loads(payload)``, without making the
+ * body's tuples, its lists of evidence indices and their ints first (a warm rescan's load
+ * made ~500,000 objects only to let them go: half its time). It reads the subset of
+ * marshal's format that ``encode`` writes: a string once, with a ref after it (only strings
+ * have refs), None, booleans, ints of 32 bits, binary floats, lists, dicts, and tuples where
+ * a model is stored. Anything else (a ref to something else than a string, a large int, a
+ * payload written by the Python encoders through marshal itself) makes it answer None: the
+ * caller then reads the payload with marshal, which takes all of it. A payload this reader
+ * cannot read whole (cut short, a wrong shape, an index out of the table) gets None too, so
+ * that marshal and the build raise what they raise for it.
+ *
+ * The evidence table comes after the body (the encoder numbers evidence as it meets it), so
+ * an evidence field is left None (a list of them, Nones) and noted; once the table is read,
+ * each is set to its evidence, as ``evidence_at`` would have. */
+
+typedef struct {
+    PyObject *container;     /* a list (its items, in order) or a model's __dict__ */
+    PyObject *key;           /* the field's name in a __dict__; NULL for a list */
+    const unsigned char *at; /* its first index in the payload ('i' and 4 bytes, each) */
+    Py_ssize_t n;
+} Pending;
+
+typedef struct {
+    const unsigned char *p, *end;
+    PyObject **refs; /* marshal's refs: the strings flagged, in the order they were read */
+    Py_ssize_t nrefs, caprefs;
+    Pending *pending; /* evidence to set once the table is read; NULL while the table is */
+    Py_ssize_t npending, cappending;
+    int other; /* met what only marshal reads: no exception set, the caller reads it so */
+} Reader;
+
+static PyObject *
+r_other(Reader *r)
+{
+    r->other = 1;
+    return NULL;
+}
+
+/* The next ``n`` bytes, NULL (as r_other) when the payload ends first. */
+static inline const unsigned char *
+r_take(Reader *r, Py_ssize_t n)
+{
+    if (n < 0 || r->end - r->p < n) {
+        r->other = 1;
+        return NULL;
+    }
+    const unsigned char *at = r->p;
+    r->p += n;
+    return at;
+}
+
+static inline int32_t
+get32(const unsigned char *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+/* A 32-bit count after a type code: -1 (as r_other) when cut short or negative. */
+static Py_ssize_t
+r_count(Reader *r)
+{
+    const unsigned char *at = r_take(r, 4);
+    if (at == NULL)
+        return -1;
+    int32_t n = get32(at);
+    if (n < 0) {
+        r->other = 1;
+        return -1;
+    }
+    return n;
+}
+
+static int
+r_keep_ref(Reader *r, PyObject *s)
+{
+    if (r->nrefs == r->caprefs) {
+        Py_ssize_t cap = r->caprefs ? r->caprefs * 2 : 4096;
+        PyObject **refs = PyMem_Realloc(r->refs, cap * sizeof(PyObject *));
+        if (refs == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->refs = refs;
+        r->caprefs = cap;
+    }
+    r->refs[r->nrefs++] = Py_NewRef(s);
+    return 0;
+}
+
+/* A string of type ``code`` (its ref flag in ``flagged``), as marshal reads it. */
+static PyObject *
+r_str(Reader *r, int code, int flagged)
+{
+    Py_ssize_t n;
+    if (code == 'z' || code == 'Z') {
+        const unsigned char *at = r_take(r, 1);
+        if (at == NULL)
+            return NULL;
+        n = *at;
+    }
+    else if ((n = r_count(r)) < 0)
+        return NULL;
+    const unsigned char *text = r_take(r, n);
+    if (text == NULL)
+        return NULL;
+    PyObject *s = code == 'u' || code == 't' ? PyUnicode_DecodeUTF8((const char *)text, n, "surrogatepass")
+                                            : PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, text, n);
+    if (s == NULL)
+        return NULL;
+    if (code == 'Z' || code == 'A' || code == 't')
+        PyUnicode_InternInPlace(&s);
+    if (flagged && r_keep_ref(r, s) < 0) {
+        Py_DECREF(s);
+        return NULL;
+    }
+    return s;
+}
+
+static PyObject *r_value(Reader *r);
+
+static PyObject *
+r_value_inner(Reader *r)
+{
+    const unsigned char *at = r_take(r, 1);
+    if (at == NULL)
+        return NULL;
+    int code = *at & ~M_FLAG_REF, flagged = *at & M_FLAG_REF;
+    switch (code) {
+    case 'z': case 'Z': case 'a': case 'A': case 'u': case 't':
+        return r_str(r, code, flagged);
+    }
+    if (flagged) /* a ref to something else than a string: marshal's own */
+        return r_other(r);
+    switch (code) {
+    case M_NONE:
+        return Py_NewRef(Py_None);
+    case M_TRUE:
+        return Py_NewRef(Py_True);
+    case M_FALSE:
+        return Py_NewRef(Py_False);
+    case M_INT:
+        return (at = r_take(r, 4)) == NULL ? NULL : PyLong_FromLong(get32(at));
+    case M_FLOAT: {
+        if ((at = r_take(r, 8)) == NULL)
+            return NULL;
+        double x = PyFloat_Unpack8((const char *)at, 1);
+        return x == -1.0 && PyErr_Occurred() ? NULL : PyFloat_FromDouble(x);
+    }
+    case M_REF: {
+        Py_ssize_t i = r_count(r);
+        return i < 0 ? NULL : i < r->nrefs ? Py_NewRef(r->refs[i]) : r_other(r);
+    }
+    case M_LIST: {
+        Py_ssize_t n = r_count(r);
+        if (n < 0 || n > r->end - r->p) /* each item takes a byte at least */
+            return n < 0 ? NULL : r_other(r);
+        PyObject *list = PyList_New(n);
+        for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
+            PyObject *x = r_value(r);
+            if (x == NULL)
+                Py_CLEAR(list);
+            else
+                PyList_SET_ITEM(list, i, x);
+        }
+        return list;
+    }
+    case M_DICT: {
+        PyObject *d = PyDict_New();
+        while (d != NULL) {
+            if (r->p < r->end && *r->p == M_NULL) {
+                r->p++;
+                return d;
+            }
+            PyObject *k = r_value(r), *v = k ? r_value(r) : NULL;
+            if (v == NULL || PyDict_SetItem(d, k, v) < 0)
+                Py_CLEAR(d);
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+        }
+        return NULL;
+    }
+    default:
+        return r_other(r);
+    }
+}
+
+static PyObject *
+r_value(Reader *r)
+{
+    if (Py_EnterRecursiveCall(" while loading a stored value"))
+        return NULL;
+    PyObject *v = r_value_inner(r);
+    Py_LeaveRecursiveCall();
+    return v;
+}
+
+/* ``n`` evidence indices from here ('i' and 4 bytes each), to be set in ``container``
+ * (under ``key`` in a dict) once the table is read. */
+static int
+r_pending(Reader *r, PyObject *container, PyObject *key, Py_ssize_t n)
+{
+    const unsigned char *at = r_take(r, 5 * n);
+    if (at == NULL || r->pending == NULL) /* (no evidence in the evidence table) */
+        return r->other = 1, -1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (at[5 * i] != M_INT)
+            return r->other = 1, -1;
+    if (r->npending == r->cappending) {
+        Py_ssize_t cap = r->cappending * 2;
+        Pending *more = PyMem_Realloc(r->pending, cap * sizeof(Pending));
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->pending = more;
+        r->cappending = cap;
+    }
+    r->pending[r->npending++] = (Pending){container, key, at, n};
+    return 0;
+}
+
+static PyObject *r_model(Reader *r, PyObject *plan);
+
+/* A list of ``n`` Nones. */
+static PyObject *
+nones(Py_ssize_t n)
+{
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list != NULL && i < n; i++)
+        PyList_SET_ITEM(list, i, Py_NewRef(Py_None));
+    return list;
+}
+
+/* Field ``i`` of ``plan`` into ``dict``, as field_value makes it from the value marshal reads. */
+static int
+r_field(Reader *r, PyObject *plan, Py_ssize_t i, char kind, PyObject *dict)
+{
+    PyObject *key = PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 1), i);
+    PyObject *sub = PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 3), i), *v = NULL;
+    const unsigned char *at;
+    Py_ssize_t n;
+    switch (kind) {
+    case K_VALUE:
+        v = r_value(r);
+        break;
+    case K_EV:
+        if (PyDict_SetItem(dict, key, Py_None) < 0)
+            return -1;
+        return r_pending(r, dict, key, 1);
+    case K_EVS:
+        if ((at = r_take(r, 1)) == NULL || *at != M_LIST)
+            return r->other = 1, -1;
+        if ((n = r_count(r)) < 0)
+            return -1;
+        if (n > (r->end - r->p) / 5) /* each index takes 5 bytes: not made before they are there */
+            return r->other = 1, -1;
+        if ((v = nones(n)) == NULL)
+            return -1;
+        if (n > 0 && r_pending(r, v, NULL, n) < 0) {
+            Py_DECREF(v);
+            return -1;
+        }
+        break;
+    case K_OPT_MODEL:
+        if (r->p < r->end && *r->p == M_NONE) {
+            r->p++;
+            v = Py_NewRef(Py_None);
+            break;
+        }
+        /* fall through */
+    case K_MODEL:
+        v = r_model(r, sub);
+        break;
+    case K_MODELS:
+        if ((at = r_take(r, 1)) == NULL || *at != M_LIST || (n = r_count(r)) < 0)
+            return r->other = 1, -1;
+        if (n > r->end - r->p)
+            return r->other = 1, -1;
+        if ((v = PyList_New(n)) == NULL)
+            return -1;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            PyObject *obj = r_model(r, sub);
+            if (obj == NULL) {
+                Py_DECREF(v);
+                return -1;
+            }
+            PyList_SET_ITEM(v, j, obj);
+        }
+        break;
+    default: /* a field carried as JSON: not in an inventory's plan */
+        return r->other = 1, -1;
+    }
+    if (v == NULL)
+        return -1;
+    int rc = PyDict_SetItem(dict, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* The model of ``plan`` stored here (a tuple of its field values), as build_one makes it. */
+static PyObject *
+r_model(Reader *r, PyObject *plan)
+{
+    if (check_plan(plan) < 0)
+        return NULL;
+    const unsigned char *at = r_take(r, 1);
+    Py_ssize_t n;
+    if (at == NULL)
+        return NULL;
+    if (*at == M_SMALL_TUPLE) {
+        if ((at = r_take(r, 1)) == NULL)
+            return NULL;
+        n = *at;
+    }
+    else if (*at != M_TUPLE || (n = r_count(r)) < 0)
+        return r_other(r);
+    if (n != PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 1)))
+        return r_other(r);
+    const char *kinds = PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 2));
+    if (Py_EnterRecursiveCall(" while loading a stored model"))
+        return NULL;
+    PyObject *dict = _PyDict_NewPresized(n), *obj = NULL;
+    for (Py_ssize_t i = 0; dict != NULL && i < n; i++)
+        if (r_field(r, plan, i, kinds[i], dict) < 0)
+            Py_CLEAR(dict);
+    Py_LeaveRecursiveCall();
+    if (dict != NULL)
+        obj = new_model(plan, dict);
+    return obj;
+}
+
+static void
+reader_clear(Reader *r)
+{
+    for (Py_ssize_t i = 0; i < r->nrefs; i++)
+        Py_DECREF(r->refs[i]);
+    PyMem_Free(r->refs);
+    PyMem_Free(r->pending);
+}
+
+/* Each pending evidence field set from the table ``ev`` (a list), as evidence_at reads an
+ * index: -1 (as r_other) for one out of the table. */
+static int
+r_settle(Reader *r, PyObject *ev)
+{
+    Py_ssize_t size = PyList_GET_SIZE(ev);
+    for (Py_ssize_t k = 0; k < r->npending; k++) {
+        Pending *p = &r->pending[k];
+        for (Py_ssize_t i = 0; i < p->n; i++) {
+            Py_ssize_t x = get32(p->at + 5 * i + 1);
+            if (x < 0)
+                x += size;
+            if (x < 0 || x >= size)
+                return r->other = 1, -1;
+            PyObject *e = PyList_GET_ITEM(ev, x);
+            if (p->key != NULL) {
+                if (PyDict_SetItem(p->container, p->key, e) < 0)
+                    return -1;
+            }
+            else {
+                PyObject *old = PyList_GET_ITEM(p->container, i);
+                PyList_SET_ITEM(p->container, i, Py_NewRef(e));
+                Py_DECREF(old);
+            }
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+py_load(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "load(plan, evidence_plan, payload) takes 3 arguments");
+        return NULL;
+    }
+    if (check_plan(args[0]) < 0 || check_plan(args[1]) < 0)
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[2], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Reader r = {view.buf, (const unsigned char *)view.buf + view.len, NULL, 0, 0, NULL, 0, 64, 0};
+    PyObject *root = NULL, *ev = NULL;
+    const unsigned char *at = r_take(&r, 2);
+    if (at == NULL || at[0] != M_SMALL_TUPLE || at[1] != 2) {
+        r.other = 1;
+        goto done;
+    }
+    if ((r.pending = PyMem_New(Pending, r.cappending)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if ((root = r_model(&r, args[0])) == NULL)
+        goto done;
+    /* The table: a list of (path, line) rows, each an Evidence of its plan. */
+    Pending *pending = r.pending;
+    r.pending = NULL; /* an evidence field in the table's rows is not one this reads */
+    Py_ssize_t n = -1;
+    if ((at = r_take(&r, 1)) == NULL || *at != M_LIST || (n = r_count(&r)) < 0 || n > r.end - r.p)
+        r.other = 1;
+    else if ((ev = PyList_New(n)) != NULL)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *e = r_model(&r, args[1]);
+            if (e == NULL) {
+                Py_CLEAR(ev);
+                break;
+            }
+            PyList_SET_ITEM(ev, i, e);
+        }
+    r.pending = pending;
+    if (ev == NULL || r_settle(&r, ev) < 0)
+        Py_CLEAR(root);
+done:
+    PyBuffer_Release(&view);
+    reader_clear(&r);
+    Py_XDECREF(ev);
+    if (root == NULL && (r.other || PyErr_ExceptionMatches(PyExc_Exception))) {
+        /* Not read here (or not whole): marshal and the build answer, or raise, for it. */
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return root;
 }
 
 /* -- the build's sorted tables --------------------------------------------------------
@@ -2888,6 +3347,8 @@ static PyMethodDef methods[] = {
     {"build_many", (PyCFunction)(void (*)(void))py_build_many, METH_FASTCALL,
      "build_many(plan, rows, evidence[, consume]): a list of models of ``plan``, one per stored tuple (``consume``: "
      "``rows`` and the lists of rows in them are emptied as their models are made)."},
+    {"load", (PyCFunction)(void (*)(void))py_load, METH_FASTCALL,
+     "load(plan, evidence_plan, payload): the model stored in payload, built as it is read; None for one only marshal reads"},
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
      "encode(plan, obj, many, strings, evidence[, see, step, every]): the payload of the model ``obj`` of ``plan`` "
      "(of the list ``obj``, many), as marshal writes (body, evidence table)."},

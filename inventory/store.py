@@ -50,6 +50,9 @@ except ImportError:
 _cencode = getattr(_cbuild, "encode", None)
 # Its exact plans (a fragment's stored form), from a build that has them.
 _cexact = _cencode is not None and hasattr(_cbuild, "X_UNION")
+# The C reader of an inventory's payload straight into models, None without it (or in an
+# older build): marshal and the builders read it then.
+_cload = getattr(_cbuild, "load", None)
 
 MAGIC = b"stackpolicy-inventory\x003\x00"  # the format's version after the name
 _DIGEST_BYTES = 16
@@ -693,7 +696,18 @@ class Codec:
         payload = self._payload(objs, True)
         return b"".join((self._header(True, payload), payload))
 
-    def _read(self, blob: bytes | mmap.mmap | memoryview, many: bool) -> tuple[list[Evidence], Any]:
+    @cached_property
+    def _loading(self) -> tuple[tuple, tuple] | None:
+        """The plans ``_cbuild.load`` reads a payload of one root model by (the root's and
+        Evidence's), None where it does not (no C reader, or an exact codec: fragments carry
+        fields as JSON, which it leaves to the builders)."""
+        if _cload is None or self.exact:
+            return None
+        return _cplan(self.root, False), _cplan(Evidence, False)
+
+    def _read(self, blob: bytes | mmap.mmap | memoryview, many: bool) -> tuple[list[Evidence] | None, Any]:
+        """(evidence table, body) of a stored entry; (None, the model itself) when the C reader
+        took it (one root model, see :attr:`_loading`)."""
         # ``blob``: the bytes, or a read-only map of a file holding them, or a view of either (read in place).
         prefix = self._prefixes[many]
         head = len(prefix) + 4
@@ -704,6 +718,12 @@ class Codec:
         with memoryview(blob) as whole, whole[head:] as payload:  # let go before a map is closed
             if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
                 raise StoreError("damaged: checksum mismatch")
+            if not many and self._loading is not None:
+                # Read straight into the models: no tuple or list of marshal's made only to be
+                # let go (a third of a warm rescan's load). None: a payload it leaves to marshal.
+                obj = _cload(*self._loading, payload)  # type: ignore[misc]
+                if obj is not None:
+                    return None, obj
             body, table = marshal.loads(payload)
         return self._made[2](table, []), body
 
@@ -712,7 +732,7 @@ class Codec:
         raises :class:`StoreError` for anything else."""
         try:
             evidence, body = self._read(blob, False)
-            obj = self._made[0](body, evidence)
+            obj = body if evidence is None else self._made[0](body, evidence)
         except StoreError:
             raise
         except Exception as exc:  # a payload with a good checksum that this code cannot read
@@ -723,7 +743,7 @@ class Codec:
         """The models stored by :meth:`dump_many`; raises :class:`StoreError` for anything else."""
         try:
             evidence, body = self._read(blob, True)
-            return self._made[1](body, evidence)
+            return self._made[1](body, evidence or [])
         except StoreError:
             raise
         except Exception as exc:  # a payload with a good checksum that this code cannot read
