@@ -244,7 +244,7 @@ def _stored_blobs(cache: Path) -> list[bytes]:
         rows = [row[0] for table in ("inventories", "trees") for row in db.execute(f"SELECT value FROM {table}")]
     finally:
         db.close()
-    files = sorted((cache / "trees").iterdir()) if (cache / "trees").exists() else []
+    files = sorted((cache / "trees").glob("*.bin"))  # (not the walks' stats kept beside them: paths and stats)
     return rows + [f.read_bytes() for f in files]
 
 
