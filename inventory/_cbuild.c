@@ -3410,7 +3410,17 @@ py_list_dir(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         const char *n = ent->d_name;
         if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
             continue;
-        PyObject *pair = Py_BuildValue("(Ni)", PyUnicode_DecodeFSDefault(n), (int)ent->d_type);
+        PyObject *name = PyUnicode_DecodeFSDefault(n);
+        int d_type = (int)ent->d_type;
+        if (name != NULL && !PyUnicode_IS_ASCII(name)) { /* not UTF-8 on disk: listed as 'x' */
+            PyObject *strict = PyUnicode_DecodeUTF8(n, (Py_ssize_t)strlen(n), NULL);
+            if (strict == NULL) {
+                PyErr_Clear();
+                d_type = -1;
+            }
+            Py_XDECREF(strict);
+        }
+        PyObject *pair = Py_BuildValue("(Ni)", name, d_type);
         if (pair == NULL || PyList_Append(entries, pair) < 0) {
             Py_XDECREF(pair);
             goto done;
@@ -3429,7 +3439,9 @@ py_list_dir(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyObject *name = PyTuple_GET_ITEM(pair, 0);
         int d_type = (int)PyLong_AsLong(PyTuple_GET_ITEM(pair, 1));
         char kind = 'o';
-        if (d_type == DT_LNK)
+        if (d_type == -1)
+            kind = 'x';
+        else if (d_type == DT_LNK)
             kind = 'l';
         else if (d_type == DT_DIR)
             kind = 'd';
@@ -3606,7 +3618,7 @@ static PyMethodDef methods[] = {
      "has_keyword(keyword_set, text): whether any of the set's words occurs in ``text``."},
 #ifndef _WIN32
     {"list_dir", (PyCFunction)(void (*)(void))py_list_dir, METH_FASTCALL,
-     "list_dir(path): (sorted entry names, their kinds as a str of d/f/l/o, whether every kind is known) of the "
+     "list_dir(path): (sorted entry names, their kinds as a str of d/f/l/o/x, whether every kind is known) of the "
      "directory, as scan._list_dir gives them; raises OSError."},
     {"stat_sig", (PyCFunction)(void (*)(void))py_stat_sig, METH_FASTCALL,
      "stat_sig(path, for_dir[, bases]): (sig, size, newest_ns) of os.stat(path), as scan's walk keeps it."},

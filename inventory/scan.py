@@ -118,8 +118,42 @@ _BY_NAME = attrgetter("name")  # a C sort key: the walk sorts every directory of
 
 # How a directory entry is followed (see WalkCache): a directory, a regular file, a symlink
 # (stat-ed again on every walk: where it points can change without its directory changing),
-# anything else (sockets, fifos, devices: never scanned).
-_DIR, _FILE, _LINK, _OTHER = "d", "f", "l", "o"
+# anything else (sockets, fifos, devices: never scanned), and an entry whose name is not
+# UTF-8 (skipped with a warning: it could be neither keyed nor shown in a document).
+_DIR, _FILE, _LINK, _OTHER, _UNNAMED = "d", "f", "l", "o", "x"
+
+
+def _shown_name(name: str) -> str:
+    """A name read with surrogate escapes (bytes that are not UTF-8), as a warning can show it."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _root_labels(roots: list[Path]) -> list[str]:
+    """The label the files of each root start their relpath with in a walk of several roots:
+    its name, or, for roots named alike (two repositories called ``infra``), as many of its
+    last path parts as tell it apart; nor is one label the folder of another (``a``,
+    ``a/b``). Roots that no parts tell apart (one inside another under the same name) get
+    ``~2``, ``~3``...: their files are never confused."""
+    parts = [r.parts[1:] if r.is_absolute() else r.parts for r in roots]
+    depth = [1] * len(roots)
+
+    def clashes(labels: list[str]) -> list[int]:
+        """The roots whose label is another's, or another's folder: to be made longer."""
+        return sorted({j for i, a in enumerate(labels) for j, b in enumerate(labels)
+                       if i != j and (a == b or b.startswith(a + "/"))})
+
+    while True:
+        labels = ["/".join(p[-d:]) or str(r) for p, d, r in zip(parts, depth, roots)]
+        longer = [j for j in clashes(labels) if depth[j] < len(parts[j])]
+        if not longer:
+            break
+        for j in longer:
+            depth[j] += 1
+    n = 1
+    while len(clashing := clashes(labels)) > 1:
+        n += 1
+        labels[clashing[-1]] += f"~{n}"
+    return labels
 
 
 @contextmanager
@@ -253,7 +287,7 @@ class WalkCache:
     ``files`` themselves, marking what they use in ``used_dirs`` and ``used_files``.
     """
 
-    MAGIC = b"stackpolicy-walk\x002\x00"
+    MAGIC = b"stackpolicy-walk\x003\x00"  # 3: names that are not UTF-8 listed as such
 
     def __init__(self, dirs: dict[str, tuple] | None = None, files: dict[str, tuple] | None = None) -> None:
         # dir path -> (_dir_sig, entry names (sorted), their kinds)
@@ -401,7 +435,9 @@ def _py_list_dir(d: str) -> tuple[tuple[str, ...], str, bool]:
     known = True
     for entry in entries:
         try:
-            if entry.is_symlink():
+            if not entry.name.isascii() and not _utf8(entry.name):
+                kind = _UNNAMED
+            elif entry.is_symlink():
                 kind = _LINK
             elif entry.is_dir(follow_symlinks=False):
                 kind = _DIR
@@ -414,6 +450,15 @@ def _py_list_dir(d: str) -> tuple[tuple[str, ...], str, bool]:
             known = False
         kinds.append(kind)
     return tuple(e.name for e in entries), "".join(kinds), known
+
+
+def _utf8(name: str) -> bool:
+    """Whether ``name`` (as os.scandir reads it) was UTF-8 on disk: no surrogate escapes."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # The same in C where the extension is built (_cbuild.list_dir): a cold walk lists every
@@ -456,11 +501,12 @@ def walk_files(roots: list[Path], cfg: Config, stats: ScanStats,
 def _walk_files(roots: list[Path], cfg: Config, stats: ScanStats, walk: WalkCache | None,
                 bases: tuple[tuple[bytes, int], ...] | None) -> Iterator[tuple[int, FileJob | None]]:
     multi = len(roots) > 1
+    labels = _root_labels(roots) if multi else [root.name for root in roots]
     filtered = bool(cfg.include or cfg.exclude)
     dirs_get = walk.dirs.get if walk is not None else None
     entries = dir_entries
     for index, root in enumerate(roots):
-        label = root.name
+        label = labels[index]
         seen_dirs: set[bytes] = set()
         if root.is_file():
             if walk is not None:
@@ -513,6 +559,10 @@ def _walk_files(roots: list[Path], cfg: Config, stats: ScanStats, walk: WalkCach
                     continue
             for name, kind in zip(names, kinds):
                 if kind == _OTHER:
+                    continue
+                if kind == _UNNAMED:
+                    stats.warnings.append(Warning(path=_shown_name(rel_dir + name), scanner="walk",
+                                                  message="name is not UTF-8: skipped"))
                     continue
                 path = prefix + name
                 rel = rel_dir + name
@@ -1620,7 +1670,8 @@ def scan_paths(
         rp = Path(p)
         if not rp.exists():
             raise ScanError(f"{p}: no such file or directory")
-        roots.append(rp.resolve())
+        if rp.resolve() not in roots:  # (the same tree given twice is walked once)
+            roots.append(rp.resolve())
     stats = ScanStats()
     cfg_json = cfg.model_dump_json()
     scan_json = scan_config_json(cfg)  # what the cache keys: only what can change a scan's result

@@ -237,6 +237,22 @@ def test_each_root_of_a_scan_of_several_is_checked(tmp_path: Path, walked: CallL
 
 
 @needs_stats
+def test_a_name_beyond_ascii_is_checked_by_its_bytes(tmp_path: Path, walked: CallLog, no_settle: None) -> None:
+    root = old_example_tree(tmp_path)
+    odd = root / "runbooks" / "café-ünïcode.md"
+    odd.write_bytes(b"# runbook\n\n```\nkubectl get pods -n acme-prod\n```\n")
+    os.utime(odd, (HOUR_AGO, HOUR_AGO))
+    cache = tmp_path / "cache"
+    scan_paths([root], Config(), cache_dir=cache)
+    assert len(_stats_files(cache)) == 1
+    _rescanned_as_cold([root], cache, walked, walks=False)
+    with open(odd, "r+b") as fh:
+        fh.write(b"#")  # in place, same size
+    os.utime(odd, None)
+    _rescanned_as_cold([root], cache, walked, walks=True)
+
+
+@needs_stats
 def test_malformed_records_are_never_a_match_nor_a_crash(tmp_path: Path) -> None:
     root = old_example_tree(tmp_path)
     walk = WalkCache()
