@@ -2679,9 +2679,12 @@ py_pack_stats(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (int part = 0; part < 2 && rc == 0; part++) {
         PyObject *table = args[2 * part], *used = args[2 * part + 1], *path, *row;
         Py_ssize_t pos = 0;
+        /* Every entry used (a first walk's): none to look up. (A used entry is always one of
+         * the table's: the walk cache puts both, or marks one it holds.) */
+        int all = PySet_GET_SIZE(used) == PyDict_GET_SIZE(table);
         /* No Python code runs in between: the keys are exact strs, the sets hold strs. */
         while (rc == 0 && PyDict_Next(table, &pos, &path, &row)) {
-            int in = PySet_Contains(used, path);
+            int in = all ? 1 : PySet_Contains(used, path);
             rc = in < 0 ? -1 : in ? pack_one(pk, part ? 'f' : 'd', path, row) : 0;
         }
     }

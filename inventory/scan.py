@@ -337,7 +337,10 @@ class WalkCache:
                 return entries
             return {k: v for k, v in entries.items() if k in used or not (k in exact or k.startswith(inside))}
 
-        payload = marshal.dumps((kept(self.dirs, self.used_dirs), kept(self.files, self.used_files)), 4)
+        # Version 2: no table of the objects written (its names are shared with the walk's
+        # jobs, so version 4 tracked nearly every one: ~0.018 s against ~0.013 s of a cold
+        # scan's serial tail at 2,000 services, for a file 7 % smaller).
+        payload = marshal.dumps((kept(self.dirs, self.used_dirs), kept(self.files, self.used_files)), 2)
         return self.MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
 
     @classmethod
