@@ -23,7 +23,6 @@ if str(REPO_DIR) not in sys.path:
 LATENCY_S = 0.3
 CONCURRENCY = 64
 AIM_COLD_OVER_IDEAL = 1.3
-AIM_WARM_OVER_COLD = 0.05
 
 
 def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in bench/phases.py
@@ -138,10 +137,13 @@ def phase_llm(ctx):  # type: ignore[no-untyped-def] - BenchContext lives in benc
         "prompt_tokens_max": max(tokens, default=0),
         "prompt_tokens_median": int(statistics.median(tokens)) if tokens else 0,
     }
+    # The aims: the wall against the ideal, and a rerun answered wholly from the cache. The
+    # rerun's time (rendering every document again, no call) has none: it is shown as it is.
     met = (details["cold_over_ideal"] is not None and details["cold_over_ideal"] <= AIM_COLD_OVER_IDEAL
-           and details["warm_calls"] == 0 and (details["warm_over_cold"] or 0) <= AIM_WARM_OVER_COLD)
+           and details["warm_calls"] == 0)
     note = (f"{details['calls']} calls, cold {cold_s:.1f}s vs ideal {ideal:.1f}s "
-            f"(x{details['cold_over_ideal']}), warm {warm_s:.2f}s with {details['warm_calls']} calls, "
+            f"(x{details['cold_over_ideal']}), warm {warm_s:.2f}s with {details['warm_calls']} calls "
+            f"({100 * (details['warm_over_cold'] or 0):.0f} % of cold, no aim), "
             f"prompt tokens max {details['prompt_tokens_max']} / median {details['prompt_tokens_median']}"
             f" [{'aims met' if met else 'aims MISSED'}]")
     note += f"; eval draft made ahead: {details['eval_draft_ahead']}"

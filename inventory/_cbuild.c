@@ -1373,13 +1373,15 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* -- loading: the stored form read straight into models --------------------------------
  *
- * ``load(plan, evidence_plan, payload)``: what ``build(plan, body, build_many(evidence_plan,
- * table, []), True)`` gives for ``body, table = marshal.loads(payload)``, without making the
+ * ``load(plan, evidence_plan, payload[, many])``: what ``build(plan, body, build_many(evidence_plan,
+ * table, []), True)`` (``build_many`` of the body, ``many``) gives for ``body, table =
+ * marshal.loads(payload)``, without making the
  * body's tuples, its lists of evidence indices and their ints first (a warm rescan's load
  * made ~500,000 objects only to let them go: half its time). It reads the subset of
  * marshal's format that ``encode`` writes: a string once, with a ref after it (only strings
- * have refs), None, booleans, ints of 32 bits, binary floats, lists, dicts, and tuples where
- * a model is stored. Anything else (a ref to something else than a string, a large int, a
+ * have refs), None, booleans, ints of 32 bits, binary floats, lists, dicts, tuples where a
+ * model is stored, and bytes where a field is carried as its JSON (an exact plan's: each
+ * scanned file's fragments, ~20,000 loads of a cold scan). Anything else (a ref to something else than a string, a large int, a
  * payload written by the Python encoders through marshal itself) makes it answer None: the
  * caller then reads the payload with marshal, which takes all of it. A payload this reader
  * cannot read whole (cut short, a wrong shape, an index out of the table) gets None too, so
@@ -1663,7 +1665,18 @@ r_field(Reader *r, PyObject *plan, Py_ssize_t i, char kind, PyObject *dict)
             PyList_SET_ITEM(v, j, obj);
         }
         break;
-    default: /* a field carried as JSON: not in an inventory's plan */
+    case K_JSON: /* bytes, as marshal writes them (no ref): what field_value makes of them */
+        if ((at = r_take(r, 1)) == NULL || *at != 's' || (n = r_count(r)) < 0 || (at = r_take(r, n)) == NULL)
+            return r->other = 1, -1;
+        if (PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 6))[i] && n == 2 && memcmp(at, "{}", 2) == 0)
+            v = PyDict_New();
+        else {
+            PyObject *b = PyBytes_FromStringAndSize((const char *)at, n);
+            v = b == NULL ? NULL : PyObject_CallOneArg(PyTuple_GET_ITEM(PyTuple_GET_ITEM(plan, 5), i), b);
+            Py_XDECREF(b);
+        }
+        break;
+    default:
         return r->other = 1, -1;
     }
     if (v == NULL)
@@ -1746,11 +1759,12 @@ r_settle(Reader *r, PyObject *ev)
 static PyObject *
 py_load(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "load(plan, evidence_plan, payload) takes 3 arguments");
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "load(plan, evidence_plan, payload[, many]) takes 3 or 4 arguments");
         return NULL;
     }
-    if (check_plan(args[0]) < 0 || check_plan(args[1]) < 0)
+    int many = nargs == 4 ? PyObject_IsTrue(args[3]) : 0;
+    if (many < 0 || check_plan(args[0]) < 0 || check_plan(args[1]) < 0)
         return NULL;
     Py_buffer view;
     if (PyObject_GetBuffer(args[2], &view, PyBUF_SIMPLE) < 0)
@@ -1766,7 +1780,23 @@ py_load(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_NoMemory();
         goto done;
     }
-    if ((root = r_model(&r, args[0])) == NULL)
+    if (!many)
+        root = r_model(&r, args[0]);
+    else { /* a list of models: what build_many makes of the rows */
+        Py_ssize_t n;
+        if ((at = r_take(&r, 1)) == NULL || *at != M_LIST || (n = r_count(&r)) < 0 || n > r.end - r.p)
+            r.other = 1;
+        else if ((root = PyList_New(n)) != NULL)
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *obj = r_model(&r, args[0]);
+                if (obj == NULL) {
+                    Py_CLEAR(root);
+                    break;
+                }
+                PyList_SET_ITEM(root, i, obj);
+            }
+    }
+    if (root == NULL)
         goto done;
     /* The table: a list of (path, line) rows, each an Evidence of its plan. */
     Pending *pending = r.pending;
@@ -3583,7 +3613,8 @@ static PyMethodDef methods[] = {
      "build_many(plan, rows, evidence[, consume]): a list of models of ``plan``, one per stored tuple (``consume``: "
      "``rows`` and the lists of rows in them are emptied as their models are made)."},
     {"load", (PyCFunction)(void (*)(void))py_load, METH_FASTCALL,
-     "load(plan, evidence_plan, payload): the model stored in payload, built as it is read; None for one only marshal reads"},
+     "load(plan, evidence_plan, payload[, many]): the model (list of models) stored in payload, built as it is read; "
+     "None for a payload only marshal reads"},
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
      "encode(plan, obj, many, strings, evidence[, see, step, every]): the payload of the model ``obj`` of ``plan`` "
      "(of the list ``obj``, many), as marshal writes (body, evidence table)."},

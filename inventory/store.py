@@ -698,16 +698,15 @@ class Codec:
 
     @cached_property
     def _loading(self) -> tuple[tuple, tuple] | None:
-        """The plans ``_cbuild.load`` reads a payload of one root model by (the root's and
-        Evidence's), None where it does not (no C reader, or an exact codec: fragments carry
-        fields as JSON, which it leaves to the builders)."""
-        if _cload is None or self.exact:
+        """The plans ``_cbuild.load`` reads a payload by (the root's and Evidence's), None
+        without the C reader."""
+        if _cload is None:
             return None
-        return _cplan(self.root, False), _cplan(Evidence, False)
+        return _cplan(self.root, self.exact), _cplan(Evidence, self.exact)
 
     def _read(self, blob: bytes | mmap.mmap | memoryview, many: bool) -> tuple[list[Evidence] | None, Any]:
-        """(evidence table, body) of a stored entry; (None, the model itself) when the C reader
-        took it (one root model, see :attr:`_loading`)."""
+        """(evidence table, body) of a stored entry; (None, the model or list of models) when
+        the C reader took it (see :attr:`_loading`)."""
         # ``blob``: the bytes, or a read-only map of a file holding them, or a view of either (read in place).
         prefix = self._prefixes[many]
         head = len(prefix) + 4
@@ -718,10 +717,10 @@ class Codec:
         with memoryview(blob) as whole, whole[head:] as payload:  # let go before a map is closed
             if zlib.crc32(payload).to_bytes(4, "big") != blob[head - 4 : head]:
                 raise StoreError("damaged: checksum mismatch")
-            if not many and self._loading is not None:
+            if self._loading is not None:
                 # Read straight into the models: no tuple or list of marshal's made only to be
                 # let go (a third of a warm rescan's load). None: a payload it leaves to marshal.
-                obj = _cload(*self._loading, payload)  # type: ignore[misc]
+                obj = _cload(*self._loading, payload, many)  # type: ignore[misc]
                 if obj is not None:
                     return None, obj
             body, table = marshal.loads(payload)
@@ -743,7 +742,7 @@ class Codec:
         """The models stored by :meth:`dump_many`; raises :class:`StoreError` for anything else."""
         try:
             evidence, body = self._read(blob, True)
-            return self._made[1](body, evidence or [])
+            return body if evidence is None else self._made[1](body, evidence)  # type: ignore[no-any-return]
         except StoreError:
             raise
         except Exception as exc:  # a payload with a good checksum that this code cannot read

@@ -1,13 +1,15 @@
 """The C reader (``inventory._cbuild.load``) builds, straight from a stored inventory's
-payload, exactly the models that ``marshal.loads`` and the builders make of it; leaves to
-them (answers None) every payload it does not read whole; never crashes; leaks nothing.
+payload (or a scanned file's fragments'), exactly the models that ``marshal.loads`` and the
+builders make of it; leaves to them (answers None) every payload it does not read whole;
+never crashes; leaks nothing.
 
 Differential: each payload is read both ways and the results must be identical down to each
 object's ``__dict__`` (keys in order, value types), its slots, and which objects are shared
 (``test_store_cbuild._identical``): a hand-made inventory, one with a value of every kind a
 field may hold, seeing dumps whose ``see`` answers are stored in place of values, the
-example's scanned inventory, payloads the Python encoders wrote through marshal, seeded random
-damage to the bytes, and (marked ``corpora``) the real repositories.
+example's scanned inventory and each of its files' fragments (the exact codec: fields carried
+as JSON), payloads the Python encoders wrote through marshal, seeded random damage to the
+bytes, and (marked ``corpora``) the real repositories.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from typing import Any
 
 import pytest
 
+import inventory.scan as scan_mod
 from inventory import scrubjudge, store
 from inventory.config import Config
 from inventory.model import Evidence, Inventory
 from inventory.scan import scan_paths
+from inventory.scanners.base import Fragment
 from tests.test_inventory_store import _inventory
-from tests.test_store_cbuild import _identical, corpus_inventories
+from tests.test_store_cbuild import _example_fragments, _fragments_payload, _identical, corpus_inventories
 from tests.test_store_cencode import WIDE_SIGHT, _every_kind
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,8 +118,11 @@ def test_loading_an_inventory_goes_through_the_reader(monkeypatch: pytest.Monkey
     monkeypatch.setattr(store, "_cload", spy)
     back = store.load(store.dump(_inventory()))
     assert back == _inventory() and len(calls) == 1 and calls[0] is back
-    # A fragment's codec is exact (JSON fields): its payloads stay with marshal and the builders.
-    assert store._INVENTORY._loading is not None
+    # And each scanned file's fragments (the exact codec, with fields carried as JSON).
+    frags = _example_fragments()[:5]
+    calls.clear()
+    back = scan_mod._FRAGMENT_STORE.load_many(scan_mod._FRAGMENT_STORE.dump_many(frags))
+    assert [f.model_dump() for f in back] == [f.model_dump() for f in frags] and calls == [back]
 
 
 @needs_cload
@@ -148,6 +155,57 @@ def test_what_see_returned_in_place_of_a_value_is_read_the_same() -> None:
 def test_the_example_inventory_is_read_the_same() -> None:
     inv, _ = scan_paths([EXAMPLE], Config(), use_cache=False, jobs=1)
     assert _same_read(_payload(inv), taken=True) == inv
+
+
+def _fragments_read(payload: bytes | memoryview) -> Any:
+    plans = (store._cplan(Fragment, True), store._cplan(Evidence, True))
+    return store._cload(*plans, payload, True)  # type: ignore[misc]
+
+
+def _fragments_marshal_read(payload: bytes | memoryview) -> Any:
+    try:
+        body, table = marshal.loads(payload)
+        return store._c_decoder(Fragment, True)[1](body, store._c_decoder(Evidence, True)[1](table, []))
+    except Exception as exc:  # noqa: BLE001 - compared by the caller
+        return exc
+
+
+def _same_fragments(payload: bytes | memoryview, *, taken: bool) -> Any:
+    direct = _fragments_read(payload)
+    if taken:
+        assert direct is not None, "the C reader left fragments the C encoder wrote to marshal"
+    if direct is not None:
+        other = _fragments_marshal_read(payload)
+        assert not isinstance(other, Exception), f"marshal refused ({other!r}), the C reader built it"
+        _identical(direct, other, {})
+    return direct
+
+
+@needs_cload
+def test_each_files_fragments_are_read_the_same() -> None:
+    frags = _example_fragments()
+    assert any(f.extra for f in frags)  # fields carried as JSON, a dict's "{}" among them
+    by_file: dict[str, list[Fragment]] = {}
+    for f in frags:
+        by_file.setdefault(f.path, []).append(f)
+    for group in [frags, *by_file.values()]:
+        back = _same_fragments(_fragments_payload(group), taken=True)
+        assert [f.model_dump() for f in back] == [f.model_dump() for f in group]
+    # Through the codec, as the scan loads them.
+    blob = scan_mod._FRAGMENT_STORE.dump_many(frags)
+    assert [f.model_dump() for f in scan_mod._FRAGMENT_STORE.load_many(blob)] == [f.model_dump() for f in frags]
+
+
+@needs_cload
+def test_damaged_fragments_are_left_to_marshal_or_read_as_marshal_reads_them() -> None:
+    rng = random.Random(20261207)
+    read = left = 0
+    for damaged in _mutations(_fragments_payload(_example_fragments()[:60]), rng, 3000):
+        if _same_fragments(damaged, taken=False) is None:
+            left += 1
+        else:
+            read += 1
+    assert read > 300 and left > 300
 
 
 @needs_cload
