@@ -28,7 +28,7 @@ from tests.test_review_roundtrip import _policy, _repo
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _wait_gone(lock: Path, timeout: float = 10.0) -> bool:
+def _wait_gone(lock: Path, timeout: float = 60.0) -> bool:
     """The server holding ``lock`` has exited (its flock is released when the process ends)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -72,7 +72,9 @@ def socket_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for proc in servers:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.terminate()
-    end = time.monotonic() + 10
+    # Bounded generously: a server still loading the classifier on a loaded machine (the
+    # suite's other workers scanning on both cores) needs CPU time to run its exit path.
+    end = time.monotonic() + 60
     while (alive := [p for p in servers if _running(p)]) and time.monotonic() < end:
         time.sleep(0.02)
     assert not alive, f"hook servers still running: {alive}"
@@ -492,7 +494,16 @@ def test_a_loading_server_is_waited_for_not_raced(state: Path, socket_dir: Path,
     # What is tested is that the client waits for the loading server and asks it, not how
     # fast this process's server thread gets the CPU: on a loaded machine (several test
     # runs at once) it could miss the real bounds (3 s for the socket, 1 s per answer).
-    monkeypatch.setattr(hook_client, "wait_loading", functools.partial(hook_client.wait_loading, limit=30.0))
+    # The server comes up only once the client waits for it: a client slower to get there
+    # than the server to come up (a loaded machine) would find it listening, not loading.
+    waiting = threading.Event()
+    real_wait = functools.partial(hook_client.wait_loading, limit=30.0)
+
+    def wait_loading(sock_path: str) -> bool:
+        waiting.set()
+        return real_wait(sock_path)
+
+    monkeypatch.setattr(hook_client, "wait_loading", wait_loading)
     monkeypatch.setattr(hook_client, "query", functools.partial(hook_client.query, timeout=30.0))
     cmd = "echo ok && kubectl delete namespace acme-prod"
 
@@ -503,6 +514,7 @@ def test_a_loading_server_is_waited_for_not_raced(state: Path, socket_dir: Path,
     answered = threading.Event()
     with _loading(sock):
         def come_up() -> None:
+            waiting.wait(30)
             time.sleep(0.2)
             with _fake_server(sock, reply):
                 # Up until the client has its answer (a fixed window flakes on a loaded machine).
