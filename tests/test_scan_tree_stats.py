@@ -303,3 +303,20 @@ def test_dumping_refuses_what_the_stats_cannot_tell(tmp_path: Path) -> None:
     walk.followed = False
     walk.dirs[str(tmp_path)] = (b"short", (), "")
     assert TreeStats.dump(walk, 0, False, key) is None  # not a sig
+
+
+@pytest.mark.corpora
+@needs_stats
+def test_the_corpora_are_rescanned_from_their_stats(tmp_path: Path, walked: CallLog) -> None:
+    corpora = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+    if not corpora.is_dir():
+        pytest.skip(f"corpora not available: {corpora}")
+    kept = 0
+    for root in sorted(p for p in corpora.iterdir() if p.is_dir()):
+        cache = tmp_path / root.name
+        scan_paths([root], Config(), cache_dir=cache)
+        # Stats are kept unless the walk followed a symlink, warned, or met something too fresh.
+        keeps = len(_stats_files(cache)) == 1
+        kept += keeps
+        _rescanned_as_cold([root], cache, walked, walks=not keeps)
+    assert kept >= 5  # most real trees are rescanned without a walk
