@@ -16,7 +16,7 @@ import random
 import shutil
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -250,14 +250,19 @@ def test_building_and_refusing_leak_nothing() -> None:
             with pytest.raises(IndexError):
                 build(bad, ev)
 
+    leaks_nothing(rounds, (table, body, table[0], table[0][0]))
+
+
+def leaks_nothing(rounds: Callable[[int], None], watched: tuple) -> None:
+    """``rounds(n)`` leaves no object behind, nor a reference to any of ``watched``."""
     rounds(20)  # anything made once per process is made now
     gc.collect()
     before = len(gc.get_objects())
-    refs = [sys.getrefcount(v) for v in (table, body, table[0], table[0][0])]
+    refs = [sys.getrefcount(v) for v in watched]
     rounds(200)
     gc.collect()
     assert len(gc.get_objects()) <= before + 5
-    assert [sys.getrefcount(v) for v in (table, body, table[0], table[0][0])] == refs
+    assert [sys.getrefcount(v) for v in watched] == refs
 
 
 def corpus_inventories() -> Iterator[tuple[str, Inventory]]:

@@ -96,6 +96,12 @@ def _all_ways(inv: Inventory) -> bytes:
 
 def _strings_shared(loaded: Any) -> None:
     """Every string of a loaded payload is one object per value (each written once, then its ref)."""
+    counts = string_objects(loaded)
+    assert counts and all(n == 1 for n in counts.values())
+
+
+def string_objects(loaded: Any) -> dict[str, int]:
+    """How many objects hold each string value of ``loaded`` (tuples, lists, dicts, models)."""
     by_value: dict[str, set[int]] = {}
     stack = [loaded]
     while stack:
@@ -107,7 +113,9 @@ def _strings_shared(loaded: Any) -> None:
         elif isinstance(x, dict):
             stack.extend(x.keys())
             stack.extend(x.values())
-    assert by_value and all(len(ids) == 1 for ids in by_value.values())
+        elif isinstance(x, BaseModel):
+            stack.extend(x.__dict__.values())
+    return {value: len(ids) for value, ids in by_value.items()}
 
 
 def _loaded(payload: bytes) -> Inventory:

@@ -14,10 +14,8 @@ bytes, and (marked ``corpora``) the real repositories.
 
 from __future__ import annotations
 
-import gc
 import marshal
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +28,8 @@ from inventory.model import Evidence, Inventory
 from inventory.scan import scan_paths
 from inventory.scanners.base import Fragment
 from tests.test_inventory_store import _inventory
-from tests.test_store_cbuild import _example_fragments, _fragments_payload, _identical, corpus_inventories
-from tests.test_store_cencode import WIDE_SIGHT, _every_kind
+from tests.test_store_cbuild import _example_fragments, _fragments_payload, _identical, corpus_inventories, leaks_nothing
+from tests.test_store_cencode import WIDE_SIGHT, _every_kind, string_objects
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "acme-platform"
@@ -50,50 +48,34 @@ def _payload(inv: Inventory, sight: store.Sight | None = None, answer: Any = Non
         store._cencode = saved
 
 
-def _marshal_read(payload: bytes | memoryview) -> Any:
-    """What marshal and the builders make of ``payload``: the inventory, or the exception raised."""
+def _marshal_read(payload: bytes | memoryview, root: type = Inventory, many: bool = False) -> Any:
+    """What marshal and the builders make of ``payload`` (an inventory's, or with ``root``
+    Fragment and ``many`` a file's fragments): the result, or the exception raised."""
+    exact = root is not Inventory
     try:
         body, table = marshal.loads(payload)
-        return store._c_decoder(Inventory)[0](body, store._c_decoder(Evidence)[1](table, []))
+        return store._c_decoder(root, exact)[1 if many else 0](body, store._c_decoder(Evidence, exact)[1](table, []))
     except Exception as exc:  # noqa: BLE001 - compared by the caller
         return exc
 
 
-def _read(payload: bytes | memoryview) -> Inventory | None:
-    return store._cload(store._cplan(Inventory, False), store._cplan(Evidence, False), payload)  # type: ignore[misc]
+def _read(payload: bytes | memoryview, root: type = Inventory, many: bool = False) -> Any:
+    exact = root is not Inventory
+    return store._cload(store._cplan(root, exact), store._cplan(Evidence, exact), payload, many)  # type: ignore[misc]
 
 
-def _same_read(payload: bytes | memoryview, *, taken: bool) -> Inventory | None:
-    """The C reader's inventory of ``payload``, identical to marshal's (None when it left the
-    payload to marshal); ``taken``: it must have read it."""
-    direct = _read(payload)
+def _same_read(payload: bytes | memoryview, *, taken: bool, root: type = Inventory, many: bool = False) -> Any:
+    """The C reader's result of ``payload``, identical to marshal's, strings shared alike (None
+    when it left the payload to marshal); ``taken``: it must have read it."""
+    direct = _read(payload, root, many)
     if taken:
         assert direct is not None, "the C reader left a payload the C encoder wrote to marshal"
     if direct is not None:
-        other = _marshal_read(payload)
+        other = _marshal_read(payload, root, many)
         assert not isinstance(other, Exception), f"marshal refused ({other!r}), the C reader built it"
         _identical(direct, other, {})
-        assert _string_objects(direct) == _string_objects(other)
+        assert string_objects(direct) == string_objects(other)
     return direct
-
-
-def _string_objects(inv: Inventory) -> dict[str, int]:
-    """How many objects hold each string value of ``inv``: one where marshal's refs made one
-    (every string the C encoder wrote), more where it read them apart (what ``see`` returned)."""
-    by_value: dict[str, set[int]] = {}
-    stack: list[Any] = [inv]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, str):
-            by_value.setdefault(x, set()).add(id(x))
-        elif isinstance(x, (list, tuple)):
-            stack.extend(x)
-        elif isinstance(x, dict):
-            stack.extend(x.keys())
-            stack.extend(x.values())
-        elif hasattr(x, "__dict__"):
-            stack.extend(x.__dict__.values())
-    return {value: len(ids) for value, ids in by_value.items()}
 
 
 def _no_large_ints(inv: Inventory) -> Inventory:
@@ -157,30 +139,6 @@ def test_the_example_inventory_is_read_the_same() -> None:
     assert _same_read(_payload(inv), taken=True) == inv
 
 
-def _fragments_read(payload: bytes | memoryview) -> Any:
-    plans = (store._cplan(Fragment, True), store._cplan(Evidence, True))
-    return store._cload(*plans, payload, True)  # type: ignore[misc]
-
-
-def _fragments_marshal_read(payload: bytes | memoryview) -> Any:
-    try:
-        body, table = marshal.loads(payload)
-        return store._c_decoder(Fragment, True)[1](body, store._c_decoder(Evidence, True)[1](table, []))
-    except Exception as exc:  # noqa: BLE001 - compared by the caller
-        return exc
-
-
-def _same_fragments(payload: bytes | memoryview, *, taken: bool) -> Any:
-    direct = _fragments_read(payload)
-    if taken:
-        assert direct is not None, "the C reader left fragments the C encoder wrote to marshal"
-    if direct is not None:
-        other = _fragments_marshal_read(payload)
-        assert not isinstance(other, Exception), f"marshal refused ({other!r}), the C reader built it"
-        _identical(direct, other, {})
-    return direct
-
-
 @needs_cload
 def test_each_files_fragments_are_read_the_same() -> None:
     frags = _example_fragments()
@@ -189,23 +147,11 @@ def test_each_files_fragments_are_read_the_same() -> None:
     for f in frags:
         by_file.setdefault(f.path, []).append(f)
     for group in [frags, *by_file.values()]:
-        back = _same_fragments(_fragments_payload(group), taken=True)
+        back = _same_read(_fragments_payload(group), taken=True, root=Fragment, many=True)
         assert [f.model_dump() for f in back] == [f.model_dump() for f in group]
     # Through the codec, as the scan loads them.
     blob = scan_mod._FRAGMENT_STORE.dump_many(frags)
     assert [f.model_dump() for f in scan_mod._FRAGMENT_STORE.load_many(blob)] == [f.model_dump() for f in frags]
-
-
-@needs_cload
-def test_damaged_fragments_are_left_to_marshal_or_read_as_marshal_reads_them() -> None:
-    rng = random.Random(20261207)
-    read = left = 0
-    for damaged in _mutations(_fragments_payload(_example_fragments()[:60]), rng, 3000):
-        if _same_fragments(damaged, taken=False) is None:
-            left += 1
-        else:
-            read += 1
-    assert read > 300 and left > 300
 
 
 @needs_cload
@@ -251,14 +197,16 @@ def _mutations(payload: bytes, rng: random.Random, n: int) -> list[bytes]:
 @needs_cload
 def test_damaged_bytes_are_left_to_marshal_or_read_as_marshal_reads_them() -> None:
     rng = random.Random(20261206)
-    read = left = 0
-    for inv in (_inventory(), _no_large_ints(_every_kind())):
-        for damaged in _mutations(_payload(inv), rng, 3000):
-            if _same_read(damaged, taken=False) is None:
+    cases = [(_payload(_inventory()), Inventory, False), (_payload(_no_large_ints(_every_kind())), Inventory, False),
+             (_fragments_payload(_example_fragments()[:60]), Fragment, True)]
+    for payload, root, many in cases:
+        read = left = 0
+        for damaged in _mutations(payload, rng, 3000):
+            if _same_read(damaged, taken=False, root=root, many=many) is None:
                 left += 1
             else:
                 read += 1
-    assert read > 500 and left > 500  # both outcomes are exercised
+        assert read > 300 and left > 300  # both outcomes are exercised
 
 
 @needs_cload
@@ -272,14 +220,7 @@ def test_reading_and_leaving_leak_nothing() -> None:
             for b in bad:
                 assert _read(b) is None
 
-    rounds(20)  # anything made once per process is made now
-    gc.collect()
-    before = len(gc.get_objects())
-    refs = [sys.getrefcount(v) for v in (good, None, True, "swapped")]
-    rounds(200)
-    gc.collect()
-    assert len(gc.get_objects()) <= before + 5
-    assert [sys.getrefcount(v) for v in (good, True, "swapped")] == [refs[0], refs[2], refs[3]]
+    leaks_nothing(rounds, (good, True, "swapped"))
 
 
 @pytest.mark.corpora
