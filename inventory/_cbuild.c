@@ -1599,6 +1599,25 @@ r_pending(Reader *r, PyObject *container, PyObject *key, Py_ssize_t n)
 
 static PyObject *r_model(Reader *r, PyObject *plan);
 
+/* A stored list of models of ``plan``: '[', its count, then each model's tuple. */
+static PyObject *
+r_models(Reader *r, PyObject *plan)
+{
+    const unsigned char *at = r_take(r, 1);
+    Py_ssize_t n;
+    if (at == NULL || *at != M_LIST || (n = r_count(r)) < 0 || n > r->end - r->p) /* a byte each, at least */
+        return r_other(r);
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
+        PyObject *obj = r_model(r, plan);
+        if (obj == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, obj);
+    }
+    return list;
+}
+
 /* A list of ``n`` Nones. */
 static PyObject *
 nones(Py_ssize_t n)
@@ -1650,20 +1669,7 @@ r_field(Reader *r, PyObject *plan, Py_ssize_t i, char kind, PyObject *dict)
         v = r_model(r, sub);
         break;
     case K_MODELS:
-        if ((at = r_take(r, 1)) == NULL || *at != M_LIST || (n = r_count(r)) < 0)
-            return r->other = 1, -1;
-        if (n > r->end - r->p)
-            return r->other = 1, -1;
-        if ((v = PyList_New(n)) == NULL)
-            return -1;
-        for (Py_ssize_t j = 0; j < n; j++) {
-            PyObject *obj = r_model(r, sub);
-            if (obj == NULL) {
-                Py_DECREF(v);
-                return -1;
-            }
-            PyList_SET_ITEM(v, j, obj);
-        }
+        v = r_models(r, sub);
         break;
     case K_JSON: /* bytes, as marshal writes them (no ref): what field_value makes of them */
         if ((at = r_take(r, 1)) == NULL || *at != 's' || (n = r_count(r)) < 0 || (at = r_take(r, n)) == NULL)
@@ -1780,39 +1786,13 @@ py_load(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_NoMemory();
         goto done;
     }
-    if (!many)
-        root = r_model(&r, args[0]);
-    else { /* a list of models: what build_many makes of the rows */
-        Py_ssize_t n;
-        if ((at = r_take(&r, 1)) == NULL || *at != M_LIST || (n = r_count(&r)) < 0 || n > r.end - r.p)
-            r.other = 1;
-        else if ((root = PyList_New(n)) != NULL)
-            for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *obj = r_model(&r, args[0]);
-                if (obj == NULL) {
-                    Py_CLEAR(root);
-                    break;
-                }
-                PyList_SET_ITEM(root, i, obj);
-            }
-    }
-    if (root == NULL)
+    /* (many: a list of models, what build_many makes of the rows) */
+    if ((root = many ? r_models(&r, args[0]) : r_model(&r, args[0])) == NULL)
         goto done;
     /* The table: a list of (path, line) rows, each an Evidence of its plan. */
     Pending *pending = r.pending;
     r.pending = NULL; /* an evidence field in the table's rows is not one this reads */
-    Py_ssize_t n = -1;
-    if ((at = r_take(&r, 1)) == NULL || *at != M_LIST || (n = r_count(&r)) < 0 || n > r.end - r.p)
-        r.other = 1;
-    else if ((ev = PyList_New(n)) != NULL)
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *e = r_model(&r, args[1]);
-            if (e == NULL) {
-                Py_CLEAR(ev);
-                break;
-            }
-            PyList_SET_ITEM(ev, i, e);
-        }
+    ev = r_models(&r, args[1]);
     r.pending = pending;
     if (ev == NULL || r_settle(&r, ev) < 0)
         Py_CLEAR(root);
