@@ -785,11 +785,8 @@ def _worker_count(jobs: int | None) -> int:
 JUDGE_FROM_FILES = 5000
 
 # The nice value of the scan's pool workers once what is left for them is ahead of need (see
-# _put_behind). Low enough that another program busy on the machine does not starve them: at
-# 10 (as the other work done ahead of need, inventory.forked) one busy process beside a cold
-# scan at 2,000 services left the workers ~10 % of a core and the scan took 4.97 s; at 4, 4.52 s.
-# Alone on the machine, the same (3.24 and 3.29 s, alternated runs: noise).
-WORK_AHEAD_NICE = 4
+# _put_behind), as for the other work done ahead of need (inventory.forked).
+WORK_AHEAD_NICE = 10
 
 # Files a stream worker is handed at a time, and how many the walk must find before the
 # workers are started at all (a small tree is scanned in this process, as scan_paths does).
