@@ -143,6 +143,32 @@ def test_any_change_makes_the_rescan_walk(tmp_path: Path, walked: CallLog, no_se
 
 
 @needs_stats
+def test_a_scan_that_excludes_files_is_rescanned_from_its_stats(tmp_path: Path, walked: CallLog, no_settle: None) -> None:
+    # An excluded file is in no stat kept: an edit in place to it changes nothing scanned;
+    # one to a file scanned, or a file added beside an excluded one, makes the rescan walk.
+    root = old_example_tree(tmp_path)
+    cfg = Config(exclude=["runbooks/"])
+    cache = tmp_path / "cache"
+
+    def rescanned(walks: bool) -> None:
+        walked.clear()
+        warm, _ = scan_paths([root], cfg, cache_dir=cache)
+        assert (len(walked) > 0) is walks
+        assert inventory_to_yaml(warm) == inventory_to_yaml(scan_paths([root], cfg, use_cache=False)[0])
+
+    scan_paths([root], cfg, cache_dir=cache)
+    assert len(_stats_files(cache)) == 1
+    runbook = next(p for p in sorted((root / "runbooks").iterdir()) if p.is_file())
+    with runbook.open("r+") as fh:
+        fh.write("#")
+    rescanned(walks=False)
+    _edit_in_place(root)
+    rescanned(walks=True)
+    (root / "runbooks" / "new.md").write_text("# new\n")
+    rescanned(walks=True)
+
+
+@needs_stats
 def test_no_stats_are_kept_for_a_walk_that_followed_a_symlink(tmp_path: Path, walked: CallLog,
                                                               no_settle: None) -> None:
     # What a link leads to is in no stat of the tree: a file beyond it edited in place.
