@@ -1373,17 +1373,17 @@ py_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* -- loading: the stored form read straight into models --------------------------------
  *
- * ``load(plan, evidence_plan, payload[, many])``: what ``build(plan, body, build_many(evidence_plan,
- * table, []), True)`` (``build_many`` of the body, ``many``) gives for ``body, table =
- * marshal.loads(payload)``, without making the
- * body's tuples, its lists of evidence indices and their ints first (a warm rescan's load
- * made ~500,000 objects only to let them go: half its time). It reads the subset of
- * marshal's format that ``encode`` writes: a string once, with a ref after it (only strings
- * have refs), None, booleans, ints of 32 bits, binary floats, lists, dicts, tuples where a
- * model is stored, and bytes where a field is carried as its JSON (an exact plan's: each
- * scanned file's fragments, ~20,000 loads of a cold scan). Anything else (a ref to something else than a string, a large int, a
- * payload written by the Python encoders through marshal itself) makes it answer None: the
- * caller then reads the payload with marshal, which takes all of it. A payload this reader
+ * ``load(plan, evidence_plan, payload[, many])``: what ``build(plan, body,
+ * build_many(evidence_plan, table, []), True)`` (``build_many`` of the body, ``many``) gives
+ * for ``body, table = marshal.loads(payload)``, without making the body's tuples, its lists
+ * of evidence indices and their ints first (a warm rescan's load made ~500,000 objects only
+ * to let them go). It reads the subset of marshal's format that ``encode`` writes: a string
+ * once, with a ref after it (only strings have refs), None, booleans, ints of 32 bits,
+ * binary floats, lists, dicts, tuples where a model is stored, and bytes where a field is
+ * carried as its JSON (an exact plan's: each scanned file's fragments, ~20,000 loads of a
+ * cold scan). Anything else (a ref to something else than a string, a large int, a payload
+ * written by the Python encoders through marshal itself) makes it answer None: the caller
+ * then reads the payload with marshal, which takes all of it. A payload this reader
  * cannot read whole (cut short, a wrong shape, an index out of the table) gets None too, so
  * that marshal and the build raise what they raise for it.
  *
