@@ -1464,6 +1464,9 @@ def _judging_beside_table() -> tuple[set[str], set[tuple[str, str]], Callable[[A
     # caller may skip showing it what these answers say it ignores (the C encoder does so for
     # ~45,000 values of an inventory at 2,000 services, most of them plain labels and flags).
     seen.judged_keys = memo  # type: ignore[attr-defined]
+    # It reads what it is shown and changes none of it: the C encoder may read the rest of the
+    # inventory on a second thread meanwhile (store.dump_parts).
+    seen.reads_only = True  # type: ignore[attr-defined]
     return free, keyed, seen
 
 

@@ -48,6 +48,10 @@ except ImportError:
 # The C encoder, None without it: also from a build of an older _cbuild.c that has only the
 # builders (a checkout's copy of another's build), which must not break dumping.
 _cencode = getattr(_cbuild, "encode", None)
+# The same, one model's longest list of models also written on a second thread, AHEAD_MODELS
+# at a time (see _cbuild.c): None in a build without it.
+_cencode_ahead = getattr(_cbuild, "encode_ahead", None)
+AHEAD_MODELS = 512
 # Its exact plans (a fragment's stored form), from a build that has them.
 _cexact = _cencode is not None and hasattr(_cbuild, "X_UNION")
 # The C reader of an inventory's payload straight into models, None without it (or in an
@@ -321,7 +325,7 @@ def _in_steps(encode: Callable[..., tuple], models: list[BaseModel], sd: Callabl
 _PATH = itemgetter(0)  # of an evidence table's key
 
 
-def _stepper(strings: dict[str, Any], evidence: dict[tuple[str, int], int],
+def _stepper(strings: dict[str, Any] | list[str], evidence: dict[tuple[str, int], int],
              met: Callable[[list[str]], None]) -> Callable[[], None]:
     """The ``step`` of a seeing dump: shows ``met`` the strings of the table and the paths of
     the evidence table first met since its last call (read from the tables' ends)."""
@@ -642,23 +646,13 @@ class Codec:
     def _payload(self, objs: list[BaseModel], many: bool, seeing: Seeing | None = None) -> bytes:
         """``objs`` (one root model, unless ``many``) as marshal'd (body, evidence table),
         ``seeing`` (one root model, not exact) as :func:`dump_parts` says."""
-        # Each distinct string: itself (the Python encoders' ``sd``) or its marshal ref (the C
-        # one's), in the order first met: a seeing dump's step reads the new ones off its end.
+        # Each distinct string in the order first met (a seeing dump's step reads the new ones
+        # off its end): the Python encoders' ``sd`` maps it to itself; the C encoder lists it
+        # (its list index is its marshal ref; it finds strings by its own table).
         strings: dict[str, Any] = {}
         evidence: dict[tuple[str, int], int] = {}
-        if _cencode is not None and not self.exact:
-            # The C encoder writes the bytes marshal would write for the tuples made below,
-            # without making them: a third of the time (the inventory's dump is on the cold
-            # scan's serial tail). Seeing, only the seeing plans are made.
-            if seeing is not None:
-                sight, see, met = seeing
-                return _cencode(_cencplan(self.root, sight), objs[0], False, strings, evidence,  # type: ignore[no-any-return]
-                                see, _stepper(strings, evidence, met), STEP, getattr(see, "judged_keys", None))
-            return _cencode(_cencplan(self.root), objs if many else objs[0], many, strings, evidence)  # type: ignore[no-any-return]
-        if _cexact and self.exact and seeing is None:
-            # The same checks as the generated exact encoder, the same loaded models (each
-            # scanned file's fragments, written by the scan's workers: ~9 % of their time).
-            return _cencode(_cexactplan(self.root), objs if many else objs[0], many, strings, evidence)  # type: ignore[no-any-return]
+        if _cencode is not None and (not self.exact or (_cexact and seeing is None)):
+            return self._c_payload(objs, many, seeing, evidence)
         sd = strings.setdefault
         if seeing is not None:
             # Only the seeing encoders are made: a cold scan needs neither the plain ones nor
@@ -681,6 +675,34 @@ class Codec:
         payload = marshal.dumps((body, table), 4)
         del strings, evidence, body, table  # before the bytes are copied again (see dump_parts)
         return payload
+
+    def _c_payload(self, objs: list[BaseModel], many: bool, seeing: Seeing | None,
+                   evidence: dict[tuple[str, int], int]) -> bytes:
+        """:meth:`_payload` by the C encoder: the bytes marshal would write for the tuples the
+        generated encoders make, without making them (a third of the time: the inventory's dump
+        is on the cold scan's serial tail). Exact (each scanned file's fragments, written by the
+        scan's workers): the same checks as the generated exact encoder. Not exact, one model's
+        longest list of models is written on a second thread as well (the same bytes: see
+        encode_ahead in _cbuild.c), unless a ``see`` could change what it is shown."""
+        strings: list[str] = []
+        if self.exact:
+            return _cencode(_cexactplan(self.root), objs if many else objs[0], many, strings, evidence)  # type: ignore[no-any-return, misc]
+        if seeing is None:
+            if not many and _cencode_ahead is not None:
+                return _cencode_ahead(AHEAD_MODELS, _cencplan(self.root), objs[0], strings, evidence)  # type: ignore[no-any-return]
+            return _cencode(_cencplan(self.root), objs if many else objs[0], many, strings, evidence)  # type: ignore[no-any-return, misc]
+        sight, see, met = seeing
+        plan, known = _cencplan(self.root, sight), getattr(see, "judged_keys", None)
+        if _cencode_ahead is not None and getattr(see, "reads_only", False):
+            out = _cencode_ahead(AHEAD_MODELS, plan, objs[0], strings, evidence, see, _stepper(strings, evidence, met),
+                                 STEP, known)
+            if out is not None:
+                return out  # type: ignore[no-any-return]
+            # ``see`` answered a value the thread wrote: encoded again without it (the strings
+            # met twice are only judged twice).
+            strings.clear()
+            evidence.clear()
+        return _cencode(plan, objs[0], False, strings, evidence, see, _stepper(strings, evidence, met), STEP, known)  # type: ignore[no-any-return, misc]
 
     def dump_parts(self, obj: BaseModel, seeing: Seeing | None = None) -> tuple[bytes, bytes]:
         """``obj`` in its stored form as (header, payload): a writer that writes them one after

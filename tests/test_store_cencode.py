@@ -153,8 +153,10 @@ def test_dumping_uses_the_extension_where_it_is_built(monkeypatch: pytest.Monkey
     cb = store._cbuild
     assert (cb.PLAIN, cb.SEEN, cb.KEYED, cb.PAIR) == (store._PLAIN, store._SEEN, store._KEYED, store._PAIR)  # type: ignore[union-attr]
     calls = []
-    real = store._cencode
-    monkeypatch.setattr(store, "_cencode", lambda *args: calls.append(args) or real(*args))
+    for name in ("_cencode", "_cencode_ahead"):
+        real = getattr(store, name)
+        if real is not None:
+            monkeypatch.setattr(store, name, lambda *args, real=real: calls.append(args) or real(*args))
     assert store.load(store.dump(_inventory())) == _inventory()
     assert len(calls) == 1
 
@@ -165,21 +167,21 @@ def test_dumping_uses_the_extension_where_it_is_built(monkeypatch: pytest.Monkey
                                   (Evidence, ("path",), b"\x06", (None,), b"\x00", -1)])
 def test_a_malformed_plan_is_refused_not_a_crash(plan: Any) -> None:
     with pytest.raises(TypeError):
-        store._cencode(plan, Evidence(path="a", line=1), False, {}, {})  # type: ignore[misc]
+        store._cencode(plan, Evidence(path="a", line=1), False, [], {})  # type: ignore[misc]
 
 
 @needs_cencode
-def test_the_tables_must_be_dicts_and_the_seeing_arguments_callable() -> None:
+def test_the_tables_must_be_an_empty_list_and_a_dict_and_the_seeing_arguments_callable() -> None:
     plan, ev = store._cencplan(Evidence), Evidence(path="a", line=1)
-    for args in [(False, [], {}), (False, {}, []), (False, {}, {}, print), (False, {}, {}, None, print, 1),
-                 (False, {}, {}, print, print, 0), (True, {}, {}, print, print, 1), (True, {}, {})]:
+    for args in [(False, {}, {}), (False, [], []), (False, [], {}, print), (False, [], {}, None, print, 1),
+                 (False, [], {}, print, print, 0), (True, [], {}, print, print, 1), (True, [], {}),
+                 (False, ["a"], {})]:  # a table with strings in it already: their refs are not this payload's
         with pytest.raises(TypeError):
             store._cencode(plan, ev, *args)  # type: ignore[misc]
-    assert marshal.loads(store._cencode(plan, ev, False, {}, {})) == (("a", 1), [])  # type: ignore[misc]
-    for strings in ({"a": "a"}, {"a": 7}, {"a": -1}):  # a table that is not this encoder's refs
-        with pytest.raises(TypeError):
-            store._cencode(plan, ev, False, strings, {})  # type: ignore[misc]
-    assert marshal.loads(store._cencode(plan, [ev, ev], True, {}, {})) == ([("a", 1), ("a", 1)], [])  # type: ignore[misc]
+    strings: list[str] = []
+    assert marshal.loads(store._cencode(plan, ev, False, strings, {})) == (("a", 1), [])  # type: ignore[misc]
+    assert strings == ["a"]  # the strings written, by their refs
+    assert marshal.loads(store._cencode(plan, [ev, ev], True, [], {})) == ([("a", 1), ("a", 1)], [])  # type: ignore[misc]
 
 
 # --- the same bytes --------------------------------------------------------------------------
@@ -278,8 +280,8 @@ def test_known_keys_must_be_a_dict() -> None:
     ev = Evidence(path="a", line=1)
     for known in ([], "x", {"a"}):
         with pytest.raises(TypeError):
-            store._cencode(plan, ev, False, {}, {}, lambda v, k: None, lambda: None, 1, known)  # type: ignore[misc]
-    assert store._cencode(plan, ev, False, {}, {}, lambda v, k: None, lambda: None, 1, None)  # type: ignore[misc]
+            store._cencode(plan, ev, False, [], {}, lambda v, k: None, lambda: None, 1, known)  # type: ignore[misc]
+    assert store._cencode(plan, ev, False, [], {}, lambda v, k: None, lambda: None, 1, None)  # type: ignore[misc]
 
 
 @needs_cencode
@@ -369,9 +371,9 @@ def test_encoding_and_refusing_leak_nothing() -> None:
         for _ in range(n):
             for p in (plan, seen_plan):
                 args = () if p is plan else (lambda v, key: None, lambda: None, 2)
-                store._cencode(p, inv, False, {}, {}, *args)  # type: ignore[misc]
+                store._cencode(p, inv, False, [], {}, *args)  # type: ignore[misc]
                 with pytest.raises(TypeError):
-                    store._cencode(p, bad, False, {}, {}, *args)  # type: ignore[misc]
+                    store._cencode(p, bad, False, [], {}, *args)  # type: ignore[misc]
 
     rounds(5)  # anything made once per process is made now
     gc.collect()
