@@ -2162,7 +2162,9 @@ class _EarlyMerge:
     def resolve(self, cfg: Config) -> None:
         """Run the resolvers that read no command on the merged builder (see
         ``resolve.resolve_before_commands``): what they find is what they would find once the
-        late files are merged, which add only sightings, secrets and warnings (:meth:`kept`)."""
+        late files are merged, which add only sightings, secrets and warnings (:meth:`kept`).
+        So are the views of the fragments the others start with, worked out here too (the
+        late files' added as the build resolves: ``ResolvedEarly.views_of``)."""
         from inventory.resolve import resolve_before_commands
 
         self.resolved = resolve_before_commands(self.builder, self.fragments, cfg)
@@ -2173,18 +2175,20 @@ class _EarlyMerge:
                                                   or f.references or f.extra)
                    for pos in late for f in built.get(pos, ()))
 
-    def finish(self, fragments: list[Fragment], warnings: list[Warning]) -> InventoryBuilder:
+    def finish(self, fragments: list[Fragment], warnings: list[Warning]) -> tuple[InventoryBuilder, list[Fragment]]:
         """The builder, its lists of sightings, secrets and warnings as the merge of ``fragments``
         (every file's, in order: the early ones as :meth:`run` left them) and the scan's own
-        ``warnings`` would have them."""
+        ``warnings`` would have them; and the late files' fragments among ``fragments``."""
         b, spans = self.builder, self.spans
         index = {id(f): k for k, f in enumerate(self.fragments)}
+        late: list[Fragment] = []
         commands: list = []
         secrets: list = []
         warned: list = []
         for frag in fragments:
             k = index.get(id(frag))
             if k is None:  # a late file's
+                late.append(frag)
                 commands += frag.commands
                 secrets += frag.secrets
                 warned += frag.warnings
@@ -2199,7 +2203,7 @@ class _EarlyMerge:
         b.warnings = warned + warnings + b.warnings[end[2]:]
         # Held no longer: the build lets the fragments go once merged (its memory peak is later).
         self.fragments, self.spans, self.builder = [], [], None  # type: ignore[assignment]
-        return b
+        return b, late
 
 
 def _import_build_steps() -> None:
@@ -2233,19 +2237,20 @@ def _build_inventory(
 
     given = fragments
     resolved = early.resolved if early is not None else None
+    late: list[Fragment] = []
     with _stage(stats, "merge fragments"):
         if early is not None:
-            builder = early.finish(fragments, stats.warnings if stats else [])
+            builder, late = early.finish(fragments, stats.warnings if stats else [])
         else:
             builder = InventoryBuilder(sources=sources)
             # The same name in unrelated deployment units is not the same thing: told apart first.
             fragments = separate_same_named(fragments, cfg)
             _merge_into(builder, fragments, scanners, loaded, stats.warnings if stats else [])
     with _stage(stats, "resolve environments"):
-        resolve_environments(builder, fragments, cfg, parsed, done=resolved)
+        resolve_environments(builder, fragments, cfg, parsed, done=resolved, late=late)
     # Nothing after this reads a fragment (commands and references live on in the builder).
     given.clear()
-    del fragments, given, early
+    del fragments, given, early, late
     with _stage(stats, "overrides, aliases, references"):
         apply_overrides(builder, cfg)
         link_per_environment_names(builder, cfg)

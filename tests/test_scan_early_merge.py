@@ -124,6 +124,47 @@ def test_the_early_merge_gives_what_merging_every_fragment_gives(tmp_path: Path,
     assert "k8s/base/broken.yaml" in paths and paths == sorted(paths)
 
 
+def test_the_views_worked_out_early_are_those_of_every_fragment(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The resolvers that read commands start with views of the fragments the early merge worked
+    # out without the late files: once those are added, what the views of every file's give.
+    from inventory.builder import InventoryBuilder
+    from inventory.resolve import ResolvedEarly, _commands, tfworkspace
+    from inventory.resolve.base import ResolveContext
+
+    root = _tree(tmp_path)
+    # A late file in a directory no other file is in, and a runbooks scanner's file that is not late.
+    (root / "ops" / "deep").mkdir(parents=True)
+    (root / "ops" / "deep" / "rotate.sh").write_text("#!/bin/sh\nterraform workspace select prod\n")
+    (root / "runbooks" / "README.md").write_text("# Runbooks\n\n```sh\nkubectl -n orders-prod get pods\n```\n")
+    monkeypatch.setattr(scan_mod, "STREAM_BATCH", 8)
+    checked: list[tuple[int, set[str]]] = []
+    real = ResolvedEarly.views_of
+
+    def spy(self: ResolvedEarly, fragments: list, late: list) -> dict:
+        got = real(self, fragments, late)
+        ctx = ResolveContext(builder=InventoryBuilder(), fragments=fragments, config=Config())
+        assert got["by_scanner"] == ctx._group_by_scanner()
+        assert got["known_dirs"] == _commands._known_dirs(ctx)
+        assert got["terraform_roots"] == tfworkspace._terraform_roots(ctx)
+        assert got["terraform_roots"]  # (the example has Terraform modules)
+        checked.append((len(late), {f.path for f in late}))
+        return got
+
+    monkeypatch.setattr(ResolvedEarly, "views_of", spy)
+    scan_paths([root], Config(), cache_dir=tmp_path / "early", jobs=2)
+    assert len(checked) == 1 and checked[0][0] > 0
+    assert "ops/deep/rotate.sh" in checked[0][1]
+    # A view that reads a late file's scanner is worked out again.
+    done = ResolvedEarly(1, None, {"by_scanner": {}, "known_dirs": {"."}, "terraform_roots": {"x": ["y"]}})
+    from inventory.scanners.base import Fragment
+
+    late = [Fragment(path="a/b.tf", scanner="terraform")]
+    views = real(done, late, late)
+    assert "terraform_roots" not in views and views["by_scanner"] == {"terraform": late}
+    assert views["known_dirs"] == {".", "a", "a/b.tf"}
+
+
 def test_the_workers_go_behind_the_early_merge_before_the_late_files_go_out(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # While they scan the late files, the merge in this process is what the scan waits for.

@@ -17,13 +17,15 @@ import importlib
 import pkgutil
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from inventory.builder import InventoryBuilder
 from inventory.config import Config
 from inventory.model import Entity, EnvironmentSource, UnresolvedEnvironments
+from inventory.resolve._commands import add_dirs, known_dirs
 from inventory.resolve.base import Assignment, ResolveContext, Resolver
+from inventory.resolve.tfworkspace import terraform_roots
 from inventory.scanners.base import Fragment
 
 __all__ = ["Assignment", "ResolveContext", "ResolvedEarly", "Resolver", "all_resolvers", "resolve_before_commands",
@@ -75,15 +77,18 @@ def add_source(ent: Entity, env: str, how: str, resolver: str, evidence) -> None
 
 
 def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config,
-                         parsed: Mapping[str, bytes] | None = None, *, done: ResolvedEarly | None = None) -> None:
+                         parsed: Mapping[str, bytes] | None = None, *, done: ResolvedEarly | None = None,
+                         late: list[Fragment] = ()) -> None:  # type: ignore[assignment]
     """Run every resolver over the merged builder, in order, applying what each finds.
 
     ``parsed``: command lines already parsed (``CommandLine`` rows by the text parsed), optional.
-    ``done``: what :func:`resolve_before_commands` ran on this builder already (those are skipped).
+    ``done``: what :func:`resolve_before_commands` ran on this builder already (those are skipped);
+    ``late``: the fragments of ``fragments`` it was not given (see there).
     """
     ctx = ResolveContext(builder=builder, fragments=fragments, config=cfg, parsed=parsed)
     if done is not None:
         ctx._by_path = done.by_path
+        ctx._memo.update(done.views_of(fragments, late))
     for resolver in all_resolvers()[done.count if done is not None else 0:]:
         for assignment in resolver.resolve(ctx):
             apply(builder, resolver.name, assignment)
@@ -95,10 +100,31 @@ def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], c
 @dataclass(frozen=True)
 class ResolvedEarly:
     """What :func:`resolve_before_commands` did: how many resolvers (the first, in run order)
-    it ran, and the entities of each file it found (the same once the other files are merged)."""
+    it ran, the entities of each file it found (the same once the other files are merged), and
+    the views of the fragments (``ResolveContext.memo``) the later resolvers read, worked out
+    while it had the time (a cold scan's workers still scanning: see ``scan._EarlyMerge``)."""
 
     count: int
     by_path: dict[str, list[str]] | None
+    views: dict[str, object] = field(default_factory=dict)
+
+    def views_of(self, fragments: list[Fragment], late: list[Fragment]) -> dict[str, object]:
+        """The views as they are of ``fragments``: those it was given and ``late``, which add
+        nothing but sightings, secrets and warnings (each scanner's fragments in the order of
+        ``fragments``; every directory a fragment is in). A view that reads a scanner of ``late``
+        is left out (worked out again when asked)."""
+        if not self.views:
+            return {}
+        scanners = {f.scanner for f in late}
+        groups = dict(self.views["by_scanner"])  # type: ignore[call-overload]
+        for name in scanners:  # a scanner of a late file: its fragments, every file's, in order
+            groups[name] = [f for f in fragments if f.scanner == name]
+        known = set(self.views["known_dirs"])  # type: ignore[call-overload]
+        add_dirs(known, late)
+        out: dict[str, object] = {"by_scanner": groups, "known_dirs": known}
+        if "terraform" not in scanners:
+            out["terraform_roots"] = self.views["terraform_roots"]
+        return out
 
 
 def resolve_before_commands(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config) -> ResolvedEarly:
@@ -118,7 +144,10 @@ def resolve_before_commands(builder: InventoryBuilder, fragments: list[Fragment]
         for assignment in resolver.resolve(ctx):
             apply(builder, resolver.name, assignment)
         count += 1
-    return ResolvedEarly(count, ctx._by_path)
+    # The views the resolvers that read commands start with (none of them reads a command).
+    views = {"by_scanner": ctx.memo("by_scanner", ctx._group_by_scanner), "known_dirs": known_dirs(ctx),
+             "terraform_roots": terraform_roots(ctx)}
+    return ResolvedEarly(count, ctx._by_path, views)
 
 
 def _placed(ent: Entity) -> bool:

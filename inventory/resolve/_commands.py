@@ -21,7 +21,7 @@ from inventory.commands.model import CommandLine, ParsedCommand
 from inventory.commands.reading import line_of_row
 from inventory.commands.shell import parse_line
 from inventory.resolve.base import ResolveContext
-from inventory.scanners.base import CommandSighting
+from inventory.scanners.base import CommandSighting, Fragment
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,13 @@ def known_dirs(ctx: ResolveContext) -> set[str]:
 
 def _known_dirs(ctx: ResolveContext) -> set[str]:
     out: set[str] = {"."}
-    for f in ctx.fragments:
+    add_dirs(out, ctx.fragments)
+    return out
+
+
+def add_dirs(out: set[str], fragments: list[Fragment]) -> None:
+    """Add to ``out`` each fragment's path and the directories it is in (:func:`known_dirs`)."""
+    for f in fragments:
         d = f.path
         if d in out:
             continue  # several scanners read the same file
@@ -50,7 +56,6 @@ def _known_dirs(ctx: ResolveContext) -> set[str]:
             if not d or d in out:
                 break
             out.add(d)
-    return out
 
 
 def _dirname(path: str) -> str:

@@ -26,7 +26,11 @@ _WS_REF = "terraform.workspace"
 
 
 def terraform_roots(ctx: ResolveContext) -> dict[str, list[str]]:
-    """Terraform module directory → ids of the entities its ``.tf`` files define."""
+    """Terraform module directory → ids of the entities its ``.tf`` files define (shared: do not edit)."""
+    return ctx.memo("terraform_roots", lambda: _terraform_roots(ctx))  # type: ignore[no-any-return]
+
+
+def _terraform_roots(ctx: ResolveContext) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     for f in ctx.of_scanner("terraform"):
         if "dir" in f.extra and not f.extra.get("tfvars"):
