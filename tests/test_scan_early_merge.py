@@ -143,6 +143,7 @@ def test_the_views_worked_out_early_are_those_of_every_fragment(tmp_path: Path,
 
     def spy(self: ResolvedEarly, fragments: list, late: list) -> dict:
         got = real(self, fragments, late)
+        assert not self.views  # let go: they hold fragments
         ctx = ResolveContext(builder=InventoryBuilder(), fragments=fragments, config=Config())
         assert got["by_scanner"] == ctx._group_by_scanner()
         assert got["known_dirs"] == _commands._known_dirs(ctx)

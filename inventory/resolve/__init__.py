@@ -112,7 +112,8 @@ class ResolvedEarly:
         """The views as they are of ``fragments``: those it was given and ``late``, which add
         nothing but sightings, secrets and warnings (each scanner's fragments in the order of
         ``fragments``; every directory a fragment is in). A view that reads a scanner of ``late``
-        is left out (worked out again when asked)."""
+        is left out (worked out again when asked). Once: its own are let go (they hold
+        fragments, which the build lets go once resolved)."""
         if not self.views:
             return {}
         scanners = {f.scanner for f in late}
@@ -124,6 +125,7 @@ class ResolvedEarly:
         out: dict[str, object] = {"by_scanner": groups, "known_dirs": known}
         if "terraform" not in scanners:
             out["terraform_roots"] = self.views["terraform_roots"]
+        self.views.clear()
         return out
 
 
