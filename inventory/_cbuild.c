@@ -520,7 +520,7 @@ texts_room(Texts *m)
 {
     if ((size_t)(m->used + 1) * 2 <= m->mask + 1)
         return 0;
-    size_t cap = m->mask ? (m->mask + 1) * 2 : 4096;
+    size_t cap = m->mask ? (m->mask + 1) * 2 : 256; /* a file's fragments hold a few dozen strings; an inventory grows it */
     TextSlot *slots = zeroed(cap * sizeof(TextSlot), 0);
     if (slots == NULL) {
         PyErr_NoMemory();
