@@ -44,6 +44,11 @@ from inventory.model import Evidence, Inventory
 if TYPE_CHECKING:
     from inventory.store import Sight
 
+try:  # the C writer of a chunk (see _cbuild.write_strings), where the install built it
+    from inventory._cbuild import write_strings as _write_strings
+except ImportError:
+    _write_strings = None
+
 # Strings sent per chunk: what secrets._free_text_masks_any judges per prefilter search.
 CHUNK = secrets._FREE_TEXT_CHUNK
 # How long a verdict may take (seconds) once the strings are sent: far more than judging
@@ -151,14 +156,18 @@ class FreeTextJudge:
         try:
             while (chunk := self._next()) is not None:
                 # marshal, not pickle: a list of strings in a fifth of the time (pickle memoises
-                # each one), and this thread holds the GIL the scan's last steps run under. Its
-                # version 2, without refs: the strings are distinct, and looking each one up in
-                # version 4's table of objects written was half the time (the helper's read too).
+                # each one). Its version 2, without refs: the strings are distinct, and looking
+                # each one up in version 4's table of objects written was half the time (the
+                # helper's read too). Made and written without the GIL where the extension is
+                # built (the scan's last steps run under it meanwhile); the same bytes.
+                if _write_strings is not None:
+                    _write_strings(pipe.fileno(), chunk)
+                    continue
                 data = marshal.dumps(chunk, 2)
                 pipe.write(_LENGTH.pack(len(data)))
                 pipe.write(data)
             pipe.write(_LENGTH.pack(0))  # the end
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError):
             pass  # it stopped reading (it answered early, died or was stopped), or a value is not a string
         finally:
             # Closed in any case: a helper cut off before the end gives no answer, which the

@@ -156,6 +156,58 @@ def test_a_value_the_writer_cannot_send_ends_the_stream_without_an_answer() -> N
     judge.close()
 
 
+needs_writer = pytest.mark.skipif(scrubjudge._write_strings is None, reason="the _cbuild extension (write_strings) is not built")
+
+
+@needs_writer
+@pytest.mark.parametrize("values", [CLEAN + [LEAK], [], [""], ["café", "日本語 𝄞", "lone \ud800 surrogate", "x" * 30_000]])  # (less than a pipe holds: read once written)
+def test_the_c_writer_writes_the_chunks_marshal_writes(values: list[str]) -> None:
+    import os
+
+    read_fd, write_fd = os.pipe()
+    try:
+        scrubjudge._write_strings(write_fd, values)  # type: ignore[misc]
+        os.close(write_fd)
+        write_fd = -1
+        data = b""
+        while chunk := os.read(read_fd, 1 << 20):
+            data += chunk
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    payload = marshal.dumps(values, 2)
+    assert data == scrubjudge._LENGTH.pack(len(payload)) + payload
+
+
+@needs_writer
+def test_the_c_writer_refuses_what_is_not_a_list_of_strings_and_raises_what_write_raises() -> None:
+    import os
+
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        for bad in (("x",), ["a", 1], ["a", b"b"], "ab"):
+            with pytest.raises(TypeError):
+                scrubjudge._write_strings(write_fd, bad)  # type: ignore[misc]
+        with pytest.raises(OSError):  # the reader is gone: EPIPE, not a signal
+            scrubjudge._write_strings(write_fd, ["a"])  # type: ignore[misc]
+    finally:
+        os.close(write_fd)
+
+
+@pytest.mark.parametrize("values, masks", [(CLEAN, False), (CLEAN + [LEAK], True)])
+def test_the_helper_is_fed_the_same_without_the_c_writer(values: list[str], masks: bool,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scrubjudge, "_write_strings", None)
+    judge = FreeTextJudge.start()
+    assert judge is not None
+    judge.send(values[:2])
+    judge.submit(values[2:])
+    assert judge._answer(30.0) == (b"1" if masks else b"0")
+    judge.close()
+
+
 def test_a_hung_helper_is_stopped_and_the_text_judged_here() -> None:
     judge = _judge_running("import time; time.sleep(60)")
     judge.submit(CLEAN + [LEAK])
