@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -78,7 +78,7 @@ def add_source(ent: Entity, env: str, how: str, resolver: str, evidence) -> None
 
 def resolve_environments(builder: InventoryBuilder, fragments: list[Fragment], cfg: Config,
                          parsed: Mapping[str, bytes] | None = None, *, done: ResolvedEarly | None = None,
-                         late: list[Fragment] = ()) -> None:  # type: ignore[assignment]
+                         late: Sequence[Fragment] = ()) -> None:
     """Run every resolver over the merged builder, in order, applying what each finds.
 
     ``parsed``: command lines already parsed (``CommandLine`` rows by the text parsed), optional.
@@ -108,7 +108,7 @@ class ResolvedEarly:
     by_path: dict[str, list[str]] | None
     views: dict[str, object] = field(default_factory=dict)
 
-    def views_of(self, fragments: list[Fragment], late: list[Fragment]) -> dict[str, object]:
+    def views_of(self, fragments: list[Fragment], late: Sequence[Fragment]) -> dict[str, object]:
         """The views as they are of ``fragments``: those it was given and ``late``, which add
         nothing but sightings, secrets and warnings (each scanner's fragments in the order of
         ``fragments``; every directory a fragment is in). A view that reads a scanner of ``late``

@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -44,7 +44,7 @@ def _known_dirs(ctx: ResolveContext) -> set[str]:
     return out
 
 
-def add_dirs(out: set[str], fragments: list[Fragment]) -> None:
+def add_dirs(out: set[str], fragments: Iterable[Fragment]) -> None:
     """Add to ``out`` each fragment's path and the directories it is in (:func:`known_dirs`)."""
     for f in fragments:
         d = f.path
