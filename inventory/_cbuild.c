@@ -2514,6 +2514,158 @@ py_encode_ahead(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return encode_payload(rest, nargs, models);
 }
 
+/* -- marshal version 2 without the GIL --------------------------------------------------------
+ *
+ * ``marshal_v2(obj)``: ``marshal.dumps(obj, 2)`` of plain data (exactly dict, tuple, list, str,
+ * bytes, None, True, False), read and written with the GIL let go; None for anything else
+ * (the caller marshals it then). The scan's walk cache (~7 MB at 2,000 services) is dumped so
+ * by the thread that writes it, while the build runs: marshal holding the GIL took ~20 ms of
+ * the cold scan's serial tail. The caller must not change ``obj`` meanwhile.
+ */
+static Py_ssize_t
+m2_size(PyObject *v, int depth)
+{
+    if (depth > 100)
+        return -1;
+    if (v == Py_None || v == Py_True || v == Py_False)
+        return 1;
+    if (PyUnicode_CheckExact(v)) {
+        if (!PyUnicode_IS_READY(v))
+            return -1;
+        if (PyUnicode_IS_ASCII(v))
+            return 5 + PyUnicode_GET_LENGTH(v);
+        int kind = PyUnicode_KIND(v);
+        const void *data = PyUnicode_DATA(v);
+        Py_ssize_t size = 5;
+        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(v); i++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+            size += ch < 0x80 ? 1 : ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4;
+        }
+        return size;
+    }
+    if (PyBytes_CheckExact(v))
+        return 5 + PyBytes_GET_SIZE(v);
+    Py_ssize_t size = 5, n;
+    if (PyTuple_CheckExact(v) || PyList_CheckExact(v)) {
+        n = PySequence_Fast_GET_SIZE(v);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t x = m2_size(PySequence_Fast_GET_ITEM(v, i), depth + 1);
+            if (x < 0)
+                return -1;
+            size += x;
+        }
+        return size;
+    }
+    if (PyDict_CheckExact(v)) {
+        Py_ssize_t pos = 0, a, b;
+        PyObject *k, *x;
+        size = 2;
+        while (PyDict_Next(v, &pos, &k, &x)) {
+            if ((a = m2_size(k, depth + 1)) < 0 || (b = m2_size(x, depth + 1)) < 0)
+                return -1;
+            size += a + b;
+        }
+        return size;
+    }
+    return -1;
+}
+
+static char *
+m2_text(PyObject *s, char *p)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_ASCII(s)) {
+        *p++ = M_UNICODE;
+        put32(p, n);
+        memcpy(p + 4, PyUnicode_DATA(s), (size_t)n);
+        return p + 4 + n;
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    char *at = p + 5, *q = at;
+    for (Py_ssize_t i = 0; i < n; i++) { /* UTF-8, a lone surrogate passed through */
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < 0x80)
+            *q++ = (char)ch;
+        else if (ch < 0x800) {
+            *q++ = (char)(0xc0 | (ch >> 6));
+            *q++ = (char)(0x80 | (ch & 0x3f));
+        }
+        else if (ch < 0x10000) {
+            *q++ = (char)(0xe0 | (ch >> 12));
+            *q++ = (char)(0x80 | ((ch >> 6) & 0x3f));
+            *q++ = (char)(0x80 | (ch & 0x3f));
+        }
+        else {
+            *q++ = (char)(0xf0 | (ch >> 18));
+            *q++ = (char)(0x80 | ((ch >> 12) & 0x3f));
+            *q++ = (char)(0x80 | ((ch >> 6) & 0x3f));
+            *q++ = (char)(0x80 | (ch & 0x3f));
+        }
+    }
+    *p = M_UNICODE;
+    put32(p + 1, q - at);
+    return q;
+}
+
+/* What m2_size measured, written at ``p``; the end. */
+static char *
+m2_write(PyObject *v, char *p)
+{
+    if (v == Py_None || v == Py_True || v == Py_False) {
+        *p = v == Py_None ? M_NONE : v == Py_True ? M_TRUE : M_FALSE;
+        return p + 1;
+    }
+    if (PyUnicode_CheckExact(v))
+        return m2_text(v, p);
+    if (PyBytes_CheckExact(v)) {
+        *p = 's';
+        put32(p + 1, PyBytes_GET_SIZE(v));
+        memcpy(p + 5, PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v));
+        return p + 5 + PyBytes_GET_SIZE(v);
+    }
+    if (PyTuple_CheckExact(v) || PyList_CheckExact(v)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        *p = PyTuple_CheckExact(v) ? M_TUPLE : M_LIST;
+        put32(p + 1, n);
+        p += 5;
+        for (Py_ssize_t i = 0; i < n; i++)
+            p = m2_write(PySequence_Fast_GET_ITEM(v, i), p);
+        return p;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *k, *x;
+    *p++ = M_DICT;
+    while (PyDict_Next(v, &pos, &k, &x))
+        p = m2_write(x, m2_write(k, p));
+    *p++ = M_NULL;
+    return p;
+}
+
+static PyObject *
+py_marshal_v2(PyObject *module, PyObject *obj)
+{
+    Py_ssize_t size;
+    Py_INCREF(obj);
+    Py_BEGIN_ALLOW_THREADS
+    size = m2_size(obj, 0);
+    Py_END_ALLOW_THREADS
+    PyObject *out = size < 0 || size > INT32_MAX ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize(NULL, size);
+    if (out != NULL && out != Py_None) {
+        char *p = PyBytes_AS_STRING(out), *end;
+        Py_BEGIN_ALLOW_THREADS
+        end = m2_write(obj, p);
+        Py_END_ALLOW_THREADS
+        if (end != p + size) { /* it changed meanwhile: not the caller's promise */
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_RuntimeError, "marshal_v2: the value changed while it was written");
+            out = NULL;
+        }
+    }
+    Py_DECREF(obj);
+    return out;
+}
+
 /* -- the scrub's strings, written to its helper without the GIL ---------------------------
  *
  * ``write_strings(fd, strings)`` writes one chunk of the judging helper's stream
@@ -4848,6 +5000,9 @@ static PyMethodDef methods[] = {
     {"encode", (PyCFunction)(void (*)(void))py_encode, METH_FASTCALL,
      "encode(plan, obj, many, strings, evidence[, see, step, every]): the payload of the model ``obj`` of ``plan`` "
      "(of the list ``obj``, many), as marshal writes (body, evidence table)."},
+    {"marshal_v2", (PyCFunction)py_marshal_v2, METH_O,
+     "marshal_v2(obj): marshal.dumps(obj, 2) of plain data (dict, tuple, list, str, bytes, None, bool), made with "
+     "the GIL let go; None for anything else. ``obj`` must not change meanwhile."},
     {"encode_ahead", (PyCFunction)(void (*)(void))py_encode_ahead, METH_FASTCALL,
      "encode_ahead(models, plan, obj, strings, evidence[, see, step, every[, known]]): encode's payload of the model "
      "``obj``, its longest list of models written ``models`` at a time on a second thread too; None when ``see`` "

@@ -304,3 +304,34 @@ def test_stored_fragments_that_do_not_load_have_their_file_read_and_scanned(tmp_
     again, stats = scan_paths([root], Config(), cache_dir=cache)  # and what they gave is stored anew
     assert stats.cache_hits == stats.files_scanned
     assert inventory_to_yaml(again) == inventory_to_yaml(cold)
+
+
+@pytest.mark.skipif(scan_mod._marshal_v2 is None, reason="the _cbuild extension (marshal_v2) is not built")
+def test_the_walk_is_dumped_as_marshal_dumps_it_without_the_gil(tmp_path: Path, no_settle: None) -> None:
+    import marshal
+    import random
+
+    # What a walk holds (a listing: sig, names, kinds; a digest: sig, sha256), names beyond ASCII too.
+    rng = random.Random(20261206)
+    words = ["a", "é", "日本", "𝄞", "lone \ud800", "x" * 300, ""]
+    dirs = {f"/r/{rng.choice(words)}/{i}": (os.urandom(rng.randrange(40)), tuple(rng.sample(words, 3)), "dfl")
+            for i in range(300)}
+    files = {f"/r/f{i}{rng.choice(words)}": (os.urandom(24), "0" * 64) for i in range(300)}
+    for value in ((dirs, files), ({}, {}), [None, True, False, b"", ""], {"k": [("t", b"b")]}):
+        assert scan_mod._marshal_v2(value) == marshal.dumps(value, 2)
+    for other in ((1,), {"k": 2.5}, [object()], {1: "a"}, {"s": {1, 2}}):
+        assert scan_mod._marshal_v2(other) is None  # marshal'd by marshal itself then
+    # A scan's walk, dumped by the thread that writes it, is the file marshal's dump makes.
+    root = old_example_tree(tmp_path)
+    written = []
+    for name in ("c", "py"):
+        with pytest.MonkeyPatch.context() as m:
+            if name == "py":
+                m.setattr(scan_mod, "_marshal_v2", None)
+            cache = scan_mod.FragmentCache(tmp_path / name)
+            scan_paths([root], Config(), cache_dir=tmp_path / name)
+            assert cache.walk_file is not None
+            written.append(cache.walk_file.read_bytes())
+            cache.close()
+    assert written[0] == written[1]
+    assert len(WalkCache.load(written[0]).dirs) > 5
