@@ -514,6 +514,56 @@ same_text(PyObject *a, PyObject *b)
                       && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0);
 }
 
+/* The length of a ready str's UTF-8 as marshal writes it (a lone surrogate passed through),
+ * and that UTF-8 written at ``p`` (the end returned). Need no GIL. */
+static Py_ssize_t
+utf8_size(PyObject *s)
+{
+    if (PyUnicode_IS_ASCII(s))
+        return PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t size = 0;
+    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(s); i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        size += ch < 0x80 ? 1 : ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4;
+    }
+    return size;
+}
+
+static char *
+utf8_put(PyObject *s, char *p)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_ASCII(s)) {
+        memcpy(p, PyUnicode_DATA(s), (size_t)n);
+        return p + n;
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < 0x80)
+            *p++ = (char)ch;
+        else if (ch < 0x800) {
+            *p++ = (char)(0xc0 | (ch >> 6));
+            *p++ = (char)(0x80 | (ch & 0x3f));
+        }
+        else if (ch < 0x10000) {
+            *p++ = (char)(0xe0 | (ch >> 12));
+            *p++ = (char)(0x80 | ((ch >> 6) & 0x3f));
+            *p++ = (char)(0x80 | (ch & 0x3f));
+        }
+        else {
+            *p++ = (char)(0xf0 | (ch >> 18));
+            *p++ = (char)(0x80 | ((ch >> 12) & 0x3f));
+            *p++ = (char)(0x80 | ((ch >> 6) & 0x3f));
+            *p++ = (char)(0x80 | (ch & 0x3f));
+        }
+    }
+    return p;
+}
+
 /* Room for one more entry: the table grown when it is half full. */
 static int
 texts_room(Texts *m)
@@ -1753,36 +1803,10 @@ h_str(Ahead *a, Chunk *c, PyObject *s)
         memcpy(p, PyUnicode_DATA(s), (size_t)n);
     }
     else {
-        /* UTF-8, a lone surrogate passed through (marshal's "surrogatepass"). */
-        int kind = PyUnicode_KIND(s);
-        const void *data = PyUnicode_DATA(s);
-        Py_ssize_t size = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-            size += ch < 0x80 ? 1 : ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4;
-        }
+        Py_ssize_t size = utf8_size(s); /* as marshal writes it (see w_str) */
         if (h_code32(c, M_UNICODE | M_FLAG_REF, size) < 0 || (p = h_room(c, size)) == NULL)
             return -1;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-            if (ch < 0x80)
-                *p++ = (char)ch;
-            else if (ch < 0x800) {
-                *p++ = (char)(0xc0 | (ch >> 6));
-                *p++ = (char)(0x80 | (ch & 0x3f));
-            }
-            else if (ch < 0x10000) {
-                *p++ = (char)(0xe0 | (ch >> 12));
-                *p++ = (char)(0x80 | ((ch >> 6) & 0x3f));
-                *p++ = (char)(0x80 | (ch & 0x3f));
-            }
-            else {
-                *p++ = (char)(0xf0 | (ch >> 18));
-                *p++ = (char)(0x80 | ((ch >> 12) & 0x3f));
-                *p++ = (char)(0x80 | ((ch >> 6) & 0x3f));
-                *p++ = (char)(0x80 | (ch & 0x3f));
-            }
-        }
+        utf8_put(s, p);
     }
     Fix *x = h_fix(c, at, FIX_DEF, c->len - at, s);
     if (x == NULL)
@@ -2529,20 +2553,8 @@ m2_size(PyObject *v, int depth)
         return -1;
     if (v == Py_None || v == Py_True || v == Py_False)
         return 1;
-    if (PyUnicode_CheckExact(v)) {
-        if (!PyUnicode_IS_READY(v))
-            return -1;
-        if (PyUnicode_IS_ASCII(v))
-            return 5 + PyUnicode_GET_LENGTH(v);
-        int kind = PyUnicode_KIND(v);
-        const void *data = PyUnicode_DATA(v);
-        Py_ssize_t size = 5;
-        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(v); i++) {
-            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-            size += ch < 0x80 ? 1 : ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4;
-        }
-        return size;
-    }
+    if (PyUnicode_CheckExact(v))
+        return PyUnicode_IS_READY(v) ? 5 + utf8_size(v) : -1;
     if (PyBytes_CheckExact(v))
         return 5 + PyBytes_GET_SIZE(v);
     Py_ssize_t size = 5, n;
@@ -2573,39 +2585,10 @@ m2_size(PyObject *v, int depth)
 static char *
 m2_text(PyObject *s, char *p)
 {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (PyUnicode_IS_ASCII(s)) {
-        *p++ = M_UNICODE;
-        put32(p, n);
-        memcpy(p + 4, PyUnicode_DATA(s), (size_t)n);
-        return p + 4 + n;
-    }
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    char *at = p + 5, *q = at;
-    for (Py_ssize_t i = 0; i < n; i++) { /* UTF-8, a lone surrogate passed through */
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch < 0x80)
-            *q++ = (char)ch;
-        else if (ch < 0x800) {
-            *q++ = (char)(0xc0 | (ch >> 6));
-            *q++ = (char)(0x80 | (ch & 0x3f));
-        }
-        else if (ch < 0x10000) {
-            *q++ = (char)(0xe0 | (ch >> 12));
-            *q++ = (char)(0x80 | ((ch >> 6) & 0x3f));
-            *q++ = (char)(0x80 | (ch & 0x3f));
-        }
-        else {
-            *q++ = (char)(0xf0 | (ch >> 18));
-            *q++ = (char)(0x80 | ((ch >> 12) & 0x3f));
-            *q++ = (char)(0x80 | ((ch >> 6) & 0x3f));
-            *q++ = (char)(0x80 | (ch & 0x3f));
-        }
-    }
+    char *end = utf8_put(s, p + 5);
     *p = M_UNICODE;
-    put32(p + 1, q - at);
-    return q;
+    put32(p + 1, end - (p + 5));
+    return end;
 }
 
 /* What m2_size measured, written at ``p``; the end. */
@@ -2693,87 +2676,47 @@ py_write_strings(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "too many strings for one chunk");
         return NULL;
     }
-    /* Each item's UTF-8 (ASCII text is its own; other text is encoded now, with the GIL). */
-    const char **texts = PyMem_New(const char *, n + 1);
-    Py_ssize_t *sizes = PyMem_New(Py_ssize_t, n + 1);
-    PyObject *encoded = PyList_New(0); /* holds the UTF-8 of the non-ASCII ones */
-    size_t total = 8 + 5;
-    int rc = texts != NULL && sizes != NULL && encoded != NULL ? 0 : -1;
-    if (rc < 0 && !PyErr_Occurred())
-        PyErr_NoMemory();
-    for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+    for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *x = PyList_GET_ITEM(list, i);
         if (!PyUnicode_CheckExact(x) || PyUnicode_READY(x) < 0) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_TypeError, "write_strings: a list of str");
-            rc = -1;
-            break;
+            return NULL;
         }
-        if (PyUnicode_IS_ASCII(x)) {
-            texts[i] = PyUnicode_DATA(x);
-            sizes[i] = PyUnicode_GET_LENGTH(x);
-        }
-        else {
-            PyObject *b = PyUnicode_AsEncodedString(x, "utf-8", "surrogatepass");
-            if (b == NULL || PyList_Append(encoded, b) < 0) {
-                Py_XDECREF(b);
-                rc = -1;
-                break;
-            }
-            Py_DECREF(b);
-            texts[i] = PyBytes_AS_STRING(b); /* held by ``encoded`` */
-            sizes[i] = PyBytes_GET_SIZE(b);
-        }
-        if (sizes[i] > INT32_MAX) {
-            PyErr_SetString(PyExc_ValueError, "a string too long for one chunk");
-            rc = -1;
-            break;
-        }
-        total += 5 + (size_t)sizes[i];
     }
     int failed = 0;
-    if (rc == 0) {
-        Py_INCREF(list);
-        Py_BEGIN_ALLOW_THREADS
-        char *buf = PyMem_RawMalloc(total), *p = buf;
-        if (buf == NULL)
-            failed = ENOMEM;
-        else {
-            uint64_t size = (uint64_t)(total - 8);
-            for (int b = 0; b < 8; b++)
-                *p++ = (char)((size >> (8 * b)) & 0xff);
-            *p++ = M_LIST;
-            put32(p, n);
-            p += 4;
-            for (Py_ssize_t i = 0; i < n; i++) {
-                *p++ = M_UNICODE;
-                put32(p, sizes[i]);
-                p += 4;
-                memcpy(p, texts[i], (size_t)sizes[i]);
-                p += sizes[i];
-            }
-            for (size_t done = 0; done < total && !failed;) {
-                ssize_t w = write(fd, buf + done, total - done);
-                if (w > 0)
-                    done += (size_t)w;
-                else if (w < 0 && errno != EINTR)
-                    failed = errno;
-            }
-            PyMem_RawFree(buf);
+    Py_INCREF(list);
+    Py_BEGIN_ALLOW_THREADS
+    size_t total = 8 + 5;
+    for (Py_ssize_t i = 0; i < n; i++)
+        total += 5 + (size_t)utf8_size(PyList_GET_ITEM(list, i));
+    char *buf = total - 8 > INT32_MAX ? NULL : PyMem_RawMalloc(total), *p = buf;
+    if (buf == NULL)
+        failed = total - 8 > INT32_MAX ? EFBIG : ENOMEM;
+    else {
+        uint64_t size = (uint64_t)(total - 8);
+        for (int b = 0; b < 8; b++)
+            *p++ = (char)((size >> (8 * b)) & 0xff);
+        *p++ = M_LIST;
+        put32(p, n);
+        p += 4;
+        for (Py_ssize_t i = 0; i < n; i++)
+            p = m2_text(PyList_GET_ITEM(list, i), p);
+        for (size_t done = 0; done < total && !failed;) {
+            ssize_t w = write(fd, buf + done, total - done);
+            if (w > 0)
+                done += (size_t)w;
+            else if (w < 0 && errno != EINTR)
+                failed = errno;
         }
-        Py_END_ALLOW_THREADS
-        Py_DECREF(list);
-        if (failed) {
-            errno = failed;
-            PyErr_SetFromErrno(PyExc_OSError);
-            rc = -1;
-        }
+        PyMem_RawFree(buf);
     }
-    PyMem_Free(texts);
-    PyMem_Free(sizes);
-    Py_XDECREF(encoded);
-    if (rc < 0)
-        return NULL;
+    Py_END_ALLOW_THREADS
+    Py_DECREF(list);
+    if (failed) {
+        errno = failed;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
     Py_RETURN_NONE;
 }
 #endif
