@@ -649,10 +649,10 @@ class Codec:
         # Each distinct string in the order first met (a seeing dump's step reads the new ones
         # off its end): the Python encoders' ``sd`` maps it to itself; the C encoder lists it
         # (its list index is its marshal ref; it finds strings by its own table).
+        if _cencode is not None and (not self.exact or (_cexact and seeing is None)):
+            return self._c_payload(objs, many, seeing)
         strings: dict[str, Any] = {}
         evidence: dict[tuple[str, int], int] = {}
-        if _cencode is not None and (not self.exact or (_cexact and seeing is None)):
-            return self._c_payload(objs, many, seeing, evidence)
         sd = strings.setdefault
         if seeing is not None:
             # Only the seeing encoders are made: a cold scan needs neither the plain ones nor
@@ -676,8 +676,7 @@ class Codec:
         del strings, evidence, body, table  # before the bytes are copied again (see dump_parts)
         return payload
 
-    def _c_payload(self, objs: list[BaseModel], many: bool, seeing: Seeing | None,
-                   evidence: dict[tuple[str, int], int]) -> bytes:
+    def _c_payload(self, objs: list[BaseModel], many: bool, seeing: Seeing | None) -> bytes:
         """:meth:`_payload` by the C encoder: the bytes marshal would write for the tuples the
         generated encoders make, without making them (a third of the time: the inventory's dump
         is on the cold scan's serial tail). Exact (each scanned file's fragments, written by the
@@ -685,6 +684,7 @@ class Codec:
         longest list of models is written on a second thread as well (the same bytes: see
         encode_ahead in _cbuild.c), unless a ``see`` could change what it is shown."""
         strings: list[str] = []
+        evidence: dict[tuple[str, int], int] = {}
         if self.exact:
             return _cencode(_cexactplan(self.root), objs if many else objs[0], many, strings, evidence)  # type: ignore[no-any-return, misc]
         if seeing is None:
